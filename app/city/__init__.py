@@ -1,0 +1,1 @@
+"""The offline city: basemap, road graph and gazetteer built from OpenStreetMap data."""

@@ -1,0 +1,44 @@
+"""The `watchfloor` command line.
+
+Each subcommand lives in the package it belongs to, as a module with `add_arguments(parser)` and
+`run(args) -> int`. Only the chosen subcommand's module is imported, so `watchfloor hub` on a server never
+loads Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: subcommand -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "hub": ("app.hub.cli", "run the hub: the websocket server every console and feed connects to"),
+    "user": ("app.hub.user_cli", "add, list and disable user accounts in a hub's database"),
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The top-level parser; only the subcommand named in `argv` gets its full arguments."""
+    parser = argparse.ArgumentParser(
+        prog="watchfloor",
+        description="Watchfloor: one common operating picture for fire, police and medical dispatch.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, text) in COMMANDS.items():
+        child = sub.add_parser(name, help=text, description=text)
+        if argv and argv[0] == name:
+            importlib.import_module(module).add_arguments(child)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen subcommand; returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
+    module = importlib.import_module(COMMANDS[args.command][0])
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

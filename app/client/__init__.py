@@ -1,0 +1,1 @@
+"""The asyncio client session: connect, authenticate, resume, reconnect, outbox."""

@@ -1,0 +1,1 @@
+"""Domain: entities, events, the fold, dispatch rules and geometry. Pure Python: no Qt, no I/O."""

@@ -1,0 +1,1 @@
+"""The hub: asyncio websocket server that authenticates, authorizes, sequences and fans out."""

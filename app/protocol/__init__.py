@@ -1,0 +1,1 @@
+"""Wire protocol: messages, their schema and the sans-I/O session state machines."""

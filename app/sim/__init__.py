@@ -1,0 +1,1 @@
+"""The scenario simulator: a realistic shift played over feed clients on the real city."""

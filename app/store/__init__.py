@@ -1,0 +1,1 @@
+"""The event log: append-only SQLite store, snapshots, users, command dedupe, quarantine."""
