@@ -1,0 +1,171 @@
+"""Commands: what people and feeds ask the hub to do. One dataclass per command name.
+
+The protocol layer decodes a command's `args` into its dataclass (types checked there); `decide` checks
+everything that needs the picture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class CreateIncident:
+    type: str
+    lat: float
+    lon: float
+    priority: int | None = None  # default: the type's
+    address: str = ""
+    caller: str = ""
+    notes: str = ""
+    restricted: bool = False
+    owner: str | None = None  # supervisors may take a call on behalf of another agency
+
+
+@dataclass(slots=True)
+class UpdateIncident:
+    incident: str
+    type: str | None = None
+    priority: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = None
+    caller: str | None = None
+    restricted: bool | None = None
+
+
+@dataclass(slots=True)
+class SetIncidentStatus:
+    incident: str
+    status: str
+
+
+@dataclass(slots=True)
+class CloseIncident:
+    incident: str
+    disposition: str
+
+
+@dataclass(slots=True)
+class ReopenIncident:
+    incident: str
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class AddNote:
+    incident: str
+    text: str
+
+
+@dataclass(slots=True)
+class RegisterUnit:
+    id: str
+    agency: str
+    kind: str
+    station: str = ""
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(slots=True)
+class AssignUnit:
+    unit: str
+    incident: str
+
+
+@dataclass(slots=True)
+class SetUnitStatus:
+    unit: str
+    status: str
+
+
+@dataclass(slots=True)
+class ReportPosition:
+    unit: str
+    lat: float
+    lon: float
+    heading: float | None = None
+    speed: float | None = None  # metres per second
+    t: float | None = None  # when the fix was taken; default: when the hub received it
+
+
+@dataclass(slots=True)
+class RequestAid:
+    incident: str
+    agency: str
+    note: str = ""
+
+
+@dataclass(slots=True)
+class AnswerAid:
+    request: str
+    accept: bool
+    note: str = ""
+
+
+@dataclass(slots=True)
+class SendMessage:
+    channel: str
+    text: str
+
+
+@dataclass(slots=True)
+class CreateZone:
+    name: str
+    polygon: list[list[float]]
+    kind: str = "zone"
+
+
+@dataclass(slots=True)
+class RemoveZone:
+    zone: str
+
+
+@dataclass(slots=True)
+class AlertAreaArgs:
+    polygon: list[list[float]] | None = None
+    circle: list[float] | None = None  # [lat, lon, radius_m]
+
+
+@dataclass(slots=True)
+class IssueAlert:
+    headline: str
+    areas: list[AlertAreaArgs]
+    event: str = ""
+    severity: str = "Unknown"
+    urgency: str = "Unknown"
+    expires: float | None = None
+    description: str = ""
+    instruction: str = ""
+    source: str = "watchfloor"
+    id: str | None = None  # e.g. a CAP identifier; Updates reuse it
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CancelAlert:
+    alert: str
+    reason: str = ""
+
+
+#: Command name on the wire -> its arguments.
+COMMANDS: dict[str, type] = {
+    "incident.create": CreateIncident,
+    "incident.update": UpdateIncident,
+    "incident.status": SetIncidentStatus,
+    "incident.close": CloseIncident,
+    "incident.reopen": ReopenIncident,
+    "incident.note": AddNote,
+    "unit.register": RegisterUnit,
+    "unit.assign": AssignUnit,
+    "unit.status": SetUnitStatus,
+    "unit.position": ReportPosition,
+    "aid.request": RequestAid,
+    "aid.answer": AnswerAid,
+    "message.send": SendMessage,
+    "zone.create": CreateZone,
+    "zone.remove": RemoveZone,
+    "alert.issue": IssueAlert,
+    "alert.cancel": CancelAlert,
+}

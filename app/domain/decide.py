@@ -1,0 +1,408 @@
+"""The dispatch rules: given the picture and a command, the events it produces or a refusal with a reason.
+
+`decide` is pure: the hub supplies the time, and nothing here touches the picture; the hub applies the
+returned drafts through the fold once they are sequenced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from app.domain import commands as c
+from app.domain import events as ev
+from app.domain.agencies import UNIT_KINDS, Actor, Role
+from app.domain.authority import acts_for, check_role
+from app.domain.entities import Incident, IncidentStatus, Unit, UnitStatus
+from app.domain.errors import Refusal
+from app.domain.events import Draft
+from app.domain.geo import check_lat_lon, check_polygon
+from app.domain.incident_types import INCIDENT_TYPES, PRIORITIES
+from app.domain.lifecycle import (
+    INCIDENT_MANUAL,
+    INCIDENT_PROGRESS,
+    UNIT_DRIVES_INCIDENT,
+    UNIT_TRANSITIONS,
+)
+from app.domain.picture import Picture, Viewer
+
+#: How far ahead of the hub's clock a position fix may claim to be (device clocks drift).
+MAX_CLOCK_SKEW_S = 30.0
+MAX_TEXT = 4000
+MAX_SHORT_TEXT = 200
+
+
+def decide(picture: Picture, actor: Actor, name: str, args: Any, now: float,
+           agencies: frozenset[str] | None = None) -> list[Draft]:
+    """Check `args` of command `name` against the picture and the actor's rights; return the events.
+
+    `agencies` are the agency codes the hub knows (to refuse aid requests to nobody). Raises `Refusal`.
+    """
+    check_role(actor, name)
+    handler = _RULES[name]
+    return handler(_Context(picture, actor, now, agencies), args)
+
+
+class _Context:
+    __slots__ = ("actor", "agencies", "now", "picture", "viewer")
+
+    def __init__(self, picture: Picture, actor: Actor, now: float, agencies: frozenset[str] | None) -> None:
+        self.picture = picture
+        self.actor = actor
+        self.now = now
+        self.agencies = agencies
+        self.viewer = Viewer(actor.agency, supervisor=actor.role == Role.SUPERVISOR or actor.agency == "*")
+
+    def incident(self, incident_id: str) -> Incident:
+        incident = self.picture.incidents.get(str(incident_id))
+        # A restricted incident the actor may not see is reported as unknown: its existence is not leaked.
+        if incident is None or not self.viewer.may_see(self.picture.incident_audience(incident.id)):
+            raise Refusal("unknown_incident", f"there is no incident {incident_id}")
+        return incident
+
+    def open_incident(self, incident_id: str) -> Incident:
+        incident = self.incident(incident_id)
+        if incident.status == IncidentStatus.CLOSED:
+            raise Refusal("incident_closed", f"incident {incident.id} is closed")
+        return incident
+
+    def involved(self, incident: Incident) -> None:
+        if not any(acts_for(self.actor, a) for a in incident.agencies):
+            raise Refusal("forbidden", f"{self.actor.agency} is not involved in incident {incident.id}; "
+                                       "ask for mutual aid to be requested")
+
+    def unit(self, unit_id: str) -> Unit:
+        unit = self.picture.units.get(unit_id)
+        if unit is None:
+            raise Refusal("unknown_unit", f"there is no unit {unit_id}")
+        return unit
+
+    def own_unit(self, unit_id: str) -> Unit:
+        unit = self.unit(unit_id)
+        if not acts_for(self.actor, unit.agency):
+            raise Refusal("forbidden", f"unit {unit.id} belongs to {unit.agency}, not {self.actor.agency}")
+        return unit
+
+    def scoped(self, kind: str, data: dict[str, Any], incident_id: str) -> Draft:
+        return Draft(kind, data, self.picture.incident_audience(incident_id))
+
+
+def _text(value: str, what: str, limit: int = MAX_TEXT, required: bool = True) -> str:
+    value = value.strip()
+    if required and not value:
+        raise Refusal("missing_field", f"{what} must not be empty")
+    if len(value) > limit:
+        raise Refusal("too_long", f"{what} is longer than {limit} characters")
+    return value
+
+
+def _priority(value: int) -> int:
+    if value not in PRIORITIES:
+        raise Refusal("bad_priority", f"priority must be 1 (most urgent) to 5, got {value}")
+    return value
+
+
+def _incident_type(code: str) -> str:
+    if code not in INCIDENT_TYPES:
+        raise Refusal("unknown_type", f"{code!r} is not in the incident type code list")
+    return code
+
+
+def _create_incident(cx: _Context, a: c.CreateIncident) -> list[Draft]:
+    itype = INCIDENT_TYPES.get(_incident_type(a.type))
+    assert itype is not None
+    lat, lon = check_lat_lon(a.lat, a.lon)
+    owner = cx.actor.agency
+    if a.owner is not None and a.owner != owner:
+        if not acts_for(cx.actor, a.owner):
+            raise Refusal("forbidden", f"a {cx.actor.role} of {owner} may not open calls for {a.owner}")
+        owner = a.owner
+    if owner == "*":
+        owner = itype.agency
+    incident_id = str(cx.picture.next_incident_number)
+    data = {
+        "id": incident_id, "type": itype.code,
+        "priority": _priority(a.priority if a.priority is not None else itype.priority),
+        "lat": lat, "lon": lon, "address": _text(a.address, "address", MAX_SHORT_TEXT, required=False),
+        "caller": _text(a.caller, "caller", MAX_SHORT_TEXT, required=False),
+        "notes": _text(a.notes, "notes", required=False), "owner": owner, "agencies": [owner],
+        "restricted": a.restricted,
+    }
+    return [Draft(ev.INCIDENT_CREATED, data, [owner] if a.restricted else None)]
+
+
+def _update_incident(cx: _Context, a: c.UpdateIncident) -> list[Draft]:
+    incident = cx.open_incident(a.incident)
+    cx.involved(incident)
+    changes: dict[str, Any] = {}
+    if a.type is not None:
+        changes["type"] = _incident_type(a.type)
+    if a.priority is not None:
+        changes["priority"] = _priority(a.priority)
+    if (a.lat is None) != (a.lon is None):
+        raise Refusal("bad_coordinates", "lat and lon must be changed together")
+    if a.lat is not None and a.lon is not None:
+        changes["lat"], changes["lon"] = check_lat_lon(a.lat, a.lon)
+    if a.address is not None:
+        changes["address"] = _text(a.address, "address", MAX_SHORT_TEXT, required=False)
+    if a.caller is not None:
+        changes["caller"] = _text(a.caller, "caller", MAX_SHORT_TEXT, required=False)
+    if a.restricted is not None and a.restricted != incident.restricted:
+        changes["restricted"] = a.restricted
+    changes = {k: v for k, v in changes.items() if getattr(incident, k) != v}
+    if not changes:
+        raise Refusal("no_change", f"incident {incident.id} already has those values")
+    # Restricting an incident is announced to everyone who could see it, so their pictures drop it.
+    audience = None if "restricted" in changes else cx.picture.incident_audience(incident.id)
+    return [Draft(ev.INCIDENT_UPDATED, {"id": incident.id, **changes}, audience)]
+
+
+def _set_incident_status(cx: _Context, a: c.SetIncidentStatus) -> list[Draft]:
+    incident = cx.open_incident(a.incident)
+    cx.involved(incident)
+    try:
+        status = IncidentStatus(a.status)
+    except ValueError:
+        raise Refusal("bad_status", f"{a.status!r} is not an incident status") from None
+    if status == IncidentStatus.CLOSED:
+        raise Refusal("bad_status", "use incident.close, with a disposition, to close an incident")
+    if status not in INCIDENT_MANUAL[incident.status]:
+        raise Refusal("bad_transition",
+                      f"incident {incident.id} cannot go from {incident.status} to {status}")
+    return [cx.scoped(ev.INCIDENT_STATUS, {"id": incident.id, "status": status.value}, incident.id)]
+
+
+def _close_incident(cx: _Context, a: c.CloseIncident) -> list[Draft]:
+    incident = cx.open_incident(a.incident)
+    cx.involved(incident)
+    disposition = _text(a.disposition, "disposition", MAX_SHORT_TEXT)
+    if incident.units:
+        busy = ", ".join(f"{u} ({cx.picture.units[u].status})" for u in incident.units)
+        raise Refusal("units_committed", f"incident {incident.id} still has units committed: {busy}; "
+                                         "clear them first")
+    data = {"id": incident.id, "status": IncidentStatus.CLOSED.value, "disposition": disposition}
+    return [cx.scoped(ev.INCIDENT_STATUS, data, incident.id)]
+
+
+def _reopen_incident(cx: _Context, a: c.ReopenIncident) -> list[Draft]:
+    incident = cx.incident(a.incident)
+    if incident.status != IncidentStatus.CLOSED:
+        raise Refusal("bad_transition", f"incident {incident.id} is not closed")
+    drafts = [cx.scoped(ev.INCIDENT_STATUS, {"id": incident.id, "status": IncidentStatus.NEW.value},
+                        incident.id)]
+    if a.reason.strip():
+        drafts.append(cx.scoped(ev.INCIDENT_NOTE, {"id": incident.id, "text": "Reopened: " + _text(
+            a.reason, "reason")}, incident.id))
+    return drafts
+
+
+def _add_note(cx: _Context, a: c.AddNote) -> list[Draft]:
+    incident = cx.incident(a.incident)
+    cx.involved(incident)
+    return [cx.scoped(ev.INCIDENT_NOTE, {"id": incident.id, "text": _text(a.text, "note")}, incident.id)]
+
+
+def _register_unit(cx: _Context, a: c.RegisterUnit) -> list[Draft]:
+    unit_id = _text(a.id, "unit id", 16)
+    if not unit_id.replace("-", "").replace("_", "").isalnum():
+        raise Refusal("bad_id", f"unit id {unit_id!r} may hold only letters, digits, - and _")
+    if unit_id in cx.picture.units:
+        raise Refusal("duplicate", f"unit {unit_id} already exists")
+    if cx.agencies is not None and a.agency not in cx.agencies:
+        raise Refusal("unknown_agency", f"there is no agency {a.agency!r}")
+    if not acts_for(cx.actor, a.agency):
+        raise Refusal("forbidden", f"{cx.actor.agency} may not register units for {a.agency}")
+    if a.kind not in UNIT_KINDS:
+        raise Refusal("unknown_kind", f"{a.kind!r} is not a unit kind")
+    data: dict[str, Any] = {"id": unit_id, "agency": a.agency, "kind": a.kind,
+                            "station": _text(a.station, "station", MAX_SHORT_TEXT, required=False)}
+    if a.lat is not None or a.lon is not None:
+        data["lat"], data["lon"] = check_lat_lon(a.lat, a.lon)  # type: ignore[arg-type]
+    return [Draft(ev.UNIT_REGISTERED, data)]
+
+
+def _drive_incident(cx: _Context, incident: Incident, unit_status: UnitStatus) -> list[Draft]:
+    """The incident status a unit's progress implies, if it moves the incident forward."""
+    target = UNIT_DRIVES_INCIDENT.get(unit_status)
+    if target is None or incident.status == IncidentStatus.CLOSED:
+        return []
+    if INCIDENT_PROGRESS.index(target) <= INCIDENT_PROGRESS.index(incident.status):
+        return []
+    return [cx.scoped(ev.INCIDENT_STATUS, {"id": incident.id, "status": target.value}, incident.id)]
+
+
+def _assign_unit(cx: _Context, a: c.AssignUnit) -> list[Draft]:
+    incident = cx.open_incident(a.incident)
+    unit = cx.own_unit(a.unit)
+    if unit.status == UnitStatus.OUT_OF_SERVICE:
+        raise Refusal("unit_out_of_service", f"unit {unit.id} is out of service")
+    if unit.status != UnitStatus.AVAILABLE:
+        where = f" on incident {unit.incident}" if unit.incident else ""
+        raise Refusal("unit_busy", f"unit {unit.id} is {unit.status}{where}")
+    if unit.agency not in incident.agencies and cx.actor.role != Role.SUPERVISOR:
+        raise Refusal("aid_required", f"{unit.agency} is not involved in incident {incident.id}: "
+                                      f"request mutual aid from {unit.agency} first")
+    drafts = [Draft(ev.UNIT_ASSIGNED, {"unit": unit.id, "incident": incident.id})]
+    return drafts + _drive_incident(cx, incident, UnitStatus.DISPATCHED)
+
+
+def _set_unit_status(cx: _Context, a: c.SetUnitStatus) -> list[Draft]:
+    unit = cx.own_unit(a.unit)
+    try:
+        status = UnitStatus(a.status)
+    except ValueError:
+        raise Refusal("bad_status", f"{a.status!r} is not a unit status") from None
+    if status == unit.status:
+        raise Refusal("no_change", f"unit {unit.id} is already {status}")
+    if status == UnitStatus.DISPATCHED:
+        raise Refusal("bad_transition", f"assign unit {unit.id} to an incident to dispatch it")
+    if status not in UNIT_TRANSITIONS[unit.status]:
+        raise Refusal("bad_transition", f"unit {unit.id} cannot go from {unit.status} to {status}")
+    data = {"unit": unit.id, "status": status.value, "previous": unit.status.value, "incident": unit.incident}
+    drafts = [Draft(ev.UNIT_STATUS, data)]
+    incident = cx.picture.incidents.get(unit.incident) if unit.incident else None
+    if incident is not None:
+        drafts += _drive_incident(cx, incident, status)
+        # The last unit cancelled before anyone arrived puts the call back in the queue as new.
+        left = [u for u in incident.units if u != unit.id]
+        if status == UnitStatus.AVAILABLE and not left and incident.status in (
+                IncidentStatus.DISPATCHED, IncidentStatus.EN_ROUTE):
+            drafts.append(cx.scoped(ev.INCIDENT_STATUS, {"id": incident.id, "status": "new"}, incident.id))
+    return drafts
+
+
+def _report_position(cx: _Context, a: c.ReportPosition) -> list[Draft]:
+    unit = cx.own_unit(a.unit)
+    lat, lon = check_lat_lon(a.lat, a.lon)
+    t = cx.now if a.t is None else float(a.t)
+    if not math.isfinite(t):
+        raise Refusal("bad_time", "position time must be a finite number")
+    if t > cx.now + MAX_CLOCK_SKEW_S:
+        raise Refusal("clock_skew", f"position of {unit.id} is {t - cx.now:.0f} s in the future")
+    if unit.position_at is not None and t <= unit.position_at:
+        raise Refusal("stale_position", f"position of {unit.id} at {t} is not newer than {unit.position_at}")
+    data: dict[str, Any] = {"unit": unit.id, "lat": lat, "lon": lon, "t": t}
+    if a.heading is not None:
+        if not (math.isfinite(a.heading) and 0 <= a.heading <= 360):
+            raise Refusal("bad_heading", f"heading must be 0..360 degrees, got {a.heading}")
+        data["heading"] = float(a.heading)
+    if a.speed is not None:
+        if not (math.isfinite(a.speed) and 0 <= a.speed < 400):
+            raise Refusal("bad_speed", f"speed must be 0..400 m/s, got {a.speed}")
+        data["speed"] = float(a.speed)
+    return [Draft(ev.UNIT_POSITION, data)]
+
+
+def _request_aid(cx: _Context, a: c.RequestAid) -> list[Draft]:
+    incident = cx.open_incident(a.incident)
+    cx.involved(incident)
+    if cx.agencies is not None and a.agency not in cx.agencies:
+        raise Refusal("unknown_agency", f"there is no agency {a.agency!r}")
+    if a.agency in incident.agencies:
+        raise Refusal("already_involved", f"{a.agency} is already working incident {incident.id}")
+    if any(r.incident == incident.id and r.to_agency == a.agency and r.state == "pending"
+           for r in cx.picture.aid_requests.values()):
+        raise Refusal("duplicate", f"a request to {a.agency} for incident {incident.id} is already pending")
+    from_agency = incident.owner if cx.actor.agency == "*" or cx.actor.role == Role.SUPERVISOR \
+        else cx.actor.agency
+    data = {"id": cx.picture.next_id("AR"), "incident": incident.id, "from_agency": from_agency,
+            "to_agency": a.agency, "note": _text(a.note, "note", required=False)}
+    audience = cx.picture.incident_audience(incident.id)
+    return [Draft(ev.AID_REQUESTED, data, sorted({*audience, a.agency}) if audience else None)]
+
+
+def _answer_aid(cx: _Context, a: c.AnswerAid) -> list[Draft]:
+    request = cx.picture.aid_requests.get(a.request)
+    if request is None:
+        raise Refusal("unknown_request", f"there is no aid request {a.request}")
+    if not acts_for(cx.actor, request.to_agency):
+        raise Refusal("forbidden", f"request {request.id} is for {request.to_agency} to answer")
+    if request.state != "pending":
+        raise Refusal("already_answered", f"request {request.id} was already {request.state}")
+    data = {"id": request.id, "accepted": a.accept, "note": _text(a.note, "note", required=False)}
+    audience = cx.picture.incident_audience(request.incident)
+    return [Draft(ev.AID_ANSWERED, data, sorted({*audience, request.to_agency}) if audience else None)]
+
+
+def _send_message(cx: _Context, a: c.SendMessage) -> list[Draft]:
+    scope, _, name = a.channel.partition(":")
+    if scope == "agency":
+        if not acts_for(cx.actor, name):
+            raise Refusal("forbidden", f"{cx.actor.agency} may not post on {a.channel}")
+    elif scope == "incident":
+        cx.incident(name)
+    elif a.channel != "all":
+        raise Refusal("unknown_channel", f"{a.channel!r} is not a channel (all, agency:X, incident:N)")
+    data = {"id": cx.picture.next_id("MSG"), "channel": a.channel, "agency": cx.actor.agency,
+            "text": _text(a.text, "message")}
+    return [Draft(ev.MESSAGE_POSTED, data, cx.picture.channel_audience(a.channel))]
+
+
+def _create_zone(cx: _Context, a: c.CreateZone) -> list[Draft]:
+    data = {"id": cx.picture.next_id("Z"), "name": _text(a.name, "zone name", MAX_SHORT_TEXT),
+            "kind": _text(a.kind, "zone kind", 40), "polygon": [list(p) for p in check_polygon(a.polygon)]}
+    return [Draft(ev.ZONE_CREATED, data)]
+
+
+def _remove_zone(cx: _Context, a: c.RemoveZone) -> list[Draft]:
+    if a.zone not in cx.picture.zones:
+        raise Refusal("unknown_zone", f"there is no zone {a.zone}")
+    return [Draft(ev.ZONE_REMOVED, {"id": a.zone})]
+
+
+def _issue_alert(cx: _Context, a: c.IssueAlert) -> list[Draft]:
+    if not a.areas:
+        raise Refusal("missing_field", "an alert needs at least one area")
+    areas: list[dict[str, Any]] = []
+    for area in a.areas:
+        if area.polygon:
+            areas.append({"polygon": [list(p) for p in check_polygon(area.polygon)]})
+        elif area.circle and len(area.circle) == 3:
+            lat, lon = check_lat_lon(area.circle[0], area.circle[1])
+            if not (math.isfinite(area.circle[2]) and 0 < area.circle[2] <= 1_000_000):
+                raise Refusal("bad_geometry", "circle radius must be 0..1,000 km")
+            areas.append({"circle": [lat, lon, float(area.circle[2])]})
+        else:
+            raise Refusal("bad_geometry", "an area is a polygon or a circle [lat, lon, radius_m]")
+    alert_id = a.id or cx.picture.next_id("AL")
+    existing = cx.picture.alerts.get(alert_id)
+    if existing is not None and existing.cancelled:
+        raise Refusal("alert_cancelled", f"alert {alert_id} was cancelled and cannot be updated")
+    if a.expires is not None and not math.isfinite(a.expires):
+        raise Refusal("bad_time", "expires must be a finite time")
+    data = {"id": alert_id, "headline": _text(a.headline, "headline", MAX_SHORT_TEXT), "event": a.event,
+            "severity": a.severity, "urgency": a.urgency, "areas": areas, "expires": a.expires,
+            "description": _text(a.description, "description", required=False),
+            "instruction": _text(a.instruction, "instruction", required=False), "source": a.source}
+    return [Draft(ev.ALERT_ISSUED, data)]
+
+
+def _cancel_alert(cx: _Context, a: c.CancelAlert) -> list[Draft]:
+    alert = cx.picture.alerts.get(a.alert)
+    if alert is None:
+        raise Refusal("unknown_alert", f"there is no alert {a.alert}")
+    if alert.cancelled:
+        raise Refusal("already_cancelled", f"alert {a.alert} is already cancelled")
+    return [Draft(ev.ALERT_CANCELLED, {"id": alert.id, "reason": a.reason})]
+
+
+_RULES: dict[str, Callable[[_Context, Any], list[Draft]]] = {
+    "incident.create": _create_incident,
+    "incident.update": _update_incident,
+    "incident.status": _set_incident_status,
+    "incident.close": _close_incident,
+    "incident.reopen": _reopen_incident,
+    "incident.note": _add_note,
+    "unit.register": _register_unit,
+    "unit.assign": _assign_unit,
+    "unit.status": _set_unit_status,
+    "unit.position": _report_position,
+    "aid.request": _request_aid,
+    "aid.answer": _answer_aid,
+    "message.send": _send_message,
+    "zone.create": _create_zone,
+    "zone.remove": _remove_zone,
+    "alert.issue": _issue_alert,
+    "alert.cancel": _cancel_alert,
+}

@@ -1,0 +1,162 @@
+"""The things in the common operating picture: incidents, units, aid requests, messages, zones, alerts.
+
+Plain dataclasses: the picture is a fold of events over them (`app.domain.picture`), and the wire and the
+store serialise them as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class IncidentStatus(StrEnum):
+    """An incident's lifecycle. `new` waits for units; `under_control` is on scene but winding down."""
+
+    NEW = "new"
+    DISPATCHED = "dispatched"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    UNDER_CONTROL = "under_control"
+    CLOSED = "closed"
+
+
+class UnitStatus(StrEnum):
+    """A unit's status, as a status board shows it (each maps to the NENA EIDO registry: see eido.py)."""
+
+    AVAILABLE = "available"
+    DISPATCHED = "dispatched"
+    EN_ROUTE = "en_route"
+    ON_SCENE = "on_scene"
+    TRANSPORTING = "transporting"
+    AT_HOSPITAL = "at_hospital"
+    OUT_OF_SERVICE = "out_of_service"
+
+
+#: Statuses in which a unit is committed to an incident.
+COMMITTED = frozenset({UnitStatus.DISPATCHED, UnitStatus.EN_ROUTE, UnitStatus.ON_SCENE,
+                       UnitStatus.TRANSPORTING, UnitStatus.AT_HOSPITAL})
+
+
+@dataclass(slots=True)
+class Note:
+    """A line in an incident's narrative."""
+
+    at: float
+    author: str
+    text: str
+
+
+@dataclass(slots=True)
+class Incident:
+    """A call for service and everything decided about it."""
+
+    id: str
+    type: str
+    priority: int
+    lat: float
+    lon: float
+    address: str
+    status: IncidentStatus
+    created_at: float
+    created_by: str
+    owner: str  # the agency that took the call
+    agencies: list[str]
+    caller: str = ""
+    restricted: bool = False
+    units: list[str] = field(default_factory=list)  # currently committed units
+    history_units: list[str] = field(default_factory=list)  # every unit ever assigned, in order
+    notes: list[Note] = field(default_factory=list)
+    disposition: str = ""
+    status_at: float = 0.0
+    closed_at: float | None = None
+
+
+@dataclass(slots=True)
+class Unit:
+    """A resource that can be sent: engine, patrol car, ambulance, drone..."""
+
+    id: str  # the callsign, e.g. "E12"
+    agency: str
+    kind: str
+    station: str
+    status: UnitStatus
+    status_at: float
+    incident: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    heading: float | None = None
+    speed: float | None = None
+    position_at: float | None = None
+
+
+@dataclass(slots=True)
+class AidRequest:
+    """Mutual aid: one agency asks another for help with an incident."""
+
+    id: str
+    incident: str
+    from_agency: str
+    to_agency: str
+    note: str
+    requested_at: float
+    requested_by: str
+    state: str = "pending"  # pending | accepted | declined
+    answered_at: float | None = None
+    answered_by: str | None = None
+    answer_note: str = ""
+
+
+@dataclass(slots=True)
+class Message:
+    """A chat line. Channels: "all", "agency:<code>", "incident:<id>"."""
+
+    id: str
+    channel: str
+    sender: str
+    agency: str
+    text: str
+    at: float
+
+
+@dataclass(slots=True)
+class Zone:
+    """A named area drawn on the map: a cordon, a staging area, a sector."""
+
+    id: str
+    name: str
+    kind: str
+    polygon: list[tuple[float, float]]
+    created_at: float
+    created_by: str
+
+
+@dataclass(slots=True)
+class AlertArea:
+    """One area of an alert: a polygon of (lat, lon), or a circle."""
+
+    polygon: list[tuple[float, float]] | None = None
+    circle: tuple[float, float, float] | None = None  # lat, lon, radius in metres
+
+
+@dataclass(slots=True)
+class Alert:
+    """A warning to the public or responders over an area, with an expiry (e.g. a CAP flood warning)."""
+
+    id: str
+    headline: str
+    event: str
+    severity: str
+    urgency: str
+    areas: list[AlertArea]
+    issued_at: float
+    issued_by: str
+    expires: float | None = None
+    description: str = ""
+    instruction: str = ""
+    source: str = "watchfloor"
+    cancelled: bool = False
+
+    def active(self, now: float) -> bool:
+        """Whether the alert is in force at `now`."""
+        return not self.cancelled and (self.expires is None or now < self.expires)

@@ -1,0 +1,53 @@
+"""Events: every change to the common operating picture, as the hub sequenced it.
+
+An event is a fact. The hub gives it a global sequence number and a time, stores it, and fans it out; the
+picture anyone holds is the fold of the events they saw (`Picture.apply`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Event:
+    """One sequenced change.
+
+    `audience` limits who receives it: None is everyone; otherwise the agency codes that may see it
+    (supervisors see everything). Restricted incidents produce scoped events.
+    """
+
+    seq: int
+    ts: float
+    actor: str
+    kind: str
+    data: dict[str, Any]
+    audience: list[str] | None = None
+
+
+@dataclass(slots=True)
+class Draft:
+    """An event decided but not yet sequenced: what `decide` returns and the hub appends."""
+
+    kind: str
+    data: dict[str, Any]
+    audience: list[str] | None = field(default=None)
+
+
+# The event kinds. Their data is documented in docs/protocol.md ("Events").
+UNIT_REGISTERED = "unit.registered"
+UNIT_POSITION = "unit.position"
+UNIT_STATUS = "unit.status"
+UNIT_ASSIGNED = "unit.assigned"
+INCIDENT_CREATED = "incident.created"
+INCIDENT_UPDATED = "incident.updated"
+INCIDENT_STATUS = "incident.status"
+INCIDENT_NOTE = "incident.note"
+AID_REQUESTED = "aid.requested"
+AID_ANSWERED = "aid.answered"
+MESSAGE_POSTED = "message.posted"
+ZONE_CREATED = "zone.created"
+ZONE_REMOVED = "zone.removed"
+ALERT_ISSUED = "alert.issued"
+ALERT_CANCELLED = "alert.cancelled"

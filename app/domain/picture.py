@@ -1,0 +1,293 @@
+"""The common operating picture, and the fold that builds it from events.
+
+The same fold runs in the hub (the authoritative picture), in every console (its own view), in replay and
+in the audit. It never consults the clock and never refuses: rules live in `app.domain.decide`, before an
+event exists. Given the same events, every fold reaches the same picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from app.domain import events as ev
+from app.domain.entities import (
+    AidRequest,
+    Alert,
+    AlertArea,
+    Incident,
+    IncidentStatus,
+    Message,
+    Note,
+    Unit,
+    UnitStatus,
+    Zone,
+)
+from app.domain.events import Event
+
+#: How many chat lines a picture keeps; older lines stay in the log.
+MESSAGES_KEPT = 2000
+
+
+@dataclass(slots=True)
+class Viewer:
+    """Whose picture this is: restricted incidents outside the viewer's agencies are left out."""
+
+    agency: str
+    supervisor: bool = False
+
+    def may_see(self, audience: list[str] | None) -> bool:
+        """Whether an event or item with this audience is visible to the viewer."""
+        return audience is None or self.supervisor or self.agency in audience
+
+
+@dataclass(slots=True)
+class Picture:
+    """Everything known now: the fold of events up to `seq`."""
+
+    seq: int = 0
+    at: float = 0.0
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    units: dict[str, Unit] = field(default_factory=dict)
+    aid_requests: dict[str, AidRequest] = field(default_factory=dict)
+    messages: list[Message] = field(default_factory=list)
+    zones: dict[str, Zone] = field(default_factory=dict)
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    next_incident_number: int = 1001
+    #: How many of each numbered item were ever made, so new ids never repeat (see `next_id`).
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def next_id(self, prefix: str) -> str:
+        """The id the next item with this prefix gets, e.g. "AR-3" (counted by the fold)."""
+        return f"{prefix}-{self.counters.get(prefix, 0) + 1}"
+
+    def _count(self, item_id: str) -> None:
+        prefix, _, number = item_id.rpartition("-")
+        if prefix and number.isdigit():
+            self.counters[prefix] = max(self.counters.get(prefix, 0), int(number))
+
+    def apply(self, event: Event, viewer: Viewer | None = None) -> None:
+        """Fold one event into the picture.
+
+        With a `viewer`, an incident that becomes restricted to other agencies is dropped from this picture,
+        as the hub no longer sends its events to this viewer.
+        """
+        handler = _HANDLERS.get(event.kind)
+        if handler is not None:
+            handler(self, event)
+        self.seq = event.seq
+        self.at = event.ts
+        if viewer is not None and event.kind == ev.INCIDENT_UPDATED and event.data.get("restricted"):
+            incident = self.incidents.get(event.data["id"])
+            if incident is not None and not viewer.may_see(incident.agencies):
+                del self.incidents[incident.id]
+
+    def apply_all(self, events: Iterable[Event], viewer: Viewer | None = None) -> Picture:
+        """Fold many events; returns self for chaining."""
+        for event in events:
+            self.apply(event, viewer)
+        return self
+
+    def incident_audience(self, incident_id: str) -> list[str] | None:
+        """Who may see events about this incident: None for everyone, else its agencies."""
+        incident = self.incidents.get(incident_id)
+        if incident is None or not incident.restricted:
+            return None
+        return sorted(incident.agencies)
+
+    def visible_to(self, viewer: Viewer) -> Picture:
+        """A copy of the picture as `viewer` may see it (for snapshots sent to a console)."""
+        copy = Picture(
+            seq=self.seq,
+            at=self.at,
+            incidents={k: v for k, v in self.incidents.items() if viewer.may_see(self.incident_audience(k))},
+            units=dict(self.units),
+            aid_requests={
+                k: a for k, a in self.aid_requests.items()
+                if viewer.may_see(self.incident_audience(a.incident)) or viewer.agency == a.to_agency
+            },
+            messages=[m for m in self.messages if viewer.may_see(self.channel_audience(m.channel))],
+            zones=dict(self.zones),
+            alerts=dict(self.alerts),
+            next_incident_number=self.next_incident_number,
+            counters=dict(self.counters),
+        )
+        return copy
+
+    def channel_audience(self, channel: str) -> list[str] | None:
+        """Who may read a chat channel."""
+        scope, _, name = channel.partition(":")
+        if scope == "agency":
+            return [name]
+        if scope == "incident":
+            return self.incident_audience(name)
+        return None
+
+
+def _unit_registered(p: Picture, e: Event) -> None:
+    d = e.data
+    p.units[d["id"]] = Unit(
+        id=d["id"], agency=d["agency"], kind=d["kind"], station=d.get("station", ""),
+        status=UnitStatus(d.get("status", UnitStatus.AVAILABLE)), status_at=e.ts,
+        lat=d.get("lat"), lon=d.get("lon"), position_at=e.ts if d.get("lat") is not None else None,
+    )
+
+
+def _unit_position(p: Picture, e: Event) -> None:
+    d = e.data
+    unit = p.units.get(d["unit"])
+    if unit is None:
+        return
+    unit.lat, unit.lon = d["lat"], d["lon"]
+    unit.heading, unit.speed = d.get("heading"), d.get("speed")
+    unit.position_at = d.get("t", e.ts)
+
+
+def _unit_status(p: Picture, e: Event) -> None:
+    d = e.data
+    unit = p.units[d["unit"]]
+    unit.status = UnitStatus(d["status"])
+    unit.status_at = e.ts
+    if unit.status in (UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE) and unit.incident is not None:
+        incident = p.incidents.get(unit.incident)
+        if incident is not None and unit.id in incident.units:
+            incident.units.remove(unit.id)
+        unit.incident = None
+
+
+def _unit_assigned(p: Picture, e: Event) -> None:
+    d = e.data
+    unit = p.units[d["unit"]]
+    incident = p.incidents.get(d["incident"])
+    unit.status = UnitStatus.DISPATCHED
+    unit.status_at = e.ts
+    unit.incident = d["incident"]
+    if incident is not None:
+        incident.units.append(unit.id)
+        incident.history_units.append(unit.id)
+        if unit.agency not in incident.agencies:
+            incident.agencies.append(unit.agency)
+
+
+def _incident_created(p: Picture, e: Event) -> None:
+    d = e.data
+    p.incidents[d["id"]] = Incident(
+        id=d["id"], type=d["type"], priority=d["priority"], lat=d["lat"], lon=d["lon"],
+        address=d.get("address", ""), status=IncidentStatus.NEW, created_at=e.ts, created_by=e.actor,
+        owner=d["owner"], agencies=list(d.get("agencies") or [d["owner"]]), caller=d.get("caller", ""),
+        restricted=bool(d.get("restricted", False)), status_at=e.ts,
+        notes=[Note(e.ts, e.actor, d["notes"])] if d.get("notes") else [],
+    )
+    p.next_incident_number = max(p.next_incident_number, int(d["id"]) + 1)
+
+
+def _incident_updated(p: Picture, e: Event) -> None:
+    incident = p.incidents.get(e.data["id"])
+    if incident is None:
+        return
+    for key in ("type", "priority", "lat", "lon", "address", "caller", "restricted"):
+        if key in e.data:
+            setattr(incident, key, e.data[key])
+
+
+def _incident_status(p: Picture, e: Event) -> None:
+    incident = p.incidents.get(e.data["id"])
+    if incident is None:
+        return
+    incident.status = IncidentStatus(e.data["status"])
+    incident.status_at = e.ts
+    if incident.status == IncidentStatus.CLOSED:
+        incident.disposition = e.data.get("disposition", "")
+        incident.closed_at = e.ts
+    else:
+        incident.closed_at = None
+
+
+def _incident_note(p: Picture, e: Event) -> None:
+    incident = p.incidents.get(e.data["id"])
+    if incident is not None:
+        incident.notes.append(Note(e.ts, e.actor, e.data["text"]))
+
+
+def _aid_requested(p: Picture, e: Event) -> None:
+    p._count(e.data["id"])
+    d = e.data
+    p.aid_requests[d["id"]] = AidRequest(
+        id=d["id"], incident=d["incident"], from_agency=d["from_agency"], to_agency=d["to_agency"],
+        note=d.get("note", ""), requested_at=e.ts, requested_by=e.actor,
+    )
+
+
+def _aid_answered(p: Picture, e: Event) -> None:
+    request = p.aid_requests.get(e.data["id"])
+    if request is None:
+        return
+    request.state = "accepted" if e.data["accepted"] else "declined"
+    request.answered_at = e.ts
+    request.answered_by = e.actor
+    request.answer_note = e.data.get("note", "")
+    incident = p.incidents.get(request.incident)
+    if e.data["accepted"] and incident is not None and request.to_agency not in incident.agencies:
+        incident.agencies.append(request.to_agency)
+
+
+def _message_posted(p: Picture, e: Event) -> None:
+    p._count(e.data["id"])
+    d = e.data
+    p.messages.append(Message(id=d["id"], channel=d["channel"], sender=e.actor, agency=d["agency"],
+                              text=d["text"], at=e.ts))
+    if len(p.messages) > MESSAGES_KEPT:
+        del p.messages[: len(p.messages) - MESSAGES_KEPT]
+
+
+def _zone_created(p: Picture, e: Event) -> None:
+    p._count(e.data["id"])
+    d = e.data
+    p.zones[d["id"]] = Zone(id=d["id"], name=d["name"], kind=d.get("kind", "zone"),
+                            polygon=[(pt[0], pt[1]) for pt in d["polygon"]], created_at=e.ts,
+                            created_by=e.actor)
+
+
+def _zone_removed(p: Picture, e: Event) -> None:
+    p.zones.pop(e.data["id"], None)
+
+
+def _alert_issued(p: Picture, e: Event) -> None:
+    p._count(e.data["id"])
+    d = e.data
+    areas = [
+        AlertArea(polygon=[(pt[0], pt[1]) for pt in a["polygon"]] if a.get("polygon") else None,
+                  circle=tuple(a["circle"]) if a.get("circle") else None)  # type: ignore[arg-type]
+        for a in d["areas"]
+    ]
+    p.alerts[d["id"]] = Alert(
+        id=d["id"], headline=d["headline"], event=d.get("event", ""), severity=d.get("severity", "Unknown"),
+        urgency=d.get("urgency", "Unknown"), areas=areas, issued_at=e.ts, issued_by=e.actor,
+        expires=d.get("expires"), description=d.get("description", ""), instruction=d.get("instruction", ""),
+        source=d.get("source", "watchfloor"),
+    )
+
+
+def _alert_cancelled(p: Picture, e: Event) -> None:
+    alert = p.alerts.get(e.data["id"])
+    if alert is not None:
+        alert.cancelled = True
+
+
+_HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
+    ev.UNIT_REGISTERED: _unit_registered,
+    ev.UNIT_POSITION: _unit_position,
+    ev.UNIT_STATUS: _unit_status,
+    ev.UNIT_ASSIGNED: _unit_assigned,
+    ev.INCIDENT_CREATED: _incident_created,
+    ev.INCIDENT_UPDATED: _incident_updated,
+    ev.INCIDENT_STATUS: _incident_status,
+    ev.INCIDENT_NOTE: _incident_note,
+    ev.AID_REQUESTED: _aid_requested,
+    ev.AID_ANSWERED: _aid_answered,
+    ev.MESSAGE_POSTED: _message_posted,
+    ev.ZONE_CREATED: _zone_created,
+    ev.ZONE_REMOVED: _zone_removed,
+    ev.ALERT_ISSUED: _alert_issued,
+    ev.ALERT_CANCELLED: _alert_cancelled,
+}

@@ -1,0 +1,115 @@
+"""Fan-out: every committed event to every console allowed to see it, without letting one slow console
+slow the others.
+
+Each subscriber has its own queue and sender task. An event is encoded once and the same bytes go to every
+queue. Positions are coalesced per unit: a newer position replaces a queued older one, so a console that
+falls behind gets the latest picture rather than a backlog. A queue that still overflows marks its console
+hopeless; the hub closes it, and the console resumes from its last sequence number later, losing nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
+
+from app.domain.events import UNIT_POSITION, Event
+from app.domain.picture import Viewer
+from app.protocol.messages import encode_event, events_frame
+
+#: Frames are cut at this many events, so one frame never grows huge.
+EVENTS_PER_FRAME = 2000
+
+
+class Subscriber:
+    """One console's outgoing queue. `send` writes a text frame to its websocket."""
+
+    def __init__(self, viewer: Viewer, send: Callable[[bytes], Awaitable[None]], after_seq: int,
+                 max_queue: int) -> None:
+        self.viewer = viewer
+        self._send = send
+        self.after_seq = after_seq
+        self.max_queue = max_queue
+        self.queue: dict[object, bytes] = {}  # event seq -> encoded event; ("reply", n) -> whole frame
+        self.positions: dict[str, int] = {}  # unit -> seq of its queued position
+        self.ready = asyncio.Event()
+        self.live = False
+        self.overflowed = False
+        self.coalesced = 0
+        self.delivered = 0
+        self._replies = itertools.count()
+
+    def offer(self, event: Event, encoded: bytes) -> None:
+        """Queue an event if this console may see it and does not have it yet."""
+        if event.seq <= self.after_seq or not self.viewer.may_see(event.audience):
+            return
+        if event.kind == UNIT_POSITION:
+            unit = event.data["unit"]
+            older = self.positions.get(unit)
+            if older is not None:
+                del self.queue[older]
+                self.coalesced += 1
+            self.positions[unit] = event.seq
+        self.queue[event.seq] = encoded
+        if len(self.queue) > self.max_queue:
+            self.overflowed = True
+        self.ready.set()
+
+    def reply(self, frame: bytes) -> None:
+        """Queue a whole frame (an ack) behind the events already queued, so it never overtakes them."""
+        self.queue[("reply", next(self._replies))] = frame
+        self.ready.set()
+
+    def go_live(self) -> None:
+        """Catch-up is done: start sending what queued meanwhile."""
+        self.live = True
+        self.ready.set()
+
+    async def pump(self) -> None:
+        """Send queued items until cancelled."""
+        while True:
+            await self.ready.wait()
+            self.ready.clear()
+            if not self.live:
+                continue
+            while self.queue:
+                items = list(self.queue.items())
+                self.queue.clear()
+                self.positions.clear()
+                batch: list[bytes] = []
+                for key, data in items:
+                    if isinstance(key, int):
+                        batch.append(data)
+                        if len(batch) >= EVENTS_PER_FRAME:
+                            await self._flush(batch)
+                            batch = []
+                    else:
+                        await self._flush(batch)
+                        batch = []
+                        await self._send(data)
+                await self._flush(batch)
+
+    async def _flush(self, batch: list[bytes]) -> None:
+        if batch:
+            await self._send(events_frame(batch))
+            self.delivered += len(batch)
+
+
+class FanOut:
+    """The set of live subscribers."""
+
+    def __init__(self, on_overflow: Callable[[Subscriber], None]) -> None:
+        self.subscribers: set[Subscriber] = set()
+        self.on_overflow = on_overflow
+
+    def publish(self, events: list[Event]) -> None:
+        """Offer committed events to every subscriber (called by the sequencer after each commit)."""
+        if not self.subscribers:
+            return
+        for event in events:
+            encoded = encode_event(event)
+            for subscriber in self.subscribers:
+                subscriber.offer(event, encoded)
+        for subscriber in [s for s in self.subscribers if s.overflowed]:
+            self.subscribers.discard(subscriber)
+            self.on_overflow(subscriber)

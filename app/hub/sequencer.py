@@ -1,0 +1,148 @@
+"""The sequencer: the one place where commands become events.
+
+On the hub's loop it checks a command against the live picture (`decide`), numbers the resulting events,
+folds them into the picture at once (so the next command sees them), and queues them for the writer thread.
+The writer commits whole batches (group commit); only then are commands acknowledged and events published.
+A resent command id returns its original events instead of applying twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain.agencies import Actor
+from app.domain.decide import decide
+from app.domain.events import Event
+from app.domain.picture import Picture
+from app.store.log import EventLog, encode_picture
+
+log = logging.getLogger("watchfloor.hub")
+
+
+@dataclass(slots=True)
+class Applied:
+    """The outcome of an accepted command: its events' sequence numbers; `duplicate` for a resend."""
+
+    seqs: list[int]
+    duplicate: bool = False
+
+
+class Sequencer:
+    """Decides, numbers, commits and publishes. Call `submit` only from the hub's event loop."""
+
+    def __init__(self, log_: EventLog, picture: Picture, known_commands: dict[str, list[int]],
+                 publish: Callable[[list[Event]], None], clock: Callable[[], float],
+                 agencies: frozenset[str], snapshot_every: int = 5000) -> None:
+        self.log = log_
+        self.picture = picture
+        self.commands = known_commands
+        self.publish = publish
+        self.clock = clock
+        self.agencies = agencies
+        self.snapshot_every = snapshot_every
+        self.committed_seq = log_.head_seq
+        self.next_seq = log_.head_seq + 1
+        self.last_snapshot_seq = picture.seq
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="wf-log-writer")
+        self.failed: BaseException | None = None
+        self._pending: list[tuple[Event, str | None]] = []
+        self._waiting: list[tuple[asyncio.Future[Applied], list[int], str | None]] = []
+        self._inflight: dict[str, asyncio.Future[Applied]] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.appended = 0
+
+    def submit(self, actor: Actor, name: str, args: Any, command_key: str | None) -> asyncio.Future[Applied]:
+        """Decide and sequence a command now; the future resolves once its events are committed.
+
+        Raises `Refusal` (nothing applied) when the rules say no.
+        """
+        loop = asyncio.get_running_loop()
+        if self.failed is not None:
+            raise RuntimeError("the event log failed; the hub is stopping") from self.failed
+        if command_key is not None:
+            if command_key in self.commands:
+                done: asyncio.Future[Applied] = loop.create_future()
+                done.set_result(Applied(self.commands[command_key], duplicate=True))
+                return done
+            inflight = self._inflight.get(command_key)
+            if inflight is not None:
+                resend: asyncio.Future[Applied] = loop.create_future()
+                inflight.add_done_callback(lambda f: resend.set_result(Applied(f.result().seqs, True))
+                                           if not f.exception() else resend.set_exception(f.exception()))
+                return resend
+        now = self.clock()
+        drafts = decide(self.picture, actor, name, args, now, self.agencies)
+        seqs = []
+        for draft in drafts:
+            event = Event(self.next_seq, now, actor.user, draft.kind, draft.data, draft.audience)
+            self.next_seq += 1
+            self.picture.apply(event)
+            self._pending.append((event, command_key))
+            seqs.append(event.seq)
+        future: asyncio.Future[Applied] = loop.create_future()
+        self._waiting.append((future, seqs, command_key))
+        if command_key is not None:
+            self._inflight[command_key] = future
+        self._idle.clear()
+        self._wake.set()
+        return future
+
+    async def run(self) -> None:
+        """The flusher: commit whatever has accumulated, one transaction at a time, then publish it."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._pending:
+                self._idle.set()
+                continue
+            batch, waiting = self._pending, self._waiting
+            self._pending, self._waiting = [], []
+            snapshot = None
+            if self.picture.seq - self.last_snapshot_seq >= self.snapshot_every:
+                # Taken now, when the picture is exactly the fold up to this batch's last event.
+                snapshot = encode_picture(self.picture)
+                self.last_snapshot_seq = self.picture.seq
+            try:
+                await loop.run_in_executor(self.writer, self._write, batch, snapshot)
+            except BaseException as exc:  # the disk refused: nothing more can be promised
+                log.critical("event log write failed: %s", exc)
+                self.failed = exc
+                for future, _, _ in waiting:
+                    if not future.done():
+                        future.set_exception(RuntimeError("event log write failed"))
+                raise
+            self.committed_seq = batch[-1][0].seq
+            self.appended += len(batch)
+            self.publish([event for event, _ in batch])
+            for future, seqs, key in waiting:
+                if key is not None:
+                    self.commands[key] = seqs
+                    self._inflight.pop(key, None)
+                if not future.done():
+                    future.set_result(Applied(seqs))
+            if self._pending:
+                self._wake.set()
+            else:
+                self._idle.set()
+
+    def _write(self, batch: list[tuple[Event, str | None]], snapshot: bytes | None) -> None:
+        self.log.append(batch)
+        if snapshot is not None:
+            self.log.conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
+                                  (batch[-1][0].seq, batch[-1][0].ts, snapshot))
+
+    async def drain(self) -> None:
+        """Wait until everything sequenced so far is committed."""
+        await self._idle.wait()
+
+    def close(self) -> None:
+        """Stop the writer thread (after `drain`)."""
+        self.writer.shutdown(wait=True)

@@ -1,0 +1,330 @@
+"""The hub: one websocket endpoint for every console and feed of every agency.
+
+Each connection runs the protocol's `ServerSession`; this module carries out what it asks: checks passwords
+(in a thread: Argon2 is slow on purpose), hands commands to the `Sequencer`, and serves subscriptions from
+the log (snapshot, then the tail) before switching them to live fan-out. Nothing here blocks the loop on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from app.domain.agencies import DEFAULT_AGENCIES, Actor, Agency, Role
+from app.domain.errors import Refusal
+from app.domain.picture import Picture, Viewer
+from app.hub.fanout import FanOut, Subscriber
+from app.hub.sequencer import Sequencer
+from app.protocol import codes
+from app.protocol.messages import (
+    MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+    Ack,
+    AgencyInfo,
+    Caught,
+    Reject,
+    Snapshot,
+    Welcome,
+    encode,
+    encode_event,
+    events_frame,
+)
+from app.protocol.server_session import (
+    FEED_LIMIT,
+    HUMAN_LIMIT,
+    Authenticate,
+    Close,
+    Execute,
+    Send,
+    ServerSession,
+    StartSubscription,
+)
+from app.store.log import EventLog, LogReader
+from app.store.users import User, UserStore
+
+log = logging.getLogger("watchfloor.hub")
+
+#: A console further behind than this many events gets a snapshot instead of the tail.
+TAIL_LIMIT = 20_000
+
+
+def tls_context(cert: str | Path, key: str | Path) -> ssl.SSLContext:
+    """A server TLS context (wss://) from a PEM certificate chain and key."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+class Hub:
+    """A running hub over one SQLite event log. `await start()`, then `await close()`."""
+
+    def __init__(self, db_path: str | Path, agencies: dict[str, Agency] | None = None,
+                 clock: Callable[[], float] = time.time, snapshot_every: int = 5000,
+                 max_queue: int = 50_000, hello_timeout: float = 10.0) -> None:
+        self.db_path = Path(db_path)
+        self.agencies = dict(agencies or DEFAULT_AGENCIES)
+        self.clock = clock
+        self.max_queue = max_queue
+        self.hello_timeout = hello_timeout
+        self.log = EventLog(self.db_path)
+        self.users = UserStore(self.db_path)
+        self._readers = threading.local()
+        self.read_pool = ThreadPoolExecutor(2, thread_name_prefix="wf-log-reader")
+        # One thread: the user store's connection is not shared across threads, and Argon2's cost per sign-in
+        # is the point of it.
+        self.auth_pool = ThreadPoolExecutor(1, thread_name_prefix="wf-auth")
+        self.fanout = FanOut(self._drop_slow)
+        self.sequencer: Sequencer | None = None
+        self.server: Server | None = None
+        self.counters: dict[str, int] = {}
+        self.connections: set[ServerConnection] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.port = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> int:
+        """Rebuild the picture from the log, start the flusher and listen; returns the bound port."""
+        loop = asyncio.get_running_loop()
+        picture, known = await loop.run_in_executor(self.read_pool, self._recover)
+        self.sequencer = Sequencer(self.log, picture, known, self.fanout.publish, self.clock,
+                                   frozenset(self.agencies))
+        self._spawn(self.sequencer.run())
+        self.server = await serve(self._handle, host, port, ssl=ssl_context, max_size=MAX_FRAME_BYTES,
+                                  ping_interval=20, ping_timeout=30, close_timeout=2)
+        self.port = next(iter(self.server.sockets)).getsockname()[1]
+        log.info("hub listening on %s:%s (%s events in log)", host, self.port, picture.seq)
+        return self.port
+
+    def _recover(self) -> tuple[Picture, dict[str, list[int]]]:
+        reader = self._reader()
+        picture = reader.picture_at()
+        known: dict[str, list[int]] = {}
+        for key, seq in reader.conn.execute(
+                "SELECT command, seq FROM events WHERE command IS NOT NULL ORDER BY seq"):
+            known.setdefault(key, []).append(seq)
+        return picture, known
+
+    async def close(self) -> None:
+        """Stop accepting, commit what is pending, close every connection and the log."""
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+        if self.sequencer is not None:
+            if self.sequencer.failed is None:
+                await self.sequencer.drain()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self.sequencer.close()
+        self.read_pool.shutdown(wait=True)
+        self.auth_pool.shutdown(wait=True)
+        self.users.close()
+        self.log.close()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _reader(self) -> LogReader:
+        reader = getattr(self._readers, "reader", None)
+        if reader is None:
+            reader = self._readers.reader = LogReader(self.db_path)
+        return reader
+
+    def count(self, what: str, n: int = 1) -> None:
+        """Bump a hub-wide counter (shown by `stats()` and logged)."""
+        self.counters[what] = self.counters.get(what, 0) + n
+
+    def stats(self) -> dict[str, Any]:
+        """Counters, connections and log position, for operators and benchmarks."""
+        assert self.sequencer is not None
+        return {"connections": len(self.connections), "subscribers": len(self.fanout.subscribers),
+                "committed_seq": self.sequencer.committed_seq, **self.counters}
+
+    def _audit(self, user: str, peer: str, what: str, outcome: str, detail: str = "") -> None:
+        assert self.sequencer is not None
+        self.sequencer.writer.submit(self.log.access, self.clock(), user, peer, what, outcome, detail)
+
+    # -- connections -----------------------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        peer = "{}:{}".format(*ws.remote_address[:2]) if ws.remote_address else "?"
+        session = ServerSession(HUMAN_LIMIT)
+        state: dict[str, Any] = {"user": None, "actor": None, "subscriber": None, "pump": None}
+        self.connections.add(ws)
+        self.count("connections_opened")
+        try:
+            try:
+                first = await asyncio.wait_for(ws.recv(), self.hello_timeout)
+            except TimeoutError:
+                self.count("hello_timeout")
+                await ws.close(codes.CLOSE_HELLO_TIMEOUT, "hello_timeout: send hello within "
+                                                          f"{self.hello_timeout:.0f} s")
+                return
+            await self._run_actions(ws, session, session.receive(first, self.clock()), state, peer)
+            async for frame in ws:
+                self.count("frames_in")
+                await self._run_actions(ws, session, session.receive(frame, self.clock()), state, peer)
+        except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == codes.CLOSE_TOO_BIG:
+                self.count("too_big")
+                self._audit(state["user"].name if state["user"] else "?", peer, "frame", "too_big",
+                            f"frame over {MAX_FRAME_BYTES} bytes")
+        finally:
+            self.connections.discard(ws)
+            for what, n in session.counters.items():
+                self.count(what, n)
+            subscriber = state["subscriber"]
+            if subscriber is not None:
+                self.fanout.subscribers.discard(subscriber)
+            if state["pump"] is not None:
+                state["pump"].cancel()
+            if state["user"] is not None:
+                self._audit(state["user"].name, peer, "disconnect", "ok")
+
+    async def _run_actions(self, ws: ServerConnection, session: ServerSession, actions: list[Any],
+                           state: dict[str, Any], peer: str) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                await ws.send(action.frame, text=True)
+            elif isinstance(action, Execute):
+                self._execute(ws, action, state, peer)
+            elif isinstance(action, StartSubscription):
+                await self._subscribe(ws, action.since, state)
+            elif isinstance(action, Authenticate):
+                await self._authenticate(ws, session, action, state, peer)
+            elif isinstance(action, Close):
+                log.info("closing %s: %s", peer, action.reason)
+                await ws.close(action.code, action.reason)
+
+    async def _authenticate(self, ws: ServerConnection, session: ServerSession, action: Authenticate,
+                            state: dict[str, Any], peer: str) -> None:
+        loop = asyncio.get_running_loop()
+        hello = action.hello
+        user: User | None = await loop.run_in_executor(self.auth_pool, self._check_password, hello.user,
+                                                       hello.password)
+        limit = FEED_LIMIT if user is not None and user.role == Role.FEED else HUMAN_LIMIT
+        for follow_up in session.authenticated(user is not None, limit):
+            self._audit(hello.user, peer, "sign_in", "refused", "bad credentials or disabled")
+            await self._run_actions(ws, session, [follow_up], state, peer)
+        if user is None:
+            return
+        state["user"] = user
+        state["actor"] = Actor(user.name, user.role, user.agency)
+        self._audit(user.name, peer, "sign_in", "ok", hello.client[:100])
+        assert self.sequencer is not None
+        welcome = Welcome(v=PROTOCOL_VERSION, user=user.name, role=user.role.value, agency=user.agency,
+                          head=self.sequencer.committed_seq,
+                          agencies=[AgencyInfo(a.code, a.name, a.color) for a in self.agencies.values()])
+        await ws.send(encode(welcome), text=True)
+
+    def _check_password(self, name: str, password: str) -> User | None:
+        return self.users.authenticate(name, password)
+
+    def _execute(self, ws: ServerConnection, action: Execute, state: dict[str, Any], peer: str) -> None:
+        assert self.sequencer is not None
+        command, actor = action.command, state["actor"]
+        key = f"{actor.user}/{command.id}" if command.id is not None else None
+        try:
+            future = self.sequencer.submit(actor, command.name, action.args, key)
+        except Refusal as refusal:
+            self.count(f"refused.{refusal.code}")
+            if refusal.code == "forbidden":
+                self._audit(actor.user, peer, command.name, "forbidden", refusal.reason)
+            self._spawn(self._send_quietly(ws, encode(Reject(id=command.id, code=refusal.code,
+                                                             message=refusal.reason))))
+            return
+        self.count("commands_applied")
+        if command.id is None:
+            return
+
+        def answered(f: asyncio.Future[Any]) -> None:
+            if f.exception() is not None:
+                frame = encode(Reject(id=command.id, code="internal", message="the hub could not store this"))
+            else:
+                applied = f.result()
+                if applied.duplicate:
+                    self.count("commands_duplicate")
+                frame = encode(Ack(id=command.id, seqs=applied.seqs, duplicate=applied.duplicate))
+            subscriber: Subscriber | None = state["subscriber"]
+            if subscriber is not None:
+                subscriber.reply(frame)
+            else:
+                self._spawn(self._send_quietly(ws, frame))
+
+        future.add_done_callback(answered)
+
+    async def _send_quietly(self, ws: ServerConnection, frame: bytes) -> None:
+        # The client went away; it resends the commands it has no answer for.
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(frame, text=True)
+
+    async def _subscribe(self, ws: ServerConnection, since: int | None, state: dict[str, Any]) -> None:
+        assert self.sequencer is not None
+        actor: Actor = state["actor"]
+        viewer = Viewer(actor.agency, supervisor=actor.role == Role.SUPERVISOR or actor.agency == "*")
+
+        async def send(frame: bytes) -> None:
+            await ws.send(frame, text=True)
+
+        head = self.sequencer.committed_seq
+        subscriber = Subscriber(viewer, send, head, self.max_queue)
+        subscriber.ws = ws  # type: ignore[attr-defined]
+        self.fanout.subscribers.add(subscriber)
+        state["subscriber"] = subscriber
+        state["pump"] = self._spawn(self._pump(ws, subscriber))
+        loop = asyncio.get_running_loop()
+        frames = await loop.run_in_executor(self.read_pool, self._catch_up, since, head, viewer)
+        for frame in frames:
+            await ws.send(frame, text=True)
+        await ws.send(encode(Caught(seq=head)), text=True)
+        subscriber.go_live()
+
+    async def _pump(self, ws: ServerConnection, subscriber: Subscriber) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await subscriber.pump()
+
+    def _catch_up(self, since: int | None, head: int, viewer: Viewer) -> list[bytes]:
+        reader = self._reader()
+        if since is None or since > head or head - since > TAIL_LIMIT:
+            self.count("catch_up_snapshot")
+            picture = reader.picture_at(seq=head).visible_to(viewer)
+            return [encode(Snapshot(seq=head, picture=picture))]
+        self.count("catch_up_tail")
+        events = [e for e in reader.iter_events(since, until_seq=head) if viewer.may_see(e.audience)]
+        return [events_frame([encode_event(e) for e in events[i:i + 2000]])
+                for i in range(0, len(events), 2000)]
+
+    def _drop_slow(self, subscriber: Subscriber) -> None:
+        self.count("dropped_slow")
+        ws: ServerConnection = subscriber.ws  # type: ignore[attr-defined]
+        log.warning("dropping a console that fell %d events behind", len(subscriber.queue))
+        self._spawn(ws.close(codes.CLOSE_TOO_SLOW, "too_slow: resume from your last sequence number"))
+
+
+async def run_hub(db_path: str | Path, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
+                  ready: Callable[[int], None] | None = None, stop: asyncio.Event | None = None) -> None:
+    """Run a hub until `stop` is set (or forever)."""
+    hub = Hub(db_path)
+    bound = await hub.start(host, port, ssl_context)
+    if ready is not None:
+        ready(bound)
+    try:
+        await (stop.wait() if stop is not None else asyncio.Future())
+    finally:
+        await hub.close()

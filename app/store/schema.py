@@ -1,0 +1,83 @@
+"""The log's schema and its migrations. A database records its version in `meta`; opening it migrates it."""
+
+from __future__ import annotations
+
+import sqlite3
+
+#: Each step takes the database from version N to N+1. Append steps; never edit one that has shipped.
+MIGRATIONS: list[str] = [
+    # 1: events, snapshots, users, quarantine, access log
+    """
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        actor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL,
+        audience TEXT,
+        command TEXT,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX events_ts ON events(ts);
+    CREATE UNIQUE INDEX events_command ON events(command, seq) WHERE command IS NOT NULL;
+    CREATE TABLE snapshots (
+        seq INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        picture BLOB NOT NULL
+    );
+    CREATE INDEX snapshots_ts ON snapshots(ts);
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL,
+        agency TEXT NOT NULL,
+        full_name TEXT NOT NULL DEFAULT '',
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        feed TEXT NOT NULL,
+        source TEXT NOT NULL,
+        code TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        raw BLOB NOT NULL
+    );
+    CREATE INDEX quarantine_feed ON quarantine(feed, at);
+    CREATE TABLE access_log (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        user TEXT NOT NULL,
+        peer TEXT NOT NULL,
+        what TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to SCHEMA_VERSION; returns the version it had before."""
+    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    before = int(row[0]) if row else 0
+    if before > SCHEMA_VERSION:
+        raise RuntimeError(f"database schema {before} is newer than this Watchfloor ({SCHEMA_VERSION})")
+    for version in range(before, SCHEMA_VERSION):
+        # The connection is in autocommit mode: one explicit transaction per step, DDL included.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                         (str(version + 1),))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return before
