@@ -1,0 +1,148 @@
+"""The wire protocol's sessions without sockets: what the hub and a console do with each frame."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.domain.picture import Picture
+from app.protocol import codes
+from app.protocol.client_session import ClientSession
+from app.protocol.messages import (
+    MAX_FRAME_BYTES,
+    Caught,
+    Snapshot,
+    Welcome,
+    encode,
+    events_frame,
+)
+from app.protocol.server_session import (
+    FLOOD_CLOSE_AFTER,
+    Authenticate,
+    Close,
+    Execute,
+    RateLimit,
+    Send,
+    ServerSession,
+    StartSubscription,
+)
+
+HELLO = json.dumps({"type": "hello", "v": 1, "user": "f1", "password": "pw"})
+
+
+def ready_session(limit: RateLimit | None = None) -> ServerSession:
+    s = ServerSession(limit or RateLimit(rate=100, burst=100))
+    assert isinstance(s.receive(HELLO, 0.0)[0], Authenticate)
+    assert s.authenticated(True) == []
+    return s
+
+
+def reply(actions: list) -> dict:
+    assert len(actions) == 1 and isinstance(actions[0], Send), actions
+    return json.loads(actions[0].frame)
+
+
+def test_hello_must_come_first_and_speak_our_version() -> None:
+    s = ServerSession()
+    close = s.receive(json.dumps({"type": "subscribe"}), 0.0)[0]
+    assert isinstance(close, Close) and close.code == codes.CLOSE_UNAUTHORIZED
+    s = ServerSession()
+    close = s.receive(json.dumps({"type": "hello", "v": 99, "user": "a", "password": "b"}), 0.0)[0]
+    assert isinstance(close, Close) and close.code == codes.CLOSE_UNSUPPORTED_VERSION
+    assert "protocol 1" in close.reason
+    s = ServerSession()
+    assert isinstance(s.receive(b"{not json", 0.0)[0], Close)
+
+
+def test_bad_credentials_close_with_a_reason() -> None:
+    s = ServerSession()
+    s.receive(HELLO, 0.0)
+    close = s.authenticated(False)[0]
+    assert isinstance(close, Close) and close.code == codes.CLOSE_UNAUTHORIZED
+    assert s.receive(json.dumps({"type": "ping"}), 0.0) == []
+
+
+@pytest.mark.parametrize(("frame", "code"), [
+    ("{oops", "bad_json"),
+    ("[1, 2]", "bad_message"),
+    (json.dumps({"type": "teleport"}), "unknown_type"),
+    (json.dumps({"type": "command", "name": "unit.position"}), "bad_message"),
+    (json.dumps({"type": "subscribe", "since": "yesterday"}), "bad_message"),
+])
+def test_malformed_frames_get_an_error_with_a_stable_code(frame: str, code: str) -> None:
+    s = ready_session()
+    first, second = reply(s.receive(frame, 1.0)), reply(s.receive(frame, 1.0))
+    assert first["type"] == "error" and first["code"] == code and first["id"] is None and first["message"]
+    assert second == first  # the session keeps serving after a bad frame
+    assert s.counters[code] == 2
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    ({"unit": 5, "lat": 60, "lon": 24}, "bad_args"),
+    ({"unit": "E1", "lat": 60}, "bad_args"),
+    ({"unit": "E1", "lat": 60, "lon": 24, "altitude": 3}, "bad_args"),
+])
+def test_wrong_arguments_reject_the_command_by_id(args: dict, code: str) -> None:
+    s = ready_session()
+    answer = reply(s.receive(json.dumps({"type": "command", "id": "c1", "name": "unit.position", "args": args}), 1.0))
+    assert answer["type"] == "reject" and answer["id"] == "c1" and answer["code"] == code
+    answer = reply(s.receive(json.dumps({"type": "command", "id": "c2", "name": "unit.fly", "args": {}}), 1.0))
+    assert answer["code"] == "unknown_command" and answer["id"] == "c2"
+
+
+def test_valid_command_and_subscription_become_actions() -> None:
+    s = ready_session()
+    frame = {"type": "command", "id": "c1", "name": "unit.status", "args": {"unit": "E1", "status": "en_route"}}
+    action = s.receive(json.dumps(frame), 1.0)[0]
+    assert isinstance(action, Execute) and action.args.unit == "E1" and action.command.id == "c1"
+    assert s.receive(json.dumps({"type": "subscribe", "since": 41}), 1.0) == [StartSubscription(41)]
+    assert reply(s.receive(json.dumps({"type": "subscribe"}), 1.0))["code"] == "already_subscribed"
+    assert reply(s.receive(json.dumps({"type": "ping", "t": 7}), 1.0)) == {"type": "pong", "t": 7}
+
+
+def test_a_flood_is_refused_then_closed_and_a_calm_client_is_not() -> None:
+    s = ready_session(RateLimit(rate=10, burst=20))
+    ping = json.dumps({"type": "ping"})
+    answers = [s.receive(ping, 5.0) for _ in range(25)]
+    assert sum(1 for a in answers if reply(a).get("code") == "rate_limited") == 5
+    closes = [a for _ in range(FLOOD_CLOSE_AFTER) for a in s.receive(ping, 5.0) if isinstance(a, Close)]
+    assert len(closes) == 1 and closes[0].code == codes.CLOSE_FLOOD
+    assert s.receive(ping, 100.0) == []  # closed: nothing more is handled
+    calm = ready_session(RateLimit(rate=10, burst=20))
+    assert all(reply(calm.receive(ping, i * 0.2)).get("type") == "pong" for i in range(100))
+
+
+def test_frame_limit_is_large_enough_for_real_commands_and_small_enough_to_matter() -> None:
+    assert 64 * 1024 <= MAX_FRAME_BYTES <= 1024 * 1024
+
+
+def welcome() -> bytes:
+    return encode(Welcome(v=1, user="f1", role="dispatcher", agency="fire", head=0, agencies=[]))
+
+
+def test_client_resends_its_outbox_after_every_welcome_under_the_same_ids() -> None:
+    cs = ClientSession("f1", "pw")
+    queued = cs.new_command("incident.note", {"incident": "1001", "text": "typed offline"})
+    _, replies = cs.receive(welcome())
+    assert json.loads(replies[0]) == {"type": "subscribe", "since": None}
+    assert json.loads(replies[1])["id"] == queued.id
+    # The connection drops before the ack: the next welcome resends the same command, same id.
+    _, replies = cs.receive(welcome())
+    assert json.loads(replies[1])["id"] == queued.id
+    update, _ = cs.receive(json.dumps({"type": "ack", "id": queued.id, "seqs": [5]}))
+    assert update.acks[0].seqs == [5] and not cs.outbox
+
+
+def test_client_resumes_from_the_last_sequence_and_ignores_repeats() -> None:
+    cs = ClientSession("f1", "pw")
+    cs.receive(welcome())
+    cs.receive(encode(Snapshot(seq=3, picture=Picture(seq=3))))
+    event = {"seq": 4, "ts": 10.0, "actor": "f1", "kind": "zone.removed", "data": {"id": "Z-1"}, "audience": None}
+    update, _ = cs.receive(events_frame([json.dumps(event).encode()]))
+    assert [e.seq for e in update.events] == [4]
+    update, _ = cs.receive(events_frame([json.dumps(event).encode()]))
+    assert update.events == []  # seen already
+    _, replies = cs.receive(welcome())
+    assert json.loads(replies[0]) == {"type": "subscribe", "since": 4}
+    assert cs.receive(encode(Caught(seq=4)))[0].caught_up

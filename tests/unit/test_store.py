@@ -1,0 +1,101 @@
+"""The event log on a real SQLite file: append, read back, snapshots, the hash chain, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from app.domain.events import Event
+from app.domain.picture import Picture
+from app.store.log import EventLog, LogReader
+from app.store.schema import SCHEMA_VERSION
+from app.store.users import UserStore
+
+
+def unit_events(start: int, count: int) -> list[tuple[Event, str | None]]:
+    out: list[tuple[Event, str | None]] = []
+    for seq in range(start, start + count):
+        if seq == 1:
+            out.append((Event(1, 100.0, "feed", "unit.registered",
+                              {"id": "E1", "agency": "fire", "kind": "engine"}), "feed/c1"))
+        else:
+            out.append((Event(seq, 100.0 + seq, "feed", "unit.position",
+                              {"unit": "E1", "lat": 60 + seq / 1e4, "lon": 24.9, "t": 100.0 + seq}), None))
+    return out
+
+
+def test_append_read_back_and_reopen(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    log = EventLog(db)
+    log.append(unit_events(1, 50))
+    log.close()
+    log = EventLog(db)  # reopening continues the sequence and the chain
+    assert log.head_seq == 50
+    log.append(unit_events(51, 10))
+    reader = LogReader(db)
+    assert reader.head() == 60
+    assert [e.seq for e in reader.events_since(55)] == [56, 57, 58, 59, 60]
+    assert reader.command_seqs("feed/c1") == [1]
+    assert reader.verify_chain() == (60, None)
+    with pytest.raises(ValueError, match="does not follow"):
+        log.append(unit_events(70, 1))
+
+
+def test_snapshot_then_tail_equals_the_full_fold(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    log = EventLog(db)
+    batch = unit_events(1, 300)
+    log.append(batch[:200])
+    log.save_snapshot(Picture().apply_all(e for e, _ in batch[:200]))
+    log.append(batch[200:])
+    reader = LogReader(db)
+    full = Picture().apply_all(e for e, _ in batch)
+    assert reader.latest_snapshot().seq == 200
+    assert reader.picture_at() == full
+    assert reader.picture_at(seq=150) == Picture().apply_all(e for e, _ in batch[:150])
+    at_time = reader.picture_at(ts=100.0 + 250)
+    assert at_time.seq == 250 and at_time.units["E1"].lat == pytest.approx(60.025)
+
+
+def test_editing_one_byte_breaks_the_chain_at_that_event(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    log = EventLog(db)
+    log.append(unit_events(1, 20))
+    log.close()
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE events SET data = replace(data, '60.0012', '60.0013') WHERE seq = 12")
+    conn.commit()
+    conn.close()
+    checked, broken = LogReader(db).verify_chain()
+    assert checked == 11 and broken is not None and broken.seq == 12
+    assert "unit.position" in broken.reason
+
+
+def test_schema_is_versioned(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    EventLog(db).close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    conn.execute("UPDATE meta SET value='999' WHERE key='schema_version'")
+    conn.commit()
+    with pytest.raises(RuntimeError, match="newer"):
+        EventLog(db)
+
+
+def test_users_have_hashed_passwords_and_can_be_disabled(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    users = UserStore(db)
+    users.add("anna", "long enough pw", "dispatcher", "fire", "Anna K")
+    with pytest.raises(ValueError):
+        users.add("anna", "long enough pw", "dispatcher", "fire")
+    with pytest.raises(ValueError):
+        users.add("bob", "short", "dispatcher", "fire")
+    stored = sqlite3.connect(db).execute("SELECT password_hash FROM users").fetchone()[0]
+    assert stored.startswith("$argon2id$") and "long enough pw" not in stored
+    assert users.authenticate("anna", "long enough pw").agency == "fire"
+    assert users.authenticate("anna", "wrong password") is None
+    assert users.authenticate("nobody", "long enough pw") is None
+    users.set_disabled("anna")
+    assert users.authenticate("anna", "long enough pw") is None
