@@ -1,0 +1,454 @@
+"""Cursor-on-Target (CoT) XML events as TAK clients (ATAK, WinTAK, iTAK, pytak) send them.
+
+Sans-I/O: ``parse_cot(bytes) -> CotEvent`` and ``encode_*(...) -> bytes``. Stream framing for TCP
+lives in ``app.feeds.framing.CotStreamSplitter``; over UDP each datagram is one event.
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_mod
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from xml.etree import ElementTree as ET
+
+from app.feeds.common import check_lat_lon, parse_float, parse_timestamp, parse_xml
+from app.feeds.errors import FeedError
+
+MAX_COT_BYTES = 64 * 1024
+TAKPROTO_MAGIC = 0xBF
+# CoT's "unknown" value for hae/ce/le.
+COT_UNKNOWN = 9999999.0
+
+_KNOWN_DETAIL = frozenset(
+    {"contact", "__group", "track", "remarks", "link", "__chat", "sensor", "__video", "emergency"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CotTrack:
+    """Motion from ``<track course speed/>``: course in degrees true, speed in m/s."""
+
+    course: float | None
+    speed: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CotLink:
+    """A ``<link uid type relation/>``: e.g. the parent of a chat message or a marker."""
+
+    uid: str
+    type: str
+    relation: str
+
+
+@dataclass(frozen=True, slots=True)
+class CotChat:
+    """GeoChat (``b-t-f``): the ``__chat`` detail plus the message text from ``<remarks>``."""
+
+    sender_callsign: str
+    chatroom: str
+    message: str
+    message_id: str
+    sender_uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class CotSensor:
+    """A camera footprint from ``<sensor/>`` (drones): angles in degrees, range in metres."""
+
+    azimuth: float | None
+    fov: float | None
+    vfov: float | None
+    range: float | None
+    elevation: float | None
+    roll: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CotVideo:
+    """A video feed (``b-i-v`` or a ``__video`` detail): URL plus its ConnectionEntry parts."""
+
+    url: str
+    alias: str
+    address: str
+    port: int | None
+    protocol: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class CotEmergency:
+    """The ``<emergency type=... cancel=...>`` detail of a ``b-a-o-*`` alert."""
+
+    type: str
+    cancel: bool
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CotEvent:
+    """One CoT event, format-level: times are aware UTC datetimes, coordinates WGS-84 degrees."""
+
+    uid: str
+    type: str
+    how: str
+    time: datetime
+    start: datetime
+    stale: datetime
+    lat: float
+    lon: float
+    hae: float
+    ce: float
+    le: float
+    callsign: str | None = None
+    endpoint: str | None = None
+    group_name: str | None = None
+    group_role: str | None = None
+    track: CotTrack | None = None
+    remarks: str | None = None
+    links: tuple[CotLink, ...] = ()
+    chat: CotChat | None = None
+    sensor: CotSensor | None = None
+    video: CotVideo | None = None
+    emergency: CotEmergency | None = None
+    detail_xml: str = ""
+
+    @property
+    def is_friendly_ground(self) -> bool:
+        """A friendly ground unit's position (``a-f-G-*``)."""
+        return self.type == "a-f-G" or self.type.startswith("a-f-G-")
+
+    @property
+    def is_air(self) -> bool:
+        """Any air track (``a-?-A-*``)."""
+        parts = self.type.split("-")
+        return len(parts) >= 3 and parts[0] == "a" and parts[2] == "A"
+
+    @property
+    def is_drone(self) -> bool:
+        """A UAV: ``a-*-A-M-H-Q`` (rotary-wing drone) or any air track carrying a sensor footprint."""
+        return self.is_air and ("-A-M-H-Q" in self.type or "-A-M-F-Q" in self.type or self.sensor is not None)
+
+    @property
+    def is_emergency(self) -> bool:
+        """An emergency alert (``b-a-o-*``: 911, ring the bell, in contact, ...) that is not a cancel."""
+        if self.type == "b-a-o-can":
+            return False
+        return self.type.startswith("b-a-o-") and not (self.emergency and self.emergency.cancel)
+
+    @property
+    def is_emergency_cancel(self) -> bool:
+        """``b-a-o-can``, or an emergency detail with cancel="true"."""
+        return self.type == "b-a-o-can" or bool(
+            self.type.startswith("b-a-o-") and self.emergency and self.emergency.cancel
+        )
+
+    @property
+    def is_911(self) -> bool:
+        """The ``b-a-o-tbl`` "911 Alert"."""
+        return self.type == "b-a-o-tbl" and self.is_emergency
+
+    @property
+    def is_chat(self) -> bool:
+        """A GeoChat message."""
+        return self.type == "b-t-f" and self.chat is not None
+
+    @property
+    def is_video(self) -> bool:
+        """A video link (``b-i-v``) or any event carrying a ``__video`` detail."""
+        return self.video is not None
+
+    @property
+    def is_ping(self) -> bool:
+        """A TAK keep-alive (``t-x-c-t``) or its reply (``t-x-c-t-r``)."""
+        return self.type in ("t-x-c-t", "t-x-c-t-r")
+
+
+def is_takproto(data: bytes) -> bool:
+    """True when ``data`` starts like TAK protocol v1 (protobuf, magic byte 0xbf) rather than XML."""
+    return len(data) > 0 and data[0] == TAKPROTO_MAGIC
+
+
+def parse_cot(data: bytes | str, *, max_bytes: int = MAX_COT_BYTES) -> CotEvent:
+    """Parse one CoT XML event (one UDP datagram or one frame from ``CotStreamSplitter``)."""
+    if isinstance(data, bytes | bytearray) and is_takproto(bytes(data)):
+        raise FeedError("takproto_unsupported", "TAK protocol v1 (protobuf, 0xbf) is not decoded; send XML")
+    root = parse_xml(data, max_bytes)
+    if root.tag != "event":
+        raise FeedError("not_cot", f"root element is <{root.tag[:40]}>, expected <event>")
+    uid = _required_attr(root, "uid")
+    cot_type = _required_attr(root, "type")
+    time = parse_timestamp(root.get("time"), "time")
+    start = parse_timestamp(root.get("start") or root.get("time"), "start")
+    stale = parse_timestamp(root.get("stale"), "stale")
+    if stale < start:
+        raise FeedError("invalid_time", f"stale {stale.isoformat()} is before start {start.isoformat()}")
+    point = root.find("point")
+    if point is None:
+        raise FeedError("missing_field", "<point> is missing")
+    lat, lon = check_lat_lon(
+        _float_attr(point, "lat", required=True),  # type: ignore[arg-type]
+        _float_attr(point, "lon", required=True),  # type: ignore[arg-type]
+    )
+    hae = _float_attr(point, "hae", required=False)
+    ce = _float_attr(point, "ce", required=False)
+    le = _float_attr(point, "le", required=False)
+    fields: dict[str, object] = {}
+    detail = root.find("detail")
+    if detail is not None:
+        fields = _parse_detail(detail)
+    return CotEvent(
+        uid=uid,
+        type=cot_type,
+        how=root.get("how", ""),
+        time=time,
+        start=start,
+        stale=stale,
+        lat=lat,
+        lon=lon,
+        hae=COT_UNKNOWN if hae is None else hae,
+        ce=COT_UNKNOWN if ce is None else ce,
+        le=COT_UNKNOWN if le is None else le,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _required_attr(elem: ET.Element, name: str) -> str:
+    value = elem.get(name)
+    if value is None or not value.strip():
+        raise FeedError("missing_field", f"<{elem.tag}> has no {name}")
+    return value.strip()
+
+
+def _float_attr(elem: ET.Element, name: str, *, required: bool) -> float | None:
+    return parse_float(elem.get(name), f"{elem.tag}@{name}", required=required)
+
+
+def _parse_detail(detail: ET.Element) -> dict[str, object]:
+    fields: dict[str, object] = {}
+    contact = detail.find("contact")
+    if contact is not None:
+        fields["callsign"] = contact.get("callsign")
+        fields["endpoint"] = contact.get("endpoint")
+    group = detail.find("__group")
+    if group is not None:
+        fields["group_name"] = group.get("name")
+        fields["group_role"] = group.get("role")
+    track = detail.find("track")
+    if track is not None:
+        course = _float_attr(track, "course", required=False)
+        speed = _float_attr(track, "speed", required=False)
+        if speed is not None and speed < 0:
+            raise FeedError("out_of_range", f"track speed {speed} is negative")
+        fields["track"] = CotTrack(course=None if course is None else course % 360.0, speed=speed)
+    remarks = detail.find("remarks")
+    if remarks is not None:
+        fields["remarks"] = remarks.text or ""
+    fields["links"] = tuple(
+        CotLink(uid=link.get("uid", ""), type=link.get("type", ""), relation=link.get("relation", ""))
+        for link in detail.findall("link")
+    )
+    chat = detail.find("__chat")
+    if chat is not None:
+        grp = chat.find("chatgrp")
+        fields["chat"] = CotChat(
+            sender_callsign=chat.get("senderCallsign", ""),
+            chatroom=chat.get("chatroom", chat.get("id", "")),
+            message=(remarks.text or "") if remarks is not None else "",
+            message_id=chat.get("messageId", ""),
+            sender_uid=grp.get("uid0", "") if grp is not None else "",
+        )
+    sensor = detail.find("sensor")
+    if sensor is not None:
+        fields["sensor"] = CotSensor(
+            **{k: _float_attr(sensor, k, required=False) for k in ("azimuth", "fov", "vfov", "range")},
+            elevation=_float_attr(sensor, "elevation", required=False),
+            roll=_float_attr(sensor, "roll", required=False),
+        )
+    video = detail.find("__video")
+    if video is not None:
+        fields["video"] = _parse_video(video)
+    emergency = detail.find("emergency")
+    if emergency is not None:
+        fields["emergency"] = CotEmergency(
+            type=emergency.get("type", ""),
+            cancel=emergency.get("cancel", "").lower() == "true",
+            text=(emergency.text or "").strip(),
+        )
+    unknown = [ET.tostring(child, encoding="unicode") for child in detail if child.tag not in _KNOWN_DETAIL]
+    fields["detail_xml"] = "".join(unknown)
+    return fields
+
+
+def _parse_video(video: ET.Element) -> CotVideo:
+    entry = video.find("ConnectionEntry")
+    address = protocol = path = alias = ""
+    port: int | None = None
+    if entry is not None:
+        address = entry.get("address", "")
+        protocol = entry.get("protocol", "")
+        path = entry.get("path", "")
+        alias = entry.get("alias", "")
+        port_text = entry.get("port", "")
+        if port_text:
+            try:
+                port = int(port_text)
+            except ValueError as exc:
+                raise FeedError(
+                    "wrong_type", f"ConnectionEntry port {port_text[:20]!r} is not a number"
+                ) from exc
+            if not 0 < port < 65536:
+                raise FeedError("out_of_range", f"ConnectionEntry port {port} outside 1..65535")
+    url = video.get("url", "")
+    if not url and address and protocol:
+        url = f"{protocol}://{address}{f':{port}' if port else ''}{path}"
+    if not url:
+        raise FeedError("missing_field", "__video has neither url nor a ConnectionEntry address")
+    return CotVideo(url=url, alias=alias, address=address, port=port, protocol=protocol, path=path)
+
+
+# --- encoding -------------------------------------------------------------------------------------
+
+
+def cot_timestamp(moment: datetime) -> str:
+    """Format a datetime as CoT does (UTC, milliseconds, "Z")."""
+    if moment.tzinfo is None:
+        raise ValueError("CoT times must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _event(
+    uid: str,
+    cot_type: str,
+    lat: float,
+    lon: float,
+    *,
+    how: str,
+    time: datetime | None,
+    stale_s: float,
+    hae: float = COT_UNKNOWN,
+    ce: float = COT_UNKNOWN,
+    le: float = COT_UNKNOWN,
+) -> tuple[ET.Element, ET.Element]:
+    check_lat_lon(lat, lon)
+    now = time or datetime.now(UTC)
+    event = ET.Element(
+        "event",
+        {
+            "version": "2.0",
+            "uid": uid,
+            "type": cot_type,
+            "how": how,
+            "time": cot_timestamp(now),
+            "start": cot_timestamp(now),
+            "stale": cot_timestamp(now + timedelta(seconds=stale_s)),
+        },
+    )
+    point = {"lat": repr(float(lat)), "lon": repr(float(lon)), "hae": str(hae), "ce": str(ce), "le": str(le)}
+    ET.SubElement(event, "point", point)
+    return event, ET.SubElement(event, "detail")
+
+
+def _serialize(event: ET.Element) -> bytes:
+    body = ET.tostring(event, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
+
+
+def encode_position(
+    uid: str,
+    lat: float,
+    lon: float,
+    *,
+    callsign: str,
+    cot_type: str = "a-f-G-U-C",
+    time: datetime | None = None,
+    stale_s: float = 120.0,
+    hae: float = COT_UNKNOWN,
+    ce: float = COT_UNKNOWN,
+    le: float = COT_UNKNOWN,
+    course: float | None = None,
+    speed: float | None = None,
+    group: str | None = None,
+    role: str | None = None,
+    remarks: str | None = None,
+    how: str = "m-g",
+) -> bytes:
+    """A unit's position (default type ``a-f-G-U-C``, friendly ground unit) as CoT XML bytes."""
+    event, detail = _event(
+        uid, cot_type, lat, lon, how=how, time=time, stale_s=stale_s, hae=hae, ce=ce, le=le
+    )
+    ET.SubElement(detail, "contact", {"callsign": callsign})
+    if group or role:
+        ET.SubElement(detail, "__group", {"name": group or "Cyan", "role": role or "Team Member"})
+    if course is not None or speed is not None:
+        ET.SubElement(detail, "track", {"course": str(course or 0.0), "speed": str(speed or 0.0)})
+    if remarks:
+        ET.SubElement(detail, "remarks").text = remarks
+    return _serialize(event)
+
+
+def encode_incident(
+    uid: str,
+    lat: float,
+    lon: float,
+    *,
+    title: str,
+    remarks: str = "",
+    cot_type: str = "b-m-p-s-p-i",
+    time: datetime | None = None,
+    stale_s: float = 3600.0,
+    color_argb: int = -65536,
+    how: str = "h-g-i-g-o",
+) -> bytes:
+    """A Watchfloor incident as a TAK map marker (spot map point) with a title and remarks.
+
+    ``color_argb`` is ATAK's signed 32-bit ARGB (default opaque red).
+    """
+    event, detail = _event(uid, cot_type, lat, lon, how=how, time=time, stale_s=stale_s)
+    ET.SubElement(detail, "contact", {"callsign": title})
+    ET.SubElement(detail, "color", {"argb": str(color_argb)})
+    ET.SubElement(detail, "archive")
+    if remarks:
+        ET.SubElement(detail, "remarks").text = remarks
+    return _serialize(event)
+
+
+def encode_chat(
+    sender_uid: str,
+    sender_callsign: str,
+    message: str,
+    *,
+    chatroom: str = "All Chat Rooms",
+    lat: float = 0.0,
+    lon: float = 0.0,
+    message_id: str | None = None,
+    time: datetime | None = None,
+    stale_s: float = 86400.0,
+) -> bytes:
+    """A GeoChat message (``b-t-f``) as ATAK sends it: ``__chat``, ``chatgrp``, ``link`` and ``remarks``."""
+    message_id = message_id or str(uuid_mod.uuid4())
+    uid = f"GeoChat.{sender_uid}.{chatroom}.{message_id}"
+    event, detail = _event(uid, "b-t-f", lat, lon, how="h-g-i-g-o", time=time, stale_s=stale_s)
+    chat = ET.SubElement(
+        detail,
+        "__chat",
+        {
+            "parent": "RootContactGroup",
+            "groupOwner": "false",
+            "messageId": message_id,
+            "chatroom": chatroom,
+            "id": chatroom,
+            "senderCallsign": sender_callsign,
+        },
+    )
+    ET.SubElement(chat, "chatgrp", {"uid0": sender_uid, "uid1": chatroom, "id": chatroom})
+    ET.SubElement(detail, "link", {"uid": sender_uid, "type": "a-f-G-U-C", "relation": "p-p"})
+    remarks = {"source": f"BAO.F.ATAK.{sender_uid}", "to": chatroom, "time": event.get("time", "")}
+    ET.SubElement(detail, "remarks", remarks).text = message
+    return _serialize(event)
+
+
+def encode_ping(uid: str = "takPing", *, time: datetime | None = None, stale_s: float = 20.0) -> bytes:
+    """A TAK keep-alive (``t-x-c-t``), as TAK clients send to a server."""
+    event, _detail = _event(uid, "t-x-c-t", 0.0, 0.0, how="h-g-i-g-o", time=time, stale_s=stale_s)
+    return _serialize(event)

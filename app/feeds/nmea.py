@@ -1,0 +1,377 @@
+"""NMEA 0183 position sentences (RMC, GGA, VTG from any talker: GP, GN, GL, GA, BD...), sans-I/O.
+
+NMEA carries no device identity. Watchfloor's rule (see docs/feeds.md): the transport tags every
+sentence with a source id — ``udp:<host>:<port>`` for a datagram sender, ``tcp:<host>:<port>`` for a
+connection — and a device may name itself in-band with the proprietary sentence
+``$PWFID,<device-id>*hh``, which then overrides the transport tag for the rest of that connection.
+``DeviceMap`` maps device ids to unit callsigns. ``NmeaSession`` holds that per-source state.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+
+from app.feeds.common import check_lat_lon
+from app.feeds.errors import FeedError
+
+MAX_SENTENCE = 200  # the standard says 82 characters; real receivers exceed it, we tolerate up to 200
+KNOTS_TO_MPS = 1852.0 / 3600.0
+_DEVICE_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class Rmc:
+    """Recommended minimum data: a fix with date, time, position, speed and course."""
+
+    talker: str
+    time: datetime
+    lat: float
+    lon: float
+    speed_mps: float | None
+    course_deg: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Gga:
+    """Fix data: time of day (no date), position, quality, satellites, HDOP, altitude above MSL."""
+
+    talker: str
+    time_of_day: dtime
+    lat: float
+    lon: float
+    quality: int
+    satellites: int | None
+    hdop: float | None
+    altitude_m: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Vtg:
+    """Course and speed over ground."""
+
+    talker: str
+    course_deg: float | None
+    speed_mps: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceId:
+    """Watchfloor's proprietary ``$PWFID,<device>`` sentence: the device names itself."""
+
+    device: str
+
+
+Sentence = Rmc | Gga | Vtg | DeviceId
+
+
+def checksum(body: str) -> str:
+    """The NMEA checksum (XOR of the characters between '$' and '*') as two upper-case hex digits."""
+    value = 0
+    for ch in body:
+        value ^= ord(ch)
+    return f"{value:02X}"
+
+
+def with_checksum(body: str) -> str:
+    """``"GPRMC,..."`` -> ``"$GPRMC,...*hh"``."""
+    return f"${body}*{checksum(body)}"
+
+
+def parse_sentence(line: bytes | str) -> Sentence:
+    """Parse one sentence (with or without CR/LF). Unsupported types raise "unsupported_sentence"."""
+    text = _decode(line).strip()
+    if not text:
+        raise FeedError("empty", "empty sentence")
+    if len(text) > MAX_SENTENCE:
+        raise FeedError("too_large", f"sentence of {len(text)} characters exceeds {MAX_SENTENCE}")
+    if text[0] not in "$!":
+        raise FeedError("malformed_sentence", f"sentence must start with '$': {text[:20]!r}")
+    star = text.rfind("*")
+    if star < 0:
+        raise FeedError("bad_checksum", "checksum is missing")
+    body, given = text[1:star], text[star + 1 :]
+    if len(given) != 2 or given.upper() != checksum(body):
+        raise FeedError("bad_checksum", f"checksum {given[:4]!r} != computed {checksum(body)}")
+    fields = body.split(",")
+    address = fields[0]
+    if address == "PWFID":
+        return _parse_pwfid(fields)
+    if len(address) != 5 or not address.isalnum():
+        raise FeedError("malformed_sentence", f"bad address field {address[:10]!r}")
+    talker, kind = address[:2], address[2:]
+    if kind == "RMC":
+        return _parse_rmc(talker, fields)
+    if kind == "GGA":
+        return _parse_gga(talker, fields)
+    if kind == "VTG":
+        return _parse_vtg(talker, fields)
+    raise FeedError("unsupported_sentence", f"{address} is not handled")
+
+
+def _decode(line: bytes | str) -> str:
+    if isinstance(line, str):
+        text = line
+    elif isinstance(line, bytes | bytearray):
+        if len(line) > MAX_SENTENCE + 2:
+            raise FeedError("too_large", f"sentence of {len(line)} bytes exceeds {MAX_SENTENCE}")
+        try:
+            text = bytes(line).decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise FeedError("malformed_sentence", "sentence is not ASCII") from exc
+    else:
+        raise FeedError("wrong_type", f"expected bytes or str, got {type(line).__name__}")
+    if any(not (32 <= ord(ch) < 127) for ch in text.strip()):
+        raise FeedError("malformed_sentence", "sentence contains control or non-ASCII characters")
+    return text
+
+
+def _need(fields: list[str], n: int, name: str) -> None:
+    if len(fields) < n:
+        raise FeedError("truncated", f"{name} has {len(fields) - 1} fields, expected at least {n - 1}")
+
+
+def _number(text: str, field: str) -> float | None:
+    if text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise FeedError("wrong_type", f"{field}={text[:20]!r} is not a number") from exc
+    if value != value or value in (float("inf"), float("-inf")):
+        raise FeedError("wrong_type", f"{field}={text[:20]!r} is not finite")
+    return value
+
+
+def _coordinate(value: str, hemi: str, *, is_lat: bool) -> float:
+    """``ddmm.mmmm``/``dddmm.mmmm`` plus N/S/E/W -> signed decimal degrees."""
+    name = "latitude" if is_lat else "longitude"
+    if value == "" or hemi == "":
+        raise FeedError("missing_field", f"{name} is empty")
+    deg_digits = 2 if is_lat else 3
+    if not re.fullmatch(rf"\d{{{deg_digits}}}\d{{2}}(\.\d+)?", value):
+        raise FeedError("wrong_type", f"{name} {value[:20]!r} is not {'dd' if is_lat else 'ddd'}mm.mmmm")
+    degrees = int(value[:deg_digits])
+    minutes = float(value[deg_digits:])
+    if minutes >= 60.0:
+        raise FeedError("out_of_range", f"{name} minutes {minutes} >= 60")
+    result = degrees + minutes / 60.0
+    allowed = ("N", "S") if is_lat else ("E", "W")
+    if hemi not in allowed:
+        raise FeedError("wrong_type", f"{name} hemisphere {hemi[:3]!r} not in {allowed}")
+    return -result if hemi in ("S", "W") else result
+
+
+def _time_of_day(text: str) -> dtime:
+    if not re.fullmatch(r"\d{6}(\.\d+)?", text):
+        raise FeedError(
+            "invalid_time" if text else "missing_field", f"UTC time {text[:20]!r} is not hhmmss.ss"
+        )
+    hh, mm, ss = int(text[0:2]), int(text[2:4]), float(text[4:])
+    if hh > 23 or mm > 59 or ss >= 61:  # 60 allows a leap second
+        raise FeedError("invalid_time", f"UTC time {text} out of range")
+    whole = min(int(ss), 59)
+    return dtime(hh, mm, whole, round((ss - int(ss)) * 1_000_000) % 1_000_000, tzinfo=UTC)
+
+
+def _date(text: str) -> date:
+    if not re.fullmatch(r"\d{6}", text):
+        raise FeedError("invalid_time" if text else "missing_field", f"date {text[:20]!r} is not ddmmyy")
+    dd, mm, yy = int(text[0:2]), int(text[2:4]), int(text[4:6])
+    try:
+        # Two-digit years: 80-99 are 1980-1999 (GPS started in 1980), 00-79 are 2000-2079.
+        return date(1900 + yy if yy >= 80 else 2000 + yy, mm, dd)
+    except ValueError as exc:
+        raise FeedError("invalid_time", f"date {text}: {exc}") from exc
+
+
+def _parse_rmc(talker: str, f: list[str]) -> Rmc:
+    # RMC,hhmmss.ss,A,llll.ll,a,yyyyy.yy,a,x.x,x.x,ddmmyy,x.x,a[,m[,s]]
+    _need(f, 10, "RMC")
+    if f[2] != "A":
+        raise FeedError("no_fix", f"RMC status {f[2]!r} (void): receiver has no fix")
+    if len(f) > 12 and f[12] in ("N", "E"):  # NMEA 2.3 mode: not valid / dead reckoning only
+        raise FeedError("no_fix", f"RMC mode {f[12]!r}: position not valid")
+    tod = _time_of_day(f[1])
+    day = _date(f[9])
+    lat, lon = check_lat_lon(_coordinate(f[3], f[4], is_lat=True), _coordinate(f[5], f[6], is_lat=False))
+    speed = _number(f[7], "speed")
+    course = _number(f[8], "course")
+    if speed is not None and speed < 0:
+        raise FeedError("out_of_range", f"speed {speed} is negative")
+    return Rmc(
+        talker=talker,
+        time=datetime.combine(day, tod),
+        lat=lat,
+        lon=lon,
+        speed_mps=None if speed is None else speed * KNOTS_TO_MPS,
+        course_deg=None if course is None else course % 360.0,
+    )
+
+
+def _parse_gga(talker: str, f: list[str]) -> Gga:
+    # GGA,hhmmss.ss,llll.ll,a,yyyyy.yy,a,q,nn,h.h,alt,M,sep,M,age,station
+    _need(f, 10, "GGA")
+    try:
+        quality = int(f[6]) if f[6] else 0
+    except ValueError as exc:
+        raise FeedError("wrong_type", f"GGA quality {f[6][:10]!r} is not an integer") from exc
+    if quality == 0:
+        raise FeedError("no_fix", "GGA fix quality 0: receiver has no fix")
+    tod = _time_of_day(f[1])
+    lat, lon = check_lat_lon(_coordinate(f[2], f[3], is_lat=True), _coordinate(f[4], f[5], is_lat=False))
+    sats = _number(f[7], "satellites")
+    return Gga(
+        talker=talker,
+        time_of_day=tod,
+        lat=lat,
+        lon=lon,
+        quality=quality,
+        satellites=None if sats is None else int(sats),
+        hdop=_number(f[8], "hdop"),
+        altitude_m=_number(f[9], "altitude"),
+    )
+
+
+def _parse_vtg(talker: str, f: list[str]) -> Vtg:
+    # VTG,course_true,T,course_mag,M,speed_knots,N,speed_kmh,K[,mode]
+    _need(f, 9, "VTG")
+    if len(f) > 9 and f[9] == "N":
+        raise FeedError("no_fix", "VTG mode N: data not valid")
+    course = _number(f[1], "course")
+    knots = _number(f[5], "speed")
+    kmh = _number(f[7], "speed_kmh")
+    speed = knots * KNOTS_TO_MPS if knots is not None else (kmh / 3.6 if kmh is not None else None)
+    if speed is not None and speed < 0:
+        raise FeedError("out_of_range", f"speed {speed} is negative")
+    return Vtg(talker=talker, course_deg=None if course is None else course % 360.0, speed_mps=speed)
+
+
+def _parse_pwfid(f: list[str]) -> DeviceId:
+    if len(f) < 2 or not _DEVICE_ID.fullmatch(f[1]):
+        raise FeedError("malformed_sentence", "PWFID needs one device id of 1-64 characters [A-Za-z0-9_.:@-]")
+    return DeviceId(device=f[1])
+
+
+# --- device identity --------------------------------------------------------------------------------
+
+
+class DeviceMap:
+    """Device id -> unit callsign, loaded from JSON (``{"devices": {id: callsign}}`` or a flat object)
+    or INI (a ``[devices]`` section of ``id = callsign`` lines)."""
+
+    def __init__(self, mapping: Mapping[str, str] | None = None) -> None:
+        self._map: dict[str, str] = {}
+        for device, callsign in (mapping or {}).items():
+            if not isinstance(device, str) or not isinstance(callsign, str):
+                raise FeedError(
+                    "wrong_type", f"device map entries must be strings: {device!r} -> {callsign!r}"
+                )
+            if not _DEVICE_ID.fullmatch(device) or not callsign.strip():
+                raise FeedError(
+                    "malformed_mapping", f"bad device map entry {device[:70]!r} -> {callsign[:70]!r}"
+                )
+            self._map[device] = callsign.strip()
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> DeviceMap:
+        """Load ``{"devices": {"gps-17": "ENGINE-1"}}`` or ``{"gps-17": "ENGINE-1"}``."""
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise FeedError("malformed_mapping", f"device map is not JSON: {exc}") from exc
+        if isinstance(data, dict) and isinstance(data.get("devices"), dict):
+            data = data["devices"]
+        if not isinstance(data, dict):
+            raise FeedError("wrong_type", "device map must be a JSON object")
+        return cls(data)
+
+    @classmethod
+    def from_ini(cls, text: str) -> DeviceMap:
+        """Load a ``[devices]`` section: ``gps-17 = ENGINE-1``."""
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep device ids' case
+        try:
+            parser.read_string(text)
+        except configparser.Error as exc:
+            raise FeedError("malformed_mapping", f"device map is not INI: {exc}") from exc
+        if not parser.has_section("devices"):
+            raise FeedError("missing_field", "device map has no [devices] section")
+        return cls(dict(parser.items("devices")))
+
+    def callsign_for(self, device: str) -> str | None:
+        """The unit callsign for a device id, or None when the device is not mapped."""
+        return self._map.get(device)
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+
+@dataclass(frozen=True, slots=True)
+class NmeaPosition:
+    """A position report ready to map onto a unit: who (device, callsign), when, where, how fast."""
+
+    device: str
+    callsign: str | None
+    time: datetime
+    lat: float
+    lon: float
+    altitude_m: float | None
+    speed_mps: float | None
+    course_deg: float | None
+
+    @property
+    def epoch(self) -> float:
+        """Seconds since 1970-01-01 UTC."""
+        return self.time.timestamp()
+
+
+class NmeaSession:
+    """Per-source state: device identity, the last date seen (GGA has none) and the last altitude.
+
+    ``feed(line)`` returns an ``NmeaPosition`` for each RMC, and for each GGA once a date is known;
+    VTG updates course and speed; ``$PWFID`` renames the source. Errors raise ``FeedError``.
+    """
+
+    def __init__(self, source: str, device_map: DeviceMap | None = None) -> None:
+        self.device = source
+        self.device_map = device_map or DeviceMap()
+        self._date: date | None = None
+        self._altitude: float | None = None
+        self._speed: float | None = None
+        self._course: float | None = None
+
+    def feed(self, line: bytes | str) -> NmeaPosition | None:
+        """Parse one sentence and return the position it completes, if any."""
+        sentence = parse_sentence(line)
+        if isinstance(sentence, DeviceId):
+            self.device = sentence.device
+            return None
+        if isinstance(sentence, Vtg):
+            self._speed, self._course = sentence.speed_mps, sentence.course_deg
+            return None
+        if isinstance(sentence, Rmc):
+            self._date = sentence.time.date()
+            self._speed, self._course = sentence.speed_mps, sentence.course_deg
+            return self._position(sentence.time, sentence.lat, sentence.lon)
+        self._altitude = sentence.altitude_m
+        if self._date is None:
+            return None
+        return self._position(datetime.combine(self._date, sentence.time_of_day), sentence.lat, sentence.lon)
+
+    def _position(self, when: datetime, lat: float, lon: float) -> NmeaPosition:
+        return NmeaPosition(
+            device=self.device,
+            callsign=self.device_map.callsign_for(self.device),
+            time=when,
+            lat=lat,
+            lon=lon,
+            altitude_m=self._altitude,
+            speed_mps=self._speed,
+            course_deg=self._course,
+        )

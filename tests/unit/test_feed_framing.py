@@ -1,0 +1,105 @@
+"""Stream framing: CoT over TCP (no delimiter) and NMEA lines, fed in arbitrary chunks."""
+
+from __future__ import annotations
+
+import random
+import warnings
+from datetime import UTC, datetime
+
+from app.feeds.cot import encode_chat, encode_position, parse_cot
+from app.feeds.errors import FeedError
+from app.feeds.framing import CotStreamSplitter, LineSplitter
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import pytak
+
+T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+
+
+def events(n: int) -> list[bytes]:
+    out = []
+    for i in range(n):
+        if i % 3 == 0:
+            out.append(
+                pytak.gen_cot(lat=60.17, lon=24.94, uid=f"pytak-{i}", cot_type="a-f-G-U-C", callsign=f"P{i}")
+            )
+        elif i % 3 == 1:
+            out.append(encode_position(f"u{i}", 60.1 + i / 1000, 24.9, callsign=f"U{i}", time=T0))
+        else:
+            out.append(encode_chat("WF", "DISPATCH", f"message {i} </event> escaped", time=T0))
+    return out
+
+
+def feed_in_chunks(splitter, stream: bytes, seed: int) -> list:
+    rng = random.Random(seed)
+    out, i = [], 0
+    while i < len(stream):
+        step = rng.randint(1, 700)
+        out += splitter.feed(stream[i : i + step])
+        i += step
+    return out
+
+
+def test_back_to_back_events_in_random_chunks():
+    evs = events(30)
+    for seed in range(5):
+        frames = feed_in_chunks(CotStreamSplitter(), b"".join(evs), seed)
+        assert frames == evs
+        assert [parse_cot(f).uid for f in frames] == [parse_cot(e).uid for e in evs]
+
+
+def test_one_byte_at_a_time():
+    evs = events(4)
+    splitter = CotStreamSplitter()
+    frames = []
+    for b in b"".join(evs):
+        frames += splitter.feed(bytes([b]))
+    assert frames == evs and splitter.buffered == 0
+
+
+def test_garbage_between_events_is_reported_and_skipped():
+    evs = events(3)
+    stream = b"\r\n" + evs[0] + b"\x00\x01junk!!" + evs[1] + b"\n\n  " + evs[2]
+    frames = CotStreamSplitter().feed(stream)
+    good = [f for f in frames if isinstance(f, bytes)]
+    errors = [f for f in frames if isinstance(f, FeedError)]
+    assert good == evs
+    assert [e.code for e in errors] == ["garbage"]  # whitespace is not garbage
+
+
+def test_oversize_event_is_dropped_and_stream_resyncs():
+    evs = events(2)
+    huge = b'<event uid="big" type="a"><detail><remarks>' + b"A" * 200_000 + b"</remarks></detail></event>"
+    splitter = CotStreamSplitter(max_event_bytes=64 * 1024)
+    frames = feed_in_chunks(splitter, evs[0] + huge + evs[1], seed=1)
+    assert frames[0] == evs[0]
+    assert isinstance(frames[1], FeedError) and frames[1].code == "too_large"
+    assert frames[2:] == [evs[1]]
+    assert splitter.buffered <= 64 * 1024
+
+
+def test_buffer_stays_bounded_on_endless_garbage():
+    splitter = CotStreamSplitter(max_event_bytes=4096)
+    for _ in range(200):
+        splitter.feed(b"x" * 10_000)
+        assert splitter.buffered < 4096
+    splitter.feed(b"<event uid='a'>" + b"y" * 100_000)
+    assert splitter.buffered <= 4096 + 8
+
+
+def test_takproto_stream_is_reported_once():
+    splitter = CotStreamSplitter()
+    frames = splitter.feed(b"\xbf\x0a\x08\x01\x12\x05hello")
+    assert [f.code for f in frames] == ["takproto_unsupported"]
+    assert splitter.feed(b"\xbf\x03abc") == []
+
+
+def test_line_splitter():
+    splitter = LineSplitter(max_line=100)
+    frames = splitter.feed(b"$GPRMC,a*00\r\n\r\n$GPG")
+    frames += splitter.feed(b"GA,b*11\n" + b"Z" * 150)
+    frames += splitter.feed(b"ZZZ\n$GPVTG,c*22\n")
+    assert frames[:2] == [b"$GPRMC,a*00", b"$GPGGA,b*11"]
+    assert isinstance(frames[2], FeedError) and frames[2].code == "too_large"
+    assert frames[3:] == [b"$GPVTG,c*22"]

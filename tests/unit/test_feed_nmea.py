@@ -1,0 +1,165 @@
+"""NMEA 0183: our parser against pynmea2 (an independent implementation), plus hostile input."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pynmea2
+import pytest
+
+from app.feeds.errors import FeedError
+from app.feeds.nmea import (
+    KNOTS_TO_MPS,
+    DeviceId,
+    DeviceMap,
+    Gga,
+    NmeaSession,
+    Rmc,
+    Vtg,
+    parse_sentence,
+    with_checksum,
+)
+
+# Real receiver output: u-blox (GN talker, NMEA 4.x mode fields) and classic SiRF-style GP sentences.
+REAL = [
+    "$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A",
+    "$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47",
+    "$GNRMC,093000.00,A,6010.19400,N,02456.30400,E,0.012,,010524,,,A*6C",
+    "$GPVTG,054.7,T,034.4,M,005.5,N,010.2,K*48",
+]
+
+
+def sentence(body: str) -> str:
+    return with_checksum(body)
+
+
+def code_of(line) -> str:
+    with pytest.raises(FeedError) as err:
+        parse_sentence(line)
+    return err.value.code
+
+
+def test_real_sentences_agree_with_pynmea2():
+    for line in REAL:
+        ours = parse_sentence(line)
+        theirs = pynmea2.parse(line, check=True)
+        if isinstance(ours, Rmc | Gga):
+            assert ours.lat == pytest.approx(theirs.latitude, abs=1e-9)
+            assert ours.lon == pytest.approx(theirs.longitude, abs=1e-9)
+        if isinstance(ours, Rmc):
+            assert ours.time == datetime.combine(theirs.datestamp, theirs.timestamp).replace(tzinfo=UTC)
+            assert ours.speed_mps == pytest.approx(float(theirs.spd_over_grnd) * KNOTS_TO_MPS)
+        if isinstance(ours, Gga):
+            assert ours.altitude_m == pytest.approx(theirs.altitude)
+            assert ours.satellites == int(theirs.num_sats) and ours.quality == theirs.gps_qual
+        if isinstance(ours, Vtg):
+            assert ours.course_deg == pytest.approx(theirs.true_track)
+            assert ours.speed_mps == pytest.approx(float(theirs.spd_over_grnd_kts) * KNOTS_TO_MPS)
+
+
+def test_random_positions_agree_with_pynmea2_both_ways():
+    rng = random.Random(7)
+    for _ in range(300):
+        lat, lon = rng.uniform(-89.99, 89.99), rng.uniform(-179.99, 179.99)
+        la, lo = abs(lat), abs(lon)
+        lat_s = f"{int(la):02d}{(la - int(la)) * 60:07.4f}"
+        lon_s = f"{int(lo):03d}{(lo - int(lo)) * 60:07.4f}"
+        talker = rng.choice(["GP", "GN", "GL", "GA", "BD"])
+        knots, course = rng.uniform(0, 80), rng.uniform(0, 359.9)
+        day = f"{rng.randint(1, 28):02d}{rng.randint(1, 12):02d}{rng.randint(0, 30):02d}"
+        body = (
+            f"{talker}RMC,{rng.randint(0, 23):02d}{rng.randint(0, 59):02d}{rng.randint(0, 59):02d}.00,A,"
+            f"{lat_s},{'N' if lat >= 0 else 'S'},{lon_s},{'E' if lon >= 0 else 'W'},"
+            f"{knots:.2f},{course:.1f},{day},,,A"
+        )
+        # pynmea2 builds the checksum independently of us
+        line = str(pynmea2.RMC(talker, "RMC", tuple(body.split(",")[1:])))
+        assert line == sentence(body)
+        ours, theirs = parse_sentence(line), pynmea2.parse(line, check=True)
+        assert isinstance(ours, Rmc) and ours.talker == talker
+        assert ours.lat == pytest.approx(theirs.latitude, abs=1e-9)
+        assert ours.lon == pytest.approx(theirs.longitude, abs=1e-9)
+        assert ours.lat == pytest.approx(lat, abs=1e-5) and ours.lon == pytest.approx(lon, abs=1e-5)
+        assert ours.time == datetime.combine(theirs.datestamp, theirs.timestamp).replace(tzinfo=UTC)
+        assert ours.course_deg == pytest.approx(float(theirs.true_course))
+
+
+def test_session_combines_and_tags_device():
+    devices = DeviceMap.from_json('{"devices": {"gps-17": "ENGINE-1"}}')
+    session = NmeaSession("tcp:10.0.0.9:40211", devices)
+    assert session.feed(sentence("GNGGA,093000.00,6010.194,N,02456.304,E,1,10,0.8,21.5,M,18.0,M,,")) is None
+    assert session.feed(sentence("PWFID,gps-17")) is None
+    pos = session.feed(REAL[2])
+    assert (pos.device, pos.callsign, pos.altitude_m) == ("gps-17", "ENGINE-1", 21.5)
+    assert pos.time == datetime(2024, 5, 1, 9, 30, tzinfo=UTC) and pos.epoch == 1714555800.0
+    assert pos.lat == pytest.approx(60 + 10.194 / 60) and pos.lon == pytest.approx(24 + 56.304 / 60)
+    after = session.feed(sentence("GNGGA,093001.00,6010.200,N,02456.304,E,1,10,0.8,22.0,M,18.0,M,,"))
+    assert after.time == datetime(2024, 5, 1, 9, 30, 1, tzinfo=UTC) and after.altitude_m == 22.0
+    unmapped = NmeaSession("udp:10.0.0.8:5000", devices).feed(REAL[0])
+    assert (unmapped.device, unmapped.callsign) == ("udp:10.0.0.8:5000", None)
+
+
+def test_device_map_ini_and_bad_maps():
+    assert DeviceMap.from_ini("[devices]\nGPS-17 = ENGINE-1\n").callsign_for("GPS-17") == "ENGINE-1"
+    for bad, code in [
+        ("[[", "malformed_mapping"),
+        ('{"devices": {"a": 5}}', "wrong_type"),
+        ("[1, 2]", "wrong_type"),
+        ('{"bad id with spaces": "X"}', "malformed_mapping"),
+    ]:
+        with pytest.raises(FeedError) as err:
+            DeviceMap.from_json(bad)
+        assert err.value.code == code
+    with pytest.raises(FeedError) as err:
+        DeviceMap.from_ini("[other]\na = b\n")
+    assert err.value.code == "missing_field"
+
+
+def test_pwfid_sentence():
+    assert parse_sentence(sentence("PWFID,unit-42")) == DeviceId("unit-42")
+    assert code_of(sentence("PWFID,has space")) == "malformed_sentence"
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ("", "empty"),
+        (b"\r\n", "empty"),
+        ("$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W", "bad_checksum"),
+        ("$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6B", "bad_checksum"),
+        ("$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6", "bad_checksum"),
+        (sentence("GPRMC,123519,V,,,,,,,230394,,"), "no_fix"),
+        (sentence("GPRMC,123519,A,4807.038,N,01131.000,E,0,0,230394,,,N"), "no_fix"),
+        (sentence("GPGGA,123519,,,,,0,00,,,M,,M,,"), "no_fix"),
+        (sentence("GPRMC,123519,A,9107.038,N,01131.000,E,0,0,230394,,"), "out_of_range"),
+        (sentence("GPRMC,123519,A,4807.038,N,18131.000,E,0,0,230394,,"), "out_of_range"),
+        (sentence("GPRMC,123519,A,4867.038,N,01131.000,E,0,0,230394,,"), "out_of_range"),
+        (sentence("GPRMC,123519,A,48O7.038,N,01131.000,E,0,0,230394,,"), "wrong_type"),
+        (sentence("GPRMC,123519,A,4807.038,X,01131.000,E,0,0,230394,,"), "wrong_type"),
+        (sentence("GPRMC,123519,A,4807.038,N,01131.000,E,fast,0,230394,,"), "wrong_type"),
+        (sentence("GPRMC,123519,A,4807.038,N,01131.000,E,nan,0,230394,,"), "wrong_type"),
+        (sentence("GPRMC,123519,A,,N,01131.000,E,0,0,230394,,"), "missing_field"),
+        (sentence("GPRMC,253519,A,4807.038,N,01131.000,E,0,0,230394,,"), "invalid_time"),
+        (sentence("GPRMC,123519,A,4807.038,N,01131.000,E,0,0,300294,,"), "invalid_time"),
+        (sentence("GPRMC,123519,A,4807.038"), "truncated"),
+        (sentence("GPGSV,3,1,11,03,03,111,00"), "unsupported_sentence"),
+        (sentence("GP RMC,1"), "malformed_sentence"),
+        ("GPRMC,123519,A*00", "malformed_sentence"),
+        (b"$GPRMC,\xff\xfe*00", "malformed_sentence"),
+        ("$GPRMC,\x00\x01*01", "malformed_sentence"),
+        ("$" + "A" * 300 + "*00", "too_large"),
+        (b"$" + b"A" * 5_000_000, "too_large"),
+        (12345, "wrong_type"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None,
+)
+def test_hostile_and_invalid_sentences(line, code):
+    assert code_of(line) == code
+
+
+def test_pynmea2_agrees_our_bad_checksum_is_bad():
+    line = REAL[0][:-2] + "00"
+    with pytest.raises(pynmea2.ChecksumError):
+        pynmea2.parse(line, check=True)
+    assert code_of(line) == "bad_checksum"
