@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import shapely
 
@@ -148,24 +147,22 @@ class RoadNetwork:
         if document.get("format") != FORMAT:
             raise ValueError(f"not a road graph: format {document.get('format')!r}, expected {FORMAT!r}")
         coordinates = document["nodes"]
-        graph = nx.DiGraph()
-        for u, v, length, speed in document["edges"]:
-            graph.add_edge(u, v, seconds=length / (speed / 3.6))
+        seconds = {(u, v): length / (speed / 3.6) for u, v, length, speed in document["edges"]}
         # Dead-end one-way stubs where the extract cuts a street can be entered but never left (or the
         # reverse); snapping to them would answer "unreachable" for a point in the middle of the city.
-        keep = max(nx.strongly_connected_components(graph), key=len) if len(graph) else set()
-        self._index = {old: new for new, old in enumerate(sorted(keep))}
-        self._coords: list[LatLon] = [tuple(coordinates[old]) for old in sorted(keep)]  # type: ignore[misc]
+        keep = sorted(_largest_strongly_connected(len(coordinates), seconds))
+        index = {old: new for new, old in enumerate(keep)}
+        self._coords: list[LatLon] = [(coordinates[old][0], coordinates[old][1]) for old in keep]
         n = len(self._coords)
         self._forward: list[list[tuple[int, float]]] = [[] for _ in range(n)]
         self._backward: list[list[tuple[int, float]]] = [[] for _ in range(n)]
         self._seconds: dict[tuple[int, int], float] = {}
-        for u, v, data in graph.edges(data=True):
-            if u in keep and v in keep:
-                a, b = self._index[u], self._index[v]
-                self._forward[a].append((b, data["seconds"]))
-                self._backward[b].append((a, data["seconds"]))
-                self._seconds[(a, b)] = data["seconds"]
+        for (u, v), cost in seconds.items():
+            if u in index and v in index:
+                a, b = index[u], index[v]
+                self._forward[a].append((b, cost))
+                self._backward[b].append((a, cost))
+                self._seconds[(a, b)] = cost
         self._segments = sorted({(min(a, b), max(a, b)) for a, b in self._seconds})
         lat0 = sum(c[0] for c in self._coords) / n if n else 0.0
         self._kx = 111_320.0 * math.cos(math.radians(lat0))
@@ -343,3 +340,48 @@ def _dijkstra(
             if neighbour not in dist:
                 heapq.heappush(heap, (seconds + cost, neighbour, node))
     return dist, previous
+
+
+def _largest_strongly_connected(n: int, edges: dict[tuple[int, int], float]) -> set[int]:
+    """The nodes of the largest strongly connected component (Kosaraju, iterative)."""
+    forward: list[list[int]] = [[] for _ in range(n)]
+    backward: list[list[int]] = [[] for _ in range(n)]
+    for u, v in edges:
+        forward[u].append(v)
+        backward[v].append(u)
+    order: list[int] = []
+    seen = [False] * n
+    for root in range(n):
+        if seen[root] or not forward[root]:
+            continue
+        seen[root] = True
+        stack = [(root, iter(forward[root]))]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                order.append(node)
+            elif not seen[child]:
+                seen[child] = True
+                stack.append((child, iter(forward[child])))
+    component = [-1] * n
+    sizes: list[int] = []
+    for root in reversed(order):
+        if component[root] != -1:
+            continue
+        label = len(sizes)
+        component[root] = label
+        todo, size = [root], 0
+        while todo:
+            node = todo.pop()
+            size += 1
+            for parent in backward[node]:
+                if component[parent] == -1:
+                    component[parent] = label
+                    todo.append(parent)
+        sizes.append(size)
+    if not sizes:
+        return set()
+    largest = max(range(len(sizes)), key=sizes.__getitem__)
+    return {node for node in range(n) if component[node] == largest}
