@@ -11,7 +11,7 @@ from geopy.geocoders.base import Geocoder
 from geopy.location import Location
 from geopy.point import Point
 
-from app.city.gazetteer import Address, Gazetteer, Place, Street, as_dict, parse_address
+from app.city.gazetteer import Address, Gazetteer, Place, Street, as_dict, normalize, parse_address
 
 DEFAULT_USER_AGENT = "watchfloor"
 
@@ -57,8 +57,9 @@ class OfflineGeocoder(Geocoder):
         street = self.gazetteer.street_name(whole)
         record = self.gazetteer.street(street) if street else None
         # A square or a landmark named exactly as asked beats a street; a street beats a bus stop.
+        wanted = normalize(whole)
         exact_place = [
-            p for p in places if p.kind != "stop" and p.name.casefold() == whole.strip().casefold()
+            p for p in places if p.kind != "stop" and wanted in {normalize(n) for n in (p.name, *p.names)}
         ]
         results.extend(_location(p, "place") for p in exact_place)
         if record is not None:
