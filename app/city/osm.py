@@ -76,9 +76,11 @@ def _wanted_node(tags: Any) -> bool:
 
 def _multipolygon_members(path: str) -> dict[int, list[int]]:
     """Way members of the named multipolygon relations: their area may fail to assemble (see read_extract)."""
-    members = {}
+    members: dict[int, list[int]] = {}
     for relation in osmium.FileProcessor(path, osmium.osm.RELATION):
         tags = relation.tags
+        if not isinstance(relation, osmium.osm.Relation):
+            continue
         if tags.get("type") == "multipolygon" and (_named_place(tags) or "building" in tags):
             members[relation.id] = [m.ref for m in relation.members if m.type == "w"]
     return members
@@ -105,7 +107,7 @@ def read_extract(path: str | Path) -> OsmExtract:
     lons: list[float] = []
     for obj in osmium.FileProcessor(path).with_locations().with_areas():
         tags = obj.tags
-        if obj.is_node():
+        if isinstance(obj, osmium.osm.Node):
             loc = obj.location
             if not loc.valid():
                 continue
@@ -113,7 +115,7 @@ def read_extract(path: str | Path) -> OsmExtract:
             lons.append(loc.lon)
             if _wanted_node(tags):
                 nodes.append(Feature("node", obj.id, dict(tags), shapely.Point(loc.lon, loc.lat)))
-        elif obj.is_way():
+        elif isinstance(obj, osmium.osm.Way):
             inside = [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
             if obj.id in member_ways:
                 member_coords[obj.id] = inside
@@ -129,10 +131,10 @@ def read_extract(path: str | Path) -> OsmExtract:
                 elif runs[-1]:
                     runs.append([])
             ways.append(Way(obj.id, dict(tags), [run for run in runs if len(run) >= 2]))
-        elif obj.is_relation():
+        elif isinstance(obj, osmium.osm.Relation):
             if obj.id in relation_members:
                 relation_tags[obj.id] = dict(tags)
-        elif obj.is_area():
+        elif isinstance(obj, osmium.osm.Area):
             if not len(tags):
                 continue
             try:
@@ -146,11 +148,11 @@ def read_extract(path: str | Path) -> OsmExtract:
     assembled = {area.id for area in areas if area.osm_type == "relation"}
     assembled_ways = {area.id for area in areas if area.osm_type == "way"}
     nodes.extend(point for way_id, point in way_points.items() if way_id not in assembled_ways)
-    for relation_id, tags in relation_tags.items():
+    for relation_id, relation_tag_dict in relation_tags.items():
         coords = [c for way in relation_members[relation_id] for c in member_coords.get(way, [])]
         if relation_id not in assembled and coords:
             centre = shapely.MultiPoint(coords).convex_hull.centroid
-            nodes.append(Feature("relation", relation_id, tags, centre))
+            nodes.append(Feature("relation", relation_id, relation_tag_dict, centre))
     if box.valid():
         bounds = (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
     else:

@@ -303,7 +303,7 @@ class RoadNetwork:
             path = []
             while node != -1:
                 path.append(node)
-                node = previous.get(node)
+                node = previous[node]
             middle = [self._coords[n] for n in reversed(path)]
         else:
             return []
@@ -358,7 +358,7 @@ def _largest_strongly_connected(n: int, edges: dict[tuple[int, int], float]) -> 
         stack = [(root, iter(forward[root]))]
         while stack:
             node, children = stack[-1]
-            child = next(children, None)
+            child: int | None = next(children, None)
             if child is None:
                 stack.pop()
                 order.append(node)
