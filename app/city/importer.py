@@ -1,0 +1,67 @@
+"""`watchfloor city import`: turn an OSM extract into a built city directory (see docs/city.md)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from app.city.basemap import ATTRIBUTION, build_basemap
+from app.city.gazetteer import build_gazetteer
+from app.city.osm import read_extract
+from app.city.roads import build_road_graph
+
+FORMAT = "watchfloor-city/1"
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> int:
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    path.write_text(text, encoding="utf-8")
+    return path.stat().st_size
+
+
+def import_city(source: str | Path, out_dir: str | Path, name: str) -> dict[str, Any]:
+    """Read `source` (.osm.pbf) and write basemap.json, roads.json, gazetteer.json and city.json to `out_dir`.
+
+    Returns the city.json metadata (counts, sizes, build time).
+    """
+    started = time.perf_counter()
+    source, out_dir = Path(source), Path(out_dir)
+    extract = read_extract(source)
+    basemap = build_basemap(extract, name)
+    roads = build_road_graph(extract)
+    gazetteer = build_gazetteer(extract)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sizes = {
+        "basemap.json": _write_json(out_dir / "basemap.json", basemap),
+        "roads.json": _write_json(out_dir / "roads.json", roads),
+        "gazetteer.json": _write_json(out_dir / "gazetteer.json", gazetteer),
+    }
+    _west, _south, _east, _north = extract.bounds
+    metadata = {
+        "format": FORMAT,
+        "name": name,
+        "attribution": ATTRIBUTION,
+        "license": "ODbL-1.0",
+        "bounds": basemap["bounds"],
+        "center": basemap["center"],
+        "source": {"file": source.name, "bytes": source.stat().st_size},
+        "counts": {
+            **{f"basemap.{layer}": len(fc["features"]) for layer, fc in basemap["layers"].items()},
+            "roads.nodes": len(roads["nodes"]),
+            "roads.edges": len(roads["edges"]),
+            **{
+                f"gazetteer.{key}": len(gazetteer[key])
+                for key in ("addresses", "streets", "places", "facilities")
+            },
+        },
+        "bytes": sizes,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "build_seconds": round(time.perf_counter() - started, 2),
+    }
+    (out_dir / "city.json").write_text(
+        json.dumps(metadata, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    return metadata

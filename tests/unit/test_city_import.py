@@ -1,0 +1,161 @@
+"""`watchfloor city import` on the shipped central-Helsinki extract: formats, layers, counts, bounds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import osmium
+import pytest
+
+from app.city.cli import add_arguments, run
+from app.city.loader import CITY_RESOURCES, DEFAULT_CITY, load_city
+
+PBF = CITY_RESOURCES / "Helsinki.osm.pbf"
+# The extract's bbox is 24.935-24.953 E, 60.164-60.179 N; nothing we write may fall outside this box.
+WEST, EAST, SOUTH, NORTH = 24.93, 24.96, 60.16, 60.18
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import argparse
+
+    out = tmp_path_factory.mktemp("city") / "helsinki"
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert run(parser.parse_args(["import", str(PBF), "--name", "helsinki", "--out", str(out)])) == 0
+    return out
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _positions(coordinates: Any) -> Iterator[tuple[float, float]]:
+    if isinstance(coordinates[0], float | int):
+        yield coordinates[0], coordinates[1]
+    else:
+        for child in coordinates:
+            yield from _positions(child)
+
+
+def test_import_writes_the_four_files(built: Path) -> None:
+    assert sorted(p.name for p in built.iterdir()) == [
+        "basemap.json",
+        "city.json",
+        "gazetteer.json",
+        "roads.json",
+    ]
+    meta = _read(built / "city.json")
+    assert meta["name"] == "helsinki"
+    assert meta["attribution"] == "© OpenStreetMap contributors"
+    assert meta["source"] == {"file": "Helsinki.osm.pbf", "bytes": PBF.stat().st_size}
+    assert meta["bytes"]["basemap.json"] < 4 * 1024 * 1024
+
+
+def test_basemap_has_the_agreed_shape(built: Path) -> None:
+    basemap = _read(built / "basemap.json")
+    assert set(basemap) == {"name", "attribution", "bounds", "center", "layers"}
+    assert basemap["attribution"] == "© OpenStreetMap contributors"
+    (south, west), (north, east) = basemap["bounds"]
+    assert SOUTH <= south < north <= NORTH and WEST <= west < east <= EAST
+    assert south < basemap["center"][0] < north and west < basemap["center"][1] < east
+    assert list(basemap["layers"]) == ["water", "parks", "buildings", "roads", "rail", "labels"]
+    geometry_types = {
+        "water": {"Polygon", "MultiPolygon"},
+        "parks": {"Polygon", "MultiPolygon"},
+        "buildings": {"Polygon", "MultiPolygon"},
+        "roads": {"LineString"},
+        "rail": {"LineString"},
+        "labels": {"Point"},
+    }
+    for layer, collection in basemap["layers"].items():
+        assert collection["type"] == "FeatureCollection"
+        for feature in collection["features"]:
+            assert feature["type"] == "Feature"
+            assert feature["geometry"]["type"] in geometry_types[layer], layer
+            for lon, lat in _positions(feature["geometry"]["coordinates"]):
+                assert WEST <= lon <= EAST and SOUTH <= lat <= NORTH, (layer, lon, lat)
+                assert round(lon, 6) == lon and round(lat, 6) == lat
+
+
+def test_basemap_layers_carry_the_city(built: Path) -> None:
+    layers = _read(built / "basemap.json")["layers"]
+    roads = layers["roads"]["features"]
+    assert len(roads) > 500
+    assert len(layers["buildings"]["features"]) > 400
+    assert layers["water"]["features"] and layers["parks"]["features"] and layers["rail"]["features"]
+    classes = {f["properties"]["class"] for f in roads}
+    assert {"primary", "secondary", "residential", "pedestrian", "footway"} <= classes
+    assert any(f["properties"]["name"] == "Mannerheimintie" for f in roads)
+    labels = [f["properties"] for f in layers["labels"]["features"]]
+    assert {label["kind"] for label in labels} >= {"street", "place", "poi"}
+    assert all(isinstance(label["rank"], int) and label["name"] for label in labels)
+    street_labels = [label["name"] for label in labels if label["kind"] == "street"]
+    assert "Mannerheimintie" in street_labels
+    assert len(street_labels) == len(set(street_labels)), "one label per street"
+
+
+def test_road_graph_is_directed_with_lengths_and_speeds(built: Path) -> None:
+    roads = _read(built / "roads.json")
+    nodes, edges = roads["nodes"], roads["edges"]
+    assert len(nodes) > 1000 and len(edges) > 2000
+    for lat, lon in nodes:
+        assert SOUTH <= lat <= NORTH and WEST <= lon <= EAST
+    pairs = {(u, v) for u, v, _, _ in edges}
+    one_way = [pair for pair in pairs if pair[::-1] not in pairs]
+    assert one_way, "central Helsinki has one-way streets"
+    assert all(0 < length < 500 and 5 <= speed <= 80 for _, _, length, speed in edges)
+    assert {10, 30, 40} <= {speed for *_, speed in edges}  # pedestrian streets, maxspeed 30 and 40
+
+
+def test_gazetteer_holds_every_distinct_address_of_the_extract(built: Path) -> None:
+    raw = set()
+    features = 0
+    for obj in osmium.FileProcessor(str(PBF)):
+        if "addr:street" in obj.tags and "addr:housenumber" in obj.tags:
+            features += 1
+            raw.add(
+                (obj.tags["addr:street"].casefold(), obj.tags["addr:housenumber"].casefold().replace(" ", ""))
+            )
+    gazetteer = _read(built / "gazetteer.json")
+    ours = {
+        (a["street"].casefold(), a["housenumber"].casefold().replace(" ", "")) for a in gazetteer["addresses"]
+    }
+    assert features > 1000  # addressed features; many share an address (shops in one building)
+    assert ours == raw
+    assert len(gazetteer["places"]) > 1000 and len(gazetteer["streets"]) > 50
+
+
+def test_gazetteer_lists_the_extracts_fire_station(built: Path) -> None:
+    raw = [
+        obj.tags.get("name")
+        for obj in osmium.FileProcessor(str(PBF))
+        if obj.tags.get("amenity") in ("fire_station", "police", "hospital")
+    ]
+    facilities = _read(built / "gazetteer.json")["facilities"]
+    assert "Erottajan paloasema" in raw  # the only station in this extract; no police or hospital
+    station = next(f for f in facilities if f["kind"] == "fire_station")
+    assert station["name"] == "Erottajan paloasema"
+    assert station["address"] == "Korkeavuorenkatu 26"
+    assert {f["kind"] for f in facilities} <= {"fire_station", "police", "hospital", "clinic"}
+
+
+def test_shipped_city_is_the_current_build(built: Path) -> None:
+    """The committed resources/city/helsinki must be what the importer makes today."""
+    fresh, shipped = _read(built / "city.json"), _read(DEFAULT_CITY / "city.json")
+    assert fresh["counts"] == shipped["counts"]
+    assert fresh["bytes"] == shipped["bytes"]
+
+
+def test_load_city_gives_bounds_center_and_data() -> None:
+    city = load_city()
+    assert city is load_city(DEFAULT_CITY)  # cached
+    (south, west), (north, east) = city.bounds
+    assert south < city.center[0] < north and west < city.center[1] < east
+    assert city.basemap_path.is_file()
+    assert city.attribution == "© OpenStreetMap contributors"
+    assert city.roads.node_count > 1000
+    assert city.facilities and city.gazetteer.addresses
