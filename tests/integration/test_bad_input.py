@@ -40,7 +40,7 @@ def command(name: str, args: dict, cid: str | None = "c1") -> str:
     return json.dumps({"type": "command", "id": cid, "name": name, "args": args})
 
 
-def run(coro) -> None:  # noqa: ANN001 - a coroutine
+def run(coro) -> None:
     asyncio.run(coro)
 
 
@@ -56,7 +56,8 @@ def test_malformed_frames_get_clear_errors_and_the_connection_keeps_working(hub:
         missing = await answer(ws, command("incident.create", {"type": "assault"}, "x3"))
         assert missing["code"] == "bad_args" and "lat" in missing["message"]
         assert (await answer(ws, command("incident.explode", {}, "x4")))["code"] == "unknown_command"
-        out_of_range = await answer(ws, command("incident.create", {"type": "assault", "lat": 123.0, "lon": 24.9}, "x5"))
+        bad = {"type": "assault", "lat": 123.0, "lon": 24.9}
+        out_of_range = await answer(ws, command("incident.create", bad, "x5"))
         assert out_of_range["code"] == "bad_coordinates" and "123" in out_of_range["message"]
         unknown = await answer(ws, command("incident.note", {"incident": "999999", "text": "hello"}, "x6"))
         assert unknown["code"] == "unknown_incident"
