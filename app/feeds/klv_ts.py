@@ -357,6 +357,8 @@ class KlvInjector:
                 out += head + bytes([0x10 | cc]) + chunk
                 continue
             stuffing = TS_PACKET - 4 - len(chunk)  # adaptation field: length byte (+ flags + 0xFF)
-            field = bytes([stuffing - 1]) + (bytes([0x00]) + b"\xff" * (stuffing - 2) if stuffing > 1 else b"")
+            field = bytes([stuffing - 1])
+            if stuffing > 1:
+                field += b"\x00" + b"\xff" * (stuffing - 2)
             out += head + bytes([0x30 | cc]) + field + chunk
         return bytes(out)
