@@ -221,7 +221,7 @@ class DroneVideoSource:
             return
         if self.transport == "http":
             self._http = _HttpFanout(self.host, self.port)
-        self._injector = KlvInjector(self._klv_for_frame) if self.klv else None
+        self._injector = KlvInjector(self.klv_for_frame) if self.klv else None
         self._next_klv_pts = 0
         self._first_pts = None
         self._process = subprocess.Popen(self._command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
@@ -243,7 +243,8 @@ class DroneVideoSource:
             self._http.close()
             self._http = None
 
-    def _klv_for_frame(self, pts: int) -> bytes | None:
+    def klv_for_frame(self, pts: int) -> bytes | None:
+        """The KLV packet for the video frame with this PTS, or None between KLV intervals."""
         if self._first_pts is None:
             self._first_pts = pts
         if pts < self._next_klv_pts:
