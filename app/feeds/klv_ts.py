@@ -126,7 +126,8 @@ def _pmt_streams(section: bytes) -> list[_EsInfo]:
     return streams
 
 
-def _encode_pts(pts: int) -> bytes:
+def encode_pts(pts: int) -> bytes:
+    """The 5-byte PES PTS field (33 bits, marker bits set, prefix 0010)."""
     pts &= (1 << 33) - 1
     return bytes([
         0x21 | ((pts >> 29) & 0x0E),
@@ -341,7 +342,7 @@ class KlvInjector:
         return header + payload + b"\xff" * (TS_PACKET - 4 - len(payload))
 
     def _klv_pes_packets(self, pts: int, klv: bytes) -> bytes:
-        header = bytes([0x80, 0x80, 5]) + _encode_pts(pts)
+        header = bytes([0x80, 0x80, 5]) + encode_pts(pts)
         pes = b"\x00\x00\x01" + bytes([PRIVATE_STREAM_1]) + (len(header) + len(klv)).to_bytes(2, "big")
         pes += header + klv
         out = bytearray()
