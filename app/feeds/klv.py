@@ -139,7 +139,7 @@ def encode_ber_length(length: int) -> bytes:
     return bytes([0x80 | len(body)]) + body
 
 
-def decode_ber_length(data: bytes | memoryview, offset: int) -> tuple[int, int]:
+def decode_ber_length(data: bytes | bytearray | memoryview, offset: int) -> tuple[int, int]:
     """Return (length, offset after the length field); raise ``truncated``."""
     if offset >= len(data):
         raise FeedError("truncated", "length field missing")
@@ -209,16 +209,16 @@ def _decode_value(tag: int, spec: _Spec, value: bytes) -> Any:
 
 def _encode_value(tag: int, spec: _Spec, value: Any) -> bytes:
     if spec.kind == "str":
-        raw = str(value).encode("utf-8")
-        if len(raw) > MAX_STRING_BYTES:
-            raise FeedError("out_of_range", f"{spec.name} is {len(raw)} bytes, max 127")
-        return raw
+        text = str(value).encode("utf-8")
+        if len(text) > MAX_STRING_BYTES:
+            raise FeedError("out_of_range", f"{spec.name} is {len(text)} bytes, max 127")
+        return text
     bits = 8 * spec.size
     if spec.kind == "int":
-        number = int(value)
-        if not 0 <= number < (1 << bits):
+        whole = int(value)
+        if not 0 <= whole < (1 << bits):
             raise FeedError("out_of_range", f"{spec.name}={value} does not fit {spec.size} bytes")
-        return number.to_bytes(spec.size, "big")
+        return whole.to_bytes(spec.size, "big")
     if value is None:
         if not spec.signed:
             raise FeedError("out_of_range", f"{spec.name} has no error value")
@@ -258,7 +258,7 @@ def encode_uas_ls(fields: Mapping[str, Any], unknown: Mapping[int, bytes] | None
     return head + checksum(head).to_bytes(2, "big")
 
 
-def packet_length(data: bytes | memoryview, offset: int = 0) -> int:
+def packet_length(data: bytes | bytearray | memoryview, offset: int = 0) -> int:
     """Total bytes of the packet starting at ``offset``; raise ``bad_key`` or ``truncated``."""
     if len(data) - offset < len(UAS_LS_KEY):
         raise FeedError("truncated", "shorter than the 16-byte key")
