@@ -62,7 +62,27 @@ def sender(request: pytest.FixtureRequest) -> Iterator[SenderProcess]:
     sender.kill()
 
 
+class GuiLatencyProbe:
+    """A 20 ms GUI-thread timer; the longest gap between its ticks shows any blocking."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.longest = 0.0
+        self._last = time.monotonic()
+        self._timer = QTimer()
+        self._timer.setInterval(20)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.longest = max(self.longest, now - self._last)
+        self._last = now
+
+
 def test_panel_plays_loses_the_sender_and_recovers_by_itself(qtbot, sender: SenderProcess) -> None:
+    probe = GuiLatencyProbe()
     panel = VideoPanel(callsign="DRONE-1", stall_timeout=1.5, backoff=(0.5, 1.0, 2.0))
     qtbot.addWidget(panel)
     states: list[str] = []
@@ -93,7 +113,8 @@ def test_panel_plays_loses_the_sender_and_recovers_by_itself(qtbot, sender: Send
     )
     print(f"[{sender.transport}] loss noticed after {noticed:.2f} s, playing again "
           f"{time.monotonic() - back:.2f} s after the sender restarted; "
-          f"{panel.frames_decoded} frames, {panel.attempts} connection attempts, states {states}")
+          f"{panel.frames_decoded} frames, {panel.attempts} connection attempts, "
+          f"longest GUI-thread gap {probe.longest * 1000:.0f} ms, states {states}")
     assert "reconnecting" in states
     assert states[-1] == "playing"
     panel.stop()
