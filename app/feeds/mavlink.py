@@ -1,0 +1,181 @@
+"""MAVLink drone telemetry, sans-I/O, over pymavlink's reference parser.
+
+:class:`MavlinkDecoder` takes datagrams (or any chunking of a serial/TCP byte stream), keeps one
+:class:`DroneTelemetry` per MAVLink system id merged from the messages it has seen, and returns a
+:class:`DroneUpdate` per message that changed something. Garbage and CRC failures never raise:
+they are counted and returned as :class:`FeedError` records (code ``bad_crc`` or ``garbage``) with
+the raw bytes in the reason, and parsing carries on at the next frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymavlink.dialects.v20 import common as mavlink2
+
+from app.feeds.errors import FeedError
+
+MAV_MODE_FLAG_SAFETY_ARMED = 128
+MAV_AUTOPILOT_INVALID = 8
+MAV_TYPE_GCS = 6
+UINT16_UNKNOWN = 0xFFFF
+
+
+@dataclass
+class DroneTelemetry:
+    """What we know of one drone. Degrees, metres, metres per second, percent; ``None`` = unknown.
+
+    ``altitude_msl`` is GLOBAL_POSITION_INT's ``alt`` (metres above mean sea level),
+    ``altitude_agl`` its ``relative_alt`` (above home, the best "above ground" MAVLink gives).
+    Gimbal angles are the camera's: pitch 0 = horizon, -90 = straight down; yaw relative to the
+    airframe unless the gimbal reports it in the earth frame (``gimbal_yaw_absolute``).
+    """
+
+    system_id: int
+    vehicle_type: int | None = None
+    armed: bool | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    altitude_msl: float | None = None
+    altitude_agl: float | None = None
+    velocity_north: float | None = None
+    velocity_east: float | None = None
+    heading: float | None = None
+    roll: float | None = None
+    pitch: float | None = None
+    yaw: float | None = None
+    battery_percent: float | None = None
+    gimbal_roll: float | None = None
+    gimbal_pitch: float | None = None
+    gimbal_yaw: float | None = None
+    gimbal_yaw_absolute: float | None = None
+    hfov: float | None = None
+    vfov: float | None = None
+    messages: int = field(default=0, compare=False)
+
+
+@dataclass
+class DroneUpdate:
+    """The fields of one drone that a message changed (names as in :class:`DroneTelemetry`)."""
+
+    system_id: int
+    message: str
+    changes: dict[str, Any]
+
+
+def _quaternion_to_euler(q: list[float]) -> tuple[float, float, float]:
+    """(roll, pitch, yaw) in degrees from a unit quaternion [w, x, y, z] (aerospace ZYX order)."""
+    w, x, y, z = q
+    roll = math.atan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y))
+    pitch = math.asin(max(-1.0, min(1.0, 2 * (w * y - z * x))))
+    yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+    return math.degrees(roll), math.degrees(pitch), math.degrees(yaw)
+
+
+def _battery(remaining: int) -> float | None:
+    return None if remaining < 0 else float(remaining)
+
+
+def _fov_from_sensor(sensor_mm: float, focal_mm: float) -> float | None:
+    if sensor_mm <= 0 or focal_mm <= 0:
+        return None
+    return math.degrees(2 * math.atan(sensor_mm / (2 * focal_mm)))
+
+
+def _message_fields(msg: Any) -> dict[str, Any] | None:
+    kind = msg.get_type()
+    if kind == "HEARTBEAT":
+        if msg.autopilot == MAV_AUTOPILOT_INVALID or msg.type == MAV_TYPE_GCS:
+            return {}  # a gimbal, camera or ground station: not the airframe's state
+        return {"vehicle_type": msg.type, "armed": bool(msg.base_mode & MAV_MODE_FLAG_SAFETY_ARMED)}
+    if kind == "GLOBAL_POSITION_INT":
+        return {
+            "latitude": msg.lat / 1e7,
+            "longitude": msg.lon / 1e7,
+            "altitude_msl": msg.alt / 1000.0,
+            "altitude_agl": msg.relative_alt / 1000.0,
+            "velocity_north": msg.vx / 100.0,
+            "velocity_east": msg.vy / 100.0,
+            "heading": None if msg.hdg == UINT16_UNKNOWN else msg.hdg / 100.0,
+        }
+    if kind == "ATTITUDE":
+        return {"roll": math.degrees(msg.roll), "pitch": math.degrees(msg.pitch),
+                "yaw": math.degrees(msg.yaw) % 360.0}
+    if kind in ("BATTERY_STATUS", "SYS_STATUS"):
+        return {"battery_percent": _battery(msg.battery_remaining)}
+    if kind == "GIMBAL_DEVICE_ATTITUDE_STATUS":
+        roll, pitch, yaw = _quaternion_to_euler(list(msg.q))
+        return {"gimbal_roll": roll, "gimbal_pitch": pitch, "gimbal_yaw": yaw}
+    if kind == "MOUNT_ORIENTATION":
+        return {"gimbal_roll": msg.roll, "gimbal_pitch": msg.pitch, "gimbal_yaw": msg.yaw,
+                "gimbal_yaw_absolute": msg.yaw_absolute}
+    if kind == "CAMERA_FOV_STATUS":
+        return {"hfov": msg.hfov, "vfov": msg.vfov}
+    if kind == "CAMERA_INFORMATION":
+        hfov = _fov_from_sensor(msg.sensor_size_h, msg.focal_length)
+        vfov = _fov_from_sensor(msg.sensor_size_v, msg.focal_length)
+        return {name: value for name, value in (("hfov", hfov), ("vfov", vfov)) if value is not None}
+    return None
+
+
+class MavlinkDecoder:
+    """Bytes in, :class:`DroneUpdate` and :class:`FeedError` out; per-system state in ``drones``."""
+
+    def __init__(self) -> None:
+        self._mav = mavlink2.MAVLink(None)
+        self._mav.robust_parsing = True  # bad frames come back as MAVLink_bad_data, not exceptions
+        self.drones: dict[int, DroneTelemetry] = {}
+        self.messages = 0
+        self.errors = 0
+        self.ignored = 0
+
+    def feed(self, data: bytes) -> list[DroneUpdate | FeedError]:
+        """Parse a datagram (or a chunk of a byte stream); return updates and errors in order."""
+        out: list[DroneUpdate | FeedError] = []
+        garbage = bytearray()  # pymavlink may report garbage in pieces; report each run once
+        for msg in self._parse(data):
+            if isinstance(msg, mavlink2.MAVLink_bad_data):
+                if "crc" in str(msg.reason).lower():
+                    self._flush_garbage(garbage, out)
+                    self.errors += 1
+                    out.append(FeedError("bad_crc", f"{msg.reason}: {bytes(msg.data)[:64].hex()}"))
+                else:
+                    garbage += bytes(msg.data)
+                continue
+            self._flush_garbage(garbage, out)
+            update = self._apply(msg)
+            if update is not None:
+                out.append(update)
+        self._flush_garbage(garbage, out)
+        return out
+
+    def _apply(self, msg: Any) -> DroneUpdate | None:
+        self.messages += 1
+        values = _message_fields(msg)
+        if values is None:
+            self.ignored += 1
+            return None
+        system_id = msg.get_srcSystem()
+        drone = self.drones.setdefault(system_id, DroneTelemetry(system_id))
+        drone.messages += 1
+        changes = {}
+        for name, value in values.items():
+            if getattr(drone, name) != value:
+                setattr(drone, name, value)
+                changes[name] = value
+        return DroneUpdate(system_id, msg.get_type(), changes) if changes else None
+
+    def _flush_garbage(self, garbage: bytearray, out: list[DroneUpdate | FeedError]) -> None:
+        if garbage:
+            self.errors += 1
+            out.append(FeedError("garbage", f"{len(garbage)} bytes outside any MAVLink frame: "
+                                            f"{bytes(garbage[:64]).hex()}"))
+            garbage.clear()
+
+    def _parse(self, data: bytes) -> list[Any]:
+        try:
+            return self._mav.parse_buffer(data) or []
+        except mavlink2.MAVError as error:  # robust parsing reports instead of raising; be sure
+            return [mavlink2.MAVLink_bad_data(bytearray(data), str(error))]
