@@ -135,3 +135,21 @@ def test_route_starts_and_ends_where_asked() -> None:
     polyline = roads.route(start, end)
     assert polyline[0] == start and polyline[-1] == end
     assert len(polyline) > 5
+
+
+def test_recommendation_ranks_by_drive_time_over_the_real_road_graph() -> None:
+    """The same two engines, ranked by straight line and then by the city's road network: the order flips."""
+    from app.domain.entities import Incident, IncidentStatus, Unit, UnitStatus
+    from app.domain.recommend import StraightLineTravel, recommend
+
+    incident_at = _where("Yrjönkatu 31")
+    near, far = _where("Simonkatu 12"), _where("Eerikinkatu 2")
+    units = {uid: Unit(uid, "fire", "engine", "", UnitStatus.AVAILABLE, 0.0, lat=pos[0], lon=pos[1])
+             for uid, pos in (("E-NEAR", near), ("E-FAR", far))}
+    incident = Incident("1001", "vehicle_fire", 2, incident_at[0], incident_at[1], "Yrjönkatu 31",
+                        IncidentStatus.NEW, 0.0, "f1", "fire", ["fire"])
+    by_line = [r.unit for r in recommend(incident, units, StraightLineTravel())]
+    by_road = recommend(incident, units, load_city().roads)
+    assert by_line == ["E-NEAR", "E-FAR"]
+    assert [r.unit for r in by_road] == ["E-FAR", "E-NEAR"]
+    assert "road network" in by_road[0].reason
