@@ -15,8 +15,8 @@ apt_packages=(
   xvfb
 )
 if [ "$want_tests" = 1 ]; then
-  # real video streams and PDF rendering in the tests
-  apt_packages+=(ffmpeg poppler-utils)
+  # real video streams, PDF rendering and a self-signed certificate for the wss:// test
+  apt_packages+=(ffmpeg poppler-utils openssl)
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
