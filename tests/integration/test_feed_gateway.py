@@ -209,3 +209,34 @@ def corrupt(frame: bytes) -> bytes:
     data = bytearray(frame)
     data[15] ^= 0xFF  # a payload byte: the CRC no longer matches
     return bytes(data)
+
+
+def test_watchfloor_hub_cli_starts_the_gateway(tmp_path: Path) -> None:
+    from tests.integration.conftest import PASSWORD as ACCOUNT_PASSWORD
+    from tests.integration.conftest import HubProcess, free_port, make_accounts
+
+    db = tmp_path / "hub.db"
+    make_accounts(db)
+    cot_port, mavlink_port = free_port(), free_port()
+    process = HubProcess(db, free_port(), ["--cot-port", str(cot_port), "--mavlink-port", str(mavlink_port)])
+    process.start()
+
+    async def scenario() -> None:
+        console = HubClient(process.url, "super1", ACCOUNT_PASSWORD)
+        console.start()
+        try:
+            await console.wait_for(lambda: console.state == "connected", 10)
+            await tcp_send(cot_port, cot("ANDROID-8", 60.15, 24.95, "Unit 8", "Green"))
+            await console.wait_for(at(console, "Unit-8", 60.15, 24.95), 10)
+            udp_send(cot_port, cot("ANDROID-8", 60.16, 24.96, "Unit 8", "Green"))
+            await console.wait_for(at(console, "Unit-8", 60.16, 24.96), 10)
+            udp_send(mavlink_port, global_position(3, 60.4, 24.6))
+            await console.wait_for(at(console, "UAV3", 60.4, 24.6), 10)
+        finally:
+            await console.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        process.stop()
+        process.kill()
