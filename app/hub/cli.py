@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0: any free)")
     parser.add_argument("--cert", help="PEM certificate chain: serve wss:// (TLS) instead of ws://")
     parser.add_argument("--key", help="PEM private key for --cert")
+    parser.add_argument("--cot-port", type=int, help="CoT over TCP on this port (TAK: 8087); off if not given")
+    parser.add_argument("--cot-udp-port", type=int, help="CoT over UDP (default: --cot-port)")
+    parser.add_argument("--nmea-port", type=int, help="NMEA 0183 over UDP (e.g. 10110); off if not given")
+    parser.add_argument("--nmea-devices", help="NMEA device map, JSON or INI ([devices] id = unit callsign)")
+    parser.add_argument("--mavlink-port", type=int, help="MAVLink over UDP (e.g. 14550); off if not given")
+    parser.add_argument("--feed-host", help="address the feed listeners bind (default: --host)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
 
 
@@ -27,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--cert and --key go together")
     context = tls_context(args.cert, args.key) if args.cert else None
     scheme = "wss" if context else "ws"
+    feeds = feed_options(args)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -38,7 +46,28 @@ def run(args: argparse.Namespace) -> int:
             # Scripts and tests wait for this line to know the port.
             print(f"watchfloor hub listening on {scheme}://{args.host}:{port}", flush=True)
 
-        await run_hub(args.db, args.host, args.port, context, ready=ready, stop=stop)
+        await run_hub(args.db, args.host, args.port, context, ready=ready, stop=stop, feeds=feeds)
 
     asyncio.run(main())
     return 0
+
+
+def feed_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """`Hub.start_feeds` arguments from the command line, or None when no feed port is given."""
+    from pathlib import Path
+
+    from app.feeds.errors import FeedError
+    from app.feeds.nmea import DeviceMap
+
+    cot_udp = args.cot_udp_port if args.cot_udp_port is not None else args.cot_port
+    if all(p is None for p in (args.cot_port, cot_udp, args.nmea_port, args.mavlink_port)):
+        return None
+    device_map = None
+    if args.nmea_devices:
+        text = Path(args.nmea_devices).read_text(encoding="utf-8")
+        try:
+            device_map = DeviceMap.from_json(text) if text.lstrip().startswith("{") else DeviceMap.from_ini(text)
+        except FeedError as exc:
+            raise SystemExit(f"--nmea-devices: {exc}") from None
+    return {"host": args.feed_host or args.host, "cot_port": args.cot_port, "cot_udp_port": cot_udp,
+            "nmea_port": args.nmea_port, "mavlink_port": args.mavlink_port, "device_map": device_map}

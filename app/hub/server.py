@@ -92,6 +92,7 @@ class Hub:
         self.connections: set[ServerConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.port = 0
+        self.gateway: Any = None  # a FeedGateway when feeds are on (`start_feeds`)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -108,6 +109,15 @@ class Hub:
         log.info("hub listening on %s:%s (%s events in log)", host, self.port, picture.seq)
         return self.port
 
+    async def start_feeds(self, host: str = "127.0.0.1", cot_port: int | None = None,
+                          cot_udp_port: int | None = None, nmea_port: int | None = None,
+                          mavlink_port: int | None = None, device_map: Any = None) -> dict[str, int]:
+        """After `start`: listen for CoT/NMEA/MAVLink feeds (None: that listener is off); returns bound ports."""
+        from app.hub.gateway import FeedGateway
+
+        self.gateway = FeedGateway(self, device_map=device_map, host=host)
+        return await self.gateway.start(cot_port, cot_udp_port, nmea_port, mavlink_port)
+
     def _recover(self) -> tuple[Picture, dict[str, list[int]]]:
         reader = self._reader()
         picture = reader.picture_at()
@@ -122,6 +132,8 @@ class Hub:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+        if self.gateway is not None:
+            await self.gateway.close()
         if self.sequencer is not None:
             if self.sequencer.failed is None:
                 await self.sequencer.drain()
@@ -318,10 +330,13 @@ class Hub:
 
 
 async def run_hub(db_path: str | Path, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
-                  ready: Callable[[int], None] | None = None, stop: asyncio.Event | None = None) -> None:
-    """Run a hub until `stop` is set (or forever)."""
+                  ready: Callable[[int], None] | None = None, stop: asyncio.Event | None = None,
+                  feeds: dict[str, Any] | None = None) -> None:
+    """Run a hub until `stop` is set (or forever); `feeds` are `Hub.start_feeds` arguments (None: no feeds)."""
     hub = Hub(db_path)
     bound = await hub.start(host, port, ssl_context)
+    if feeds:
+        log.info("feed gateway ports: %s", await hub.start_feeds(**feeds))
     if ready is not None:
         ready(bound)
     try:
