@@ -21,7 +21,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "unit.position": frozenset({D, S, F, DRONE}),
     "aid.request": frozenset({D, S}),
     "aid.answer": frozenset({D, S}),
-    "message.send": frozenset({D, S, DRONE}),
+    "message.send": frozenset({D, S, DRONE, F}),  # feeds relay chat from the field (TAK GeoChat)
     "zone.create": frozenset({D, S}),
     "zone.remove": frozenset({D, S}),
     "alert.issue": frozenset({S, F}),

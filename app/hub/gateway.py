@@ -14,8 +14,7 @@ Mapping (see docs/feeds.md):
 * CoT drones (`a-*-A-M-H-Q`, `a-*-A-M-F-Q`, or an air track with a sensor) -> kind "drone" (police).
 * CoT positions carry t = the event's `time`; track course/speed become heading/speed when in range.
 * CoT GeoChat (`b-t-f`) -> `message.send` on "all"; CoT 911 (`b-a-o-tbl`) -> a message on "all"
-  "EMERGENCY 911 from <callsign>" (a feed may not create incidents). Feeds may not post messages either, so
-  these two go through `chat_actor` (a dispatcher for every agency), used for nothing else.
+  "EMERGENCY 911 from <callsign>" (a feed may not create incidents: a dispatcher opens one from it).
 * NMEA: one `NmeaSession` per sender (ip, port), its device id starts as the sender's IP (a `$PWFID` sentence
   renames it); the device map gives the unit. Units are not registered from NMEA (no kind is known).
 * MAVLink: GLOBAL_POSITION_INT of system id N moves unit "UAV<N>" (registered as a police drone if unknown).
@@ -43,7 +42,6 @@ from app.feeds.nmea import DeviceMap, NmeaSession
 log = logging.getLogger("watchfloor.gateway")
 
 DEFAULT_ACTOR = Actor("gateway", Role.FEED, "*")
-DEFAULT_CHAT_ACTOR = Actor("gateway", Role.DISPATCHER, "*")
 #: `<__group name>` colour -> agency.
 GROUP_AGENCY = {"red": "fire", "blue": "police", "white": "medical", "green": "medical"}
 AGENCY_KIND = {"fire": "engine", "police": "patrol", "medical": "ambulance"}
@@ -78,11 +76,10 @@ class _Datagrams(asyncio.DatagramProtocol):
 class FeedGateway:
     """Feed listeners for a started `Hub`. `await start(...)`, then `await close()`."""
 
-    def __init__(self, hub: Any, actor: Actor = DEFAULT_ACTOR, chat_actor: Actor = DEFAULT_CHAT_ACTOR,
+    def __init__(self, hub: Any, actor: Actor = DEFAULT_ACTOR,
                  device_map: DeviceMap | None = None, host: str = "127.0.0.1") -> None:
         self.hub = hub
         self.actor = actor
-        self.chat_actor = chat_actor
         self.device_map = device_map or DeviceMap()
         self.host = host
         self.ports: dict[str, int] = {}
@@ -160,10 +157,10 @@ class FeedGateway:
         self._writes.add(future)
         future.add_done_callback(self._writes.discard)
 
-    def _submit(self, feed: str, source: str, raw: bytes, name: str, args: Any, actor: Actor | None = None) -> bool:
-        """Submit one command; a refusal is quarantined. True when applied."""
+    def _submit(self, feed: str, source: str, raw: bytes, name: str, args: Any) -> bool:
+        """Submit one command as the gateway's feed account; a refusal is quarantined. True when applied."""
         try:
-            self.hub.sequencer.submit(actor or self.actor, name, args, None)
+            self.hub.sequencer.submit(self.actor, name, args, None)
         except Refusal as refusal:
             self.quarantine(feed, source, refusal.code, f"{name}: {refusal.reason}", raw)
             return False
@@ -241,12 +238,11 @@ class FeedGateway:
             assert event.chat is not None
             sender = event.chat.sender_callsign or event.callsign or event.uid
             self._submit("cot", source, raw, "message.send",
-                         c.SendMessage(channel="all", text=f"{sender}: {event.chat.message}"[:2000]),
-                         self.chat_actor)
+                         c.SendMessage(channel="all", text=f"{sender}: {event.chat.message}"[:2000]))
         elif event.is_911:
             who = (event.callsign or event.uid).removesuffix("-Alert")  # ATAK sends "<callsign>-Alert"
             self._submit("cot", source, raw, "message.send",
-                         c.SendMessage(channel="all", text=f"EMERGENCY 911 from {who}"), self.chat_actor)
+                         c.SendMessage(channel="all", text=f"EMERGENCY 911 from {who}"))
         elif event.is_drone or event.is_friendly_ground:
             self._cot_position(source, raw, event)
         else:
