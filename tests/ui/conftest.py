@@ -13,12 +13,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
 
 # Qt WebEngine needs its URL schemes declared and its module imported before the QApplication exists.
-import app.ui.map  # noqa: E402, F401
+import app.ui.map  # noqa: F401
 
 
 @pytest.fixture
 def js_eval(qtbot) -> Callable[..., Any]:
-    """``js_eval(page, "JSON.stringify(...)")``: run a script in a QWebEnginePage and return its decoded result.
+    """``js_eval(page, script)``: run a script in a QWebEnginePage and return its decoded result.
 
     Scripts must return a JSON string (Qt hands JS objects back as '').
     """

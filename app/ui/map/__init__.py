@@ -11,6 +11,6 @@ from app.ui.map.offline import register_url_schemes
 if QCoreApplication.instance() is None:
     register_url_schemes()
 
-from app.ui.map.view import MapView  # noqa: E402
+from app.ui.map.view import MapView
 
 __all__ = ["MapView", "register_url_schemes"]

@@ -22,25 +22,25 @@ class MapBridge(QObject):
     batch_applied = Signal(int, float)
 
     @Slot()
-    def jsHello(self) -> None:  # noqa: N802 (called from JS)
+    def jsHello(self) -> None:
         self.hello.emit()
 
     @Slot(bool)
-    def jsReady(self, ok: bool) -> None:  # noqa: N802
+    def jsReady(self, ok: bool) -> None:
         self.page_ready.emit(bool(ok))
 
     @Slot(str, str)
-    def jsSelected(self, kind: str, item_id: str) -> None:  # noqa: N802
+    def jsSelected(self, kind: str, item_id: str) -> None:
         self.clicked.emit(kind, item_id)
 
     @Slot(float, float)
-    def jsContextNewIncident(self, lat: float, lon: float) -> None:  # noqa: N802
+    def jsContextNewIncident(self, lat: float, lon: float) -> None:
         self.new_incident_at.emit(lat, lon)
 
     @Slot(float)
-    def jsMeasured(self, metres: float) -> None:  # noqa: N802
+    def jsMeasured(self, metres: float) -> None:
         self.measured.emit(metres)
 
     @Slot(int, float)
-    def jsBatchApplied(self, seq: int, js_ms: float) -> None:  # noqa: N802
+    def jsBatchApplied(self, seq: int, js_ms: float) -> None:
         self.batch_applied.emit(seq, js_ms)

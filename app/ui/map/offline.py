@@ -63,7 +63,7 @@ class OfflineInterceptor(QWebEngineUrlRequestInterceptor):
         self.blocked = 0
         self.blocked_urls: list[str] = []
 
-    def interceptRequest(self, info: QWebEngineUrlRequestInfo) -> None:  # noqa: N802 (Qt override)
+    def interceptRequest(self, info: QWebEngineUrlRequestInfo) -> None:
         url: QUrl = info.requestUrl()
         if url.scheme() in LOCAL_SCHEMES or url.host() in self._allowed_hosts:
             return
@@ -118,7 +118,7 @@ class TileSchemeHandler(QWebEngineUrlSchemeHandler):
         self.sources[name] = source
         return f"{SCHEME}://mbtiles/{name}/{{z}}/{{x}}/{{y}}"
 
-    def requestStarted(self, job: QWebEngineUrlRequestJob) -> None:  # noqa: N802 (Qt override)
+    def requestStarted(self, job: QWebEngineUrlRequestJob) -> None:
         url = job.requestUrl()
         parts = url.path().strip("/").split("/")
         if url.host() != "mbtiles" or len(parts) != 4 or parts[0] not in self.sources:

@@ -13,37 +13,24 @@ from urllib.parse import urlsplit
 
 import msgspec
 import platformdirs
-from PySide6.QtCore import QCoreApplication, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile, QWebEngineSettings
 from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.ui.map.bridge import MapBridge
-from app.ui.map.offline import MBTilesSource, OfflineInterceptor, TileSchemeHandler, schemes_registered
+from app.ui.map.offline import (
+    SCHEME,
+    MBTilesSource,
+    OfflineInterceptor,
+    TileSchemeHandler,
+    schemes_registered,
+)
 from app.ui.map.page import build_basemap_script, build_page
 from app.ui.map.staging import ChangeStage
 
 log = logging.getLogger(__name__)
-
-_profile: QWebEngineProfile | None = None
-_tile_handler: TileSchemeHandler | None = None
-
-
-def _map_profile() -> tuple[QWebEngineProfile, TileSchemeHandler]:
-    """One off-the-record profile for every map page, with the ``wf`` tile scheme installed."""
-    global _profile, _tile_handler
-    if _profile is None:
-        app = QCoreApplication.instance()
-        _profile = QWebEngineProfile(app)
-        _tile_handler = TileSchemeHandler(app)
-        if schemes_registered():
-            _profile.installUrlSchemeHandler(b"wf", _tile_handler)
-        else:
-            log.warning("wf:// scheme not registered before QApplication; MBTiles basemaps are unavailable")
-    assert _tile_handler is not None
-    return _profile, _tile_handler
-
 
 @dataclass
 class BatchStats:
@@ -89,25 +76,39 @@ class MapView(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self._cache_dir = Path(cache_dir) if cache_dir else Path(platformdirs.user_cache_dir("watchfloor")) / "map"
+        default_cache = Path(platformdirs.user_cache_dir("watchfloor")) / "map"
+        self._cache_dir = Path(cache_dir) if cache_dir else default_cache
         self._stage = ChangeStage()
         self._seq = 0
         self._in_flight: int | None = None
         self._in_flight_since = 0.0
+        self._config_seq = -1
         self._is_ready = False
         self.stats = BatchStats()
 
-        allowed_hosts = frozenset({urlsplit(tiles).hostname or ""}) - {""} if tiles else frozenset()
-        self._interceptor = OfflineInterceptor(allowed_hosts, self)
-        profile, tile_handler = _map_profile()
-        self._config = self._page_config(basemap, tiles, tiles_attribution, mbtiles, theme, tile_handler)
-
+        # Created before the profile so that, as children are deleted in creation order, the page goes
+        # before its profile (Qt WebEngine warns and may crash otherwise).
         self._view = QWebEngineView(self)
         self._view.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        # An off-the-record profile of its own: no disk cache or cookies, and its own tile scheme handler.
+        profile = QWebEngineProfile(self)
+        self._tile_handler = TileSchemeHandler(profile)
+        if schemes_registered():
+            profile.installUrlSchemeHandler(SCHEME.encode(), self._tile_handler)
+        elif mbtiles is not None:
+            raise RuntimeError("import app.ui.map before creating the QApplication to serve MBTiles")
+        allowed_hosts = frozenset({urlsplit(tiles).hostname or ""}) - {""} if tiles else frozenset()
+        self._interceptor = OfflineInterceptor(allowed_hosts, profile)
+        # The interceptor is the one gate to the network: Chromium's own file:// restriction would refuse
+        # remote loads silently, uncounted, so it is left open and every request passes through the gate.
+        profile.setUrlRequestInterceptor(self._interceptor)
+        self._config = self._page_config(
+            basemap, tiles, tiles_attribution, mbtiles, theme, self._tile_handler
+        )
+
         self._page = QWebEnginePage(profile, self._view)
-        self._page.setUrlRequestInterceptor(self._interceptor)
         settings = self._page.settings()
-        settings.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls, False)
+        settings.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls, True)
         settings.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessFileUrls, True)
         self._view.setPage(self._page)
 
@@ -201,7 +202,10 @@ class MapView(QWidget):
         self._stage.remove("units", ids)
 
     def upsert_incidents(self, incidents: Iterable[Mapping[str, Any]]) -> None:
-        """Add or update incidents: {id, type, type_label, priority, status, lat, lon, address, restricted}."""
+        """Add or update incidents.
+
+        Fields: {id, type, type_label, priority (1 highest..5), status, lat, lon, address, restricted}.
+        """
         self._stage.upsert("incidents", incidents)
 
     def remove_incidents(self, ids: Iterable[str]) -> None:
@@ -268,13 +272,15 @@ class MapView(QWidget):
         if not self._is_ready or not self._stage:
             return
         # One batch in flight at a time: while the page is busy, changes keep coalescing here.
-        if self._in_flight is not None and time.monotonic() - self._in_flight_since < self.IN_FLIGHT_TIMEOUT_S:
+        waited = time.monotonic() - self._in_flight_since
+        if self._in_flight is not None and waited < self.IN_FLIGHT_TIMEOUT_S:
             return
         self._send(self._stage.drain())
 
     @Slot()
     def _on_hello(self) -> None:
         self._is_ready = False
+        self._config_seq = self._seq
         self._send({"config": self._config})
 
     @Slot(bool)
@@ -289,7 +295,7 @@ class MapView(QWidget):
     def _on_batch_applied(self, seq: int, js_ms: float) -> None:
         if seq == self._in_flight:
             self._in_flight = None
-        if seq == 0:
+        if seq == self._config_seq:
             return
         stats = self.stats
         stats.applied += 1

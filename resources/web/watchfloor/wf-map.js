@@ -304,7 +304,8 @@
     });
   }
 
-  var LABEL_MIN_ZOOM = { place: 12, water: 13, park: 14, street: 15, poi: 17 };
+  /* Zoom at which a rank-0 (most important) label appears; each rank step down delays it half a level. */
+  var LABEL_MIN_ZOOM = { place: 11, water: 13, park: 14, street: 14, poi: 15.5 };
   var LABEL_FONT = {
     place: 'bold 13px "DejaVu Sans", sans-serif', street: 'italic 11px "DejaVu Sans Condensed", sans-serif',
     poi: '10px "DejaVu Sans Condensed", sans-serif', water: 'italic 12px "DejaVu Serif", serif',
@@ -312,8 +313,8 @@
   };
 
   function labelMinZoom(l) {
-    var rank = Math.max(1, Math.min(4, l.rank || 1));
-    return (LABEL_MIN_ZOOM[l.kind] || 16) + (rank - 1) * 0.75;
+    var rank = Math.max(0, Math.min(5, l.rank || 0));
+    return (LABEL_MIN_ZOOM[l.kind] || 16) + rank * 0.5;
   }
 
   /* Basemap names: shown by zoom and rank, most important first, never overlapping one another. */
@@ -395,7 +396,7 @@
       return f.geometry && f.geometry.type === 'Point' && f.properties && f.properties.name;
     }).map(function (f) {
       var l = {
-        name: String(f.properties.name), kind: norm(f.properties.kind) || 'poi', rank: +f.properties.rank || 1,
+        name: String(f.properties.name), kind: norm(f.properties.kind) || 'poi', rank: +f.properties.rank || 0,
         lat: f.geometry.coordinates[1], lon: f.geometry.coordinates[0]
       };
       l.minZoom = labelMinZoom(l);
@@ -406,9 +407,9 @@
     setAttribution(data.attribution || '© OpenStreetMap contributors');
     if (data.bounds) {
       map.setMaxBounds(L.latLngBounds(data.bounds).pad(1.5));
-      map.fitBounds(data.bounds);
+      map.fitBounds(data.bounds, { animate: false });
     } else if (data.center) {
-      map.setView(data.center, 15);
+      map.setView(data.center, 15, { animate: false });
     }
   };
 
@@ -586,9 +587,8 @@
         maxZoom: cfg.tiles.maxZoom || 19, minZoom: cfg.tiles.minZoom || 0, tms: !!cfg.tiles.tms,
         attribution: cfg.tiles.attribution || ''
       }).addTo(map);
-      if (cfg.tiles.bounds) { map.fitBounds(cfg.tiles.bounds); }
+      if (cfg.tiles.bounds) { map.fitBounds(cfg.tiles.bounds, { animate: false }); }
     }
-    if (cfg.center) { map.setView(cfg.center, cfg.zoom || 15); }
     if (cfg.basemapScript) {
       loadScript(cfg.basemapScript, function (ok) { post('jsReady', ok); });
     } else {
@@ -739,7 +739,7 @@
     return JSON.stringify(it || null);
   };
   wf.layerCount = function (name) {
-    if (name === 'labels') { return JSON.stringify((layers.labels.sorted || []).length); }
+    if (name === "labels") { return JSON.stringify((layers.labels.sorted || []).length); }
     var l = basemap.layers[name] || areas[name];
     return JSON.stringify(l ? l.getLayers().length : 0);
   };
@@ -749,6 +749,9 @@
   wf.screenPoint = function (lat, lon) {
     var p = map.latLngToContainerPoint([lat, lon]);
     return JSON.stringify([p.x, p.y]);
+  };
+  wf.hitTest = function (x, y) {
+    return JSON.stringify(pointAt(L.point(x, y)));
   };
   wf.clickAt = function (x, y) {
     onClick({ containerPoint: L.point(x, y), latlng: map.containerPointToLatLng([x, y]) });
