@@ -174,6 +174,29 @@
     }
   });
 
+  /* Screen boxes already taken by labels, in a coarse grid so thousands of labels stay cheap to place. */
+  function Boxes() { this.cells = new Map(); }
+  Boxes.prototype.claim = function (x0, y0, x1, y1) {
+    var keys = [], i, j, k, list;
+    for (i = Math.floor(x0 / 64); i <= Math.floor(x1 / 64); i++) {
+      for (j = Math.floor(y0 / 64); j <= Math.floor(y1 / 64); j++) {
+        k = i * 100003 + j; keys.push(k); list = this.cells.get(k);
+        if (list) {
+          for (var n = 0; n < list.length; n++) {
+            var b = list[n];
+            if (x0 < b[2] && x1 > b[0] && y0 < b[3] && y1 > b[1]) { return false; }
+          }
+        }
+      }
+    }
+    var box = [x0, y0, x1, y1], self = this;
+    keys.forEach(function (key) {
+      if (!self.cells.has(key)) { self.cells.set(key, []); }
+      self.cells.get(key).push(box);
+    });
+    return true;
+  };
+
   function haloText(ctx, text, x, y) {
     ctx.strokeText(text, x, y);
     ctx.fillText(text, x, y);
@@ -214,7 +237,11 @@
       ctx.font = '600 11px "DejaVu Sans Condensed", "Liberation Sans Narrow", sans-serif';
       ctx.textBaseline = 'middle'; ctx.lineJoin = 'round';
       ctx.lineWidth = 3; ctx.strokeStyle = theme.halo; ctx.fillStyle = theme.text;
-      labelled.forEach(function (l) { haloText(ctx, l[1], l[0][0] + r + 5, l[0][1] - r - 2); });
+      var boxes = new Boxes();
+      labelled.forEach(function (l) {
+        var x = l[0][0] + r + 5, y = l[0][1] - r - 2, w = ctx.measureText(l[1]).width;
+        if (boxes.claim(x - 1, y - 7, x + w + 1, y + 7)) { haloText(ctx, l[1], x, y); }
+      });
     }
     if (selPoint) { selectionRing(ctx, selPoint, r + 7); }
   }
@@ -307,7 +334,7 @@
   /* Zoom at which a rank-0 (most important) label appears; each rank step down delays it half a level. */
   var LABEL_MIN_ZOOM = { place: 11, water: 13, park: 14, street: 14, poi: 15.5 };
   var LABEL_FONT = {
-    place: 'bold 13px "DejaVu Sans", sans-serif', street: 'italic 11px "DejaVu Sans Condensed", sans-serif',
+    place: 'bold 12px "DejaVu Sans", sans-serif', street: 'italic 11px "DejaVu Sans Condensed", sans-serif',
     poi: '10px "DejaVu Sans Condensed", sans-serif', water: 'italic 12px "DejaVu Serif", serif',
     park: 'italic 11px "DejaVu Sans Condensed", sans-serif'
   };
@@ -319,7 +346,7 @@
 
   /* Basemap names: shown by zoom and rank, most important first, never overlapping one another. */
   function paintLabels(ctx, layer) {
-    var z = layer._map.getZoom(), boxes = [], list = layer.sorted || [];
+    var z = layer._map.getZoom(), boxes = new Boxes(), list = layer.sorted || [];
     ctx.lineJoin = 'round'; ctx.textBaseline = 'middle'; ctx.textAlign = 'center'; ctx.lineWidth = 3;
     ctx.strokeStyle = theme.halo;
     for (var i = 0; i < list.length; i++) {
@@ -330,13 +357,7 @@
       var text = l.kind === 'place' ? l.name.toUpperCase() : l.name;
       ctx.font = LABEL_FONT[l.kind] || LABEL_FONT.poi;
       var w = ctx.measureText(text).width / 2 + 3, h = 8;
-      var box = [p[0] - w, p[1] - h, p[0] + w, p[1] + h], clash = false;
-      for (var j = 0; j < boxes.length && !clash; j++) {
-        var b = boxes[j];
-        clash = box[0] < b[2] && box[2] > b[0] && box[1] < b[3] && box[3] > b[1];
-      }
-      if (clash) { continue; }
-      boxes.push(box);
+      if (!boxes.claim(p[0] - w, p[1] - h, p[0] + w, p[1] + h)) { continue; }
       ctx.fillStyle = theme.label[l.kind] || theme.label.poi;
       haloText(ctx, text, p[0], p[1]);
     }
