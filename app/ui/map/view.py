@@ -42,6 +42,7 @@ class BatchStats:
     js_ms_max: float = 0.0
     js_ms_total: float = 0.0
     bytes_sent: int = 0
+    send_ms_max: float = 0.0  # GUI-thread time to encode and hand over the largest batch
 
     @property
     def js_ms_mean(self) -> float:
@@ -61,6 +62,9 @@ class MapView(QWidget):
     ready = Signal()
     batch_applied = Signal(int, float)
 
+    # Two batches may be on their way: one being applied while the next crosses the process boundary.
+    # Beyond that, changes coalesce in Python instead of queueing in the page.
+    MAX_IN_FLIGHT = 2
     IN_FLIGHT_TIMEOUT_S = 2.0
 
     def __init__(
@@ -80,9 +84,9 @@ class MapView(QWidget):
         self._cache_dir = Path(cache_dir) if cache_dir else default_cache
         self._stage = ChangeStage()
         self._seq = 0
-        self._in_flight: int | None = None
-        self._in_flight_since = 0.0
+        self._in_flight: dict[int, float] = {}  # seq -> when it was sent
         self._config_seq = -1
+        self._last_send = 0.0
         self._is_ready = False
         self.stats = BatchStats()
 
@@ -258,23 +262,37 @@ class MapView(QWidget):
     # ---- plumbing ----------------------------------------------------------------------------------
 
     def _send(self, batch: dict[str, Any]) -> None:
+        started = time.perf_counter()
         batch["seq"] = self._seq
         text = msgspec.json.encode(batch).decode()
-        self._in_flight = self._seq
-        self._in_flight_since = time.monotonic()
+        self._in_flight[self._seq] = time.monotonic()
         self._seq += 1
-        self.stats.sent += 1
-        self.stats.bytes_sent += len(text)
         self._bridge.batch.emit(text)
+        stats = self.stats
+        stats.sent += 1
+        stats.bytes_sent += len(text)
+        stats.send_ms_max = max(stats.send_ms_max, (time.perf_counter() - started) * 1000)
 
     @Slot()
     def _flush(self) -> None:
+        """Send what is staged, at most once per interval, with at most MAX_IN_FLIGHT unapplied.
+
+        While the page is busy, changes keep coalescing here rather than queueing up in the page. Called by
+        the timer and again when the page acknowledges a batch, so a late acknowledgement does not cost a
+        whole interval.
+        """
         if not self._is_ready or not self._stage:
             return
-        # One batch in flight at a time: while the page is busy, changes keep coalescing here.
-        waited = time.monotonic() - self._in_flight_since
-        if self._in_flight is not None and waited < self.IN_FLIGHT_TIMEOUT_S:
+        now = time.monotonic()
+        for seq, sent in list(self._in_flight.items()):
+            if now - sent > self.IN_FLIGHT_TIMEOUT_S:  # a lost acknowledgement must not stall the map
+                del self._in_flight[seq]
+        if len(self._in_flight) >= self.MAX_IN_FLIGHT:
             return
+        # Allow a little early so that timer jitter does not skip ticks.
+        if (now - self._last_send) * 1000 < self._timer.interval() * 0.8:
+            return
+        self._last_send = now
         self._send(self._stage.drain())
 
     @Slot()
@@ -282,6 +300,11 @@ class MapView(QWidget):
         self._is_ready = False
         self._config_seq = self._seq
         self._send({"config": self._config})
+
+    @Slot()
+    def _flush_if_due(self) -> None:
+        if (time.monotonic() - self._last_send) * 1000 >= self._timer.interval():
+            self._flush()
 
     @Slot(bool)
     def _on_page_ready(self, ok: bool) -> None:
@@ -293,10 +316,10 @@ class MapView(QWidget):
 
     @Slot(int, float)
     def _on_batch_applied(self, seq: int, js_ms: float) -> None:
-        if seq == self._in_flight:
-            self._in_flight = None
+        self._in_flight.pop(seq, None)
         if seq == self._config_seq:
             return
+        QTimer.singleShot(0, self._flush_if_due)
         stats = self.stats
         stats.applied += 1
         stats.js_ms_last = js_ms

@@ -197,6 +197,18 @@
     return true;
   };
 
+  /* measureText is a large share of painting thousands of callsigns; a callsign's width never changes. */
+  var widths = new Map();
+  function textWidth(ctx, text) {
+    var key = ctx.font + '|' + text, w = widths.get(key);
+    if (w === undefined) {
+      if (widths.size > 20000) { widths.clear(); }
+      w = ctx.measureText(text).width;
+      widths.set(key, w);
+    }
+    return w;
+  }
+
   function haloText(ctx, text, x, y) {
     ctx.strokeText(text, x, y);
     ctx.fillText(text, x, y);
@@ -239,7 +251,7 @@
       ctx.lineWidth = 3; ctx.strokeStyle = theme.halo; ctx.fillStyle = theme.text;
       var boxes = new Boxes();
       labelled.forEach(function (l) {
-        var x = l[0][0] + r + 5, y = l[0][1] - r - 2, w = ctx.measureText(l[1]).width;
+        var x = l[0][0] + r + 5, y = l[0][1] - r - 2, w = textWidth(ctx, l[1]);
         if (boxes.claim(x - 1, y - 7, x + w + 1, y + 7)) { haloText(ctx, l[1], x, y); }
       });
     }
@@ -356,7 +368,7 @@
       if (!layer.visible(p, 0)) { continue; }
       var text = l.kind === 'place' ? l.name.toUpperCase() : l.name;
       ctx.font = LABEL_FONT[l.kind] || LABEL_FONT.poi;
-      var w = ctx.measureText(text).width / 2 + 3, h = 8;
+      var w = textWidth(ctx, text) / 2 + 3, h = 8;
       if (!boxes.claim(p[0] - w, p[1] - h, p[0] + w, p[1] + h)) { continue; }
       ctx.fillStyle = theme.label[l.kind] || theme.label.poi;
       haloText(ctx, text, p[0], p[1]);
