@@ -26,12 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
 
-import app.ui.map  # noqa: E402, F401  (registers the wf:// scheme before the QApplication)
-from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
+from PySide6.QtWidgets import QApplication
 
-from app.ui.map import MapView  # noqa: E402
-from tests.bench.scene import basemap_path, make_units, move, road_points  # noqa: E402
+from app.ui.map import MapView  # before the QApplication: registers the wf:// scheme
+from tests.bench.scene import basemap_path, make_units, move, road_points
 
 
 class GcWatch:

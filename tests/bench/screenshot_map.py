@@ -1,6 +1,8 @@
 """Screenshot of the map with the city basemap, units, incidents, zones and an alert.
 
-Run under Xvfb:  Xvfb :99 -screen 0 1600x1000x24 -nolisten tcp &  DISPLAY=:99 python tests/bench/screenshot_map.py
+Run under Xvfb:
+    Xvfb :99 -screen 0 1600x1000x24 -nolisten tcp &
+    DISPLAY=:99 python tests/bench/screenshot_map.py --out map.png
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
 
-import app.ui.map  # noqa: E402, F401  (registers the wf:// scheme before the QApplication)
-from PySide6.QtCore import QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 
-from app.ui.map import MapView  # noqa: E402
-from tests.bench.scene import basemap_path, make_incidents, make_units, road_points  # noqa: E402
+from app.ui.map import MapView  # before the QApplication: registers the wf:// scheme
+from tests.bench.scene import basemap_path, make_incidents, make_units, road_points
 
 
 def main() -> int:

@@ -307,7 +307,7 @@
       ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
       ctx.fillStyle = inc.priority >= 3 ? '#111111' : '#ffffff';
       ctx.fillText(glyph, p[0], p[1] + (INCIDENT_SHAPE[type] === 'triangle' ? s * 0.15 : 0) + 0.5);
-      if (z >= 16 && (inc.type_label || inc.address)) {
+      if (z >= 16.5 && (inc.type_label || inc.address)) {
         ctx.font = '600 11px "DejaVu Sans Condensed", sans-serif'; ctx.textAlign = 'left';
         ctx.lineWidth = 3; ctx.strokeStyle = theme.halo; ctx.fillStyle = colour; ctx.lineJoin = 'round';
         haloText(ctx, inc.type_label || inc.type, p[0] + s + 5, p[1] - 4);
