@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hub": ("app.hub.cli", "run the hub: the websocket server every console and feed connects to"),
     "user": ("app.hub.user_cli", "add, list and disable user accounts in a hub's database"),
     "city": ("app.city.cli", "import a city from OpenStreetMap data: basemap, road graph, gazetteer"),
+    "sim": ("app.sim.cli", "play a realistic shift (or a load test) against a hub: fleet, calls, dispatch"),
 }
 
 
