@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import shapely
+
 from app.domain.geo import LatLon, fast_distance_m
 from app.domain.recommend import StraightLineTravel, TravelModel
 
@@ -159,10 +161,12 @@ class CityMap:
         return list(self._stations[kind])
 
     def flood_area(self) -> list[LatLon]:
-        """The South Harbour when the city covers it, otherwise a strip along the southern edge."""
+        """The part of the South Harbour inside the city's bounds, else a strip along the southern edge."""
         (south, west), (north, east) = self.city.bounds
-        if all(south <= lat <= north and west <= lon <= east for lat, lon in SOUTH_HARBOUR_FLOOD):
-            return list(SOUTH_HARBOUR_FLOOD)
+        harbour = shapely.Polygon([(lon, lat) for lat, lon in SOUTH_HARBOUR_FLOOD])
+        inside = harbour.intersection(shapely.box(west, south, east, north))
+        if isinstance(inside, shapely.Polygon) and inside.area > 0.1 * harbour.area:
+            return [(round(lat, 6), round(lon, 6)) for lon, lat in inside.exterior.coords[:-1]]
         depth = (north - south) * 0.1
         return [(south, west), (south + depth, west), (south + depth, east), (south, east)]
 

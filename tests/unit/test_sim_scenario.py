@@ -5,20 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import msgspec
 import pytest
 
-from app.domain.agencies import Actor, Role
-from app.domain.commands import COMMANDS
-from app.domain.decide import decide
-from app.domain.errors import Refusal
-from app.domain.events import Event
 from app.domain.geo import fast_distance_m
-from app.domain.picture import Picture
 from app.sim.fleet import fleet_counts, plan_fleet
 from app.sim.map import FALLBACK_BOUNDS, FallbackMap
 from app.sim.motion import EMERGENCY_SPEED_MS, Path
-from app.sim.scenario import DISPATCH, FLEET, RAW, Ref, Scenario, ScenarioConfig, SimCommand
+from app.sim.offline import play_offline
+from app.sim.scenario import FLEET, RAW, Ref, Scenario, ScenarioConfig, SimCommand
 
 HOUR = 3600.0
 
@@ -123,40 +117,16 @@ def test_path_interpolates_and_heads_along_the_street() -> None:
     assert Path([(60.17, 24.94)]).at(10) == (60.17, 24.94, None)
 
 
-def _play_through_the_rules(commands: list[SimCommand]) -> Counter[str]:
-    """Apply a script with the hub's own rules (`decide` + the fold), as the hub would; returns refusals."""
-    picture = Picture()
-    fleet, supervisor = Actor("sim-fleet", Role.FEED, "*"), Actor("sim-dispatch", Role.SUPERVISOR, "*")
-    ids: dict[str, str] = {}
-    refused: Counter[str] = Counter()
-    seq = 0
-    for i, command in enumerate(commands):
-        if command.name == RAW:
-            continue
-        args = {k: ids[v.key] if isinstance(v, Ref) else v for k, v in command.args.items()}
-        now = 1_700_000_000.0 + command.t + i * 1e-6
-        actor = supervisor if command.channel == DISPATCH else fleet
-        try:
-            drafts = decide(picture, actor, command.name, msgspec.convert(args, COMMANDS[command.name]), now)
-        except Refusal as refusal:
-            refused[f"{command.name}: {refusal.code}"] += 1
-            continue
-        for draft in drafts:
-            seq += 1
-            picture.apply(Event(seq, now, actor.user, draft.kind, draft.data, draft.audience))
-        if command.ref is not None:
-            ids[command.ref] = drafts[0].data["id"]
-    return refused
-
-
 def test_every_command_of_a_shift_is_accepted_by_the_dispatch_rules() -> None:
     commands = script(duration=3 * HOUR, calls_per_hour=40)
     assert Counter(c.name for c in commands)["unit.assign"] > 50
     statuses = {c.args["status"] for c in commands if c.name == "unit.status"}
     assert statuses == {"en_route", "on_scene", "transporting", "at_hospital", "available"}
-    assert _play_through_the_rules(commands) == Counter()
+    played = play_offline(commands)
+    assert played.refused == Counter()
+    assert sum(i.status == "closed" for i in played.picture.incidents.values()) > 20
 
 
 def test_a_big_fleet_is_accepted_by_the_dispatch_rules() -> None:
     commands = script(duration=HOUR, units=300, calls_per_hour=120)
-    assert _play_through_the_rules(commands) == Counter()
+    assert play_offline(commands).refused == Counter()
