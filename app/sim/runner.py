@@ -23,7 +23,7 @@ from app.domain.entities import UnitStatus
 from app.protocol.client_session import Update
 from app.protocol.messages import encode
 from app.sim.map import Map, load_map
-from app.sim.scenario import DISPATCH, RAW, Ref, Scenario, ScenarioConfig, SimCommand
+from app.sim.scenario import DISPATCH, FLEET, RAW, Ref, Scenario, ScenarioConfig, SimCommand
 
 log = logging.getLogger("watchfloor.sim")
 
@@ -197,6 +197,17 @@ class _Runner:
         if command.ref is not None:
             await self._learn_id(command, ack.seqs)
 
+    def resume(self, scenario: Scenario) -> None:
+        """Learn which of the fleet's units the hub has already; put back in service those left busy."""
+        units = self.watch.picture.units
+        self.existing = {u for u in scenario.units if u in units}
+        self.stats.units_existing = len(self.existing)
+        for unit_id in sorted(self.existing):
+            if units[unit_id].status != UnitStatus.AVAILABLE:
+                self._fleet(SimCommand(0.0, FLEET, "unit.status", {"unit": unit_id, "status": "available"}),
+                            {"unit": unit_id, "status": "available"})
+                self.stats.sent["unit.status (back in service)"] += 1
+
     async def drain(self) -> None:
         """Wait until everything sent has been taken by the hub and every acked command answered."""
         await self.barrier()
@@ -204,9 +215,12 @@ class _Runner:
             await asyncio.wait(set(self.inflight), timeout=30)
 
 
-async def _connect(client: HubClient, what: str) -> None:
+async def _connect(client: HubClient, what: str, timeout: float) -> None:
     client.start()
-    await client.wait_for(lambda: client.state in ("connected", "refused"))
+    try:
+        await client.wait_for(lambda: client.state in ("connected", "refused"), timeout)
+    except TimeoutError:
+        raise ConnectionError(f"cannot reach the hub with the {what} account: {client.detail}") from None
     if client.state == "refused":
         raise ConnectionError(f"the hub refused the {what} account: {client.detail}")
 
@@ -215,14 +229,15 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
                        units: int = 40, duration: float | None = None, stop: asyncio.Event | None = None,
                        map_: Map | None = None, dispatcher: tuple[str, str] | None = None,
                        config: ScenarioConfig | None = None,
-                       record: list[SimCommand] | None = None) -> SimStats:
+                       record: list[SimCommand] | None = None, connect_timeout: float = 30.0) -> SimStats:
     """Play a shift against the hub at `url` until `duration` simulated seconds have passed or `stop` is set.
 
     `user`/`password` is a feed account (role feed, agency "*") that fields the fleet; `dispatcher` is a
     supervisor account (user, password) that plays the dispatchers. Without one the fleet drives and reports
     but no calls come in. `speed` is simulated seconds per real second. `seed` and `units` override those of
     `config`. Units that already exist on the hub are not registered again (and are put back in service if an
-    earlier run left them busy). Every command the scenario issues is appended to `record`, if given.
+    earlier run left them busy). Every command the scenario issues is appended to `record`, if given. Raises
+    ConnectionError when an account is refused or the hub cannot be reached within `connect_timeout` seconds.
     """
     if speed <= 0:
         raise ValueError("speed must be positive")
@@ -243,10 +258,10 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
         dispatch.on_update = runner.on_watch
     loop = asyncio.get_running_loop()
     try:
-        await _connect(fleet, "fleet")
+        await _connect(fleet, "fleet", connect_timeout)
         if dispatch is not None:
-            await _connect(dispatch, "dispatcher")
-        await _resume_fleet(runner, scenario)
+            await _connect(dispatch, "dispatcher", connect_timeout)
+        runner.resume(scenario)
         started = loop.time()
         while not (stop is not None and stop.is_set()) and (duration is None or scenario.t < duration):
             delay = started + scenario.t / speed - loop.time()
@@ -272,19 +287,6 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
             if client is not None:
                 await client.close()
     return stats
-
-
-async def _resume_fleet(runner: _Runner, scenario: Scenario) -> None:
-    """Learn which of the fleet's units the hub has already; put back in service those left busy."""
-    runner.existing = {u for u in scenario.units if u in runner.watch.picture.units}
-    runner.stats.units_existing = len(runner.existing)
-    for unit_id in sorted(runner.existing):
-        if runner.watch.picture.units[unit_id].status != UnitStatus.AVAILABLE:
-            future = runner.fleet.command("unit.status", {"unit": unit_id, "status": UnitStatus.AVAILABLE.value})
-            runner.inflight.add(future)
-            future.add_done_callback(runner._done)
-            runner.fleet_dirty = True
-            runner.stats.sent["unit.status (back in service)"] += 1
 
 
 async def _sleep(seconds: float, stop: asyncio.Event | None) -> None:

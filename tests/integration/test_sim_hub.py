@@ -7,6 +7,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.hub.server import Hub
 from app.sim.map import FallbackMap
 from app.sim.runner import SimStats, run_scenario
@@ -109,3 +111,29 @@ def test_stop_ends_a_run(tmp_path: Path) -> None:
 
     stats = asyncio.run(main())
     assert 0 < stats.sim_seconds < 120
+
+
+def test_without_a_dispatcher_only_the_fleet_plays(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "fleet.db")
+
+    async def main() -> SimStats:
+        hub = Hub(db)
+        port = await hub.start()
+        try:
+            return await run_scenario(f"ws://127.0.0.1:{port}", FEED, PASSWORD, speed=600, duration=330,
+                                      map_=FallbackMap(), config=BUSY)
+        finally:
+            await hub.close()
+
+    stats = asyncio.run(main())
+    assert stats.sent["incident.create"] == 0 and stats.sent["unit.register"] == 40
+    assert "AL1" in stats.ids  # the flood warning, its id learnt from the fleet's own subscription
+    assert sum(stats.refused.values()) == 5
+
+
+def test_an_unreachable_hub_is_reported() -> None:
+    async def main() -> None:
+        await run_scenario("ws://127.0.0.1:9", FEED, PASSWORD, duration=1, map_=FallbackMap(), connect_timeout=1)
+
+    with pytest.raises(ConnectionError, match="cannot reach"):
+        asyncio.run(main())
