@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("app.store.audit_cli", "verify the event log's tamper-evident hash chain"),
     "bench": ("app.hub.bench", "measure the hub under load, side by side with a bare websockets broadcast"),
     "city": ("app.city.cli", "import a city from OpenStreetMap data: basemap, road graph, gazetteer"),
+    "sim": ("app.sim.cli", "play a realistic shift (or a load test) against a hub: fleet, calls, dispatch"),
 }
 
 

@@ -1,0 +1,76 @@
+"""`watchfloor sim`: play a shift (or a load test) against a running hub."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `watchfloor sim`."""
+    parser.add_argument("--url", default="ws://127.0.0.1:8765", help="the hub (default ws://127.0.0.1:8765)")
+    parser.add_argument("--user", required=True, help="feed account (role feed, agency '*') that fields the fleet")
+    parser.add_argument("--password-file", help="file holding its password (default: env WATCHFLOOR_PASSWORD)")
+    parser.add_argument("--dispatcher-user",
+                        help="supervisor account that plays the dispatchers; without one no calls come in")
+    parser.add_argument("--dispatcher-password-file",
+                        help="its password (default: env WATCHFLOOR_DISPATCHER_PASSWORD, else the fleet's)")
+    parser.add_argument("--seed", type=int, default=1, help="the same seed plays the same shift (default 1)")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="simulated seconds per real second, e.g. 60 (default 1)")
+    parser.add_argument("--units", type=int, default=40, help="fleet size (default 40)")
+    parser.add_argument("--duration", type=float, help="simulated seconds to play (default: until Ctrl-C)")
+    parser.add_argument("--calls-per-hour", type=float, default=12.0, help="call rate, simulated (default 12)")
+    parser.add_argument("--position-every", type=float, default=2.0,
+                        help="simulated seconds between position reports of a moving unit (default 2)")
+    parser.add_argument("--idle-position-every", type=float, default=60.0,
+                        help="... of a standing unit (default 60; 1 for a load test at 1 Hz)")
+    parser.add_argument("--city", help="built city directory (default: the shipped one, else a fallback map)")
+    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default WARNING)")
+
+
+def _secret(path: str | None, env: str) -> str | None:
+    if path:
+        return Path(path).read_text(encoding="utf-8").rstrip("\n")
+    return os.environ.get(env)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Play until the duration or Ctrl-C; prints what was done. Exit code 1 if the hub refused an account."""
+    from app.sim.map import load_map
+    from app.sim.runner import run_scenario
+    from app.sim.scenario import ScenarioConfig
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    password = _secret(args.password_file, "WATCHFLOOR_PASSWORD")
+    if password is None:
+        raise SystemExit("give the password with --password-file or the WATCHFLOOR_PASSWORD variable")
+    dispatcher = None
+    if args.dispatcher_user:
+        dispatcher_password = _secret(args.dispatcher_password_file, "WATCHFLOOR_DISPATCHER_PASSWORD") or password
+        dispatcher = (args.dispatcher_user, dispatcher_password)
+    config = ScenarioConfig(calls_per_hour=args.calls_per_hour, position_every=args.position_every,
+                            idle_position_every=args.idle_position_every)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        city = await asyncio.to_thread(load_map, args.city)
+        print(f"watchfloor sim: {args.units} units on {city.name}, seed {args.seed}, {args.speed:g}x", flush=True)
+        try:
+            stats = await run_scenario(args.url, args.user, password, seed=args.seed, speed=args.speed,
+                                       units=args.units, duration=args.duration, stop=stop, map_=city,
+                                       dispatcher=dispatcher, config=config)
+        except ConnectionError as exc:
+            print(f"watchfloor sim: {exc}", flush=True)
+            return 1
+        print(stats.summary(), flush=True)
+        return 0
+
+    return asyncio.run(main())

@@ -1,0 +1,42 @@
+"""The simulator on the imported city (`app.city`): skipped until the city package and its data are present."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from app.sim.map import CityMap, load_map
+from app.sim.offline import play_offline
+from app.sim.scenario import Scenario, ScenarioConfig
+
+loader = pytest.importorskip("app.city.loader")
+
+
+@pytest.fixture(scope="module")
+def city_map() -> CityMap:
+    try:
+        return CityMap(loader.load_city())
+    except (OSError, ValueError, KeyError) as exc:
+        pytest.skip(f"no built city: {exc}")
+
+
+def test_load_map_prefers_the_city(city_map: CityMap) -> None:
+    assert isinstance(load_map(), CityMap)
+
+
+def test_routes_follow_the_roads(city_map: CityMap) -> None:
+    rng = random.Random(4)
+    a, b = city_map.random_address(rng), city_map.random_address(rng)
+    route = city_map.route((a.lat, a.lon), (b.lat, b.lon))
+    assert len(route) > 2
+    assert route[0] == (a.lat, a.lon) and route[-1] == (b.lat, b.lon)
+    assert all(city_map.stations(kind) for kind in ("fire", "police", "medical", "hospital"))
+    assert len(city_map.flood_area()) >= 3
+
+
+def test_a_shift_on_the_city_is_deterministic_and_valid(city_map: CityMap) -> None:
+    first = Scenario(ScenarioConfig(seed=9, calls_per_hour=40), city_map).script(1800)
+    again = Scenario(ScenarioConfig(seed=9, calls_per_hour=40), city_map).script(1800)
+    assert first == again
+    assert not play_offline(first).refused
