@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hub": ("app.hub.cli", "run the hub: the websocket server every console and feed connects to"),
     "user": ("app.hub.user_cli", "add, list and disable user accounts in a hub's database"),
     "city": ("app.city.cli", "import a city from OpenStreetMap data: basemap, road graph, gazetteer"),
+    "console": ("app.ui.cli_console", "the control-room console, connected to a hub"),
+    "demo": ("app.ui.cli_demo", "a local hub, demo accounts, a live scenario and a console, in one command"),
 }
 
 

@@ -1,0 +1,71 @@
+"""`watchfloor demo`: a hub, demo accounts, a live scenario and a console, in one command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from pathlib import Path
+
+import platformdirs
+
+DEMO_PASSWORD = "watchfloor-demo"
+DEMO_USERS = [("fire1", "dispatcher", "fire"), ("police1", "dispatcher", "police"),
+              ("medical1", "dispatcher", "medical"), ("supervisor1", "supervisor", "fire"),
+              ("demo-sim", "supervisor", "*")]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `watchfloor demo`."""
+    parser.add_argument("--agency", choices=["fire", "police", "medical"], default="fire",
+                        help="which agency's dispatcher the console signs in as (default fire)")
+    parser.add_argument("--db", type=Path, help="event log (default: demo/hub.db in the user data directory)")
+    parser.add_argument("--port", type=int, default=0, help="hub port (default: any free port)")
+    parser.add_argument("--seed", type=int, default=7, help="scenario random seed")
+    parser.add_argument("--speed", type=float, default=1.0, help="scenario speed-up (default 1.0)")
+    parser.add_argument("--theme", choices=["dark", "light"], help="colour theme")
+
+
+def start_scenario(url: str, seed: int, speed: float, stop: threading.Event, console_agency: str) -> threading.Thread:
+    """The full simulator when installed (`app.sim`), else the built-in demo driver; runs in a thread."""
+    try:
+        from app.sim.scenario import run_scenario
+
+        def target() -> None:
+            run_scenario(url, "demo-sim", DEMO_PASSWORD, seed, speed, stop)
+    except ImportError:
+        from app.ui.demo_driver import run_driver
+
+        idle = frozenset({"fire", "police", "medical"} - {console_agency})
+
+        def target() -> None:
+            run_driver(url, "demo-sim", DEMO_PASSWORD, seed, speed, stop, idle)
+
+    thread = threading.Thread(target=target, name="wf-demo-scenario", daemon=True)
+    thread.start()
+    return thread
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start everything, run the console until its window closes, then stop the hub cleanly."""
+    from app.ui.console_app import make_app, open_console
+    from app.ui.hub_thread import HubThread
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    db = args.db or Path(platformdirs.user_data_dir("watchfloor")) / "demo" / "hub.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    app = make_app(args.theme)
+    hub = HubThread(db, port=args.port)
+    for name, role, agency in DEMO_USERS:
+        hub.ensure_user(name, DEMO_PASSWORD, role, agency)
+    hub.start()
+    logging.getLogger("watchfloor.demo").info("demo hub at %s (log %s)", hub.url, db)
+    stop = threading.Event()
+    scenario = start_scenario(hub.url, args.seed, args.speed, stop, args.agency)
+    open_console(hub.url, f"{args.agency}1", DEMO_PASSWORD)
+    try:
+        return app.exec()
+    finally:
+        stop.set()
+        scenario.join(5)
+        hub.shutdown()
