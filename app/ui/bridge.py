@@ -151,6 +151,11 @@ class HubBridge(QObject):
         self._password = ""
         try:
             loop.run_until_complete(self._main())
+            # Commands still waiting for a hub that never answered: end them quietly.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         finally:
             loop.close()
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.main_window import MainWindow
 
 DEMO_PASSWORD = "watchfloor-demo"
 DEMO_USERS = [("fire1", "dispatcher", "fire"), ("police1", "dispatcher", "police"),
@@ -46,12 +53,11 @@ def start_scenario(url: str, seed: int, speed: float, stop: threading.Event, con
     return thread
 
 
-def run(args: argparse.Namespace) -> int:
-    """Start everything, run the console until its window closes, then stop the hub cleanly."""
+def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Callable[[], None]]:
+    """Start the hub, the scenario and the console; returns the app, the window and a clean-up function."""
     from app.ui.console_app import make_app, open_console
     from app.ui.hub_thread import HubThread
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     db = args.db or Path(platformdirs.user_data_dir("watchfloor")) / "demo" / "hub.db"
     db.parent.mkdir(parents=True, exist_ok=True)
     app = make_app(args.theme)
@@ -62,10 +68,21 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("watchfloor.demo").info("demo hub at %s (log %s)", hub.url, db)
     stop = threading.Event()
     scenario = start_scenario(hub.url, args.seed, args.speed, stop, args.agency)
-    open_console(hub.url, f"{args.agency}1", DEMO_PASSWORD)
-    try:
-        return app.exec()
-    finally:
+    window = open_console(hub.url, f"{args.agency}1", DEMO_PASSWORD)
+
+    def cleanup() -> None:
         stop.set()
         scenario.join(5)
         hub.shutdown()
+
+    return app, window, cleanup
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo until the console's window closes, then stop the hub cleanly."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app, _window, cleanup = start_demo(args)
+    try:
+        return app.exec()
+    finally:
+        cleanup()

@@ -3,7 +3,7 @@ history with Up/Down, and a feedback line that turns red with the reason when a 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QCompleter, QLabel, QLineEdit, QVBoxLayout, QWidget
 
@@ -78,6 +78,13 @@ class CadLineEdit(QLineEdit):
             self.history.append(line)
             del self.history[: -self.HISTORY]
         self._history_pos = len(self.history)
+
+    def event(self, event: QEvent) -> bool:
+        # Tab completes here instead of moving the focus on.
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Tab:
+            self.keyPressEvent(event)
+            return True
+        return super().event(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         popup = self._completer.popup()
