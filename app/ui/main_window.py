@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -100,6 +100,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Watchfloor — {bridge.user}")
         self.resize(1600, 1000)
         self.setDockNestingEnabled(True)
+        self._layout_restored = False
+        self._sized = False
 
         # Centre: banner, map, CAD line.
         self.banner = Banner()
@@ -127,13 +129,11 @@ class MainWindow(QMainWindow):
         self._dock("queue", "Incident queue", self.queue, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("detail", "Incident detail", self.detail, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("units", "Unit status", self.units, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("alerts", "Alerts & mutual aid", self.alerts, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("alerts", "Alerts · Mutual aid", self.alerts, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("chat", "Chat", self.chat, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.docks["alerts"], self.docks["chat"])
         self.docks["alerts"].raise_()
-        self.resizeDocks([self.docks["queue"], self.docks["units"]], [640, 430], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["queue"], self.docks["detail"]], [380, 560], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["units"], self.docks["alerts"]], [620, 320], Qt.Orientation.Vertical)
+        self._size_docks()
         self._default_state = self.saveState()
 
         self._status_bar()
@@ -158,6 +158,22 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
         self.docks[name] = dock
+
+    def _size_docks(self) -> None:
+        """The default proportions: queue and detail left, units and alerts right, the map between."""
+        width, height = max(self.width(), 1200), max(self.height(), 800)
+        self.resizeDocks([self.docks["queue"], self.docks["units"]], [int(width * 0.37), int(width * 0.25)],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["queue"], self.docks["detail"]], [int(height * 0.38), int(height * 0.62)],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["units"], self.docks["alerts"]], [int(height * 0.62), int(height * 0.38)],
+                         Qt.Orientation.Vertical)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._layout_restored and not self._sized:
+            self._sized = True
+            QTimer.singleShot(0, self._size_docks)
 
     def _status_bar(self) -> None:
         bar = self.statusBar()
@@ -256,7 +272,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
-            self.restoreState(state)
+            self._layout_restored = self.restoreState(state)
 
     def save_layout(self) -> None:
         """Remember window geometry and dock layout for this user."""

@@ -91,7 +91,7 @@ class _KeyedModel(QAbstractTableModel):
 class IncidentQueueModel(_KeyedModel):
     """Open incidents, most urgent first, then oldest first."""
 
-    HEADERS = ("P", "Inc", "Type", "Address", "Status", "Units", "Agency", "Age")
+    HEADERS = ("P", "Inc", "Type", "Address", "Status", "Units", "Age")
 
     def __init__(self) -> None:
         super().__init__()
@@ -134,15 +134,13 @@ class IncidentQueueModel(_KeyedModel):
             if column == 5:
                 return " ".join(incident.units) or "—"
             if column == 6:
-                return " ".join(a.upper() for a in incident.agencies)
-            if column == 7:
                 return elapsed(self.clock() - incident.created_at)
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == 0:
                 return QBrush(QColor(PRIORITY_COLORS.get(incident.priority, "#8b949e")))
             if column == 4:
                 return QBrush(QColor(INCIDENT_STATUS_COLORS.get(incident.status.value, "#8b949e")))
-            if column == 6:
+            if column == 1:
                 return QBrush(QColor(agency_color(incident.owner, self.agencies)))
         if role == Qt.ItemDataRole.BackgroundRole:
             until = self.flash_until.get(incident.id, 0.0)
@@ -154,11 +152,13 @@ class IncidentQueueModel(_KeyedModel):
             font = QFont()
             font.setBold(True)
             return font
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 1, 7):
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (0, 1, 6):
             return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             notes = "\n".join(n.text for n in incident.notes[-3:])
-            return f"{type_label(incident.type)} at {incident.address}\nCaller: {incident.caller}\n{notes}".strip()
+            agencies = " ".join(a.upper() for a in incident.agencies)
+            return (f"{type_label(incident.type)} at {incident.address}\nOwner {incident.owner.upper()} · agencies "
+                    f"{agencies}\nCaller: {incident.caller}\n{notes}").strip()
         return None
 
 

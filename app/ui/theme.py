@@ -85,6 +85,8 @@ QPushButton:hover {{ border-color: #3b7ddd; }}
 QPushButton:default {{ border-color: #3b7ddd; }}
 QPushButton#accept {{ background: #1f6f3a; color: white; border-color: #2ea043; font-weight: 600; }}
 QPushButton#decline {{ background: #6e1b1b; color: white; border-color: #b62324; font-weight: 600; }}
+QPushButton:disabled, QPushButton#accept:disabled, QPushButton#decline:disabled {{ background: {button};
+    color: {dim}; border-color: {border}; font-weight: normal; }}
 QStatusBar {{ background: {title}; border-top: 1px solid {border}; }}
 QStatusBar QLabel {{ padding: 0 8px; }}
 QLabel#connection {{ font-weight: 700; border-radius: 3px; padding: 2px 10px; }}

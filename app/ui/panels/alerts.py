@@ -82,6 +82,10 @@ class AlertsPanel(QWidget):
             item.setData(ID_ROLE, alert.id)
             item.setForeground(QBrush(QColor("#ff7b72" if alert.severity in ("Extreme", "Severe") else "#e3b341")))
             self.list.addItem(item)
+        if not requests and not alerts:
+            empty = QListWidgetItem("No mutual-aid requests · no alerts in force")
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.list.addItem(empty)
         for row in range(self.list.count()):
             if self.list.item(row).data(ID_ROLE) == current:
                 self.list.setCurrentRow(row)

@@ -89,7 +89,7 @@ class IncidentQueueView(_Board):
         super().__init__(parent)
         self.setModel(model)
         header = self.horizontalHeader()
-        for column, width in enumerate((38, 64, 150, 210, 100, 110, 90, 60)):
+        for column, width in enumerate((32, 54, 132, 200, 92, 76, 48)):
             self.setColumnWidth(column, width)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.doubleClicked.connect(lambda index: self._emit(self.recommend))
