@@ -147,7 +147,7 @@ class IncidentQueueModel(_KeyedModel):
             if until > self.clock() and int(self.clock() * 2) % 2 == 0:
                 return QBrush(QColor("#7a1d1d"))
             if incident.status == IncidentStatus.NEW:
-                return QBrush(QColor(60, 20, 22, 120))
+                return QBrush(QColor(248, 81, 73, 38))
         if role == Qt.ItemDataRole.FontRole and column in (0, 1):
             font = QFont()
             font.setBold(True)

@@ -45,9 +45,20 @@ STATE_COLORS: dict[str, str] = {
 def agency_color(code: str, agencies: dict[str, tuple[str, str]] | None = None) -> str:
     """The agency's display colour (from the hub's welcome, else the defaults)."""
     if agencies and code in agencies:
-        return agencies[code][1]
-    agency = DEFAULT_AGENCIES.get(code)
-    return agency.color if agency else "#8b949e"
+        colour = agencies[code][1]
+    else:
+        agency = DEFAULT_AGENCIES.get(code)
+        colour = agency.color if agency else "#8b949e"
+    return readable(colour)
+
+
+def readable(colour: str) -> str:
+    """The colour, darkened on the light theme if it would vanish into the background (white EMS, say)."""
+    app = QApplication.instance()
+    if app is None or current_theme(app) == "dark":  # type: ignore[arg-type]
+        return colour
+    qcolour = QColor(colour)
+    return qcolour.darker(260).name() if qcolour.lightnessF() > 0.7 else colour
 
 
 _DARK = {
