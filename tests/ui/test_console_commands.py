@@ -167,3 +167,23 @@ def test_frames_are_coalesced_private_copies(qtbot, hub, console) -> None:
     # The GUI holds a copy: the network thread's live picture is never handed over.
     live = fire.bridge._client.picture
     assert frames[-1].picture is not live and frames[-1].picture.units["E1"] is not live.units["E1"]
+
+
+def test_queue_keys_open_assign_dialog_and_digits_pick(qtbot, hub, console) -> None:
+    from app.ui.dialogs import RecommendDialog
+
+    fire = console("fire1")
+    _incident(qtbot, hub, fire, type="vehicle_fire")  # needs one engine
+    qtbot.waitUntil(lambda: fire.queue_model.rowCount() == 1)
+    fire.queue.setFocus()
+    assert fire.queue.select_key("1001")
+    qtbot.keyClick(fire.queue, Qt.Key.Key_Return)
+    dialog = fire.findChild(RecommendDialog)
+    assert dialog is not None and dialog.isVisible()
+    assert [r.unit for r in dialog.chosen()] == ["E1"]  # nearest engine pre-checked, E2 offered as the extra
+    qtbot.keyClick(dialog, Qt.Key.Key_1)  # untick E1
+    qtbot.keyClick(dialog, Qt.Key.Key_2)  # tick E2
+    assert [r.unit for r in dialog.chosen()] == ["E2"]
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: hub.unit_status("E2") == "dispatched", timeout=5000)
+    assert hub.unit_status("E1") == "available"
