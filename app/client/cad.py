@@ -1,0 +1,153 @@
+"""The CAD command line: terse dispatcher commands ("D E12 1042") turned into hub commands.
+
+Pure and Qt-free, so any client (the console, a terminal, a test) parses the same language. `parse` either
+returns the hub commands a line stands for, or raises `CadError` with a message fit to show the dispatcher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain.entities import UnitStatus
+
+#: Status verbs in the CAD tradition -> the unit status they set.
+STATUS_VERBS: dict[str, UnitStatus] = {
+    "ER": UnitStatus.EN_ROUTE,
+    "OS": UnitStatus.ON_SCENE,
+    "TR": UnitStatus.TRANSPORTING,
+    "AH": UnitStatus.AT_HOSPITAL,
+    "AV": UnitStatus.AVAILABLE,
+    "OOS": UnitStatus.OUT_OF_SERVICE,
+}
+
+#: Verb -> (usage, what it does): the help text and the completer's list.
+VERBS: dict[str, tuple[str, str]] = {
+    "D": ("D <unit> [<unit> ...] <incident>", "dispatch units to an incident"),
+    "ER": ("ER <unit>", "unit en route"),
+    "OS": ("OS <unit>", "unit on scene"),
+    "TR": ("TR <unit>", "unit transporting a patient"),
+    "AH": ("AH <unit>", "unit at hospital"),
+    "AV": ("AV <unit>", "unit available (clears it from its incident)"),
+    "OOS": ("OOS <unit>", "unit out of service"),
+    "CL": ("CL <incident> <disposition>", "close an incident (e.g. resolved, false_alarm, transported)"),
+    "N": ("N <incident> <text>", "add a note to an incident's narrative"),
+    "P": ("P <incident> <1-5>", "change an incident's priority (1 is most urgent)"),
+    "AID": ("AID <incident> <agency> [note]", "request mutual aid from another agency"),
+    "ACC": ("ACC <request> [note]", "accept a mutual-aid request (e.g. ACC AR-3)"),
+    "DEC": ("DEC <request> [note]", "decline a mutual-aid request"),
+    "MSG": ("MSG <all|agency|incident> <text>", "chat: to everyone, one agency, or an incident's channel"),
+    "HELP": ("HELP", "list the commands"),
+}
+
+
+class CadError(ValueError):
+    """A line that is not a valid CAD command; the message says what is expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class CadCommand:
+    """What one line asks for: the hub commands (name, args) to send, in order, and a one-line summary."""
+
+    verb: str
+    commands: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    summary: str = ""
+
+
+def _usage(verb: str) -> CadError:
+    usage, _ = VERBS[verb]
+    return CadError(f"usage: {usage}")
+
+
+def _incident(token: str, verb: str) -> str:
+    if not token.isdigit():
+        raise CadError(f"{token!r} is not an incident number; usage: {VERBS[verb][0]}")
+    return token
+
+
+def _channel(token: str, agencies: frozenset[str] | None) -> str:
+    lowered = token.lower()
+    if lowered == "all" or lowered.startswith(("agency:", "incident:")):
+        return lowered
+    if token.isdigit():
+        return f"incident:{token}"
+    if agencies is None or lowered in agencies:
+        return f"agency:{lowered}"
+    raise CadError(f"{token!r} is not a channel: use all, an agency ({', '.join(sorted(agencies))}) "
+                   "or an incident number")
+
+
+def parse(line: str, agencies: frozenset[str] | None = None) -> CadCommand:
+    """Parse one command line. `agencies` (codes), when given, are checked for AID and MSG."""
+    tokens = line.split()
+    if not tokens:
+        raise CadError("type a command, e.g. D E12 1042 (HELP lists them)")
+    verb, rest = tokens[0].upper(), tokens[1:]
+    if verb not in VERBS:
+        raise CadError(f"unknown command {tokens[0]!r}; HELP lists the commands")
+    # The free text after the fixed arguments keeps its spacing and case.
+    def text_after(n: int) -> str:
+        parts = line.strip().split(None, n)
+        return parts[n] if len(parts) > n else ""
+
+    if verb == "HELP":
+        return CadCommand(verb, [], "help")
+    if verb == "D":
+        if len(rest) < 2:
+            raise _usage(verb)
+        incident = _incident(rest[-1], verb)
+        units = [u.upper() for u in rest[:-1]]
+        return CadCommand(verb, [("unit.assign", {"unit": u, "incident": incident}) for u in units],
+                          f"dispatch {', '.join(units)} to {incident}")
+    if verb in STATUS_VERBS:
+        if len(rest) != 1:
+            raise _usage(verb)
+        unit, status = rest[0].upper(), STATUS_VERBS[verb]
+        return CadCommand(verb, [("unit.status", {"unit": unit, "status": status.value})],
+                          f"{unit} {status.value.replace('_', ' ')}")
+    if verb == "CL":
+        if len(rest) < 2:
+            raise _usage(verb)
+        incident = _incident(rest[0], verb)
+        disposition = text_after(2)
+        return CadCommand(verb, [("incident.close", {"incident": incident, "disposition": disposition})],
+                          f"close {incident}: {disposition}")
+    if verb == "N":
+        if len(rest) < 2:
+            raise _usage(verb)
+        incident = _incident(rest[0], verb)
+        return CadCommand(verb, [("incident.note", {"incident": incident, "text": text_after(2)})],
+                          f"note on {incident}")
+    if verb == "P":
+        if len(rest) != 2 or rest[1] not in {"1", "2", "3", "4", "5"}:
+            raise _usage(verb)
+        incident = _incident(rest[0], verb)
+        return CadCommand(verb, [("incident.update", {"incident": incident, "priority": int(rest[1])})],
+                          f"{incident} priority {rest[1]}")
+    if verb == "AID":
+        if len(rest) < 2:
+            raise _usage(verb)
+        incident, agency = _incident(rest[0], verb), rest[1].lower()
+        if agencies is not None and agency not in agencies:
+            raise CadError(f"there is no agency {rest[1]!r}; known: {', '.join(sorted(agencies))}")
+        return CadCommand(verb, [("aid.request", {"incident": incident, "agency": agency, "note": text_after(3)})],
+                          f"ask {agency} for aid on {incident}")
+    if verb in ("ACC", "DEC"):
+        if not rest:
+            raise _usage(verb)
+        request = rest[0].upper()
+        if not request.startswith("AR-"):
+            request = f"AR-{request}" if request.isdigit() else request
+        accept = verb == "ACC"
+        return CadCommand(verb, [("aid.answer", {"request": request, "accept": accept, "note": text_after(2)})],
+                          f"{'accept' if accept else 'decline'} {request}")
+    # MSG
+    if len(rest) < 2:
+        raise _usage(verb)
+    channel = _channel(rest[0], agencies)
+    return CadCommand(verb, [("message.send", {"channel": channel, "text": text_after(2)})], f"message to {channel}")
+
+
+def help_text() -> str:
+    """One line per command, for the console's HELP."""
+    return "\n".join(f"{usage:<36} {what}" for usage, what in VERBS.values())

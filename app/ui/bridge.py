@@ -1,0 +1,232 @@
+"""The bridge between the network thread (asyncio, owns the HubClient) and the GUI thread (Qt).
+
+The picture is folded in the network thread and is never touched by the GUI. Instead, at most `rate_hz`
+times a second and only when something changed, the network thread copies it into a fresh `Picture` (one
+msgpack round trip in C) and emits it with the events seen since the last frame. Signals cross threads as
+queued connections, so every slot runs in the GUI thread; the GUI sends commands with
+`run_coroutine_threadsafe` and learns their outcome from `command_finished`. The GUI never waits on the
+network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from PySide6.QtCore import QObject, Signal
+
+from app.client.connection import CommandRefused, HubClient
+from app.domain import events as ev
+from app.domain.events import Event
+from app.domain.picture import Picture
+from app.protocol.client_session import Update
+
+log = logging.getLogger("watchfloor.console")
+
+#: Events not worth a line in any timeline: positions arrive many times a second and live in the picture.
+QUIET_EVENTS = frozenset({ev.UNIT_POSITION})
+#: At most this many events are held for one frame (a resync after a long outage sends a snapshot anyway).
+MAX_EVENTS_PER_FRAME = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """What the GUI gets: a private copy of the picture and the (non-position) events since the last frame.
+
+    `reset` is set when the hub sent a whole snapshot (the picture was replaced, not advanced).
+    """
+
+    picture: Picture
+    events: list[Event]
+    reset: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStatus:
+    """The connection as the status bar shows it. `retry_at` is on the `time.monotonic` clock."""
+
+    state: str
+    detail: str = ""
+    retry_at: float | None = None
+    queued: int = 0
+    user: str = ""
+    role: str = ""
+    agency: str = ""
+    agencies: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (name, colour)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """How a command sent from the GUI ended: accepted, or refused with the hub's code and reason."""
+
+    token: int
+    name: str
+    args: dict[str, Any]
+    ok: bool
+    code: str = ""
+    message: str = ""
+    events: list[int] = field(default_factory=list)
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Picture)
+
+
+def copy_picture(picture: Picture) -> Picture:
+    """A deep, independent copy of a picture (fast: C serialisation both ways)."""
+    return _decoder.decode(_encoder.encode(picture))
+
+
+class HubBridge(QObject):
+    """Runs a HubClient in its own thread and hands its picture to the GUI thread by signal."""
+
+    frame = Signal(object)  # Frame
+    status_changed = Signal(object)  # ConnectionStatus
+    command_finished = Signal(object)  # CommandResult
+
+    def __init__(self, url: str, user: str, password: str, rate_hz: float = 8.0,
+                 parent: QObject | None = None, backoff_max: float = 5.0) -> None:
+        super().__init__(parent)
+        self.url = url
+        self.user = user
+        self._password = password
+        self._period = 1.0 / rate_hz
+        self._backoff_max = backoff_max
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: HubClient | None = None
+        self._started = threading.Event()
+        self._tokens = itertools.count(1)
+        # Written and read only in the network thread.
+        self._pending: list[Event] = []
+        self._dirty = False
+        self._reset = False
+        self._last_status: ConnectionStatus | None = None
+
+    # -- GUI-thread API --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the network thread; it connects and keeps reconnecting until `stop`."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="wf-console-net", daemon=True)
+        self._thread.start()
+        self._started.wait(5)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Disconnect and end the network thread (called once, when the console closes)."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        with contextlib.suppress(RuntimeError):
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+        thread.join(timeout)
+        self._thread = None
+
+    def send(self, name: str, args: dict[str, Any]) -> int:
+        """Queue a hub command; returns a token that `command_finished` will carry. Never blocks."""
+        token = next(self._tokens)
+        if self._loop is None:
+            self.command_finished.emit(CommandResult(token, name, args, False, "offline", "not started"))
+            return token
+        asyncio.run_coroutine_threadsafe(self._command(token, name, args), self._loop)
+        return token
+
+    # -- network thread --------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        self._client = HubClient(self.url, self.user, self._password, client="watchfloor-console",
+                                 on_update=self._on_update, on_state=self._on_state,
+                                 backoff_max=self._backoff_max)
+        self._password = ""
+        try:
+            loop.run_until_complete(self._main())
+            # Commands still waiting for a hub that never answered: end them quietly.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        finally:
+            loop.close()
+
+    async def _main(self) -> None:
+        assert self._client is not None
+        self._stop = asyncio.Event()
+        self._client.start()
+        self._started.set()
+        pump = asyncio.get_running_loop().create_task(self._pump())
+        await self._stop.wait()
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
+        await self._client.close()
+
+    async def _shutdown(self) -> None:
+        self._stop.set()
+
+    def _on_update(self, update: Update) -> None:
+        if update.snapshot:
+            self._pending.clear()
+            self._reset = True
+        if update.events or update.snapshot:
+            self._dirty = True
+            self._pending.extend(e for e in update.events if e.kind not in QUIET_EVENTS)
+            if len(self._pending) > MAX_EVENTS_PER_FRAME:
+                del self._pending[: len(self._pending) - MAX_EVENTS_PER_FRAME]
+
+    def _on_state(self, state: str, detail: str) -> None:
+        self._emit_status()
+
+    def _emit_status(self) -> None:
+        client = self._client
+        if client is None:
+            return
+        welcome = client.session.welcome
+        status = ConnectionStatus(
+            state=client.state, detail=client.detail, retry_at=client.retry_at, queued=len(client.session.outbox),
+            user=welcome.user if welcome else self.user, role=welcome.role if welcome else "",
+            agency=welcome.agency if welcome else "",
+            agencies={a.code: (a.name, a.color) for a in welcome.agencies} if welcome else {},
+        )
+        if status != self._last_status:
+            self._last_status = status
+            self.status_changed.emit(status)
+
+    async def _pump(self) -> None:
+        """Coalesce: one frame per period at most, and only when the picture moved."""
+        assert self._client is not None
+        while True:
+            await asyncio.sleep(self._period)
+            self._emit_status()
+            if not self._dirty:
+                continue
+            started = time.perf_counter()
+            frame = Frame(copy_picture(self._client.picture), self._pending, self._reset)
+            self._pending, self._dirty, self._reset = [], False, False
+            self.frame.emit(frame)
+            log.debug("frame at seq %s in %.1f ms", frame.picture.seq, (time.perf_counter() - started) * 1000)
+
+    async def _command(self, token: int, name: str, args: dict[str, Any]) -> None:
+        assert self._client is not None
+        future = self._client.command(name, args)
+        self._emit_status()  # the queued count may have grown (offline)
+        try:
+            ack = await future
+        except CommandRefused as refused:
+            result = CommandResult(token, name, args, False, refused.code, refused.message)
+        except Exception as exc:  # a bug or a closed client must still answer the GUI
+            result = CommandResult(token, name, args, False, "error", str(exc))
+        else:
+            result = CommandResult(token, name, args, True, events=list(ack.seqs))
+        self.command_finished.emit(result)
+        self._emit_status()

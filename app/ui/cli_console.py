@@ -1,0 +1,32 @@
+"""`watchfloor console`: the control-room console, connected to a hub."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `watchfloor console`."""
+    parser.add_argument("--url", default="ws://127.0.0.1:8765", help="hub websocket URL (default ws://127.0.0.1:8765)")
+    parser.add_argument("--user", default="", help="user name (asked in the sign-in dialog if missing)")
+    parser.add_argument("--theme", choices=["dark", "light"], help="colour theme (default: the last one used, dark)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Sign in and run the console until its window closes."""
+    from app.ui.console_app import make_app, open_console
+    from app.ui.dialogs import LoginDialog
+
+    app = make_app(args.theme)
+    password = os.environ.get("WATCHFLOOR_PASSWORD", "")
+    url, user = args.url, args.user
+    if not (user and password):
+        login = LoginDialog(url, user)
+        if login.exec() != LoginDialog.DialogCode.Accepted:
+            return 1
+        url, user, password = login.url.text().strip(), login.user.text().strip(), login.password.text()
+    window = open_console(url, user, password)
+    window.bridge.status_changed.connect(lambda s: s.state == "refused" and window.statusBar().showMessage(
+        f"Sign-in refused: {s.detail}"))
+    return app.exec()

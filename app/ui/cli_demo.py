@@ -1,0 +1,90 @@
+"""`watchfloor demo`: a hub, demo accounts, a live scenario and a console, in one command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import platformdirs
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.main_window import MainWindow
+
+DEMO_PASSWORD = "watchfloor-demo"
+DEMO_USERS = [("fire1", "dispatcher", "fire"), ("police1", "dispatcher", "police"),
+              ("medical1", "dispatcher", "medical"), ("supervisor1", "supervisor", "fire"),
+              ("demo-sim", "supervisor", "*"), ("demo-feed", "feed", "*")]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `watchfloor demo`."""
+    parser.add_argument("--agency", choices=["fire", "police", "medical"], default="fire",
+                        help="which agency's dispatcher the console signs in as (default fire)")
+    parser.add_argument("--db", type=Path, help="event log (default: demo/hub.db in the user data directory)")
+    parser.add_argument("--port", type=int, default=0, help="hub port (default: any free port)")
+    parser.add_argument("--seed", type=int, default=7, help="scenario random seed")
+    parser.add_argument("--speed", type=float, default=1.0, help="scenario speed-up (default 1.0)")
+    parser.add_argument("--theme", choices=["dark", "light"], help="colour theme")
+
+
+def start_scenario(url: str, seed: int, speed: float, stop: threading.Event) -> threading.Thread:
+    """Play the simulator's shift against the demo hub in a thread of its own, until `stop` is set.
+
+    The fleet reports through a feed account (feeds may send thousands of positions a second; people's
+    accounts are rate-limited), and the simulated dispatchers work through a supervisor account.
+    """
+    import asyncio
+
+    from app.sim.runner import run_scenario
+
+    async def play() -> None:
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True).start()
+        await run_scenario(url, "demo-feed", DEMO_PASSWORD, seed=seed, speed=speed, stop=done,
+                           dispatcher=("demo-sim", DEMO_PASSWORD))
+
+    thread = threading.Thread(target=lambda: asyncio.run(play()), name="wf-demo-scenario", daemon=True)
+    thread.start()
+    return thread
+
+
+def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Callable[[], None]]:
+    """Start the hub, the scenario and the console; returns the app, the window and a clean-up function."""
+    from app.ui.console_app import make_app, open_console
+    from app.ui.hub_thread import HubThread
+
+    db = args.db or Path(platformdirs.user_data_dir("watchfloor")) / "demo" / "hub.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    app = make_app(args.theme)
+    hub = HubThread(db, port=args.port)
+    for name, role, agency in DEMO_USERS:
+        hub.ensure_user(name, DEMO_PASSWORD, role, agency)
+    hub.start()
+    logging.getLogger("watchfloor.demo").info("demo hub at %s (log %s)", hub.url, db)
+    stop = threading.Event()
+    scenario = start_scenario(hub.url, args.seed, args.speed, stop)
+    window = open_console(hub.url, f"{args.agency}1", DEMO_PASSWORD)
+
+    def cleanup() -> None:
+        stop.set()
+        scenario.join(5)
+        hub.shutdown()
+
+    return app, window, cleanup
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo until the console's window closes, then stop the hub cleanly."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app, _window, cleanup = start_demo(args)
+    try:
+        return app.exec()
+    finally:
+        cleanup()

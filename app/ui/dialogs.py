@@ -1,0 +1,349 @@
+"""Dialogs of the dispatch workflow: new incident, recommended units, close with a disposition, sign-in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QStringListModel, Qt
+from PySide6.QtGui import QColor, QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.incident_types import INCIDENT_TYPES
+from app.domain.lifecycle import DISPOSITIONS
+from app.domain.recommend import Recommendation
+from app.ui.city_services import Geocoder
+
+
+class NewIncidentDialog(QDialog):
+    """Take a call: type (searchable), priority (from the type), address (geocoded offline) or a map point,
+    caller, notes, restricted. `args()` gives the incident.create arguments."""
+
+    def __init__(self, geocoder: Geocoder | None, at: tuple[float, float] | None = None,
+                 center: tuple[float, float] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New incident")
+        self.setMinimumWidth(520)
+        self.geocoder = geocoder
+        self.type = QComboBox()
+        self.type.setEditable(True)
+        self.type.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        for itype in sorted(INCIDENT_TYPES.values(), key=lambda t: (t.priority, t.label)):
+            self.type.addItem(f"{itype.label}  ·  {itype.agency}  ·  P{itype.priority}", itype.code)
+        self.type.completer().setFilterMode(Qt.MatchFlag.MatchContains)
+        self.type.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.type.setCurrentIndex(-1)
+        self.type.lineEdit().setPlaceholderText("type to search: fire, cardiac, collision…")
+        self.priority = QSpinBox()
+        self.priority.setRange(1, 5)
+        self.priority.setValue(3)
+        self.priority.setPrefix("P")
+        self.address = QLineEdit()
+        self.address.setPlaceholderText("street and number, or a place" if geocoder else
+                                        "address (no offline geocoder: set the point below or right-click the map)")
+        self._suggestions = QStringListModel(self)
+        completer = QCompleter(self._suggestions, self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.address.setCompleter(completer)
+        self.located = QLabel("")
+        self.located.setObjectName("dim")
+        self.lat = QDoubleSpinBox()
+        self.lon = QDoubleSpinBox()
+        for box, (low, high) in ((self.lat, (-90, 90)), (self.lon, (-180, 180))):
+            box.setDecimals(6)
+            box.setRange(low, high)
+            box.setSingleStep(0.0005)
+        point = at or center or (60.1699, 24.9384)
+        self.lat.setValue(point[0])
+        self.lon.setValue(point[1])
+        self._have_point = at is not None
+        self.caller = QLineEdit()
+        self.caller.setPlaceholderText("name and call-back number")
+        self.notes = QPlainTextEdit()
+        self.notes.setPlaceholderText("what the caller reports")
+        self.notes.setFixedHeight(80)
+        self.restricted = QCheckBox("Restricted: visible only to agencies working it")
+        coords = QHBoxLayout()
+        coords.addWidget(self.lat)
+        coords.addWidget(self.lon)
+        form = QFormLayout()
+        form.addRow("&Type", self.type)
+        form.addRow("&Priority", self.priority)
+        form.addRow("&Address", self.address)
+        form.addRow("", self.located)
+        form.addRow("Point (lat, lon)", coords)
+        form.addRow("&Caller", self.caller)
+        form.addRow("&Notes", self.notes)
+        form.addRow("", self.restricted)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create  (Ctrl+Enter)")
+        self.buttons.accepted.connect(self._try_accept)
+        self.buttons.rejected.connect(self.reject)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #ff7b72; font-weight: 600;")
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.type.currentIndexChanged.connect(self._type_chosen)
+        self.address.textEdited.connect(self._suggest)
+        self.address.editingFinished.connect(self.locate)
+        completer.activated.connect(lambda _text: self.locate())
+        if at is not None:
+            self.located.setText(f"Point from the map: {at[0]:.5f}, {at[1]:.5f}")
+            self._reverse(at)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        ctrl = event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and ctrl:
+            self._try_accept()
+            return
+        super().keyPressEvent(event)
+
+    def set_type(self, code: str) -> None:
+        """Choose the incident type by code."""
+        self.type.setCurrentIndex(self.type.findData(code))
+
+    def _type_chosen(self, index: int) -> None:
+        code = self.type.itemData(index)
+        if code in INCIDENT_TYPES:
+            self.priority.setValue(INCIDENT_TYPES[code].priority)
+
+    def _suggest(self, text: str) -> None:
+        if self.geocoder is not None and len(text) >= 2:
+            try:
+                self._suggestions.setStringList(self.geocoder.suggest(text, 12))
+            except Exception:  # a suggestion failure must not block typing
+                self._suggestions.setStringList([])
+
+    def _reverse(self, at: tuple[float, float]) -> None:
+        reverse = getattr(self.geocoder, "reverse", None)
+        if reverse is None:
+            return
+        try:
+            location = reverse(at)
+        except Exception:
+            return
+        if location is not None and not self.address.text():
+            self.address.setText(location.address)
+
+    def locate(self) -> bool:
+        """Geocode the address; on success set the point. Returns whether the point is known."""
+        text = self.address.text().strip()
+        if not text or self.geocoder is None:
+            return self._have_point
+        try:
+            location = self.geocoder.geocode(text)
+        except Exception as exc:
+            self.located.setText(f"✖ geocoder error: {exc}")
+            return self._have_point
+        if location is None:
+            self.located.setText(f"✖ “{text}” not found — check the spelling, or right-click the map")
+            self.located.setStyleSheet("color: #ff7b72;")
+            return self._have_point
+        self.lat.setValue(location.latitude)
+        self.lon.setValue(location.longitude)
+        self._have_point = True
+        match = (location.raw or {}).get("match", "") if isinstance(location.raw, dict) else ""
+        note = " (nearest number)" if match == "nearest_number" else ""
+        self.located.setText(f"✔ {location.address}{note}  —  {location.latitude:.5f}, {location.longitude:.5f}")
+        self.located.setStyleSheet("color: #3fb950;")
+        if location.address and match in ("address", "nearest_number"):
+            self.address.setText(location.address)
+        return True
+
+    def _try_accept(self) -> None:
+        if self.type.currentData() not in INCIDENT_TYPES:
+            # Accept a typed label that matches exactly one type.
+            text = self.type.currentText().strip().lower()
+            matches = [t.code for t in INCIDENT_TYPES.values() if text and text in t.label.lower()]
+            if len(matches) == 1:
+                self.set_type(matches[0])
+            else:
+                self.error.setText("Choose the incident type.")
+                self.type.setFocus()
+                return
+        if not self.locate() and not (self.lat.value() or self.lon.value()):
+            self.error.setText("Give an address the geocoder knows, or a point.")
+            return
+        self.accept()
+
+    def args(self) -> dict[str, Any]:
+        """The incident.create arguments."""
+        return {"type": self.type.currentData(), "priority": self.priority.value(), "lat": self.lat.value(),
+                "lon": self.lon.value(), "address": self.address.text().strip(), "caller": self.caller.text().strip(),
+                "notes": self.notes.toPlainText().strip(), "restricted": self.restricted.isChecked()}
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A recommendation as the dialog offers it: pre-checked when it fills a need of the dispatcher's agency."""
+
+    recommendation: Recommendation
+    checked: bool
+
+
+class RecommendDialog(QDialog):
+    """Recommended units with ETAs and reasons. Keys 1-9 toggle a unit; Enter dispatches the checked ones."""
+
+    def __init__(self, title: str, choices: list[Choice], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Assign units — {title}")
+        self.setMinimumSize(760, 320)
+        self.choices = choices
+        self.table = QTableWidget(len(choices), 6)
+        self.table.setHorizontalHeaderLabels(["", "Unit", "Kind", "Agency", "ETA", "Why"])
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        for row, choice in enumerate(choices):
+            rec = choice.recommendation
+            minutes, seconds = divmod(round(rec.eta_s), 60)
+            check = QTableWidgetItem(str(row + 1) if row < 9 else "")
+            check.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsSelectable)
+            check.setCheckState(Qt.CheckState.Checked if choice.checked else Qt.CheckState.Unchecked)
+            self.table.setItem(row, 0, check)
+            for column, text in enumerate((rec.unit, rec.kind, rec.agency.upper() + (" (aid)" if rec.needs_aid else ""),
+                                           f"{minutes}:{seconds:02d}", rec.reason), start=1):
+                item = QTableWidgetItem(text)
+                if rec.needs_aid:
+                    item.setForeground(QColor("#e3b341"))
+                self.table.setItem(row, column, item)
+        self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        hint = QLabel("1–9 toggle a unit · Enter dispatch the checked units · Esc cancel" if choices else
+                      "No available unit of the kinds this incident needs. Request mutual aid, or dispatch by "
+                      "CAD line (D <unit> <incident>).")
+        hint.setObjectName("dim")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Dispatch  (Enter)")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(hint)
+        layout.addWidget(buttons)
+        self.table.setFocus()
+        if choices:
+            self.table.selectRow(0)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        text = event.text()
+        if text.isdigit() and 1 <= int(text) <= min(9, len(self.choices)):
+            item = self.table.item(int(text) - 1, 0)
+            item.setCheckState(Qt.CheckState.Unchecked if item.checkState() == Qt.CheckState.Checked
+                               else Qt.CheckState.Checked)
+            self.table.selectRow(int(text) - 1)
+            return
+        if event.key() == Qt.Key.Key_Space and self.table.currentRow() >= 0:
+            item = self.table.item(self.table.currentRow(), 0)
+            item.setCheckState(Qt.CheckState.Unchecked if item.checkState() == Qt.CheckState.Checked
+                               else Qt.CheckState.Checked)
+            return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.accept()
+            return
+        super().keyPressEvent(event)
+
+    def chosen(self) -> list[Recommendation]:
+        """The checked recommendations, in table order."""
+        return [c.recommendation for row, c in enumerate(self.choices)
+                if self.table.item(row, 0).checkState() == Qt.CheckState.Checked]
+
+
+class CloseDialog(QDialog):
+    """Close an incident with a disposition (and an optional closing note)."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Close — {title}")
+        self.disposition = QComboBox()
+        self.disposition.setEditable(True)
+        for code in DISPOSITIONS:
+            self.disposition.addItem(code.replace("_", " "), code)
+        self.note = QLineEdit()
+        self.note.setPlaceholderText("closing note (optional)")
+        form = QFormLayout()
+        form.addRow("&Disposition", self.disposition)
+        form.addRow("&Note", self.note)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Close incident")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def value(self) -> str:
+        """The disposition code."""
+        data = self.disposition.currentData()
+        text = self.disposition.currentText().strip()
+        return data if data and text == self.disposition.itemText(self.disposition.currentIndex()) else text
+
+
+class AidDialog(QDialog):
+    """Ask another agency for mutual aid on an incident."""
+
+    def __init__(self, title: str, agencies: dict[str, str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Request mutual aid — {title}")
+        self.agency = QComboBox()
+        for code, name in agencies.items():
+            self.agency.addItem(name, code)
+        self.note = QLineEdit()
+        self.note.setPlaceholderText("what you need, e.g. traffic control at the scene")
+        form = QFormLayout()
+        form.addRow("&Agency", self.agency)
+        form.addRow("&Note", self.note)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Request")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+
+class LoginDialog(QDialog):
+    """Sign in to a hub: URL, user name, password."""
+
+    def __init__(self, url: str = "", user: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Watchfloor — sign in")
+        self.url = QLineEdit(url or "ws://127.0.0.1:8765")
+        self.user = QLineEdit(user)
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        form = QFormLayout()
+        form.addRow("&Hub", self.url)
+        form.addRow("&User", self.user)
+        form.addRow("&Password", self.password)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Sign in")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        (self.password if user else self.user).setFocus()

@@ -1,0 +1,124 @@
+"""A stand-in for the map widget when `app.ui.map` is not installed: the same API, drawn with QPainter.
+
+It shows incidents and units as dots over a plain grid so the console stays usable (and testable) without
+Qt WebEngine or the map module; the real map replaces it automatically when importable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QContextMenuEvent, QFont, QMouseEvent, QPainter, QPen
+from PySide6.QtWidgets import QMenu, QWidget
+
+from app.ui.theme import PRIORITY_COLORS, UNIT_STATUS_COLORS
+
+
+class PlaceholderMap(QWidget):
+    """Draws units and incidents on a lat/lon grid; same signals and methods as MapView."""
+
+    selected = Signal(str, str)
+    context_new_incident = Signal(float, float)
+    ready = Signal()
+
+    def __init__(self, center: tuple[float, float] | None = None, parent: QWidget | None = None, **_: Any) -> None:
+        super().__init__(parent)
+        self.units: dict[str, dict[str, Any]] = {}
+        self.incidents: dict[str, dict[str, Any]] = {}
+        self._center = center or (60.1715, 24.944)
+        self._span = 0.02  # degrees of latitude shown
+        self._selected: tuple[str, str | None] = ("", None)
+        self.setMinimumSize(300, 200)
+
+    def upsert_units(self, units: Iterable[Mapping[str, Any]]) -> None:
+        for unit in units:
+            self.units[str(unit["id"])] = dict(unit)
+        self.update()
+
+    def remove_units(self, ids: Iterable[str]) -> None:
+        for unit_id in ids:
+            self.units.pop(unit_id, None)
+        self.update()
+
+    def upsert_incidents(self, incidents: Iterable[Mapping[str, Any]]) -> None:
+        for incident in incidents:
+            self.incidents[str(incident["id"])] = dict(incident)
+        self.update()
+
+    def remove_incidents(self, ids: Iterable[str]) -> None:
+        for incident_id in ids:
+            self.incidents.pop(incident_id, None)
+        self.update()
+
+    def set_zones(self, zones: Sequence[Mapping[str, Any]]) -> None:
+        pass
+
+    def set_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> None:
+        pass
+
+    def set_theme(self, theme: str) -> None:
+        self.update()
+
+    def select(self, kind: str, item_id: str | None) -> None:
+        self._selected = (kind, item_id)
+        self.update()
+
+    def center_on(self, lat: float, lon: float, zoom: float | None = None) -> None:
+        self._center = (lat, lon)
+        self.update()
+
+    def _project(self, lat: float, lon: float) -> QPointF:
+        scale = self.height() / self._span
+        return QPointF(self.width() / 2 + (lon - self._center[1]) * scale * 0.5,
+                       self.height() / 2 - (lat - self._center[0]) * scale)
+
+    def _unproject(self, x: float, y: float) -> tuple[float, float]:
+        scale = self.height() / self._span
+        return self._center[0] - (y - self.height() / 2) / scale, self._center[1] + (x - self.width() / 2) / scale / 0.5
+
+    def paintEvent(self, _event: Any) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.fillRect(self.rect(), QColor("#0b0e12"))
+        painter.setPen(QPen(QColor("#1c232c"), 1))
+        for i in range(0, self.width(), 60):
+            painter.drawLine(i, 0, i, self.height())
+        for i in range(0, self.height(), 60):
+            painter.drawLine(0, i, self.width(), i)
+        painter.setPen(QColor("#5a6470"))
+        painter.drawText(10, 20, "Map module not installed — schematic view")
+        font = QFont()
+        font.setPointSize(8)
+        painter.setFont(font)
+        for unit in self.units.values():
+            point = self._project(unit["lat"], unit["lon"])
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(UNIT_STATUS_COLORS.get(unit["status"], "#8b949e")))
+            painter.drawEllipse(point, 5, 5)
+            painter.setPen(QColor("#c9d1d9"))
+            painter.drawText(point + QPointF(7, 4), unit["callsign"])
+        for incident in self.incidents.values():
+            point = self._project(incident["lat"], incident["lon"])
+            painter.setPen(QPen(QColor("white"), 2 if self._selected == ("incident", incident["id"]) else 1))
+            painter.setBrush(QColor(PRIORITY_COLORS.get(incident["priority"], "#8b949e")))
+            painter.drawRect(int(point.x()) - 7, int(point.y()) - 7, 14, 14)
+            painter.drawText(point + QPointF(10, -8), f"{incident['id']} {incident['type_label']}")
+        painter.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        position = event.position()
+        for kind, items in (("incident", self.incidents), ("unit", self.units)):
+            for item in items.values():
+                point = self._project(item["lat"], item["lon"])
+                if abs(point.x() - position.x()) < 9 and abs(point.y() - position.y()) < 9:
+                    self.selected.emit(kind, item["id"])
+                    return
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        lat, lon = self._unproject(event.pos().x(), event.pos().y())
+        menu = QMenu(self)
+        action = menu.addAction("New incident here")
+        if menu.exec(event.globalPos()) is action:
+            self.context_new_incident.emit(lat, lon)

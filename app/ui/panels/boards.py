@@ -1,0 +1,142 @@
+"""The incident queue and the unit status board: table views with dispatcher keys.
+
+Queue (focus with F3): Enter or R recommend and assign units, C close, N note, Space centre the map.
+Units (focus with F4): E en route, O on scene, T transporting, H at hospital, A available, S out of service.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+from app.domain.entities import UnitStatus
+from app.ui.models import IncidentQueueModel, UnitBoardModel
+
+#: Unit board keys -> status.
+STATUS_KEYS: dict[int, UnitStatus] = {
+    Qt.Key.Key_E: UnitStatus.EN_ROUTE,
+    Qt.Key.Key_O: UnitStatus.ON_SCENE,
+    Qt.Key.Key_T: UnitStatus.TRANSPORTING,
+    Qt.Key.Key_H: UnitStatus.AT_HOSPITAL,
+    Qt.Key.Key_A: UnitStatus.AVAILABLE,
+    Qt.Key.Key_S: UnitStatus.OUT_OF_SERVICE,
+}
+
+
+class _Board(QTableView):
+    current_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setAlternatingRowColors(True)
+        self.setShowGrid(False)
+        self.setWordWrap(False)
+        self.verticalHeader().hide()
+        self.verticalHeader().setDefaultSectionSize(24)
+        self.horizontalHeader().setHighlightSections(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self._selected_key: str | None = None
+
+    def setModel(self, model) -> None:
+        super().setModel(model)
+        model.modelAboutToBeReset.connect(self._remember)
+        model.modelReset.connect(self._restore)
+        self.selectionModel().currentRowChanged.connect(self._on_current)
+
+    def selected_key(self) -> str | None:
+        """The key (id) of the current row."""
+        return self._selected_key
+
+    def select_key(self, key: str) -> bool:
+        """Make the row with `key` current; False if it is not shown."""
+        row = self.model().row_of(key)
+        if row < 0:
+            return False
+        self.selectionModel().setCurrentIndex(
+            self.model().index(row, 0),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self.scrollTo(self.model().index(row, 0))
+        return True
+
+    def _remember(self) -> None:
+        self._restoring = self._selected_key
+
+    def _restore(self) -> None:
+        key = getattr(self, "_restoring", None)
+        if key and self.select_key(key):
+            return
+        self._selected_key = None
+
+    def _on_current(self, current, _previous) -> None:
+        key = self.model().key(current.row()) if current.isValid() else None
+        if key and key != self._selected_key and not key.startswith(UnitBoardModel.HEADER_PREFIX):
+            self._selected_key = key
+            self.current_changed.emit(key)
+
+
+class IncidentQueueView(_Board):
+    """The queue of open incidents."""
+
+    recommend = Signal(str)
+    close_incident = Signal(str)
+    note = Signal(str)
+    center = Signal(str)
+
+    def __init__(self, model: IncidentQueueModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setModel(model)
+        header = self.horizontalHeader()
+        for column, width in enumerate((32, 54, 132, 200, 92, 76, 48)):
+            self.setColumnWidth(column, width)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.doubleClicked.connect(lambda index: self._emit(self.recommend))
+
+    def _emit(self, signal) -> bool:
+        key = self.selected_key()
+        if key:
+            signal.emit(key)
+        return bool(key)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_R) and self._emit(self.recommend):
+            return
+        if key == Qt.Key.Key_C and self._emit(self.close_incident):
+            return
+        if key == Qt.Key.Key_N and self._emit(self.note):
+            return
+        if key == Qt.Key.Key_Space and self._emit(self.center):
+            return
+        super().keyPressEvent(event)
+
+
+class UnitBoardView(_Board):
+    """The unit status board, grouped by agency."""
+
+    status_requested = Signal(str, str)  # unit, status
+
+    def __init__(self, model: UnitBoardModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setModel(model)
+        for column, width in enumerate((70, 90, 62, 52, 56, 120)):
+            self.setColumnWidth(column, width)
+        self.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        model.modelReset.connect(self._span_headers)
+
+    def _span_headers(self) -> None:
+        self.clearSpans()
+        model = self.model()
+        for row in range(model.rowCount()):
+            if model.is_header(row):
+                self.setSpan(row, 0, 1, model.columnCount())
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        status = STATUS_KEYS.get(Qt.Key(event.key()))
+        unit = self.selected_key()
+        if status is not None and unit and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            self.status_requested.emit(unit, status.value)
+            return
+        super().keyPressEvent(event)
