@@ -14,9 +14,10 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
 
-from geopy.location import Location
 from PySide6.QtCore import QSettings
 
+from app.city.geocoder import make_geocoder
+from app.city.loader import load_city
 from app.client.connection import HubClient
 from app.domain.picture import Picture
 from app.ui.bridge import HubBridge
@@ -33,18 +34,8 @@ UNITS = [("E1", "fire", "engine", 60.1700, 24.9400), ("E2", "fire", "engine", 60
          ("P1", "police", "patrol", 60.1720, 24.9450), ("P2", "police", "patrol", 60.1730, 24.9460)]
 
 
-class FakeGeocoder:
-    """Two addresses, geopy-style: enough to drive the new-incident dialog by address."""
-
-    PLACES = {"mannerheimintie 1": ("Mannerheimintie 1, 00100 Helsinki", 60.1688, 24.9411),
-              "aleksanterinkatu 52": ("Aleksanterinkatu 52, 00100 Helsinki", 60.1693, 24.9442)}
-
-    def geocode(self, query: str, **_: Any) -> Location | None:
-        found = self.PLACES.get(query.strip().lower())
-        return Location(found[0], (found[1], found[2]), {"match": "address"}) if found else None
-
-    def suggest(self, prefix: str, limit: int = 10) -> list[str]:
-        return [v[0] for k, v in self.PLACES.items() if k.startswith(prefix.lower())][:limit]
+#: The real offline geocoder over the shipped Helsinki gazetteer (what the console loads in production).
+GEOCODER = make_geocoder(gazetteer=load_city().gazetteer)
 
 
 class RunningHub(HubThread):
@@ -86,13 +77,14 @@ def hub(tmp_path) -> Iterator[RunningHub]:
 
 @pytest.fixture
 def console(qtbot, hub, tmp_path) -> Callable[..., MainWindow]:
-    """`console("fire1")`: a signed-in console window (schematic map, fake geocoder), caught up with the hub."""
+    """`console("fire1")`: a signed-in console window (schematic map, the real offline Helsinki geocoder),
+    caught up with the hub."""
     windows: list[MainWindow] = []
 
     def make(user: str = "fire1") -> MainWindow:
         settings = QSettings(str(tmp_path / f"{user}.ini"), QSettings.Format.IniFormat)
         city = CityServices()
-        city.geocoder = FakeGeocoder()
+        city.geocoder = GEOCODER
         bridge = HubBridge(hub.url, user, PASSWORD, backoff_max=0.5)
         window = MainWindow(bridge, city, map_factory=lambda _city, _theme: PlaceholderMap(), settings=settings)
         qtbot.addWidget(window)
