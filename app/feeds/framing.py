@@ -36,6 +36,10 @@ class CotStreamSplitter:
         """Bytes held waiting for the rest of a frame (never more than ~max_event_bytes)."""
         return len(self._buf)
 
+    def unfinished(self) -> bytes:
+        """The bytes of an event the stream has not closed yet (what is left when a connection ends)."""
+        return bytes(self._buf)
+
     def feed(self, data: bytes) -> list[Frame]:
         """Add bytes from the stream; return the frames completed by them."""
         out: list[Frame] = []

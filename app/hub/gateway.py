@@ -215,8 +215,8 @@ class FeedGateway:
                         self.quarantine("cot", source, frame.code, frame.reason, chunk[:4096])
                     else:
                         self._guard("cot", source, frame, self._cot_record)
-            if splitter.buffered:
-                leftover = bytes(splitter._buf)  # what never closed
+            leftover = splitter.unfinished()
+            if leftover:
                 self._stats("cot")["received"] += 1
                 self.quarantine("cot", source, "truncated", f"stream ended inside an event ({len(leftover)} bytes)",
                                 leftover)
