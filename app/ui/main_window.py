@@ -65,14 +65,9 @@ Ctrl+Shift+T  Dark / light theme
 
 
 def default_map_factory(city: CityServices, theme: str) -> QWidget:
-    """The real map when `app.ui.map` is installed, else the schematic placeholder."""
-    try:
-        from app.ui.map import MapView
-    except ImportError as exc:
-        log.warning("map module unavailable (%s): using the schematic placeholder", exc)
-        from app.ui.map_placeholder import PlaceholderMap
+    """The offline map of the city, centred on it."""
+    from app.ui.map import MapView
 
-        return PlaceholderMap(center=city.center)
     view = MapView(basemap=city.basemap if city.basemap and city.basemap.exists() else None, theme=theme)
     if city.center:
         view.center_on(city.center[0], city.center[1], 15)

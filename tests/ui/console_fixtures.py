@@ -24,7 +24,7 @@ from app.ui.bridge import HubBridge
 from app.ui.city_services import CityServices
 from app.ui.hub_thread import HubThread
 from app.ui.main_window import MainWindow
-from app.ui.map_placeholder import PlaceholderMap
+from tests.ui.schematic_map import SchematicMap
 
 PASSWORD = "correct horse battery"
 USERS = [("fire1", "dispatcher", "fire"), ("police1", "dispatcher", "police"),
@@ -77,8 +77,9 @@ def hub(tmp_path) -> Iterator[RunningHub]:
 
 @pytest.fixture
 def console(qtbot, hub, tmp_path) -> Callable[..., MainWindow]:
-    """`console("fire1")`: a signed-in console window (schematic map, the real offline Helsinki geocoder),
-    caught up with the hub."""
+    """`console("fire1")`: a signed-in console window caught up with the hub.
+
+    It geocodes with the real offline Helsinki gazetteer and draws on a schematic map (see schematic_map.py)."""
     windows: list[MainWindow] = []
 
     def make(user: str = "fire1") -> MainWindow:
@@ -86,7 +87,7 @@ def console(qtbot, hub, tmp_path) -> Callable[..., MainWindow]:
         city = CityServices()
         city.geocoder = GEOCODER
         bridge = HubBridge(hub.url, user, PASSWORD, backoff_max=0.5)
-        window = MainWindow(bridge, city, map_factory=lambda _city, _theme: PlaceholderMap(), settings=settings)
+        window = MainWindow(bridge, city, map_factory=lambda _city, _theme: SchematicMap(), settings=settings)
         qtbot.addWidget(window)
         bridge.start()
         window.show()

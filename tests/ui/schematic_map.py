@@ -1,7 +1,8 @@
-"""A stand-in for the map widget when `app.ui.map` is not installed: the same API, drawn with QPainter.
+"""A test double for the map in console tests: MapView's API, drawn with QPainter, no Qt WebEngine.
 
-It shows incidents and units as dots over a plain grid so the console stays usable (and testable) without
-Qt WebEngine or the map module; the real map replaces it automatically when importable.
+The console tests exercise the console, not the map (tests/ui/test_map_*.py test the real map). Many console
+windows each with a real MapView crash the test process at exit now and then ("Release of profile requested
+but WebEnginePage still not deleted"), so console tests use this until MapView tears down in a safe order.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 from app.ui.theme import PRIORITY_COLORS, UNIT_STATUS_COLORS
 
 
-class PlaceholderMap(QWidget):
+class SchematicMap(QWidget):
     """Draws units and incidents on a lat/lon grid; same signals and methods as MapView."""
 
     selected = Signal(str, str)
