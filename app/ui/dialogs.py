@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,14 @@ from app.domain.lifecycle import DISPOSITIONS
 from app.domain.recommend import Recommendation
 from app.ui.city_services import Geocoder
 
+
+def ok_cancel(dialog: QDialog, ok_text: str, on_ok: Callable[[], object]) -> QDialogButtonBox:
+    """The OK/Cancel row every console dialog ends with: OK relabelled with what it does."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
+    buttons.accepted.connect(on_ok)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
 
 class NewIncidentDialog(QDialog):
     """Take a call: type (searchable), priority (from the type), address (geocoded offline) or a map point,
@@ -95,10 +104,7 @@ class NewIncidentDialog(QDialog):
         form.addRow("&Caller", self.caller)
         form.addRow("&Notes", self.notes)
         form.addRow("", self.restricted)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create  (Ctrl+Enter)")
-        self.buttons.accepted.connect(self._try_accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = ok_cancel(self, "Create  (Ctrl+Enter)", self._try_accept)
         self.error = QLabel("")
         self.error.setStyleSheet("color: #ff7b72; font-weight: 600;")
         layout = QVBoxLayout(self)
@@ -236,10 +242,7 @@ class RecommendDialog(QDialog):
                       "No available unit of the kinds this incident needs. Request mutual aid, or dispatch by "
                       "CAD line (D <unit> <incident>).")
         hint.setObjectName("dim")
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Dispatch  (Enter)")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel(self, "Dispatch  (Enter)", self.accept)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(hint)
@@ -287,10 +290,7 @@ class CloseDialog(QDialog):
         form = QFormLayout()
         form.addRow("&Disposition", self.disposition)
         form.addRow("&Note", self.note)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Close incident")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel(self, "Close incident", self.accept)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
@@ -316,10 +316,7 @@ class AidDialog(QDialog):
         form = QFormLayout()
         form.addRow("&Agency", self.agency)
         form.addRow("&Note", self.note)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Request")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel(self, "Request", self.accept)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
@@ -339,10 +336,7 @@ class LoginDialog(QDialog):
         form.addRow("&Hub", self.url)
         form.addRow("&User", self.user)
         form.addRow("&Password", self.password)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Sign in")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel(self, "Sign in", self.accept)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
