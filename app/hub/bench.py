@@ -85,36 +85,43 @@ class Sample:
 _events = msgspec.json.Decoder(dict)
 
 
+def _hub_fix_times(message: dict) -> list[float]:
+    """The fix times of the positions in a hub frame (an `events` batch)."""
+    if message.get("type") != "events":
+        return []
+    return [e["data"]["t"] for e in message["events"] if e["kind"] == "unit.position"]
+
+
+def _bare_fix_times(message: dict) -> list[float]:
+    """The fix time of the one position a bare-broadcast frame carries."""
+    return [message["args"]["t"]]
+
+
+async def _listen(ws, fix_times, sample: Sample, stop: asyncio.Event) -> None:
+    """A console: record (arrival - fix time) for every position until `stop`."""
+    while not stop.is_set():
+        try:
+            frame = await asyncio.wait_for(ws.recv(), 0.5)
+        except TimeoutError:
+            continue
+        now = time.time()
+        sample.latencies.extend(now - t for t in fix_times(_events.decode(frame)))
+
+
 async def _console_hub(url: str, user: str, sample: Sample, stop: asyncio.Event, ready: asyncio.Event) -> None:
     async with connect(url, max_size=None) as ws:
         await ws.send(msgspec.json.encode({"type": "hello", "v": 1, "user": user, "password": PASSWORD}).decode())
         await ws.recv()
         await ws.send('{"type": "subscribe", "since": null}')
         ready.set()
-        while not stop.is_set():
-            try:
-                frame = await asyncio.wait_for(ws.recv(), 0.5)
-            except TimeoutError:
-                continue
-            now = time.time()
-            message = _events.decode(frame)
-            if message.get("type") == "events":
-                for event in message["events"]:
-                    if event["kind"] == "unit.position" and event["data"]["t"] > 0:
-                        sample.latencies.append(now - event["data"]["t"])
+        await _listen(ws, _hub_fix_times, sample, stop)
 
 
 async def _console_bare(url: str, sample: Sample, stop: asyncio.Event, ready: asyncio.Event) -> None:
     async with connect(url, max_size=None) as ws:
         await ws.send("console")
         ready.set()
-        while not stop.is_set():
-            try:
-                frame = await asyncio.wait_for(ws.recv(), 0.5)
-            except TimeoutError:
-                continue
-            now = time.time()
-            sample.latencies.append(now - _events.decode(frame)["args"]["t"])
+        await _listen(ws, _bare_fix_times, sample, stop)
 
 
 async def _load(send, units: list[str], rate: float, seconds: float, sample: Sample) -> None:
