@@ -22,12 +22,13 @@ EVENTS_PER_FRAME = 2000
 
 
 class Subscriber:
-    """One console's outgoing queue. `send` writes a text frame to its websocket."""
+    """One console's outgoing queue. `send` writes a text frame to its websocket; `close` closes it."""
 
-    def __init__(self, viewer: Viewer, send: Callable[[bytes], Awaitable[None]], after_seq: int,
-                 max_queue: int) -> None:
+    def __init__(self, viewer: Viewer, send: Callable[[bytes], Awaitable[None]],
+                 close: Callable[[int, str], Awaitable[None]], after_seq: int, max_queue: int) -> None:
         self.viewer = viewer
         self._send = send
+        self.close = close  # closes the console's connection (used when it is dropped as hopeless)
         self.after_seq = after_seq
         self.max_queue = max_queue
         self.queue: dict[object, bytes] = {}  # event seq -> encoded event; ("reply", n) -> whole frame

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -175,9 +176,7 @@ class Hub:
     # -- connections -----------------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
-        peer = "{}:{}".format(*ws.remote_address[:2]) if ws.remote_address else "?"
-        session = ServerSession(HUMAN_LIMIT)
-        state: dict[str, Any] = {"user": None, "actor": None, "subscriber": None, "pump": None}
+        peer = Peer(ws, "{}:{}".format(*ws.remote_address[:2]) if ws.remote_address else "?")
         self.connections.add(ws)
         self.count("connections_opened")
         try:
@@ -188,78 +187,70 @@ class Hub:
                 await ws.close(codes.CLOSE_HELLO_TIMEOUT, "hello_timeout: send hello within "
                                                           f"{self.hello_timeout:.0f} s")
                 return
-            await self._run_actions(ws, session, session.receive(first, self.clock()), state, peer)
+            await self._run_actions(peer, peer.session.receive(first, self.clock()))
             async for frame in ws:
                 self.count("frames_in")
-                await self._run_actions(ws, session, session.receive(frame, self.clock()), state, peer)
+                await self._run_actions(peer, peer.session.receive(frame, self.clock()))
         except ConnectionClosed as exc:
             if exc.sent is not None and exc.sent.code == codes.CLOSE_TOO_BIG:
                 self.count("too_big")
-                self._audit(state["user"].name if state["user"] else "?", peer, "frame", "too_big",
-                            f"frame over {MAX_FRAME_BYTES} bytes")
+                self._audit(peer.name, peer.address, "frame", "too_big", f"frame over {MAX_FRAME_BYTES} bytes")
         finally:
             self.connections.discard(ws)
-            for what, n in session.counters.items():
+            for what, n in peer.session.counters.items():
                 self.count(what, n)
-            subscriber = state["subscriber"]
-            if subscriber is not None:
-                self.fanout.subscribers.discard(subscriber)
-            if state["pump"] is not None:
-                state["pump"].cancel()
-            if state["user"] is not None:
-                self._audit(state["user"].name, peer, "disconnect", "ok")
+            if peer.subscriber is not None:
+                self.fanout.subscribers.discard(peer.subscriber)
+            if peer.pump is not None:
+                peer.pump.cancel()
+            if peer.actor is not None:
+                self._audit(peer.name, peer.address, "disconnect", "ok")
 
-    async def _run_actions(self, ws: ServerConnection, session: ServerSession, actions: list[Any],
-                           state: dict[str, Any], peer: str) -> None:
+    async def _run_actions(self, peer: Peer, actions: list[Any]) -> None:
         for action in actions:
             if isinstance(action, Send):
-                await ws.send(action.frame, text=True)
+                await peer.ws.send(action.frame, text=True)
             elif isinstance(action, Execute):
-                self._execute(ws, action, state, peer)
+                self._execute(peer, action)
             elif isinstance(action, StartSubscription):
-                await self._subscribe(ws, action.since, state)
+                await self._subscribe(peer, action.since)
             elif isinstance(action, Authenticate):
-                await self._authenticate(ws, session, action, state, peer)
+                await self._authenticate(peer, action)
             elif isinstance(action, Close):
-                log.info("closing %s: %s", peer, action.reason)
-                await ws.close(action.code, action.reason)
+                log.info("closing %s: %s", peer.address, action.reason)
+                await peer.ws.close(action.code, action.reason)
 
-    async def _authenticate(self, ws: ServerConnection, session: ServerSession, action: Authenticate,
-                            state: dict[str, Any], peer: str) -> None:
+    async def _authenticate(self, peer: Peer, action: Authenticate) -> None:
         loop = asyncio.get_running_loop()
         hello = action.hello
-        user: User | None = await loop.run_in_executor(self.auth_pool, self._check_password, hello.user,
+        user: User | None = await loop.run_in_executor(self.auth_pool, self.users.authenticate, hello.user,
                                                        hello.password)
         limit = FEED_LIMIT if user is not None and user.role == Role.FEED else HUMAN_LIMIT
-        for follow_up in session.authenticated(user is not None, limit):
-            self._audit(hello.user, peer, "sign_in", "refused", "bad credentials or disabled")
-            await self._run_actions(ws, session, [follow_up], state, peer)
+        for follow_up in peer.session.authenticated(user is not None, limit):
+            self._audit(hello.user, peer.address, "sign_in", "refused", "bad credentials or disabled")
+            await self._run_actions(peer, [follow_up])
         if user is None:
             return
-        state["user"] = user
-        state["actor"] = Actor(user.name, user.role, user.agency)
-        self._audit(user.name, peer, "sign_in", "ok", hello.client[:100])
+        peer.actor = Actor(user.name, user.role, user.agency)
+        self._audit(user.name, peer.address, "sign_in", "ok", hello.client[:100])
         assert self.sequencer is not None
         welcome = Welcome(v=PROTOCOL_VERSION, user=user.name, role=user.role.value, agency=user.agency,
                           head=self.sequencer.committed_seq,
                           agencies=[AgencyInfo(a.code, a.name, a.color) for a in self.agencies.values()])
-        await ws.send(encode(welcome), text=True)
+        await peer.ws.send(encode(welcome), text=True)
 
-    def _check_password(self, name: str, password: str) -> User | None:
-        return self.users.authenticate(name, password)
-
-    def _execute(self, ws: ServerConnection, action: Execute, state: dict[str, Any], peer: str) -> None:
-        assert self.sequencer is not None
-        command, actor = action.command, state["actor"]
+    def _execute(self, peer: Peer, action: Execute) -> None:
+        assert self.sequencer is not None and peer.actor is not None
+        command, actor = action.command, peer.actor
         key = f"{actor.user}/{command.id}" if command.id is not None else None
         try:
             future = self.sequencer.submit(actor, command.name, action.args, key)
         except Refusal as refusal:
             self.count(f"refused.{refusal.code}")
             if refusal.code == "forbidden":
-                self._audit(actor.user, peer, command.name, "forbidden", refusal.reason)
-            self._spawn(self._send_quietly(ws, encode(Reject(id=command.id, code=refusal.code,
-                                                             message=refusal.reason))))
+                self._audit(actor.user, peer.address, command.name, "forbidden", refusal.reason)
+            self._spawn(self._send_quietly(peer.ws, encode(Reject(id=command.id, code=refusal.code,
+                                                                  message=refusal.reason))))
             return
         self.count("commands_applied")
         if command.id is None:
@@ -273,11 +264,10 @@ class Hub:
                 if applied.duplicate:
                     self.count("commands_duplicate")
                 frame = encode(Ack(id=command.id, seqs=applied.seqs, duplicate=applied.duplicate))
-            subscriber: Subscriber | None = state["subscriber"]
-            if subscriber is not None:
-                subscriber.reply(frame)
+            if peer.subscriber is not None:
+                peer.subscriber.reply(frame)  # behind the events it produced
             else:
-                self._spawn(self._send_quietly(ws, frame))
+                self._spawn(self._send_quietly(peer.ws, frame))
 
         future.add_done_callback(answered)
 
@@ -286,28 +276,26 @@ class Hub:
         with contextlib.suppress(ConnectionClosed):
             await ws.send(frame, text=True)
 
-    async def _subscribe(self, ws: ServerConnection, since: int | None, state: dict[str, Any]) -> None:
-        assert self.sequencer is not None
-        actor: Actor = state["actor"]
+    async def _subscribe(self, peer: Peer, since: int | None) -> None:
+        assert self.sequencer is not None and peer.actor is not None
+        actor, ws = peer.actor, peer.ws
         viewer = Viewer(actor.agency, supervisor=actor.role == Role.SUPERVISOR or actor.agency == "*")
 
         async def send(frame: bytes) -> None:
             await ws.send(frame, text=True)
 
         head = self.sequencer.committed_seq
-        subscriber = Subscriber(viewer, send, head, self.max_queue)
-        subscriber.ws = ws  # type: ignore[attr-defined]
-        self.fanout.subscribers.add(subscriber)
-        state["subscriber"] = subscriber
-        state["pump"] = self._spawn(self._pump(ws, subscriber))
+        peer.subscriber = Subscriber(viewer, send, ws.close, head, self.max_queue)
+        self.fanout.subscribers.add(peer.subscriber)
+        peer.pump = self._spawn(self._pump(peer.subscriber))
         loop = asyncio.get_running_loop()
         frames = await loop.run_in_executor(self.read_pool, self._catch_up, since, head, viewer)
         for frame in frames:
             await ws.send(frame, text=True)
         await ws.send(encode(Caught(seq=head)), text=True)
-        subscriber.go_live()
+        peer.subscriber.go_live()
 
-    async def _pump(self, ws: ServerConnection, subscriber: Subscriber) -> None:
+    async def _pump(self, subscriber: Subscriber) -> None:
         with contextlib.suppress(ConnectionClosed):
             await subscriber.pump()
 
@@ -324,9 +312,25 @@ class Hub:
 
     def _drop_slow(self, subscriber: Subscriber) -> None:
         self.count("dropped_slow")
-        ws: ServerConnection = subscriber.ws  # type: ignore[attr-defined]
         log.warning("dropping a console that fell %d events behind", len(subscriber.queue))
-        self._spawn(ws.close(codes.CLOSE_TOO_SLOW, "too_slow: resume from your last sequence number"))
+        self._spawn(subscriber.close(codes.CLOSE_TOO_SLOW, "too_slow: resume from your last sequence number"))
+
+
+@dataclass(slots=True)
+class Peer:
+    """One websocket connection: its protocol session and, once signed in, who it is and its subscription."""
+
+    ws: ServerConnection
+    address: str
+    session: ServerSession = field(default_factory=lambda: ServerSession(HUMAN_LIMIT))
+    actor: Actor | None = None
+    subscriber: Subscriber | None = None
+    pump: asyncio.Task[Any] | None = None
+
+    @property
+    def name(self) -> str:
+        """The signed-in user's name, or "?" before sign-in (for the access log)."""
+        return self.actor.user if self.actor is not None else "?"
 
 
 async def run_hub(db_path: str | Path, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
