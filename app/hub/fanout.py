@@ -15,10 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from app.domain.events import UNIT_POSITION, Event
 from app.domain.picture import Viewer
-from app.protocol.messages import encode_event, events_frame
-
-#: Frames are cut at this many events, so one frame never grows huge.
-EVENTS_PER_FRAME = 2000
+from app.protocol.messages import EVENTS_PER_FRAME, encode_event, events_frames
 
 
 class Subscriber:
@@ -39,6 +36,7 @@ class Subscriber:
         self.coalesced = 0
         self.delivered = 0
         self._replies = itertools.count()
+        self._position_units: dict[int, str] = {}  # seq of a queued position -> its unit
 
     def offer(self, event: Event, encoded: bytes) -> None:
         """Queue an event if this console may see it and does not have it yet."""
@@ -49,11 +47,11 @@ class Subscriber:
             older = self.positions.get(unit)
             if older is not None:
                 del self.queue[older]
+                del self._position_units[older]
                 self.coalesced += 1
             self.positions[unit] = event.seq
+            self._position_units[event.seq] = unit
         self.queue[event.seq] = encoded
-        if len(self.queue) > self.max_queue:
-            self.overflowed = True
         self.ready.set()
 
     def reply(self, frame: bytes) -> None:
@@ -74,26 +72,31 @@ class Subscriber:
             if not self.live:
                 continue
             while self.queue:
-                items = list(self.queue.items())
-                self.queue.clear()
-                self.positions.clear()
+                # One frame's worth at a time: the rest stays in the queue, where newer positions still
+                # replace older ones and the fan-out can see how far behind this console is.
                 batch: list[bytes] = []
-                for key, data in items:
+                for key, data in self._take(EVENTS_PER_FRAME):
                     if isinstance(key, int):
                         batch.append(data)
-                        if len(batch) >= EVENTS_PER_FRAME:
-                            await self._flush(batch)
-                            batch = []
                     else:
                         await self._flush(batch)
                         batch = []
                         await self._send(data)
                 await self._flush(batch)
 
+    def _take(self, limit: int) -> list[tuple[object, bytes]]:
+        taken = list(itertools.islice(self.queue.items(), limit))
+        for key, _ in taken:
+            del self.queue[key]
+            unit = self._position_units.pop(key, None) if isinstance(key, int) else None
+            if unit is not None:
+                del self.positions[unit]
+        return taken
+
     async def _flush(self, batch: list[bytes]) -> None:
-        if batch:
-            await self._send(events_frame(batch))
-            self.delivered += len(batch)
+        for frame in events_frames(batch):
+            await self._send(frame)
+        self.delivered += len(batch)
 
 
 class FanOut:
@@ -107,6 +110,11 @@ class FanOut:
         """Offer committed events to every subscriber (called by the sequencer after each commit)."""
         if not self.subscribers:
             return
+        # Hopeless is a backlog the console has not taken since earlier batches, not one large batch: a
+        # healthy sender empties its queue at every wake-up, whatever a single group commit holds.
+        for subscriber in self.subscribers:
+            if len(subscriber.queue) > subscriber.max_queue:
+                subscriber.overflowed = True
         for event in events:
             encoded = encode_event(event)
             for subscriber in self.subscribers:

@@ -39,7 +39,7 @@ from app.protocol.messages import (
     Welcome,
     encode,
     encode_event,
-    events_frame,
+    events_frames,
 )
 from app.protocol.server_session import (
     FEED_LIMIT,
@@ -307,8 +307,7 @@ class Hub:
             return [encode(Snapshot(seq=head, picture=picture))]
         self.count("catch_up_tail")
         events = [e for e in reader.iter_events(since, until_seq=head) if viewer.may_see(e.audience)]
-        return [events_frame([encode_event(e) for e in events[i:i + 2000]])
-                for i in range(0, len(events), 2000)]
+        return events_frames([encode_event(e) for e in events])
 
     def _drop_slow(self, subscriber: Subscriber) -> None:
         self.count("dropped_slow")

@@ -17,6 +17,10 @@ from app.domain.picture import Picture
 PROTOCOL_VERSION = 1
 #: Largest frame the hub accepts; larger ones close the connection with 1009 (message too big).
 MAX_FRAME_BYTES = 256 * 1024
+#: The hub cuts `events` frames at this many bytes (or EVENTS_PER_FRAME events), so clients with a 1 MiB
+#: receive limit (websockets' default, and many others') never get a frame they must refuse.
+MAX_EVENTS_FRAME_BYTES = 1024 * 1024 - 1024
+EVENTS_PER_FRAME = 2000
 
 
 class Hello(msgspec.Struct, tag="hello", tag_field="type", forbid_unknown_fields=True):
@@ -191,6 +195,25 @@ def encode(message: msgspec.Struct | dict[str, Any]) -> bytes:
 def encode_event(event: Event) -> bytes:
     """Encode one event once; the hub splices these bytes into `events` frames for every receiver."""
     return encoder.encode(event)
+
+
+def events_frames(encoded_events: list[bytes]) -> list[bytes]:
+    """`events` frames for already-encoded events, in order, each within the count and byte limits.
+
+    A single event larger than the byte limit still goes alone in its own frame.
+    """
+    frames: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 0
+    for encoded in encoded_events:
+        if chunk and (len(chunk) >= EVENTS_PER_FRAME or size + len(encoded) + 1 > MAX_EVENTS_FRAME_BYTES - 64):
+            frames.append(events_frame(chunk))
+            chunk, size = [], 0
+        chunk.append(encoded)
+        size += len(encoded) + 1
+    if chunk:
+        frames.append(events_frame(chunk))
+    return frames
 
 
 def events_frame(encoded_events: list[bytes]) -> bytes:

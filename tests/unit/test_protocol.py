@@ -10,12 +10,14 @@ from app.domain.picture import Picture
 from app.protocol import codes
 from app.protocol.client_session import ClientSession
 from app.protocol.messages import (
+    MAX_EVENTS_FRAME_BYTES,
     MAX_FRAME_BYTES,
     Caught,
     Snapshot,
     Welcome,
     encode,
     events_frame,
+    events_frames,
 )
 from app.protocol.server_session import (
     FLOOD_CLOSE_AFTER,
@@ -115,6 +117,17 @@ def test_a_flood_is_refused_then_closed_and_a_calm_client_is_not() -> None:
 
 def test_frame_limit_is_large_enough_for_real_commands_and_small_enough_to_matter() -> None:
     assert 64 * 1024 <= MAX_FRAME_BYTES <= 1024 * 1024
+
+
+def test_events_frames_stay_within_a_1_mib_client_limit_and_keep_order() -> None:
+    big = [json.dumps({"seq": i, "kind": "message.posted", "data": {"text": "x" * 5000}}).encode()
+           for i in range(1, 1001)]
+    frames = events_frames(big)
+    assert len(frames) > 1 and all(len(f) <= MAX_EVENTS_FRAME_BYTES for f in frames)
+    seqs = [e["seq"] for f in frames for e in json.loads(f)["events"]]
+    assert seqs == list(range(1, 1001))
+    small = [json.dumps({"seq": i}).encode() for i in range(1, 5001)]
+    assert [len(json.loads(f)["events"]) for f in events_frames(small)] == [2000, 2000, 1000]
 
 
 def welcome() -> bytes:
