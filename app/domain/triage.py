@@ -67,11 +67,10 @@ class CandidateState(StrEnum):
 
 @dataclass(slots=True)
 class MergeProposal:
-    """An open incident a candidate is likely a duplicate of: how far apart in metres and in seconds."""
+    """An open incident a candidate is likely a duplicate of, and how far apart they are in metres."""
 
     incident: str
     distance_m: float
-    apart_s: float
 
 
 @dataclass(slots=True)
@@ -115,7 +114,7 @@ def merge_matches(incidents: Iterable[Incident], type_: str, lat: float, lon: fl
             continue
         distance = fast_distance_m((lat, lon), (incident.lat, incident.lon))
         if distance <= MERGE_RADIUS_M:
-            matches.append((MergeProposal(incident.id, round(distance, 1), round(apart, 1)), incident))
+            matches.append((MergeProposal(incident.id, round(distance, 1)), incident))
     matches.sort(key=lambda m: (m[0].distance_m, _number(m[1].id)))
     return matches
 
@@ -136,6 +135,7 @@ def _submit_report(cx: _Context, a: c.SubmitReport) -> list[Draft]:
     media_url = check_text(a.media_url, "media url", MAX_URL, required=False)
     if media_url and not media_url.lower().startswith(URL_SCHEMES):
         raise Refusal("bad_url", f"media url must start with {', '.join(URL_SCHEMES)}")
+    # Without the source's own time the report is as old as the event that carries it (its `ts`).
     reported_at = cx.now if a.t is None else check_time(a.t, cx.now, "report")
     candidate_id = cx.picture.next_id("C")
     matches = merge_matches(cx.picture.incidents.values(), type_, lat, lon, reported_at)
@@ -144,9 +144,11 @@ def _submit_report(cx: _Context, a: c.SubmitReport) -> list[Draft]:
         "id": candidate_id, "source": a.source, "source_id": source_id, "type": type_,
         "priority": None if a.priority is None else check_priority(a.priority), "lat": lat, "lon": lon,
         "address": check_text(a.address, "address", MAX_SHORT_TEXT, required=False),
-        "text": check_text(a.text, "text", required=False), "media_url": media_url, "reported_at": reported_at,
+        "text": check_text(a.text, "text", required=False), "media_url": media_url,
         "proposed_merge": None if public is None else _proposal_data(public),
     }
+    if a.t is not None:
+        data["reported_at"] = reported_at
     drafts = [Draft(ev.CANDIDATE_CREATED, data)]
     if matches and matches[0][1].restricted:
         nearest, incident = matches[0]
@@ -156,7 +158,7 @@ def _submit_report(cx: _Context, a: c.SubmitReport) -> list[Draft]:
 
 
 def _proposal_data(proposal: MergeProposal) -> dict[str, Any]:
-    return {"incident": proposal.incident, "distance_m": proposal.distance_m, "apart_s": proposal.apart_s}
+    return {"incident": proposal.incident, "distance_m": proposal.distance_m}
 
 
 def _pending(cx: _Context, candidate_id: str) -> Candidate:
@@ -229,7 +231,7 @@ def _created(p: Picture, e: Event) -> None:
 def _proposed(p: Picture, e: Event) -> None:
     candidate = p.candidates.get(e.data["id"])
     if candidate is not None:
-        candidate.proposals.append(MergeProposal(e.data["incident"], e.data["distance_m"], e.data["apart_s"]))
+        candidate.proposals.append(MergeProposal(e.data["incident"], e.data["distance_m"]))
 
 
 def _decided(state: CandidateState) -> Callable[[Picture, Event], None]:
