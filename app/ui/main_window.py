@@ -44,6 +44,7 @@ from app.ui.panels.command_line import CommandLine
 from app.ui.panels.detail import IncidentDetail
 from app.ui.theme import STATE_COLORS, apply_theme, current_theme
 from app.ui.timeline import Timelines, type_label
+from app.ui.triage_desk import TriageDesk
 
 log = logging.getLogger("watchfloor.console")
 
@@ -58,6 +59,7 @@ F4            Unit board: E en route · O on scene · T transporting · H at hos
 F5            Incident detail: note box
 F6            Chat
 F7            Alerts (mutual aid)
+F8            Triage: A accept · M merge into an incident · X dismiss · Ctrl+F8 feed health
 F9            Accept the pending mutual-aid request · Shift+F9 decline
 Esc           Dismiss the banner
 Ctrl+Shift+T  Dark / light theme
@@ -128,6 +130,7 @@ class MainWindow(QMainWindow):
         self._dock("chat", "Chat", self.chat, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.docks["alerts"], self.docks["chat"])
         self.docks["alerts"].raise_()
+        self.triage_desk = TriageDesk(self)
         self._size_docks()
         self._default_state = self.saveState()
 
@@ -159,8 +162,8 @@ class MainWindow(QMainWindow):
         width, height = max(self.width(), 1200), max(self.height(), 800)
         self.resizeDocks([self.docks["queue"], self.docks["units"]], [int(width * 0.37), int(width * 0.25)],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["queue"], self.docks["detail"]], [int(height * 0.38), int(height * 0.62)],
-                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["queue"], self.docks["triage"], self.docks["detail"]],
+                         [int(height * 0.32), int(height * 0.22), int(height * 0.46)], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["units"], self.docks["alerts"]], [int(height * 0.62), int(height * 0.38)],
                          Qt.Orientation.Vertical)
 
@@ -297,6 +300,7 @@ class MainWindow(QMainWindow):
         self.unit_model.set_picture(self.picture)
         self.alerts.set_picture(self.picture, now)
         self.chat.set_picture(self.picture)
+        self.triage_desk.apply_frame(frame)
         self.map_feed.update(self.picture, now)
         if self.selected_incident is not None or touched:
             self._refresh_detail()
