@@ -51,7 +51,7 @@ MAX_SOURCES = 1024
 MAX_TCP_CLIENTS = 256
 READ_CHUNK = 65536
 #: The gateway's feeds as the Feeds panel names them.
-FEED_LABELS = {"cot": "CoT (TAK) over TCP and UDP", "nmea": "NMEA 0183 GPS (UDP)", "mavlink": "MAVLink drones (UDP)"}
+FEED_LABELS = {"cot": "CoT (TAK)", "nmea": "NMEA GPS", "mavlink": "MAVLink drones"}
 _NOT_ID = re.compile(r"[^A-Za-z0-9_-]+")
 
 

@@ -103,8 +103,8 @@ class Hub:
         self.port = 0
         self.gateway: Any = None  # a FeedGateway when feeds are on (`start_feeds`)
         self.feeds = FeedRegistry(clock, self._store_quarantine)
-        self.feeds.feed(WEBSOCKET_FEED, "Feed accounts (websocket)")
-        self.feeds.feed(REPORTS_FEED, "Reports: sensors, cameras, public app")
+        self.feeds.feed(WEBSOCKET_FEED, "Feed accounts")
+        self.feeds.feed(REPORTS_FEED, "Reports")
 
     # -- lifecycle -------------------------------------------------------------------------------------
 

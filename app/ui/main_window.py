@@ -163,7 +163,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["queue"], self.docks["units"]], [int(width * 0.37), int(width * 0.25)],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["queue"], self.docks["triage"], self.docks["detail"]],
-                         [int(height * 0.32), int(height * 0.22), int(height * 0.46)], Qt.Orientation.Vertical)
+                         [int(height * 0.28), int(height * 0.28), int(height * 0.44)], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["units"], self.docks["alerts"]], [int(height * 0.62), int(height * 0.38)],
                          Qt.Orientation.Vertical)
 

@@ -47,9 +47,10 @@ def test_triage_keys_accept_merge_and_dismiss(qtbot, hub, console) -> None:
     triage = fire.triage_desk.triage
     qtbot.waitUntil(lambda: triage.pending() == ["C-1", "C-2", "C-3"], timeout=5000)
     model = triage.model
-    assert model.data(model.index(0, 4)) == "likely duplicate of 1001 · 33 m · 0 min"
+    assert model.data(model.index(0, 3)) == "≈ 1001 · 33 m · 0 min"
+    assert "Likely duplicate of 1001 · 33 m" in triage.report.text()
     assert model.data(model.index(0, 1)) == "☎ APP" and model.data(model.index(1, 1)) == "⚡ SENSOR"
-    assert model.data(model.index(1, 4)) == "—"
+    assert model.data(model.index(1, 3)) == "—"
     assert fire.docks["triage"].windowTitle() == "Triage · 3 pending"
     # New reports are cued; the two that are not duplicates sound the tone.
     assert fire.sound.played - played == 2
@@ -110,9 +111,9 @@ def test_feeds_panel_shows_quarantined_garbage(qtbot, hub, console) -> None:
     panel.select_feed("cot")
     row = next(r for r in range(panel.table.rowCount()) if panel.table.item(r, 0).data(Qt.ItemDataRole.UserRole)
                == "cot")
-    assert panel.table.item(row, 1).text() == "ERRORS"
-    assert panel.table.item(row, 7).text().startswith("malformed_xml")
-    assert panel.items.rowCount() == 1 and panel.items.item(0, 2).text() == "malformed_xml"
+    assert panel.table.item(row, 1).text() == "● errors"
+    assert panel.table.item(row, 6).text().startswith("malformed_xml")
+    assert panel.items.rowCount() == 1 and panel.items.item(0, 1).text() == "malformed_xml"
     raw = panel.raw.toPlainText()
     assert "00 13 67 61 72 62 61 67  65 ff 3c 65 76 65 6e 74".replace("  ", " ") in raw
     assert "|..garbage.<event|" in raw

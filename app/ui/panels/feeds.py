@@ -81,14 +81,14 @@ class FeedsPanel(QWidget):
         self.answered_at: float | None = None
         self.status = QLabel("Feed health: not asked yet")
         self.status.setObjectName("dim")
+        self.status.setWordWrap(True)
         self.refresh = QPushButton("Refresh")
         self.refresh.clicked.connect(self.refresh_requested.emit)
-        self.table = _table(["Feed", "Health", "Rate/min", "Accepted", "Quarantined", "Sources", "Last input",
-                             "Last error"])
-        for column, width in enumerate((150, 64, 70, 76, 84, 60, 74)):
+        self.table = _table(["Feed", "Health", "Quar.", "/min", "Taken", "Last in", "Last error"])
+        for column, width in enumerate((104, 70, 48, 44, 54, 60)):
             self.table.setColumnWidth(column, width)
-        self.items = _table(["Time", "Source", "Code", "Reason"])
-        for column, width in enumerate((70, 170, 110)):
+        self.items = _table(["Time", "Code", "Source", "Reason"])
+        for column, width in enumerate((72, 124, 150)):
             self.items.setColumnWidth(column, width)
         self.raw = QPlainTextEdit()
         self.raw.setReadOnly(True)
@@ -100,14 +100,12 @@ class FeedsPanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.status, 1)
         top.addWidget(self.refresh)
-        lower = QSplitter(Qt.Orientation.Horizontal)
-        lower.addWidget(self.items)
-        lower.addWidget(self.raw)
-        lower.setSizes([520, 480])
+        # Stacked, not side by side: the dock usually shares a narrow column with the unit board.
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
-        split.addWidget(lower)
-        split.setSizes([200, 260])
+        split.addWidget(self.items)
+        split.addWidget(self.raw)
+        split.setSizes([150, 110, 140])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
@@ -143,16 +141,17 @@ class FeedsPanel(QWidget):
             health = str(feed.get("health", ""))
             cells = [
                 _cell(str(feed.get("label") or feed["name"]), bold=True),
-                _cell(health.upper(), HEALTH_COLOURS.get(health), bold=True),
-                _cell(f"{feed.get('rate_per_min', 0):.0f}"),
-                _cell(str(feed.get("accepted", 0))),
+                _cell(f"● {health}", HEALTH_COLOURS.get(health), bold=True),
                 _cell(str(feed.get("quarantined", 0)), "#ff7b72" if feed.get("quarantined") else None,
                       bold=bool(feed.get("quarantined"))),
-                _cell(str(feed.get("sources", 0))),
-                _cell(elapsed(now - last) + " ago" if last else "never"),
+                _cell(f"{feed.get('rate_per_min', 0):.0f}"),
+                _cell(str(feed.get("accepted", 0))),
+                _cell(elapsed(now - last) if last else "never"),
                 _cell(f"{error['code']}: {error['reason']}" if error else "—", "#ff7b72" if error else None),
             ]
-            cells[0].setToolTip(f"{feed['name']} · listening on {', '.join(feed.get('listening') or ['—'])}")
+            cells[0].setToolTip(f"{feed['name']}: {feed.get('label', '')}\nlistening on "
+                                f"{', '.join(feed.get('listening') or ['—'])}\n{feed.get('sources', 0)} sources · "
+                                f"{feed.get('received', 0)} received · {feed.get('ignored', 0)} ignored")
             cells[0].setData(Qt.ItemDataRole.UserRole, feed["name"])
             for column, cell in enumerate(cells):
                 self.table.setItem(row, column, cell)
@@ -162,7 +161,7 @@ class FeedsPanel(QWidget):
         choice = selected_feed if selected_feed in names else worst
         if choice is not None:
             self.select_feed(choice)
-        self.table.horizontalHeader().setSectionResizeMode(7, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
 
     def selected_feed(self) -> str | None:
         """The name of the feed whose quarantined inputs are shown."""
@@ -191,8 +190,8 @@ class FeedsPanel(QWidget):
         self.items.setRowCount(len(recent))
         for row, item in enumerate(recent):
             self.items.setItem(row, 0, _cell(time.strftime("%H:%M:%S", time.localtime(item["at"]))))
-            self.items.setItem(row, 1, _cell(item["source"]))
-            self.items.setItem(row, 2, _cell(item["code"], "#ff7b72", bold=True))
+            self.items.setItem(row, 1, _cell(item["code"], "#ff7b72", bold=True))
+            self.items.setItem(row, 2, _cell(item["source"]))
             self.items.setItem(row, 3, _cell(item["reason"]))
             self.items.item(row, 3).setToolTip(item["reason"])
         self.items.blockSignals(False)

@@ -2,7 +2,7 @@
 
 Keys (focus with F8): A accept (opens an incident), M merge into an open incident (the proposed duplicate is
 preselected; Enter confirms), X dismiss with a reason. A likely duplicate is highlighted with the incident, the
-distance and how far apart in time ("likely duplicate of 1001 · 40 m · 3 min").
+distance and how far apart in time ("≈ 1001 · 40 m · 3 min": likely duplicate of incident 1001).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def duplicate_text(candidate: Candidate, picture: Picture) -> str:
 class CandidateModel(_KeyedModel):
     """Pending candidates, oldest first (a report waiting longest is the most overdue)."""
 
-    HEADERS = ("Age", "Source", "Type", "Where", "Likely duplicate")
+    HEADERS = ("Age", "Source", "Type", "Likely dup.", "Where")
 
     def __init__(self) -> None:
         super().__init__()
@@ -91,22 +91,24 @@ class CandidateModel(_KeyedModel):
             if column == 2:
                 return type_label(candidate.type) + (f" P{candidate.priority}" if candidate.priority else "")
             if column == 3:
-                return candidate.address or f"{candidate.lat:.5f}, {candidate.lon:.5f}"
+                return duplicate_text(candidate, self.picture).replace("likely duplicate of ", "≈ ") or "—"
             if column == 4:
-                return duplicate_text(candidate, self.picture) or "—"
+                return candidate.address or f"{candidate.lat:.5f}, {candidate.lon:.5f}"
         if role == Qt.ItemDataRole.ForegroundRole and column == 1:
             return QBrush(QColor(SOURCE_MARKS.get(candidate.source, ("", "#8b949e"))[1]))
         if role == Qt.ItemDataRole.BackgroundRole:
             until = self.flash_until.get(candidate.id, 0.0)
             if until > self.clock() and int(self.clock() * 2) % 2 == 0:
                 return QBrush(QColor("#1f4f8f"))
-            if column == 4 and candidate.proposals:
+            if column == 3 and candidate.proposals:
                 return QBrush(DUPLICATE_COLOUR)
-        if role == Qt.ItemDataRole.FontRole and column in (1, 4) and (column == 1 or candidate.proposals):
+        if role == Qt.ItemDataRole.FontRole and column in (1, 3) and (column == 1 or candidate.proposals):
             font = QFont()
             font.setBold(True)
             return font
         if role == Qt.ItemDataRole.ToolTipRole:
+            if column == 3:
+                return duplicate_text(candidate, self.picture) or "no open incident of this type nearby"
             return (f"{candidate.id} from {candidate.source} {candidate.source_id}\n{candidate.text}"
                     + (f"\n{candidate.media_url}" if candidate.media_url else "")).strip()
         return None
@@ -124,7 +126,7 @@ class CandidateTable(_Board):
     def __init__(self, model: CandidateModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setModel(model)
-        for column, width in enumerate((52, 92, 150, 170)):
+        for column, width in enumerate((46, 86, 140, 150)):
             self.setColumnWidth(column, width)
         self.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
 
