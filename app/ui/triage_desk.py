@@ -98,7 +98,7 @@ class TriageDesk(QObject):
 
     def _query_finished(self, result: QueryResult) -> None:
         if result.what == "feeds":
-            self.feeds.set_result(result.ok, result.data, f"{result.message} [{result.code}]")
+            self.feeds.set_result(result.ok, result.data, result.message, result.code)
 
     # -- commands ------------------------------------------------------------------------------------
 

@@ -118,3 +118,12 @@ def test_feeds_panel_shows_quarantined_garbage(qtbot, hub, console) -> None:
     assert "00 13 67 61 72 62 61 67  65 ff 3c 65 76 65 6e 74".replace("  ", " ") in raw
     assert "|..garbage.<event|" in raw
     assert "quarantined" in panel.status.text() and "attention: cot" in panel.status.text()
+
+
+def test_an_observer_is_told_feed_health_is_not_for_them(qtbot, hub, console) -> None:
+    observer = console("observer1")
+    panel = observer.triage_desk.feeds
+    observer.triage_desk.focus_feeds()
+    qtbot.waitUntil(lambda: "forbidden" in panel.status.text(), timeout=5000)
+    assert "may not query feeds" in panel.status.text()
+    assert not panel.timer.isActive() and panel.feeds == []  # it stops asking

@@ -119,11 +119,14 @@ class FeedsPanel(QWidget):
         if self.isVisible():
             self.refresh_requested.emit()
 
-    def set_result(self, ok: bool, data: Any = None, message: str = "") -> None:
+    def set_result(self, ok: bool, data: Any = None, message: str = "", code: str = "") -> None:
         """The hub's answer to a feeds query (or why there is none)."""
         if not ok:
-            self.status.setText(f"Feed health unavailable: {message}")
+            self.status.setText(f"Feed health unavailable: {message} [{code}]")
+            if code == "forbidden":  # asking again will not help (and each refusal is audited): stop asking
+                self.timer.stop()
             return
+        self.timer.start()
         self.answered_at = time.time()
         selected_feed = self.selected_feed()
         self.feeds = list(data.get("feeds", []))
