@@ -157,6 +157,10 @@ class MainWindow(QMainWindow):
     def _size_docks(self) -> None:
         """The default proportions: queue and detail left, units and alerts right, the map between."""
         width, height = max(self.width(), 1200), max(self.height(), 800)
+        if self.windowState() & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen):
+            # Right after showMaximized() the window may still report its old size; the screen knows better.
+            screen = self.screen().availableGeometry()
+            width, height = max(width, screen.width()), max(height, screen.height())
         self.resizeDocks([self.docks["queue"], self.docks["units"]], [int(width * 0.37), int(width * 0.25)],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["queue"], self.docks["detail"]], [int(height * 0.38), int(height * 0.62)],

@@ -21,6 +21,9 @@ class Banner(QFrame):
         self.setObjectName("banner")
         self._label = QLabel()
         self._label.setObjectName("bannerText")
+        # Wrapped, a long announcement grows the banner downwards instead of widening the map's column,
+        # which would squeeze the docked queue and unit board.
+        self._label.setWordWrap(True)
         self._open = QPushButton("Open")
         self._accept = QPushButton("Accept (F9)")
         self._accept.setObjectName("accept")
