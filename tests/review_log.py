@@ -7,7 +7,7 @@ The morning (seconds after BASE, 08:00 UTC):
   1150, en route 1240, on scene 1540 (a reassignment).
 - 1003 vehicle fire (fire, P2) at 3000: E2 dispatched 3070, en route 3100, cancelled 3300 (nobody on scene).
 - 1004 cardiac arrest (medical, P1) at 4000, mutual aid from fire: M1 dispatched 4030, E1 4040; M1 en route
-  4080, E1 4100; E1 on scene 4250 first, M1 4300.
+  4080, E1 4100; E1 on scene 4250 first, M1 4300. A note and a message carry markup (hostile input).
 - 1005 burglary (police, P3, restricted) at 5000: never dispatched.
 """
 
@@ -18,10 +18,11 @@ from typing import Any
 
 from app.domain.events import Event
 from app.domain.picture import Picture
-from app.store.log import EventLog
+from app.store.log import EventLog, LogReader
 
 BASE = 1714550400.0  # 2024-05-01 08:00:00 UTC
 INCIDENT_1001 = (60.1685, 24.9440)
+INCIDENT_1004 = (60.1690, 24.9480)
 #: Known answers: incident -> (call processing, turnout, travel, total, first unit).
 EXPECTED = {
     "1001": (50, 60, 220, 330, "E1"),
@@ -33,21 +34,25 @@ EXPECTED = {
 
 
 class CraftedLog:
-    """Appends events at chosen times (seconds after BASE), keeping the fold beside it for audiences."""
+    """Appends events at chosen times (seconds after BASE), in any order of writing: `flush` stores them in
+    time order, as the hub would have sequenced them. A fold beside it answers "previous status" and audiences."""
 
     def __init__(self, path: Path) -> None:
         self.log = EventLog(path, synchronous="OFF")
         self.picture = Picture()
-        self.batch: list[tuple[Event, str | None]] = []
+        self.pending: list[Event] = []
 
     def at(self, t: float, actor: str, event_kind: str, audience: list[str] | None = None, /, **data: Any) -> None:
-        event = Event(self.log.head_seq + len(self.batch) + 1, BASE + t, actor, event_kind, data, audience)
+        event = Event(0, BASE + t, actor, event_kind, data, audience)
         self.picture.apply(event)
-        self.batch.append((event, None))
+        self.pending.append(event)
 
     def flush(self) -> None:
-        self.log.append(self.batch)
-        self.batch = []
+        batch = sorted(self.pending, key=lambda e: e.ts)  # stable: same-time events keep their written order
+        for seq, event in enumerate(batch, start=self.log.head_seq + 1):
+            event.seq = seq
+        self.log.append([(e, None) for e in batch])
+        self.pending = []
 
     def status(self, t: float, actor: str, unit: str, status: str) -> None:
         u = self.picture.units[unit]
@@ -116,25 +121,34 @@ def write_morning(path: Path) -> Path:
     m.status(3100, "fire1", "E2", "en_route")
     m.status(3300, "fire1", "E2", "available")
 
-    m.at(4000, "medical1", "incident.created", id="1004", type="cardiac_arrest", priority=1, lat=60.1690,
-         lon=24.9480, address="Kaisaniemenkatu 3", caller="bystander", notes="CPR in progress", owner="medical",
-         agencies=["medical"], restricted=False)
+    m.at(4000, "medical1", "incident.created", id="1004", type="cardiac_arrest", priority=1,
+         lat=INCIDENT_1004[0], lon=INCIDENT_1004[1], address="Kaisaniemenkatu 3", caller="bystander",
+         notes="CPR in progress", owner="medical", agencies=["medical"], restricted=False)
     m.at(4010, "medical1", "aid.requested", id="AR-1", incident="1004", from_agency="medical", to_agency="fire",
          note="nearest engine please")
     m.at(4020, "fire1", "aid.answered", id="AR-1", accepted=True, note="E1 coming")
     m.at(4030, "medical1", "unit.assigned", unit="M1", incident="1004")
+    m.incident_status(4030, "medical1", "1004", "dispatched")
     m.at(4040, "fire1", "unit.assigned", unit="E1", incident="1004")
     m.status(4080, "medical1", "M1", "en_route")
+    m.incident_status(4080, "medical1", "1004", "en_route")
     m.status(4100, "fire1", "E1", "en_route")
+    m.drive("E1", 4100, 4250, INCIDENT_1004, every=30)
+    m.drive("M1", 4080, 4300, INCIDENT_1004, every=20)
+    m.at(4200, "medical1", "message.posted", id="MSG-2", channel="incident:1004", agency="medical",
+         text="Engine first on scene, start CPR handover <b>now</b>")
     m.status(4250, "fire1", "E1", "on_scene")
+    m.incident_status(4250, "fire1", "1004", "on_scene")
     m.status(4300, "medical1", "M1", "on_scene")
+    m.at(4400, "medical1", "incident.note", id="1004", text="ROSC at 09:12 <script>alert(1)</script>"
+         "<img src=\"http://tracker.example/x.png\">")
 
     m.at(5000, "police1", "incident.created", ["police"], id="1005", type="burglary", priority=3, lat=60.1640,
          lon=24.9390, address="Kasarmikatu 2", caller="alarm company", notes="Silent alarm", owner="police",
          agencies=["police"], restricted=True)
-    m.at(5010, "police1", "message.posted", ["police"], id="MSG-2", channel="incident:1005", agency="police",
+    m.at(5010, "police1", "message.posted", ["police"], id="MSG-3", channel="incident:1005", agency="police",
          text="Plain clothes only")
     m.flush()
-    m.log.save_snapshot(m.picture)
+    m.log.save_snapshot(LogReader(path).picture_at())
     m.log.close()
     return path

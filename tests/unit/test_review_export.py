@@ -52,7 +52,10 @@ def test_csv_of_an_incident_holds_its_whole_story(morning: Path) -> None:
     assert [r["summary"] for r in story] == [
         "Created: Cardiac arrest P1 at Kaisaniemenkatu 3 — CPR in progress",
         "Mutual aid AR-1 requested from fire: nearest engine please", "Mutual aid AR-1 ACCEPTED: E1 coming",
-        "M1 dispatched", "E1 dispatched", "M1 en route", "E1 en route", "E1 on scene", "M1 on scene"]
+        "M1 dispatched", "Status DISPATCHED", "E1 dispatched", "M1 en route", "Status EN ROUTE", "E1 en route",
+        "[medical] Engine first on scene, start CPR handover <b>now</b>", "E1 on scene", "Status ON SCENE",
+        "M1 on scene",
+        "Note: ROSC at 09:12 <script>alert(1)</script><img src=\"http://tracker.example/x.png\">"]
     assert {r["incident"] for r in story} == {"1004"}  # the aid answer too, though its data names only AR-1
 
 
@@ -96,9 +99,9 @@ def test_geojson_of_the_morning(morning: Path, tmp_path: Path) -> None:
     assert incidents["1001"]["geometry"]["coordinates"] == [24.9440, 60.1685]  # lon, lat
     assert incidents["1001"]["properties"]["disposition"] == "resolved"
     tracks = {f["properties"]["unit"]: f for f in by_layer["track"]}
-    assert sorted(tracks) == ["E1", "E3"] and tracks["E1"]["geometry"]["type"] == "LineString"
-    assert tracks["E1"]["geometry"]["coordinates"][-1] == [24.9440, 60.1685]  # it drove to the fire
-    assert tracks["E1"]["properties"]["actor"] == "avl" and tracks["E1"]["properties"]["fixes"] == 11
+    assert sorted(tracks) == ["E1", "E3", "M1"] and tracks["E1"]["geometry"]["type"] == "LineString"
+    assert tracks["E1"]["geometry"]["coordinates"][10] == [24.9440, 60.1685]  # it drove to the fire first
+    assert tracks["E1"]["properties"]["actor"] == "avl" and tracks["E1"]["properties"]["fixes"] == 16
     (alert,) = by_layer["alert"]
     ring = alert["geometry"]["coordinates"][0][0]
     assert ring[0] == ring[-1] and alert["properties"]["actor"] == "super1"
