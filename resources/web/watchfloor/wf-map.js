@@ -345,7 +345,7 @@
       var p = layer.toPoint(d.lat, d.lon);
       if (!layer.visible(p, 30)) { return; }
       layer.remember(p, id);
-      var lost = d.link === 'lost', colour = lost ? DRONE_LOST : DRONE_COLOUR;
+      var lost = d.link === 'lost' || d.link === 'stale', colour = lost ? DRONE_LOST : DRONE_COLOUR;
       var a = ((d.heading || 0) - 90) * Math.PI / 180;
       ctx.save(); ctx.translate(p[0], p[1]); ctx.rotate(a);
       ctx.beginPath(); ctx.moveTo(13, 0); ctx.lineTo(-8, 8); ctx.lineTo(-3, 0); ctx.lineTo(-8, -8); ctx.closePath();
@@ -358,7 +358,8 @@
         var height = d.agl != null ? d.agl : d.alt;
         var text = (d.callsign || id) + (height != null ? '  ' + Math.round(height) + ' m' : '');
         haloText(ctx, text, p[0] + 14, p[1] - 9);
-        var second = lost ? 'LINK LOST' : (d.battery != null ? Math.round(d.battery) + '%' : '');
+        var second = d.link === 'lost' ? 'LINK LOST' : d.link === 'stale' ? 'NO TELEMETRY' :
+          (d.battery != null ? Math.round(d.battery) + '%' : '');
         if (second) {
           ctx.font = '600 10px "DejaVu Sans Condensed", sans-serif';
           ctx.fillStyle = lost ? '#ff7b72' : (d.battery < 15 ? '#ff7b72' : d.battery < 30 ? '#e3b341' : theme.text);
