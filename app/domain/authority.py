@@ -26,6 +26,14 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "zone.remove": frozenset({D, S}),
     "alert.issue": frozenset({S, F}),
     "alert.cancel": frozenset({S, F}),
+    "drone.register": frozenset({S, F, DRONE}),
+    "drone.telemetry": frozenset({F, DRONE}),
+    "drone.link": frozenset({F, DRONE}),
+    "drone.video": frozenset({DRONE, S, F}),
+    "drone.assign": frozenset({D, S, DRONE}),
+    "drone.look": frozenset({D, S}),
+    "drone.look_ack": frozenset({DRONE, S}),
+    "incident.attach": frozenset({D, S, DRONE}),
 }
 
 #: An agency value that stands for every agency: system feeds (the simulator, a CAD-to-CAD link).
