@@ -33,8 +33,8 @@ from app.domain.recommend import recommend
 from app.ui.bridge import CommandResult, ConnectionStatus, Frame, HubBridge
 from app.ui.city_services import CityServices
 from app.ui.cues import Sound
-from app.ui.drone_actions import DroneDesk
 from app.ui.dialogs import AidDialog, Choice, CloseDialog, NewIncidentDialog, RecommendDialog
+from app.ui.drone_actions import DroneDesk
 from app.ui.map_feed import MapFeed
 from app.ui.models import IncidentQueueModel, UnitBoardModel
 from app.ui.panels.alerts import AlertsPanel

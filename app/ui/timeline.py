@@ -33,7 +33,7 @@ def incident_of(event: Event) -> str | None:
     d = event.data
     if event.kind in (ev.INCIDENT_CREATED, ev.INCIDENT_UPDATED, ev.INCIDENT_STATUS, ev.INCIDENT_NOTE):
         return str(d.get("id"))
-    if event.kind in (ev.UNIT_ASSIGNED, ev.UNIT_STATUS, ev.AID_REQUESTED):
+    if event.kind in (ev.UNIT_ASSIGNED, ev.UNIT_STATUS, ev.AID_REQUESTED, ev.DRONE_ASSIGNED, ev.INCIDENT_ATTACHED):
         value = d.get("incident")
         return str(value) if value else None
     if event.kind == ev.MESSAGE_POSTED and str(d.get("channel", "")).startswith("incident:"):
@@ -65,6 +65,10 @@ def describe(event: Event) -> str:
     if kind == ev.AID_ANSWERED:
         verdict = "ACCEPTED" if d["accepted"] else "DECLINED"
         return f"Mutual aid {d['id']} {verdict}" + (f": {d['note']}" if d.get("note") else "")
+    if kind == ev.DRONE_ASSIGNED:
+        return f"Drone {d['drone']} assigned"
+    if kind == ev.INCIDENT_ATTACHED:
+        return f"Snapshot {d['id']} attached" + (f": {d['caption']}" if d.get("caption") else "")
     if kind == ev.MESSAGE_POSTED:
         return f"[{d.get('agency', '')}] {d['text']}"
     return kind

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import time
 
 from PySide6.QtCore import QSize, Qt
@@ -22,10 +23,8 @@ THUMB = QSize(144, 81)
 def attachment_pixmap(attachment: Attachment) -> QPixmap:
     """The attachment's image (a null pixmap if it does not decode)."""
     pixmap = QPixmap()
-    try:
+    with contextlib.suppress(binascii.Error, ValueError):  # the hub checked it; a bad one just shows no image
         pixmap.loadFromData(base64.b64decode(attachment.data_b64, validate=True))
-    except (binascii.Error, ValueError):
-        pass
     return pixmap
 
 
@@ -67,8 +66,10 @@ class AttachmentList(QListWidget):
             icon = self._icons.get(attachment.id)
             if icon is None:
                 pixmap = attachment_pixmap(attachment)
-                icon = QIcon(pixmap.scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.SmoothTransformation)) if not pixmap.isNull() else QIcon()
+                if not pixmap.isNull():
+                    pixmap = pixmap.scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.SmoothTransformation)
+                icon = QIcon(pixmap)
                 self._icons[attachment.id] = icon
             item = QListWidgetItem(icon, attachment_text(attachment))
             item.setData(Qt.ItemDataRole.UserRole, attachment.id)
