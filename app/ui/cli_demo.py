@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 DEMO_PASSWORD = "watchfloor-demo"
 DEMO_USERS = [("fire1", "dispatcher", "fire"), ("police1", "dispatcher", "police"),
               ("medical1", "dispatcher", "medical"), ("supervisor1", "supervisor", "fire"),
-              ("demo-sim", "supervisor", "*"), ("demo-feed", "feed", "*")]
+              ("pilot1", "drone_operator", "fire"), ("demo-sim", "supervisor", "*"), ("demo-feed", "feed", "*")]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

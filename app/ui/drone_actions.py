@@ -40,6 +40,8 @@ from app.ui.video.snapshot import encode_jpeg
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
 
+#: A video dock's height beyond its 16:9 picture: dock title, state bar and status line.
+VIDEO_CHROME_PX = 80
 #: How often the board's ages and the map's stale-telemetry greying are refreshed without new frames.
 TICK_MS = 1000
 
@@ -174,19 +176,27 @@ class DroneDesk(QObject):
         return dock
 
     def _place(self, dock: VideoDock) -> None:
-        """Videos stack at the top of the right-hand column, side by side, so several are watched at once."""
+        """Videos stack in the right-hand column under the boards, one below the other, each sized for 16:9.
+
+        (Qt cannot split a tabbed dock, and every board there is tabbed, so the videos go after them.)
+        """
         window = self.window
-        others = [d for d in self.videos.values() if not d.isFloating() and d.isVisible()]
-        if others:
-            window.splitDockWidget(others[-1], dock, Qt.Orientation.Horizontal)
-            return
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        anchor = window.docks.get("units")
-        if anchor is not None and not anchor.isFloating():
-            window.splitDockWidget(anchor, dock, Qt.Orientation.Vertical)
-            window.splitDockWidget(dock, anchor, Qt.Orientation.Vertical)  # the video above the boards
-            window.resizeDocks([dock, anchor], [int(window.height() * 0.4), int(window.height() * 0.3)],
-                               Qt.Orientation.Vertical)
+        docked = [d for d in self.videos.values() if not d.isFloating() and d.isVisible()]
+        if docked:
+            window.splitDockWidget(docked[-1], dock, Qt.Orientation.Vertical)
+        else:
+            window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock, Qt.Orientation.Vertical)
+        videos = [*docked, dock]
+        column = window.docks.get("units")
+        width = column.width() if column is not None and column.width() > 100 else int(window.width() * 0.25)
+        height = int(width * 9 / 16) + VIDEO_CHROME_PX
+        # The boards above give up what the videos take (resizeDocks shares out only among the docks named).
+        boards = [d for d in window.docks.values()
+                  if window.dockWidgetArea(d) == Qt.DockWidgetArea.RightDockWidgetArea and not d.isFloating()
+                  and d.isVisible() and not d.visibleRegion().isEmpty()]
+        spare = max(120 * len(boards), window.height() - 60 - height * len(videos))
+        window.resizeDocks([*boards, *videos], [spare // max(1, len(boards))] * len(boards) + [height] * len(videos),
+                           Qt.Orientation.Vertical)
 
     def close_videos(self) -> None:
         """Stop and close every video dock (the window is closing)."""

@@ -176,6 +176,10 @@ def _videos_and_snapshot(qtbot, hub, console, feed, streams: list[DroneVideoSour
     docks = [fire.drone_desk.open_video("UAV1"), fire.drone_desk.open_video("UAV2")]
     assert [d.windowTitle() for d in docks] == ["Video · UAV1", "Video · UAV2"]
     assert all(d.isVisible() and not d.isFloating() for d in docks)
+    # Stacked in the right-hand column, one under the other; the boards keep their tabs.
+    assert all(fire.dockWidgetArea(d) == Qt.DockWidgetArea.RightDockWidgetArea for d in docks)
+    assert docks[0].geometry().bottom() < docks[1].geometry().top()
+    assert fire.docks["drones"] in fire.tabifiedDockWidgets(fire.docks["units"])
     for dock in docks:
         qtbot.waitUntil(lambda d=dock: d.panel.state == "playing" and d.panel.frames_decoded > 15,
                         timeout=VIDEO_WAIT_MS)

@@ -23,6 +23,12 @@ class Banner(QFrame):
         self.setObjectName("banner")
         self._label = QLabel()
         self._label.setObjectName("bannerText")
+        # A long address or note wraps instead of widening the window past the screen; without height-for-width,
+        # which would make the top-level window resize itself each time the banner shows.
+        self._label.setWordWrap(True)
+        policy = self._label.sizePolicy()
+        policy.setHeightForWidth(False)
+        self._label.setSizePolicy(policy)
         self._open = QPushButton("Open")
         self._accept = QPushButton("Accept (F9)")
         self._accept.setObjectName("accept")

@@ -44,7 +44,7 @@ class VideoDock(QDockWidget):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         # Tight stall/backoff: a live picture from the air is only worth watching while it is live.
-        self.panel = VideoPanel(url, drone, stall_timeout=2.0, backoff=(0.5, 1.0, 2.0, 4.0, 8.0))
+        self.panel = VideoPanel(url, drone, stall_timeout=2.0, backoff=(0.5, 1.0, 2.0, 4.0, 8.0), show_title=False)
         self.state_label = QLabel()
         self.state_label.setObjectName("videoState")
         self.snapshot_button = QPushButton("Snapshot → incident")
@@ -69,6 +69,7 @@ class VideoDock(QDockWidget):
         self.setMinimumSize(280, 200)
         self.panel.state_changed.connect(self._paint_state)
         self._paint_state(self.panel.state)
+        self.setToolTip(self.panel.title_text)
         self._stopped = False
 
     @property
@@ -78,6 +79,7 @@ class VideoDock(QDockWidget):
     def play(self, url: str | None = None) -> None:
         """Start playing (or switch to a newly published link)."""
         self.panel.play(url, self.drone)
+        self.setToolTip(self.panel.title_text)
 
     def _paint_state(self, state: str) -> None:
         background, colour = STATE_STYLE.get(state, STATE_STYLE[VideoState.IDLE])
