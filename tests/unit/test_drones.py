@@ -253,3 +253,23 @@ def test_drones_survive_snapshots_and_replay() -> None:
     replayed = Picture().apply_all(w.events)
     assert replayed == w.picture and replayed.drones["UAV1"].footprint
     assert replayed.next_id("LK") == "LK-2" and replayed.next_id("AT") == "AT-2"
+
+
+def test_fan_out_keeps_only_the_newest_telemetry_of_each_drone_unless_an_older_fix_says_more() -> None:
+    from app.hub.fanout import Subscriber
+
+    async def never(*_: object) -> None:
+        raise AssertionError("not sent: the subscriber is not live")
+
+    queued = Subscriber(Viewer("fire"), never, never, after_seq=0, max_queue=100)
+
+    def offer(seq: int, drone: str, **data: object) -> None:
+        event = Event(seq, float(seq), "gw", "drone.telemetry", {"drone": drone, "lat": 60.0, "lon": 24.0, **data})
+        queued.offer(event, str(seq).encode())
+
+    offer(1, "UAV1", t=1.0)
+    offer(2, "UAV2", t=2.0)
+    offer(3, "UAV1", t=3.0, battery=50.0)  # says all the first said: replaces it
+    offer(4, "UAV1", t=4.0, footprint=[[60.0, 24.0], [60.1, 24.0], [60.1, 24.1]])  # the battery stays queued
+    offer(5, "UAV1", t=5.0, battery=49.0, footprint=[[60.0, 24.0], [60.1, 24.0], [60.1, 24.1]])
+    assert list(queued.queue) == [2, 3, 5] and queued.coalesced == 2
