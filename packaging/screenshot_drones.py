@@ -3,11 +3,12 @@
     Xvfb :104 -screen 0 1600x1000x24 -nolisten tcp &
     DISPLAY=:104 python packaging/screenshot_drones.py --out drones.png
 
-On top of the demo (hub, scenario, fire dispatcher's console with the real offline map) two drones fly over
-the city, each streaming real H.264 video from ffmpeg on 127.0.0.1 (`DroneVideoSource`) and reporting its
-telemetry through the demo feed account: UAV1 orbits the most urgent incident with its camera on it, UAV2
-hovers further off. The console opens both videos in docks, puts UAV1 on the incident, attaches a snapshot from
-its video, asks UAV2 to look at a point, and the whole screen is grabbed.
+The demo (hub, scenario, fire dispatcher's console with the real offline map) already flies the simulator's
+police drone UAV1: MAVLink telemetry through the hub's gateway, real H.264 video with KLV from ffmpeg, assigned
+to the newest call and orbiting it with its camera on it. This script adds a fire-service drone, UAV7, with a
+stream of its own (`DroneVideoSource` on 127.0.0.1) and telemetry through the demo feed account, hovering
+near UAV1's incident. The console opens both videos in docks, puts UAV7 on the incident, attaches a snapshot
+from its video, asks UAV1 to look at a point, and the whole screen is grabbed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import math
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +29,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.domain.footprint import offset_latlon
 
 FEED_USER = "demo-feed"
-#: Where UAV2 hovers and where the dispatcher asks it to look, metres (east, north) of UAV1's incident.
-UAV2_OFFSET = (330.0, -260.0)
-LOOK_OFFSET = (110.0, -190.0)
+SIM_DRONE, OWN_DRONE = "UAV1", "UAV7"
+#: Where UAV7 hovers and where the dispatcher asks UAV1 to look, metres (east, north) of UAV1's incident.
+HOVER_OFFSET = (170.0, -150.0)
+LOOK_OFFSET = (-120.0, -230.0)
 
 
-class DemoDrones:
-    """Two drones over the demo city: registered, video published, telemetry at 2 Hz, until `stop`."""
+class FireDrone:
+    """UAV7 over the demo city: registered, video published, telemetry at 2 Hz, until `stop`."""
 
-    def __init__(self, url: str, password: str, video_urls: list[str]) -> None:
-        self.url, self.password, self.video_urls = url, password, video_urls
-        self.target: tuple[float, float] | None = None  # what UAV1 orbits (chosen from the picture)
+    def __init__(self, url: str, password: str, video_url: str) -> None:
+        self.url, self.password, self.video_url = url, password, video_url
+        self.target: tuple[float, float] | None = None  # UAV1's incident (or the most urgent one)
         self.incident: str | None = None
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="demo-drones", daemon=True)
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="demo-drone", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -55,39 +58,37 @@ class DemoDrones:
         client = HubClient(self.url, FEED_USER, self.password)
         client.start()
         await client.wait_for(lambda: client.state == "connected", 20)
-        # The most urgent open incident once the scenario has a few.
+
+        def sim_incident() -> str | None:
+            drone = client.picture.drones.get(SIM_DRONE)
+            return drone.incident if drone is not None and drone.incident in client.picture.incidents else None
+
+        with contextlib.suppress(TimeoutError):  # no simulated drone on an incident yet: take the worst call
+            await client.wait_for(lambda: sim_incident() is not None, 20)
         await client.wait_for(lambda: any(i.status != "closed" for i in client.picture.incidents.values()), 60)
-        incident = min((i for i in client.picture.incidents.values() if i.status != "closed"),
-                       key=lambda i: (i.priority, i.created_at))
-        self.incident, self.target = incident.id, (incident.lat, incident.lon)
-        for drone, video in zip(("UAV1", "UAV2"), self.video_urls, strict=True):
-            if drone not in client.picture.drones:
-                await client.call("drone.register", {"id": drone, "agency": "fire", "kind": "multirotor",
-                                                     "operator": "pilot1"})
-            await client.call("drone.video", {"drone": drone, "url": video})
-        t = 0.0
+        incident = client.picture.incidents.get(sim_incident() or "") or min(
+            (i for i in client.picture.incidents.values() if i.status != "closed"),
+            key=lambda i: (i.priority, i.created_at))
+        self.target = (incident.lat, incident.lon)
+        await client.call("drone.register", {"id": OWN_DRONE, "agency": "fire", "kind": "multirotor"})
+        await client.call("drone.video", {"drone": OWN_DRONE, "url": self.video_url})
+        self.incident = incident.id
+        started = time.monotonic()
         while not self._stop.is_set():
-            for args in self._fixes(t):
-                with contextlib.suppress(CommandRefused):  # a fix the hub found stale; the next one will do
-                    await client.call("drone.telemetry", args)
-            t += 0.5
+            with contextlib.suppress(CommandRefused):  # a fix the hub found stale; the next one will do
+                await client.call("drone.telemetry", self._fix(time.monotonic() - started))
             await asyncio.sleep(0.5)
         await client.close()
 
-    def _fixes(self, t: float) -> list[dict[str, Any]]:
+    def _fix(self, t: float) -> dict[str, Any]:
         assert self.target is not None
-        radius, agl = 160.0, 110.0
-        angle = (t * 12.0 / radius) % (2 * math.pi)  # clockwise from north at 12 m/s
-        lat, lon = offset_latlon(*self.target, radius * math.sin(angle), radius * math.cos(angle))
-        orbit = {"drone": "UAV1", "lat": lat, "lon": lon, "alt_m": agl + 12, "agl_m": agl,
-                 "heading": (math.degrees(angle) + 90.0) % 360.0, "speed": 12.0,
-                 "gimbal_pitch": -math.degrees(math.atan2(agl, radius)), "gimbal_yaw": 90.0,
-                 "hfov": 62.0, "vfov": 36.0, "battery": max(5.0, 64.0 - t * 0.05)}
-        hlat, hlon = offset_latlon(*self.target, *UAV2_OFFSET)
-        hover = {"drone": "UAV2", "lat": hlat, "lon": hlon, "alt_m": 95.0, "agl_m": 85.0,
-                 "heading": 330.0 + 4 * math.sin(t / 4), "speed": 0.4, "gimbal_pitch": -50.0, "gimbal_yaw": 0.0,
-                 "hfov": 70.0, "vfov": 40.0, "battery": 27.0}
-        return [orbit, hover]
+        lat, lon = offset_latlon(*self.target, *HOVER_OFFSET)
+        # Hovering, turned towards the incident, camera tilted down onto it.
+        bearing = (math.degrees(math.atan2(-HOVER_OFFSET[0], -HOVER_OFFSET[1])) + 360.0) % 360.0
+        distance, agl = math.hypot(*HOVER_OFFSET), 110.0
+        return {"drone": OWN_DRONE, "lat": lat, "lon": lon, "alt_m": agl + 12, "agl_m": agl,
+                "heading": bearing + 2 * math.sin(t / 3), "speed": 0.4, "hfov": 44.0, "vfov": 26.0,
+                "gimbal_pitch": -math.degrees(math.atan2(agl, distance)), "gimbal_yaw": 0.0, "battery": 27.0}
 
 
 def main() -> int:
@@ -112,16 +113,16 @@ def main() -> int:
     window.showMaximized()
     # Xvfb has no window manager to hold a maximised window at the screen's size: set it.
     window.setGeometry(app.primaryScreen().availableGeometry())
-    streams = [DroneVideoSource("udp"), DroneVideoSource("http")]
-    for stream in streams:
-        stream.start()
-    drones = DemoDrones(window.bridge.url, DEMO_PASSWORD, [s.url for s in streams])
-    drones.start()
+    stream = DroneVideoSource("http")
+    stream.start()
+    drone = FireDrone(window.bridge.url, DEMO_PASSWORD, stream.url)
+    drone.start()
     ms = int(args.seconds * 1000)
 
     def open_videos() -> None:
         desk = window.drone_desk
-        if drones.incident is None or "UAV2" not in desk.picture.drones:
+        sim = desk.drone(SIM_DRONE)
+        if drone.incident is None or OWN_DRONE not in desk.picture.drones or sim is None or not sim.video_url:
             QTimer.singleShot(500, open_videos)
             return
         window.setGeometry(app.primaryScreen().availableGeometry())
@@ -131,23 +132,24 @@ def main() -> int:
             window.tabifyDockWidget(window.docks["units"], window.docks[name])
         window.resizeDocks([window.docks["queue"], window.docks["units"]], [470, 520], Qt.Orientation.Horizontal)
         window.docks["units"].raise_()
-        for drone in ("UAV1", "UAV2"):
-            desk.open_video(drone)
-        window.focus_incident(drones.incident)
-        desk.board.select_key("UAV1")
-        window.send("drone.assign", {"drone": "UAV1", "incident": drones.incident}, "UAV1 to the incident")
-        lat, lon = drones.target or (0.0, 0.0)
+        for drone_id in (SIM_DRONE, OWN_DRONE):
+            desk.open_video(drone_id)
+        window.focus_incident(drone.incident)
+        desk.board.select_key(OWN_DRONE)
+        window.send("drone.assign", {"drone": OWN_DRONE, "incident": drone.incident}, f"{OWN_DRONE} to the incident")
+        lat, lon = drone.target or (0.0, 0.0)
         look_lat, look_lon = offset_latlon(lat, lon, *LOOK_OFFSET)
-        window.send("drone.look", {"drone": "UAV2", "lat": look_lat, "lon": look_lon, "note": "check the rear yard"},
-                    "ask UAV2 to look")
+        window.send("drone.look", {"drone": SIM_DRONE, "lat": look_lat, "lon": look_lon,
+                                   "note": "check the rear yard"}, f"ask {SIM_DRONE} to look")
         centre = offset_latlon(lat, lon, 120.0, -130.0)
         window.map.center_on(centre[0], centre[1], 15.8)
         QTimer.singleShot(int(ms * 0.25), snapshot)
 
     def snapshot() -> None:
-        dock = window.drone_desk.videos.get("UAV1")
-        if dock is not None and dock.panel.frames_decoded:
-            window.drone_desk.snapshot("UAV1")
+        dock = window.drone_desk.videos.get(OWN_DRONE)
+        own = window.drone_desk.drone(OWN_DRONE)
+        if dock is not None and dock.panel.frames_decoded and own is not None and own.incident:
+            window.drone_desk.snapshot(OWN_DRONE)
         else:
             QTimer.singleShot(500, snapshot)
 
@@ -163,9 +165,8 @@ def main() -> int:
     try:
         return app.exec()
     finally:
-        drones.stop()
-        for stream in streams:
-            stream.stop()
+        drone.stop()
+        stream.stop()
         cleanup()
 
 
