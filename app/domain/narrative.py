@@ -21,7 +21,7 @@ def incident_of(event: Event) -> str | None:
     d = event.data
     if event.kind in (ev.INCIDENT_CREATED, ev.INCIDENT_UPDATED, ev.INCIDENT_STATUS, ev.INCIDENT_NOTE):
         return str(d.get("id"))
-    if event.kind in (ev.UNIT_ASSIGNED, ev.UNIT_STATUS, ev.AID_REQUESTED):
+    if event.kind in (ev.UNIT_ASSIGNED, ev.UNIT_STATUS, ev.AID_REQUESTED, ev.DRONE_ASSIGNED, ev.INCIDENT_ATTACHED):
         value = d.get("incident")
         return str(value) if value else None
     if event.kind == ev.MESSAGE_POSTED and str(d.get("channel", "")).startswith("incident:"):
@@ -67,4 +67,22 @@ def describe(event: Event) -> str:
         return f"Alert {d['id']} ({d.get('severity', 'Unknown')}): {d['headline']}"
     if kind == ev.ALERT_CANCELLED:
         return f"Alert {d['id']} cancelled" + (f": {d['reason']}" if d.get("reason") else "")
+    if kind == ev.DRONE_REGISTERED:
+        flown = f", flown by {d['operator']}" if d.get("operator") else ""
+        return f"Drone {d['id']} registered ({d['agency']}){flown}"
+    if kind == ev.DRONE_TELEMETRY:
+        return f"Drone {d['drone']} at {d['lat']:.5f}, {d['lon']:.5f}"
+    if kind == ev.DRONE_LINK:
+        return f"Drone {d['drone']} link {str(d['state']).upper()}"
+    if kind == ev.DRONE_VIDEO:
+        return f"Drone {d['drone']} video " + (f"published: {d['url']}" if d.get("url") else "withdrawn")
+    if kind == ev.DRONE_ASSIGNED:
+        return f"Drone {d['drone']} assigned" if d.get("incident") else f"Drone {d['drone']} released"
+    if kind == ev.DRONE_LOOK_REQUESTED:
+        return f"Drone {d['drone']} asked to look at {d['lat']:.5f}, {d['lon']:.5f}" + (
+            f": {d['note']}" if d.get("note") else "")
+    if kind == ev.DRONE_LOOK_ACKNOWLEDGED:
+        return f"Drone {d['drone']} acknowledged look request {d['request']}"
+    if kind == ev.INCIDENT_ATTACHED:
+        return f"Snapshot {d['id']} attached" + (f": {d['caption']}" if d.get("caption") else "")
     return kind
