@@ -32,6 +32,10 @@ def main() -> int:
     from app.ui.cli_demo import start_demo
 
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    # A fresh settings directory: a layout saved by an earlier run would make every shot different.
+    settings_dir = tempfile.mkdtemp()
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, settings_dir)
     demo_args = argparse.Namespace(agency=args.agency, db=args.db or Path(tempfile.mkdtemp()) / "hub.db", port=0,
                                    seed=7, speed=args.speed, theme=args.theme)
     app, window, cleanup = start_demo(demo_args)

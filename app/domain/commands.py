@@ -150,6 +150,75 @@ class CancelAlert:
 
 
 @dataclass(slots=True)
+class RegisterDrone:
+    id: str
+    agency: str
+    kind: str = "multirotor"
+    operator: str = ""  # default: the registering drone operator; "" for a feed-only drone
+
+
+@dataclass(slots=True)
+class ReportDroneTelemetry:
+    drone: str
+    lat: float
+    lon: float
+    alt_m: float | None = None
+    agl_m: float | None = None
+    heading: float | None = None
+    speed: float | None = None
+    pitch: float | None = None
+    roll: float | None = None
+    gimbal_pitch: float | None = None
+    gimbal_yaw: float | None = None
+    hfov: float | None = None
+    vfov: float | None = None
+    battery: float | None = None
+    footprint: list[list[float]] | None = None  # [[lat, lon], ...], e.g. KLV's four corners
+    t: float | None = None
+
+
+@dataclass(slots=True)
+class SetDroneLink:
+    drone: str
+    state: str  # "up" | "lost"
+
+
+@dataclass(slots=True)
+class PublishDroneVideo:
+    drone: str
+    url: str  # "" withdraws the link
+
+
+@dataclass(slots=True)
+class AssignDrone:
+    drone: str
+    incident: str | None = None  # None releases the drone
+
+
+@dataclass(slots=True)
+class RequestLook:
+    drone: str
+    lat: float
+    lon: float
+    note: str = ""
+
+
+@dataclass(slots=True)
+class AcknowledgeLook:
+    drone: str
+    request: str
+
+
+@dataclass(slots=True)
+class AttachToIncident:
+    incident: str
+    mime: str
+    data_b64: str
+    caption: str = ""
+    source: str = ""
+
+
+@dataclass(slots=True)
 class SubmitReport:
     """A report from a sensor, a smart camera's analytics or the public-safety app (see `app.domain.triage`)."""
 
@@ -203,6 +272,14 @@ COMMANDS: dict[str, type] = {
     "zone.remove": RemoveZone,
     "alert.issue": IssueAlert,
     "alert.cancel": CancelAlert,
+    "drone.register": RegisterDrone,
+    "drone.telemetry": ReportDroneTelemetry,
+    "drone.link": SetDroneLink,
+    "drone.video": PublishDroneVideo,
+    "drone.assign": AssignDrone,
+    "drone.look": RequestLook,
+    "drone.look_ack": AcknowledgeLook,
+    "incident.attach": AttachToIncident,
     "report.submit": SubmitReport,
     "candidate.accept": AcceptCandidate,
     "candidate.merge": MergeCandidate,

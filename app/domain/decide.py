@@ -390,3 +390,6 @@ _RULES: dict[str, Callable[[_Context, Any], list[Draft]]] = {
     "alert.cancel": _cancel_alert,
     **triage.RULES,
 }
+
+# The drone commands' rules live in their own module, which adds them to _RULES when imported.
+from app.domain import drone_rules as _drone_rules  # noqa: E402,F401

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from app.domain.drones import Attachment
+
 
 class IncidentStatus(StrEnum):
     """An incident's lifecycle. `new` waits for units; `under_control` is on scene but winding down."""
@@ -70,6 +72,7 @@ class Incident:
     disposition: str = ""
     status_at: float = 0.0
     closed_at: float | None = None
+    attachments: list[Attachment] = field(default_factory=list)  # snapshots, e.g. from a drone's video
 
 
 @dataclass(slots=True)

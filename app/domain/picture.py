@@ -8,10 +8,11 @@ event exists. Given the same events, every fold reaches the same picture.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app.domain import events as ev
 from app.domain import triage
+from app.domain.drones import DRONE_HANDLERS, Drone
 from app.domain.entities import (
     AidRequest,
     Alert,
@@ -54,6 +55,7 @@ class Picture:
     messages: list[Message] = field(default_factory=list)
     zones: dict[str, Zone] = field(default_factory=dict)
     alerts: dict[str, Alert] = field(default_factory=dict)
+    drones: dict[str, Drone] = field(default_factory=dict)
     next_incident_number: int = 1001
     #: How many of each numbered item were ever made, so new ids never repeat (see `next_id`).
     counters: dict[str, int] = field(default_factory=dict)
@@ -111,6 +113,9 @@ class Picture:
             messages=[m for m in self.messages if viewer.may_see(self.channel_audience(m.channel))],
             zones=dict(self.zones),
             alerts=dict(self.alerts),
+            drones={k: d if d.incident is None or viewer.may_see(self.incident_audience(d.incident))
+                    else replace(d, incident=None)  # a restricted incident is not named to outsiders
+                    for k, d in self.drones.items()},
             next_incident_number=self.next_incident_number,
             counters=dict(self.counters),
             candidates=triage.visible_candidates(self, viewer),
@@ -295,3 +300,4 @@ _HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
     ev.ALERT_CANCELLED: _alert_cancelled,
     **triage.HANDLERS,
 }
+_HANDLERS.update(DRONE_HANDLERS)

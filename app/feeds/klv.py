@@ -343,7 +343,8 @@ class KlvStreamDecoder:
                 drop = max(0, len(self._buffer) - (len(UAS_LS_KEY) - 1))
                 if drop and not self._resyncing:
                     out.append(FeedError("bad_key", f"{drop} bytes without a UAS LS key"))
-                    del self._buffer[:drop]
+                    self._resyncing = True  # one report per run of garbage, however it is chunked
+                del self._buffer[:drop]
                 break
             if start:
                 if not self._resyncing:
@@ -374,6 +375,16 @@ class KlvStreamDecoder:
         self.packets += sum(isinstance(item, KlvPacket) for item in out)
         self.errors += sum(isinstance(item, FeedError) for item in out)
         return out
+
+    def finish(self) -> list[FeedError]:
+        """The stream ended (a UDP datagram is a whole stream): bytes still held are an error."""
+        rest, self._buffer = bytes(self._buffer), bytearray()
+        if not rest or self._resyncing:  # nothing left, or the rest of a packet already reported
+            return []
+        self.errors += 1
+        if rest.startswith(UAS_LS_KEY) or UAS_LS_KEY.startswith(rest):
+            return [FeedError("truncated", f"stream ended {len(rest)} bytes into a packet")]
+        return [FeedError("bad_key", f"{len(rest)} bytes without a UAS LS key")]
 
     def _skip_packet(self) -> None:
         """Drop the first key byte so the next search finds the following packet."""

@@ -54,6 +54,10 @@ class DroneTelemetry:
     hfov: float | None = None
     vfov: float | None = None
     messages: int = field(default=0, compare=False)
+    #: Airframe HEARTBEATs and GLOBAL_POSITION_INTs seen, changed or not: a hovering drone repeats the same
+    #: fix, and a link is alive as long as heartbeats come, though neither makes a `DroneUpdate`.
+    heartbeats: int = field(default=0, compare=False)
+    fixes: int = field(default=0, compare=False)
 
 
 @dataclass
@@ -160,12 +164,17 @@ class MavlinkDecoder:
         system_id = msg.get_srcSystem()
         drone = self.drones.setdefault(system_id, DroneTelemetry(system_id))
         drone.messages += 1
+        kind = msg.get_type()
+        if kind == "HEARTBEAT" and values:
+            drone.heartbeats += 1
+        elif kind == "GLOBAL_POSITION_INT":
+            drone.fixes += 1
         changes = {}
         for name, value in values.items():
             if getattr(drone, name) != value:
                 setattr(drone, name, value)
                 changes[name] = value
-        return DroneUpdate(system_id, msg.get_type(), changes) if changes else None
+        return DroneUpdate(system_id, kind, changes) if changes else None
 
     def _flush_garbage(self, garbage: bytearray, out: list[DroneUpdate | FeedError]) -> None:
         if garbage:

@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nmea-port", type=int, help="NMEA 0183 over UDP (e.g. 10110); off if not given")
     parser.add_argument("--nmea-devices", help="NMEA device map, JSON or INI ([devices] id = unit callsign)")
     parser.add_argument("--mavlink-port", type=int, help="MAVLink over UDP (e.g. 14550); off if not given")
+    parser.add_argument("--klv-port", type=int,
+                        help="MISB ST 0601 KLV packets over UDP (drone metadata); off if not given")
     parser.add_argument("--feed-host", help="address the feed listeners bind (default: --host)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
 
@@ -60,7 +62,7 @@ def feed_options(args: argparse.Namespace) -> dict[str, Any] | None:
     from app.feeds.nmea import DeviceMap
 
     cot_udp = args.cot_udp_port if args.cot_udp_port is not None else args.cot_port
-    if all(p is None for p in (args.cot_port, cot_udp, args.nmea_port, args.mavlink_port)):
+    if all(p is None for p in (args.cot_port, cot_udp, args.nmea_port, args.mavlink_port, args.klv_port)):
         return None
     device_map = None
     if args.nmea_devices:
@@ -70,4 +72,5 @@ def feed_options(args: argparse.Namespace) -> dict[str, Any] | None:
         except FeedError as exc:
             raise SystemExit(f"--nmea-devices: {exc}") from None
     return {"host": args.feed_host or args.host, "cot_port": args.cot_port, "cot_udp_port": cot_udp,
-            "nmea_port": args.nmea_port, "mavlink_port": args.mavlink_port, "device_map": device_map}
+            "nmea_port": args.nmea_port, "mavlink_port": args.mavlink_port, "klv_port": args.klv_port,
+            "device_map": device_map}

@@ -2,9 +2,10 @@
 slow the others.
 
 Each subscriber has its own queue and sender task. An event is encoded once and the same bytes go to every
-queue. Positions are coalesced per unit: a newer position replaces a queued older one, so a console that
-falls behind gets the latest picture rather than a backlog. A queue that still overflows marks its console
-hopeless; the hub closes it, and the console resumes from its last sequence number later, losing nothing.
+queue. Positions are coalesced per unit (and drone telemetry per drone): a newer fix replaces a queued older
+one, so a console that falls behind gets the latest picture rather than a backlog. A queue that still overflows
+marks its console hopeless; the hub closes it, and the console resumes from its last sequence number later,
+losing nothing.
 """
 
 from __future__ import annotations
@@ -13,9 +14,18 @@ import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
 
-from app.domain.events import UNIT_POSITION, Event
+from app.domain.events import DRONE_TELEMETRY, UNIT_POSITION, Event
 from app.domain.picture import Viewer
 from app.protocol.messages import EVENTS_PER_FRAME, encode_event, events_frames
+
+#: Event kind -> the data field naming what it moves. A unit position replaces the unit's whole fix, so a
+#: newer one always supersedes an older; drone telemetry keeps values a fix leaves out, so a newer fix
+#: supersedes an older one only if it carries every field the older did (see `_supersedes`).
+COALESCED = {UNIT_POSITION: "unit", DRONE_TELEMETRY: "drone"}
+
+
+def _supersedes(kind: str, older: frozenset[str], newer: frozenset[str]) -> bool:
+    return kind == UNIT_POSITION or older <= newer
 
 
 class Subscriber:
@@ -29,28 +39,37 @@ class Subscriber:
         self.after_seq = after_seq
         self.max_queue = max_queue
         self.queue: dict[object, bytes] = {}  # event seq -> encoded event; ("reply", n) -> whole frame
-        self.positions: dict[str, int] = {}  # unit -> seq of its queued position
+        self.positions: dict[tuple[str, str], int] = {}  # (kind, unit or drone) -> seq of its queued fix
         self.ready = asyncio.Event()
         self.live = False
         self.overflowed = False
         self.coalesced = 0
         self.delivered = 0
         self._replies = itertools.count()
-        self._position_units: dict[int, str] = {}  # seq of a queued position -> its unit
+        self._position_units: dict[int, tuple[str, str]] = {}  # seq of a queued fix -> (kind, unit or drone)
+        self._fields: dict[int, frozenset[str]] = {}  # seq of a queued drone fix -> its data's fields
 
     def offer(self, event: Event, encoded: bytes) -> None:
         """Queue an event if this console may see it and does not have it yet."""
         if event.seq <= self.after_seq or not self.viewer.may_see(event.audience):
             return
-        if event.kind == UNIT_POSITION:
-            unit = event.data["unit"]
-            older = self.positions.get(unit)
-            if older is not None:
+        moves = COALESCED.get(event.kind)
+        if moves is not None:
+            mover = (event.kind, event.data[moves])
+            fields = frozenset(event.data)
+            older = self.positions.get(mover)
+            if older is not None and _supersedes(event.kind, self._fields.get(older, fields), fields):
                 del self.queue[older]
                 del self._position_units[older]
+                self._fields.pop(older, None)
                 self.coalesced += 1
-            self.positions[unit] = event.seq
-            self._position_units[event.seq] = unit
+            elif older is not None:  # the older fix says something this one does not: it stays queued
+                del self._position_units[older]
+                self._fields.pop(older, None)
+            self.positions[mover] = event.seq
+            self._position_units[event.seq] = mover
+            if event.kind != UNIT_POSITION:
+                self._fields[event.seq] = fields
         self.queue[event.seq] = encoded
         self.ready.set()
 
@@ -88,9 +107,10 @@ class Subscriber:
         taken = list(itertools.islice(self.queue.items(), limit))
         for key, _ in taken:
             del self.queue[key]
-            unit = self._position_units.pop(key, None) if isinstance(key, int) else None
-            if unit is not None:
-                del self.positions[unit]
+            mover = self._position_units.pop(key, None) if isinstance(key, int) else None
+            if mover is not None:
+                del self.positions[mover]
+                self._fields.pop(key, None)
         return taken
 
     async def _flush(self, batch: list[bytes]) -> None:

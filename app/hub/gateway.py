@@ -1,4 +1,4 @@
-"""The feed gateway: CoT (TCP and UDP), NMEA 0183 (UDP) and MAVLink (UDP) listeners inside the hub's loop.
+"""The feed gateway: CoT (TCP and UDP), NMEA 0183 (UDP), MAVLink and KLV (UDP) listeners inside the hub's loop.
 
 Every record a feed sends is parsed by the sans-I/O parsers in `app.feeds` and becomes a command submitted
 through `hub.sequencer.submit`, exactly as if a feed account had sent it over the websocket. Whatever a feed
@@ -12,13 +12,16 @@ Mapping (see docs/feeds.md):
 * CoT `a-f-G-*` -> a unit named after its callsign (else its uid), sanitised to 16 characters of [A-Za-z0-9_-];
   unknown units are registered first, agency from the `<__group name>` colour (Red fire, Blue police,
   White/Green medical, anything else police), kind engine/patrol/ambulance accordingly.
-* CoT drones (`a-*-A-M-H-Q`, `a-*-A-M-F-Q`, or an air track with a sensor) -> kind "drone" (police).
+* CoT drones (`a-*-A-M-H-Q`, `a-*-A-M-F-Q`, or an air track with a sensor) -> drones (`app.hub.drone_gateway`),
+  agency from the group colour as for units; `b-i-v` video links -> `drone.video` of the drone named by the
+  ConnectionEntry alias, else the callsign.
 * CoT positions carry t = the event's `time`; track course/speed become heading/speed when in range.
 * CoT GeoChat (`b-t-f`) -> `message.send` on "all"; CoT 911 (`b-a-o-tbl`) -> a message on "all"
   "EMERGENCY 911 from <callsign>" (a feed may not create incidents: a dispatcher opens one from it).
 * NMEA: one `NmeaSession` per sender (ip, port), its device id starts as the sender's IP (a `$PWFID` sentence
   renames it); the device map gives the unit. Units are not registered from NMEA (no kind is known).
-* MAVLink: GLOBAL_POSITION_INT of system id N moves unit "UAV<N>" (registered as a police drone if unknown).
+* MAVLink (system id N is drone "UAV<N>") and MISB ST 0601 KLV -> drone registration, telemetry and link state:
+  see `app.hub.drone_gateway`.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ from app.domain.errors import Refusal
 from app.feeds.cot import CotEvent, parse_cot
 from app.feeds.errors import FeedError
 from app.feeds.framing import CotStreamSplitter
-from app.feeds.mavlink import DroneUpdate, MavlinkDecoder
+from app.feeds.mavlink import MavlinkDecoder
 from app.feeds.nmea import DeviceMap, NmeaSession
+from app.hub.drone_gateway import LINK_TIMEOUT_S, DroneFeeds
 
 log = logging.getLogger("watchfloor.gateway")
 
@@ -45,13 +49,12 @@ DEFAULT_ACTOR = Actor("gateway", Role.FEED, "*")
 #: `<__group name>` colour -> agency.
 GROUP_AGENCY = {"red": "fire", "blue": "police", "white": "medical", "green": "medical"}
 AGENCY_KIND = {"fire": "engine", "police": "patrol", "medical": "ambulance"}
-DRONE_AGENCY = "police"
 #: Per-sender parser state kept for at most this many senders (oldest dropped first).
 MAX_SOURCES = 1024
 MAX_TCP_CLIENTS = 256
 READ_CHUNK = 65536
 #: The gateway's feeds as the Feeds panel names them.
-FEED_LABELS = {"cot": "CoT (TAK)", "nmea": "NMEA GPS", "mavlink": "MAVLink drones"}
+FEED_LABELS = {"cot": "CoT (TAK)", "nmea": "NMEA GPS", "mavlink": "MAVLink drones", "klv": "KLV drone metadata"}
 _NOT_ID = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -79,7 +82,8 @@ class FeedGateway:
     """Feed listeners for a started `Hub`. `await start(...)`, then `await close()`."""
 
     def __init__(self, hub: Any, actor: Actor = DEFAULT_ACTOR,
-                 device_map: DeviceMap | None = None, host: str = "127.0.0.1") -> None:
+                 device_map: DeviceMap | None = None, host: str = "127.0.0.1",
+                 link_timeout: float = LINK_TIMEOUT_S) -> None:
         self.hub = hub
         self.actor = actor
         self.device_map = device_map or DeviceMap()
@@ -91,11 +95,13 @@ class FeedGateway:
         self._clients: set[asyncio.Task[None]] = set()
         self._nmea: OrderedDict[Any, NmeaSession] = OrderedDict()
         self._mavlink: OrderedDict[Any, MavlinkDecoder] = OrderedDict()
+        self.drones = DroneFeeds(self, link_timeout)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
     async def start(self, cot_port: int | None = None, cot_udp_port: int | None = None,
-                    nmea_port: int | None = None, mavlink_port: int | None = None) -> dict[str, int]:
+                    nmea_port: int | None = None, mavlink_port: int | None = None,
+                    klv_port: int | None = None) -> dict[str, int]:
         """Listen on the given ports (None: that listener is off; 0: any free port); returns the bound ports."""
         loop = asyncio.get_running_loop()
         if cot_port is not None:
@@ -105,7 +111,8 @@ class FeedGateway:
             self._listening("cot", f"tcp {self.host}:{self.ports['cot_tcp']}")
         for name, port, handle in (("cot_udp", cot_udp_port, self._cot_datagram),
                                    ("nmea", nmea_port, self._nmea_datagram),
-                                   ("mavlink", mavlink_port, self._mavlink_datagram)):
+                                   ("mavlink", mavlink_port, self._mavlink_datagram),
+                                   ("klv", klv_port, self._klv_datagram)):
             if port is None:
                 continue
             transport, _ = await loop.create_datagram_endpoint(lambda h=handle: _Datagrams(h),
@@ -113,6 +120,8 @@ class FeedGateway:
             self._transports.append(transport)
             self.ports[name] = transport.get_extra_info("sockname")[1]
             self._listening(name.removesuffix("_udp"), f"udp {self.host}:{self.ports[name]}")
+        if mavlink_port is not None or klv_port is not None:
+            self.drones.start()
         log.info("feed gateway listening: %s", self.ports)
         return dict(self.ports)
 
@@ -122,6 +131,7 @@ class FeedGateway:
             server.close()
         for transport in self._transports:
             transport.close()
+        await self.drones.close()
         for task in list(self._clients):
             task.cancel()
         await asyncio.gather(*self._clients, return_exceptions=True)
@@ -220,18 +230,22 @@ class FeedGateway:
             who = (event.callsign or event.uid).removesuffix("-Alert")  # ATAK sends "<callsign>-Alert"
             self._submit("cot", source, raw, "message.send",
                          c.SendMessage(channel="all", text=f"EMERGENCY 911 from {who}"))
-        elif event.is_drone or event.is_friendly_ground:
+        elif event.is_drone:
+            self.drones.cot_drone(source, raw, event, unit_id_for(event.callsign or event.uid),
+                                  agency_for_group(event.group_name))
+        elif event.is_video:
+            assert event.video is not None
+            self.drones.cot_video(source, raw, unit_id_for(event.video.alias or event.callsign or event.uid),
+                                  event.video)
+        elif event.is_friendly_ground:
             self._cot_position(source, raw, event)
         else:
             self.feeds.feed("cot").ignore()
 
     def _cot_position(self, source: str, raw: bytes, event: CotEvent) -> None:
         unit = unit_id_for(event.callsign or event.uid)
-        if event.is_drone:
-            agency, kind = DRONE_AGENCY, "drone"
-        else:
-            agency = agency_for_group(event.group_name)
-            kind = AGENCY_KIND.get(agency, "patrol")
+        agency = agency_for_group(event.group_name)
+        kind = AGENCY_KIND.get(agency, "patrol")
         if not self._ensure_unit("cot", source, raw, unit, agency, kind):
             return
         track = event.track
@@ -274,23 +288,9 @@ class FeedGateway:
                 self._mavlink.popitem(last=False)
         else:
             self._mavlink.move_to_end(addr)
-        self._guard("mavlink", source, data, self._mavlink_datagram_records, decoder)
+        self._guard("mavlink", source, data, self.drones.mavlink, decoder)
 
-    def _mavlink_datagram_records(self, source: str, raw: bytes, decoder: MavlinkDecoder) -> None:
-        for item in decoder.feed(raw):
-            if isinstance(item, FeedError):
-                self.feeds.quarantine("mavlink", source, item.code, item.reason, raw)
-            elif isinstance(item, DroneUpdate) and item.message == "GLOBAL_POSITION_INT":
-                self._drone_position(source, raw, decoder, item.system_id)
+    # -- KLV -------------------------------------------------------------------------------------------
 
-    def _drone_position(self, source: str, raw: bytes, decoder: MavlinkDecoder, system_id: int) -> None:
-        drone = decoder.drones[system_id]
-        if drone.latitude is None or drone.longitude is None:
-            return
-        unit = f"UAV{system_id}"
-        if not self._ensure_unit("mavlink", source, raw, unit, DRONE_AGENCY, "drone"):
-            return
-        speed = None
-        if drone.velocity_north is not None and drone.velocity_east is not None:
-            speed = math.hypot(drone.velocity_north, drone.velocity_east)
-        self._position("mavlink", source, raw, unit, drone.latitude, drone.longitude, drone.heading, speed, None)
+    def _klv_datagram(self, data: bytes, addr: Any) -> None:
+        self._guard("klv", "udp:{}:{}".format(*addr[:2]), data, self.drones.klv)

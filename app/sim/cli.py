@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="simulated seconds between position reports of a moving unit (default 2)")
     parser.add_argument("--idle-position-every", type=float, default=60.0,
                         help="... of a standing unit (default 60; 1 for a load test at 1 Hz)")
+    parser.add_argument("--drone-mavlink-port", type=int,
+                        help="fly a drone: its MAVLink goes to this UDP port of the hub (watchfloor hub "
+                             "--mavlink-port); needs --dispatcher-user")
+    parser.add_argument("--drone-mavlink-host", default="127.0.0.1", help="the hub's MAVLink host")
+    parser.add_argument("--drone-video", choices=["udp", "http", "none"], default="udp",
+                        help="the drone's camera stream (ffmpeg H.264 MPEG-TS with KLV; default udp)")
     parser.add_argument("--city", help="built city directory (default: the shipped one, else a fallback map)")
     parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default WARNING)")
 
@@ -55,6 +61,12 @@ def run(args: argparse.Namespace) -> int:
         dispatcher = (args.dispatcher_user, dispatcher_password)
     config = ScenarioConfig(calls_per_hour=args.calls_per_hour, position_every=args.position_every,
                             idle_position_every=args.idle_position_every)
+    drone = None
+    if args.drone_mavlink_port is not None:
+        from app.sim.drone_flight import DroneFlightConfig
+
+        drone = DroneFlightConfig(args.drone_mavlink_host, args.drone_mavlink_port,
+                                  video="" if args.drone_video == "none" else args.drone_video)
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -66,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             stats = await run_scenario(args.url, args.user, password, seed=args.seed, speed=args.speed,
                                        units=args.units, duration=args.duration, stop=stop, map_=city,
-                                       dispatcher=dispatcher, config=config)
+                                       dispatcher=dispatcher, config=config, drone=drone)
         except ConnectionError as exc:
             print(f"watchfloor sim: {exc}", flush=True)
             return 1

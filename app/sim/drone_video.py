@@ -199,6 +199,8 @@ class DroneVideoSource:
         self._injector: KlvInjector | None = None
         self._next_klv_pts = 0
         self._first_pts: int | None = None
+        #: Wall-clock time of the first video frame: the track's time zero (a MAVLink twin flies on it too).
+        self.first_frame_at: float | None = None
 
     @property
     def url(self) -> str:
@@ -224,6 +226,7 @@ class DroneVideoSource:
         self._injector = KlvInjector(self.klv_for_frame) if self.klv else None
         self._next_klv_pts = 0
         self._first_pts = None
+        self.first_frame_at = None
         self._process = subprocess.Popen(self._command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self._pump = threading.Thread(target=self._run_pump, name="drone-video-pump", daemon=True)
         self._pump.start()
@@ -247,6 +250,7 @@ class DroneVideoSource:
         """The KLV packet for the video frame with this PTS, or None between KLV intervals."""
         if self._first_pts is None:
             self._first_pts = pts
+            self.first_frame_at = self._clock()
         if pts < self._next_klv_pts:
             return None
         self._next_klv_pts = pts + self._klv_step

@@ -22,6 +22,7 @@ from app.domain import events as ev
 from app.domain.entities import UnitStatus
 from app.protocol.client_session import Update
 from app.protocol.messages import encode
+from app.sim.drone_flight import DroneFlight, DroneFlightConfig
 from app.sim.map import Map, load_map
 from app.sim.scenario import DISPATCH, FLEET, RAW, Ref, Scenario, ScenarioConfig, SimCommand
 
@@ -229,7 +230,8 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
                        units: int = 40, duration: float | None = None, stop: asyncio.Event | None = None,
                        map_: Map | None = None, dispatcher: tuple[str, str] | None = None,
                        config: ScenarioConfig | None = None,
-                       record: list[SimCommand] | None = None, connect_timeout: float = 30.0) -> SimStats:
+                       record: list[SimCommand] | None = None, connect_timeout: float = 30.0,
+                       drone: DroneFlightConfig | None = None) -> SimStats:
     """Play a shift against the hub at `url` until `duration` simulated seconds have passed or `stop` is set.
 
     `user`/`password` is a feed account (role feed, agency "*") that fields the fleet; `dispatcher` is a
@@ -238,6 +240,7 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
     `config`. Units that already exist on the hub are not registered again (and are put back in service if an
     earlier run left them busy). Every command the scenario issues is appended to `record`, if given. Raises
     ConnectionError when an account is refused or the hub cannot be reached within `connect_timeout` seconds.
+    With `drone` (and a dispatcher account, which registers and assigns it) a drone flies too, in real time.
     """
     if speed <= 0:
         raise ValueError("speed must be positive")
@@ -257,11 +260,18 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
     if dispatch is not None:
         dispatch.on_update = runner.on_watch
     loop = asyncio.get_running_loop()
+    flight: DroneFlight | None = None
+    flying: asyncio.Task[None] | None = None
     try:
         await _connect(fleet, "fleet", connect_timeout)
         if dispatch is not None:
             await _connect(dispatch, "dispatcher", connect_timeout)
         runner.resume(scenario)
+        if drone is not None and dispatch is not None:
+            flight = DroneFlight(dispatch, drone, city.stations("police")[0].point)
+            flying = loop.create_task(flight.run())
+        elif drone is not None:
+            log.warning("no dispatcher account: the drone needs one to be registered and assigned; it stays down")
         started = loop.time()
         while not (stop is not None and stop.is_set()) and (duration is None or scenario.t < duration):
             delay = started + scenario.t / speed - loop.time()
@@ -283,6 +293,10 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
         await runner.drain()
         stats.wall_seconds = loop.time() - started
     finally:
+        if flying is not None:
+            flying.cancel()
+            await asyncio.gather(flying, return_exceptions=True)
+            await asyncio.to_thread(flight.stop)
         for client in (fleet, dispatch):
             if client is not None:
                 await client.close()

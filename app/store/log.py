@@ -62,7 +62,8 @@ def decode_picture(blob: bytes) -> Picture:
     return _picture_decoder.decode(zlib.decompress(blob))
 
 
-def _row_event(row: tuple[Any, ...]) -> Event:
+def row_event(row: tuple[Any, ...]) -> Event:
+    """The event in a row of (seq, ts, actor, kind, data, audience, ...)."""
     seq, ts, actor, kind, data, audience = row[:6]
     return Event(seq, ts, actor, kind, _data_decoder.decode(data),
                  _audience_decoder.decode(audience) if audience else None)
@@ -157,7 +158,7 @@ class LogReader:
         if limit is not None:
             sql += " LIMIT ?"
             params = (seq, limit)
-        return [_row_event(r) for r in self.conn.execute(sql, params)]
+        return [row_event(r) for r in self.conn.execute(sql, params)]
 
     def iter_events(self, after_seq: int = 0, until_seq: int | None = None, until_ts: float | None = None,
                     kinds: tuple[str, ...] | None = None) -> Iterator[Event]:
@@ -174,7 +175,7 @@ class LogReader:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
             params.extend(kinds)
         for row in self.conn.execute(sql + " ORDER BY seq", params):
-            yield _row_event(row)
+            yield row_event(row)
 
     def command_seqs(self, command: str) -> list[int]:
         """The events a command produced, if it was applied already (the resend check)."""
@@ -194,10 +195,22 @@ class LogReader:
         row = self.conn.execute(sql + " ORDER BY seq DESC LIMIT 1", params).fetchone()
         return decode_picture(row[0]) if row else None
 
+    def seq_at(self, ts: float) -> int:
+        """The newest event at or before time `ts` (0 if none): one step down the time index.
+
+        The hub stamps events in sequence order, so "up to this time" is "up to this sequence number"; a
+        bound on seq lets a fold stop at once instead of filtering the rest of the log by time.
+        """
+        row = self.conn.execute("SELECT seq FROM events WHERE ts <= ? ORDER BY ts DESC, seq DESC LIMIT 1",
+                                (ts,)).fetchone()
+        return row[0] if row else 0
+
     def picture_at(self, seq: int | None = None, ts: float | None = None) -> Picture:
-        """The full picture as it was after event `seq`, or at time `ts` (the newest of both limits)."""
-        picture = self.latest_snapshot(seq, ts) or Picture()
-        return picture.apply_all(self.iter_events(picture.seq, until_seq=seq, until_ts=ts))
+        """The full picture as it was after event `seq`, or at time `ts` (the earlier of both limits)."""
+        if ts is not None:
+            seq = self.seq_at(ts) if seq is None else min(seq, self.seq_at(ts))
+        picture = self.latest_snapshot(seq) or Picture()
+        return picture.apply_all(self.iter_events(picture.seq, until_seq=seq))
 
     def quarantined(self, feed: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The newest quarantined inputs, newest first."""

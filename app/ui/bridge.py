@@ -31,7 +31,7 @@ from app.protocol.client_session import Update
 log = logging.getLogger("watchfloor.console")
 
 #: Events not worth a line in any timeline: positions arrive many times a second and live in the picture.
-QUIET_EVENTS = frozenset({ev.UNIT_POSITION})
+QUIET_EVENTS = frozenset({ev.UNIT_POSITION, ev.DRONE_TELEMETRY})
 #: At most this many events are held for one frame (a resync after a long outage sends a snapshot anyway).
 MAX_EVENTS_PER_FRAME = 5000
 

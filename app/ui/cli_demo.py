@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 DEMO_PASSWORD = "watchfloor-demo"
 DEMO_USERS = [("fire1", "dispatcher", "fire"), ("police1", "dispatcher", "police"),
               ("medical1", "dispatcher", "medical"), ("supervisor1", "supervisor", "fire"),
-              ("demo-sim", "supervisor", "*"), ("demo-feed", "feed", "*")]
+              ("demo-sim", "supervisor", "*"), ("demo-feed", "feed", "*"), ("pilot1", "drone_operator", "police")]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,22 +33,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theme", choices=["dark", "light"], help="colour theme")
 
 
-def start_scenario(url: str, seed: int, speed: float, stop: threading.Event) -> threading.Thread:
+def start_scenario(url: str, seed: int, speed: float, stop: threading.Event,
+                   mavlink_port: int | None = None) -> threading.Thread:
     """Play the simulator's shift against the demo hub in a thread of its own, until `stop` is set.
 
     The fleet reports through a feed account (feeds may send thousands of positions a second; people's
-    accounts are rate-limited), and the simulated dispatchers work through a supervisor account.
+    accounts are rate-limited), and the simulated dispatchers work through a supervisor account. With the
+    hub's `mavlink_port` a police drone (flown by pilot1) reports over MAVLink and streams video with KLV.
     """
     import asyncio
 
+    from app.sim.drone_flight import DroneFlightConfig
     from app.sim.runner import run_scenario
 
     async def play() -> None:
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True).start()
+        drone = DroneFlightConfig(mavlink_port=mavlink_port, operator="pilot1") if mavlink_port else None
         await run_scenario(url, "demo-feed", DEMO_PASSWORD, seed=seed, speed=speed, stop=done,
-                           dispatcher=("demo-sim", DEMO_PASSWORD))
+                           dispatcher=("demo-sim", DEMO_PASSWORD), drone=drone)
 
     thread = threading.Thread(target=lambda: asyncio.run(play()), name="wf-demo-scenario", daemon=True)
     thread.start()
@@ -67,9 +71,11 @@ def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Call
     for name, role, agency in DEMO_USERS:
         hub.ensure_user(name, DEMO_PASSWORD, role, agency)
     hub.start()
-    logging.getLogger("watchfloor.demo").info("demo hub at %s (log %s)", hub.url, db)
+    assert hub.hub is not None
+    feeds = hub.run(hub.hub.start_feeds(mavlink_port=0))  # the demo drone's MAVLink comes in here
+    logging.getLogger("watchfloor.demo").info("demo hub at %s (log %s), feeds %s", hub.url, db, feeds)
     stop = threading.Event()
-    scenario = start_scenario(hub.url, args.seed, args.speed, stop)
+    scenario = start_scenario(hub.url, args.seed, args.speed, stop, feeds["mavlink"])
     window = open_console(hub.url, f"{args.agency}1", DEMO_PASSWORD)
 
     def cleanup() -> None:

@@ -34,6 +34,7 @@ from app.ui.bridge import CommandResult, ConnectionStatus, Frame, HubBridge
 from app.ui.city_services import CityServices
 from app.ui.cues import Sound
 from app.ui.dialogs import AidDialog, Choice, CloseDialog, NewIncidentDialog, RecommendDialog
+from app.ui.drone_actions import DroneDesk
 from app.ui.map_feed import MapFeed
 from app.ui.models import IncidentQueueModel, UnitBoardModel
 from app.ui.panels.alerts import AlertsPanel
@@ -59,8 +60,10 @@ F4            Unit board: E en route · O on scene · T transporting · H at hos
 F5            Incident detail: note box
 F6            Chat
 F7            Alerts (mutual aid)
-F8            Triage: A accept · M merge into an incident · X dismiss · Ctrl+F8 feed health
+F8            Acknowledge the drone "look here" request on the banner (drone operators)
 F9            Accept the pending mutual-aid request · Shift+F9 decline
+F10           Triage: A accept · M merge into an incident · X dismiss · Ctrl+F10 feed health
+Ctrl+Shift+V  Open the selected drone's video (drone board: Enter/V video · A assign · P publish link · K ack)
 Esc           Dismiss the banner
 Ctrl+Shift+T  Dark / light theme
 """
@@ -122,10 +125,14 @@ class MainWindow(QMainWindow):
         self.detail = IncidentDetail()
         self.alerts = AlertsPanel()
         self.chat = ChatPanel()
+        self.drone_desk = DroneDesk(self)
         self.docks: dict[str, QDockWidget] = {}
         self._dock("queue", "Incident queue", self.queue, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("detail", "Incident detail", self.detail, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("units", "Unit status", self.units, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("drones", "Drones", self.drone_desk.board, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.docks["units"], self.docks["drones"])
+        self.docks["units"].raise_()
         self._dock("alerts", "Alerts · Mutual aid", self.alerts, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("chat", "Chat", self.chat, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.docks["alerts"], self.docks["chat"])
@@ -160,6 +167,10 @@ class MainWindow(QMainWindow):
     def _size_docks(self) -> None:
         """The default proportions: queue and detail left, units and alerts right, the map between."""
         width, height = max(self.width(), 1200), max(self.height(), 800)
+        if self.windowState() & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen):
+            # Right after showMaximized() the window may still report its old size; the screen knows better.
+            screen = self.screen().availableGeometry()
+            width, height = max(width, screen.width()), max(height, screen.height())
         self.resizeDocks([self.docks["queue"], self.docks["units"]], [int(width * 0.37), int(width * 0.25)],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["queue"], self.docks["triage"], self.docks["detail"]],
@@ -203,6 +214,7 @@ class MainWindow(QMainWindow):
         self._action(view, "&Reset layout", lambda: self.restoreState(self._default_state), [])
         self.mute_action = self._action(view, "&Mute alert sound", self._toggle_mute, [])
         self.mute_action.setCheckable(True)
+        menu.addMenu(self.drone_desk.menu)
         help_menu = menu.addMenu("&Help")
         self._action(help_menu, "&Keyboard and CAD commands", self.show_help, ["Ctrl+F1"])
 
@@ -281,6 +293,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
+        self.drone_desk.close_videos()
         self.ticker.stop()
         self.bridge.stop()
         super().closeEvent(event)
@@ -302,6 +315,7 @@ class MainWindow(QMainWindow):
         self.chat.set_picture(self.picture)
         self.triage_desk.apply_frame(frame)
         self.map_feed.update(self.picture, now)
+        self.drone_desk.apply_frame(self.picture, now)
         if self.selected_incident is not None or touched:
             self._refresh_detail()
         self.command_line.edit.set_vocabulary(
@@ -349,6 +363,7 @@ class MainWindow(QMainWindow):
             self.chat.set_channels(status.agency)
             self.alerts.agency = status.agency
             self.command_line.agencies = frozenset(status.agencies) or None
+        self.drone_desk.set_status(status)
         self._paint_connection()
 
     def apply_result(self, result: CommandResult) -> None:

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.domain.drones import Drone, inside_footprint
 from app.domain.entities import IncidentStatus
 from app.domain.picture import Picture
 from app.ui.timeline import type_label
+
+#: Telemetry older than this draws the drone and its footprint greyed out (as the drone board colours it red).
+DRONE_STALE_S = 10.0
+#: An acknowledged "look here" stays on the map this long, in green, so the dispatcher sees it was taken up.
+LOOK_KEPT_AFTER_ACK_S = 600.0
 
 
 def unit_dicts(picture: Picture) -> dict[str, dict[str, Any]]:
@@ -26,6 +32,61 @@ def incident_dicts(picture: Picture) -> dict[str, dict[str, Any]]:
                    "status": i.status.value, "lat": i.lat, "lon": i.lon, "address": i.address,
                    "restricted": i.restricted, "agency": i.owner}
             for i in picture.incidents.values() if i.status != IncidentStatus.CLOSED}
+
+
+def drone_link(drone: Drone, now: float) -> str:
+    """"up", "lost" (the link is down) or "stale" (no telemetry for DRONE_STALE_S)."""
+    if drone.link == "lost":
+        return "lost"
+    if drone.telemetry_at is None or now - drone.telemetry_at > DRONE_STALE_S:
+        return "stale"
+    return "up"
+
+
+def drone_dicts(picture: Picture, now: float) -> dict[str, dict[str, Any]]:
+    """Drones with a position, as the map takes them."""
+    return {d.id: {"id": d.id, "callsign": d.id, "agency": d.agency, "lat": d.lat, "lon": d.lon,
+                   "heading": d.heading, "alt": d.alt_m, "agl": d.agl_m, "battery": d.battery,
+                   "link": drone_link(d, now)}
+            for d in picture.drones.values() if d.lat is not None and d.lon is not None}
+
+
+def footprint_dicts(picture: Picture, now: float) -> list[dict[str, Any]]:
+    """Camera footprints, greyed (`lost`) when the drone's link is down or its telemetry stale."""
+    return [{"id": d.id, "drone": d.id, "polygon": [list(p) for p in d.footprint],
+             "lost": drone_link(d, now) != "up"}
+            for d in sorted(picture.drones.values(), key=lambda d: d.id) if d.footprint]
+
+
+def drone_tracks(picture: Picture) -> dict[str, list[list[float]]]:
+    """Where each drone has flown (the picture keeps its last points)."""
+    return {d.id: [[lat, lon] for _t, lat, lon in d.track] for d in picture.drones.values() if len(d.track) > 1}
+
+
+def look_dicts(picture: Picture, now: float) -> list[dict[str, Any]]:
+    """Open "look here" requests, and acknowledged ones for LOOK_KEPT_AFTER_ACK_S."""
+    looks = []
+    for drone in sorted(picture.drones.values(), key=lambda d: d.id):
+        look = drone.look
+        if look is None or (look.acknowledged_at is not None and now - look.acknowledged_at > LOOK_KEPT_AFTER_ACK_S):
+            continue
+        looks.append({"id": look.id, "drone": drone.id, "lat": look.lat, "lon": look.lon, "note": look.note,
+                      "acknowledged": look.acknowledged_by is not None})
+    return looks
+
+
+def in_view_items(picture: Picture) -> list[dict[str, str]]:
+    """Incidents and units on the ground some drone's camera sees now (live links only)."""
+    incidents: set[str] = set()
+    units: set[str] = set()
+    for drone in picture.drones.values():
+        if drone.link == "lost":
+            continue
+        seen_incidents, seen_units = inside_footprint(drone, picture)
+        incidents.update(seen_incidents)
+        units.update(seen_units)
+    return ([{"kind": "incident", "id": i} for i in sorted(incidents)]
+            + [{"kind": "unit", "id": u} for u in sorted(units)])
 
 
 def zone_dicts(picture: Picture) -> list[dict[str, Any]]:
@@ -51,6 +112,8 @@ class MapFeed:
         self._incidents: dict[str, dict[str, Any]] = {}
         self._zones: list[dict[str, Any]] = []
         self._alerts: list[dict[str, Any]] = []
+        self._drones: dict[str, dict[str, Any]] = {}
+        self._replaced: dict[str, Any] = {}
 
     def update(self, picture: Picture, now: float) -> None:
         """Send the map what changed in `picture`."""
@@ -65,6 +128,15 @@ class MapFeed:
         if alerts != self._alerts:
             self._alerts = alerts
             self.view.set_alerts(alerts)
+        self._drones = self._diff(drone_dicts(picture, now), self._drones, self.view.upsert_drones,
+                                  self.view.remove_drones)
+        for name, value, send in (("footprints", footprint_dicts(picture, now), self.view.set_footprints),
+                                  ("tracks", drone_tracks(picture), self.view.set_tracks),
+                                  ("looks", look_dicts(picture, now), self.view.set_looks),
+                                  ("in_view", in_view_items(picture), self.view.set_in_view)):
+            if value != self._replaced.get(name, [] if name != "tracks" else {}):
+                self._replaced[name] = value
+                send(value)
 
     @staticmethod
     def _diff(new: dict[str, dict[str, Any]], old: dict[str, dict[str, Any]], upsert: Any, remove: Any

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class TriageDesk(QObject):
-    """Owns the Triage panel (F8) and the Feeds panel (Ctrl+F8) of one console window."""
+    """Owns the Triage panel (F10) and the Feeds panel (Ctrl+F10) of one console window."""
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -48,7 +48,7 @@ class TriageDesk(QObject):
         self.ticker.setInterval(500)
         self.ticker.timeout.connect(self.triage.model.tick)
         self.ticker.start()
-        for key, slot in (("F8", self.focus_triage), ("Ctrl+F8", self.focus_feeds)):
+        for key, slot in (("F10", self.focus_triage), ("Ctrl+F10", self.focus_feeds)):
             shortcut = QShortcut(QKeySequence(key), window)
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
             shortcut.activated.connect(slot)
@@ -85,10 +85,10 @@ class TriageDesk(QObject):
             if proposal is not None:
                 self.window.statusBar().showMessage(
                     f"New report {candidate.id} from {candidate.source}: {what} — likely duplicate of "
-                    f"{proposal.incident} (F8)", 10000)
+                    f"{proposal.incident} (F10)", 10000)
             else:
                 self.window.statusBar().showMessage(f"New report {candidate.id} from {candidate.source}: {what} "
-                                                    "(F8 to triage)", 10000)
+                                                    "(F10 to triage)", 10000)
                 self.window.sound.play()
 
     def _center(self, candidate_id: str) -> None:

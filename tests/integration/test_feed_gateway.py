@@ -1,5 +1,5 @@
-"""The feed gateway over real sockets: CoT (TCP, UDP), NMEA and MAVLink move units on a console; hostile input
-is quarantined with the right code and the hub keeps serving."""
+"""The feed gateway over real sockets: CoT (TCP, UDP) and NMEA move units and MAVLink a drone on a console;
+hostile input is quarantined with the right code and the hub keeps serving."""
 
 from __future__ import annotations
 
@@ -106,6 +106,13 @@ def at(console: HubClient, unit: str, lat: float, lon: float) -> Callable[[], bo
     return check
 
 
+def drone_at(console: HubClient, drone: str, lat: float, lon: float) -> Callable[[], bool]:
+    def check() -> bool:
+        d = console.picture.drones.get(drone)
+        return d is not None and d.lat is not None and abs(d.lat - lat) < 1e-5 and abs(d.lon - lon) < 1e-5  # type: ignore[operator]
+    return check
+
+
 def test_cot_nmea_and_mavlink_move_units(tmp_path: Path) -> None:
     async def scenario(hub: Hub, gateway: FeedGateway, console: HubClient, db: Path) -> None:
         # CoT over TCP registers an unknown unit (Red team: fire engine) and moves it.
@@ -129,10 +136,10 @@ def test_cot_nmea_and_mavlink_move_units(tmp_path: Path) -> None:
         await console.wait_for(at(console, "E11", 60.25, 24.5), 10)
         assert console.picture.units["E11"].speed is not None
 
-        # MAVLink: system 7 becomes UAV7, a drone.
+        # MAVLink: system 7 becomes drone UAV7.
         udp_send(gateway.ports["mavlink"], global_position(7, 60.3, 24.7))
-        await console.wait_for(at(console, "UAV7", 60.3, 24.7), 10)
-        assert console.picture.units["UAV7"].kind == "drone"
+        await console.wait_for(drone_at(console, "UAV7", 60.3, 24.7), 10)
+        assert console.picture.drones["UAV7"].agency == "police"
 
         # GeoChat and 911 become messages on "all".
         udp_send(gateway.ports["cot_udp"], encode_chat("ANDROID-1", "Engine 7", "hello from the field"))
@@ -231,7 +238,7 @@ def test_watchfloor_hub_cli_starts_the_gateway(tmp_path: Path) -> None:
             udp_send(cot_port, cot("ANDROID-8", 60.16, 24.96, "Unit 8", "Green"))
             await console.wait_for(at(console, "Unit-8", 60.16, 24.96), 10)
             udp_send(mavlink_port, global_position(3, 60.4, 24.6))
-            await console.wait_for(at(console, "UAV3", 60.4, 24.6), 10)
+            await console.wait_for(drone_at(console, "UAV3", 60.4, 24.6), 10)
         finally:
             await console.close()
 

@@ -11,23 +11,30 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QContextMenuEvent, QFont, QMouseEvent, QPainter, QPen
+from PySide6.QtGui import QColor, QContextMenuEvent, QFont, QMouseEvent, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QMenu, QWidget
 
 from app.ui.theme import PRIORITY_COLORS, UNIT_STATUS_COLORS
 
 
 class SchematicMap(QWidget):
-    """Draws units and incidents on a lat/lon grid; same signals and methods as MapView."""
+    """Draws units, incidents, drones, footprints and look requests on a lat/lon grid; MapView's signals and
+    methods."""
 
     selected = Signal(str, str)
     context_new_incident = Signal(float, float)
+    context_look_here = Signal(float, float)
     ready = Signal()
 
     def __init__(self, center: tuple[float, float] | None = None, parent: QWidget | None = None, **_: Any) -> None:
         super().__init__(parent)
         self.units: dict[str, dict[str, Any]] = {}
         self.incidents: dict[str, dict[str, Any]] = {}
+        self.drones: dict[str, dict[str, Any]] = {}
+        self.footprints: list[dict[str, Any]] = []
+        self.tracks: dict[str, list[list[float]]] = {}
+        self.looks: list[dict[str, Any]] = []
+        self.in_view: set[tuple[str, str]] = set()
         self._center = center or (60.1715, 24.944)
         self._span = 0.02  # degrees of latitude shown
         self._selected: tuple[str, str | None] = ("", None)
@@ -51,6 +58,32 @@ class SchematicMap(QWidget):
     def remove_incidents(self, ids: Iterable[str]) -> None:
         for incident_id in ids:
             self.incidents.pop(incident_id, None)
+        self.update()
+
+    def upsert_drones(self, drones: Iterable[Mapping[str, Any]]) -> None:
+        for drone in drones:
+            self.drones.setdefault(str(drone["id"]), {}).update(drone)
+        self.update()
+
+    def remove_drones(self, ids: Iterable[str]) -> None:
+        for drone_id in ids:
+            self.drones.pop(drone_id, None)
+        self.update()
+
+    def set_footprints(self, footprints: Sequence[Mapping[str, Any]]) -> None:
+        self.footprints = [dict(f) for f in footprints]
+        self.update()
+
+    def set_tracks(self, tracks: Mapping[str, Sequence[Sequence[float]]]) -> None:
+        self.tracks = {str(k): [list(p) for p in v] for k, v in tracks.items()}
+        self.update()
+
+    def set_looks(self, looks: Sequence[Mapping[str, Any]]) -> None:
+        self.looks = [dict(look) for look in looks]
+        self.update()
+
+    def set_in_view(self, items: Sequence[Mapping[str, str]]) -> None:
+        self.in_view = {(item["kind"], item["id"]) for item in items}
         self.update()
 
     def set_zones(self, zones: Sequence[Mapping[str, Any]]) -> None:
@@ -93,6 +126,32 @@ class SchematicMap(QWidget):
         font = QFont()
         font.setPointSize(8)
         painter.setFont(font)
+        magenta = QColor("#e040fb")
+        for footprint in self.footprints:
+            painter.setPen(QPen(magenta, 1.5))
+            painter.setBrush(QColor(224, 64, 251, 40))
+            painter.drawPolygon(QPolygonF([self._project(lat, lon) for lat, lon in footprint["polygon"]]))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for track in self.tracks.values():
+            painter.drawPolyline(QPolygonF([self._project(lat, lon) for lat, lon in track]))
+        for drone in self.drones.values():
+            point = self._project(drone["lat"], drone["lon"])
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(magenta if drone.get("link") != "lost" else QColor("#8b949e"))
+            painter.drawEllipse(point, 6, 6)
+            painter.setPen(QColor("#f3a6ff"))
+            painter.drawText(point + QPointF(8, -6), drone.get("callsign", drone["id"]))
+        for look in self.looks:
+            point = self._project(look["lat"], look["lon"])
+            painter.setPen(QPen(QColor("#3fb950" if look["acknowledged"] else "#ffb02e"), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawEllipse(point, 9, 9)
+        for kind, item_id in self.in_view:
+            item = (self.incidents if kind == "incident" else self.units).get(item_id)
+            if item is not None:
+                painter.setPen(QPen(magenta, 2.5))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawEllipse(self._project(item["lat"], item["lon"]), 12, 12)
         for unit in self.units.values():
             point = self._project(unit["lat"], unit["lon"])
             painter.setPen(Qt.PenStyle.NoPen)
@@ -110,7 +169,7 @@ class SchematicMap(QWidget):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         position = event.position()
-        for kind, items in (("incident", self.incidents), ("unit", self.units)):
+        for kind, items in (("incident", self.incidents), ("drone", self.drones), ("unit", self.units)):
             for item in items.values():
                 point = self._project(item["lat"], item["lon"])
                 if abs(point.x() - position.x()) < 9 and abs(point.y() - position.y()) < 9:
@@ -121,5 +180,9 @@ class SchematicMap(QWidget):
         lat, lon = self._unproject(event.pos().x(), event.pos().y())
         menu = QMenu(self)
         action = menu.addAction("New incident here")
-        if menu.exec(event.globalPos()) is action:
+        look = menu.addAction("Ask a drone to look here…") if self.drones else None
+        chosen = menu.exec(event.globalPos())
+        if chosen is action:
             self.context_new_incident.emit(lat, lon)
+        elif look is not None and chosen is look:
+            self.context_look_here.emit(lat, lon)

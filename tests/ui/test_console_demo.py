@@ -29,6 +29,12 @@ def test_demo_comes_up_live_as_a_police_dispatcher(qtbot, tmp_path) -> None:
         # The unit board leads with the dispatcher's own agency; units move.
         assert window.unit_model.key(0) == "agency:police"
         qtbot.waitUntil(lambda: any(u.status != "available" for u in window.picture.units.values()), timeout=30000)
+        # The demo drone: MAVLink telemetry through the hub's gateway, its footprint, its live video, a call.
+        def drone_up() -> bool:
+            drone = window.picture.drones.get("UAV1")
+            return (drone is not None and drone.footprint is not None and drone.video_url.startswith("udp://")
+                    and drone.incident is not None and drone.operator == "pilot1")
+        qtbot.waitUntil(drone_up, timeout=30000)
     finally:
         window.close()
         cleanup()

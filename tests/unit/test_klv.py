@@ -208,3 +208,19 @@ def test_stream_decoder_resyncs_after_garbage_and_a_corrupt_packet() -> None:
     assert codes == ["bad_key", "ok", "bad_checksum", "ok", "ok"]
     assert decoder.packets == 3
     assert decoder.errors == 2
+
+
+@pytest.mark.parametrize(("datagram", "codes"), [
+    (encode_uas_ls({"timestamp_us": 1}), ["ok"]),
+    (encode_uas_ls({"timestamp_us": 1})[:-3], ["truncated"]),
+    (UAS_LS_KEY[:9], ["truncated"]),
+    (b"0123456789", ["bad_key"]),  # too short even to be skipped as garbage while streaming
+    (b"x" * 40, ["bad_key"]),
+    (encode_uas_ls({"timestamp_us": 1})[:-1] + b"\x00", ["bad_checksum"]),
+])
+def test_a_datagram_is_a_whole_stream_whatever_is_left_at_its_end_is_an_error(datagram: bytes,
+                                                                               codes: list[str]) -> None:
+    decoder = KlvStreamDecoder()
+    out = decoder.feed(datagram) + decoder.finish()
+    assert [item.code if isinstance(item, FeedError) else "ok" for item in out] == codes
+    assert decoder.finish() == []

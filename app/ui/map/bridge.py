@@ -18,6 +18,7 @@ class MapBridge(QObject):
     page_ready = Signal(bool)
     clicked = Signal(str, str)
     new_incident_at = Signal(float, float)
+    look_here_at = Signal(float, float)
     measured = Signal(float)
     batch_applied = Signal(int, float)
 
@@ -36,6 +37,10 @@ class MapBridge(QObject):
     @Slot(float, float)
     def jsContextNewIncident(self, lat: float, lon: float) -> None:
         self.new_incident_at.emit(lat, lon)
+
+    @Slot(float, float)
+    def jsContextLook(self, lat: float, lon: float) -> None:
+        self.look_here_at.emit(lat, lon)
 
     @Slot(float)
     def jsMeasured(self, metres: float) -> None:

@@ -58,6 +58,7 @@ class MapView(QWidget):
 
     selected = Signal(str, str)
     context_new_incident = Signal(float, float)
+    context_look_here = Signal(float, float)
     measured = Signal(float)
     ready = Signal()
     batch_applied = Signal(int, float)
@@ -124,6 +125,7 @@ class MapView(QWidget):
         self._bridge.page_ready.connect(self._on_page_ready)
         self._bridge.clicked.connect(self.selected)
         self._bridge.new_incident_at.connect(self.context_new_incident)
+        self._bridge.look_here_at.connect(self.context_look_here)
         self._bridge.measured.connect(self.measured)
         self._bridge.batch_applied.connect(self._on_batch_applied)
         self._page.loadFinished.connect(self._on_load_finished)
@@ -216,7 +218,7 @@ class MapView(QWidget):
         self._stage.remove("incidents", ids)
 
     def upsert_drones(self, drones: Iterable[Mapping[str, Any]]) -> None:
-        """Add or update drones: {id, callsign, lat, lon, heading, alt}."""
+        """Add or update drones: {id, callsign, lat, lon, heading, alt, agl, battery, link ("up"/"lost")}."""
         self._stage.upsert("drones", drones)
 
     def remove_drones(self, ids: Iterable[str]) -> None:
@@ -231,8 +233,16 @@ class MapView(QWidget):
         self._stage.replace("alerts", list(alerts))
 
     def set_footprints(self, footprints: Sequence[Mapping[str, Any]]) -> None:
-        """Replace all sensor footprints: {id, drone, polygon: [[lat, lon] x 4]}."""
+        """Replace all sensor footprints: {id, drone, polygon: [[lat, lon] x 4], lost?}."""
         self._stage.replace("footprints", list(footprints))
+
+    def set_looks(self, looks: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the open "look here" requests: {id, drone, lat, lon, note, acknowledged}."""
+        self._stage.replace("looks", list(looks))
+
+    def set_in_view(self, items: Sequence[Mapping[str, str]]) -> None:
+        """Ring the items a drone's camera sees now: [{kind: "incident" | "unit", id}]."""
+        self._stage.replace("inView", list(items))
 
     def set_tracks(self, tracks: Mapping[str, Sequence[Sequence[float]]]) -> None:
         """Replace all tracks: id -> [[lat, lon], ...]."""

@@ -89,7 +89,7 @@ class IncidentQueueView(_Board):
         super().__init__(parent)
         self.setModel(model)
         header = self.horizontalHeader()
-        for column, width in enumerate((32, 54, 132, 200, 92, 76, 48)):
+        for column, width in enumerate((28, 48, 120, 200, 100, 64, 44)):
             self.setColumnWidth(column, width)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.doubleClicked.connect(lambda index: self._emit(self.recommend))
@@ -121,7 +121,7 @@ class UnitBoardView(_Board):
     def __init__(self, model: UnitBoardModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setModel(model)
-        for column, width in enumerate((70, 90, 62, 52, 56, 120)):
+        for column, width in enumerate((60, 84, 58, 48, 50, 100)):
             self.setColumnWidth(column, width)
         self.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
         model.modelReset.connect(self._span_headers)

@@ -1,4 +1,5 @@
-"""The incident detail panel: who, what, where; the units on it; its timeline; and its cross-agency chat."""
+"""The incident detail panel: who, what, where; the units on it; snapshots attached to it; its timeline; and its
+cross-agency chat."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.domain.entities import Incident, Message
 from app.domain.picture import Picture
 from app.ui.models import elapsed
+from app.ui.panels.attachments import AttachmentList
 from app.ui.theme import INCIDENT_STATUS_COLORS, PRIORITY_COLORS, UNIT_STATUS_COLORS, UNIT_STATUS_LABELS
 from app.ui.timeline import TimelineEntry, type_label
 
@@ -69,6 +71,7 @@ class IncidentDetail(QWidget):
             button.clicked.connect(lambda _=False, s=signal: self.incident_id and s.emit(self.incident_id))
             buttons.addWidget(button)
             self._buttons.append(button)
+        self.attachments = AttachmentList()
         self.timeline = QTextBrowser()
         self.timeline.setOpenLinks(False)
         self.note = QLineEdit()
@@ -86,6 +89,7 @@ class IncidentDetail(QWidget):
         grid.addWidget(self.facts, 1, 0)
         grid.addWidget(self.units, 2, 0)
         grid.addLayout(buttons, 3, 0)
+        grid.addWidget(self.attachments, 4, 0)
         timeline_box = QWidget()
         tl = QVBoxLayout(timeline_box)
         tl.setContentsMargins(8, 0, 8, 0)
@@ -140,12 +144,14 @@ class IncidentDetail(QWidget):
             self.units.setRowCount(0)
             self.timeline.clear()
             self.chat.clear()
+            self.attachments.set_attachments([])
             self._set_enabled(False)
             self._timeline_count = self._chat_count = -1
             return
         self._set_enabled(incident.status != "closed")
         self._header(incident, now)
         self._units(incident, picture, now)
+        self.attachments.set_attachments(incident.attachments)
         if changed or len(timeline) != self._timeline_count:
             self._timeline_count = len(timeline)
             self._render_timeline(incident, timeline)

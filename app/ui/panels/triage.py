@@ -1,6 +1,6 @@
 """The triage panel: reports from sensors, cameras and the public-safety app waiting for a dispatcher.
 
-Keys (focus with F8): A accept (opens an incident), M merge into an open incident (the proposed duplicate is
+Keys (focus with F10): A accept (opens an incident), M merge into an open incident (the proposed duplicate is
 preselected; Enter confirms), X dismiss with a reason. A likely duplicate is highlighted with the incident, the
 distance and how far apart in time ("≈ 1001 · 40 m · 3 min": likely duplicate of incident 1001).
 """

@@ -57,6 +57,7 @@ class VideoPanel(QWidget):
         connect_timeout: float = 10.0,
         backoff: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0),
         network_timeout_ms: int = 3000,
+        show_title: bool = True,
     ) -> None:
         super().__init__(parent)
         self.url = url
@@ -77,6 +78,7 @@ class VideoPanel(QWidget):
 
         self._title = QLabel()
         self._title.setObjectName("videoTitle")
+        self._title.setVisible(show_title)  # a dock that names the drone itself hides this line
         self._video = QVideoWidget()
         self._video.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._status = QLabel()

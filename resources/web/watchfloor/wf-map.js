@@ -75,7 +75,9 @@
   var basemap = { layers: {}, labels: null, info: null };
   var tiles = null;
   var selection = { kind: null, id: null };
-  var areas = { zones: null, alerts: null, footprints: null, tracks: null };
+  /* Items a drone's camera sees now ("incident:1042", "unit:E1"): ringed so the picture and the map agree. */
+  var inView = new Set();
+  var areas = { zones: null, alerts: null, footprints: null, tracks: null, looks: null };
   var areaItems = { zone: [], alert: [] };
   var heat = null;
   var stats = { batches: 0, applyMsTotal: 0, applyMsMax: 0, drawMsTotal: 0, draws: 0, drawMsMax: 0 };
@@ -220,7 +222,7 @@
     var z = layer._map.getZoom();
     var r = z >= 16 ? 6 : z >= 14 ? 5 : z >= 12 ? 4 : 3;
     var rings = {}, fills = {}, ticks = new Path2D(), labelled = [];
-    var selected = selection.kind === 'unit' ? selection.id : null, selPoint = null;
+    var selected = selection.kind === 'unit' ? selection.id : null, selPoint = null, seen = [];
     layer.items.forEach(function (u, id) {
       if (u.lat == null || u.lon == null) { return; }
       var p = layer.toPoint(u.lat, u.lon);
@@ -238,6 +240,7 @@
         ticks.lineTo(p[0] + c * (r + 9), p[1] + s * (r + 9));
       }
       if (id === selected) { selPoint = p; }
+      if (inView.has('unit:' + id)) { seen.push(p); }
       if (z >= 15 && u.callsign) { labelled.push([p, u.callsign]); }
     });
     ctx.lineWidth = 2; ctx.strokeStyle = theme.tick; ctx.lineCap = 'round';
@@ -255,7 +258,15 @@
         if (boxes.claim(x - 1, y - 7, x + w + 1, y + 7)) { haloText(ctx, l[1], x, y); }
       });
     }
+    seen.forEach(function (p) { inViewRing(ctx, p, r + 5); });
     if (selPoint) { selectionRing(ctx, selPoint, r + 7); }
+  }
+
+  /* A solid drone-magenta ring with a halo: "the drone's camera sees this now". */
+  function inViewRing(ctx, p, radius) {
+    ctx.beginPath(); ctx.arc(p[0], p[1], radius, 0, 6.2832);
+    ctx.lineWidth = 5; ctx.strokeStyle = theme.halo; ctx.stroke();
+    ctx.lineWidth = 2.5; ctx.strokeStyle = DRONE_COLOUR; ctx.stroke();
   }
 
   function selectionRing(ctx, p, radius) {
@@ -297,6 +308,7 @@
         ctx.lineWidth = 3; ctx.strokeStyle = colour; ctx.globalAlpha = 1 - phase; ctx.stroke();
         ctx.globalAlpha = 1;
       }
+      if (inView.has('incident:' + id)) { inViewRing(ctx, p, s + 6); }
       incidentShape(ctx, INCIDENT_SHAPE[type] || 'square', p[0], p[1], s);
       ctx.fillStyle = colour; ctx.fill();
       ctx.lineWidth = 1.5; ctx.strokeStyle = inc.restricted ? '#ffffff' : theme.casing;
@@ -322,24 +334,39 @@
     layer._animated = pulsing;
   }
 
+  var DRONE_COLOUR = '#e040fb', DRONE_LOST = '#8b949e';
+
+  /* Drones: an arrowhead along the heading, magenta while the link is up and grey when it is lost, with
+     callsign, height above ground and battery beside it. */
   function paintDrones(ctx, layer) {
     var z = layer._map.getZoom();
     layer.items.forEach(function (d, id) {
+      if (d.lat == null || d.lon == null) { return; }
       var p = layer.toPoint(d.lat, d.lon);
       if (!layer.visible(p, 30)) { return; }
       layer.remember(p, id);
+      var lost = d.link === 'lost' || d.link === 'stale', colour = lost ? DRONE_LOST : DRONE_COLOUR;
       var a = ((d.heading || 0) - 90) * Math.PI / 180;
       ctx.save(); ctx.translate(p[0], p[1]); ctx.rotate(a);
-      ctx.beginPath(); ctx.moveTo(11, 0); ctx.lineTo(-7, 7); ctx.lineTo(-3, 0); ctx.lineTo(-7, -7); ctx.closePath();
-      ctx.fillStyle = '#e040fb'; ctx.fill(); ctx.lineWidth = 1.2; ctx.strokeStyle = theme.casing; ctx.stroke();
+      ctx.beginPath(); ctx.moveTo(13, 0); ctx.lineTo(-8, 8); ctx.lineTo(-3, 0); ctx.lineTo(-8, -8); ctx.closePath();
+      ctx.fillStyle = colour; ctx.fill(); ctx.lineWidth = 1.5; ctx.strokeStyle = theme.casing; ctx.stroke();
       ctx.restore();
-      if (z >= 14) {
-        ctx.font = '600 11px "DejaVu Sans Condensed", sans-serif'; ctx.textBaseline = 'middle';
-        ctx.lineWidth = 3; ctx.strokeStyle = theme.halo; ctx.fillStyle = '#f3a6ff'; ctx.lineJoin = 'round';
-        var text = (d.callsign || id) + (d.alt != null ? ' ' + Math.round(d.alt) + ' m' : '');
-        haloText(ctx, text, p[0] + 13, p[1] - 9);
+      if (z >= 13) {
+        ctx.font = '700 11px "DejaVu Sans Condensed", sans-serif'; ctx.textBaseline = 'middle';
+        ctx.lineWidth = 3; ctx.strokeStyle = theme.halo; ctx.lineJoin = 'round'; ctx.textAlign = 'left';
+        ctx.fillStyle = lost ? DRONE_LOST : '#f3a6ff';
+        var height = d.agl != null ? d.agl : d.alt;
+        var text = (d.callsign || id) + (height != null ? '  ' + Math.round(height) + ' m' : '');
+        haloText(ctx, text, p[0] + 14, p[1] - 9);
+        var second = d.link === 'lost' ? 'LINK LOST' : d.link === 'stale' ? 'NO TELEMETRY' :
+          (d.battery != null ? Math.round(d.battery) + '%' : '');
+        if (second) {
+          ctx.font = '600 10px "DejaVu Sans Condensed", sans-serif';
+          ctx.fillStyle = lost ? '#ff7b72' : (d.battery < 15 ? '#ff7b72' : d.battery < 30 ? '#e3b341' : theme.text);
+          haloText(ctx, second, p[0] + 14, p[1] + 4);
+        }
       }
-      if (selection.kind === 'drone' && selection.id === id) { selectionRing(ctx, p, 16); }
+      if (selection.kind === 'drone' && selection.id === id) { selectionRing(ctx, p, 17); }
     });
   }
 
@@ -511,11 +538,37 @@
   function setFootprints(list) {
     var g = replaceGroup('footprints');
     list.forEach(function (f) {
+      var colour = f.lost ? DRONE_LOST : DRONE_COLOUR;
       L.polygon(f.polygon, {
-        renderer: areaRenderer, color: '#e040fb', weight: 1.5, fillColor: '#e040fb', fillOpacity: 0.12,
-        interactive: false
+        renderer: areaRenderer, color: colour, weight: 2, fillColor: colour, fillOpacity: f.lost ? 0.06 : 0.14,
+        dashArray: f.lost ? '6 4' : null, interactive: false
       }).addTo(g);
     });
+  }
+
+  /* Open "look here" requests: a crosshair where the dispatcher wants the camera, tagged with the drone;
+     amber until the operator acknowledges it, then green. */
+  function setLooks(list) {
+    var g = replaceGroup('looks');
+    list.forEach(function (l) {
+      var colour = l.acknowledged ? '#3fb950' : '#ffb02e';
+      var style = { renderer: areaRenderer, color: colour, weight: 2.5, interactive: false };
+      L.circleMarker([l.lat, l.lon], L.extend({ radius: 11, fill: false }, style)).addTo(g);
+      L.circleMarker([l.lat, l.lon], L.extend({ radius: 2.5, fill: true, fillOpacity: 1, fillColor: colour }, style))
+        .addTo(g);
+      var d = 0.00022;  // the crosshair's arms, ~25 m: visible from zoom 14 up without hiding the street
+      L.polyline([[l.lat - d, l.lon], [l.lat + d, l.lon]], style).addTo(g);
+      L.polyline([[l.lat, l.lon - d * 2], [l.lat, l.lon + d * 2]], style).addTo(g);
+      L.circleMarker([l.lat, l.lon], { radius: 0, opacity: 0, interactive: false, renderer: areaRenderer })
+        .bindTooltip('LOOK ' + l.drone + (l.acknowledged ? ' ✔' : '') + (l.note ? ' — ' + l.note : ''),
+          { permanent: true, direction: 'right', offset: [12, 0], className: 'wf-look-label' + (l.acknowledged ? ' wf-ack' : '') })
+        .addTo(g);
+    });
+  }
+
+  function setInView(list) {
+    inView = new Set(list.map(function (it) { return it.kind + ':' + it.id; }));
+    ['units', 'incidents'].forEach(function (n) { layers[n].redraw(); });
   }
 
   function trackColour(id) {
@@ -527,8 +580,10 @@
   function setTracks(tracks) {
     var g = replaceGroup('tracks');
     Object.keys(tracks).forEach(function (id) {
+      var drone = layers.drones.items.has(id);  // a drone's track in its own colour, thin and dashed
       L.polyline(tracks[id], {
-        renderer: areaRenderer, color: trackColour(id), weight: 2.5, opacity: 0.85, interactive: false
+        renderer: areaRenderer, color: drone ? DRONE_COLOUR : trackColour(id), weight: drone ? 2 : 2.5,
+        opacity: drone ? 0.7 : 0.85, dashArray: drone ? '5 4' : null, interactive: false
       }).addTo(g);
     });
   }
@@ -606,6 +661,8 @@
     if (b.alerts) { setAlerts(b.alerts); }
     if (b.footprints) { setFootprints(b.footprints); }
     if (b.tracks) { setTracks(b.tracks); }
+    if (b.looks) { setLooks(b.looks); }
+    if (b.inView) { setInView(b.inView); }
     if (b.heat) { setHeat(b.heat); }
     (b.commands || []).forEach(applyCommand);
     var dt = performance.now() - t0;
@@ -671,6 +728,9 @@
       ['Measure from here', function () { measure.start(); measure.add(e.latlng); }],
       ['Centre map here', function () { map.panTo(e.latlng); }]
     ];
+    if (layers.drones.items.size) {
+      items.splice(1, 0, ['Ask a drone to look here…', function () { post('jsContextLook', e.latlng.lat, e.latlng.lng); }]);
+    }
     items.forEach(function (it) {
       var a = L.DomUtil.create('div', 'wf-menu-item', menu);
       a.textContent = it[0];
@@ -679,7 +739,7 @@
     L.DomEvent.disableClickPropagation(menu);
     var size = map.getSize();
     menu.style.left = Math.min(e.containerPoint.x, size.x - 190) + 'px';
-    menu.style.top = Math.min(e.containerPoint.y, size.y - 110) + 'px';
+    menu.style.top = Math.min(e.containerPoint.y, size.y - 30 - 26 * items.length) + 'px';
   }
 
   var measure = {
@@ -794,12 +854,15 @@
     measure.start(); measure.add(L.latLng(a)); var d = measure.add(L.latLng(b)); measure.stop();
     return JSON.stringify(d);
   };
-  wf.contextAt = function (lat, lon) {
+  wf.contextAt = function (lat, lon, label) {
     showMenu({ latlng: L.latLng(lat, lon), containerPoint: map.latLngToContainerPoint([lat, lon]) });
-    var first = menu.querySelector('.wf-menu-item');
-    first.click();
+    var items = Array.prototype.slice.call(menu.querySelectorAll('.wf-menu-item'));
+    var pick = label ? items.filter(function (el) { return el.textContent === label; })[0] : items[0];
+    if (!pick) { hideMenu(); return JSON.stringify(false); }
+    pick.click();
     return JSON.stringify(true);
   };
+  wf.inView = function () { return JSON.stringify(Array.from(inView).sort()); };
 
   /* ---------- start-up ---------- */
 

@@ -1,0 +1,1 @@
+"""Supervisor review windows (Qt) over the headless `app.review` package."""
