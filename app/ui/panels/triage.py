@@ -176,13 +176,17 @@ class TriagePanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.report)
         layout.addLayout(buttons)
+        self._quiet = False
         self._update()
 
     def set_picture(self, picture: Picture) -> None:
         """Refresh from a snapshot."""
         self.model.set_picture(picture)
         if self.table.selected_key() is None and self.model.rowCount():
+            # Ready for the keys, but a report arriving must not move the dispatcher's map.
+            self._quiet = True
             self.table.select_key(self.model.key(0) or "")
+            self._quiet = False
         self._update()
 
     def pending(self) -> list[str]:
@@ -221,7 +225,8 @@ class TriagePanel(QWidget):
 
     def _on_current(self, key: str) -> None:
         self._update()
-        self.current_changed.emit(key)
+        if not self._quiet:
+            self.current_changed.emit(key)
 
     def _update(self) -> None:
         candidate = self.selected()
