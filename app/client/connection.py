@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import ssl
@@ -66,6 +67,8 @@ class HubClient:
         self.attempts = 0
         self._ws: ClientConnection | None = None
         self._futures: dict[str, asyncio.Future[Ack]] = {}
+        self._queries: dict[str, asyncio.Future[Any]] = {}
+        self._query_ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self.caught_up = False
@@ -145,9 +148,14 @@ class HubClient:
                 if future is not None and not future.done():
                     future.set_result(ack)
             for reject in update.rejects:
-                future = self._futures.pop(reject.id, None) if reject.id else None
+                future = (self._futures.pop(reject.id, None) or self._queries.pop(reject.id, None)) \
+                    if reject.id else None
                 if future is not None and not future.done():
                     future.set_exception(CommandRefused(reject))
+            for result in update.results:
+                answered = self._queries.pop(result.id, None)
+                if answered is not None and not answered.done():
+                    answered.set_result(result.data)
             if self.on_update is not None:
                 self.on_update(update)
             self._changed.set()
@@ -183,6 +191,22 @@ class HubClient:
             return False
         self._send_soon(command_frame(name, args, None))
         return True
+
+    async def query(self, what: str, timeout: float = 10.0) -> Any:
+        """Ask the hub about its own state (e.g. "feeds"); returns the result's data or raises CommandRefused.
+
+        Queries are not queued while offline: they raise ConnectionError.
+        """
+        if self._ws is None or self.session.welcome is None:
+            raise ConnectionError("not connected to the hub")
+        query_id = f"q-{next(self._query_ids)}"
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queries[query_id] = future
+        self._send_soon(encode({"type": "query", "id": query_id, "what": what}))
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._queries.pop(query_id, None)
 
     def send_raw(self, frame: bytes | str) -> None:
         """Send a frame as it is (tests of the hub's handling of bad input)."""

@@ -34,6 +34,16 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "drone.look": frozenset({D, S}),
     "drone.look_ack": frozenset({DRONE, S}),
     "incident.attach": frozenset({D, S, DRONE}),
+    "report.submit": frozenset({S, F}),  # sensors, cameras and the public app report through feed accounts
+    "candidate.accept": frozenset({D, S}),
+    "candidate.merge": frozenset({D, S}),
+    "candidate.dismiss": frozenset({D, S}),
+}
+
+#: Hub queries (answered from the hub's state, not the log) -> roles that may ask. Feed health shows raw
+#: quarantined input, which may carry any agency's data: only the people who run the floor read it.
+QUERIES: dict[str, frozenset[Role]] = {
+    "feeds": frozenset({D, S}),
 }
 
 #: An agency value that stands for every agency: system feeds (the simulator, a CAD-to-CAD link).
@@ -44,6 +54,12 @@ def check_role(actor: Actor, command: str) -> None:
     """Refuse a command the actor's role does not allow."""
     if actor.role not in ALLOWED.get(command, frozenset()):
         raise Refusal("forbidden", f"a {actor.role} may not {command}")
+
+
+def check_query(actor: Actor, what: str) -> None:
+    """Refuse a query the actor's role does not allow."""
+    if actor.role not in QUERIES.get(what, frozenset()):
+        raise Refusal("forbidden", f"a {actor.role} may not query {what}")
 
 
 def acts_for(actor: Actor, agency: str) -> bool:

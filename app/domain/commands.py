@@ -218,6 +218,41 @@ class AttachToIncident:
     source: str = ""
 
 
+@dataclass(slots=True)
+class SubmitReport:
+    """A report from a sensor, a smart camera's analytics or the public-safety app (see `app.domain.triage`)."""
+
+    source: str  # sensor | camera | app
+    source_id: str  # the device, camera or app user that reported
+    type: str  # an incident type code
+    lat: float
+    lon: float
+    priority: int | None = None
+    address: str = ""
+    text: str = ""
+    media_url: str = ""  # a photo or clip the source offers
+    t: float | None = None  # when the source observed it; default: when the hub received it
+
+
+@dataclass(slots=True)
+class AcceptCandidate:
+    candidate: str
+    priority: int | None = None  # default: the report's, else the type's
+    type: str | None = None  # default: the report's
+
+
+@dataclass(slots=True)
+class MergeCandidate:
+    candidate: str
+    incident: str
+
+
+@dataclass(slots=True)
+class DismissCandidate:
+    candidate: str
+    reason: str
+
+
 #: Command name on the wire -> its arguments.
 COMMANDS: dict[str, type] = {
     "incident.create": CreateIncident,
@@ -245,4 +280,8 @@ COMMANDS: dict[str, type] = {
     "drone.look": RequestLook,
     "drone.look_ack": AcknowledgeLook,
     "incident.attach": AttachToIncident,
+    "report.submit": SubmitReport,
+    "candidate.accept": AcceptCandidate,
+    "candidate.merge": MergeCandidate,
+    "candidate.dismiss": DismissCandidate,
 }

@@ -12,13 +12,18 @@ from typing import Any
 
 from app.domain import commands as c
 from app.domain import events as ev
+from app.domain import triage
 from app.domain.agencies import UNIT_KINDS, Actor, Role
 from app.domain.authority import acts_for, check_role
+from app.domain.checks import MAX_CLOCK_SKEW_S, MAX_SHORT_TEXT
+from app.domain.checks import check_incident_type as _incident_type
+from app.domain.checks import check_priority as _priority
+from app.domain.checks import check_text as _text
 from app.domain.entities import Incident, IncidentStatus, Unit, UnitStatus
 from app.domain.errors import Refusal
 from app.domain.events import Draft
 from app.domain.geo import check_lat_lon, check_polygon
-from app.domain.incident_types import INCIDENT_TYPES, PRIORITIES
+from app.domain.incident_types import INCIDENT_TYPES
 from app.domain.lifecycle import (
     INCIDENT_MANUAL,
     INCIDENT_PROGRESS,
@@ -26,11 +31,6 @@ from app.domain.lifecycle import (
     UNIT_TRANSITIONS,
 )
 from app.domain.picture import Picture, Viewer
-
-#: How far ahead of the hub's clock a position fix may claim to be (device clocks drift).
-MAX_CLOCK_SKEW_S = 30.0
-MAX_TEXT = 4000
-MAX_SHORT_TEXT = 200
 
 
 def decide(picture: Picture, actor: Actor, name: str, args: Any, now: float,
@@ -87,26 +87,9 @@ class _Context:
     def scoped(self, kind: str, data: dict[str, Any], incident_id: str) -> Draft:
         return Draft(kind, data, self.picture.incident_audience(incident_id))
 
-
-def _text(value: str, what: str, limit: int = MAX_TEXT, required: bool = True) -> str:
-    value = value.strip()
-    if required and not value:
-        raise Refusal("missing_field", f"{what} must not be empty")
-    if len(value) > limit:
-        raise Refusal("too_long", f"{what} is longer than {limit} characters")
-    return value
-
-
-def _priority(value: int) -> int:
-    if value not in PRIORITIES:
-        raise Refusal("bad_priority", f"priority must be 1 (most urgent) to 5, got {value}")
-    return value
-
-
-def _incident_type(code: str) -> str:
-    if code not in INCIDENT_TYPES:
-        raise Refusal("unknown_type", f"{code!r} is not in the incident type code list")
-    return code
+    def rule(self, name: str, args: Any) -> list[Draft]:
+        """Another command's rule, in this context: for commands built on others (candidate.accept)."""
+        return _RULES[name](self, args)
 
 
 def _create_incident(cx: _Context, a: c.CreateIncident) -> list[Draft]:
@@ -405,6 +388,7 @@ _RULES: dict[str, Callable[[_Context, Any], list[Draft]]] = {
     "zone.remove": _remove_zone,
     "alert.issue": _issue_alert,
     "alert.cancel": _cancel_alert,
+    **triage.RULES,
 }
 
 # The drone commands' rules live in their own module, which adds them to _RULES when imported.

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from app.domain import events as ev
+from app.domain import triage
 from app.domain.drones import DRONE_HANDLERS, Drone
 from app.domain.entities import (
     AidRequest,
@@ -58,6 +59,7 @@ class Picture:
     next_incident_number: int = 1001
     #: How many of each numbered item were ever made, so new ids never repeat (see `next_id`).
     counters: dict[str, int] = field(default_factory=dict)
+    candidates: dict[str, triage.Candidate] = field(default_factory=dict)  # reports in triage (app.domain.triage)
 
     def next_id(self, prefix: str) -> str:
         """The id the next item with this prefix gets, e.g. "AR-3" (counted by the fold)."""
@@ -116,6 +118,7 @@ class Picture:
                     for k, d in self.drones.items()},
             next_incident_number=self.next_incident_number,
             counters=dict(self.counters),
+            candidates=triage.visible_candidates(self, viewer),
         )
         return copy
 
@@ -295,5 +298,6 @@ _HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
     ev.ZONE_REMOVED: _zone_removed,
     ev.ALERT_ISSUED: _alert_issued,
     ev.ALERT_CANCELLED: _alert_cancelled,
+    **triage.HANDLERS,
 }
 _HANDLERS.update(DRONE_HANDLERS)

@@ -141,7 +141,7 @@ class DroneFeeds:
         if known is not None and args.t is not None and known.telemetry_at is not None \
                 and args.t <= known.telemetry_at:
             # Two sources (MAVLink and KLV) for one drone interleave: an older fix is not bad input.
-            self.gateway._stats(feed)["ignored"] += 1
+            self.gateway.feeds.feed(feed).ignore()
             return
         self.gateway._submit(feed, source, raw, "drone.telemetry", args)
 
@@ -169,7 +169,7 @@ class DroneFeeds:
         before = {sid: (d.heartbeats, d.fixes) for sid, d in decoder.drones.items()}
         for item in decoder.feed(raw):
             if isinstance(item, FeedError):
-                self.gateway.quarantine("mavlink", source, item.code, item.reason, raw)
+                self.gateway.feeds.quarantine("mavlink", source, item.code, item.reason, raw)
         for sid, d in decoder.drones.items():
             heartbeats, fixes = before.get(sid, (0, 0))
             drone = f"UAV{sid}"
@@ -191,17 +191,17 @@ class DroneFeeds:
         decoder = KlvStreamDecoder()
         for item in decoder.feed(raw) + decoder.finish():
             if isinstance(item, FeedError):
-                self.gateway.quarantine("klv", source, item.code, item.reason, raw)
+                self.gateway.feeds.quarantine("klv", source, item.code, item.reason, raw)
                 continue
             drone = klv_drone_id(item)
             if drone is None:
-                self.gateway.quarantine("klv", source, "missing_field",
+                self.gateway.feeds.quarantine("klv", source, "missing_field",
                                         "KLV packet names no platform (tail number, mission id or designation)", raw)
                 continue
             try:
                 args = klv_telemetry(drone, item)
             except FeedError as error:
-                self.gateway.quarantine("klv", source, error.code, error.reason, raw)
+                self.gateway.feeds.quarantine("klv", source, error.code, error.reason, raw)
                 continue
             if self._ensure("klv", source, raw, drone):
                 self._heard_from("klv", source, raw, drone)
@@ -231,6 +231,6 @@ class DroneFeeds:
         """Publish a drone's video link (unchanged links are not sent again: drones repeat them)."""
         known = self._picture.drones.get(drone)
         if known is not None and known.video_url == video.url:
-            self.gateway._stats("cot")["ignored"] += 1
+            self.gateway.feeds.feed("cot").ignore()
             return
         self.gateway._submit("cot", source, raw, "drone.video", c.PublishDroneVideo(drone, video.url))

@@ -3,8 +3,9 @@
 Every record a feed sends is parsed by the sans-I/O parsers in `app.feeds` and becomes a command submitted
 through `hub.sequencer.submit`, exactly as if a feed account had sent it over the websocket. Whatever a feed
 sends that cannot be parsed (`FeedError`) or that the rules refuse (`Refusal`) is quarantined with its raw
-bytes, source address, feed name, code and reason, and counted in `stats[feed]`. Nothing a feed sends may
-crash a listener or the hub: every handler catches everything and quarantines it as "internal".
+bytes, source address, feed name, code and reason, and counted in the hub's feed registry (`hub.feeds`, shown
+in the console's Feeds panel). Nothing a feed sends may crash a listener or the hub: every handler catches
+everything and quarantines it as "internal".
 
 Mapping (see docs/feeds.md):
 
@@ -26,7 +27,6 @@ Mapping (see docs/feeds.md):
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import math
 import re
@@ -53,6 +53,8 @@ AGENCY_KIND = {"fire": "engine", "police": "patrol", "medical": "ambulance"}
 MAX_SOURCES = 1024
 MAX_TCP_CLIENTS = 256
 READ_CHUNK = 65536
+#: The gateway's feeds as the Feeds panel names them.
+FEED_LABELS = {"cot": "CoT (TAK)", "nmea": "NMEA GPS", "mavlink": "MAVLink drones", "klv": "KLV drone metadata"}
 _NOT_ID = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -87,13 +89,12 @@ class FeedGateway:
         self.device_map = device_map or DeviceMap()
         self.host = host
         self.ports: dict[str, int] = {}
-        self.stats: dict[str, dict[str, Any]] = {}
+        self.feeds = hub.feeds
         self._transports: list[asyncio.BaseTransport] = []
         self._servers: list[asyncio.Server] = []
         self._clients: set[asyncio.Task[None]] = set()
         self._nmea: OrderedDict[Any, NmeaSession] = OrderedDict()
         self._mavlink: OrderedDict[Any, MavlinkDecoder] = OrderedDict()
-        self._writes: set[concurrent.futures.Future[Any]] = set()
         self.drones = DroneFeeds(self, link_timeout)
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -107,6 +108,7 @@ class FeedGateway:
             server = await asyncio.start_server(self._cot_client, self.host, cot_port)
             self._servers.append(server)
             self.ports["cot_tcp"] = server.sockets[0].getsockname()[1]
+            self._listening("cot", f"tcp {self.host}:{self.ports['cot_tcp']}")
         for name, port, handle in (("cot_udp", cot_udp_port, self._cot_datagram),
                                    ("nmea", nmea_port, self._nmea_datagram),
                                    ("mavlink", mavlink_port, self._mavlink_datagram),
@@ -117,8 +119,7 @@ class FeedGateway:
                                                                local_addr=(self.host, port))
             self._transports.append(transport)
             self.ports[name] = transport.get_extra_info("sockname")[1]
-        for feed in ("cot", "nmea", "mavlink", "klv"):
-            self._stats(feed)
+            self._listening(name.removesuffix("_udp"), f"udp {self.host}:{self.ports[name]}")
         if mavlink_port is not None or klv_port is not None:
             self.drones.start()
         log.info("feed gateway listening: %s", self.ports)
@@ -136,56 +137,32 @@ class FeedGateway:
         await asyncio.gather(*self._clients, return_exceptions=True)
         for server in self._servers:
             await server.wait_closed()
-        await self.flush()
-
-    async def flush(self) -> None:
-        """Wait until every quarantine record submitted so far is written."""
-        pending = [asyncio.wrap_future(f) for f in list(self._writes)]
-        await asyncio.gather(*pending, return_exceptions=True)
+        await self.feeds.flush()
 
     # -- bookkeeping -----------------------------------------------------------------------------------
 
-    def _stats(self, feed: str) -> dict[str, Any]:
-        stats = self.stats.get(feed)
-        if stats is None:
-            stats = self.stats[feed] = {"received": 0, "applied": 0, "quarantined": 0, "ignored": 0,
-                                        "last_error": None}
-        return stats
-
-    def quarantine(self, feed: str, source: str, code: str, reason: str, raw: bytes) -> None:
-        """Record a refused input (on the log's writer thread) and count it."""
-        stats = self._stats(feed)
-        stats["quarantined"] += 1
-        stats["last_error"] = f"{code}: {reason}"[:300]
-        log.info("quarantined %s input from %s: %s: %s", feed, source, code, reason[:200])
-        sequencer = self.hub.sequencer
-        try:
-            future = sequencer.writer.submit(self.hub.log.quarantine, self.hub.clock(), feed, source, code,
-                                             reason, bytes(raw))
-        except RuntimeError:  # the writer is shut down: the hub is stopping
-            return
-        self._writes.add(future)
-        future.add_done_callback(self._writes.discard)
+    def _listening(self, feed: str, where: str) -> None:
+        self.feeds.feed(feed, FEED_LABELS[feed]).listening.append(where)
 
     def _submit(self, feed: str, source: str, raw: bytes, name: str, args: Any) -> bool:
         """Submit one command as the gateway's feed account; a refusal is quarantined. True when applied."""
         try:
             self.hub.sequencer.submit(self.actor, name, args, None)
         except Refusal as refusal:
-            self.quarantine(feed, source, refusal.code, f"{name}: {refusal.reason}", raw)
+            self.feeds.quarantine(feed, source, refusal.code, f"{name}: {refusal.reason}", raw)
             return False
-        self._stats(feed)["applied"] += 1
+        self.feeds.feed(feed).accept()
         return True
 
     def _guard(self, feed: str, source: str, raw: bytes, work: Any, *args: Any) -> None:
-        self._stats(feed)["received"] += 1
+        self.feeds.feed(feed).input(source)
         try:
             work(source, raw, *args)
         except FeedError as error:
-            self.quarantine(feed, source, error.code, error.reason, raw)
+            self.feeds.quarantine(feed, source, error.code, error.reason, raw)
         except Exception as exc:  # nothing a feed sends may take the listener down
             log.exception("feed %s input from %s failed", feed, source)
-            self.quarantine(feed, source, "internal", f"{type(exc).__name__}: {exc}", raw)
+            self.feeds.quarantine(feed, source, "internal", f"{type(exc).__name__}: {exc}", raw)
 
     def _ensure_unit(self, feed: str, source: str, raw: bytes, unit: str, agency: str, kind: str) -> bool:
         if unit in self.hub.sequencer.picture.units:
@@ -208,7 +185,7 @@ class FeedGateway:
         source = "tcp:{}:{}".format(*peer[:2]) if peer else "tcp:?"
         task = asyncio.current_task()
         if len(self._clients) >= MAX_TCP_CLIENTS:
-            self.quarantine("cot", source, "too_many_clients", f"over {MAX_TCP_CLIENTS} CoT TCP clients", b"")
+            self.feeds.quarantine("cot", source, "too_many_clients", f"over {MAX_TCP_CLIENTS} CoT TCP clients", b"")
             writer.close()
             return
         if task is not None:
@@ -221,15 +198,15 @@ class FeedGateway:
                     break
                 for frame in splitter.feed(chunk):
                     if isinstance(frame, FeedError):
-                        self._stats("cot")["received"] += 1
-                        self.quarantine("cot", source, frame.code, frame.reason, chunk[:4096])
+                        self.feeds.feed("cot").input(source)
+                        self.feeds.quarantine("cot", source, frame.code, frame.reason, chunk[:4096])
                     else:
                         self._guard("cot", source, frame, self._cot_record)
             leftover = splitter.unfinished()
             if leftover:
-                self._stats("cot")["received"] += 1
-                self.quarantine("cot", source, "truncated", f"stream ended inside an event ({len(leftover)} bytes)",
-                                leftover)
+                self.feeds.feed("cot").input(source)
+                self.feeds.quarantine("cot", source, "truncated",
+                                      f"stream ended inside an event ({len(leftover)} bytes)", leftover)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except Exception:  # never let one client's stream hurt the others
@@ -263,7 +240,7 @@ class FeedGateway:
         elif event.is_friendly_ground:
             self._cot_position(source, raw, event)
         else:
-            self._stats("cot")["ignored"] += 1
+            self.feeds.feed("cot").ignore()
 
     def _cot_position(self, source: str, raw: bytes, event: CotEvent) -> None:
         unit = unit_id_for(event.callsign or event.uid)

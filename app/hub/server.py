@@ -23,9 +23,11 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from app.domain.agencies import DEFAULT_AGENCIES, Actor, Agency, Role
+from app.domain.authority import QUERIES, check_query
 from app.domain.errors import Refusal
 from app.domain.picture import Picture, Viewer
 from app.hub.fanout import FanOut, Subscriber
+from app.hub.feed_status import RECENT_KEPT, FeedRegistry
 from app.hub.sequencer import Sequencer
 from app.protocol import codes
 from app.protocol.messages import (
@@ -34,7 +36,9 @@ from app.protocol.messages import (
     Ack,
     AgencyInfo,
     Caught,
+    Query,
     Reject,
+    Result,
     Snapshot,
     Welcome,
     encode,
@@ -44,6 +48,7 @@ from app.protocol.messages import (
 from app.protocol.server_session import (
     FEED_LIMIT,
     HUMAN_LIMIT,
+    Answer,
     Authenticate,
     Close,
     Execute,
@@ -58,6 +63,9 @@ log = logging.getLogger("watchfloor.hub")
 
 #: A console further behind than this many events gets a snapshot instead of the tail.
 TAIL_LIMIT = 20_000
+#: The feeds of the websocket endpoint: what feed accounts send, and reports (from anyone who may submit them).
+WEBSOCKET_FEED, REPORTS_FEED = "websocket", "reports"
+REPORT_COMMAND = "report.submit"
 
 
 def tls_context(cert: str | Path, key: str | Path) -> ssl.SSLContext:
@@ -94,19 +102,26 @@ class Hub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.port = 0
         self.gateway: Any = None  # a FeedGateway when feeds are on (`start_feeds`)
+        self.feeds = FeedRegistry(clock, self._store_quarantine)
+        self.feeds.feed(WEBSOCKET_FEED, "Feed accounts")
+        self.feeds.feed(REPORTS_FEED, "Reports")
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> int:
         """Rebuild the picture from the log, start the flusher and listen; returns the bound port."""
         loop = asyncio.get_running_loop()
-        picture, known = await loop.run_in_executor(self.read_pool, self._recover)
+        picture, known, quarantined = await loop.run_in_executor(self.read_pool, self._recover)
+        self.feeds.seed(*quarantined)
         self.sequencer = Sequencer(self.log, picture, known, self.fanout.publish, self.clock,
                                    frozenset(self.agencies))
         self._spawn(self.sequencer.run())
         self.server = await serve(self._handle, host, port, ssl=ssl_context, max_size=MAX_FRAME_BYTES,
                                   ping_interval=20, ping_timeout=30, close_timeout=2)
         self.port = next(iter(self.server.sockets)).getsockname()[1]
+        scheme = "wss" if ssl_context else "ws"
+        for name in (WEBSOCKET_FEED, REPORTS_FEED):
+            self.feeds.feed(name).listening = [f"{scheme}://{host}:{self.port}"]
         log.info("hub listening on %s:%s (%s events in log)", host, self.port, picture.seq)
         return self.port
 
@@ -120,14 +135,16 @@ class Hub:
         self.gateway = FeedGateway(self, device_map=device_map, host=host)
         return await self.gateway.start(cot_port, cot_udp_port, nmea_port, mavlink_port, klv_port)
 
-    def _recover(self) -> tuple[Picture, dict[str, list[int]]]:
+    def _recover(self) -> tuple[Picture, dict[str, list[int]], tuple[dict[str, int], list[dict[str, Any]]]]:
         reader = self._reader()
         picture = reader.picture_at()
         known: dict[str, list[int]] = {}
         for key, seq in reader.conn.execute(
                 "SELECT command, seq FROM events WHERE command IS NOT NULL ORDER BY seq"):
             known.setdefault(key, []).append(seq)
-        return picture, known
+        counts = reader.quarantine_counts()
+        newest = [row for feed in counts for row in reader.quarantined(feed, RECENT_KEPT)]
+        return picture, known, (counts, newest)
 
     async def close(self) -> None:
         """Stop accepting, commit what is pending, close every connection and the log."""
@@ -170,6 +187,16 @@ class Hub:
         return {"connections": len(self.connections), "subscribers": len(self.fanout.subscribers),
                 "committed_seq": self.sequencer.committed_seq, **self.counters}
 
+    def _store_quarantine(self, at: float, feed: str, source: str, code: str, reason: str, raw: bytes
+                          ) -> Any:
+        """Write one dead-letter row on the log's writer thread (None once the hub is stopping)."""
+        if self.sequencer is None:
+            return None
+        try:
+            return self.sequencer.writer.submit(self.log.quarantine, at, feed, source, code, reason, raw)
+        except RuntimeError:  # the writer is shut down
+            return None
+
     def _audit(self, user: str, peer: str, what: str, outcome: str, detail: str = "") -> None:
         assert self.sequencer is not None
         self.sequencer.writer.submit(self.log.access, self.clock(), user, peer, what, outcome, detail)
@@ -188,10 +215,10 @@ class Hub:
                 await ws.close(codes.CLOSE_HELLO_TIMEOUT, "hello_timeout: send hello within "
                                                           f"{self.hello_timeout:.0f} s")
                 return
-            await self._run_actions(peer, peer.session.receive(first, self.clock()))
+            await self._run_actions(peer, peer.session.receive(first, self.clock()), first)
             async for frame in ws:
                 self.count("frames_in")
-                await self._run_actions(peer, peer.session.receive(frame, self.clock()))
+                await self._run_actions(peer, peer.session.receive(frame, self.clock()), frame)
         except ConnectionClosed as exc:
             if exc.sent is not None and exc.sent.code == codes.CLOSE_TOO_BIG:
                 self.count("too_big")
@@ -207,12 +234,18 @@ class Hub:
             if peer.actor is not None:
                 self._audit(peer.name, peer.address, "disconnect", "ok")
 
-    async def _run_actions(self, peer: Peer, actions: list[Any]) -> None:
+    async def _run_actions(self, peer: Peer, actions: list[Any], frame: bytes | str = b"") -> None:
         for action in actions:
             if isinstance(action, Send):
+                if action.refused is not None and peer.is_feed:
+                    # A machine's bad frame has nobody to read the error: keep it where people will.
+                    self.feeds.feed(WEBSOCKET_FEED).input(peer.source)
+                    self.feeds.quarantine(WEBSOCKET_FEED, peer.source, action.refused, action.reason, _raw(frame))
                 await peer.ws.send(action.frame, text=True)
             elif isinstance(action, Execute):
-                self._execute(peer, action)
+                self._execute(peer, action, frame)
+            elif isinstance(action, Answer):
+                await self._answer(peer, action.query)
             elif isinstance(action, StartSubscription):
                 await self._subscribe(peer, action.since)
             elif isinstance(action, Authenticate):
@@ -240,20 +273,28 @@ class Hub:
                           agencies=[AgencyInfo(a.code, a.name, a.color) for a in self.agencies.values()])
         await peer.ws.send(encode(welcome), text=True)
 
-    def _execute(self, peer: Peer, action: Execute) -> None:
+    def _execute(self, peer: Peer, action: Execute, frame: bytes | str = b"") -> None:
         assert self.sequencer is not None and peer.actor is not None
         command, actor = action.command, peer.actor
         key = f"{actor.user}/{command.id}" if command.id is not None else None
+        feed = REPORTS_FEED if command.name == REPORT_COMMAND else WEBSOCKET_FEED if peer.is_feed else None
+        if feed is not None:
+            self.feeds.feed(feed).input(peer.source)
         try:
             future = self.sequencer.submit(actor, command.name, action.args, key)
         except Refusal as refusal:
             self.count(f"refused.{refusal.code}")
+            if feed is not None:
+                self.feeds.quarantine(feed, peer.source, refusal.code, f"{command.name}: {refusal.reason}",
+                                      _raw(frame))
             if refusal.code == "forbidden":
                 self._audit(actor.user, peer.address, command.name, "forbidden", refusal.reason)
             self._spawn(self._send_quietly(peer.ws, encode(Reject(id=command.id, code=refusal.code,
                                                                   message=refusal.reason))))
             return
         self.count("commands_applied")
+        if feed is not None:
+            self.feeds.feed(feed).accept()
         if command.id is None:
             return
 
@@ -271,6 +312,22 @@ class Hub:
                 self._spawn(self._send_quietly(peer.ws, frame))
 
         future.add_done_callback(answered)
+
+    async def _answer(self, peer: Peer, query: Query) -> None:
+        """Answer a query from the hub's own state (not the log): "feeds" is the feed health."""
+        assert peer.actor is not None
+        if query.what not in QUERIES:
+            reply = encode(Reject(id=query.id, code="unknown_query", message=f"there is no query {query.what!r}; "
+                                  f"ask for one of {', '.join(sorted(QUERIES))}"))
+        else:
+            try:
+                check_query(peer.actor, query.what)
+            except Refusal as refusal:
+                self._audit(peer.actor.user, peer.address, f"query {query.what}", "forbidden", refusal.reason)
+                reply = encode(Reject(id=query.id, code=refusal.code, message=refusal.reason))
+            else:
+                reply = encode(Result(id=query.id, what=query.what, data=self.feeds.report()))
+        await self._send_quietly(peer.ws, reply)
 
     async def _send_quietly(self, ws: ServerConnection, frame: bytes) -> None:
         # The client went away; it resends the commands it has no answer for.
@@ -331,6 +388,20 @@ class Peer:
     def name(self) -> str:
         """The signed-in user's name, or "?" before sign-in (for the access log)."""
         return self.actor.user if self.actor is not None else "?"
+
+    @property
+    def is_feed(self) -> bool:
+        """Whether a feed account (a machine) is signed in on this connection."""
+        return self.actor is not None and self.actor.role == Role.FEED
+
+    @property
+    def source(self) -> str:
+        """Where input on this connection comes from, as the Feeds panel names it."""
+        return f"ws:{self.name}@{self.address}"
+
+
+def _raw(frame: bytes | str) -> bytes:
+    return frame.encode("utf-8", "replace") if isinstance(frame, str) else bytes(frame)
 
 
 async def run_hub(db_path: str | Path, host: str, port: int, ssl_context: ssl.SSLContext | None = None,

@@ -22,6 +22,7 @@ from app.protocol.messages import (
     Events,
     Pong,
     Reject,
+    Result,
     Snapshot,
     Welcome,
     command_frame,
@@ -51,6 +52,7 @@ class Update:
     errors: list[Error] = field(default_factory=list)
     caught_up: bool = False
     pong: Pong | None = None
+    results: list[Result] = field(default_factory=list)
 
 
 class ClientSession:
@@ -121,4 +123,6 @@ class ClientSession:
             update.errors.append(message)
         elif isinstance(message, Pong):
             update.pong = message
+        elif isinstance(message, Result):
+            update.results.append(message)
         return update, replies

@@ -53,8 +53,16 @@ class Ping(msgspec.Struct, tag="ping", tag_field="type", forbid_unknown_fields=T
     t: Any = None
 
 
-ClientMessage = Hello | Subscribe | Command | Ping
-CLIENT_TYPES = frozenset({"hello", "subscribe", "command", "ping"})
+class Query(msgspec.Struct, tag="query", tag_field="type", forbid_unknown_fields=True):
+    """Ask the hub about its own state, which is not in the log (`what`: "feeds"); answered by a `result`
+    with the same `id`, or a `reject`."""
+
+    id: str
+    what: str
+
+
+ClientMessage = Hello | Subscribe | Command | Ping | Query
+CLIENT_TYPES = frozenset({"hello", "subscribe", "command", "ping", "query"})
 
 
 class AgencyInfo(msgspec.Struct):
@@ -122,7 +130,15 @@ class Caught(msgspec.Struct, tag="caught_up", tag_field="type"):
     seq: int
 
 
-HubMessage = Welcome | Snapshot | Events | Ack | Reject | Error | Pong | Caught
+class Result(msgspec.Struct, tag="result", tag_field="type"):
+    """The answer to query `id`: `data` as docs/protocol.md describes it for `what`."""
+
+    id: str
+    what: str
+    data: Any
+
+
+HubMessage = Welcome | Snapshot | Events | Ack | Reject | Error | Pong | Caught | Result
 
 
 class ProtocolError(Exception):

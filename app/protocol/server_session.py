@@ -18,6 +18,7 @@ from app.protocol.messages import (
     Ping,
     Pong,
     ProtocolError,
+    Query,
     Reject,
     Subscribe,
     decode_args,
@@ -29,6 +30,8 @@ from app.protocol.messages import (
 @dataclass(slots=True)
 class Send:
     frame: bytes
+    refused: str | None = None  # the error code, when this frame refuses what the client sent
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -48,12 +51,17 @@ class Execute:
 
 
 @dataclass(slots=True)
+class Answer:
+    query: Query
+
+
+@dataclass(slots=True)
 class Close:
     code: int
     reason: str
 
 
-Action = Send | Authenticate | StartSubscription | Execute | Close
+Action = Send | Authenticate | StartSubscription | Execute | Answer | Close
 
 
 @dataclass(slots=True)
@@ -88,8 +96,8 @@ class ServerSession:
     def _error(self, code: str, message: str, command_id: str | None = None) -> Send:
         self._count(code)
         if command_id is not None:
-            return Send(encode(Reject(id=command_id, code=code, message=message)))
-        return Send(encode(Error(code=code, message=message)))
+            return Send(encode(Reject(id=command_id, code=code, message=message)), code, message)
+        return Send(encode(Error(code=code, message=message)), code, message)
 
     def _take_token(self, now: float) -> bool:
         if self.refilled_at is not None:
@@ -122,7 +130,7 @@ class ServerSession:
                 self.state = "closed"
                 self._count("flood_closed")
                 return [Close(codes.CLOSE_FLOOD, "flood: too many messages; slow down and reconnect")]
-            command_id = message.id if isinstance(message, Command) else None
+            command_id = message.id if isinstance(message, Command | Query) else None
             return [self._error("rate_limited", f"more than {self.limit.rate:.0f} messages/s; "
                                                 "this one was not applied", command_id)]
         self.refused_in_a_row = 0
@@ -139,6 +147,8 @@ class ServerSession:
             return [StartSubscription(message.since)]
         if isinstance(message, Ping):
             return [Send(encode(Pong(t=message.t)))]
+        if isinstance(message, Query):
+            return [Answer(message)]
         return [self._error("unexpected", "hello was already accepted on this connection")]
 
     def _on_hello(self, message: object) -> list[Action]:

@@ -97,7 +97,6 @@ class SimIncident:
     model: Incident
     dispatching: bool = True
     transported: bool = False
-    duplicate: bool = False
     close_at: float | None = None
     closed: bool = False
     assigned: list[str] = field(default_factory=list)
@@ -243,8 +242,7 @@ class Scenario:
         for incident in self.incidents.values():
             if incident.closed or incident.close_at is None or t < incident.close_at or incident.model.units:
                 continue
-            outcome = "duplicate" if incident.duplicate else calls.disposition(
-                self.rng, incident.model.type, incident.transported)
+            outcome = calls.disposition(self.rng, incident.model.type, incident.transported)
             out.append(SimCommand(t, DISPATCH, "incident.close", {"incident": Ref(incident.key),
                                                                    "disposition": outcome}))
             incident.closed = True
@@ -270,11 +268,15 @@ class Scenario:
             fleet.append(SimCommand(t, FLEET, "alert.cancel", {"alert": Ref(self._flood_ref),
                                                                  "reason": "Sea level falling"}))
         if self._duplicate_due is not None and t >= self._duplicate_due:
-            self._duplicate_report(t, dispatch)
+            self._duplicate_report(t, fleet)
 
     def _duplicate_report(self, t: float, out: list[SimCommand]) -> None:
-        """A resident reports, through the public-safety app, an incident dispatchers already have."""
-        open_ = [i for i in self.incidents.values() if not i.closed and not i.duplicate]
+        """A resident reports, through the public-safety app, an incident dispatchers already have.
+
+        The report reaches the hub over the feed connection and waits in triage as a candidate, proposed for a
+        merge into the incident it duplicates; a dispatcher at a console decides.
+        """
+        open_ = [i for i in self.incidents.values() if not i.closed]
         # Residents report what they can see: a call with units at it, when there is one.
         open_ = [i for i in open_ if i.assigned] or open_
         if not open_:
@@ -285,13 +287,10 @@ class Scenario:
         bearing, metres = self.rng.uniform(0, 2 * math.pi), self.rng.uniform(15, 40)
         lat = round(original.lat + metres * math.cos(bearing) / 111_320.0, 6)
         lon = round(original.lon + metres * math.sin(bearing) / (111_320.0 * math.cos(math.radians(lat))), 6)
-        incident = self._open(t, original.type, original.priority, lat, lon, original.address)
-        incident.duplicate, incident.dispatching = True, False
-        incident.close_at = t + round(self.rng.uniform(60, 180))
-        out.append(SimCommand(t, DISPATCH, "incident.create", {
-            "type": original.type, "priority": original.priority, "lat": lat, "lon": lon,
-            "address": original.address, "caller": "public-safety app",
-            "notes": "Resident report from the public-safety app"}, ref=incident.key))
+        out.append(SimCommand(t, FLEET, "report.submit", {
+            "source": "app", "source_id": f"resident-{self.rng.randint(1000, 9999)}", "type": original.type,
+            "lat": lat, "lon": lon, "address": original.address,
+            "text": f"{INCIDENT_TYPES[original.type].label} here, saw it from across the street"}))
 
     def _malformed_frames(self) -> list[str]:
         """Frames the hub must refuse without harm: broken JSON, impossible coordinates, an unknown type."""

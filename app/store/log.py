@@ -223,6 +223,10 @@ class LogReader:
         rows = self.conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
+    def quarantine_counts(self) -> dict[str, int]:
+        """How many inputs each feed has had quarantined, ever."""
+        return dict(self.conn.execute("SELECT feed, COUNT(*) FROM quarantine GROUP BY feed").fetchall())
+
     def access_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest access-log lines, newest first."""
         cols = ("id", "at", "user", "peer", "what", "outcome", "detail")

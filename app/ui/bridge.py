@@ -75,6 +75,17 @@ class CommandResult:
     events: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """The hub's answer to a query from the GUI (`data`), or why there is none (`code`, `message`)."""
+
+    what: str
+    ok: bool
+    data: Any = None
+    code: str = ""
+    message: str = ""
+
+
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Picture)
 
@@ -90,6 +101,7 @@ class HubBridge(QObject):
     frame = Signal(object)  # Frame
     status_changed = Signal(object)  # ConnectionStatus
     command_finished = Signal(object)  # CommandResult
+    query_finished = Signal(object)  # QueryResult
 
     def __init__(self, url: str, user: str, password: str, rate_hz: float = 8.0,
                  parent: QObject | None = None, backoff_max: float = 5.0) -> None:
@@ -138,6 +150,13 @@ class HubBridge(QObject):
             return token
         asyncio.run_coroutine_threadsafe(self._command(token, name, args), self._loop)
         return token
+
+    def query(self, what: str) -> None:
+        """Ask the hub about its own state (e.g. "feeds"); the answer comes by `query_finished`. Never blocks."""
+        if self._loop is None:
+            self.query_finished.emit(QueryResult(what, False, code="offline", message="not started"))
+            return
+        asyncio.run_coroutine_threadsafe(self._query(what), self._loop)
 
     # -- network thread --------------------------------------------------------------------------------
 
@@ -230,3 +249,15 @@ class HubBridge(QObject):
             result = CommandResult(token, name, args, True, events=list(ack.seqs))
         self.command_finished.emit(result)
         self._emit_status()
+
+    async def _query(self, what: str) -> None:
+        assert self._client is not None
+        try:
+            data = await self._client.query(what)
+        except CommandRefused as refused:
+            result = QueryResult(what, False, code=refused.code, message=refused.message)
+        except (ConnectionError, TimeoutError) as exc:
+            result = QueryResult(what, False, code="offline", message=str(exc) or "the hub did not answer")
+        else:
+            result = QueryResult(what, True, data)
+        self.query_finished.emit(result)

@@ -45,6 +45,7 @@ from app.ui.panels.command_line import CommandLine
 from app.ui.panels.detail import IncidentDetail
 from app.ui.theme import STATE_COLORS, apply_theme, current_theme
 from app.ui.timeline import Timelines, type_label
+from app.ui.triage_desk import TriageDesk
 
 log = logging.getLogger("watchfloor.console")
 
@@ -61,6 +62,7 @@ F6            Chat
 F7            Alerts (mutual aid)
 F8            Acknowledge the drone "look here" request on the banner (drone operators)
 F9            Accept the pending mutual-aid request · Shift+F9 decline
+F10           Triage: A accept · M merge into an incident · X dismiss · Ctrl+F10 feed health
 Ctrl+Shift+V  Open the selected drone's video (drone board: Enter/V video · A assign · P publish link · K ack)
 Esc           Dismiss the banner
 Ctrl+Shift+T  Dark / light theme
@@ -135,6 +137,7 @@ class MainWindow(QMainWindow):
         self._dock("chat", "Chat", self.chat, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.docks["alerts"], self.docks["chat"])
         self.docks["alerts"].raise_()
+        self.triage_desk = TriageDesk(self)
         self._size_docks()
         self._default_state = self.saveState()
 
@@ -170,8 +173,8 @@ class MainWindow(QMainWindow):
             width, height = max(width, screen.width()), max(height, screen.height())
         self.resizeDocks([self.docks["queue"], self.docks["units"]], [int(width * 0.37), int(width * 0.25)],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["queue"], self.docks["detail"]], [int(height * 0.38), int(height * 0.62)],
-                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["queue"], self.docks["triage"], self.docks["detail"]],
+                         [int(height * 0.28), int(height * 0.28), int(height * 0.44)], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["units"], self.docks["alerts"]], [int(height * 0.62), int(height * 0.38)],
                          Qt.Orientation.Vertical)
 
@@ -310,6 +313,7 @@ class MainWindow(QMainWindow):
         self.unit_model.set_picture(self.picture)
         self.alerts.set_picture(self.picture, now)
         self.chat.set_picture(self.picture)
+        self.triage_desk.apply_frame(frame)
         self.map_feed.update(self.picture, now)
         self.drone_desk.apply_frame(self.picture, now)
         if self.selected_incident is not None or touched:

@@ -148,8 +148,8 @@ def test_cot_nmea_and_mavlink_move_units(tmp_path: Path) -> None:
         texts = [m.text for m in console.picture.messages]
         assert any("hello from the field" in t for t in texts)
         assert "EMERGENCY 911 from P 9" in texts
-        assert gateway.stats["cot"]["quarantined"] == 0, gateway.stats
-        assert gateway.stats["mavlink"]["applied"] == 2
+        assert gateway.feeds.feed("cot").quarantined == 0, gateway.feeds.report()
+        assert gateway.feeds.feed("mavlink").accepted == 2
 
     run(tmp_path, scenario)
 
@@ -180,18 +180,18 @@ def test_hostile_input_is_quarantined_and_the_hub_keeps_serving(tmp_path: Path) 
              "bad_crc"),
         ]
         for n, (feed, send, code) in enumerate(cases, 1):
-            before = sum(s["quarantined"] for s in gateway.stats.values())
+            before = sum(s.quarantined for s in gateway.feeds.feeds.values())
             send()
-            await until(lambda b=before: sum(s["quarantined"] for s in gateway.stats.values()) > b)
-            await gateway.flush()
+            await until(lambda b=before: sum(s.quarantined for s in gateway.feeds.feeds.values()) > b)
+            await gateway.feeds.flush()
             newest = LogReader(db).quarantined(limit=1)[0]
             assert (newest["feed"], newest["code"]) == (feed, code), (n, newest)
             assert newest["source"].startswith("udp:127.0.0.1:") and newest["raw"]
 
         # Garbage and a truncated event on the TCP stream.
         await tcp_send(gateway.ports["cot_tcp"], b"garbage garbage " * 20 + good[:100])
-        await until(lambda: gateway.stats["cot"]["quarantined"] >= 6)
-        await gateway.flush()
+        await until(lambda: gateway.feeds.feed("cot").quarantined >= 6)
+        await gateway.feeds.flush()
         codes = {q["code"] for q in LogReader(db).quarantined("cot")}
         assert {"garbage", "truncated"} <= codes
 
@@ -200,14 +200,14 @@ def test_hostile_input_is_quarantined_and_the_hub_keeps_serving(tmp_path: Path) 
         await console.wait_for(at(console, "Medic-5", 60.2, 24.8), 10)
         assert console.picture.units["Medic-5"].agency == "medical"
         udp_send(gateway.ports["cot_udp"], good)
-        await until(lambda: gateway.stats["cot"]["last_error"] is not None
-                    and gateway.stats["cot"]["last_error"].startswith("stale_position"))
+        await until(lambda: gateway.feeds.feed("cot").last_error is not None
+                    and gateway.feeds.feed("cot").last_error.code == "stale_position")
 
         # After all that the hub still serves valid positions.
         udp_send(gateway.ports["cot_udp"], cot("ANDROID-5", 60.21, 24.81, "Medic 5", "White"))
         await console.wait_for(at(console, "Medic-5", 60.21, 24.81), 10)
         for feed in ("cot", "nmea", "mavlink"):
-            assert gateway.stats[feed]["received"] >= 1
+            assert gateway.feeds.feed(feed).received >= 1
 
     run(tmp_path, scenario)
 

@@ -70,7 +70,10 @@ def test_ten_minutes_at_60x_twice_gives_the_same_log(tmp_path: Path) -> None:
     assert kinds["unit.registered"] == 40
     assert kinds["incident.created"] >= 5 and kinds["unit.assigned"] >= 5
     assert kinds["alert.issued"] == 1
-    assert any(d.get("caller") == "public-safety app" for k, d in log_a if k == "incident.created")
+    # The resident's report waits in triage, proposed for a merge into the call it duplicates.
+    reports = [d for k, d in log_a if k == "candidate.created"]
+    assert len(reports) == 1 and reports[0]["source"] == "app"
+    assert reports[0]["proposed_merge"] is not None and reports[0]["proposed_merge"]["distance_m"] < 50
     # Everything the scenario sent was applied, apart from the five malformed frames, refused without harm.
     assert sum(stats_a.refused.values()) == 5
     assert hub_a["commands_applied"] == stats_a.commands - 5

@@ -28,7 +28,8 @@ from tests.ui.schematic_map import SchematicMap
 
 PASSWORD = "correct horse battery"
 USERS = [("fire1", "dispatcher", "fire"), ("police1", "dispatcher", "police"),
-         ("medical1", "dispatcher", "medical"), ("feed1", "feed", "*"), ("op1", "drone_operator", "fire")]
+         ("medical1", "dispatcher", "medical"), ("feed1", "feed", "*"), ("op1", "drone_operator", "fire"),
+         ("observer1", "observer", "police")]
 UNITS = [("E1", "fire", "engine", 60.1700, 24.9400), ("E2", "fire", "engine", 60.1710, 24.9420),
          ("L1", "fire", "ladder", 60.1705, 24.9410), ("M1", "medical", "ambulance", 60.1690, 24.9450),
          ("P1", "police", "patrol", 60.1720, 24.9450), ("P2", "police", "patrol", 60.1730, 24.9460)]

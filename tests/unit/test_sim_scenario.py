@@ -12,7 +12,7 @@ from app.sim.fleet import fleet_counts, plan_fleet
 from app.sim.map import FALLBACK_BOUNDS, FallbackMap
 from app.sim.motion import EMERGENCY_SPEED_MS, Path
 from app.sim.offline import play_offline
-from app.sim.scenario import FLEET, RAW, Ref, Scenario, ScenarioConfig, SimCommand
+from app.sim.scenario import FLEET, RAW, Scenario, ScenarioConfig, SimCommand
 
 HOUR = 3600.0
 
@@ -73,15 +73,15 @@ def test_scheduled_events() -> None:
     alerts = [c for c in commands if c.name == "alert.issue"]
     assert len(alerts) == 1 and alerts[0].t == 300.0 and alerts[0].ref == "AL1"
     assert len(alerts[0].args["areas"][0]["polygon"]) >= 3
-    duplicates = [c for c in commands if c.name == "incident.create" and c.args["caller"] == "public-safety app"]
-    assert len(duplicates) == 1 and duplicates[0].t >= 420.0
-    dup = duplicates[0]
-    earlier = [c for c in commands if c.name == "incident.create" and c.t <= dup.t and c is not dup
+    # A resident's report from the public-safety app, over the feed connection, of a call already open.
+    reports = [c for c in commands if c.name == "report.submit"]
+    assert len(reports) == 1 and reports[0].t >= 420.0 and reports[0].channel == FLEET
+    dup = reports[0]
+    assert dup.args["source"] == "app"
+    earlier = [c for c in commands if c.name == "incident.create" and c.t <= dup.t
                and c.args["type"] == dup.args["type"]]
     assert any(fast_distance_m((c.args["lat"], c.args["lon"]), (dup.args["lat"], dup.args["lon"])) < 50
                for c in earlier)
-    closes = {c.args["incident"]: c.args["disposition"] for c in commands if c.name == "incident.close"}
-    assert closes[Ref(dup.ref or "")] == "duplicate"
 
 
 def test_calls_follow_the_rate_roughly() -> None:

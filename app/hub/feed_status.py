@@ -1,0 +1,184 @@
+"""Feed health, for the console's Feeds panel: per feed what came in, what was taken, what was quarantined.
+
+Every way input reaches the hub registers a `FeedStatus` by name in the hub's `FeedRegistry` (`hub.feeds`):
+the gateway's CoT/NMEA/MAVLink listeners, feed accounts on the websocket, reports, and whatever comes later
+(CAP, EIDO, ...): `hub.feeds.feed("cap", "CAP alerts (HTTP)")`, then `input(source)` for each record,
+`accept()` when it was applied, `ignore()` when it was valid but of no use, and `hub.feeds.quarantine(...)`
+when it was refused. Quarantine keeps the raw bytes, source, code and reason in the log's dead-letter table
+(`quarantine`), counts it, and remembers the newest few for the panel.
+
+This is the hub's own state, not part of the common picture: consoles ask for it with a `query` ("feeds"),
+and nothing here goes into the event log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("watchfloor.feeds")
+
+#: The accepted rate is over the last minute, counted per second.
+RATE_WINDOW_S = 60
+#: A feed with no input for this long is "stale": devices report at least every minute or two when working.
+STALE_AFTER_S = 300.0
+#: A feed that quarantined something this recently is flagged "errors".
+ERRORS_RECENT_S = 60.0
+#: Quarantined items remembered per feed for the panel (all of them are in the dead-letter table).
+RECENT_KEPT = 20
+#: Bytes of each quarantined input shown in the panel (the table keeps them all).
+RAW_SHOWN = 512
+#: Distinct senders remembered per feed (a UDP feed may see many).
+SOURCES_KEPT = 256
+
+#: Writes one quarantine row: (at, feed, source, code, reason, raw) -> a future of the write, or None.
+Store = Callable[[float, str, str, str, str, bytes], "concurrent.futures.Future[Any] | None"]
+
+
+@dataclass(slots=True)
+class QuarantinedItem:
+    """One refused input, as the panel shows it: the first RAW_SHOWN bytes and the full size."""
+
+    at: float
+    source: str
+    code: str
+    reason: str
+    raw: bytes
+    size: int
+
+    def wire(self) -> dict[str, Any]:
+        """The item in a `feeds` result: raw bytes as hex."""
+        return {"at": self.at, "source": self.source, "code": self.code, "reason": self.reason,
+                "size": self.size, "raw_hex": self.raw.hex()}
+
+
+class FeedStatus:
+    """One feed's counters and health. Call from the hub's loop only."""
+
+    def __init__(self, name: str, label: str, clock: Callable[[], float]) -> None:
+        self.name = name
+        self.label = label or name
+        self.clock = clock
+        self.listening: list[str] = []
+        self.received = 0
+        self.accepted = 0
+        self.ignored = 0
+        self.quarantined = 0
+        self.last_input_at: float | None = None
+        self.recent: deque[QuarantinedItem] = deque(maxlen=RECENT_KEPT)
+        self.sources: OrderedDict[str, float] = OrderedDict()
+        self._per_second: deque[list[int]] = deque(maxlen=RATE_WINDOW_S)  # [second, accepted in it]
+
+    def input(self, source: str) -> None:
+        """One record came in from `source` (counted whatever becomes of it)."""
+        now = self.clock()
+        self.received += 1
+        self.last_input_at = now
+        self.sources[source] = now
+        self.sources.move_to_end(source)
+        if len(self.sources) > SOURCES_KEPT:
+            self.sources.popitem(last=False)
+
+    def accept(self) -> None:
+        """The record was applied."""
+        self.accepted += 1
+        second = int(self.clock())
+        if self._per_second and self._per_second[-1][0] == second:
+            self._per_second[-1][1] += 1
+        else:
+            self._per_second.append([second, 1])
+
+    def ignore(self) -> None:
+        """The record was valid but carried nothing the hub uses (e.g. a CoT type it does not map)."""
+        self.ignored += 1
+
+    @property
+    def last_error(self) -> QuarantinedItem | None:
+        """The newest quarantined input."""
+        return self.recent[-1] if self.recent else None
+
+    def rate_per_min(self, now: float) -> float:
+        """Records accepted in the last minute."""
+        since = int(now) - RATE_WINDOW_S
+        return float(sum(n for second, n in self._per_second if second > since))
+
+    def health(self, now: float) -> str:
+        """errors (something quarantined in the last minute), idle (nothing ever came), stale, or ok."""
+        error = self.last_error
+        if error is not None and now - error.at <= ERRORS_RECENT_S:
+            return "errors"
+        if self.last_input_at is None:
+            return "idle"
+        if now - self.last_input_at > STALE_AFTER_S:
+            return "stale"
+        return "ok"
+
+    def wire(self, now: float, items: int) -> dict[str, Any]:
+        """This feed in a `feeds` result, with its newest `items` quarantined inputs (newest first)."""
+        error = self.last_error
+        return {
+            "name": self.name, "label": self.label, "listening": list(self.listening), "health": self.health(now),
+            "sources": len(self.sources), "last_input_at": self.last_input_at, "received": self.received,
+            "accepted": self.accepted, "ignored": self.ignored, "quarantined": self.quarantined,
+            "rate_per_min": self.rate_per_min(now),
+            "last_error": None if error is None else {"at": error.at, "source": error.source, "code": error.code,
+                                                      "reason": error.reason},
+            "recent": [item.wire() for item in list(self.recent)[::-1][:items]],
+        }
+
+
+class FeedRegistry:
+    """The hub's feeds by name. `quarantine` stores refused input through `store` (the log's writer thread)."""
+
+    def __init__(self, clock: Callable[[], float], store: Store | None = None) -> None:
+        self.clock = clock
+        self.store = store
+        self.feeds: dict[str, FeedStatus] = {}
+        self._writes: set[concurrent.futures.Future[Any]] = set()
+
+    def feed(self, name: str, label: str = "") -> FeedStatus:
+        """The feed called `name`, registered on first use (a later `label` replaces the first)."""
+        status = self.feeds.get(name)
+        if status is None:
+            status = self.feeds[name] = FeedStatus(name, label, self.clock)
+        elif label:
+            status.label = label
+        return status
+
+    def quarantine(self, feed: str, source: str, code: str, reason: str, raw: bytes) -> None:
+        """Keep a refused input: written with its raw bytes to the dead-letter table, counted, remembered."""
+        at = self.clock()
+        status = self.feed(feed)
+        status.quarantined += 1
+        status.recent.append(QuarantinedItem(at, source, code, reason[:500], bytes(raw[:RAW_SHOWN]), len(raw)))
+        log.info("quarantined %s input from %s: %s: %s", feed, source, code, reason[:200])
+        if self.store is None:
+            return
+        future = self.store(at, feed, source, code, reason, bytes(raw))
+        if future is not None:
+            self._writes.add(future)
+            future.add_done_callback(self._writes.discard)
+
+    async def flush(self) -> None:
+        """Wait until every quarantine record submitted so far is written."""
+        pending = [asyncio.wrap_future(f) for f in list(self._writes)]
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def seed(self, counts: dict[str, int], newest: Iterable[dict[str, Any]]) -> None:
+        """Counts and newest items from the dead-letter table, so a restarted hub still shows them."""
+        for name, count in counts.items():
+            self.feed(name).quarantined += count
+        for row in sorted(newest, key=lambda r: r["id"]):
+            raw = bytes(row["raw"])
+            self.feed(row["feed"]).recent.append(QuarantinedItem(row["at"], row["source"], row["code"],
+                                                                 row["reason"][:500], raw[:RAW_SHOWN], len(raw)))
+
+    def report(self, items: int = 10) -> dict[str, Any]:
+        """Every feed, as the `feeds` query answers."""
+        now = self.clock()
+        return {"at": now, "feeds": [status.wire(now, items) for status in self.feeds.values()]}

@@ -1,0 +1,117 @@
+"""The triage and feeds desk of the console: the Triage and Feeds docks, their commands, queries and cues.
+
+Kept apart from `main_window.py` so the window only creates it and hands it each frame. A new report is cued
+in the status bar and by a flashing row; one that is not a likely duplicate also sounds the alert tone (a
+duplicate of a call the floor already has is not news).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+
+from app.domain import events as ev
+from app.ui.bridge import Frame, QueryResult
+from app.ui.panels.feeds import FeedsPanel
+from app.ui.panels.triage import FLASH_S, TriagePanel
+from app.ui.timeline import type_label
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+
+class TriageDesk(QObject):
+    """Owns the Triage panel (F10) and the Feeds panel (Ctrl+F10) of one console window."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.triage = TriagePanel()
+        self.feeds = FeedsPanel()
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        window._dock("triage", "Triage", self.triage, left)
+        window.splitDockWidget(window.docks["queue"], window.docks["triage"], Qt.Orientation.Vertical)
+        window._dock("feeds", "Feeds", self.feeds, right)
+        window.tabifyDockWidget(window.docks["chat"], window.docks["feeds"])
+        window.docks["alerts"].raise_()
+
+        self.triage.accept.connect(self.accept)
+        self.triage.merge.connect(self.merge)
+        self.triage.dismiss.connect(self.dismiss)
+        self.triage.current_changed.connect(self._center)
+        self.feeds.refresh_requested.connect(lambda: window.bridge.query("feeds"))
+        window.bridge.query_finished.connect(self._query_finished, Qt.ConnectionType.QueuedConnection)
+        self.ticker = QTimer(self)  # ages tick and new rows flash
+        self.ticker.setInterval(500)
+        self.ticker.timeout.connect(self.triage.model.tick)
+        self.ticker.start()
+        for key, slot in (("F10", self.focus_triage), ("Ctrl+F10", self.focus_feeds)):
+            shortcut = QShortcut(QKeySequence(key), window)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
+
+    # -- views ---------------------------------------------------------------------------------------
+
+    def focus_triage(self) -> None:
+        """Show the Triage dock and put the keyboard on its queue."""
+        self.window._focus_dock("triage", self.triage.table)
+
+    def focus_feeds(self) -> None:
+        """Show the Feeds dock and ask the hub at once."""
+        self.window._focus_dock("feeds", self.feeds.table)
+        self.window.bridge.query("feeds")
+
+    def apply_frame(self, frame: Frame) -> None:
+        """A new picture: refresh the queue, cue new reports, count the pending ones in the dock title."""
+        self.triage.set_picture(frame.picture)
+        if not frame.reset:
+            self._cue(frame)
+        pending = len(self.triage.pending())
+        self.window.docks["triage"].setWindowTitle(f"Triage · {pending} pending" if pending else "Triage")
+
+    def _cue(self, frame: Frame) -> None:
+        for event in frame.events:
+            if event.kind != ev.CANDIDATE_CREATED or event.ts < self.window.started_at - 2:
+                continue
+            candidate = frame.picture.candidates.get(str(event.data["id"]))
+            if candidate is None:
+                continue
+            self.triage.model.flash_until[candidate.id] = time.time() + FLASH_S
+            proposal = candidate.proposed_merge()
+            what = f"{type_label(candidate.type)} at {candidate.address or 'a map point'}"
+            if proposal is not None:
+                self.window.statusBar().showMessage(
+                    f"New report {candidate.id} from {candidate.source}: {what} — likely duplicate of "
+                    f"{proposal.incident} (F10)", 10000)
+            else:
+                self.window.statusBar().showMessage(f"New report {candidate.id} from {candidate.source}: {what} "
+                                                    "(F10 to triage)", 10000)
+                self.window.sound.play()
+
+    def _center(self, candidate_id: str) -> None:
+        candidate = self.window.picture.candidates.get(candidate_id)
+        if candidate is not None:
+            self.window.map.center_on(candidate.lat, candidate.lon, 16)
+
+    def _query_finished(self, result: QueryResult) -> None:
+        if result.what == "feeds":
+            self.feeds.set_result(result.ok, result.data, result.message, result.code)
+
+    # -- commands ------------------------------------------------------------------------------------
+
+    def accept(self, candidate_id: str) -> None:
+        """Open an incident from the report."""
+        self.window.send("candidate.accept", {"candidate": candidate_id}, f"accept report {candidate_id}")
+
+    def merge(self, candidate_id: str, incident_id: str) -> None:
+        """Merge the report into an incident (a note on it)."""
+        self.window.send("candidate.merge", {"candidate": candidate_id, "incident": incident_id},
+                         f"merge report {candidate_id} into {incident_id}")
+
+    def dismiss(self, candidate_id: str, reason: str) -> None:
+        """Dismiss the report with a reason."""
+        self.window.send("candidate.dismiss", {"candidate": candidate_id, "reason": reason},
+                         f"dismiss report {candidate_id} ({reason})")
