@@ -23,6 +23,10 @@ from app.ui.timeline import describe, incident_of
 NOTES, MESSAGES, FEED, ALERTS = "notes", "messages", "feed", "alerts"
 MARKER_LANES = {NOTES: "Notes", MESSAGES: "Messages · aid", FEED: "Feed inputs", ALERTS: "Alerts"}
 
+#: How each response measure is called on screen.
+MEASURE_LABELS = {"call_processing": "Call processing", "turnout": "Turnout", "travel": "Travel",
+                  "total": "Total response"}
+
 #: Unit statuses after which the unit no longer works the incident.
 _RELEASED = ("available", "out_of_service")
 
