@@ -13,8 +13,6 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMainWindow, QVBoxLay
 
 from app.ui.review.source import ReviewSource
 
-BANNER_COLOUR = "#5b2a86"
-
 
 class ReviewFrame(QMainWindow):
     """A top-level review window: banner on top, `self.body` below for the window's content."""
@@ -22,6 +20,7 @@ class ReviewFrame(QMainWindow):
     #: Open review windows (top-level, so nothing else holds them): kept until closed.
     open_windows: ClassVar[set[ReviewFrame]] = set()
     MARK = "REVIEW"
+    BANNER = "#5b2a86"  # violet: a colour the live console never uses
 
     def __init__(self, source: ReviewSource, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -29,7 +28,7 @@ class ReviewFrame(QMainWindow):
         self.setWindowTitle(f"Watchfloor {self.MARK} — {title} — {source.path.name} ({source.seen_as})")
         self.banner = QFrame()
         self.banner.setObjectName("reviewBanner")
-        self.banner.setStyleSheet(f"QFrame#reviewBanner {{ background: {BANNER_COLOUR}; }}"
+        self.banner.setStyleSheet(f"QFrame#reviewBanner {{ background: {self.BANNER}; }}"
                                   "QFrame#reviewBanner QLabel { color: white; font-weight: 700; }")
         row = QHBoxLayout(self.banner)
         row.setContentsMargins(12, 5, 12, 5)
