@@ -9,13 +9,8 @@ from dataclasses import dataclass
 
 from app.domain import events as ev
 from app.domain.events import Event
-from app.domain.incident_types import INCIDENT_TYPES
-
-
-def type_label(code: str) -> str:
-    """The incident type's label, or its code if unknown."""
-    itype = INCIDENT_TYPES.get(code)
-    return itype.label if itype else code
+from app.domain.narrative import describe, incident_of
+from app.domain.narrative import type_label as type_label  # the console's panels import it from here
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,48 +21,6 @@ class TimelineEntry:
     actor: str
     kind: str
     text: str
-
-
-def incident_of(event: Event) -> str | None:
-    """The incident an event is about, if any."""
-    d = event.data
-    if event.kind in (ev.INCIDENT_CREATED, ev.INCIDENT_UPDATED, ev.INCIDENT_STATUS, ev.INCIDENT_NOTE):
-        return str(d.get("id"))
-    if event.kind in (ev.UNIT_ASSIGNED, ev.UNIT_STATUS, ev.AID_REQUESTED):
-        value = d.get("incident")
-        return str(value) if value else None
-    if event.kind == ev.MESSAGE_POSTED and str(d.get("channel", "")).startswith("incident:"):
-        return str(d["channel"]).partition(":")[2]
-    return None
-
-
-def describe(event: Event) -> str:
-    """The event in a few words."""
-    d = event.data
-    kind = event.kind
-    if kind == ev.INCIDENT_CREATED:
-        return f"Created: {type_label(d['type'])} P{d['priority']} at {d.get('address') or 'map point'}" + (
-            f" — {d['notes']}" if d.get("notes") else "")
-    if kind == ev.INCIDENT_UPDATED:
-        changes = ", ".join(f"{k} → {v}" for k, v in d.items() if k != "id")
-        return f"Updated: {changes}"
-    if kind == ev.INCIDENT_STATUS:
-        status = str(d["status"]).replace("_", " ").upper()
-        return f"Status {status}" + (f" ({d['disposition']})" if d.get("disposition") else "")
-    if kind == ev.INCIDENT_NOTE:
-        return f"Note: {d['text']}"
-    if kind == ev.UNIT_ASSIGNED:
-        return f"{d['unit']} dispatched"
-    if kind == ev.UNIT_STATUS:
-        return f"{d['unit']} {str(d['status']).replace('_', ' ')}"
-    if kind == ev.AID_REQUESTED:
-        return f"Mutual aid {d['id']} requested from {d['to_agency']}" + (f": {d['note']}" if d.get("note") else "")
-    if kind == ev.AID_ANSWERED:
-        verdict = "ACCEPTED" if d["accepted"] else "DECLINED"
-        return f"Mutual aid {d['id']} {verdict}" + (f": {d['note']}" if d.get("note") else "")
-    if kind == ev.MESSAGE_POSTED:
-        return f"[{d.get('agency', '')}] {d['text']}"
-    return kind
 
 
 class Timelines:

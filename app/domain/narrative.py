@@ -1,0 +1,70 @@
+"""Events said in a dispatcher's words: which incident an event is about and one line for it.
+
+Shared by the console's incident timelines and the supervisor's review (timelines, exports, reports).
+"""
+
+from __future__ import annotations
+
+from app.domain import events as ev
+from app.domain.events import Event
+from app.domain.incident_types import INCIDENT_TYPES
+
+
+def type_label(code: str) -> str:
+    """The incident type's label, or its code if unknown."""
+    itype = INCIDENT_TYPES.get(code)
+    return itype.label if itype else code
+
+
+def incident_of(event: Event) -> str | None:
+    """The incident an event is about, if any."""
+    d = event.data
+    if event.kind in (ev.INCIDENT_CREATED, ev.INCIDENT_UPDATED, ev.INCIDENT_STATUS, ev.INCIDENT_NOTE):
+        return str(d.get("id"))
+    if event.kind in (ev.UNIT_ASSIGNED, ev.UNIT_STATUS, ev.AID_REQUESTED):
+        value = d.get("incident")
+        return str(value) if value else None
+    if event.kind == ev.MESSAGE_POSTED and str(d.get("channel", "")).startswith("incident:"):
+        return str(d["channel"]).partition(":")[2]
+    return None
+
+
+def describe(event: Event) -> str:
+    """The event in a few words."""
+    d = event.data
+    kind = event.kind
+    if kind == ev.INCIDENT_CREATED:
+        return f"Created: {type_label(d['type'])} P{d['priority']} at {d.get('address') or 'map point'}" + (
+            f" — {d['notes']}" if d.get("notes") else "")
+    if kind == ev.INCIDENT_UPDATED:
+        changes = ", ".join(f"{k} → {v}" for k, v in d.items() if k != "id")
+        return f"Updated: {changes}"
+    if kind == ev.INCIDENT_STATUS:
+        status = str(d["status"]).replace("_", " ").upper()
+        return f"Status {status}" + (f" ({d['disposition']})" if d.get("disposition") else "")
+    if kind == ev.INCIDENT_NOTE:
+        return f"Note: {d['text']}"
+    if kind == ev.UNIT_ASSIGNED:
+        return f"{d['unit']} dispatched"
+    if kind == ev.UNIT_STATUS:
+        return f"{d['unit']} {str(d['status']).replace('_', ' ')}"
+    if kind == ev.AID_REQUESTED:
+        return f"Mutual aid {d['id']} requested from {d['to_agency']}" + (f": {d['note']}" if d.get("note") else "")
+    if kind == ev.AID_ANSWERED:
+        verdict = "ACCEPTED" if d["accepted"] else "DECLINED"
+        return f"Mutual aid {d['id']} {verdict}" + (f": {d['note']}" if d.get("note") else "")
+    if kind == ev.MESSAGE_POSTED:
+        return f"[{d.get('agency', '')}] {d['text']}"
+    if kind == ev.UNIT_REGISTERED:
+        return f"{d['id']} registered: {d['kind']} of {d['agency']}" + (f", {d['station']}" if d.get("station") else "")
+    if kind == ev.UNIT_POSITION:
+        return f"{d['unit']} at {d['lat']:.5f}, {d['lon']:.5f}"
+    if kind == ev.ZONE_CREATED:
+        return f"Zone {d['id']} drawn: {d['name']} ({d.get('kind', 'zone')})"
+    if kind == ev.ZONE_REMOVED:
+        return f"Zone {d['id']} removed"
+    if kind == ev.ALERT_ISSUED:
+        return f"Alert {d['id']} ({d.get('severity', 'Unknown')}): {d['headline']}"
+    if kind == ev.ALERT_CANCELLED:
+        return f"Alert {d['id']} cancelled" + (f": {d['reason']}" if d.get("reason") else "")
+    return kind
