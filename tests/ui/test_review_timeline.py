@@ -14,7 +14,7 @@ from app.sim.map import FallbackMap
 from app.ui.review.lanes import ALERTS, MESSAGES, NOTES, incident_lane, unit_lane
 from app.ui.review.source import ReviewSource
 from app.ui.review.timeline_window import OVER, UNJUDGED, WITHIN, TimelineWindow
-from tests.ui.review_log import ShiftLog, write_shift_log
+from tests.ui.shift_log import ShiftLog, write_shift_log
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import json
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from app.domain.events import Event
+from app.domain.narrative import describe
 from app.ui.review.source import clock
-from app.ui.timeline import describe
 
 
 class EventDetail(QTextBrowser):

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from app.domain import events as ev
 from app.domain.entities import COMMITTED, IncidentStatus
 from app.domain.events import Event
+from app.domain.narrative import describe, incident_of
 from app.domain.picture import Picture
 from app.domain.response_times import Benchmark, benchmark_for
-from app.ui.timeline import describe, incident_of
 
 #: Marker lanes, in the order drawn under the incident and unit lanes.
 NOTES, MESSAGES, FEED, ALERTS = "notes", "messages", "feed", "alerts"

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.events import Event
+from app.domain.narrative import type_label
 from app.review.replay import Replay
 from app.ui.models import elapsed
 from app.ui.review.background import Jobs
@@ -45,7 +46,6 @@ from app.ui.review.lanes import (
 from app.ui.review.review_frame import ReviewFrame
 from app.ui.review.source import ReviewSource, clock, feed_accounts
 from app.ui.theme import INCIDENT_STATUS_COLORS, UNIT_STATUS_COLORS, UNIT_STATUS_LABELS
-from app.ui.timeline import type_label
 
 WITHIN, OVER, UNJUDGED = "#3fb950", "#f85149", "#8b949e"
 #: Marker lane -> (symbol, colour).
