@@ -26,6 +26,8 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "zone.remove": frozenset({D, S}),
     "alert.issue": frozenset({S, F}),
     "alert.cancel": frozenset({S, F}),
+    # Not a hub command: the console's Review menu (replay, timelines, figures, exports of the log file).
+    "review.open": frozenset({S}),
 }
 
 #: An agency value that stands for every agency: system feeds (the simulator, a CAD-to-CAD link).
