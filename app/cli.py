@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("app.hub.bench", "measure the hub under load, side by side with a bare websockets broadcast"),
     "city": ("app.city.cli", "import a city from OpenStreetMap data: basemap, road graph, gazetteer"),
     "sim": ("app.sim.cli", "play a realistic shift (or a load test) against a hub: fleet, calls, dispatch"),
+    "review": ("app.review.cli", "supervisor review of a stored log: response-time figures, exports, reports"),
     "console": ("app.ui.cli_console", "the control-room console, connected to a hub"),
     "demo": ("app.ui.cli_demo", "a local hub, demo accounts, a live scenario and a console, in one command"),
 }
