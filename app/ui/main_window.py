@@ -42,6 +42,7 @@ from app.ui.panels.boards import IncidentQueueView, UnitBoardView
 from app.ui.panels.chat import ChatPanel
 from app.ui.panels.command_line import CommandLine
 from app.ui.panels.detail import IncidentDetail
+from app.ui.review.actions import install_review_menu
 from app.ui.theme import STATE_COLORS, apply_theme, current_theme
 from app.ui.timeline import Timelines, type_label
 
@@ -200,6 +201,7 @@ class MainWindow(QMainWindow):
         self._action(view, "&Reset layout", lambda: self.restoreState(self._default_state), [])
         self.mute_action = self._action(view, "&Mute alert sound", self._toggle_mute, [])
         self.mute_action.setCheckable(True)
+        self.review = install_review_menu(self)  # hidden unless the signed-in role may review
         help_menu = menu.addMenu("&Help")
         self._action(help_menu, "&Keyboard and CAD commands", self.show_help, ["Ctrl+F1"])
 

@@ -34,6 +34,7 @@ from app.review.replay import Replay
 from app.ui.map_feed import MapFeed
 from app.ui.models import IncidentQueueModel, UnitBoardModel, elapsed
 from app.ui.panels.boards import IncidentQueueView, UnitBoardView
+from app.ui.review.actions import ReviewActions
 from app.ui.review.background import Jobs, LatestOnly
 from app.ui.review.review_frame import ReviewFrame
 from app.ui.review.source import ReviewSource, clock
@@ -123,6 +124,9 @@ class ReplayWindow(ReviewFrame):
         self.queue.current_changed.connect(lambda i: self.map.select("incident", i))
         self.units.current_changed.connect(lambda u: self.map.select("unit", u))
         self.map.selected.connect(self._map_selected)
+        self.actions = ReviewActions(self, lambda: self.source, incident=self.selected_incident,
+                                     moment=lambda: self.moment.ts if self.moment else None)
+        self.actions.build(self.menuBar().addMenu("&Review"), replay=False)
         self._refresh_span()
 
     # -- layout --------------------------------------------------------------------------------------
@@ -328,6 +332,7 @@ class ReplayWindow(ReviewFrame):
         self.span_timer.stop()
         self.seeker.shutdown()
         self.jobs.shutdown()
+        self.actions.shutdown()
         if self._replay is not None:
             self._replay.close()
         super().closeEvent(event)

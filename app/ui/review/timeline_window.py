@@ -28,6 +28,7 @@ from app.domain.events import Event
 from app.domain.narrative import type_label
 from app.review.replay import Replay
 from app.ui.models import elapsed
+from app.ui.review.actions import ReviewActions
 from app.ui.review.background import Jobs
 from app.ui.review.event_detail import EventDetail
 from app.ui.review.lanes import (
@@ -193,6 +194,9 @@ class TimelineWindow(ReviewFrame):
         self.statusBar().addWidget(self.hover_label, 1)
         self.resize(1500, 820)
 
+        self.actions = ReviewActions(self, lambda: self.source, incident=lambda: self.incident,
+                                     moment=lambda: self.lanes.t1 if self.lanes else None)
+        self.actions.build(self.menuBar().addMenu("&Review"))
         self.jobs = Jobs(1, self)
         self.jobs.run(self._load, self._loaded, self._failed)
 
@@ -342,6 +346,7 @@ class TimelineWindow(ReviewFrame):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.jobs.shutdown()
+        self.actions.shutdown()
         super().closeEvent(event)
 
 
