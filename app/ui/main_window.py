@@ -281,6 +281,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
         self.ticker.stop()
+        self.review.shutdown()
         self.bridge.stop()
         super().closeEvent(event)
 

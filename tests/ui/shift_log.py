@@ -104,7 +104,7 @@ def write_shift_log(path: Path, *, seed: int = 3, duration: float = 1800.0, call
             ids[command.ref] = made[0].data["id"]
         _people(writer, command.t, ids, extras)
     writer.log.close()
-    return ShiftLog(path, EPOCH, writer.clock, writer.events, ids, extras)
+    return ShiftLog(path, writer.events[0].ts, writer.clock, writer.events, ids, extras)
 
 
 def _with_call_taking(commands: list[SimCommand], seed: int) -> list[SimCommand]:

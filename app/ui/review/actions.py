@@ -49,7 +49,16 @@ class ReviewActions(QObject):
         self.jobs = Jobs(1, self)
         self.printer: Any = None  # ReportPrinter, made on first PDF (it starts a WebEngine profile)
         self.exported.connect(lambda path: parent.statusBar().showMessage(f"Saved {path}", 8000))
-        self.export_failed.connect(lambda message: QMessageBox.warning(parent, "Export failed", message))
+        self.export_failed.connect(self._warn)
+        self.warning: QMessageBox | None = None
+
+    def _warn(self, message: str) -> None:
+        # Not modal: a failed export must not stop the console (or the replay) from updating behind it.
+        self.window.statusBar().showMessage(f"Export failed: {message}", 15000)
+        self.warning = QMessageBox(QMessageBox.Icon.Warning, "Export failed", message,
+                                   QMessageBox.StandardButton.Ok, self.window)
+        self.warning.setModal(False)
+        self.warning.show()
 
     # -- the menu ------------------------------------------------------------------------------------
 

@@ -234,7 +234,7 @@ class ResponseTimesWindow(ReviewFrame):
             for c, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 if c >= 2:
-                    cell.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+                    cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if c == 7 and f.compliant is not None:
                     cell.setForeground(QColor(WITHIN if f.compliant else OVER))
                 if f.benchmark is not None:
