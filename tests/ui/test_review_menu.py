@@ -77,3 +77,14 @@ def test_a_dispatcher_given_the_right_reviews_as_their_agency(qtbot, hub, consol
     window = console("police1")
     qtbot.waitUntil(lambda: window.review.menu.menuAction().isVisible(), timeout=10000)
     assert window.review.viewer == Viewer("police")
+
+
+def test_replay_command_refuses_a_missing_or_foreign_file_clearly(tmp_path, capsys):
+    from app.cli import main
+
+    assert main(["replay", "--db", str(tmp_path / "missing.db")]) == 2
+    assert "there is no log file" in capsys.readouterr().err
+    junk = tmp_path / "junk.db"
+    junk.write_text("hello, not a database")
+    assert main(["replay", "--db", str(junk)]) == 2
+    assert "is not a Watchfloor log" in capsys.readouterr().err
