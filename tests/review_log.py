@@ -149,6 +149,8 @@ def write_morning(path: Path) -> Path:
     m.at(5010, "police1", "message.posted", ["police"], id="MSG-3", channel="incident:1005", agency="police",
          text="Plain clothes only")
     m.flush()
-    m.log.save_snapshot(LogReader(path).picture_at())
+    reader = LogReader(path)
+    m.log.save_snapshot(reader.picture_at())
+    reader.close()
     m.log.close()
     return path

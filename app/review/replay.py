@@ -4,8 +4,8 @@ A `Replay` reads a log file through its own read-only connection (WAL lets it re
 and it never takes a write lock), so a supervisor can review the shift that is still running. Seeking is
 fast because nothing is folded from the start: the hub stores a snapshot every 5,000 events, so the picture
 at time T is the newest snapshot at or before T plus a fold of at most 5,000 events, bounded by sequence
-number (one step down the time index finds it). Tracks read only position rows of the window, straight out
-of SQLite (`json_extract`), never building an event for them; timelines and incident histories read the
+number (one step down the time index finds it). Tracks read only position rows of the window and decode
+just unit, time and place from each (never a whole event); timelines and incident histories read the
 index that leaves positions out (schema version 2), so a busy day's millions of fixes are never scanned.
 
 With a `viewer`, everything is what that viewer may see: the picture through `Picture.visible_to` (exactly
@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from app.domain import events as ev
 from app.domain.events import Event
 from app.domain.picture import Picture, Viewer
@@ -30,6 +32,18 @@ TrackPoint = tuple[float, float, float]
 _COLUMNS = "seq, ts, actor, kind, data, audience"
 _NOT_POSITION = f"kind != '{ev.UNIT_POSITION}'"  # spelled as the partial index's WHERE, so SQLite uses it
 _RELEASED = ("available", "out_of_service")  # unit statuses that free a unit from its incident
+
+
+class _Fix(msgspec.Struct):
+    """The part of a position's data a track needs (msgspec skips the rest without building it)."""
+
+    unit: str
+    lat: float
+    lon: float
+    t: float | None = None
+
+
+_fix_decoder = msgspec.json.Decoder(_Fix)
 
 
 class ReviewError(Exception):
@@ -97,9 +111,7 @@ class Replay:
 
         Every unit's position is public, so tracks are the same for every viewer.
         """
-        sql = ("SELECT json_extract(data, '$.unit'), coalesce(json_extract(data, '$.t'), ts),"
-               " json_extract(data, '$.lat'), json_extract(data, '$.lon')"
-               " FROM events WHERE ts >= ? AND ts <= ? AND kind = ?")
+        sql = "SELECT ts, data FROM events WHERE ts >= ? AND ts <= ? AND kind = ?"
         params: list[Any] = [t0, t1, ev.UNIT_POSITION]
         if units is not None:
             wanted = sorted(set(units))
@@ -108,8 +120,9 @@ class Replay:
             sql += f" AND json_extract(data, '$.unit') IN ({','.join('?' * len(wanted))})"
             params += wanted
         out: dict[str, list[TrackPoint]] = {}
-        for unit, t, lat, lon in self.conn.execute(sql + " ORDER BY ts, seq", params):
-            out.setdefault(unit, []).append((t, lat, lon))
+        for ts, data in self.conn.execute(sql + " ORDER BY ts, seq", params):
+            fix = _fix_decoder.decode(data)
+            out.setdefault(fix.unit, []).append((ts if fix.t is None else fix.t, fix.lat, fix.lon))
         return out
 
     # -- events ----------------------------------------------------------------------------------------
