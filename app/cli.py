@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("app.sim.cli", "play a realistic shift (or a load test) against a hub: fleet, calls, dispatch"),
     "review": ("app.review.cli", "supervisor review of a stored log: response-time figures, exports, reports"),
     "console": ("app.ui.cli_console", "the control-room console, connected to a hub"),
+    "replay": ("app.ui.cli_review", "supervisor review windows over a log file: replay, timelines, figures, hotspots"),
     "demo": ("app.ui.cli_demo", "a local hub, demo accounts, a live scenario and a console, in one command"),
 }
 

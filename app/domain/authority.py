@@ -38,6 +38,8 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "candidate.accept": frozenset({D, S}),
     "candidate.merge": frozenset({D, S}),
     "candidate.dismiss": frozenset({D, S}),
+    # Not a hub command: the console's Review menu (replay, timelines, figures, exports of the log file).
+    "review.open": frozenset({S}),
 }
 
 #: Hub queries (answered from the hub's state, not the log) -> roles that may ask. Feed health shows raw

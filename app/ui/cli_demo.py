@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7, help="scenario random seed")
     parser.add_argument("--speed", type=float, default=1.0, help="scenario speed-up (default 1.0)")
     parser.add_argument("--theme", choices=["dark", "light"], help="colour theme")
+    parser.add_argument("--supervisor", action="store_true",
+                        help="sign in as the supervisor (supervisor1), who has the Review menu")
 
 
 def start_scenario(url: str, seed: int, speed: float, stop: threading.Event,
@@ -76,7 +78,9 @@ def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Call
     logging.getLogger("watchfloor.demo").info("demo hub at %s (log %s), feeds %s", hub.url, db, feeds)
     stop = threading.Event()
     scenario = start_scenario(hub.url, args.seed, args.speed, stop, feeds["mavlink"])
-    window = open_console(hub.url, f"{args.agency}1", DEMO_PASSWORD)
+    window = open_console(hub.url, "supervisor1" if getattr(args, "supervisor", False) else f"{args.agency}1",
+                          DEMO_PASSWORD)
+    window.review.set_log(db)  # the embedded hub's log is on this machine: review reads it directly
 
     def cleanup() -> None:
         stop.set()

@@ -43,6 +43,7 @@ from app.ui.panels.boards import IncidentQueueView, UnitBoardView
 from app.ui.panels.chat import ChatPanel
 from app.ui.panels.command_line import CommandLine
 from app.ui.panels.detail import IncidentDetail
+from app.ui.review.actions import install_review_menu
 from app.ui.theme import STATE_COLORS, apply_theme, current_theme
 from app.ui.timeline import Timelines, type_label
 from app.ui.triage_desk import TriageDesk
@@ -215,6 +216,7 @@ class MainWindow(QMainWindow):
         self.mute_action = self._action(view, "&Mute alert sound", self._toggle_mute, [])
         self.mute_action.setCheckable(True)
         menu.addMenu(self.drone_desk.menu)
+        self.review = install_review_menu(self)  # hidden unless the signed-in role may review
         help_menu = menu.addMenu("&Help")
         self._action(help_menu, "&Keyboard and CAD commands", self.show_help, ["Ctrl+F1"])
 
@@ -295,6 +297,7 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self.drone_desk.close_videos()
         self.ticker.stop()
+        self.review.shutdown()
         self.bridge.stop()
         super().closeEvent(event)
 

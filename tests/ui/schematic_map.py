@@ -38,6 +38,8 @@ class SchematicMap(QWidget):
         self._center = center or (60.1715, 24.944)
         self._span = 0.02  # degrees of latitude shown
         self._selected: tuple[str, str | None] = ("", None)
+        self.tracks: dict[str, list[list[float]]] = {}
+        self.heat: list[list[float]] = []
         self.setMinimumSize(300, 200)
 
     def upsert_units(self, units: Iterable[Mapping[str, Any]]) -> None:
@@ -91,6 +93,10 @@ class SchematicMap(QWidget):
 
     def set_alerts(self, alerts: Sequence[Mapping[str, Any]]) -> None:
         pass
+
+    def set_heat(self, points: Sequence[Sequence[float]]) -> None:
+        self.heat = [list(p) for p in points]
+        self.update()
 
     def set_theme(self, theme: str) -> None:
         self.update()

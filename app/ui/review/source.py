@@ -1,0 +1,51 @@
+"""The log under review and whose eyes it is seen through; opened afresh by each worker thread.
+
+SQLite connections are not shared between threads here: every job opens its own read-only `Replay` (cheap:
+one file open) so an export running beside a seek never interleaves on one connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.domain.picture import Viewer
+from app.review.replay import Replay
+
+#: The feed gateway's own account (CoT, NMEA, MAVLink inputs), which has no row in the users table.
+GATEWAY_ACTOR = "gateway"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewSource:
+    """A log file, and the viewer (None: a supervisor, who sees everything)."""
+
+    path: Path
+    viewer: Viewer | None = None
+
+    def open(self) -> Replay:
+        """A new read-only replay of the log (close it when done)."""
+        return Replay(self.path, self.viewer)
+
+    @property
+    def seen_as(self) -> str:
+        """Whose view this is, for window titles and banners."""
+        if self.viewer is None or self.viewer.supervisor:
+            return "all agencies"
+        return f"{self.viewer.agency.upper()} view"
+
+
+def feed_accounts(replay: Replay) -> frozenset[str]:
+    """The accounts whose events are machine inputs (role `feed` in the log's users table, and the gateway)."""
+    try:
+        rows = replay.conn.execute("SELECT name FROM users WHERE role = 'feed'").fetchall()
+    except sqlite3.DatabaseError:  # a log copied without its users table
+        rows = []
+    return frozenset({GATEWAY_ACTOR, *(r[0] for r in rows)})
+
+
+def clock(ts: float, with_date: bool = False) -> str:
+    """A log time as the control room's wall clock shows it (local time)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S", time.localtime(ts))
