@@ -38,7 +38,6 @@ class SchematicMap(QWidget):
         self._center = center or (60.1715, 24.944)
         self._span = 0.02  # degrees of latitude shown
         self._selected: tuple[str, str | None] = ("", None)
-        self.tracks: dict[str, list[list[float]]] = {}
         self.heat: list[list[float]] = []
         self.setMinimumSize(300, 200)
 
