@@ -24,9 +24,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.feeds.cot import encode_position
-from app.feeds.nmea import encode_device_id, encode_gga, encode_rmc
+from app.feeds.nmea import DeviceMap, encode_device_id, encode_gga, encode_rmc
 from app.hub.gateway import GROUP_AGENCY
-from app.sim.fleet import UnitPlan
+from app.sim.fleet import UnitPlan, plan_fleet
+from app.sim.map import FallbackMap
 
 #: The transports, named as the gateway's ports are (`FeedGateway.ports`).
 COT_TCP, COT_UDP, NMEA = "cot_tcp", "cot_udp", "nmea"
@@ -62,6 +63,13 @@ def avl_device(unit: str) -> str:
 def avl_device_map(fleet: Iterable[UnitPlan]) -> dict[str, str]:
     """Device id -> callsign for every unit of `fleet` that reports over NMEA (the hub's device map)."""
     return {avl_device(p.id): p.id for p in fleet if TRANSPORT.get(p.agency) == NMEA}
+
+
+def gateway_options(units: int) -> dict[str, Any]:
+    """`Hub.start_feeds` options for a fleet of `units` in the field: every listener (drones' MAVLink too) on a
+    free port, and the fleet's AVL boxes in the device map."""
+    devices = DeviceMap(avl_device_map(plan_fleet(units, FallbackMap())))  # callsigns do not depend on the city
+    return {"cot_port": 0, "cot_udp_port": 0, "nmea_port": 0, "mavlink_port": 0, "device_map": devices}
 
 
 def broken_reports(fleet: Iterable[UnitPlan]) -> list[tuple[str, str]]:

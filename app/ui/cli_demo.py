@@ -14,6 +14,7 @@ import platformdirs
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
+    from app.sim.field import FeedPorts
     from app.ui.main_window import MainWindow
 
 DEMO_PASSWORD = "watchfloor-demo"
@@ -33,11 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theme", choices=["dark", "light"], help="colour theme")
 
 
-def start_scenario(url: str, seed: int, speed: float, stop: threading.Event) -> threading.Thread:
+def start_scenario(url: str, seed: int, speed: float, stop: threading.Event,
+                   feeds: FeedPorts | None = None) -> threading.Thread:
     """Play the simulator's shift against the demo hub in a thread of its own, until `stop` is set.
 
-    The fleet reports through a feed account (feeds may send thousands of positions a second; people's
-    accounts are rate-limited), and the simulated dispatchers work through a supervisor account.
+    The fleet registers and reports status through a feed account (feeds may send thousands of positions a
+    second; people's accounts are rate-limited), and positions over the field transports when `feeds` are
+    given; the simulated dispatchers work through a supervisor account.
     """
     import asyncio
 
@@ -48,7 +51,7 @@ def start_scenario(url: str, seed: int, speed: float, stop: threading.Event) -> 
         loop = asyncio.get_running_loop()
         threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True).start()
         await run_scenario(url, "demo-feed", DEMO_PASSWORD, seed=seed, speed=speed, stop=done,
-                           dispatcher=("demo-sim", DEMO_PASSWORD))
+                           dispatcher=("demo-sim", DEMO_PASSWORD), feeds=feeds)
 
     thread = threading.Thread(target=lambda: asyncio.run(play()), name="wf-demo-scenario", daemon=True)
     thread.start()
@@ -57,6 +60,8 @@ def start_scenario(url: str, seed: int, speed: float, stop: threading.Event) -> 
 
 def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Callable[[], None]]:
     """Start the hub, the scenario and the console; returns the app, the window and a clean-up function."""
+    from app.sim.field import FeedPorts, gateway_options
+    from app.sim.scenario import ScenarioConfig
     from app.ui.console_app import make_app, open_console
     from app.ui.hub_thread import HubThread
 
@@ -67,9 +72,10 @@ def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Call
     for name, role, agency in DEMO_USERS:
         hub.ensure_user(name, DEMO_PASSWORD, role, agency)
     hub.start()
-    logging.getLogger("watchfloor.demo").info("demo hub at %s (log %s)", hub.url, db)
+    feeds = hub.start_feeds(**gateway_options(ScenarioConfig().units))  # the fleet reports as in the field
+    logging.getLogger("watchfloor.demo").info("demo hub at %s (log %s), feeds %s", hub.url, db, feeds)
     stop = threading.Event()
-    scenario = start_scenario(hub.url, args.seed, args.speed, stop)
+    scenario = start_scenario(hub.url, args.seed, args.speed, stop, FeedPorts.of_gateway(hub.host, feeds))
     window = open_console(hub.url, f"{args.agency}1", DEMO_PASSWORD)
 
     def cleanup() -> None:
