@@ -1,9 +1,10 @@
 """`watchfloor bench`: `bench hub` (app.hub.bench) and `bench sim`, the hub under the simulator's fleet.
 
-`bench sim` starts a hub process with its feed gateway and plays the simulator against it from this process:
-`--units` units reporting every second (`--rate` 1) over the field transports (police CoT over TCP, fire CoT over
-UDP, EMS NMEA over UDP) or the websocket (`--transport`), driving the city's streets. `--consoles` consoles
-measure each position's end-to-end latency as `bench hub`'s do: receive time - the fix time in the position.
+`bench sim` starts a hub process with its feed gateway and a `watchfloor sim` process against it: `--units`
+units reporting every second (`--rate` 1) over the field transports (police CoT over TCP, fire CoT over UDP, EMS
+NMEA over UDP) or the websocket (`--transport`), driving the city's streets. `--consoles` consoles in this
+process measure each position's end-to-end latency as `bench hub`'s do: receive time - the fix time in the
+position.
 Then `bench hub` runs at the same load (units, rate, consoles, seconds), and the two are printed side by side.
 Prints figures and ratios; asserts nothing about time.
 """
@@ -14,8 +15,10 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -25,12 +28,10 @@ from pathlib import Path
 from app.hub import bench as hub_bench
 from app.sim.field import TRANSPORT, FeedPorts, avl_device_map
 from app.sim.fleet import plan_fleet
-from app.sim.map import FallbackMap, load_map
-from app.sim.runner import SimStats, run_scenario
-from app.sim.scenario import ScenarioConfig, SimCommand
+from app.sim.map import FallbackMap
 from app.store.log import LogReader
 
-#: Simulated seconds played before measuring: the fleet registers and starts reporting.
+#: Seconds played before measuring, from the first position the consoles see.
 WARMUP_S = 3.0
 
 
@@ -48,11 +49,12 @@ class SimRun:
     """What `bench sim` saw: the consoles' sample, and the simulator's and the hub's side of it."""
 
     sample: hub_bench.Sample
-    stats: SimStats
-    sent: int = 0  # positions the simulator sent in the measured window
-    accepted: Counter[str] = field(default_factory=Counter)  # of the run's positions, those logged, by transport
+    lag_s: float = 0.0  # how far the simulator fell behind its clock at worst
+    sent: Counter[str] = field(default_factory=Counter)  # the run's positions, by transport
+    accepted: Counter[str] = field(default_factory=Counter)  # of those, the ones the hub logged
     udp_drops: int | None = None  # datagrams the kernel dropped at the hub's full UDP sockets (Linux)
     quarantined: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the simulator's "not sent" and "refused" lines
 
 
 def _udp_drops(ports: FeedPorts) -> int | None:
@@ -72,58 +74,84 @@ def _free_port(kind: int) -> int:
         return s.getsockname()[1]
 
 
-def _config(args: argparse.Namespace) -> ScenarioConfig:
-    """A load shift: every unit reports every 1/rate seconds, moving or not; no calls, no scheduled events."""
+def _sim_command(args: argparse.Namespace, url: str, ports: FeedPorts) -> list[str]:
+    """`watchfloor sim` as a load: every unit reports every 1/rate seconds, moving or not; no calls."""
     if not 0 < args.rate <= 1:
         raise SystemExit("bench sim: --rate is reports per unit per second, at most 1 (the simulator's tick)")
-    every = 1.0 / args.rate
-    return ScenarioConfig(seed=args.seed, units=args.units, calls_per_hour=0.0, first_call_at=None,
-                          malformed_at=None, flood_at=None, duplicate_at=None, position_every=every,
-                          idle_position_every=every)
+    every = f"{1.0 / args.rate:g}"
+    command = [sys.executable, "-m", "app.cli", "sim", "--url", url, "--user", "feed", "--seed", str(args.seed),
+               "--units", str(args.units), "--duration", f"{WARMUP_S + args.seconds:g}", "--calls-per-hour", "0",
+               "--position-every", every, "--idle-position-every", every, "--transport", args.transport,
+               "--log-level", "ERROR"]
+    if args.transport == "field":
+        command += ["--cot-port", str(ports.cot_tcp), "--cot-udp-port", str(ports.cot_udp),
+                    "--nmea-port", str(ports.nmea)]
+    return command + (["--city", args.city] if args.city else [])
 
 
-async def _measure_after_warmup(record: list[SimCommand], sample: hub_bench.Sample) -> float:
-    """Clear the consoles' sample once the simulator starts the first measured tick; when that was."""
-    while not record or record[-1].t < WARMUP_S:
-        await asyncio.sleep(0.005)
+def _read_summary(text: str, run: SimRun, transport: str) -> None:
+    """What the simulator's summary says: its worst lag, positions sent by transport, anything not sent."""
+    lag = re.search(r"worst lag ([\d.]+) s", text)
+    run.lag_s = float(lag.group(1)) if lag else float("nan")
+    over_field = re.search(r"^positions over the field: (.*)$", text, re.M)
+    if transport == "field" and over_field:
+        run.sent.update({k: int(v) for k, v in (pair.split() for pair in over_field.group(1).split(", "))})
+    else:
+        positions = re.search(r"^sent: .*\bunit\.position (\d+)", text, re.M)
+        run.sent["ws"] = int(positions.group(1)) if positions else 0
+    run.notes = re.findall(r"^(?:not sent|refused by the hub): .*$", text, re.M)
+
+
+async def _measure_after_warmup(sample: hub_bench.Sample) -> float:
+    """Clear the consoles' sample WARMUP_S after the first position reached them; when that was."""
+    while not sample.latencies:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(WARMUP_S)
     sample.latencies.clear()
     return time.time()
 
 
 async def run_sim_load(args: argparse.Namespace, workdir: Path) -> SimRun:
-    """A hub process with its feed gateway, the simulator's fleet against it, and the consoles watching."""
+    """A hub process with its feed gateway, a `watchfloor sim` process against it, and the consoles watching
+    from this one (each on its own loop: the simulator's CPU does not delay the consoles' clocks)."""
     db, devices = workdir / "sim.db", workdir / "avl.json"
     hub_bench.add_accounts(db, args.consoles)
     devices.write_text(json.dumps({"devices": avl_device_map(plan_fleet(args.units, FallbackMap()))}))
     ports = FeedPorts("127.0.0.1", _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM),
                       _free_port(socket.SOCK_DGRAM))
-    city = await asyncio.to_thread(load_map, args.city)
     proc, url = hub_bench.start_hub(db, "--cot-port", str(ports.cot_tcp), "--cot-udp-port", str(ports.cot_udp),
                                     "--nmea-port", str(ports.nmea), "--nmea-devices", str(devices))
+    sample = hub_bench.Sample()
+    run = SimRun(sample)
     try:
-        sample, stop = hub_bench.Sample(), asyncio.Event()
+        stop = asyncio.Event()
         readies = [asyncio.Event() for _ in range(args.consoles)]
         consoles = [asyncio.create_task(hub_bench.hub_console(url, f"console{i}", sample, stop, readies[i]))
                     for i in range(args.consoles)]
         for ready in readies:
             await ready.wait()
-        record: list[SimCommand] = []
-        window = asyncio.create_task(_measure_after_warmup(record, sample))
-        stats = await run_scenario(url, "feed", hub_bench.PASSWORD, speed=1.0, seed=args.seed, units=args.units,
-                                   duration=WARMUP_S + args.seconds, map_=city, config=_config(args),
-                                   record=record, feeds=ports if args.transport == "field" else None)
-        start, end = await window, time.time()
+        window = asyncio.create_task(_measure_after_warmup(sample))
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+               "WATCHFLOOR_PASSWORD": hub_bench.PASSWORD}
+        sim = await asyncio.create_subprocess_exec(*_sim_command(args, url, ports), env=env,
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await sim.communicate()
+        end = time.time()
+        if sim.returncode != 0 or not window.done():
+            window.cancel()
+            raise SystemExit(f"bench sim: the simulator failed ({sim.returncode}):\n{out.decode()}")
+        start = window.result()
         await asyncio.sleep(1.0)  # in-flight deliveries
         stop.set()
         await asyncio.gather(*consoles)
-        drops = _udp_drops(ports) if args.transport == "field" else None
+        if args.transport == "field":
+            run.udp_drops = _udp_drops(ports)
     finally:
         proc.terminate()
         proc.wait(30)
     sample.seconds = end - start
-    run = SimRun(sample, stats, udp_drops=drops)
+    _read_summary(out.decode(), run, args.transport)
     transport = {p.id: TRANSPORT[p.agency] for p in plan_fleet(args.units, FallbackMap())}
-    run.sent = sum(1 for c in record if c.name == "unit.position" and WARMUP_S <= c.t < WARMUP_S + args.seconds)
     reader = LogReader(db)
     try:
         times = []
@@ -152,15 +180,15 @@ def run(args: argparse.Namespace) -> int:
         hub = asyncio.run(hub_bench.run_hub_load(args, Path(tmp) / "hub"))
     print(sim.sample.line(f"sim {args.transport}", args.consoles))
     print(hub.line("bench hub", args.consoles))
-    stats = sim.stats
-    sent = stats.field or Counter(ws=stats.sent["unit.position"])
-    print(f"simulator: worst lag {stats.max_lag_s:.2f} s; positions sent {sent.total()} ({sim.sent} in the window), "
-          f"logged by the hub {sim.accepted.total()}, lost {sent.total() - sim.accepted.total()}")
-    print("  by transport (sent/logged): " + ", ".join(f"{k} {v}/{sim.accepted[k]}" for k, v in sorted(sent.items()))
+    sent, accepted = sim.sent.total(), sim.accepted.total()
+    print(f"simulator: worst lag {sim.lag_s:.2f} s; positions sent {sent}, logged by the hub {accepted}, "
+          f"lost {sent - accepted}")
+    by_transport = ", ".join(f"{k} {v}/{sim.accepted[k]}" for k, v in sorted(sim.sent.items()))
+    print(f"  by transport (sent/logged): {by_transport}"
           + ("" if sim.udp_drops is None else f"; the hub's UDP sockets dropped {sim.udp_drops} datagrams (full)")
           + f"; quarantined {len(sim.quarantined)}" + (f" {sorted(set(sim.quarantined))}" if sim.quarantined else ""))
-    if stats.skipped or stats.refused:
-        print(f"simulator: not sent {dict(stats.skipped)}, refused {dict(stats.refused)}")
+    for note in sim.notes:
+        print(f"  simulator: {note}")
     if sim.sample.latencies and hub.latencies:
         print(f"ratio sim/hub: deliveries {len(sim.sample.latencies) / sim.sample.seconds:.0f}/s vs "
               f"{len(hub.latencies) / hub.seconds:.0f}/s "
