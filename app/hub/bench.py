@@ -68,6 +68,8 @@ class Sample:
     latencies: list[float] = field(default_factory=list)
     sent: int = 0
     seconds: float = 0.0
+    #: CPU seconds the hub process used while measured (None where /proc is not there).
+    hub_cpu_s: float | None = None
 
     def line(self, name: str, consoles: int) -> str:
         lat = sorted(self.latencies)
@@ -143,6 +145,16 @@ async def _load(send, units: list[str], rate: float, seconds: float, sample: Sam
         tick += 1
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds process `pid` has used so far (Linux /proc), None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (name)": state is field 3, utime 14, stime 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def add_accounts(db: Path, consoles: int) -> None:
     """A feed account "feed" and `consoles` dispatchers "console<i>" of the three agencies, all with PASSWORD."""
     users = UserStore(db)
@@ -191,11 +203,13 @@ async def run_hub_load(args: argparse.Namespace, workdir: Path) -> Sample:
             return send
 
         shares = [unit_ids[i::args.feeds] for i in range(args.feeds)]
-        started = time.monotonic()
+        started, cpu = time.monotonic(), cpu_seconds(proc.pid)
         await asyncio.gather(*(_load(sender(f), share, args.rate, args.seconds, sample)
                                for f, share in zip(feeds, shares, strict=True)))
         sample.seconds = time.monotonic() - started
         await asyncio.sleep(1.0)  # in-flight deliveries
+        cpu_after = cpu_seconds(proc.pid)
+        sample.hub_cpu_s = cpu_after - cpu if cpu is not None and cpu_after is not None else None
         stop.set()
         await asyncio.gather(*consoles)
         for feed in feeds:

@@ -33,6 +33,8 @@ from app.store.log import LogReader
 
 #: Seconds played before measuring, from the first position the consoles see.
 WARMUP_S = 3.0
+#: After the simulator stops: the hub has drained when no position reached a console for QUIET_S.
+QUIET_S, DRAIN_LIMIT_S = 2.0, 120.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -102,13 +104,26 @@ def _read_summary(text: str, run: SimRun, transport: str) -> None:
     run.notes = re.findall(r"^(?:not sent|refused by the hub): .*$", text, re.M)
 
 
-async def _measure_after_warmup(sample: hub_bench.Sample) -> float:
-    """Clear the consoles' sample WARMUP_S after the first position reached them; when that was."""
+async def _measure_after_warmup(sample: hub_bench.Sample, hub_pid: int) -> tuple[float, float | None]:
+    """Clear the consoles' sample WARMUP_S after the first position reached them; when that was, and the hub's
+    CPU seconds then."""
     while not sample.latencies:
         await asyncio.sleep(0.01)
     await asyncio.sleep(WARMUP_S)
     sample.latencies.clear()
-    return time.time()
+    return time.time(), hub_bench.cpu_seconds(hub_pid)
+
+
+async def _until_quiet(sample: hub_bench.Sample) -> float:
+    """Wait until no position has reached the consoles for QUIET_S (the hub has worked off its backlog, or
+    dropped it), at most DRAIN_LIMIT_S; when the last one arrived."""
+    count, changed = len(sample.latencies), time.time()
+    deadline = changed + DRAIN_LIMIT_S
+    while time.time() - changed < QUIET_S and time.time() < deadline:
+        await asyncio.sleep(0.1)
+        if len(sample.latencies) != count:
+            count, changed = len(sample.latencies), time.time()
+    return changed
 
 
 async def run_sim_load(args: argparse.Namespace, workdir: Path) -> SimRun:
@@ -130,18 +145,19 @@ async def run_sim_load(args: argparse.Namespace, workdir: Path) -> SimRun:
                     for i in range(args.consoles)]
         for ready in readies:
             await ready.wait()
-        window = asyncio.create_task(_measure_after_warmup(sample))
+        window = asyncio.create_task(_measure_after_warmup(sample, proc.pid))
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
                "WATCHFLOOR_PASSWORD": hub_bench.PASSWORD}
         sim = await asyncio.create_subprocess_exec(*_sim_command(args, url, ports), env=env,
                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         out, _ = await sim.communicate()
-        end = time.time()
         if sim.returncode != 0 or not window.done():
             window.cancel()
             raise SystemExit(f"bench sim: the simulator failed ({sim.returncode}):\n{out.decode()}")
-        start = window.result()
-        await asyncio.sleep(1.0)  # in-flight deliveries
+        start, cpu = window.result()
+        end = await _until_quiet(sample)  # what the hub holds in its socket buffers is not lost yet
+        cpu_after = hub_bench.cpu_seconds(proc.pid)
+        sample.hub_cpu_s = cpu_after - cpu if cpu is not None and cpu_after is not None else None
         stop.set()
         await asyncio.gather(*consoles)
         if args.transport == "field":
@@ -161,9 +177,9 @@ async def run_sim_load(args: argparse.Namespace, workdir: Path) -> SimRun:
         run.quarantined = [q["code"] for q in reader.quarantined(limit=1000)]
     finally:
         reader.close()
-    # Throughput in: what the hub took during the window (the fix time over the field; over the websocket the
-    # hub stamps the time it took the position).
-    sample.sent = sum(1 for t in times if start <= t < end)
+    # Throughput in: the positions of the window (by their fix time over the field; over the websocket by the
+    # time the hub took them) over the time until the hub had delivered its last one.
+    sample.sent = sum(1 for t in times if t >= start)
     return run
 
 
@@ -195,6 +211,9 @@ def run(args: argparse.Namespace) -> int:
               f"({len(sim.sample.latencies) / sim.sample.seconds / (len(hub.latencies) / hub.seconds):.2f}x)   "
               f"p50 {statistics.median(sim.sample.latencies) / statistics.median(hub.latencies):.2f}x   "
               f"p99 {sim.sample.p99() / hub.p99():.2f}x")
+    if sim.sample.hub_cpu_s is not None and hub.hub_cpu_s is not None and sim.sample.sent and hub.sent:
+        print(f"hub CPU per position taken: sim {sim.sample.hub_cpu_s / sim.sample.sent * 1e6:.0f} us, "
+              f"bench hub {hub.hub_cpu_s / hub.sent * 1e6:.0f} us (both include the fan-out to the consoles)")
     if args.transport == "ws":
         print("(over the websocket the simulator stamps no fix time: sim latencies count from the hub's receipt)")
     return 0
