@@ -108,9 +108,16 @@ def test_stop_ends_a_run(tmp_path: Path) -> None:
     db = make_db(tmp_path / "stop.db")
 
     async def main() -> SimStats:
-        stop = asyncio.Event()
-        asyncio.get_running_loop().call_later(0.5, stop.set)
-        stats, _ = await play(db, seed=1, speed=60, stop=stop)
+        stop, record = asyncio.Event(), []
+
+        async def stop_once_playing() -> None:  # not on a timer: signing in may take a while on a busy machine
+            while not record or record[-1].t < 5:
+                await asyncio.sleep(0.01)
+            stop.set()
+
+        stopper = asyncio.create_task(stop_once_playing())
+        stats, _ = await play(db, record, seed=1, speed=60, stop=stop)
+        await stopper
         return stats
 
     stats = asyncio.run(main())
