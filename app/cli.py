@@ -16,7 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hub": ("app.hub.cli", "run the hub: the websocket server every console and feed connects to"),
     "user": ("app.hub.user_cli", "add, list and disable user accounts in a hub's database"),
     "audit": ("app.store.audit_cli", "verify the event log's tamper-evident hash chain"),
-    "bench": ("app.hub.bench", "measure the hub under load, side by side with a bare websockets broadcast"),
+    "bench": ("app.sim.bench", "measure the hub under load (hub: side by side with a bare websockets broadcast; "
+                               "sim: under the simulator's fleet, side by side with hub)"),
     "city": ("app.city.cli", "import a city from OpenStreetMap data: basemap, road graph, gazetteer"),
     "sim": ("app.sim.cli", "play a realistic shift (or a load test) against a hub: fleet, calls, dispatch"),
     "review": ("app.review.cli", "supervisor review of a stored log: response-time figures, exports, reports"),

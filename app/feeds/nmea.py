@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,6 +82,56 @@ def checksum(body: str) -> str:
 def with_checksum(body: str) -> str:
     """``"GPRMC,..."`` -> ``"$GPRMC,...*hh"``."""
     return f"${body}*{checksum(body)}"
+
+
+def encode_rmc(when: datetime, lat: float, lon: float, *, speed_mps: float | None = None,
+               course_deg: float | None = None, talker: str = "GP") -> str:
+    """A valid (status A, mode A) RMC sentence ``$GPRMC,...*hh`` for a fix taken at `when` (aware)."""
+    lat, lon = check_lat_lon(lat, lon)
+    if speed_mps is not None and not (math.isfinite(speed_mps) and speed_mps >= 0):
+        raise ValueError(f"speed {speed_mps} must be a finite number >= 0")
+    speed = "" if speed_mps is None else f"{speed_mps / KNOTS_TO_MPS:.3f}"
+    course = "" if course_deg is None else f"{course_deg % 360.0:.1f}"
+    when = _utc(when)
+    return with_checksum(f"{talker}RMC,{_fix_time(when)},A,{_coordinates(lat, lon)},{speed},{course},"
+                         f"{when:%d%m%y},,,A")
+
+
+def encode_gga(when: datetime, lat: float, lon: float, *, altitude_m: float | None = None,
+               satellites: int = 9, hdop: float = 0.9, talker: str = "GP") -> str:
+    """A GPS-fix (quality 1) GGA sentence ``$GPGGA,...*hh`` for a fix taken at `when` (aware)."""
+    lat, lon = check_lat_lon(lat, lon)
+    altitude = "" if altitude_m is None else f"{altitude_m:.1f}"
+    return with_checksum(f"{talker}GGA,{_fix_time(_utc(when))},{_coordinates(lat, lon)},1,{satellites:02d},"
+                         f"{hdop:.1f},{altitude},M,,M,,")
+
+
+def encode_device_id(device: str) -> str:
+    """Watchfloor's ``$PWFID,<device>*hh``: the sender names itself (see `DeviceMap`)."""
+    if not _DEVICE_ID.fullmatch(device):
+        raise ValueError(f"device id {device[:70]!r} must be 1-64 characters [A-Za-z0-9_.:@-]")
+    return with_checksum(f"PWFID,{device}")
+
+
+def _utc(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        raise ValueError("NMEA fix times must be timezone-aware")
+    return when.astimezone(UTC)
+
+
+def _fix_time(when: datetime) -> str:
+    # Milliseconds, as 5-10 Hz receivers give: two fixes of one device never share a time stamp.
+    return f"{when:%H%M%S}.{when.microsecond // 1000:03d}"
+
+
+def _coordinates(lat: float, lon: float) -> str:
+    """``ddmm.mmmmmm,N,dddmm.mmmmmm,E``: six decimals of minutes (2 mm), as survey-grade receivers give."""
+    parts = []
+    for value, width, hemispheres in ((lat, 2, "NS"), (lon, 3, "EW")):
+        degrees, micro_minutes = divmod(round(abs(value) * 60_000_000), 60_000_000)
+        minutes, fraction = divmod(micro_minutes, 1_000_000)
+        parts.append(f"{degrees:0{width}d}{minutes:02d}.{fraction:06d},{hemispheres[value < 0]}")
+    return ",".join(parts)
 
 
 def parse_sentence(line: bytes | str) -> Sentence:
@@ -335,7 +386,9 @@ class NmeaSession:
     """Per-source state: device identity, the last date seen (GGA has none) and the last altitude.
 
     ``feed(line)`` returns an ``NmeaPosition`` for each RMC, and for each GGA once a date is known;
-    VTG updates course and speed; ``$PWFID`` renames the source. Errors raise ``FeedError``.
+    VTG updates course and speed; ``$PWFID`` renames the source. A receiver sends RMC and GGA for every
+    fix: the second sentence of a fix already reported (same device, same time) updates the session but
+    reports nothing, so one fix is one position. Errors raise ``FeedError``.
     """
 
     def __init__(self, source: str, device_map: DeviceMap | None = None) -> None:
@@ -345,6 +398,7 @@ class NmeaSession:
         self._altitude: float | None = None
         self._speed: float | None = None
         self._course: float | None = None
+        self._reported: tuple[str, datetime] | None = None  # (device, time) of the last fix reported
 
     def feed(self, line: bytes | str) -> NmeaPosition | None:
         """Parse one sentence and return the position it completes, if any."""
@@ -364,7 +418,10 @@ class NmeaSession:
             return None
         return self._position(datetime.combine(self._date, sentence.time_of_day), sentence.lat, sentence.lon)
 
-    def _position(self, when: datetime, lat: float, lon: float) -> NmeaPosition:
+    def _position(self, when: datetime, lat: float, lon: float) -> NmeaPosition | None:
+        if self._reported == (self.device, when):
+            return None
+        self._reported = (self.device, when)
         return NmeaPosition(
             device=self.device,
             callsign=self.device_map.callsign_for(self.device),

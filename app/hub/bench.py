@@ -51,9 +51,9 @@ asyncio.run(main())
 """
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of `watchfloor bench`."""
-    parser.add_argument("target", choices=["hub"], help="what to measure")
+def add_arguments(parser: argparse.ArgumentParser, targets: tuple[str, ...] = ("hub",)) -> None:
+    """Arguments of `watchfloor bench` (`targets`: what it can measure; `app.sim.bench` adds "sim")."""
+    parser.add_argument("target", choices=targets, help="what to measure")
     parser.add_argument("--consoles", type=int, default=20)
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--feeds", type=int, default=4, help="feed connections the units report through")
@@ -68,6 +68,8 @@ class Sample:
     latencies: list[float] = field(default_factory=list)
     sent: int = 0
     seconds: float = 0.0
+    #: CPU seconds the hub process used while measured (None where /proc is not there).
+    hub_cpu_s: float | None = None
 
     def line(self, name: str, consoles: int) -> str:
         lat = sorted(self.latencies)
@@ -108,7 +110,8 @@ async def _listen(ws, fix_times, sample: Sample, stop: asyncio.Event) -> None:
         sample.latencies.extend(now - t for t in fix_times(_events.decode(frame)))
 
 
-async def _console_hub(url: str, user: str, sample: Sample, stop: asyncio.Event, ready: asyncio.Event) -> None:
+async def hub_console(url: str, user: str, sample: Sample, stop: asyncio.Event, ready: asyncio.Event) -> None:
+    """A console signed in as `user` (password PASSWORD): the latency of every position it gets, until `stop`."""
     async with connect(url, max_size=None) as ws:
         await ws.send(msgspec.json.encode({"type": "hello", "v": 1, "user": user, "password": PASSWORD}).decode())
         await ws.recv()
@@ -142,19 +145,41 @@ async def _load(send, units: list[str], rate: float, seconds: float, sample: Sam
         tick += 1
 
 
-async def _run_hub(args: argparse.Namespace, workdir: Path) -> Sample:
-    db = workdir / "bench.db"
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds process `pid` has used so far (Linux /proc), None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (name)": state is field 3, utime 14, stime 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def add_accounts(db: Path, consoles: int) -> None:
+    """A feed account "feed" and `consoles` dispatchers "console<i>" of the three agencies, all with PASSWORD."""
     users = UserStore(db)
     users.add("feed", PASSWORD, "feed", "*")
-    for i in range(args.consoles):
+    for i in range(consoles):
         users.add(f"console{i}", PASSWORD, "dispatcher", ("fire", "police", "medical")[i % 3])
     users.close()
+
+
+def start_hub(db: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
+    """A `watchfloor hub` process on a free port (plus `options`); returns it and its URL once it listens."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "hub", "--db", str(db), "--port", "0",
-                             "--log-level", "WARNING"], stdout=subprocess.PIPE, text=True, env=env)
+                             "--log-level", "WARNING", *options], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().strip().rsplit(" ", 1)[-1]
+
+
+async def run_hub_load(args: argparse.Namespace, workdir: Path) -> Sample:
+    """A hub process under `args.units` positions at `args.rate` a second each, sent by `args.feeds` feed
+    connections for `args.seconds`; what `args.consoles` consoles saw."""
+    db = workdir / "bench.db"
+    add_accounts(db, args.consoles)
+    proc, url = start_hub(db)
     try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip().rsplit(" ", 1)[-1]
         feeds = [HubClient(url, "feed", PASSWORD, subscribe=False) for _ in range(args.feeds)]
         for feed in feeds:
             feed.start()
@@ -165,7 +190,7 @@ async def _run_hub(args: argparse.Namespace, workdir: Path) -> Sample:
                                for u in unit_ids))
         sample, stop = Sample(), asyncio.Event()
         readies = [asyncio.Event() for _ in range(args.consoles)]
-        consoles = [asyncio.create_task(_console_hub(url, f"console{i}", sample, stop, readies[i]))
+        consoles = [asyncio.create_task(hub_console(url, f"console{i}", sample, stop, readies[i]))
                     for i in range(args.consoles)]
         for r in readies:
             await r.wait()
@@ -178,11 +203,13 @@ async def _run_hub(args: argparse.Namespace, workdir: Path) -> Sample:
             return send
 
         shares = [unit_ids[i::args.feeds] for i in range(args.feeds)]
-        started = time.monotonic()
+        started, cpu = time.monotonic(), cpu_seconds(proc.pid)
         await asyncio.gather(*(_load(sender(f), share, args.rate, args.seconds, sample)
                                for f, share in zip(feeds, shares, strict=True)))
         sample.seconds = time.monotonic() - started
         await asyncio.sleep(1.0)  # in-flight deliveries
+        cpu_after = cpu_seconds(proc.pid)
+        sample.hub_cpu_s = cpu_after - cpu if cpu is not None and cpu_after is not None else None
         stop.set()
         await asyncio.gather(*consoles)
         for feed in feeds:
@@ -236,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"load: {args.units} units x {args.rate}/s through {args.feeds} feed connections, "
           f"{args.consoles} consoles, {args.seconds:.0f} s each; cores: {os.cpu_count()}")
     with tempfile.TemporaryDirectory() as tmp:
-        hub = asyncio.run(_run_hub(args, Path(tmp)))
+        hub = asyncio.run(run_hub_load(args, Path(tmp)))
     bare = asyncio.run(_run_bare(args))
     print(hub.line("watchfloor", args.consoles))
     print(bare.line("bare ws", args.consoles))

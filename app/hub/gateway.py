@@ -30,6 +30,7 @@ import asyncio
 import logging
 import math
 import re
+import socket
 from collections import OrderedDict
 from typing import Any
 
@@ -55,6 +56,9 @@ MAX_TCP_CLIENTS = 256
 READ_CHUNK = 65536
 #: The gateway's feeds as the Feeds panel names them.
 FEED_LABELS = {"cot": "CoT (TAK)", "nmea": "NMEA GPS", "mavlink": "MAVLink drones", "klv": "KLV drone metadata"}
+#: UDP receive buffer asked for (the kernel caps it at net.core.rmem_max): a fleet's reports arrive in bursts,
+#: and what overflows the default ~208 KiB is lost without a trace.
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 _NOT_ID = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -65,6 +69,14 @@ def unit_id_for(name: str) -> str:
 
 def agency_for_group(group: str | None) -> str:
     return GROUP_AGENCY.get((group or "").strip().lower(), "police")
+
+
+def _widen_receive_buffer(transport: asyncio.BaseTransport) -> None:
+    sock = transport.get_extra_info("socket")
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+    except OSError as exc:  # keep the default: the listener works, bursts may overflow sooner
+        log.warning("cannot widen the UDP receive buffer: %s", exc)
 
 
 class _Datagrams(asyncio.DatagramProtocol):
@@ -117,6 +129,7 @@ class FeedGateway:
                 continue
             transport, _ = await loop.create_datagram_endpoint(lambda h=handle: _Datagrams(h),
                                                                local_addr=(self.host, port))
+            _widen_receive_buffer(transport)
             self._transports.append(transport)
             self.ports[name] = transport.get_extra_info("sockname")[1]
             self._listening(name.removesuffix("_udp"), f"udp {self.host}:{self.ports[name]}")

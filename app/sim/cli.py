@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from app.sim.field import FeedPorts, avl_device_map
+from app.sim.fleet import plan_fleet
+from app.sim.map import FallbackMap
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `watchfloor sim`."""
     parser.add_argument("--url", default="ws://127.0.0.1:8765", help="the hub (default ws://127.0.0.1:8765)")
-    parser.add_argument("--user", required=True, help="feed account (role feed, agency '*') that fields the fleet")
+    parser.add_argument("--user", help="feed account (role feed, agency '*') that fields the fleet (required)")
     parser.add_argument("--password-file", help="file holding its password (default: env WATCHFLOOR_PASSWORD)")
     parser.add_argument("--dispatcher-user",
                         help="supervisor account that plays the dispatchers; without one no calls come in")
@@ -36,6 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drone-video", choices=["udp", "http", "none"], default="udp",
                         help="the drone's camera stream (ffmpeg H.264 MPEG-TS with KLV; default udp)")
     parser.add_argument("--city", help="built city directory (default: the shipped one, else a fallback map)")
+    parser.add_argument("--transport", choices=["ws", "field"], default="ws",
+                        help="how units report positions: ws (the feed account's websocket; the default) or field "
+                             "(police CoT over TCP, fire CoT over UDP, EMS NMEA over UDP, to the hub's feed ports)")
+    parser.add_argument("--feed-host", help="address of the hub's feed listeners (default: the host of --url)")
+    parser.add_argument("--cot-port", type=int, help="the hub's CoT TCP port (--transport field)")
+    parser.add_argument("--cot-udp-port", type=int, help="its CoT UDP port (default: --cot-port)")
+    parser.add_argument("--nmea-port", type=int, help="its NMEA UDP port (--transport field)")
+    parser.add_argument("--print-nmea-devices", action="store_true",
+                        help="print the NMEA device map of a fleet of --units (JSON, for `watchfloor hub "
+                             "--nmea-devices`) and exit")
     parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default WARNING)")
 
 
@@ -45,6 +61,17 @@ def _secret(path: str | None, env: str) -> str | None:
     return os.environ.get(env)
 
 
+def _feed_ports(args: argparse.Namespace) -> FeedPorts | None:
+    """The hub's feed ports for --transport field (None for ws); exits with a message when some are missing."""
+    if args.transport == "ws":
+        return None
+    if args.cot_port is None or args.nmea_port is None:
+        raise SystemExit("--transport field needs the hub's --cot-port and --nmea-port")
+    host = args.feed_host or urlsplit(args.url).hostname or "127.0.0.1"
+    cot_udp = args.cot_udp_port if args.cot_udp_port is not None else args.cot_port
+    return FeedPorts(host, args.cot_port, cot_udp, args.nmea_port)
+
+
 def run(args: argparse.Namespace) -> int:
     """Play until the duration or Ctrl-C; prints what was done. Exit code 1 if the hub refused an account."""
     from app.sim.map import load_map
@@ -52,6 +79,12 @@ def run(args: argparse.Namespace) -> int:
     from app.sim.scenario import ScenarioConfig
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.print_nmea_devices:
+        print(json.dumps({"devices": avl_device_map(plan_fleet(args.units, FallbackMap()))}, indent=1))
+        return 0
+    if not args.user:
+        raise SystemExit("give the fleet's feed account with --user")
+    feeds = _feed_ports(args)
     password = _secret(args.password_file, "WATCHFLOOR_PASSWORD")
     if password is None:
         raise SystemExit("give the password with --password-file or the WATCHFLOOR_PASSWORD variable")
@@ -78,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             stats = await run_scenario(args.url, args.user, password, seed=args.seed, speed=args.speed,
                                        units=args.units, duration=args.duration, stop=stop, map_=city,
-                                       dispatcher=dispatcher, config=config, drone=drone)
+                                       dispatcher=dispatcher, config=config, drone=drone, feeds=feeds)
         except ConnectionError as exc:
             print(f"watchfloor sim: {exc}", flush=True)
             return 1

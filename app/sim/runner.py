@@ -1,11 +1,17 @@
 """Play a scenario against a hub: two client connections, paced by the simulated clock.
 
 The fleet (registrations, positions, statuses, alerts, malformed frames) goes over a feed account; the
-dispatchers (incident.create, unit.assign, incident.close) over a supervisor account. The hub orders frames
-within a connection, not across them, so where the scenario switches from one connection to the other the
-runner waits until the hub has taken everything sent on the first (an ack, or a ping's pong on the fleet
-connection, which the hub answers only after it has sequenced every frame before it). With that, the hub's log
-follows the scenario's order exactly, and the same seed gives the same log.
+dispatchers (incident.create, unit.assign, incident.close) over a supervisor account. With the hub's feed
+gateway given (`feeds`), positions go instead over the field transports of each agency's devices
+(`app.sim.field`: CoT over TCP and UDP, NMEA over UDP), spread over each tick as independent devices send
+them.
+
+The hub orders frames within a connection, not across them, so where the scenario switches from one
+connection to the other the runner waits until the hub has taken everything sent on the first (an ack, or a
+ping's pong on the fleet connection, which the hub answers only after it has sequenced every frame before it).
+With that, over the websocket alone the hub's log follows the scenario's order exactly, and the same seed gives
+the same log. Over the field transports each unit's reports keep their order, but they interleave with the
+websocket's commands as they arrive.
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from app.client.connection import CommandRefused, HubClient
@@ -23,13 +32,17 @@ from app.domain.entities import UnitStatus
 from app.protocol.client_session import Update
 from app.protocol.messages import encode
 from app.sim.drone_flight import DroneFlight, DroneFlightConfig
+from app.sim.field import FeedPorts, FieldRadios, fix_time
 from app.sim.map import Map, load_map
-from app.sim.scenario import DISPATCH, FLEET, RAW, Ref, Scenario, ScenarioConfig, SimCommand
+from app.sim.scenario import DISPATCH, FLEET, RAW, TICK_S, Ref, Scenario, ScenarioConfig, SimCommand
 
 log = logging.getLogger("watchfloor.sim")
 
 #: Events that create something later commands refer to by the id the hub gave it.
 _CREATED = (ev.INCIDENT_CREATED, ev.ALERT_ISSUED)
+#: A tick's field reports go out in at most this many bursts, over this share of the tick, at least
+#: `_BURST_GAP_S` apart: a fleet's devices do not all report on the same millisecond.
+_BURSTS, _SPREAD, _BURST_GAP_S = 20, 0.8, 0.002
 
 
 @dataclass(slots=True)
@@ -48,6 +61,8 @@ class SimStats:
     max_lag_s: float = 0.0
     #: Scenario keys (I1, AL1, ...) -> the ids the hub gave them.
     ids: dict[str, str] = field(default_factory=dict)
+    #: Positions sent over the field transports, by transport (cot_tcp, cot_udp, nmea).
+    field: Counter[str] = field(default_factory=Counter)
 
     @property
     def commands(self) -> int:
@@ -61,6 +76,8 @@ class SimStats:
                  f"{self.sim_seconds:.0f} simulated s in {self.wall_seconds:.1f} s; {self.commands} commands "
                  f"({rate:.0f}/s); worst lag {self.max_lag_s:.2f} s",
                  "sent: " + ", ".join(f"{k} {v}" for k, v in sorted(self.sent.items()))]
+        if self.field:
+            lines.append("positions over the field: " + ", ".join(f"{k} {v}" for k, v in sorted(self.field.items())))
         if self.units_existing:
             lines.append(f"units already on the hub (not registered again): {self.units_existing}")
         if self.refused:
@@ -71,11 +88,15 @@ class SimStats:
 
 
 class _Runner:
-    def __init__(self, fleet: HubClient, dispatch: HubClient | None, watch: HubClient, stats: SimStats) -> None:
+    def __init__(self, fleet: HubClient, dispatch: HubClient | None, watch: HubClient, stats: SimStats,
+                 radios: FieldRadios | None = None, tick_s: float = TICK_S) -> None:
         self.fleet = fleet
         self.dispatch = dispatch
         self.watch = watch
         self.stats = stats
+        self.radios = radios
+        self.tick_s = tick_s  # real seconds a tick lasts
+        self.last_fix_ms = 0
         self.created: dict[int, str] = {}  # seq -> id, of events that create something
         self.existing: set[str] = set()
         self.pings = 0
@@ -143,7 +164,14 @@ class _Runner:
 
     async def send(self, commands: list[SimCommand]) -> None:
         """Send one tick's commands in order, with a barrier wherever the connection changes."""
+        positions: list[SimCommand] = []
         for command in commands:
+            if self.radios is not None and command.name == "unit.position":
+                positions.append(command)  # a tick's positions come last: they go after its other commands
+                continue
+            if command.name == RAW and "feed" in command.args:
+                self._raw_in_field(command)
+                continue
             if command.name == "unit.register" and command.args["id"] in self.existing:
                 self.stats.skipped["unit.register (exists)"] += 1
                 continue
@@ -158,6 +186,44 @@ class _Runner:
             else:
                 self._fleet(command, args)
             self.stats.sent[command.name] += 1
+        if positions:
+            await self._report_in_field(positions)
+
+    def _raw_in_field(self, command: SimCommand) -> None:
+        feed = command.args["feed"]
+        if self.radios is not None and self.radios.send_raw(feed, command.args["frame"]):
+            self.stats.sent[command.name] += 1
+        else:
+            self.stats.skipped[f"{command.name} {feed} (field transports off)"] += 1
+
+    async def _report_in_field(self, positions: list[SimCommand]) -> None:
+        """Send a tick's positions over the field transports, in bursts spread over the tick: a fleet's
+        datagrams all at once would overflow the hub's receive buffer, and devices do not report in step."""
+        assert self.radios is not None
+        await self.barrier()  # a unit registered this tick exists on the hub before its first report
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        span = self.tick_s * _SPREAD
+        bursts = max(1, min(len(positions), _BURSTS, int(span / _BURST_GAP_S)))
+        for k in range(bursts):
+            delay = start + span * k / bursts - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            fix = self._fix_time()
+            for command in positions[k * len(positions) // bursts:(k + 1) * len(positions) // bursts]:
+                via = self.radios.report(command.args["unit"], command.args, fix)
+                if via is None:
+                    self.stats.skipped[f"{command.name} (not sent)"] += 1
+                    continue
+                self.stats.sent[command.name] += 1
+                self.stats.field[via] += 1
+            await self.radios.drain()
+
+    def _fix_time(self) -> datetime:
+        """Now, to the millisecond, and always after the previous fix: a unit's fixes never share a time
+        (the hub refuses a position not newer than the last), and never precede its registration."""
+        self.last_fix_ms = max(math.ceil(time.time() * 1000), self.last_fix_ms + 1)
+        return fix_time(self.last_fix_ms)
 
     def _fleet(self, command: SimCommand, args: dict[str, Any]) -> None:
         self.fleet_dirty = True
@@ -231,16 +297,18 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
                        map_: Map | None = None, dispatcher: tuple[str, str] | None = None,
                        config: ScenarioConfig | None = None,
                        record: list[SimCommand] | None = None, connect_timeout: float = 30.0,
-                       drone: DroneFlightConfig | None = None) -> SimStats:
+                       drone: DroneFlightConfig | None = None, feeds: FeedPorts | None = None) -> SimStats:
     """Play a shift against the hub at `url` until `duration` simulated seconds have passed or `stop` is set.
 
     `user`/`password` is a feed account (role feed, agency "*") that fields the fleet; `dispatcher` is a
     supervisor account (user, password) that plays the dispatchers. Without one the fleet drives and reports
     but no calls come in. `speed` is simulated seconds per real second. `seed` and `units` override those of
     `config`. Units that already exist on the hub are not registered again (and are put back in service if an
-    earlier run left them busy). Every command the scenario issues is appended to `record`, if given. Raises
-    ConnectionError when an account is refused or the hub cannot be reached within `connect_timeout` seconds.
-    With `drone` (and a dispatcher account, which registers and assigns it) a drone flies too, in real time.
+    earlier run left them busy). Every command the scenario issues is appended to `record`, if given. With
+    `feeds` (the hub's feed gateway), units report positions over their agency's field transport
+    (`app.sim.field`) instead of the websocket. With `drone` (and a dispatcher account, which registers and
+    assigns it) a drone flies too, in real time. Raises ConnectionError when an account is refused or the hub
+    (or its CoT port) cannot be reached within `connect_timeout` seconds.
     """
     if speed <= 0:
         raise ValueError("speed must be positive")
@@ -255,7 +323,9 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
     dispatch = (HubClient(url, dispatcher[0], dispatcher[1], subscribe=True, client="watchfloor-sim dispatch")
                 if dispatcher else None)
     watch = dispatch or fleet
-    runner = _Runner(fleet, dispatch, watch, stats)
+    radios = (FieldRadios(feeds, {u.plan.id: u.plan.agency for u in scenario.units.values()})
+              if feeds is not None else None)
+    runner = _Runner(fleet, dispatch, watch, stats, radios, TICK_S / speed)
     fleet.on_update = runner.on_fleet if dispatch else runner.on_fleet_and_watch
     if dispatch is not None:
         dispatch.on_update = runner.on_watch
@@ -266,6 +336,8 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
         await _connect(fleet, "fleet", connect_timeout)
         if dispatch is not None:
             await _connect(dispatch, "dispatcher", connect_timeout)
+        if radios is not None:
+            await radios.open(connect_timeout)
         runner.resume(scenario)
         if drone is not None and dispatch is not None:
             flight = DroneFlight(dispatch, drone, city.stations("police")[0].point)
@@ -297,6 +369,9 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
             flying.cancel()
             await asyncio.gather(flying, return_exceptions=True)
             await asyncio.to_thread(flight.stop)
+        if radios is not None:
+            await radios.close()
+            stats.skipped.update(radios.errors)
         for client in (fleet, dispatch):
             if client is not None:
                 await client.close()

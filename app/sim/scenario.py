@@ -18,6 +18,7 @@ from app.domain.entities import Incident, IncidentStatus, Unit, UnitStatus
 from app.domain.incident_types import INCIDENT_TYPES
 from app.domain.recommend import recommend
 from app.sim import calls
+from app.sim.field import broken_reports
 from app.sim.fleet import UnitPlan, plan_fleet
 from app.sim.map import FallbackMap, Map, nearest
 from app.sim.motion import EMERGENCY_SPEED_MS, URBAN_SPEED_MS, Path
@@ -49,7 +50,8 @@ class SimCommand:
     """One thing the scenario does at simulated time `t`.
 
     `report` marks fire-and-forget position reports; `ref` names what the command creates, for later `Ref`s.
-    A `raw` command sends `args["frame"]` as it is.
+    A `raw` command sends `args["frame"]` as it is: on the fleet's websocket, or over the field transport
+    `args["feed"]` (`app.sim.field`) when it names one.
     """
 
     t: float
@@ -254,6 +256,8 @@ class Scenario:
         c = self.config
         if c.malformed_at is not None and t == c.malformed_at:
             fleet += [SimCommand(t, FLEET, RAW, {"frame": frame}) for frame in self._malformed_frames()]
+            fleet += [SimCommand(t, FLEET, RAW, {"feed": feed, "frame": frame})
+                      for feed, frame in broken_reports(u.plan for u in self.units.values())]
         if c.flood_at is not None and t == c.flood_at:
             self._alerts += 1
             self._flood_ref = f"AL{self._alerts}"
@@ -324,6 +328,8 @@ class Scenario:
         origin = (unit.model.lat, unit.model.lon)
         unit.path = Path(self.map.route(origin, destination))  # type: ignore[arg-type]
         unit.travelled = 0.0
+        # Pulling out, the unit already faces along its first street (its report says which way it goes).
+        unit.heading = unit.path.at(0.0)[2] or unit.heading
         unit.speed = round(self.rng.uniform(*speeds), 1)
         unit.activity = activity
         unit.until = None

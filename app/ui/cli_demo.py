@@ -14,6 +14,7 @@ import platformdirs
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
+    from app.sim.field import FeedPorts
     from app.ui.main_window import MainWindow
 
 DEMO_PASSWORD = "watchfloor-demo"
@@ -36,12 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def start_scenario(url: str, seed: int, speed: float, stop: threading.Event,
-                   mavlink_port: int | None = None) -> threading.Thread:
+                   feeds: FeedPorts | None = None, mavlink_port: int | None = None) -> threading.Thread:
     """Play the simulator's shift against the demo hub in a thread of its own, until `stop` is set.
 
-    The fleet reports through a feed account (feeds may send thousands of positions a second; people's
-    accounts are rate-limited), and the simulated dispatchers work through a supervisor account. With the
-    hub's `mavlink_port` a police drone (flown by pilot1) reports over MAVLink and streams video with KLV.
+    The fleet registers and reports status through a feed account (feeds may send thousands of positions a
+    second; people's accounts are rate-limited), and positions over the field transports when `feeds` are
+    given; the simulated dispatchers work through a supervisor account. With the hub's `mavlink_port` a police
+    drone (flown by pilot1) reports over MAVLink and streams video with KLV.
     """
     import asyncio
 
@@ -54,7 +56,7 @@ def start_scenario(url: str, seed: int, speed: float, stop: threading.Event,
         threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True).start()
         drone = DroneFlightConfig(mavlink_port=mavlink_port, operator="pilot1") if mavlink_port else None
         await run_scenario(url, "demo-feed", DEMO_PASSWORD, seed=seed, speed=speed, stop=done,
-                           dispatcher=("demo-sim", DEMO_PASSWORD), drone=drone)
+                           dispatcher=("demo-sim", DEMO_PASSWORD), drone=drone, feeds=feeds)
 
     thread = threading.Thread(target=lambda: asyncio.run(play()), name="wf-demo-scenario", daemon=True)
     thread.start()
@@ -63,6 +65,8 @@ def start_scenario(url: str, seed: int, speed: float, stop: threading.Event,
 
 def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Callable[[], None]]:
     """Start the hub, the scenario and the console; returns the app, the window and a clean-up function."""
+    from app.sim.field import FeedPorts, gateway_options
+    from app.sim.scenario import ScenarioConfig
     from app.ui.console_app import make_app, open_console
     from app.ui.hub_thread import HubThread
 
@@ -73,11 +77,11 @@ def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Call
     for name, role, agency in DEMO_USERS:
         hub.ensure_user(name, DEMO_PASSWORD, role, agency)
     hub.start()
-    assert hub.hub is not None
-    feeds = hub.run(hub.hub.start_feeds(mavlink_port=0))  # the demo drone's MAVLink comes in here
+    feeds = hub.start_feeds(**gateway_options(ScenarioConfig().units))  # the fleet reports as in the field
     logging.getLogger("watchfloor.demo").info("demo hub at %s (log %s), feeds %s", hub.url, db, feeds)
     stop = threading.Event()
-    scenario = start_scenario(hub.url, args.seed, args.speed, stop, feeds["mavlink"])
+    scenario = start_scenario(hub.url, args.seed, args.speed, stop, FeedPorts.of_gateway(hub.host, feeds),
+                              feeds["mavlink"])  # the demo drone's MAVLink comes in there
     window = open_console(hub.url, "supervisor1" if getattr(args, "supervisor", False) else f"{args.agency}1",
                           DEMO_PASSWORD)
     window.review.set_log(db)  # the embedded hub's log is on this machine: review reads it directly

@@ -48,6 +48,11 @@ class HubThread:
         self.port = self.run(start())
         return self.port
 
+    def start_feeds(self, **options: Any) -> dict[str, int]:
+        """After `start`: open the feed gateway on this host (`Hub.start_feeds` options); returns its ports."""
+        assert self.hub is not None, "start the hub first"
+        return self.run(self.hub.start_feeds(self.host, **options))
+
     def stop(self) -> None:
         """Close the hub (connections drop; consoles start reconnecting)."""
         hub, self.hub = self.hub, None

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.feeds.nmea import DeviceMap
 from app.hub.server import Hub
+from app.sim.field import FeedPorts, avl_device_map
+from app.sim.fleet import plan_fleet
 from app.sim.map import FallbackMap
 from app.sim.runner import SimStats, run_scenario
 from app.sim.scenario import Scenario, ScenarioConfig, SimCommand
@@ -148,4 +152,85 @@ def test_an_unreachable_hub_is_reported() -> None:
         await run_scenario("ws://127.0.0.1:9", FEED, PASSWORD, duration=1, map_=FallbackMap(), connect_timeout=1)
 
     with pytest.raises(ConnectionError, match="cannot reach"):
+        asyncio.run(main())
+
+
+async def until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait for a condition on the hub side (datagrams carry no ack to wait on): poll it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.02)
+
+
+def test_over_the_field_transports_every_unit_report_arrives_in_order(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "field.db")
+    record: list[SimCommand] = []
+
+    async def main() -> tuple[SimStats, dict[str, dict[str, Any]]]:
+        hub = Hub(db)
+        port = await hub.start()
+        devices = DeviceMap(avl_device_map(plan_fleet(40, FallbackMap())))
+        ports = await hub.start_feeds(cot_port=0, cot_udp_port=0, nmea_port=0, device_map=devices)
+        try:
+            stats = await run_scenario(f"ws://127.0.0.1:{port}", FEED, PASSWORD, dispatcher=(SUPERVISOR, PASSWORD),
+                                       map_=FallbackMap(), record=record, seed=5, speed=60, duration=600,
+                                       config=BUSY, feeds=FeedPorts.of_gateway("127.0.0.1", ports))
+            gateway = hub.gateway
+            # The last datagrams may still be in the hub's socket buffer when the run ends.
+            await until(lambda: gateway.stats["cot"]["applied"] + gateway.stats["nmea"]["applied"] >=
+                        stats.sent["unit.position"])
+            await gateway.flush()
+            assert hub.sequencer is not None
+            await hub.sequencer.drain()
+            return stats, gateway.stats
+        finally:
+            await hub.close()
+
+    stats, feed_stats = asyncio.run(main())
+    assert set(stats.field) == {"cot_tcp", "cot_udp", "nmea"} and sum(stats.field.values()) > 500
+    assert stats.sent["unit.position"] == sum(stats.field.values()) and not stats.skipped
+    scripted: dict[str, list[tuple[float, float, float]]] = {}
+    for c in record:
+        if c.name == "unit.position":  # a CoT track needs a course: before a unit's first move it has no speed
+            speed = c.args["speed"] if "heading" in c.args else 0.0
+            scripted.setdefault(c.args["unit"], []).append((c.args["lat"], c.args["lon"], speed))
+    reader = LogReader(db)
+    try:
+        logged: dict[str, list[tuple[float, float, float]]] = {}
+        for e in reader.iter_events(kinds=("unit.position",)):
+            # NMEA carries minutes to 6 decimals and knots to 3: ~2 mm and ~0.3 mm/s.
+            logged.setdefault(e.data["unit"], []).append((round(e.data["lat"], 6), round(e.data["lon"], 6),
+                                                         round(e.data.get("speed", 0.0), 2)))
+        kinds = Counter(e.kind for e in reader.iter_events())
+        quarantined = reader.quarantined()
+    finally:
+        reader.close()
+    # Every unit's reports, none lost, in the order the devices sent them, where they were and as fast.
+    assert logged.keys() == scripted.keys() and len(logged) == 40
+    for unit, reports in scripted.items():
+        assert logged[unit] == reports, unit
+    # Registered once, with their kinds, over the websocket: the gateway registered nobody.
+    assert kinds["unit.registered"] == 40 and kinds["incident.created"] >= 5 and kinds["alert.issued"] == 1
+    # Nothing quarantined but the three broken field reports; the websocket's five bad frames refused.
+    assert sorted(q["code"] for q in quarantined) == ["bad_checksum", "entity_expansion", "truncated"]
+    assert {q["feed"] for q in quarantined} == {"cot", "nmea"}
+    assert sum(stats.refused.values()) == 5
+    assert feed_stats["cot"]["applied"] + feed_stats["nmea"]["applied"] == stats.sent["unit.position"]
+
+
+def test_a_closed_cot_port_is_reported(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "nocot.db")
+
+    async def main() -> None:
+        hub = Hub(db)
+        port = await hub.start()
+        try:
+            await run_scenario(f"ws://127.0.0.1:{port}", FEED, PASSWORD, duration=1, map_=FallbackMap(),
+                               feeds=FeedPorts("127.0.0.1", 9, 9, 9), connect_timeout=5)
+        finally:
+            await hub.close()
+
+    with pytest.raises(ConnectionError, match="CoT port"):
         asyncio.run(main())

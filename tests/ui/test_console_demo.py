@@ -11,7 +11,16 @@ os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu"
 from PySide6.QtCore import QSettings
 
 from app.cli import build_parser
+from app.store.log import LogReader
 from app.ui.cli_demo import start_demo
+
+
+def quarantined(db) -> list[str]:
+    reader = LogReader(db)
+    try:
+        return sorted(q["code"] for q in reader.quarantined())
+    finally:
+        reader.close()
 
 
 def test_demo_comes_up_live_as_a_police_dispatcher(qtbot, tmp_path) -> None:
@@ -35,6 +44,12 @@ def test_demo_comes_up_live_as_a_police_dispatcher(qtbot, tmp_path) -> None:
             return (drone is not None and drone.footprint is not None and drone.video_url.startswith("udp://")
                     and drone.incident is not None and drone.operator == "pilot1")
         qtbot.waitUntil(drone_up, timeout=30000)
+        # Positions come over the field transports: an ambulance's AVL box (NMEA) keeps reporting, and the
+        # scenario's broken field reports (at 120 simulated seconds) land in the hub's quarantine.
+        reported = window.picture.units["M11"].position_at or 0.0
+        qtbot.waitUntil(lambda: (window.picture.units["M11"].position_at or 0.0) > reported, timeout=30000)
+        qtbot.waitUntil(lambda: quarantined(tmp_path / "demo.db") == ["bad_checksum", "entity_expansion",
+                                                                      "truncated"], timeout=30000)
     finally:
         window.close()
         cleanup()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pynmea2
 import pytest
@@ -17,6 +17,9 @@ from app.feeds.nmea import (
     NmeaSession,
     Rmc,
     Vtg,
+    encode_device_id,
+    encode_gga,
+    encode_rmc,
     parse_sentence,
     with_checksum,
 )
@@ -163,3 +166,47 @@ def test_pynmea2_agrees_our_bad_checksum_is_bad():
     with pytest.raises(pynmea2.ChecksumError):
         pynmea2.parse(line, check=True)
     assert code_of(line) == "bad_checksum"
+
+
+def test_encoded_fixes_read_back_with_pynmea2_and_ours():
+    rng = random.Random(11)
+    for _ in range(300):
+        lat, lon = round(rng.uniform(-89.99, 89.99), 6), round(rng.uniform(-179.99, 179.99), 6)
+        when = datetime(2024, 5, 1, tzinfo=UTC) + timedelta(milliseconds=rng.randrange(86_400_000 * 400))
+        speed, course = rng.uniform(0, 40), rng.uniform(0, 359.9)
+        rmc, gga = encode_rmc(when, lat, lon, speed_mps=speed, course_deg=course), encode_gga(when, lat, lon)
+        assert len(rmc) <= 82 and len(gga) <= 82  # what the standard allows
+        theirs = pynmea2.parse(rmc, check=True)
+        assert theirs.latitude == pytest.approx(lat, abs=1e-7) and theirs.longitude == pytest.approx(lon, abs=1e-7)
+        ours = parse_sentence(rmc)
+        assert isinstance(ours, Rmc) and ours.time == when
+        assert (ours.lat, ours.lon) == (pytest.approx(lat, abs=1e-7), pytest.approx(lon, abs=1e-7))
+        assert ours.speed_mps == pytest.approx(speed, abs=1e-3) and ours.course_deg == pytest.approx(course, abs=0.05)
+        fix = parse_sentence(gga)
+        assert isinstance(fix, Gga) and fix.time_of_day == when.timetz() and fix.quality == 1
+        assert pynmea2.parse(gga, check=True).latitude == pytest.approx(lat, abs=1e-7)
+
+
+def test_encoders_refuse_what_no_receiver_would_send():
+    when = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+    for bad in (lambda: encode_rmc(when, 91.0, 24.9), lambda: encode_gga(when, 60.1, float("nan")),
+                lambda: encode_rmc(datetime(2024, 5, 1), 60.1, 24.9),
+                lambda: encode_rmc(when, 60.1, 24.9, speed_mps=-1.0)):
+        with pytest.raises((FeedError, ValueError)):
+            bad()
+    with pytest.raises(ValueError):
+        encode_device_id("has space")
+
+
+def test_one_fix_in_rmc_and_gga_is_one_position():
+    session = NmeaSession("udp:127.0.0.1:4000", DeviceMap({"AVL-M11": "M11"}))
+    when = datetime(2024, 5, 1, 9, 30, 0, 250_000, tzinfo=UTC)
+    assert session.feed(encode_device_id("AVL-M11")) is None
+    first = session.feed(encode_rmc(when, 60.17, 24.94, speed_mps=12.5, course_deg=90.0))
+    assert (first.callsign, first.time, first.speed_mps) == ("M11", when, pytest.approx(12.5, abs=1e-3))
+    assert session.feed(encode_gga(when, 60.17, 24.94, altitude_m=12.0)) is None  # the same fix again
+    later = when + timedelta(milliseconds=1)
+    assert session.feed(encode_gga(later, 60.1701, 24.94)).time == later
+    # Another device on the same sender (a relay) at the same time is another fix.
+    session.feed(encode_device_id("AVL-M12"))
+    assert session.feed(encode_rmc(later, 60.16, 24.93)).device == "AVL-M12"

@@ -8,6 +8,10 @@ from typing import Any
 import pytest
 
 from app.domain.geo import fast_distance_m
+from app.feeds.cot import parse_cot
+from app.feeds.errors import FeedError
+from app.feeds.nmea import DeviceMap, NmeaSession
+from app.sim.field import COT_UDP, NMEA, avl_device_map
 from app.sim.fleet import fleet_counts, plan_fleet
 from app.sim.map import FALLBACK_BOUNDS, FallbackMap
 from app.sim.motion import EMERGENCY_SPEED_MS, Path
@@ -69,7 +73,24 @@ def test_units_register_first_then_report() -> None:
 def test_scheduled_events() -> None:
     commands = script(calls_per_hour=30)
     raw = [c for c in commands if c.name == RAW]
-    assert len(raw) == 5 and {c.t for c in raw} == {120.0}
+    assert {c.t for c in raw} == {120.0}
+    assert len([c for c in raw if "feed" not in c.args]) == 5  # on the websocket
+    # Over the field transports: each refused by the feed parsers for what is wrong with it.
+    refused = []
+    for c in raw:
+        if "feed" not in c.args:
+            continue
+        with pytest.raises(FeedError) as error:
+            if c.args["feed"] == NMEA:
+                session = NmeaSession("udp:127.0.0.1:4000", DeviceMap(avl_device_map(plan_fleet(40, FallbackMap()))))
+                device, spoilt = c.args["frame"].split("\r\n")[:2]
+                assert session.feed(device) is None  # the box names itself, then a sentence line noise spoilt
+                session.feed(spoilt)
+            else:
+                assert c.args["feed"] == COT_UDP
+                parse_cot(c.args["frame"].encode())
+        refused.append(error.value.code)
+    assert sorted(refused) == ["bad_checksum", "entity_expansion", "truncated"]
     alerts = [c for c in commands if c.name == "alert.issue"]
     assert len(alerts) == 1 and alerts[0].t == 300.0 and alerts[0].ref == "AL1"
     assert len(alerts[0].args["areas"][0]["polygon"]) >= 3
