@@ -26,6 +26,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "zone.remove": frozenset({D, S}),
     "alert.issue": frozenset({S, F}),
     "alert.cancel": frozenset({S, F}),
+    "alert.cap": frozenset({S, F}),
 }
 
 #: An agency value that stands for every agency: system feeds (the simulator, a CAD-to-CAD link).

@@ -23,7 +23,6 @@ Mapping (see docs/feeds.md):
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import math
 import re
@@ -34,10 +33,12 @@ from app.domain import commands as c
 from app.domain.agencies import Actor, Role
 from app.domain.errors import Refusal
 from app.feeds.cot import CotEvent, parse_cot
+from app.feeds.cot_picture import UID_PREFIX as OWN_UID_PREFIX
 from app.feeds.errors import FeedError
 from app.feeds.framing import CotStreamSplitter
 from app.feeds.mavlink import DroneUpdate, MavlinkDecoder
 from app.feeds.nmea import DeviceMap, NmeaSession
+from app.hub.ledger import FeedLedger
 
 log = logging.getLogger("watchfloor.gateway")
 
@@ -83,13 +84,13 @@ class FeedGateway:
         self.device_map = device_map or DeviceMap()
         self.host = host
         self.ports: dict[str, int] = {}
-        self.stats: dict[str, dict[str, Any]] = {}
+        self.ledger: FeedLedger = hub.ledger
+        self.stats = self.ledger.stats  # per feed: received, applied, quarantined, ignored, last_error
         self._transports: list[asyncio.BaseTransport] = []
         self._servers: list[asyncio.Server] = []
         self._clients: set[asyncio.Task[None]] = set()
         self._nmea: OrderedDict[Any, NmeaSession] = OrderedDict()
         self._mavlink: OrderedDict[Any, MavlinkDecoder] = OrderedDict()
-        self._writes: set[concurrent.futures.Future[Any]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -130,32 +131,16 @@ class FeedGateway:
 
     async def flush(self) -> None:
         """Wait until every quarantine record submitted so far is written."""
-        pending = [asyncio.wrap_future(f) for f in list(self._writes)]
-        await asyncio.gather(*pending, return_exceptions=True)
+        await self.ledger.flush()
 
     # -- bookkeeping -----------------------------------------------------------------------------------
 
     def _stats(self, feed: str) -> dict[str, Any]:
-        stats = self.stats.get(feed)
-        if stats is None:
-            stats = self.stats[feed] = {"received": 0, "applied": 0, "quarantined": 0, "ignored": 0,
-                                        "last_error": None}
-        return stats
+        return self.ledger.feed(feed)
 
     def quarantine(self, feed: str, source: str, code: str, reason: str, raw: bytes) -> None:
-        """Record a refused input (on the log's writer thread) and count it."""
-        stats = self._stats(feed)
-        stats["quarantined"] += 1
-        stats["last_error"] = f"{code}: {reason}"[:300]
-        log.info("quarantined %s input from %s: %s: %s", feed, source, code, reason[:200])
-        sequencer = self.hub.sequencer
-        try:
-            future = sequencer.writer.submit(self.hub.log.quarantine, self.hub.clock(), feed, source, code,
-                                             reason, bytes(raw))
-        except RuntimeError:  # the writer is shut down: the hub is stopping
-            return
-        self._writes.add(future)
-        future.add_done_callback(self._writes.discard)
+        """Record a refused input in the hub's feed ledger (quarantine table) and count it."""
+        self.ledger.quarantine(feed, source, code, reason, raw)
 
     def _submit(self, feed: str, source: str, raw: bytes, name: str, args: Any) -> bool:
         """Submit one command as the gateway's feed account; a refusal is quarantined. True when applied."""
@@ -234,7 +219,9 @@ class FeedGateway:
 
     def _cot_record(self, source: str, raw: bytes) -> None:
         event = parse_cot(raw)
-        if event.is_chat:
+        if event.uid.startswith(OWN_UID_PREFIX):  # our own output (cot_out) echoed by a TAK server
+            self._stats("cot")["ignored"] += 1
+        elif event.is_chat:
             assert event.chat is not None
             sender = event.chat.sender_callsign or event.callsign or event.uid
             self._submit("cot", source, raw, "message.send",
