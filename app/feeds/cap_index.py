@@ -79,8 +79,10 @@ def _atom(root: Element) -> list[tuple[str, str]]:
     out = []
     for entry in root.findall(f"{_A}entry"):
         links = entry.findall(f"{_A}link")
-        link = (next((lk for lk in links if lk.get("type") == CAP_MEDIA_TYPE), None)
-                or next((lk for lk in links if lk.get("rel", "alternate") == "alternate"), None))
+        # (An Element without children is falsy: pick with explicit None tests, not `or`.)
+        link = next((lk for lk in links if lk.get("type") == CAP_MEDIA_TYPE), None)
+        if link is None:
+            link = next((lk for lk in links if lk.get("rel", "alternate") == "alternate"), None)
         if link is None or not link.get("href"):
             continue  # an entry with nothing to fetch (inline summaries only)
         key = f"{_text(entry, f'{_A}id') or link.get('href')} {_text(entry, f'{_A}updated')}"
