@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import logging
 import os
 import urllib.request
@@ -111,6 +112,23 @@ def _combined(futures: list[asyncio.Future[Applied]]) -> asyncio.Future[Applied]
     return result
 
 
+def _validators(headers: dict[str, str]) -> dict[str, str]:
+    """What to send next time to get "304 Not Modified" if nothing changed.
+
+    HTTP dates have one-second resolution: a Last-Modified in the same second as the answer may hide a second
+    change within that second, so it is only trusted once it is at least two seconds older than the answer.
+    """
+    out = {"etag": headers["ETag"]} if headers.get("ETag") else {}
+    try:
+        modified = email.utils.parsedate_to_datetime(headers["Last-Modified"])
+        answered = email.utils.parsedate_to_datetime(headers["Date"])
+    except (KeyError, TypeError, ValueError):
+        return out
+    if (answered - modified).total_seconds() >= 2:
+        out["modified"] = headers["Last-Modified"]
+    return out
+
+
 def _http_opener() -> urllib.request.OpenerDirector:
     """urllib with http and https only: no file://, ftp:// or data: URLs, not even through a redirect."""
     opener = urllib.request.OpenerDirector()
@@ -200,8 +218,7 @@ class CapPoller:
         if answer is None or answer[0] == 304:
             return
         _, body, headers = answer
-        self._validators = {k: v for k, v in (("etag", headers.get("ETag")),
-                                              ("modified", headers.get("Last-Modified"))) if v}
+        self._validators = _validators(headers)
         source = f"http:{self.url}"
         try:
             kind = document_kind(parse_xml(body, max(MAX_CAP_BYTES, MAX_INDEX_BYTES)))
