@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "hub": ("app.hub.cli", "run the hub: the websocket server every console and feed connects to"),
     "user": ("app.hub.user_cli", "add, list and disable user accounts in a hub's database"),
+    "eido": ("app.hub.eido_cli", "import a NENA EIDO incident into a hub, or export one from a hub's log"),
     "audit": ("app.store.audit_cli", "verify the event log's tamper-evident hash chain"),
     "bench": ("app.hub.bench", "measure the hub under load, side by side with a bare websockets broadcast"),
     "city": ("app.city.cli", "import a city from OpenStreetMap data: basemap, road graph, gazetteer"),

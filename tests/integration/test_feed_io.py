@@ -12,6 +12,8 @@ import functools
 import http.server
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -28,7 +30,7 @@ from app.feeds.cap import SCHEMA_PATH, CapAlert, encode_alert, parse_cap
 from app.feeds.cot import CotEvent, parse_cot
 from app.feeds.framing import CotStreamSplitter
 from app.store.log import LogReader
-from tests.integration.conftest import PASSWORD, HubProcess, free_port, make_accounts
+from tests.integration.conftest import PASSWORD, ROOT, HubProcess, free_port, make_accounts
 
 DATA = Path(__file__).resolve().parents[1] / "unit" / "data" / "feeds"
 OASIS = etree.XMLSchema(etree.parse(str(SCHEMA_PATH)))
@@ -431,3 +433,90 @@ def test_cot_out_streams_the_public_picture_to_tak_and_never_a_restricted_incide
         asyncio.run(scenario())
     finally:
         udp.close()
+
+
+# --- EIDO ----------------------------------------------------------------------------------------------
+
+
+def watchfloor(*args: str) -> subprocess.CompletedProcess[str]:
+    """The `watchfloor` command line, as an operator runs it."""
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_eido_export_from_one_hub_imports_into_another_and_every_console_sees_it(tmp_path: Path, started) -> None:
+    hub_a, hub_b = started(tmp_path / "a"), started(tmp_path / "b")
+    password = tmp_path / "pw.txt"
+    password.write_text(PASSWORD + "\n")
+    exported = tmp_path / "1001.eido.json"
+
+    async def register(url: str) -> None:
+        async with consoles(url, "super1") as (supervisor,):
+            await supervisor.call("unit.register", {"id": "E11", "agency": "fire", "kind": "engine",
+                                                    "lat": 60.17, "lon": 24.95})
+            await supervisor.call("unit.register", {"id": "E12", "agency": "fire", "kind": "engine",
+                                                    "lat": 60.17, "lon": 24.94})
+            await supervisor.call("unit.register", {"id": "M3", "agency": "medical", "kind": "ambulance",
+                                                    "lat": 60.16, "lon": 24.93})
+
+    async def on_hub_a() -> None:
+        await register(hub_a.url)
+        async with consoles(hub_a.url, "fire1", "medical1") as (fire, medical):
+            await fire.call("incident.create", {"type": "structure_fire", "lat": 60.1685, "lon": 24.944,
+                                                "address": "Aleksanterinkatu 15", "notes": "smoke, third floor"})
+            await fire.call("unit.assign", {"unit": "E12", "incident": "1001"})
+            await fire.call("unit.status", {"unit": "E12", "status": "on_scene"})
+            await fire.call("aid.request", {"incident": "1001", "agency": "medical"})
+            await medical.wait_for(lambda: "AR-1" in medical.picture.aid_requests)
+            await medical.call("aid.answer", {"request": "AR-1", "accept": True})
+            await medical.call("unit.assign", {"unit": "M3", "incident": "1001"})
+            await fire.call("incident.note", {"incident": "1001", "text": "roof vented"})
+
+    asyncio.run(on_hub_a())
+    result = watchfloor("eido", "export", "--db", str(hub_a.db), "--incident", "1001", "--out", str(exported))
+    assert result.returncode == 0, result.stderr
+
+    # Hostile documents: refused with the reason, nothing reaches the hub.
+    bad = tmp_path / "bad.json"
+    for data, code in ((exported.read_bytes()[:300], "truncated"),
+                       (exported.read_bytes().replace(b'"incidentCommonPriorityNumber": 1',
+                                                      b'"incidentCommonPriorityNumber": "high"'), "wrong_type")):
+        bad.write_bytes(data)
+        refused = watchfloor("eido", "import", str(bad), "--hub", hub_b.url, "--user", "super1",
+                             "--password-file", str(password))
+        assert refused.returncode == 1 and code in refused.stderr, refused.stderr
+
+    async def on_hub_b() -> None:
+        await register(hub_b.url)
+        imported = watchfloor("eido", "import", str(exported), "--hub", hub_b.url, "--user", "super1",
+                              "--password-file", str(password))
+        assert imported.returncode == 0, imported.stdout + imported.stderr
+        assert "created incident 1001" in imported.stdout
+        async with consoles(hub_b.url, "fire1", "medical1", "observer1") as screens:
+            await every(screens, lambda c: "1001" in c.picture.incidents)
+            for screen in screens:
+                incident = screen.picture.incidents["1001"]
+                assert (incident.type, incident.priority, incident.address) == (
+                    "structure_fire", 1, "Aleksanterinkatu 15")
+                assert (incident.lat, incident.lon) == (60.1685, 24.944)
+                assert [n.text for n in incident.notes][1:] == ["smoke, third floor", "roof vented"]
+                assert screen.picture.units["E12"].status == "on_scene"
+                assert screen.picture.units["M3"].status == "dispatched" and "medical" in incident.agencies
+
+            # The same document again finds its incident; a NENA-style document needs a type named.
+            again = watchfloor("eido", "import", str(exported), "--hub", hub_b.url, "--user", "super1",
+                               "--password-file", str(password))
+            assert again.returncode == 0 and "already imported as incident 1001" in again.stdout
+            sample = str(DATA / "eido_helsinki_fire.json")
+            untyped = watchfloor("eido", "import", sample, "--hub", hub_b.url, "--user", "super1",
+                                 "--password-file", str(password))
+            assert untyped.returncode == 1 and "unknown_type" in untyped.stderr
+            typed = watchfloor("eido", "import", sample, "--hub", hub_b.url, "--user", "super1",
+                               "--password-file", str(password), "--type", "structure_fire")
+            assert typed.returncode == 0, typed.stderr
+            assert "skipped M31: not a unit of this hub" in typed.stdout
+            await every(screens, lambda c: "1002" in c.picture.incidents
+                        and c.picture.units["E11"].status == "en_route")
+            assert len(screens[0].picture.incidents) == 2
+
+    asyncio.run(on_hub_b())
