@@ -520,3 +520,42 @@ def test_eido_export_from_one_hub_imports_into_another_and_every_console_sees_it
             assert len(screens[0].picture.incidents) == 2
 
     asyncio.run(on_hub_b())
+
+
+def multicast_receiver(group: str) -> socket.socket:
+    """A socket joined to `group` on a free port; skips the test where the machine has no multicast route."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    receiver.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    receiver.bind(("", 0))
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        receiver.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                            socket.inet_aton(group) + socket.inet_aton("0.0.0.0"))
+        receiver.settimeout(2)
+        probe.sendto(b"probe", (group, receiver.getsockname()[1]))
+        receiver.recvfrom(64)
+    except OSError as exc:
+        receiver.close()
+        pytest.skip(f"no multicast loopback on this machine: {exc}")
+    finally:
+        probe.close()
+    return receiver
+
+
+def test_cot_out_to_the_sa_multicast_group(tmp_path: Path, started) -> None:
+    receiver = multicast_receiver("239.2.3.1")
+    hub = started(tmp_path / "hub", "--cot-out", f"udp://239.2.3.1:{receiver.getsockname()[1]}", "--cot-ttl", "1")
+
+    async def scenario() -> None:
+        async with consoles(hub.url, "super1") as (supervisor,):
+            await supervisor.call("unit.register", {"id": "M4", "agency": "medical", "kind": "ambulance",
+                                                    "lat": 60.1641, "lon": 24.9402})
+
+    asyncio.run(scenario())
+    receiver.settimeout(10)
+    while True:  # the probe may be followed by events of the hub's start; read until M4
+        event = parse_cot(receiver.recvfrom(65536)[0])
+        if event.uid == "watchfloor.unit.M4":
+            break
+    receiver.close()
+    assert (event.type, event.callsign, event.group_name, event.lat) == ("a-f-G-U-S-M", "M4", "White", 60.1641)
