@@ -187,6 +187,7 @@ class AlertTools(QObject):
         window.bridge.status_changed.connect(self._status)
         menu = window.menuBar()
         alerts = menu.addMenu("&Alerts")
+        menu.insertMenu(menu.actions()[-2], alerts)  # before Help
         window._action(alerts, "&Issue alert…", self.issue_alert, [])
         window._action(alerts, "&Save selected alert as CAP…", lambda: self.save_cap(panel.current_alert() or ""), [])
         incident_menu = next(a.menu() for a in menu.actions() if a.text() == "&Incident")

@@ -58,13 +58,17 @@ def test_supervisor_issues_an_alert_that_every_console_sees_with_what_is_inside(
         top = window.alerts.tree.topLevelItem(0)
         assert "3 units · 1 incident · 1 zone inside" in top.text(0)
         assert "Around Kaisaniemenkatu" in top.text(0)
-        assert [top.child(i).text(0).split("  ")[0] for i in range(top.childCount())] == [
-            "unit: E1", "unit: E2", "unit: L1", "incident: 1001", "zone: Gas cordon (zone)"]
+        groups = {top.child(i).text(0): [top.child(i).child(j).text(0) for j in range(top.child(i).childCount())]
+                  for i in range(top.childCount())}
+        assert groups == {"Units (3)": ["E1  engine · available", "E2  engine · available",
+                                        "L1  ladder · available"],
+                          "Incidents (1)": ["1001  gas leak · Kaisaniemenkatu 1"],
+                          "Zones (1)": ["Gas cordon (zone)"]}
 
     # Clicking a unit inside the alert selects it on the map and on the unit board.
-    top = police.alerts.tree.topLevelItem(0)
-    police.alerts.tree.setCurrentItem(top.child(2))
-    police.alerts.tree.itemClicked.emit(top.child(2), 0)
+    l1 = police.alerts.tree.topLevelItem(0).child(0).child(2)
+    police.alerts.tree.setCurrentItem(l1)
+    police.alerts.tree.itemClicked.emit(l1, 0)
     assert police.map._selected == ("unit", "L1")
     assert police.alerts.current_alert() == "AL-1" and police.alerts.save.isEnabled()
 
@@ -89,6 +93,7 @@ def test_supervisor_issues_an_alert_that_every_console_sees_with_what_is_inside(
     menu = next(a.menu() for a in supervisor.menuBar().actions() if a.text() == "&Incident")
     texts = [a.text() for a in menu.actions()]
     assert texts.index("&Export incident as EIDO…") < texts.index("&Quit")
+    assert [a.text() for a in supervisor.menuBar().actions()] == ["&Incident", "&View", "&Alerts", "&Help"]
 
     # Cancelled: the alert leaves every panel.
     supervisor.send("alert.cancel", {"alert": "AL-1", "reason": "leak sealed"})

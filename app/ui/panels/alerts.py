@@ -26,6 +26,8 @@ from app.domain.picture import Picture
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 _SEVERITY_ORDER = {"Extreme": 0, "Severe": 1, "Moderate": 2, "Minor": 3}
+#: A group (units, incidents, zones) under an expanded alert starts open when it is this short.
+GROUP_OPEN_UP_TO = 12
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2  # alert tree: "alert", "unit", "incident" or "zone"
 
 
@@ -85,6 +87,9 @@ class AlertsPanel(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(aid)
         split.addWidget(alerts)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 2)  # alerts and what is inside them need the room; aid requests are few
+        split.setSizes([100, 200])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)
@@ -152,6 +157,8 @@ class AlertsPanel(QWidget):
             top = self._alert_item(alert, self.inside[alert.id], picture)
             self.tree.addTopLevelItem(top)
             top.setExpanded(alert.id in expanded)
+            for i in range(top.childCount()):  # (expanding works only once the item is in the tree)
+                top.child(i).setExpanded(top.child(i).childCount() <= GROUP_OPEN_UP_TO)
             if alert.id == current:
                 self.tree.setCurrentItem(top)
         if not alerts:
@@ -171,16 +178,22 @@ class AlertsPanel(QWidget):
         top.setData(0, ID_ROLE, alert.id)
         top.setData(0, KIND_ROLE, "alert")
         top.setForeground(0, QBrush(QColor("#ff7b72" if alert.severity in ("Extreme", "Severe") else "#e3b341")))
-        for kind, ids, describe in (
-                ("unit", found.units, lambda i: f"{i}  {picture.units[i].kind} · {picture.units[i].status.value}"),
-                ("incident", found.incidents,
+        for kind, title, ids, describe in (
+                ("unit", "Units", found.units,
+                 lambda i: f"{i}  {picture.units[i].kind} · {picture.units[i].status.value.replace('_', ' ')}"),
+                ("incident", "Incidents", found.incidents,
                  lambda i: f"{i}  {picture.incidents[i].type.replace('_', ' ')} · {picture.incidents[i].address}"),
-                ("zone", found.zones, lambda i: f"{picture.zones[i].name} ({picture.zones[i].kind})")):
+                ("zone", "Zones", found.zones, lambda i: f"{picture.zones[i].name} ({picture.zones[i].kind})")):
+            if not ids:
+                continue
+            group = QTreeWidgetItem([f"{title} ({len(ids)})"])
+            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            top.addChild(group)
             for item_id in ids:
-                child = QTreeWidgetItem([f"{kind}: {describe(item_id)}"])
+                child = QTreeWidgetItem([describe(item_id)])
                 child.setData(0, ID_ROLE, item_id)
                 child.setData(0, KIND_ROLE, kind)
-                top.addChild(child)
+                group.addChild(child)
         return top
 
     def current_alert(self) -> str | None:
