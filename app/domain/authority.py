@@ -38,6 +38,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "candidate.accept": frozenset({D, S}),
     "candidate.merge": frozenset({D, S}),
     "candidate.dismiss": frozenset({D, S}),
+    "alert.cap": frozenset({S, F}),
     # Not a hub command: the console's Review menu (replay, timelines, figures, exports of the log file).
     "review.open": frozenset({S}),
 }

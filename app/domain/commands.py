@@ -126,6 +126,7 @@ class RemoveZone:
 class AlertAreaArgs:
     polygon: list[list[float]] | None = None
     circle: list[float] | None = None  # [lat, lon, radius_m]
+    desc: str = ""  # e.g. CAP's areaDesc: "Kauppatori and Eteläsatama"
 
 
 @dataclass(slots=True)
@@ -135,12 +136,21 @@ class IssueAlert:
     event: str = ""
     severity: str = "Unknown"
     urgency: str = "Unknown"
+    certainty: str = "Unknown"
+    category: str = "Safety"
     expires: float | None = None
     description: str = ""
     instruction: str = ""
     source: str = "watchfloor"
     id: str | None = None  # e.g. a CAP identifier; Updates reuse it
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class SubmitCap:
+    """A CAP 1.2 document (XML text) from a feed client; the hub turns it into alert.issue / alert.cancel."""
+
+    xml: str
 
 
 @dataclass(slots=True)
@@ -284,4 +294,5 @@ COMMANDS: dict[str, type] = {
     "candidate.accept": AcceptCandidate,
     "candidate.merge": MergeCandidate,
     "candidate.dismiss": DismissCandidate,
+    "alert.cap": SubmitCap,
 }

@@ -19,7 +19,7 @@ from app.domain.checks import MAX_CLOCK_SKEW_S, MAX_SHORT_TEXT
 from app.domain.checks import check_incident_type as _incident_type
 from app.domain.checks import check_priority as _priority
 from app.domain.checks import check_text as _text
-from app.domain.entities import Incident, IncidentStatus, Unit, UnitStatus
+from app.domain.entities import ALERT_VALUES, Incident, IncidentStatus, Unit, UnitStatus
 from app.domain.errors import Refusal
 from app.domain.events import Draft
 from app.domain.geo import check_lat_lon, check_polygon
@@ -340,24 +340,33 @@ def _issue_alert(cx: _Context, a: c.IssueAlert) -> list[Draft]:
     areas: list[dict[str, Any]] = []
     for area in a.areas:
         if area.polygon:
-            areas.append({"polygon": [list(p) for p in check_polygon(area.polygon)]})
+            shape: dict[str, Any] = {"polygon": [list(p) for p in check_polygon(area.polygon)]}
         elif area.circle and len(area.circle) == 3:
             lat, lon = check_lat_lon(area.circle[0], area.circle[1])
             if not (math.isfinite(area.circle[2]) and 0 < area.circle[2] <= 1_000_000):
                 raise Refusal("bad_geometry", "circle radius must be 0..1,000 km")
-            areas.append({"circle": [lat, lon, float(area.circle[2])]})
+            shape = {"circle": [lat, lon, float(area.circle[2])]}
         else:
             raise Refusal("bad_geometry", "an area is a polygon or a circle [lat, lon, radius_m]")
-    alert_id = a.id or cx.picture.next_id("AL")
+        if area.desc.strip():
+            shape["desc"] = _text(area.desc, "area description", MAX_SHORT_TEXT)
+        areas.append(shape)
+    alert_id = _text(a.id, "alert id", MAX_SHORT_TEXT) if a.id is not None else cx.picture.next_id("AL")
     existing = cx.picture.alerts.get(alert_id)
     if existing is not None and existing.cancelled:
         raise Refusal("alert_cancelled", f"alert {alert_id} was cancelled and cannot be updated")
     if a.expires is not None and not math.isfinite(a.expires):
         raise Refusal("bad_time", "expires must be a finite time")
-    data = {"id": alert_id, "headline": _text(a.headline, "headline", MAX_SHORT_TEXT), "event": a.event,
-            "severity": a.severity, "urgency": a.urgency, "areas": areas, "expires": a.expires,
-            "description": _text(a.description, "description", required=False),
-            "instruction": _text(a.instruction, "instruction", required=False), "source": a.source}
+    for field_name, allowed in ALERT_VALUES.items():
+        if getattr(a, field_name) not in allowed:
+            raise Refusal("bad_value", f"{field_name} must be one of {', '.join(allowed)} (CAP 1.2), "
+                                       f"got {getattr(a, field_name)!r}")
+    data = {"id": alert_id, "headline": _text(a.headline, "headline", MAX_SHORT_TEXT),
+            "event": _text(a.event, "event", MAX_SHORT_TEXT, required=False), "severity": a.severity,
+            "urgency": a.urgency, "certainty": a.certainty, "category": a.category, "areas": areas,
+            "expires": a.expires, "description": _text(a.description, "description", required=False),
+            "instruction": _text(a.instruction, "instruction", required=False),
+            "source": _text(a.source, "source", MAX_SHORT_TEXT, required=False)}
     return [Draft(ev.ALERT_ISSUED, data)]
 
 

@@ -140,6 +140,17 @@ class AlertArea:
 
     polygon: list[tuple[float, float]] | None = None
     circle: tuple[float, float, float] | None = None  # lat, lon, radius in metres
+    desc: str = ""
+
+
+#: The CAP 1.2 value lists an alert's fields keep to, so every alert can be published as valid CAP.
+ALERT_VALUES: dict[str, tuple[str, ...]] = {
+    "severity": ("Extreme", "Severe", "Moderate", "Minor", "Unknown"),
+    "urgency": ("Immediate", "Expected", "Future", "Past", "Unknown"),
+    "certainty": ("Observed", "Likely", "Possible", "Unlikely", "Unknown"),
+    "category": ("Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env", "Transport", "Infra",
+                 "CBRNE", "Other"),
+}
 
 
 @dataclass(slots=True)
@@ -159,6 +170,8 @@ class Alert:
     instruction: str = ""
     source: str = "watchfloor"
     cancelled: bool = False
+    certainty: str = "Unknown"
+    category: str = "Safety"
 
     def active(self, now: float) -> bool:
         """Whether the alert is in force at `now`."""

@@ -265,14 +265,16 @@ def _alert_issued(p: Picture, e: Event) -> None:
     d = e.data
     areas = [
         AlertArea(polygon=[(pt[0], pt[1]) for pt in a["polygon"]] if a.get("polygon") else None,
-                  circle=tuple(a["circle"]) if a.get("circle") else None)  # type: ignore[arg-type]
+                  circle=tuple(a["circle"]) if a.get("circle") else None,  # type: ignore[arg-type]
+                  desc=a.get("desc", ""))
         for a in d["areas"]
     ]
     p.alerts[d["id"]] = Alert(
         id=d["id"], headline=d["headline"], event=d.get("event", ""), severity=d.get("severity", "Unknown"),
         urgency=d.get("urgency", "Unknown"), areas=areas, issued_at=e.ts, issued_by=e.actor,
         expires=d.get("expires"), description=d.get("description", ""), instruction=d.get("instruction", ""),
-        source=d.get("source", "watchfloor"),
+        source=d.get("source", "watchfloor"), certainty=d.get("certainty", "Unknown"),
+        category=d.get("category", "Safety"),
     )
 
 

@@ -452,3 +452,11 @@ def encode_ping(uid: str = "takPing", *, time: datetime | None = None, stale_s: 
     """A TAK keep-alive (``t-x-c-t``), as TAK clients send to a server."""
     event, _detail = _event(uid, "t-x-c-t", 0.0, 0.0, how="h-g-i-g-o", time=time, stale_s=stale_s)
     return _serialize(event)
+
+
+def encode_delete(uid: str, *, time: datetime | None = None, stale_s: float = 20.0) -> bytes:
+    """Take an item off TAK maps (``t-x-d-d``): a link to the item's uid, and ``__forcedelete``."""
+    event, detail = _event(f"{uid}.delete", "t-x-d-d", 0.0, 0.0, how="h-g-i-g-o", time=time, stale_s=stale_s)
+    ET.SubElement(detail, "link", {"uid": uid, "relation": "none", "type": "none"})
+    ET.SubElement(detail, "__forcedelete")
+    return _serialize(event)

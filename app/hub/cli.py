@@ -24,6 +24,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--klv-port", type=int,
                         help="MISB ST 0601 KLV packets over UDP (drone metadata); off if not given")
     parser.add_argument("--feed-host", help="address the feed listeners bind (default: --host)")
+    parser.add_argument("--cap-url", help="poll this URL for CAP 1.2 (one alert, or an Atom/RSS index of alerts)")
+    parser.add_argument("--cap-interval", type=float, default=60.0, help="seconds between --cap-url polls (60)")
+    parser.add_argument("--cap-dir", help="watch this directory for CAP 1.2 *.xml files (a file drop)")
+    parser.add_argument("--cap-out", help="publish alerts issued here as CAP 1.2 files + index.atom in this directory")
+    parser.add_argument("--cap-sender", help="CAP <sender> of published alerts (default watchfloor@<host name>)")
+    parser.add_argument("--cot-out", action="append", metavar="tcp://HOST:PORT|udp://HOST:PORT",
+                        help="send units and incidents as CoT to a TAK server (tcp) or a multicast group (udp); "
+                             "may be repeated")
+    parser.add_argument("--cot-ttl", type=int, default=1, help="multicast TTL for udp --cot-out (1: local network)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
 
 
@@ -48,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
             # Scripts and tests wait for this line to know the port.
             print(f"watchfloor hub listening on {scheme}://{args.host}:{port}", flush=True)
 
-        await run_hub(args.db, args.host, args.port, context, ready=ready, stop=stop, feeds=feeds)
+        await run_hub(args.db, args.host, args.port, context, ready=ready, stop=stop, feeds=feeds,
+                      feed_io=feed_io_options(args))
 
     asyncio.run(main())
     return 0
@@ -74,3 +84,22 @@ def feed_options(args: argparse.Namespace) -> dict[str, Any] | None:
     return {"host": args.feed_host or args.host, "cot_port": args.cot_port, "cot_udp_port": cot_udp,
             "nmea_port": args.nmea_port, "mavlink_port": args.mavlink_port, "klv_port": args.klv_port,
             "device_map": device_map}
+
+
+def feed_io_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """`start_feed_io` arguments from the command line (CAP fetch/outbox, CoT out), or None when none is given."""
+    from urllib.parse import urlsplit
+
+    from app.hub.cot_out import parse_target
+
+    if args.cap_url and urlsplit(args.cap_url).scheme not in ("http", "https"):
+        raise SystemExit(f"--cap-url {args.cap_url!r}: only http:// and https:// URLs are polled")
+    for target in args.cot_out or []:
+        try:
+            parse_target(target)
+        except ValueError as exc:
+            raise SystemExit(f"--cot-out {exc}") from None
+    if not (args.cap_url or args.cap_dir or args.cap_out or args.cot_out):
+        return None
+    return {"cap_url": args.cap_url, "cap_interval": args.cap_interval, "cap_dir": args.cap_dir,
+            "cap_out": args.cap_out, "cap_sender": args.cap_sender, "cot_out": args.cot_out, "cot_ttl": args.cot_ttl}

@@ -70,6 +70,8 @@ class FeedStatus:
         self.ignored = 0
         self.quarantined = 0
         self.last_input_at: float | None = None
+        #: The last time the feed could not be reached at all (a polled URL that failed), and why.
+        self.problem: tuple[float, str] | None = None
         self.recent: deque[QuarantinedItem] = deque(maxlen=RECENT_KEPT)
         self.sources: OrderedDict[str, float] = OrderedDict()
         self._per_second: deque[list[int]] = deque(maxlen=RATE_WINDOW_S)  # [second, accepted in it]
@@ -93,6 +95,10 @@ class FeedStatus:
         else:
             self._per_second.append([second, 1])
 
+    def unreachable(self, reason: str) -> None:
+        """The feed's source could not be reached (nothing came in, so nothing is quarantined)."""
+        self.problem = (self.clock(), reason)
+
     def ignore(self) -> None:
         """The record was valid but carried nothing the hub uses (e.g. a CoT type it does not map)."""
         self.ignored += 1
@@ -108,10 +114,13 @@ class FeedStatus:
         return float(sum(n for second, n in self._per_second if second > since))
 
     def health(self, now: float) -> str:
-        """errors (something quarantined in the last minute), idle (nothing ever came), stale, or ok."""
+        """errors (something quarantined in the last minute), unreachable (its source failed in the last
+        minute), idle (nothing ever came), stale, or ok."""
         error = self.last_error
         if error is not None and now - error.at <= ERRORS_RECENT_S:
             return "errors"
+        if self.problem is not None and now - self.problem[0] <= ERRORS_RECENT_S:
+            return "unreachable"
         if self.last_input_at is None:
             return "idle"
         if now - self.last_input_at > STALE_AFTER_S:
@@ -128,6 +137,7 @@ class FeedStatus:
             "rate_per_min": self.rate_per_min(now),
             "last_error": None if error is None else {"at": error.at, "source": error.source, "code": error.code,
                                                       "reason": error.reason},
+            "problem": None if self.problem is None else {"at": self.problem[0], "reason": self.problem[1]},
             "recent": [item.wire() for item in list(self.recent)[::-1][:items]],
         }
 

@@ -38,6 +38,7 @@ from app.domain import commands as c
 from app.domain.agencies import Actor, Role
 from app.domain.errors import Refusal
 from app.feeds.cot import CotEvent, parse_cot
+from app.feeds.cot_picture import UID_PREFIX as OWN_UID_PREFIX
 from app.feeds.errors import FeedError
 from app.feeds.framing import CotStreamSplitter
 from app.feeds.mavlink import MavlinkDecoder
@@ -234,7 +235,9 @@ class FeedGateway:
 
     def _cot_record(self, source: str, raw: bytes) -> None:
         event = parse_cot(raw)
-        if event.is_chat:
+        if event.uid.startswith(OWN_UID_PREFIX):  # our own output (cot_out) echoed by a TAK server
+            self.feeds.feed("cot").ignore()
+        elif event.is_chat:
             assert event.chat is not None
             sender = event.chat.sender_callsign or event.callsign or event.uid
             self._submit("cot", source, raw, "message.send",

@@ -26,6 +26,7 @@ from app.domain.agencies import DEFAULT_AGENCIES, Actor, Agency, Role
 from app.domain.authority import QUERIES, check_query
 from app.domain.errors import Refusal
 from app.domain.picture import Picture, Viewer
+from app.hub.cap_feed import CapIntake
 from app.hub.fanout import FanOut, Subscriber
 from app.hub.feed_status import RECENT_KEPT, FeedRegistry
 from app.hub.sequencer import Sequencer
@@ -105,6 +106,8 @@ class Hub:
         self.feeds = FeedRegistry(clock, self._store_quarantine)
         self.feeds.feed(WEBSOCKET_FEED, "Feed accounts")
         self.feeds.feed(REPORTS_FEED, "Reports")
+        self.cap = CapIntake(self)  # CAP documents into alerts (alert.cap, polling, file drop)
+        self.services: list[Any] = []  # feed I/O started by `start_feed_io`, closed with the hub
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -153,6 +156,8 @@ class Hub:
             await self.server.wait_closed()
         if self.gateway is not None:
             await self.gateway.close()
+        for service in reversed(self.services):
+            await service.close()
         if self.sequencer is not None:
             if self.sequencer.failed is None:
                 await self.sequencer.drain()
@@ -281,7 +286,10 @@ class Hub:
         if feed is not None:
             self.feeds.feed(feed).input(peer.source)
         try:
-            future = self.sequencer.submit(actor, command.name, action.args, key)
+            if command.name == "alert.cap":  # CAP XML: parsed here, applied as alert.issue / alert.cancel
+                future = self.cap.submit(actor, action.args.xml.encode(), f"ws:{actor.user}@{peer.address}")
+            else:
+                future = self.sequencer.submit(actor, command.name, action.args, key)
         except Refusal as refusal:
             self.count(f"refused.{refusal.code}")
             if feed is not None:
@@ -406,12 +414,17 @@ def _raw(frame: bytes | str) -> bytes:
 
 async def run_hub(db_path: str | Path, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
                   ready: Callable[[int], None] | None = None, stop: asyncio.Event | None = None,
-                  feeds: dict[str, Any] | None = None) -> None:
-    """Run a hub until `stop` is set (or forever); `feeds` are `Hub.start_feeds` arguments (None: no feeds)."""
+                  feeds: dict[str, Any] | None = None, feed_io: dict[str, Any] | None = None) -> None:
+    """Run a hub until `stop` is set (or forever); `feeds` are `Hub.start_feeds` arguments (None: no feeds),
+    `feed_io` those of `app.hub.feed_io.start_feed_io` (CAP fetch and outbox, CoT out)."""
     hub = Hub(db_path)
     bound = await hub.start(host, port, ssl_context)
     if feeds:
         log.info("feed gateway ports: %s", await hub.start_feeds(**feeds))
+    if feed_io:
+        from app.hub.feed_io import start_feed_io
+
+        log.info("feed I/O: %s", [type(s).__name__ for s in await start_feed_io(hub, **feed_io)])
     if ready is not None:
         ready(bound)
     try:

@@ -30,6 +30,7 @@ from app.domain.entities import IncidentStatus
 from app.domain.incident_types import INCIDENT_TYPES
 from app.domain.picture import Picture
 from app.domain.recommend import recommend
+from app.ui.alert_tools import AlertTools
 from app.ui.bridge import CommandResult, ConnectionStatus, Frame, HubBridge
 from app.ui.city_services import CityServices
 from app.ui.cues import Sound
@@ -146,6 +147,7 @@ class MainWindow(QMainWindow):
         self._menus()
         self._shortcuts()
         self._wire()
+        self.alert_tools = AlertTools(self)  # issue alerts, save CAP, export EIDO, what is inside an alert
         self._restore_layout()
 
         self.ticker = QTimer(self)

@@ -177,14 +177,14 @@ def test_over_the_field_transports_every_unit_report_arrives_in_order(tmp_path: 
             stats = await run_scenario(f"ws://127.0.0.1:{port}", FEED, PASSWORD, dispatcher=(SUPERVISOR, PASSWORD),
                                        map_=FallbackMap(), record=record, seed=5, speed=60, duration=600,
                                        config=BUSY, feeds=FeedPorts.of_gateway("127.0.0.1", ports))
-            gateway = hub.gateway
+            feeds = hub.feeds
             # The last datagrams may still be in the hub's socket buffer when the run ends.
-            await until(lambda: gateway.stats["cot"]["applied"] + gateway.stats["nmea"]["applied"] >=
+            await until(lambda: feeds.feed("cot").accepted + feeds.feed("nmea").accepted >=
                         stats.sent["unit.position"])
-            await gateway.flush()
+            await feeds.flush()
             assert hub.sequencer is not None
             await hub.sequencer.drain()
-            return stats, gateway.stats
+            return stats, {name: status.wire(0.0, 0) for name, status in feeds.feeds.items()}
         finally:
             await hub.close()
 
@@ -217,7 +217,7 @@ def test_over_the_field_transports_every_unit_report_arrives_in_order(tmp_path: 
     assert sorted(q["code"] for q in quarantined) == ["bad_checksum", "entity_expansion", "truncated"]
     assert {q["feed"] for q in quarantined} == {"cot", "nmea"}
     assert sum(stats.refused.values()) == 5
-    assert feed_stats["cot"]["applied"] + feed_stats["nmea"]["applied"] == stats.sent["unit.position"]
+    assert feed_stats["cot"]["accepted"] + feed_stats["nmea"]["accepted"] == stats.sent["unit.position"]
 
 
 def test_a_closed_cot_port_is_reported(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The alerts panel: mutual-aid requests (answer the ones addressed to this agency) and public alerts."""
+"""The alerts panel: mutual-aid requests (answer the ones addressed to this agency), and the alerts in force with
+what lies inside each one's area (units, open incidents, zones: counts, expandable; a click selects on the map)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,28 @@ import time
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
+from app.domain.alert_area import Inside, inside
+from app.domain.entities import Alert
 from app.domain.picture import Picture
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
+_SEVERITY_ORDER = {"Extreme": 0, "Severe": 1, "Moderate": 2, "Minor": 3}
+#: A group (units, incidents, zones) under an expanded alert starts open when it is this short.
+GROUP_OPEN_UP_TO = 12
+KIND_ROLE = Qt.ItemDataRole.UserRole + 2  # alert tree: "alert", "unit", "incident" or "zone"
 
 
 class AlertsPanel(QWidget):
@@ -18,6 +36,9 @@ class AlertsPanel(QWidget):
 
     answer = Signal(str, bool)  # request id, accept
     open_incident = Signal(str)
+    select_on_map = Signal(str, str)  # kind (alert, unit, incident, zone), id
+    issue_alert = Signal()
+    save_cap = Signal(str)  # alert id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -32,16 +53,51 @@ class AlertsPanel(QWidget):
         self.decline.clicked.connect(lambda: self._answer(False))
         self.list.currentItemChanged.connect(lambda *_: self._update_buttons())
         self.list.itemDoubleClicked.connect(self._open)
+        self.can_issue = False  # supervisors issue alerts (set from the signed-in role)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderHidden(True)
+        self.tree.setObjectName("alerts-in-force")
+        self.tree.itemClicked.connect(self._clicked)
+        self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.issue = QPushButton("Issue alert…")
+        self.issue.setObjectName("issue-alert")
+        self.issue.clicked.connect(self.issue_alert)
+        self.save = QPushButton("Save as CAP…")
+        self.save.setObjectName("save-cap")
+        self.save.clicked.connect(lambda: self.save_cap.emit(self.current_alert() or ""))
         buttons = QHBoxLayout()
         buttons.addWidget(self.accept)
         buttons.addWidget(self.decline)
+        alert_buttons = QHBoxLayout()
+        alert_buttons.addWidget(self.issue)
+        alert_buttons.addWidget(self.save)
+        aid = QWidget()
+        aid_layout = QVBoxLayout(aid)
+        aid_layout.setContentsMargins(0, 0, 0, 0)
+        aid_layout.addWidget(self.list)
+        aid_layout.addLayout(buttons)
+        alerts = QWidget()
+        alerts_layout = QVBoxLayout(alerts)
+        alerts_layout.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("ALERTS IN FORCE  ·  what is inside each area")
+        title.setObjectName("dim")
+        alerts_layout.addWidget(title)
+        alerts_layout.addWidget(self.tree)
+        alerts_layout.addLayout(alert_buttons)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(aid)
+        split.addWidget(alerts)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 2)  # alerts and what is inside them need the room; aid requests are few
+        split.setSizes([100, 200])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.list)
-        layout.addLayout(buttons)
+        layout.addWidget(split)
         self._pending_for_me: list[str] = []
         self._signature: tuple = ()
+        self._alert_signature: tuple = ()
         self._incident_of: dict[str, str] = {}
+        self.inside: dict[str, Inside] = {}  # alert id -> what its areas hold, as last shown
         self._update_buttons()
 
     def pending_for_me(self) -> list[str]:
@@ -52,8 +108,8 @@ class AlertsPanel(QWidget):
         """Refresh from a snapshot (rebuilt only when something shown changed)."""
         now = time.time() if now is None else now
         requests = sorted(picture.aid_requests.values(), key=lambda r: (r.state != "pending", -r.requested_at))
-        alerts = [a for a in picture.alerts.values() if a.active(now)]
-        signature = (tuple((r.id, r.state) for r in requests), tuple(a.id for a in alerts), self.agency)
+        self._show_alerts(picture, now)
+        signature = (tuple((r.id, r.state) for r in requests), self.agency)
         self._pending_for_me = [r.id for r in sorted(requests, key=lambda r: r.requested_at)
                                 if r.state == "pending" and r.to_agency == self.agency]
         if signature == self._signature:
@@ -76,20 +132,89 @@ class AlertsPanel(QWidget):
             if mine:
                 item.setBackground(QBrush(QColor(154, 103, 0, 90)))
             self.list.addItem(item)
-        for alert in alerts:
-            item = QListWidgetItem(f"⚠ {alert.severity.upper()}  {alert.headline}\n   {alert.event} "
-                                   f"({alert.source})")
-            item.setData(ID_ROLE, alert.id)
-            item.setForeground(QBrush(QColor("#ff7b72" if alert.severity in ("Extreme", "Severe") else "#e3b341")))
-            self.list.addItem(item)
-        if not requests and not alerts:
-            empty = QListWidgetItem("No mutual-aid requests · no alerts in force")
+        if not requests:
+            empty = QListWidgetItem("No mutual-aid requests")
             empty.setFlags(Qt.ItemFlag.NoItemFlags)
             self.list.addItem(empty)
         for row in range(self.list.count()):
             if self.list.item(row).data(ID_ROLE) == current:
                 self.list.setCurrentRow(row)
         self._update_buttons()
+
+    def _show_alerts(self, picture: Picture, now: float) -> None:
+        alerts = sorted((a for a in picture.alerts.values() if a.active(now)),
+                        key=lambda a: (_SEVERITY_ORDER.get(a.severity, 9), -a.issued_at))
+        self.inside = {a.id: inside(a, picture) for a in alerts}
+        signature = tuple((a.id, a.headline, a.severity, a.expires, self.inside[a.id]) for a in alerts)
+        if signature == self._alert_signature:
+            return
+        self._alert_signature = signature
+        expanded = {self.tree.topLevelItem(i).data(0, ID_ROLE) for i in range(self.tree.topLevelItemCount())
+                    if self.tree.topLevelItem(i).isExpanded()}
+        current = self.current_alert()
+        self.tree.clear()
+        for alert in alerts:
+            top = self._alert_item(alert, self.inside[alert.id], picture)
+            self.tree.addTopLevelItem(top)
+            top.setExpanded(alert.id in expanded)
+            for i in range(top.childCount()):  # (expanding works only once the item is in the tree)
+                top.child(i).setExpanded(top.child(i).childCount() <= GROUP_OPEN_UP_TO)
+            if alert.id == current:
+                self.tree.setCurrentItem(top)
+        if not alerts:
+            empty = QTreeWidgetItem(["No alerts in force"])
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.tree.addTopLevelItem(empty)
+        self._update_buttons()
+
+    def _alert_item(self, alert: Alert, found: Inside, picture: Picture) -> QTreeWidgetItem:
+        counts = (f"{len(found.units)} unit{'s' * (len(found.units) != 1)} · {len(found.incidents)} "
+                  f"incident{'s' * (len(found.incidents) != 1)} · {len(found.zones)} zone"
+                  f"{'s' * (len(found.zones) != 1)} inside")
+        areas = "; ".join(dict.fromkeys(a.desc for a in alert.areas if a.desc)) or alert.event
+        until = time.strftime(" · until %H:%M", time.localtime(alert.expires)) if alert.expires else ""
+        top = QTreeWidgetItem([f"⚠ {alert.severity.upper()}  {alert.headline}\n   {areas} ({alert.source}){until}"
+                               f"\n   {counts}"])
+        top.setData(0, ID_ROLE, alert.id)
+        top.setData(0, KIND_ROLE, "alert")
+        top.setForeground(0, QBrush(QColor("#ff7b72" if alert.severity in ("Extreme", "Severe") else "#e3b341")))
+        for kind, title, ids, describe in (
+                ("unit", "Units", found.units,
+                 lambda i: f"{i}  {picture.units[i].kind} · {picture.units[i].status.value.replace('_', ' ')}"),
+                ("incident", "Incidents", found.incidents,
+                 lambda i: f"{i}  {picture.incidents[i].type.replace('_', ' ')} · {picture.incidents[i].address}"),
+                ("zone", "Zones", found.zones, lambda i: f"{picture.zones[i].name} ({picture.zones[i].kind})")):
+            if not ids:
+                continue
+            group = QTreeWidgetItem([f"{title} ({len(ids)})"])
+            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            top.addChild(group)
+            for item_id in ids:
+                child = QTreeWidgetItem([describe(item_id)])
+                child.setData(0, ID_ROLE, item_id)
+                child.setData(0, KIND_ROLE, kind)
+                group.addChild(child)
+        return top
+
+    def current_alert(self) -> str | None:
+        """The alert of the current tree item (itself or one of its children), if any."""
+        item = self.tree.currentItem()
+        while item is not None and item.data(0, KIND_ROLE) != "alert":
+            item = item.parent()
+        return item.data(0, ID_ROLE) if item is not None else None
+
+    def select_alert(self, alert_id: str, expand: bool = True) -> None:
+        """Make an alert the current item (and show what is inside it)."""
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item.data(0, ID_ROLE) == alert_id:
+                self.tree.setCurrentItem(item)
+                item.setExpanded(expand)
+
+    def _clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        kind = item.data(0, KIND_ROLE)
+        if kind:
+            self.select_on_map.emit(kind, item.data(0, ID_ROLE))
 
     def select_request(self, request_id: str) -> None:
         """Make a request the current item."""
@@ -108,6 +233,9 @@ class AlertsPanel(QWidget):
         enabled = self._selected_pending() is not None
         self.accept.setEnabled(enabled)
         self.decline.setEnabled(enabled)
+        self.issue.setEnabled(self.can_issue)
+        self.issue.setToolTip("" if self.can_issue else "Supervisors issue alerts")
+        self.save.setEnabled(self.current_alert() is not None)
 
     def _answer(self, accept: bool) -> None:
         request = self._selected_pending()

@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 
 from app.ui.models import elapsed
 
-HEALTH_COLOURS = {"ok": "#3fb950", "errors": "#f85149", "stale": "#e3b341", "idle": "#6e7681"}
+HEALTH_COLOURS = {"ok": "#3fb950", "errors": "#f85149", "unreachable": "#f85149", "stale": "#e3b341",
+                  "idle": "#6e7681"}
 #: How often the panel asks the hub while it is visible, milliseconds.
 REFRESH_MS = 5000
 
@@ -132,7 +133,7 @@ class FeedsPanel(QWidget):
         self.feeds = list(data.get("feeds", []))
         now = float(data.get("at") or self.answered_at)
         quarantined = sum(int(f.get("quarantined", 0)) for f in self.feeds)
-        unwell = [f["name"] for f in self.feeds if f.get("health") in ("errors", "stale")]
+        unwell = [f["name"] for f in self.feeds if f.get("health") in ("errors", "unreachable", "stale")]
         self.status.setText(f"{len(self.feeds)} feeds · {quarantined} quarantined"
                             + (f" · attention: {', '.join(unwell)}" if unwell else " · all well")
                             + f" · as of {time.strftime('%H:%M:%S', time.localtime(now))}")
