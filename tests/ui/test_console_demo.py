@@ -18,7 +18,7 @@ from app.ui.cli_demo import start_demo
 def quarantined(db) -> list[str]:
     reader = LogReader(db)
     try:
-        return sorted(q["code"] for q in reader.quarantined())
+        return sorted(q["code"] for q in reader.quarantined() if q["feed"] in ("cot", "nmea"))
     finally:
         reader.close()
 
