@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from app.domain import commands as c
@@ -138,7 +139,21 @@ def _update_incident(cx: _Context, a: c.UpdateIncident) -> list[Draft]:
         raise Refusal("no_change", f"incident {incident.id} already has those values")
     # Restricting an incident is announced to everyone who could see it, so their pictures drop it.
     audience = None if "restricted" in changes else cx.picture.incident_audience(incident.id)
-    return [Draft(ev.INCIDENT_UPDATED, {"id": incident.id, **changes}, audience)]
+    drafts = [Draft(ev.INCIDENT_UPDATED, {"id": incident.id, **changes}, audience)]
+    if changes.get("restricted") is False:
+        # Made public: the other agencies never had it, so they get it whole.
+        drafts.append(Draft(ev.INCIDENT_SHARED, {"incident": _shared(incident, changes)}))
+    return drafts
+
+
+def _shared(incident: Incident, changes: dict[str, Any] | None = None, agencies: list[str] | None = None
+            ) -> dict[str, Any]:
+    """The incident as it will be once `changes` (and `agencies`) apply, for an `incident.shared` event."""
+    whole = asdict(incident)
+    whole.update(changes or {})
+    if agencies is not None:
+        whole["agencies"] = agencies
+    return whole
 
 
 def _set_incident_status(cx: _Context, a: c.SetIncidentStatus) -> list[Draft]:
@@ -305,7 +320,14 @@ def _answer_aid(cx: _Context, a: c.AnswerAid) -> list[Draft]:
         raise Refusal("already_answered", f"request {request.id} was already {request.state}")
     data = {"id": request.id, "accepted": a.accept, "note": _text(a.note, "note", required=False)}
     audience = cx.picture.incident_audience(request.incident)
-    return [Draft(ev.AID_ANSWERED, data, sorted({*audience, request.to_agency}) if audience else None)]
+    drafts = [Draft(ev.AID_ANSWERED, data, sorted({*audience, request.to_agency}) if audience else None)]
+    incident = cx.picture.incidents.get(request.incident)
+    if a.accept and audience and request.to_agency not in audience and incident is not None:
+        # Aid accepted on a restricted incident: the aiding agency saw none of it until now.
+        agencies = [*incident.agencies, request.to_agency]
+        drafts.append(Draft(ev.INCIDENT_SHARED, {"incident": _shared(incident, agencies=agencies)},
+                            [request.to_agency]))
+    return drafts
 
 
 def _send_message(cx: _Context, a: c.SendMessage) -> list[Draft]:

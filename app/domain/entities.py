@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from app.domain.drones import Attachment
 
@@ -73,6 +74,15 @@ class Incident:
     status_at: float = 0.0
     closed_at: float | None = None
     attachments: list[Attachment] = field(default_factory=list)  # snapshots, e.g. from a drone's video
+
+
+def incident_from_wire(d: dict[str, Any]) -> Incident:
+    """An incident from its JSON form (as `dataclasses.asdict` wrote it into an `incident.shared` event)."""
+    fields = {**d, "status": IncidentStatus(d["status"]), "agencies": list(d["agencies"]),
+              "units": list(d.get("units", ())), "history_units": list(d.get("history_units", ())),
+              "notes": [Note(**n) for n in d.get("notes", ())],
+              "attachments": [Attachment(**a) for a in d.get("attachments", ())]}
+    return Incident(**fields)
 
 
 @dataclass(slots=True)

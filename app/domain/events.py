@@ -44,6 +44,9 @@ INCIDENT_CREATED = "incident.created"
 INCIDENT_UPDATED = "incident.updated"
 INCIDENT_STATUS = "incident.status"
 INCIDENT_NOTE = "incident.note"
+#: The whole incident, for agencies that start to see it mid-life (made public, or mutual aid accepted on a
+#: restricted incident): their consoles never had its earlier events.
+INCIDENT_SHARED = "incident.shared"
 AID_REQUESTED = "aid.requested"
 AID_ANSWERED = "aid.answered"
 MESSAGE_POSTED = "message.posted"

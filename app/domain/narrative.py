@@ -24,6 +24,8 @@ def incident_of(event: Event) -> str | None:
     if event.kind in (ev.UNIT_ASSIGNED, ev.UNIT_STATUS, ev.AID_REQUESTED, ev.DRONE_ASSIGNED, ev.INCIDENT_ATTACHED):
         value = d.get("incident")
         return str(value) if value else None
+    if event.kind == ev.INCIDENT_SHARED:
+        return str(d["incident"]["id"])
     if event.kind == ev.MESSAGE_POSTED and str(d.get("channel", "")).startswith("incident:"):
         return str(d["channel"]).partition(":")[2]
     return None
@@ -83,6 +85,8 @@ def describe(event: Event) -> str:
             f": {d['note']}" if d.get("note") else "")
     if kind == ev.DRONE_LOOK_ACKNOWLEDGED:
         return f"Drone {d['drone']} acknowledged look request {d['request']}"
+    if kind == ev.INCIDENT_SHARED:
+        return f"Shared whole with {', '.join(d['incident']['agencies']).upper()}"
     if kind == ev.INCIDENT_ATTACHED:
         return f"Snapshot {d['id']} attached" + (f": {d['caption']}" if d.get("caption") else "")
     return kind

@@ -24,6 +24,7 @@ from app.domain.entities import (
     Unit,
     UnitStatus,
     Zone,
+    incident_from_wire,
 )
 from app.domain.events import Event
 
@@ -217,6 +218,13 @@ def _incident_note(p: Picture, e: Event) -> None:
         incident.notes.append(Note(e.ts, e.actor, e.data["text"]))
 
 
+def _incident_shared(p: Picture, e: Event) -> None:
+    # Only a picture that lacks the incident takes it: everyone else already folded every step of it.
+    incident = incident_from_wire(e.data["incident"])
+    if incident.id not in p.incidents:
+        p.incidents[incident.id] = incident
+
+
 def _aid_requested(p: Picture, e: Event) -> None:
     p._count(e.data["id"])
     d = e.data
@@ -293,6 +301,7 @@ _HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
     ev.INCIDENT_UPDATED: _incident_updated,
     ev.INCIDENT_STATUS: _incident_status,
     ev.INCIDENT_NOTE: _incident_note,
+    ev.INCIDENT_SHARED: _incident_shared,
     ev.AID_REQUESTED: _aid_requested,
     ev.AID_ANSWERED: _aid_answered,
     ev.MESSAGE_POSTED: _message_posted,

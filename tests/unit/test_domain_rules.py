@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from app.domain import commands as c
@@ -156,6 +158,50 @@ def test_restricted_incidents_stay_within_their_agency(world: World) -> None:
     assert world.refused(FIRE, "incident.note", c.AddNote(iid, "x")).code == "unknown_incident"
     note = world.do(POLICE, "incident.note", c.AddNote(iid, "witness statement"))[0]
     assert note.audience == ["police"]
+
+
+class Console:
+    """An agency's console: folds only the events the hub's fan-out sends it (their audience)."""
+
+    def __init__(self, agency: str, start: Picture) -> None:
+        self.viewer = Viewer(agency)
+        self.picture = copy.deepcopy(start.visible_to(self.viewer))  # the snapshot it subscribed with
+
+    def receive(self, events: list[Event]) -> None:
+        for event in events:
+            if self.viewer.may_see(event.audience):
+                self.picture.apply(event, self.viewer)
+
+
+def test_consoles_that_see_an_incident_mid_life_get_it_whole(world: World) -> None:
+    consoles = [Console(agency, world.picture) for agency in ("fire", "police", "medical")]
+    sent: list[Event] = []
+    record = world.do
+
+    def do(actor: Actor, name: str, args: object) -> list[Event]:
+        events = record(actor, name, args)
+        sent.extend(events)
+        return events
+
+    world.do = do  # type: ignore[method-assign]
+    hidden = create(world, actor=POLICE, type="assault", restricted=True)
+    world.do(POLICE, "incident.note", c.AddNote(hidden, "witness statement"))
+    world.do(POLICE, "unit.assign", c.AssignUnit("P1", hidden))
+    # Police ask medical for help on the restricted call; medical saw nothing of it until they accept.
+    request = world.do(POLICE, "aid.request", c.RequestAid(hidden, "medical", "one injured"))[0].data["id"]
+    accepted = world.do(MEDICAL, "aid.answer", c.AnswerAid(request, True))
+    assert [e.kind for e in accepted] == ["aid.answered", "incident.shared"] and accepted[1].audience == ["medical"]
+    world.do(MEDICAL, "unit.assign", c.AssignUnit("M1", hidden))
+    # A second restricted call is made public: fire never had any of it.
+    second = create(world, actor=POLICE, type="burglary", restricted=True, notes="back door forced")
+    world.do(POLICE, "incident.update", c.UpdateIncident(second, restricted=False))
+    for console in consoles:
+        console.receive(sent)
+        assert console.picture.incidents == world.picture.visible_to(console.viewer).incidents, console.viewer
+    medical = consoles[2].picture.incidents[hidden]
+    assert [n.text for n in medical.notes] == ["witness statement"] and medical.units == ["P1", "M1"]
+    assert consoles[0].picture.incidents[second].notes[0].text == "back door forced"
+    assert hidden not in consoles[0].picture.incidents
 
 
 def test_fold_replays_to_the_same_picture(world: World) -> None:
