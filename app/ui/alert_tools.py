@@ -185,6 +185,7 @@ class AlertTools(QObject):
         panel.save_cap.connect(self.save_cap)
         panel.select_on_map.connect(self.show_on_map)
         window.bridge.status_changed.connect(self._status)
+        window.map.context_issue_alert.connect(lambda lat, lon: self.issue_alert(at=(lat, lon)))
         menu = window.menuBar()
         alerts = menu.addMenu("&Alerts")
         menu.insertMenu(menu.actions()[-2], alerts)  # before Help
@@ -202,6 +203,7 @@ class AlertTools(QObject):
     def _status(self, status: Any) -> None:
         self.window.alerts.can_issue = status.role == "supervisor"
         self.window.alerts._update_buttons()
+        self.window.map.offer_alerts(self.window.alerts.can_issue)
 
     def issue_alert(self, at: tuple[float, float] | None = None) -> IssueAlertDialog:
         """Open the issue dialog at a point (default: the selected incident, else the map's centre)."""

@@ -24,6 +24,7 @@ class SchematicMap(QWidget):
     selected = Signal(str, str)
     context_new_incident = Signal(float, float)
     context_look_here = Signal(float, float)
+    context_issue_alert = Signal(float, float)
     ready = Signal()
 
     def __init__(self, center: tuple[float, float] | None = None, parent: QWidget | None = None, **_: Any) -> None:
@@ -39,6 +40,7 @@ class SchematicMap(QWidget):
         self._span = 0.02  # degrees of latitude shown
         self._selected: tuple[str, str | None] = ("", None)
         self.heat: list[list[float]] = []
+        self.alerts_offered = False
         self.setMinimumSize(300, 200)
 
     def upsert_units(self, units: Iterable[Mapping[str, Any]]) -> None:
@@ -78,6 +80,9 @@ class SchematicMap(QWidget):
     def set_tracks(self, tracks: Mapping[str, Sequence[Sequence[float]]]) -> None:
         self.tracks = {str(k): [list(p) for p in v] for k, v in tracks.items()}
         self.update()
+
+    def offer_alerts(self, on: bool) -> None:
+        self.alerts_offered = on
 
     def set_looks(self, looks: Sequence[Mapping[str, Any]]) -> None:
         self.looks = [dict(look) for look in looks]
@@ -186,8 +191,11 @@ class SchematicMap(QWidget):
         menu = QMenu(self)
         action = menu.addAction("New incident here")
         look = menu.addAction("Ask a drone to look here…") if self.drones else None
+        alert = menu.addAction("Issue alert here…") if self.alerts_offered else None
         chosen = menu.exec(event.globalPos())
         if chosen is action:
             self.context_new_incident.emit(lat, lon)
+        elif alert is not None and chosen is alert:
+            self.context_issue_alert.emit(lat, lon)
         elif look is not None and chosen is look:
             self.context_look_here.emit(lat, lon)

@@ -10,6 +10,7 @@ from lxml import etree
 
 from app.feeds.cap import SCHEMA_PATH, parse_cap
 from app.feeds.eido import parse_eido
+from app.ui.alert_tools import IssueAlertDialog
 from tests.ui import console_fixtures
 
 hub = console_fixtures.hub
@@ -115,3 +116,18 @@ def test_an_alert_from_a_zone_polygon(qtbot, hub, console) -> None:
     qtbot.waitUntil(lambda: "AL-1" in supervisor.alerts.inside, timeout=5000)
     # Every seeded unit stands inside the harbour polygon except P2 (60.1730 N).
     assert supervisor.alerts.inside["AL-1"].units == ("E1", "E2", "L1", "M1", "P1")
+
+
+def test_the_map_offers_supervisors_an_alert_at_the_clicked_point(qtbot, hub, console) -> None:
+    hub.ensure_user("super1", console_fixtures.PASSWORD, "supervisor", "fire")
+    supervisor = console("super1")
+    dispatcher = console("fire1")
+    qtbot.waitUntil(lambda: supervisor.map.alerts_offered and supervisor.alerts.issue.isEnabled())
+    assert not dispatcher.map.alerts_offered
+    supervisor.map.context_issue_alert.emit(60.1655, 24.9512)  # what the map's "Issue alert here…" sends
+    dialogs = supervisor.findChildren(IssueAlertDialog)
+    assert len(dialogs) == 1 and dialogs[0].isVisible()
+    assert (round(dialogs[0].lat.value(), 4), round(dialogs[0].lon.value(), 4)) == (60.1655, 24.9512)
+    dialogs[0].headline.setText("Storm surge")
+    dialogs[0].accept()
+    qtbot.waitUntil(lambda: any(a.headline == "Storm surge" for a in dispatcher.picture.alerts.values()), timeout=5000)

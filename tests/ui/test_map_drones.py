@@ -66,3 +66,15 @@ def test_map_menu_offers_look_here_only_when_there_are_drones(view, js_eval, qtb
         view.run_js("wf.contextAt(60.1701, 24.9402, 'Ask a drone to look here…')")
     lat, lon = blocker.args
     assert lat == pytest.approx(60.1701) and lon == pytest.approx(24.9402)
+
+
+def test_map_menu_offers_an_alert_only_to_those_who_may_issue_one(view, js_eval, qtbot):
+    assert js_value(js_eval, view, "wf.contextAt(60.1701, 24.9402, 'Issue alert here…')") is False
+    view.offer_alerts(True)
+    with qtbot.waitSignal(view.context_issue_alert, timeout=5000) as blocker:
+        qtbot.waitUntil(lambda: js_value(js_eval, view, "wf.contextAt(60.1701, 24.9402, 'Issue alert here…')")
+                        is True, timeout=5000)
+    assert blocker.args == [pytest.approx(60.1701), pytest.approx(24.9402)]
+    view.offer_alerts(False)
+    qtbot.waitUntil(lambda: js_value(js_eval, view, "wf.contextAt(60.1701, 24.9402, 'Issue alert here…')")
+                    is False, timeout=5000)

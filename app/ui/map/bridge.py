@@ -19,6 +19,7 @@ class MapBridge(QObject):
     clicked = Signal(str, str)
     new_incident_at = Signal(float, float)
     look_here_at = Signal(float, float)
+    alert_at = Signal(float, float)
     measured = Signal(float)
     batch_applied = Signal(int, float)
 
@@ -41,6 +42,10 @@ class MapBridge(QObject):
     @Slot(float, float)
     def jsContextLook(self, lat: float, lon: float) -> None:
         self.look_here_at.emit(lat, lon)
+
+    @Slot(float, float)
+    def jsContextAlert(self, lat: float, lon: float) -> None:
+        self.alert_at.emit(lat, lon)
 
     @Slot(float)
     def jsMeasured(self, metres: float) -> None:

@@ -59,6 +59,7 @@ class MapView(QWidget):
     selected = Signal(str, str)
     context_new_incident = Signal(float, float)
     context_look_here = Signal(float, float)
+    context_issue_alert = Signal(float, float)
     measured = Signal(float)
     ready = Signal()
     batch_applied = Signal(int, float)
@@ -126,6 +127,7 @@ class MapView(QWidget):
         self._bridge.clicked.connect(self.selected)
         self._bridge.new_incident_at.connect(self.context_new_incident)
         self._bridge.look_here_at.connect(self.context_look_here)
+        self._bridge.alert_at.connect(self.context_issue_alert)
         self._bridge.measured.connect(self.measured)
         self._bridge.batch_applied.connect(self._on_batch_applied)
         self._page.loadFinished.connect(self._on_load_finished)
@@ -268,6 +270,10 @@ class MapView(QWidget):
     def set_theme(self, theme: str) -> None:
         """``dark`` (night) or ``light`` (day)."""
         self._stage.command("theme", theme)
+
+    def offer_alerts(self, on: bool) -> None:
+        """Whether the right-click menu offers "Issue alert here…" (for those who may issue alerts)."""
+        self._stage.command("canIssueAlerts", on)
 
     # ---- plumbing ----------------------------------------------------------------------------------
 

@@ -643,6 +643,8 @@
       map.setView([cmd[1], cmd[2]], cmd[3] == null ? map.getZoom() : cmd[3]);
     } else if (name === 'theme') {
       setTheme(cmd[1]);
+    } else if (name === 'canIssueAlerts') {
+      canIssueAlerts = !!cmd[1];
     }
   }
 
@@ -716,6 +718,7 @@
   }
 
   var menu = null;
+  var canIssueAlerts = false;  /* supervisors: the menu offers an alert around the clicked point */
   function hideMenu() { if (menu) { menu.remove(); menu = null; } }
 
   function showMenu(e) {
@@ -728,6 +731,9 @@
       ['Measure from here', function () { measure.start(); measure.add(e.latlng); }],
       ['Centre map here', function () { map.panTo(e.latlng); }]
     ];
+    if (canIssueAlerts) {
+      items.splice(1, 0, ['Issue alert here…', function () { post('jsContextAlert', e.latlng.lat, e.latlng.lng); }]);
+    }
     if (layers.drones.items.size) {
       items.splice(1, 0, ['Ask a drone to look here…', function () { post('jsContextLook', e.latlng.lat, e.latlng.lng); }]);
     }
