@@ -7,7 +7,7 @@ returned drafts through the fold once they are sequenced.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import asdict
 from typing import Any
 
@@ -84,6 +84,20 @@ class _Context:
         if not acts_for(self.actor, unit.agency):
             raise Refusal("forbidden", f"unit {unit.id} belongs to {unit.agency}, not {self.actor.agency}")
         return unit
+
+    def new_callsign(self, what: str, raw: str, taken: Container[str], agency: str) -> str:
+        """Check a callsign being registered (a unit's, a drone's) for `agency`: well formed, new, and the
+        actor's to register. Returns it cleaned."""
+        callsign = _text(raw, f"{what} id", 16)
+        if not callsign.replace("-", "").replace("_", "").isalnum():
+            raise Refusal("bad_id", f"{what} id {callsign!r} may hold only letters, digits, - and _")
+        if callsign in taken:
+            raise Refusal("duplicate", f"{what} {callsign} already exists")
+        if self.agencies is not None and agency not in self.agencies:
+            raise Refusal("unknown_agency", f"there is no agency {agency!r}")
+        if not acts_for(self.actor, agency):
+            raise Refusal("forbidden", f"{self.actor.agency} may not register {what}s for {agency}")
+        return callsign
 
     def scoped(self, kind: str, data: dict[str, Any], incident_id: str) -> Draft:
         return Draft(kind, data, self.picture.incident_audience(incident_id))
@@ -202,15 +216,7 @@ def _add_note(cx: _Context, a: c.AddNote) -> list[Draft]:
 
 
 def _register_unit(cx: _Context, a: c.RegisterUnit) -> list[Draft]:
-    unit_id = _text(a.id, "unit id", 16)
-    if not unit_id.replace("-", "").replace("_", "").isalnum():
-        raise Refusal("bad_id", f"unit id {unit_id!r} may hold only letters, digits, - and _")
-    if unit_id in cx.picture.units:
-        raise Refusal("duplicate", f"unit {unit_id} already exists")
-    if cx.agencies is not None and a.agency not in cx.agencies:
-        raise Refusal("unknown_agency", f"there is no agency {a.agency!r}")
-    if not acts_for(cx.actor, a.agency):
-        raise Refusal("forbidden", f"{cx.actor.agency} may not register units for {a.agency}")
+    unit_id = cx.new_callsign("unit", a.id, cx.picture.units, a.agency)
     if a.kind not in UNIT_KINDS:
         raise Refusal("unknown_kind", f"{a.kind!r} is not a unit kind")
     data: dict[str, Any] = {"id": unit_id, "agency": a.agency, "kind": a.kind,

@@ -67,15 +67,7 @@ def _own_drone(cx: _Context, drone_id: str) -> Drone:
 
 
 def _register(cx: _Context, a: c.RegisterDrone) -> list[Draft]:
-    drone_id = _text(a.id, "drone id", 16)
-    if not drone_id.replace("-", "").replace("_", "").isalnum():
-        raise Refusal("bad_id", f"drone id {drone_id!r} may hold only letters, digits, - and _")
-    if drone_id in cx.picture.drones:
-        raise Refusal("duplicate", f"drone {drone_id} already exists")
-    if cx.agencies is not None and a.agency not in cx.agencies:
-        raise Refusal("unknown_agency", f"there is no agency {a.agency!r}")
-    if not acts_for(cx.actor, a.agency):
-        raise Refusal("forbidden", f"{cx.actor.agency} may not register drones for {a.agency}")
+    drone_id = cx.new_callsign("drone", a.id, cx.picture.drones, a.agency)
     if a.kind not in DRONE_KINDS:
         raise Refusal("unknown_kind", f"{a.kind!r} is not a drone kind ({', '.join(DRONE_KINDS)})")
     operator = _text(a.operator, "operator", 64, required=False)
