@@ -8,7 +8,7 @@ import asyncio
 import base64
 import math
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import klvdata
@@ -24,6 +24,7 @@ from app.store.log import LogReader
 from app.store.users import UserStore
 from tests.images import jpeg_bytes
 from tests.integration.conftest import PASSWORD, HubProcess, free_port, make_accounts
+from tests.integration.waiting import everywhere
 
 LAT, LON = 60.1700, 24.9450
 CORNERS = [(60.1712, 24.9431), (60.1712, 24.9469), (60.1688, 24.9469), (60.1688, 24.9431)]
@@ -112,11 +113,6 @@ async def consoles(hub: HubProcess, *users: str) -> list[HubClient]:
     for client in clients:
         await client.wait_for(lambda c=client: c.state == "connected", 30)
     return clients
-
-
-async def everywhere(clients: list[HubClient], condition: Callable[[HubClient], bool], timeout: float = 20) -> None:
-    for client in clients:
-        await client.wait_for(lambda c=client: condition(c), timeout)
 
 
 def near(a: float | None, b: float, tolerance: float = 1e-6) -> bool:

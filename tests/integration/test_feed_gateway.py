@@ -20,21 +20,13 @@ from app.hub.gateway import FeedGateway
 from app.hub.server import Hub
 from app.store.log import LogReader
 from app.store.users import UserStore
+from tests.integration.waiting import until
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import pytak
 
 PASSWORD = "correct horse battery"
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for a condition on the hub side (no client event to wake us): poll it."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.01)
 
 
 def udp_send(port: int, data: bytes) -> None:

@@ -31,6 +31,7 @@ from app.feeds.cot import CotEvent, parse_cot
 from app.feeds.framing import CotStreamSplitter
 from app.store.log import LogReader
 from tests.integration.conftest import PASSWORD, ROOT, HubProcess, free_port, make_accounts
+from tests.integration.waiting import everywhere, signed_in, until
 
 DATA = Path(__file__).resolve().parents[1] / "unit" / "data" / "feeds"
 OASIS = etree.XMLSchema(etree.parse(str(SCHEMA_PATH)))
@@ -116,35 +117,6 @@ def new_alert(identifier: str, now: int, headline: str) -> bytes:
 # --- consoles ----------------------------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def consoles(url: str, *users: str) -> Iterator[list[HubClient]]:
-    clients = [HubClient(url, user, PASSWORD) for user in users]
-    for client in clients:
-        client.start()
-    try:
-        for client in clients:
-            await client.wait_for(lambda c=client: c.state == "connected", 15)
-        yield clients
-    finally:
-        for client in clients:
-            await client.close()
-
-
-async def every(clients: list[HubClient], condition: Callable[[HubClient], bool], timeout: float = 20.0) -> None:
-    """Wait until `condition` holds on every console's picture."""
-    for client in clients:
-        await client.wait_for(lambda c=client: condition(c), timeout)
-
-
-async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Wait for something outside any console (a file, the log, a listener): poll it."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.05)
-
-
 def quarantined_codes(db: Path) -> set[str]:
     reader = LogReader(db)
     try:
@@ -198,9 +170,9 @@ def test_cap_from_a_polled_url_a_file_drop_and_a_feed_client_reaches_every_conso
         return c.picture.alerts.get(ALERT_ID)
 
     async def scenario() -> None:
-        async with consoles(hub.url, "fire1", "police1", "observer1") as screens:
+        async with signed_in(hub.url, "fire1", "police1", "observer1") as screens:
             # The Alert, from the index: every console, whatever its agency, sees it with its areas.
-            await every(screens, lambda c: alert(c) is not None)
+            await everywhere(screens, lambda c: alert(c) is not None)
             for screen in screens:
                 shown = alert(screen)
                 assert shown.headline == "Flood warning: Market Square and South Harbour shoreline"
@@ -210,7 +182,7 @@ def test_cap_from_a_polled_url_a_file_drop_and_a_feed_client_reaches_every_conso
             # The publisher adds the Update to the index: the same alert changes (its polygon grows).
             put(site / "update.xml", messages["update"])
             put(site / "index.atom", atom([("urn:2", "t2", "update.xml"), ("urn:1", "t1", "alert.xml")]))
-            await every(screens, lambda c: alert(c).areas[0].polygon[0] == (60.1645, 24.944))
+            await everywhere(screens, lambda c: alert(c).areas[0].polygon[0] == (60.1645, 24.944))
             assert len(screens[0].picture.alerts) == 1
 
             # Polls go on; the same messages again, also dropped as a file, are duplicates: nothing is re-issued.
@@ -237,7 +209,7 @@ def test_cap_from_a_polled_url_a_file_drop_and_a_feed_client_reaches_every_conso
                 put(drop / name, data)
             await until(lambda: {code for _, code in hostile.values()} <= quarantined_codes(hub.db))
             put(drop / "storm.xml", fresh)
-            await every(screens, lambda c: "FI-HEL-PELA-TEST-2" in c.picture.alerts)
+            await everywhere(screens, lambda c: "FI-HEL-PELA-TEST-2" in c.picture.alerts)
 
             # An index that points outside http(s) is refused, entry by entry.
             put(site / "index.atom", atom([("urn:9", "t9", "file:///etc/passwd"), ("urn:2", "t2", "update.xml")]))
@@ -246,10 +218,10 @@ def test_cap_from_a_polled_url_a_file_drop_and_a_feed_client_reaches_every_conso
             # The Cancel arrives: every console sees the alert out of force.
             put(site / "cancel.xml", messages["cancel"])
             put(site / "index.atom", atom([("urn:3", "t3", "cancel.xml"), ("urn:2", "t2", "update.xml")]))
-            await every(screens, lambda c: alert(c).cancelled and not alert(c).active(time.time()))
+            await everywhere(screens, lambda c: alert(c).cancelled and not alert(c).active(time.time()))
 
         # A feed client hands over CAP XML over the websocket.
-        async with consoles(hub.url, "feed1", "fire1") as (feed, dispatcher):
+        async with signed_in(hub.url, "feed1", "fire1") as (feed, dispatcher):
             ws_alert = new_alert("FI-HEL-PELA-WS-1", now, "Heat warning").decode()
             first = await feed.call("alert.cap", {"xml": ws_alert})
             again = await feed.call("alert.cap", {"xml": ws_alert})
@@ -284,7 +256,7 @@ def test_alerts_issued_on_one_hub_are_published_as_valid_cap_that_another_hub_po
         return [p.read_bytes() for p in sorted(outbox.glob("*.xml"), key=lambda p: p.stat().st_mtime_ns)]
 
     async def scenario() -> None:
-        async with consoles(hub_a.url, "super1") as (supervisor,), consoles(hub_b.url, "police1") as (other,):
+        async with signed_in(hub_a.url, "super1") as (supervisor,), signed_in(hub_b.url, "police1") as (other,):
             await supervisor.call("alert.issue", {
                 "headline": "Gas leak: keep windows shut", "event": "Gas leak", "severity": "Severe",
                 "urgency": "Immediate", "certainty": "Observed", "category": "CBRNE", "areas": area,
@@ -380,7 +352,7 @@ def test_cot_out_streams_the_public_picture_to_tak_and_never_a_restricted_incide
                     datagrams.append(parse_cot(udp.recv(65536)))
 
         asyncio.get_running_loop().add_reader(udp.fileno(), read_udp)
-        async with consoles(hub.url, "super1", "fire1", "police1") as (supervisor, fire, police):
+        async with signed_in(hub.url, "super1", "fire1", "police1") as (supervisor, fire, police):
             await supervisor.call("unit.register", {"id": "E12", "agency": "fire", "kind": "engine",
                                                     "lat": 60.1700, "lon": 24.9400})
             await supervisor.call("unit.register", {"id": "P7", "agency": "police", "kind": "patrol",
@@ -451,7 +423,7 @@ def test_eido_export_from_one_hub_imports_into_another_and_every_console_sees_it
     exported = tmp_path / "1001.eido.json"
 
     async def register(url: str) -> None:
-        async with consoles(url, "super1") as (supervisor,):
+        async with signed_in(url, "super1") as (supervisor,):
             await supervisor.call("unit.register", {"id": "E11", "agency": "fire", "kind": "engine",
                                                     "lat": 60.17, "lon": 24.95})
             await supervisor.call("unit.register", {"id": "E12", "agency": "fire", "kind": "engine",
@@ -461,7 +433,7 @@ def test_eido_export_from_one_hub_imports_into_another_and_every_console_sees_it
 
     async def on_hub_a() -> None:
         await register(hub_a.url)
-        async with consoles(hub_a.url, "fire1", "medical1") as (fire, medical):
+        async with signed_in(hub_a.url, "fire1", "medical1") as (fire, medical):
             await fire.call("incident.create", {"type": "structure_fire", "lat": 60.1685, "lon": 24.944,
                                                 "address": "Aleksanterinkatu 15", "notes": "smoke, third floor"})
             await fire.call("unit.assign", {"unit": "E12", "incident": "1001"})
@@ -492,8 +464,8 @@ def test_eido_export_from_one_hub_imports_into_another_and_every_console_sees_it
                               "--password-file", str(password))
         assert imported.returncode == 0, imported.stdout + imported.stderr
         assert "created incident 1001" in imported.stdout
-        async with consoles(hub_b.url, "fire1", "medical1", "observer1") as screens:
-            await every(screens, lambda c: "1001" in c.picture.incidents)
+        async with signed_in(hub_b.url, "fire1", "medical1", "observer1") as screens:
+            await everywhere(screens, lambda c: "1001" in c.picture.incidents)
             for screen in screens:
                 incident = screen.picture.incidents["1001"]
                 assert (incident.type, incident.priority, incident.address) == (
@@ -515,7 +487,7 @@ def test_eido_export_from_one_hub_imports_into_another_and_every_console_sees_it
                                "--password-file", str(password), "--type", "structure_fire")
             assert typed.returncode == 0, typed.stderr
             assert "skipped M31: not a unit of this hub" in typed.stdout
-            await every(screens, lambda c: "1002" in c.picture.incidents
+            await everywhere(screens, lambda c: "1002" in c.picture.incidents
                         and c.picture.units["E11"].status == "en_route")
             assert len(screens[0].picture.incidents) == 2
 
@@ -547,7 +519,7 @@ def test_cot_out_to_the_sa_multicast_group(tmp_path: Path, started) -> None:
     hub = started(tmp_path / "hub", "--cot-out", f"udp://239.2.3.1:{receiver.getsockname()[1]}", "--cot-ttl", "1")
 
     async def scenario() -> None:
-        async with consoles(hub.url, "super1") as (supervisor,):
+        async with signed_in(hub.url, "super1") as (supervisor,):
             await supervisor.call("unit.register", {"id": "M4", "agency": "medical", "kind": "ambulance",
                                                     "lat": 60.1641, "lon": 24.9402})
 

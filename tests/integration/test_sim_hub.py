@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from app.sim.runner import SimStats, run_scenario
 from app.sim.scenario import Scenario, ScenarioConfig, SimCommand
 from app.store.log import LogReader
 from app.store.users import UserStore
+from tests.integration.waiting import until
 
 PASSWORD = "correct horse battery"
 FEED, SUPERVISOR = "sim-fleet", "sim-dispatch"
@@ -155,15 +155,6 @@ def test_an_unreachable_hub_is_reported() -> None:
         asyncio.run(main())
 
 
-async def until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    """Wait for a condition on the hub side (datagrams carry no ack to wait on): poll it."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.02)
-
-
 def test_over_the_field_transports_every_unit_report_arrives_in_order(tmp_path: Path) -> None:
     db = make_db(tmp_path / "field.db")
     record: list[SimCommand] = []
@@ -180,7 +171,7 @@ def test_over_the_field_transports_every_unit_report_arrives_in_order(tmp_path: 
             feeds = hub.feeds
             # The last datagrams may still be in the hub's socket buffer when the run ends.
             await until(lambda: feeds.feed("cot").accepted + feeds.feed("nmea").accepted >=
-                        stats.sent["unit.position"])
+                        stats.sent["unit.position"], timeout=60)
             await feeds.flush()
             assert hub.sequencer is not None
             await hub.sequencer.drain()

@@ -9,8 +9,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +18,10 @@ import pytest
 from app.client.connection import CommandRefused, HubClient
 from app.store.log import LogReader
 from tests.integration.conftest import PASSWORD, HubProcess, free_port, make_accounts
+from tests.integration.waiting import signed_in
 
 LAT, LON = 60.1685, 24.9440
 NEAR_LAT = LAT + 40 / 111_195  # 40 m north
-
-
-@asynccontextmanager
-async def clients(hub: HubProcess, *users: str) -> AsyncIterator[list[HubClient]]:
-    """Signed-in clients, caught up (feed accounts do not subscribe)."""
-    out = [HubClient(hub.url, user, PASSWORD, subscribe=not user.startswith("feed")) for user in users]
-    for client in out:
-        client.start()
-    try:
-        for client in out:
-            await client.wait_for(lambda c=client: c.state == "connected", 15)
-        yield out
-    finally:
-        for client in out:
-            await client.close()
 
 
 def report(**kw: Any) -> dict[str, Any]:
@@ -52,8 +37,8 @@ async def refused(client: HubClient, name: str, args: dict[str, Any]) -> str:
 
 def test_reports_become_candidates_that_dispatchers_accept_merge_and_dismiss(hub: HubProcess) -> None:
     async def scenario() -> None:
-        async with clients(hub, "feed1", "fire1", "police1", "medical1", "super1") as (feed, fire, police, medical,
-                                                                                          boss):
+        async with signed_in(hub.url, "feed1", "fire1", "police1", "medical1", "super1") as (
+                feed, fire, police, medical, boss):
             consoles = (fire, police, medical)
             await fire.call("incident.create", {"type": "structure_fire", "lat": LAT, "lon": LON,
                                                 "address": "Aleksanterinkatu 15"})
@@ -162,7 +147,7 @@ def test_feeds_query_shows_quarantined_garbage_and_who_may_ask(feed_hub: tuple[H
         return {f["name"]: f for f in (await client.query("feeds"))["feeds"]}
 
     async def scenario() -> None:
-        async with clients(hub, "super1", "fire1", "observer1", "feed1") as (boss, fire, observer, feed):
+        async with signed_in(hub.url, "super1", "fire1", "observer1", "feed1") as (boss, fire, observer, feed):
             before = await feeds(fire)
             assert before["cot"]["health"] == "idle" and before["cot"]["quarantined"] == 0
             assert before["cot"]["listening"] == [f"tcp 127.0.0.1:{cot_port}", f"udp 127.0.0.1:{cot_port}"]
@@ -197,7 +182,7 @@ def test_feeds_query_shows_quarantined_garbage_and_who_may_ask(feed_hub: tuple[H
         # A restarted hub still counts and shows what it quarantined.
         hub.stop()
         hub.start()
-        async with clients(hub, "super1") as (boss,):
+        async with signed_in(hub.url, "super1") as (boss,):
             status = await feeds(boss)
             assert status["cot"]["quarantined"] == 2 and status["nmea"]["quarantined"] == 1
             assert {i["code"] for i in status["cot"]["recent"]} == {"malformed_xml", "truncated"}
