@@ -15,8 +15,8 @@ apt_packages=(
   xvfb
 )
 if [ "$want_tests" = 1 ]; then
-  # real video streams, PDF rendering and a self-signed certificate for the wss:// test
-  apt_packages+=(ffmpeg poppler-utils openssl)
+  # real video streams and PDF rendering
+  apt_packages+=(ffmpeg poppler-utils)
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()

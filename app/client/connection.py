@@ -15,7 +15,9 @@ import random
 import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -33,6 +35,36 @@ FATAL_CLOSES = {codes.CLOSE_UNAUTHORIZED: "wrong user name or password, or the a
                 codes.CLOSE_DISABLED: "the account was disabled"}
 
 
+def client_tls_context(url: str, ca_file: str | Path | None = None) -> ssl.SSLContext | None:
+    """How every client secures its connection to the hub at `url`.
+
+    None for ws://. For wss:// a context that verifies the hub's certificate chain and host name: against the
+    control room's CA in `ca_file` (`watchfloor cert ca`, given as `--ca FILE`) when there is one, else against
+    the system's trust store. Verification is never turned off. Raises ValueError when `ca_file` cannot be
+    loaded, or is given for a ws:// URL (the operator asked for TLS, and the URL would send the password in
+    clear).
+    """
+    if urlsplit(url).scheme != "wss":
+        if ca_file is not None:
+            raise ValueError(f"a CA ({ca_file}) is for wss:// URLs, and {url} is not one")
+        return None
+    try:
+        context = ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot load the CA certificate {ca_file}: {exc}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _untrusted_detail(error: ssl.SSLCertVerificationError) -> str:
+    """What an operator reads when the hub's certificate fails verification, with what to do about it."""
+    reason = error.verify_message or str(error)
+    if "mismatch" in reason:
+        return (f"the hub's certificate is not for this address: {reason} (connect with a name or address the "
+                "certificate holds: watchfloor cert hub --name/--ip)")
+    return f"the hub's certificate is not trusted: {reason} (use --ca FILE with the control room's CA)"
+
+
 class CommandRefused(Exception):
     """The hub rejected a command; `code` and `message` say why."""
 
@@ -46,7 +78,11 @@ class HubClient:
     """A self-healing connection to a hub.
 
     `state` is one of: offline (not started or stopped), connecting, connected (caught up and live),
-    reconnecting (waiting `retry_at` for the next attempt), refused (credentials or version: no retry).
+    reconnecting (waiting `retry_at` for the next attempt), refused (credentials, version or an untrusted
+    certificate: no retry, `detail` says what a person has to fix).
+
+    A wss:// URL without `ssl_context` verifies the hub against the system's trust store
+    (`client_tls_context`); a ws:// URL takes no context.
     """
 
     def __init__(self, url: str, user: str, password: str, subscribe: bool = True,
@@ -54,8 +90,10 @@ class HubClient:
                  on_update: Callable[[Update], None] | None = None,
                  on_state: Callable[[str, str], None] | None = None,
                  backoff_base: float = 0.5, backoff_max: float = 15.0) -> None:
+        if ssl_context is not None and urlsplit(url).scheme != "wss":
+            raise ValueError(f"a TLS context is for wss:// URLs, and {url} is not one")
         self.url = url
-        self.ssl_context = ssl_context
+        self.ssl_context = ssl_context if ssl_context is not None else client_tls_context(url)
         self.session = ClientSession(user, password, subscribe=subscribe, client=client)
         self.on_update = on_update
         self.on_state = on_state
@@ -117,6 +155,11 @@ class HubClient:
                     self._set_state("refused", f"{FATAL_CLOSES[code]} ({reason})")
                     return
                 self.detail = reason or f"closed ({code})"
+            except ssl.SSLCertVerificationError as exc:
+                # Retrying cannot make the certificate trusted: a person has to give the right CA or address.
+                self._ws = None
+                self._set_state("refused", _untrusted_detail(exc))
+                return
             except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
                 self.detail = f"cannot reach the hub: {exc}"
             finally:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import ssl
 from typing import Any
 
 
@@ -38,12 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; pending events are committed before exiting."""
-    from app.hub.server import run_hub, tls_context
+    from app.hub.server import run_hub
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if bool(args.cert) != bool(args.key):
         raise SystemExit("--cert and --key go together")
-    context = tls_context(args.cert, args.key) if args.cert else None
+    context = _tls(args.cert, args.key) if args.cert else None
     scheme = "wss" if context else "ws"
     feeds = feed_options(args)
 
@@ -62,6 +63,24 @@ def run(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return 0
+
+
+def _tls(cert: str, key: str) -> ssl.SSLContext:
+    """The server's TLS context; prints the certificate's fingerprint, for operators to compare with the one
+    `watchfloor cert hub` printed (or `openssl x509 -fingerprint -sha256`) before they trust a hub."""
+    from pathlib import Path
+
+    from app.hub.certificates import CertificateError, fingerprint, read_certificate
+    from app.hub.server import tls_context
+
+    try:
+        context = tls_context(cert, key)
+        certificate = read_certificate(Path(cert))
+    except (OSError, ssl.SSLError, CertificateError) as exc:
+        raise SystemExit(f"--cert {cert} --key {key}: {exc}") from None
+    print(f"watchfloor hub certificate {certificate.subject.rfc4514_string()}, valid until "
+          f"{certificate.not_valid_after_utc:%Y-%m-%d}, SHA-256 fingerprint {fingerprint(certificate)}", flush=True)
+    return context
 
 
 def feed_options(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """`watchfloor eido`: import a NENA EIDO document into a hub, or export an incident from a hub's log as EIDO.
 
-    watchfloor eido import incident.json --hub ws://127.0.0.1:8765 --user anna --password-file pw.txt
+    watchfloor eido import incident.json --hub wss://hub.example:8765 --ca ca.pem --user anna --password-file pw.txt
     watchfloor eido export --db hub.db --incident 1001 [--out 1001.eido.json] [--seq N]
 
 Import signs in as a dispatcher or supervisor (feeds may not open incidents), opens the incident (or finds the
@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
 
-from app.client.connection import CommandRefused, HubClient
+from app.client.connection import CommandRefused, HubClient, client_tls_context
 from app.feeds.eido import parse_eido
 from app.feeds.eido_incidents import find_imported, import_plan, incident_eido
 from app.feeds.errors import FeedError
@@ -31,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     imp = sub.add_parser("import", help="open an incident in a hub from an EIDO JSON document")
     imp.add_argument("file", help="EIDO JSON document")
-    imp.add_argument("--hub", required=True, help="hub URL, e.g. ws://127.0.0.1:8765")
+    imp.add_argument("--hub", required=True, help="hub URL, e.g. wss://hub.example:8765")
+    imp.add_argument("--ca", help="the control room's CA certificate (`watchfloor cert ca`): trust a wss:// hub it "
+                                  "signed (default: the system's trust store)")
     imp.add_argument("--user", required=True, help="a dispatcher or supervisor account")
     imp.add_argument("--password-file", required=True, help="file whose first line is the password")
     imp.add_argument("--type", help="Watchfloor incident type when the EIDO's is not one (e.g. structure_fire)")
@@ -58,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
     except FeedError as error:
         print(f"not a usable EIDO: {error.code}: {error.reason}", file=sys.stderr)
         return 1
-    return asyncio.run(import_eido(doc, args.hub, args.user, password, args.type, args.timeout))
+    try:
+        tls = client_tls_context(args.hub, args.ca)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return asyncio.run(import_eido(doc, args.hub, args.user, password, args.type, args.timeout, tls))
 
 
 def export(args: argparse.Namespace) -> int:
@@ -85,9 +93,9 @@ def export(args: argparse.Namespace) -> int:
 
 
 async def import_eido(doc: Any, url: str, user: str, password: str, incident_type: str | None,
-                      timeout: float) -> int:
+                      timeout: float, ssl_context: ssl.SSLContext | None) -> int:
     """Apply an EIDO's import plan through a HubClient; prints a line per step."""
-    client = HubClient(url, user, password, client="watchfloor-eido-import")
+    client = HubClient(url, user, password, client="watchfloor-eido-import", ssl_context=ssl_context)
     client.start()
     try:
         try:
@@ -96,7 +104,7 @@ async def import_eido(doc: Any, url: str, user: str, password: str, incident_typ
             print(f"the hub at {url} did not answer: {client.detail}", file=sys.stderr)
             return 1
         if client.state == "refused":
-            print(f"sign-in refused: {client.detail}", file=sys.stderr)
+            print(f"cannot sign in: {client.detail}", file=sys.stderr)
             return 1
         try:
             plan = import_plan(doc, client.picture, incident_type)

@@ -19,6 +19,8 @@ from app.sim.map import FallbackMap
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `watchfloor sim`."""
     parser.add_argument("--url", default="ws://127.0.0.1:8765", help="the hub (default ws://127.0.0.1:8765)")
+    parser.add_argument("--ca", help="the control room's CA certificate (`watchfloor cert ca`): trust a wss:// hub "
+                                     "it signed (default: the system's trust store)")
     parser.add_argument("--user", help="feed account (role feed, agency '*') that fields the fleet (required)")
     parser.add_argument("--password-file", help="file holding its password (default: env WATCHFLOOR_PASSWORD)")
     parser.add_argument("--dispatcher-user",
@@ -74,6 +76,7 @@ def _feed_ports(args: argparse.Namespace) -> FeedPorts | None:
 
 def run(args: argparse.Namespace) -> int:
     """Play until the duration or Ctrl-C; prints what was done. Exit code 1 if the hub refused an account."""
+    from app.client.connection import client_tls_context
     from app.sim.map import load_map
     from app.sim.runner import run_scenario
     from app.sim.scenario import ScenarioConfig
@@ -85,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.user:
         raise SystemExit("give the fleet's feed account with --user")
     feeds = _feed_ports(args)
+    try:
+        tls = client_tls_context(args.url, args.ca)
+    except ValueError as exc:
+        raise SystemExit(f"watchfloor sim: {exc}") from None
     password = _secret(args.password_file, "WATCHFLOOR_PASSWORD")
     if password is None:
         raise SystemExit("give the password with --password-file or the WATCHFLOOR_PASSWORD variable")
@@ -111,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             stats = await run_scenario(args.url, args.user, password, seed=args.seed, speed=args.speed,
                                        units=args.units, duration=args.duration, stop=stop, map_=city,
-                                       dispatcher=dispatcher, config=config, drone=drone, feeds=feeds)
+                                       dispatcher=dispatcher, config=config, drone=drone, feeds=feeds,
+                                       ssl_context=tls)
         except ConnectionError as exc:
             print(f"watchfloor sim: {exc}", flush=True)
             return 1

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import ssl
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -289,7 +290,7 @@ async def _connect(client: HubClient, what: str, timeout: float) -> None:
     except TimeoutError:
         raise ConnectionError(f"cannot reach the hub with the {what} account: {client.detail}") from None
     if client.state == "refused":
-        raise ConnectionError(f"the hub refused the {what} account: {client.detail}")
+        raise ConnectionError(f"the {what} account cannot sign in: {client.detail}")
 
 
 async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, speed: float = 1.0,
@@ -297,7 +298,8 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
                        map_: Map | None = None, dispatcher: tuple[str, str] | None = None,
                        config: ScenarioConfig | None = None,
                        record: list[SimCommand] | None = None, connect_timeout: float = 30.0,
-                       drone: DroneFlightConfig | None = None, feeds: FeedPorts | None = None) -> SimStats:
+                       drone: DroneFlightConfig | None = None, feeds: FeedPorts | None = None,
+                       ssl_context: ssl.SSLContext | None = None) -> SimStats:
     """Play a shift against the hub at `url` until `duration` simulated seconds have passed or `stop` is set.
 
     `user`/`password` is a feed account (role feed, agency "*") that fields the fleet; `dispatcher` is a
@@ -307,7 +309,8 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
     earlier run left them busy). Every command the scenario issues is appended to `record`, if given. With
     `feeds` (the hub's feed gateway), units report positions over their agency's field transport
     (`app.sim.field`) instead of the websocket. With `drone` (and a dispatcher account, which registers and
-    assigns it) a drone flies too, in real time. Raises ConnectionError when an account is refused or the hub
+    assigns it) a drone flies too, in real time. `ssl_context` verifies a wss:// hub (default: the system's
+    trust store, `client_tls_context`). Raises ConnectionError when an account is refused or the hub
     (or its CoT port) cannot be reached within `connect_timeout` seconds.
     """
     if speed <= 0:
@@ -319,8 +322,10 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
     city = map_ if map_ is not None else await asyncio.to_thread(load_map)
     scenario = Scenario(cfg, city)
     stats = SimStats(map_name=city.name)
-    fleet = HubClient(url, user, password, subscribe=dispatcher is None, client="watchfloor-sim fleet")
-    dispatch = (HubClient(url, dispatcher[0], dispatcher[1], subscribe=True, client="watchfloor-sim dispatch")
+    fleet = HubClient(url, user, password, subscribe=dispatcher is None, client="watchfloor-sim fleet",
+                      ssl_context=ssl_context)
+    dispatch = (HubClient(url, dispatcher[0], dispatcher[1], subscribe=True, client="watchfloor-sim dispatch",
+                          ssl_context=ssl_context)
                 if dispatcher else None)
     watch = dispatch or fleet
     radios = (FieldRadios(feeds, {u.plan.id: u.plan.agency for u in scenario.units.values()})

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -104,9 +105,11 @@ class HubBridge(QObject):
     query_finished = Signal(object)  # QueryResult
 
     def __init__(self, url: str, user: str, password: str, rate_hz: float = 8.0,
-                 parent: QObject | None = None, backoff_max: float = 5.0) -> None:
+                 parent: QObject | None = None, backoff_max: float = 5.0,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__(parent)
         self.url = url
+        self._ssl_context = ssl_context
         self.user = user
         self._password = password
         self._period = 1.0 / rate_hz
@@ -166,7 +169,7 @@ class HubBridge(QObject):
         asyncio.set_event_loop(loop)
         self._client = HubClient(self.url, self.user, self._password, client="watchfloor-console",
                                  on_update=self._on_update, on_state=self._on_state,
-                                 backoff_max=self._backoff_max)
+                                 backoff_max=self._backoff_max, ssl_context=self._ssl_context)
         self._password = ""
         try:
             loop.run_until_complete(self._main())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import ssl
 import sys
 
 from PySide6.QtCore import QSettings
@@ -48,13 +49,14 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
-def open_console(url: str, user: str, password: str) -> MainWindow:
-    """Connect (in the background) and show the console; returns the window."""
+def open_console(url: str, user: str, password: str, ssl_context: ssl.SSLContext | None = None) -> MainWindow:
+    """Connect (in the background) and show the console; returns the window. A wss:// URL without
+    `ssl_context` verifies the hub against the system's trust store."""
     city = CityServices()
     city.load_basemap()
     city.loaded.connect(freeze_long_lived)
     city.load_async()
-    bridge = HubBridge(url, user, password)
+    bridge = HubBridge(url, user, password, ssl_context=ssl_context)
     window = MainWindow(bridge, city)
     city.setParent(window)
     bridge.start()
