@@ -37,8 +37,9 @@ class CotStreamSplitter:
         return len(self._buf)
 
     def unfinished(self) -> bytes:
-        """The bytes of an event the stream has not closed yet (what is left when a connection ends)."""
-        return bytes(self._buf)
+        """The bytes of an event the stream has not closed yet (what is left when a connection ends); blank
+        bytes (the newline many clients send after their last event) are nothing unfinished."""
+        return bytes(self._buf) if self._buf.strip() else b""
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add bytes from the stream; return the frames completed by them."""
