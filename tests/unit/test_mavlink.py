@@ -114,3 +114,23 @@ def test_frames_split_across_datagrams_are_reassembled() -> None:
     assert decoder.feed(raw[:10]) == []
     (update,) = decoder.feed(raw[10:])
     assert update.system_id == 6
+
+
+def test_the_kind_comes_from_the_airframe_heartbeat_not_before() -> None:
+    mav = _sender(6)
+    decoder = MavlinkDecoder()
+    decoder.feed(_position(mav))  # a fixed wing's first fix, before its first heartbeat
+    assert decoder.drones[6].kind is None
+    decoder.feed(mav.heartbeat_encode(mavlink2.MAV_TYPE_FIXED_WING, 3, 0, 0, 4).pack(mav))
+    assert decoder.drones[6].kind == "fixed_wing"
+    decoder.feed(_sender(7).heartbeat_encode(mavlink2.MAV_TYPE_HEXAROTOR, 3, 0, 0, 4).pack(_sender(7)))
+    assert decoder.drones[7].kind == "multirotor"
+
+
+def test_a_fix_at_0_0_before_gps_lock_is_no_fix() -> None:
+    mav = _sender(8)
+    decoder = MavlinkDecoder()
+    decoder.feed(mav.global_position_int_encode(1000, 0, 0, 0, 0, 0, 0, 0, 65535).pack(mav))
+    assert decoder.drones[8].fixes == 1 and not decoder.drones[8].has_fix
+    decoder.feed(_position(mav))
+    assert decoder.drones[8].has_fix
