@@ -35,6 +35,8 @@ _GGA_FIX = frozenset({1, 2, 3, 4, 5})
 #: GNS mode characters (one per constellation) that mean a real fix.
 _GNS_FIX = frozenset("ADPRF")
 _HALF_DAY = timedelta(hours=12)
+#: How far ahead of the hub's clock a receiver's clock may be before its time of day is taken for yesterday's.
+_CLOCK_DRIFT = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,10 +514,8 @@ class NmeaSession:
             raise FeedIgnored("no_date", "fix without a date; waiting for the receiver's RMC or ZDA")
         received = received.astimezone(UTC)
         when = datetime.combine(received.date(), tod)
-        if when - received > _HALF_DAY:  # received just after midnight, fixed just before it
+        if when - received > _CLOCK_DRIFT:  # a fix comes before it is received: this time of day was yesterday
             when -= timedelta(days=1)
-        elif received - when > _HALF_DAY:
-            when += timedelta(days=1)
         return when
 
     def _position(self, when: datetime, lat: float, lon: float) -> NmeaPosition | None:

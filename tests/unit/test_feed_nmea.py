@@ -280,6 +280,10 @@ def test_receivers_without_rmc_still_give_fixes():
     session = NmeaSession("udp:10.0.0.8:5000")
     assert fix_of(session, gll[0], received) is None
     assert fix_of(session, gll[1], received).time == datetime(2024, 10, 24, 14, 32, 52, tzinfo=UTC)
+    after_midnight = NmeaSession("udp:10.0.0.8:5000")  # fixed at 14:32 and received at 09:00: it was yesterday
+    assert fix_of(after_midnight, gll[0], datetime(2024, 10, 25, 9, tzinfo=UTC)) is None
+    yesterday = fix_of(after_midnight, gll[1], datetime(2024, 10, 25, 9, tzinfo=UTC))
+    assert yesterday.time == datetime(2024, 10, 24, 14, 32, 52, tzinfo=UTC)
 
 
 def test_sentences_without_checksum_are_read():
