@@ -1,7 +1,8 @@
 """Cursor-on-Target (CoT) XML events as TAK clients (ATAK, WinTAK, iTAK, pytak) send them.
 
 Sans-I/O: ``parse_cot(bytes) -> CotEvent`` and ``encode_*(...) -> bytes``. Stream framing for TCP
-lives in ``app.feeds.framing.CotStreamSplitter``; over UDP each datagram is one event.
+lives in ``app.feeds.framing.CotStreamSplitter``; over UDP each datagram is one event. TAK protocol v1
+(protobuf; mesh datagrams and stream frames) is read through ``app.feeds.cot_proto``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
-from app.feeds.common import check_lat_lon, parse_float, parse_timestamp, parse_xml
+from app.feeds.common import check_lat_lon, check_size, parse_float, parse_timestamp, parse_xml
+from app.feeds.cot_proto import takproto_to_xml
 from app.feeds.errors import FeedError
 
 MAX_COT_BYTES = 64 * 1024
@@ -182,7 +184,7 @@ def is_takproto(data: bytes) -> bool:
 def parse_cot(data: bytes | str, *, max_bytes: int = MAX_COT_BYTES) -> CotEvent:
     """Parse one CoT XML event (one UDP datagram or one frame from ``CotStreamSplitter``)."""
     if isinstance(data, bytes | bytearray) and is_takproto(bytes(data)):
-        raise FeedError("takproto_unsupported", "TAK protocol v1 (protobuf, 0xbf) is not decoded; send XML")
+        data = takproto_to_xml(check_size(data, max_bytes))  # TAK protocol v1, checked as the XML it stands for
     root = parse_xml(data, max_bytes)
     if root.tag != "event":
         raise FeedError("not_cot", f"root element is <{root.tag[:40]}>, expected <event>")

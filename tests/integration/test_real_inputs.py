@@ -14,6 +14,8 @@ from typing import Any
 import pynmea2
 import pytest
 from pymavlink.dialects.v20 import common as mavlink2
+from takproto import xml2proto
+from takproto.constants import TAKProtoVer
 
 from app.client.connection import HubClient
 from app.feeds.klv import decode_uas_ls, encode_uas_ls
@@ -162,17 +164,20 @@ async def scenario(hub: HubProcess, ports: dict[str, int], senders: dict[str, Se
 
 async def cot(console: HubClient, port: int, sender: Sender) -> None:
     cot_dir = REAL / "cot"
-    # TCP, as iTAK streams it: the event, a newline, the connection closes.
+    # TCP, as iTAK streams XML: the event, a newline, the connection closes.
     await tcp_send(port, (cot_dir / "itak-pli.xml").read_bytes().strip() + b"\n")
-    await console.wait_for(unit_at(console, "DFPC-iSchmidt", (41.52309645, -107.72376567)), 15)
-    # UDP: an emergency from a watch, a drone before and after its fix, cameras, things nothing here uses.
-    for name in ("wearos-emergency-b-a-o.xml", "uastool-dji-m30t-nofix.xml", "uastool-dji.xml", "camera-i25.xml",
-                 "camera-lake-city.cot", "file-transfer-ack-nan.xml", "spotted-b-m-p-s-m.xml",
-                 "chat-delivered-b-t-f-d.xml"):
+    await seen(console, unit_at(console, "DFPC-iSchmidt", (41.52309645, -107.72376567)), "the iTAK unit")
+    # TAK protocol v1, the default of current clients: the watch's emergency as a mesh datagram (UDP), the
+    # drone as stream frames (TCP), encoded by takproto from the captured XML.
+    sender.send(port, bytes(xml2proto((cot_dir / "wearos-emergency-b-a-o.xml").read_bytes(), TAKProtoVer.MESH)))
+    await tcp_send(port, bytes(xml2proto((cot_dir / "uastool-dji.xml").read_bytes(), TAKProtoVer.STREAM)))
+    # XML over UDP: a drone before its fix, cameras, things nothing here uses.
+    for name in ("uastool-dji-m30t-nofix.xml", "camera-i25.xml", "camera-lake-city.cot", "file-transfer-ack-nan.xml",
+                 "spotted-b-m-p-s-m.xml", "chat-delivered-b-t-f-d.xml"):
         sender.send(port, (cot_dir / name).read_bytes())
-    await console.wait_for(lambda: any(m.text.startswith("EMERGENCY Manual Alert: Gunshot from SP-Dev at 41.88384")
-                                       for m in console.picture.messages), 15)
-    await console.wait_for(drone_at(console, "2983J8B001V013", (39.1, -108.6)), 15)
+    await seen(console, lambda: any(m.text.startswith("EMERGENCY Manual Alert: Gunshot from SP-Dev at 41.88384")
+                                    for m in console.picture.messages), "the WearOS emergency")
+    await seen(console, drone_at(console, "2983J8B001V013", (39.1, -108.6)), "the DJI drone")
     report = await feeds_until(console, lambda r: r["cot"]["received"] >= 9 and r["cot"]["ignored"] >= 6)
     status = report["cot"]
     assert status["quarantined"] == 0 and status["health"] == "ok", status
