@@ -109,11 +109,11 @@ def interpret(event: CotEvent, senders: CotSenders, known_drones: Container[str]
         raise FeedIgnored("own_echo", "Watchfloor's own picture sent back")
     if event.is_ping:
         raise FeedIgnored("ping", "TAK keep-alive")
-    callsign, group = senders.hear(event)
-    if event.is_chat:
+    if event.is_chat:  # before `hear`: every message has a uid of its own, none of them a device
         assert event.chat is not None
-        sender = event.chat.sender_callsign or callsign or event.uid
+        sender = event.chat.sender_callsign or event.callsign or event.uid
         return Broadcast(f"{sender}: {event.chat.message}"[:2000])
+    callsign, group = senders.hear(event)
     if event.is_emergency or event.is_emergency_cancel:
         return Broadcast(_emergency_text(event, callsign))
     if event.is_drone:
