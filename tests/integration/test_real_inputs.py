@@ -13,6 +13,7 @@ from typing import Any
 
 import pynmea2
 import pytest
+from pymavlink import mavutil
 from pymavlink.dialects.v20 import common as mavlink2
 from takproto import xml2proto
 from takproto.constants import TAKProtoVer
@@ -212,7 +213,38 @@ async def nmea(console: HubClient, ports: dict[str, int], senders: dict[str, Sen
     assert report["nmea"]["quarantined"] == 1 and report["nmea"]["last_error"]["code"] == "bad_checksum"
 
 
+def tlog_datagrams(path: Path, size: int = 1400) -> tuple[list[bytes], tuple[float, float]]:
+    """The MAVLink frames of a telemetry log (pymavlink splits it: each has an 8-byte time stamp before it), packed
+    into datagrams as a serial-to-UDP bridge sends them, and the autopilot's last GLOBAL_POSITION_INT."""
+    log = mavutil.mavlink_connection(str(path), dialect="ardupilotmega")
+    datagrams, current, last = [], b"", (0.0, 0.0)
+    while (msg := log.recv_match()) is not None:
+        frame = bytes(msg.get_msgbuf())
+        if len(current) + len(frame) > size:
+            datagrams.append(current)
+            current = b""
+        current += frame
+        if msg.get_type() == "GLOBAL_POSITION_INT" and msg.get_srcSystem() == 1:
+            last = (msg.lat / 1e7, msg.lon / 1e7)
+    log.close()
+    return [*datagrams, current], last
+
+
 async def drones(console: HubClient, ports: dict[str, int], senders: dict[str, Sender]) -> None:
+    # A real ArduCopter flight (Mission Planner's tlog: the copter, its radio, the ground station's requests).
+    datagrams, last = tlog_datagrams(REAL / "mavlink" / "2013-10-13 18-31-24.tlog")
+    for n in range(0, len(datagrams), 100):  # paced by what the hub has taken: no fixed sleeps, no lost bursts
+        batch = datagrams[n:n + 100]
+        for datagram in batch:
+            senders["mavlink"].send(ports["mavlink"], datagram)
+        sent = n + len(batch)
+        await feeds_until(console, lambda r, sent=sent: r["mavlink"]["received"] >= sent)
+    await seen(console, drone_at(console, "UAV1", last), "the ArduCopter at its last fix")
+    assert console.picture.drones["UAV1"].kind == "multirotor"
+    report = await feeds_until(console, lambda r: r["mavlink"]["received"] >= len(datagrams))
+    assert report["mavlink"]["quarantined"] == 0 and report["mavlink"]["health"] == "ok", report["mavlink"]
+    assert not {"UAV51", "UAV255"} & set(console.picture.drones)  # not its radio, not the ground station
+
     # MAVLink: a fixed wing sends a no-lock fix and a fix before its first heartbeat; a quad a no-lock fix.
     for datagram in mavlink(5, "nofix", "fix", "hb-fixed", "fix") + mavlink(6, "hb-quad", "nofix"):
         senders["mavlink"].send(ports["mavlink"], datagram)
@@ -220,7 +252,7 @@ async def drones(console: HubClient, ports: dict[str, int], senders: dict[str, S
     assert console.picture.drones["UAV5"].kind == "fixed_wing"
     assert near(console.picture.drones["UAV5"].lat, 47.3977 + 3e-7)
     report = await feeds_until(console, lambda r: r["mavlink"]["ignored"] >= 3)
-    assert report["mavlink"]["ignored_kinds"] == {"before_heartbeat": 2, "no_fix": 1}
+    assert report["mavlink"]["ignored_kinds"] == {"before_heartbeat": 2, "no_fix": 1}, report["mavlink"]
     assert console.picture.drones["UAV6"].lat is None  # registered, never drawn at 0,0
 
     # KLV: the sample with a wrong checksum is refused; a packet naming the platform, then the real packet
