@@ -48,9 +48,9 @@ class CotStreamSplitter:
         """Add bytes from the stream; return the frames completed by them."""
         out: list[Frame] = []
         if self._skip:
-            dropped = min(self._skip, len(data))
-            self._skip -= dropped
-            data = data[dropped:]
+            skipped = min(self._skip, len(data))
+            self._skip -= skipped
+            data = data[skipped:]
         self._buf += data
         while True:
             if self._discarding:
