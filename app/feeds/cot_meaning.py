@@ -146,8 +146,8 @@ def _emergency_text(event: CotEvent, callsign: str | None) -> str:
         who = parent or event.uid
     if event.is_emergency_cancel:
         return _one_line(f"EMERGENCY CANCELLED from {who}")[:2000]
-    if event.type == "b-a-o-tbl":
-        label = EMERGENCY_LABELS[event.type]
+    if event.is_911:
+        label = EMERGENCY_LABELS["b-a-o-tbl"]
     else:  # "Troops In Contact", "Manual Alert: Gunshot": what the sender chose says most
         label = (event.emergency.type if event.emergency else "") or EMERGENCY_LABELS.get(event.type, event.type)
     where = f" at {event.lat:.5f}, {event.lon:.5f}" if event.has_fix else " (no position)"

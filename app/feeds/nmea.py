@@ -34,6 +34,8 @@ _DEVICE_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
 _GGA_FIX = frozenset({1, 2, 3, 4, 5})
 #: GNS mode characters (one per constellation) that mean a real fix.
 _GNS_FIX = frozenset("ADPRF")
+#: Talker (two characters: GP, GN, BD, II, U0...) and sentence type (three letters).
+_ADDRESS = re.compile(r"[A-Z][A-Z0-9][A-Z]{3}")
 _HALF_DAY = timedelta(hours=12)
 #: How far ahead of the hub's clock a receiver's clock may be before its time of day is taken for yesterday's.
 _CLOCK_DRIFT = timedelta(minutes=5)
@@ -190,7 +192,7 @@ def parse_sentence(line: bytes | str) -> Sentence:
         return _parse_pwfid(fields)
     if address[:1] == "P" and 2 <= len(address) <= 16 and address.isalnum():
         raise FeedIgnored("proprietary", f"{address} is a manufacturer's own sentence")
-    if len(address) != 5 or not address.isalnum():
+    if not _ADDRESS.fullmatch(address):
         raise FeedError("malformed_sentence", f"bad address field {address[:10]!r}")
     talker, kind = address[:2], address[2:]
     parse = _PARSERS.get(kind)

@@ -147,6 +147,7 @@ def test_pwfid_sentence():
         (sentence("GPRMC,123519,A,4807.038,N,01131.000,E,0,0,300294,,"), "invalid_time"),
         (sentence("GPRMC,123519,A,4807.038"), "truncated"),
         (sentence("GP RMC,1"), "malformed_sentence"),
+        ("$hello,world", "malformed_sentence"),  # no checksum is allowed; an address that is none is not
         ("GPRMC,123519,A*00", "malformed_sentence"),
         (b"$GPRMC,\xff\xfe*00", "malformed_sentence"),
         ("$GPRMC,\x00\x01*01", "malformed_sentence"),
