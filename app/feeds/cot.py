@@ -1,17 +1,20 @@
 """Cursor-on-Target (CoT) XML events as TAK clients (ATAK, WinTAK, iTAK, pytak) send them.
 
 Sans-I/O: ``parse_cot(bytes) -> CotEvent`` and ``encode_*(...) -> bytes``. Stream framing for TCP
-lives in ``app.feeds.framing.CotStreamSplitter``; over UDP each datagram is one event.
+lives in ``app.feeds.framing.CotStreamSplitter``; over UDP each datagram is one event. TAK protocol v1
+(protobuf; mesh datagrams and stream frames) is read through ``app.feeds.cot_proto``.
 """
 
 from __future__ import annotations
 
+import math
 import uuid as uuid_mod
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
-from app.feeds.common import check_lat_lon, parse_float, parse_timestamp, parse_xml
+from app.feeds.common import check_lat_lon, check_size, parse_float, parse_timestamp, parse_xml
+from app.feeds.cot_proto import takproto_to_xml
 from app.feeds.errors import FeedError
 
 MAX_COT_BYTES = 64 * 1024
@@ -114,6 +117,12 @@ class CotEvent:
     detail_xml: str = ""
 
     @property
+    def has_fix(self) -> bool:
+        """False for the "no fix yet" placeholder at exactly 0,0 that TAK clients and UAS tools send before their
+        GPS has a position (ATAK with hae/ce/le 9999999, DJI bridges with ce 0): not a place anyone is."""
+        return not (self.lat == 0.0 and self.lon == 0.0)
+
+    @property
     def is_friendly_ground(self) -> bool:
         """A friendly ground unit's position (``a-f-G-*``)."""
         return self.type == "a-f-G" or self.type.startswith("a-f-G-")
@@ -130,18 +139,21 @@ class CotEvent:
         return self.is_air and ("-A-M-H-Q" in self.type or "-A-M-F-Q" in self.type or self.sensor is not None)
 
     @property
+    def _is_alert(self) -> bool:
+        return self.type == "b-a-o" or self.type.startswith("b-a-o-")
+
+    @property
     def is_emergency(self) -> bool:
-        """An emergency alert (``b-a-o-*``: 911, ring the bell, in contact, ...) that is not a cancel."""
+        """An emergency alert (``b-a-o`` and ``b-a-o-*``: 911, ring the bell, in contact, ...) that is not a
+        cancel."""
         if self.type == "b-a-o-can":
             return False
-        return self.type.startswith("b-a-o-") and not (self.emergency and self.emergency.cancel)
+        return self._is_alert and not (self.emergency and self.emergency.cancel)
 
     @property
     def is_emergency_cancel(self) -> bool:
         """``b-a-o-can``, or an emergency detail with cancel="true"."""
-        return self.type == "b-a-o-can" or bool(
-            self.type.startswith("b-a-o-") and self.emergency and self.emergency.cancel
-        )
+        return self.type == "b-a-o-can" or bool(self._is_alert and self.emergency and self.emergency.cancel)
 
     @property
     def is_911(self) -> bool:
@@ -172,7 +184,7 @@ def is_takproto(data: bytes) -> bool:
 def parse_cot(data: bytes | str, *, max_bytes: int = MAX_COT_BYTES) -> CotEvent:
     """Parse one CoT XML event (one UDP datagram or one frame from ``CotStreamSplitter``)."""
     if isinstance(data, bytes | bytearray) and is_takproto(bytes(data)):
-        raise FeedError("takproto_unsupported", "TAK protocol v1 (protobuf, 0xbf) is not decoded; send XML")
+        data = takproto_to_xml(check_size(data, max_bytes))  # TAK protocol v1, checked as the XML it stands for
     root = parse_xml(data, max_bytes)
     if root.tag != "event":
         raise FeedError("not_cot", f"root element is <{root.tag[:40]}>, expected <event>")
@@ -190,9 +202,9 @@ def parse_cot(data: bytes | str, *, max_bytes: int = MAX_COT_BYTES) -> CotEvent:
         _float_attr(point, "lat", required=True),  # type: ignore[arg-type]
         _float_attr(point, "lon", required=True),  # type: ignore[arg-type]
     )
-    hae = _float_attr(point, "hae", required=False)
-    ce = _float_attr(point, "ce", required=False)
-    le = _float_attr(point, "le", required=False)
+    hae = _measure(point, "hae")
+    ce = _measure(point, "ce")
+    le = _measure(point, "le")
     fields: dict[str, object] = {}
     detail = root.find("detail")
     if detail is not None:
@@ -224,6 +236,19 @@ def _float_attr(elem: ET.Element, name: str, *, required: bool) -> float | None:
     return parse_float(elem.get(name), f"{elem.tag}@{name}", required=required)
 
 
+def _measure(elem: ET.Element, name: str) -> float | None:
+    """An optional measurement where TAK tools write "NaN" for "not known" (ATAK's hae/ce/le, iTAK's track
+    course): NaN and infinities read as absent; text that is no number at all is still refused."""
+    text = elem.get(name)
+    if text is not None:
+        try:
+            if not math.isfinite(float(text)):
+                return None
+        except ValueError:
+            pass  # not a number: parse_float refuses it with its field name
+    return _float_attr(elem, name, required=False)
+
+
 def _parse_detail(detail: ET.Element) -> dict[str, object]:
     fields: dict[str, object] = {}
     contact = detail.find("contact")
@@ -236,8 +261,8 @@ def _parse_detail(detail: ET.Element) -> dict[str, object]:
         fields["group_role"] = group.get("role")
     track = detail.find("track")
     if track is not None:
-        course = _float_attr(track, "course", required=False)
-        speed = _float_attr(track, "speed", required=False)
+        course = _measure(track, "course")
+        speed = _measure(track, "speed")
         if speed is not None and speed < 0:
             raise FeedError("out_of_range", f"track speed {speed} is negative")
         fields["track"] = CotTrack(course=None if course is None else course % 360.0, speed=speed)
@@ -261,13 +286,13 @@ def _parse_detail(detail: ET.Element) -> dict[str, object]:
     sensor = detail.find("sensor")
     if sensor is not None:
         fields["sensor"] = CotSensor(
-            **{k: _float_attr(sensor, k, required=False) for k in ("azimuth", "fov", "vfov", "range")},
-            elevation=_float_attr(sensor, "elevation", required=False),
-            roll=_float_attr(sensor, "roll", required=False),
+            **{k: _measure(sensor, k) for k in ("azimuth", "fov", "vfov", "range")},
+            elevation=_measure(sensor, "elevation"),
+            roll=_measure(sensor, "roll"),
         )
     video = detail.find("__video")
     if video is not None:
-        fields["video"] = _parse_video(video)
+        fields["video"] = _parse_video(video)  # None for an empty <__video/>: UAS tools send one before a feed
     emergency = detail.find("emergency")
     if emergency is not None:
         fields["emergency"] = CotEmergency(
@@ -280,7 +305,8 @@ def _parse_detail(detail: ET.Element) -> dict[str, object]:
     return fields
 
 
-def _parse_video(video: ET.Element) -> CotVideo:
+def _parse_video(video: ET.Element) -> CotVideo | None:
+    """The feed a ``__video`` names, or None when it names none (an empty ``<__video/>``)."""
     entry = video.find("ConnectionEntry")
     address = protocol = path = alias = ""
     port: int | None = None
@@ -289,22 +315,27 @@ def _parse_video(video: ET.Element) -> CotVideo:
         protocol = entry.get("protocol", "")
         path = entry.get("path", "")
         alias = entry.get("alias", "")
-        port_text = entry.get("port", "")
-        if port_text:
-            try:
-                port = int(port_text)
-            except ValueError as exc:
-                raise FeedError(
-                    "wrong_type", f"ConnectionEntry port {port_text[:20]!r} is not a number"
-                ) from exc
-            if not 0 < port < 65536:
-                raise FeedError("out_of_range", f"ConnectionEntry port {port} outside 1..65535")
+        port = _video_port(entry.get("port", ""))
     url = video.get("url", "")
     if not url and address and protocol:
         url = f"{protocol}://{address}{f':{port}' if port else ''}{path}"
     if not url:
-        raise FeedError("missing_field", "__video has neither url nor a ConnectionEntry address")
+        return None
     return CotVideo(url=url, alias=alias, address=address, port=port, protocol=protocol, path=path)
+
+
+def _video_port(text: str) -> int | None:
+    """A ConnectionEntry port; ATAK writes -1 for "none" (the address is then a whole URL)."""
+    text = text.strip()
+    if text in ("", "-1"):
+        return None
+    try:
+        port = int(text)
+    except ValueError as exc:
+        raise FeedError("wrong_type", f"ConnectionEntry port {text[:20]!r} is not a number") from exc
+    if not 0 < port < 65536:
+        raise FeedError("out_of_range", f"ConnectionEntry port {port} outside 1..65535")
+    return port
 
 
 # --- encoding -------------------------------------------------------------------------------------

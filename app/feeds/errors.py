@@ -14,3 +14,16 @@ class FeedError(ValueError):
         super().__init__(f"{code}: {reason}")
         self.code = code
         self.reason = reason
+
+
+class FeedIgnored(Exception):
+    """Input from a feed was valid but carries nothing the hub uses (not an error: nothing is quarantined).
+
+    ``kind`` says what it was, for the per-kind ignored counts (for example ``"GSV"``, ``"no_fix"``,
+    ``"camera"``, ``"proprietary"``); ``reason`` is for people.
+    """
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(f"{kind}: {reason}")
+        self.kind = kind
+        self.reason = reason

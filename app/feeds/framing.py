@@ -8,6 +8,7 @@ can count and quarantine it, and the splitter resynchronises by itself.
 from __future__ import annotations
 
 from app.feeds.cot import MAX_COT_BYTES, TAKPROTO_MAGIC
+from app.feeds.cot_proto import stream_frame_length
 from app.feeds.errors import FeedError
 
 Frame = bytes | FeedError
@@ -18,18 +19,20 @@ _PROLOG = b"<?xml"
 
 
 class CotStreamSplitter:
-    """Split TAK's TCP stream (XML events back to back, no delimiter) at ``</event>`` boundaries.
+    """Split TAK's TCP stream into events: XML events back to back (no delimiter) at ``</event>``
+    boundaries, TAK protocol v1 frames (0xbf, varint length, protobuf) by their length; a frame is
+    returned whole, header included, for ``parse_cot``.
 
     Garbage between events is skipped (non-blank garbage is reported as "garbage"); an event that
     grows beyond ``max_event_bytes`` without closing is reported as "too_large" and dropped up to
-    its ``</event>``; a TAK protocol v1 stream (0xbf) is reported once as "takproto_unsupported".
+    its ``</event>`` (a protobuf frame: by its length).
     """
 
     def __init__(self, max_event_bytes: int = MAX_COT_BYTES) -> None:
         self.max_event_bytes = max_event_bytes
         self._buf = bytearray()
         self._discarding = False  # inside an oversize event: drop until its </event>
-        self._takproto = False
+        self._skip = 0  # bytes still to drop of an oversize protobuf frame
 
     @property
     def buffered(self) -> int:
@@ -37,14 +40,17 @@ class CotStreamSplitter:
         return len(self._buf)
 
     def unfinished(self) -> bytes:
-        """The bytes of an event the stream has not closed yet (what is left when a connection ends)."""
-        return bytes(self._buf)
+        """The bytes of an event the stream has not closed yet (what is left when a connection ends); blank
+        bytes (the newline many clients send after their last event) are nothing unfinished."""
+        return bytes(self._buf) if self._buf.strip() else b""
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add bytes from the stream; return the frames completed by them."""
         out: list[Frame] = []
-        if self._takproto:
-            return out
+        if self._skip:
+            skipped = min(self._skip, len(data))
+            self._skip -= skipped
+            data = data[skipped:]
         self._buf += data
         while True:
             if self._discarding:
@@ -71,10 +77,23 @@ class CotStreamSplitter:
                 if dropped.strip():
                     out.append(FeedError("garbage", f"skipped {len(dropped)} bytes between events"))
             if self._buf[:1] == bytes([TAKPROTO_MAGIC]):
-                self._takproto = True
-                self._buf.clear()
-                out.append(FeedError("takproto_unsupported", "peer speaks TAK protocol v1 (0xbf); send XML"))
-                return out
+                try:
+                    total = stream_frame_length(self._buf)
+                except FeedError as error:  # no way to find the next frame in a broken binary stream
+                    self._buf.clear()
+                    out.append(error)
+                    return out
+                if total is None or (total <= self.max_event_bytes and total > len(self._buf)):
+                    return out
+                if total > self.max_event_bytes:
+                    out.append(FeedError("too_large", f"protobuf frame of {total} bytes exceeds "
+                                                      f"{self.max_event_bytes}; dropped"))
+                    self._skip = max(0, total - len(self._buf))
+                    del self._buf[:total]
+                    continue
+                out.append(bytes(self._buf[:total]))
+                del self._buf[:total]
+                continue
             end = self._buf.find(_EVENT_CLOSE)
             if end >= 0 and end + len(_EVENT_CLOSE) <= self.max_event_bytes:
                 frame_end = end + len(_EVENT_CLOSE)

@@ -64,6 +64,9 @@ _SPECS: dict[int, _Spec] = {
     24: _signed("frame_center_longitude", 4, 180),
     25: _unsigned("frame_center_elevation", 2, -900, 19000),
     65: _Spec("ls_version", "int", 1),
+    # Full-range angles (ST 0601.8+): platforms that pitch or roll beyond tags 6/7's ±20°/±50° send these.
+    90: _signed("platform_pitch_full", 4, 90),
+    91: _signed("platform_roll_full", 4, 90),
 }
 for _i in range(4):
     _SPECS[26 + 2 * _i] = _signed(f"offset_corner_latitude_{_i + 1}", 2, 0.075)
@@ -91,6 +94,8 @@ class KlvPacket:
     platform_heading: float | None = None
     platform_pitch: float | None = None
     platform_roll: float | None = None
+    platform_pitch_full: float | None = None
+    platform_roll_full: float | None = None
     sensor_latitude: float | None = None
     sensor_longitude: float | None = None
     sensor_altitude: float | None = None
@@ -107,6 +112,24 @@ class KlvPacket:
     offset_corners: list[tuple[float | None, float | None]] = field(default_factory=list)
     full_corners: list[tuple[float | None, float | None]] = field(default_factory=list)
     unknown: dict[int, bytes] = field(default_factory=dict)
+
+    @property
+    def pitch(self) -> float | None:
+        """The platform's pitch: the full-range tag 90 when sent, else tag 6."""
+        return self.platform_pitch if self.platform_pitch_full is None else self.platform_pitch_full
+
+    @property
+    def roll(self) -> float | None:
+        """The platform's roll: the full-range tag 91 when sent, else tag 7."""
+        return self.platform_roll if self.platform_roll_full is None else self.platform_roll_full
+
+    @property
+    def platform_name(self) -> str | None:
+        """What the packet calls its platform: tail number, else mission id, else platform designation."""
+        for name in (self.platform_tail_number, self.mission_id, self.platform_designation):
+            if name and name.strip():
+                return name.strip()
+        return None
 
     @property
     def frame_center(self) -> tuple[float, float] | None:
@@ -390,3 +413,24 @@ class KlvStreamDecoder:
         """Drop the first key byte so the next search finds the following packet."""
         del self._buffer[:1]
         self._resyncing = True
+
+
+class KlvPlatforms:
+    """The platform each sender last named. ST 0601 lets a packet carry only the values that changed since the
+    sender's last one, so real encoders name the platform (tail number, mission id, designation) now and then
+    and send the changing values in between; those packets are the named platform's, not nobody's."""
+
+    def __init__(self, kept: int = 1024) -> None:
+        self.kept = kept
+        self._names: dict[str, str] = {}  # insertion order: the oldest sender is forgotten first
+
+    def name(self, sender: str, packet: KlvPacket) -> str | None:
+        """The platform `packet` from `sender` is about: its own name, else the last one that sender gave."""
+        name = packet.platform_name
+        if name is None:
+            return self._names.get(sender)
+        self._names.pop(sender, None)
+        self._names[sender] = name
+        if len(self._names) > self.kept:
+            del self._names[next(iter(self._names))]
+        return name

@@ -21,6 +21,8 @@ MAV_MODE_FLAG_SAFETY_ARMED = 128
 MAV_AUTOPILOT_INVALID = 8
 MAV_TYPE_GCS = 6
 UINT16_UNKNOWN = 0xFFFF
+#: MAV_TYPE -> drone kind (any other airframe flies as a multirotor).
+MAV_KINDS = {1: "fixed_wing", 19: "vtol", 20: "vtol", 21: "vtol", 22: "vtol", 23: "vtol", 24: "vtol", 25: "vtol"}
 
 
 @dataclass
@@ -58,6 +60,20 @@ class DroneTelemetry:
     #: fix, and a link is alive as long as heartbeats come, though neither makes a `DroneUpdate`.
     heartbeats: int = field(default=0, compare=False)
     fixes: int = field(default=0, compare=False)
+
+    @property
+    def kind(self) -> str | None:
+        """The drone kind its airframe's HEARTBEAT gives; None until one came (a fix may come first, and a fixed
+        wing registered then would be drawn as a multirotor for good)."""
+        if self.vehicle_type is None:
+            return None
+        return MAV_KINDS.get(self.vehicle_type, "multirotor")
+
+    @property
+    def has_fix(self) -> bool:
+        """A position is known. Autopilots send GLOBAL_POSITION_INT at 0,0 until their GPS has a lock."""
+        return self.latitude is not None and self.longitude is not None \
+            and not (self.latitude == 0 and self.longitude == 0)
 
 
 @dataclass

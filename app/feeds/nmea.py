@@ -1,10 +1,16 @@
-"""NMEA 0183 position sentences (RMC, GGA, VTG from any talker: GP, GN, GL, GA, BD...), sans-I/O.
+"""NMEA 0183 position sentences (RMC, GGA, GNS, GLL, VTG, ZDA from any talker: GP, GN, GL, GA, BD...), sans-I/O.
+
+Every other well-formed sentence (GSV, GSA, TXT, proprietary ``$P...``, AIS ``!..VDM``...) is valid input
+we do not use: ``parse_sentence`` raises ``FeedIgnored`` with its kind, never ``FeedError``; so does a
+receiver's "no fix yet" (RMC status V, GGA quality 0). The checksum is optional, as NMEA 0183 has it
+(some receivers send none); a checksum that is there must be right.
 
 NMEA carries no device identity. Watchfloor's rule (see docs/feeds.md): the transport tags every
 sentence with a source id — ``udp:<host>:<port>`` for a datagram sender, ``tcp:<host>:<port>`` for a
 connection — and a device may name itself in-band with the proprietary sentence
 ``$PWFID,<device-id>*hh``, which then overrides the transport tag for the rest of that connection.
-``DeviceMap`` maps device ids to unit callsigns. ``NmeaSession`` holds that per-source state.
+``DeviceMap`` maps device ids to unit callsigns (a transport tag also matches the keys ``udp:<host>``
+and ``<host>``). ``NmeaSession`` holds that per-source state.
 """
 
 from __future__ import annotations
@@ -13,17 +19,26 @@ import configparser
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 
 from app.feeds.common import check_lat_lon
-from app.feeds.errors import FeedError
+from app.feeds.errors import FeedError, FeedIgnored
 
 MAX_SENTENCE = 200  # the standard says 82 characters; real receivers exceed it, we tolerate up to 200
 KNOTS_TO_MPS = 1852.0 / 3600.0
 _DEVICE_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
+#: GGA quality 6 (dead reckoning), 7 (manual input) and 8 (simulator: a Garmin in demo mode) are no fix.
+_GGA_FIX = frozenset({1, 2, 3, 4, 5})
+#: GNS mode characters (one per constellation) that mean a real fix.
+_GNS_FIX = frozenset("ADPRF")
+#: Talker (two characters: GP, GN, BD, II, U0...) and sentence type (three letters).
+_ADDRESS = re.compile(r"[A-Z][A-Z0-9][A-Z]{3}")
+_HALF_DAY = timedelta(hours=12)
+#: How far ahead of the hub's clock a receiver's clock may be before its time of day is taken for yesterday's.
+_CLOCK_DRIFT = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +68,24 @@ class Gga:
 
 
 @dataclass(frozen=True, slots=True)
+class Gll:
+    """Geographic position: latitude, longitude and the time of day (no date)."""
+
+    talker: str
+    time_of_day: dtime
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class Zda:
+    """Date and time: what gives GGA/GLL fixes their date when a receiver sends no RMC."""
+
+    talker: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Vtg:
     """Course and speed over ground."""
 
@@ -68,7 +101,7 @@ class DeviceId:
     device: str
 
 
-Sentence = Rmc | Gga | Vtg | DeviceId
+Sentence = Rmc | Gga | Gll | Zda | Vtg | DeviceId
 
 
 def checksum(body: str) -> str:
@@ -135,7 +168,11 @@ def _coordinates(lat: float, lon: float) -> str:
 
 
 def parse_sentence(line: bytes | str) -> Sentence:
-    """Parse one sentence (with or without CR/LF). Unsupported types raise "unsupported_sentence"."""
+    """Parse one sentence (with or without CR/LF).
+
+    Raises ``FeedError`` for input that is wrong and ``FeedIgnored`` for valid sentences we do not use
+    (kind: the sentence type, "proprietary", or "no_fix").
+    """
     text = _decode(line).strip()
     if not text:
         raise FeedError("empty", "empty sentence")
@@ -144,25 +181,24 @@ def parse_sentence(line: bytes | str) -> Sentence:
     if text[0] not in "$!":
         raise FeedError("malformed_sentence", f"sentence must start with '$': {text[:20]!r}")
     star = text.rfind("*")
-    if star < 0:
-        raise FeedError("bad_checksum", "checksum is missing")
-    body, given = text[1:star], text[star + 1 :]
-    if len(given) != 2 or given.upper() != checksum(body):
-        raise FeedError("bad_checksum", f"checksum {given[:4]!r} != computed {checksum(body)}")
+    body = text[1:] if star < 0 else text[1:star]  # no checksum at all: NMEA 0183 allows it
+    if star >= 0:
+        given = text[star + 1 :]
+        if len(given) != 2 or given.upper() != checksum(body):
+            raise FeedError("bad_checksum", f"checksum {given[:4]!r} != computed {checksum(body)}")
     fields = body.split(",")
     address = fields[0]
     if address == "PWFID":
         return _parse_pwfid(fields)
-    if len(address) != 5 or not address.isalnum():
+    if address[:1] == "P" and 2 <= len(address) <= 16 and address.isalnum():
+        raise FeedIgnored("proprietary", f"{address} is a manufacturer's own sentence")
+    if not _ADDRESS.fullmatch(address):
         raise FeedError("malformed_sentence", f"bad address field {address[:10]!r}")
     talker, kind = address[:2], address[2:]
-    if kind == "RMC":
-        return _parse_rmc(talker, fields)
-    if kind == "GGA":
-        return _parse_gga(talker, fields)
-    if kind == "VTG":
-        return _parse_vtg(talker, fields)
-    raise FeedError("unsupported_sentence", f"{address} is not handled")
+    parse = _PARSERS.get(kind)
+    if parse is None:
+        raise FeedIgnored(kind, f"{address} carries nothing Watchfloor uses")
+    return parse(talker, fields)
 
 
 def _decode(line: bytes | str) -> str:
@@ -245,9 +281,9 @@ def _parse_rmc(talker: str, f: list[str]) -> Rmc:
     # RMC,hhmmss.ss,A,llll.ll,a,yyyyy.yy,a,x.x,x.x,ddmmyy,x.x,a[,m[,s]]
     _need(f, 10, "RMC")
     if f[2] != "A":
-        raise FeedError("no_fix", f"RMC status {f[2]!r} (void): receiver has no fix")
+        raise FeedIgnored("no_fix", f"RMC status {f[2]!r} (void): receiver has no fix")
     if len(f) > 12 and f[12] in ("N", "E"):  # NMEA 2.3 mode: not valid / dead reckoning only
-        raise FeedError("no_fix", f"RMC mode {f[12]!r}: position not valid")
+        raise FeedIgnored("no_fix", f"RMC mode {f[12]!r}: position not valid")
     tod = _time_of_day(f[1])
     day = _date(f[9])
     lat, lon = check_lat_lon(_coordinate(f[3], f[4], is_lat=True), _coordinate(f[5], f[6], is_lat=False))
@@ -272,8 +308,8 @@ def _parse_gga(talker: str, f: list[str]) -> Gga:
         quality = int(f[6]) if f[6] else 0
     except ValueError as exc:
         raise FeedError("wrong_type", f"GGA quality {f[6][:10]!r} is not an integer") from exc
-    if quality == 0:
-        raise FeedError("no_fix", "GGA fix quality 0: receiver has no fix")
+    if quality not in _GGA_FIX:
+        raise FeedIgnored("no_fix", f"GGA fix quality {quality}: no fix (0 none, 6 estimated, 7 manual, 8 simulated)")
     tod = _time_of_day(f[1])
     lat, lon = check_lat_lon(_coordinate(f[2], f[3], is_lat=True), _coordinate(f[4], f[5], is_lat=False))
     sats = _number(f[7], "satellites")
@@ -289,11 +325,48 @@ def _parse_gga(talker: str, f: list[str]) -> Gga:
     )
 
 
+def _parse_gns(talker: str, f: list[str]) -> Gga:
+    # GNS,hhmmss.ss,llll.ll,a,yyyyy.yy,a,modes,nn,hdop,alt,sep,age,station[,status]: GGA for several systems
+    _need(f, 10, "GNS")
+    if not _GNS_FIX.intersection(f[6]):
+        raise FeedIgnored("no_fix", f"GNS modes {f[6][:8]!r}: no constellation has a fix")
+    tod = _time_of_day(f[1])
+    lat, lon = check_lat_lon(_coordinate(f[2], f[3], is_lat=True), _coordinate(f[4], f[5], is_lat=False))
+    sats = _number(f[7], "satellites")
+    return Gga(talker=talker, time_of_day=tod, lat=lat, lon=lon, quality=1,
+               satellites=None if sats is None else int(sats), hdop=_number(f[8], "hdop"),
+               altitude_m=_number(f[9], "altitude"))
+
+
+def _parse_gll(talker: str, f: list[str]) -> Gll:
+    # GLL,llll.ll,a,yyyyy.yy,a,hhmmss.ss,A[,mode]
+    _need(f, 7, "GLL")
+    if f[6] != "A" or (len(f) > 7 and f[7] in ("N", "E")):
+        raise FeedIgnored("no_fix", f"GLL status {f[6][:3]!r}: position not valid")
+    tod = _time_of_day(f[5])
+    lat, lon = check_lat_lon(_coordinate(f[1], f[2], is_lat=True), _coordinate(f[3], f[4], is_lat=False))
+    return Gll(talker=talker, time_of_day=tod, lat=lat, lon=lon)
+
+
+def _parse_zda(talker: str, f: list[str]) -> Zda:
+    # ZDA,hhmmss.ss,dd,mm,yyyy,zone_h,zone_m
+    _need(f, 5, "ZDA")
+    if not (f[1] and f[2] and f[3] and f[4]):
+        raise FeedIgnored("no_fix", "ZDA without date or time: receiver has no time yet")
+    if not re.fullmatch(r"\d{2}", f[2]) or not re.fullmatch(r"\d{2}", f[3]) or not re.fullmatch(r"\d{4}", f[4]):
+        raise FeedError("invalid_time", f"ZDA date {f[2][:4]}/{f[3][:4]}/{f[4][:6]} is not dd,mm,yyyy")
+    try:
+        day = date(int(f[4]), int(f[3]), int(f[2]))
+    except ValueError as exc:
+        raise FeedError("invalid_time", f"ZDA date: {exc}") from exc
+    return Zda(talker=talker, time=datetime.combine(day, _time_of_day(f[1])))
+
+
 def _parse_vtg(talker: str, f: list[str]) -> Vtg:
     # VTG,course_true,T,course_mag,M,speed_knots,N,speed_kmh,K[,mode]
     _need(f, 9, "VTG")
     if len(f) > 9 and f[9] == "N":
-        raise FeedError("no_fix", "VTG mode N: data not valid")
+        raise FeedIgnored("no_fix", "VTG mode N: data not valid")
     course = _number(f[1], "course")
     knots = _number(f[5], "speed")
     kmh = _number(f[7], "speed_kmh")
@@ -301,6 +374,10 @@ def _parse_vtg(talker: str, f: list[str]) -> Vtg:
     if speed is not None and speed < 0:
         raise FeedError("out_of_range", f"speed {speed} is negative")
     return Vtg(talker=talker, course_deg=None if course is None else course % 360.0, speed_mps=speed)
+
+
+_PARSERS: dict[str, Callable[[str, list[str]], Sentence]] = {
+    "RMC": _parse_rmc, "GGA": _parse_gga, "GNS": _parse_gns, "GLL": _parse_gll, "ZDA": _parse_zda, "VTG": _parse_vtg}
 
 
 def _parse_pwfid(f: list[str]) -> DeviceId:
@@ -383,25 +460,30 @@ class NmeaPosition:
 
 
 class NmeaSession:
-    """Per-source state: device identity, the last date seen (GGA has none) and the last altitude.
+    """Per-source state: device identity, the last date seen (GGA and GLL have none) and the last altitude.
 
-    ``feed(line)`` returns an ``NmeaPosition`` for each RMC, and for each GGA once a date is known;
-    VTG updates course and speed; ``$PWFID`` renames the source. A receiver sends RMC and GGA for every
-    fix: the second sentence of a fix already reported (same device, same time) updates the session but
-    reports nothing, so one fix is one position. Errors raise ``FeedError``.
+    ``feed(line, received)`` returns an ``NmeaPosition`` for each fix (RMC, GGA, GNS or GLL) and ``None`` for
+    sentences that only update the session (VTG course and speed, ZDA date, ``$PWFID`` renaming the source).
+    A receiver sends several sentences for every fix: the later ones of a fix already reported (same device,
+    same time) update the session but report nothing, so one fix is one position. A fix without a date takes
+    it from RMC or ZDA; a receiver that sends neither (GLL-only, GGA-only) gets the date of ``received`` (the
+    hub's clock), once its second fix shows no date is coming. Errors raise ``FeedError``, valid sentences we
+    do not use ``FeedIgnored``.
     """
 
     def __init__(self, source: str, device_map: DeviceMap | None = None) -> None:
+        self.source = source
         self.device = source
         self.device_map = device_map or DeviceMap()
         self._date: date | None = None
+        self._undated: dtime | None = None  # the first fix's time of day while no date is known
         self._altitude: float | None = None
         self._speed: float | None = None
         self._course: float | None = None
         self._reported: tuple[str, datetime] | None = None  # (device, time) of the last fix reported
 
-    def feed(self, line: bytes | str) -> NmeaPosition | None:
-        """Parse one sentence and return the position it completes, if any."""
+    def feed(self, line: bytes | str, received: datetime | None = None) -> NmeaPosition | None:
+        """Parse one sentence and return the position it completes, if any (`received`: when, aware)."""
         sentence = parse_sentence(line)
         if isinstance(sentence, DeviceId):
             self.device = sentence.device
@@ -409,14 +491,34 @@ class NmeaSession:
         if isinstance(sentence, Vtg):
             self._speed, self._course = sentence.speed_mps, sentence.course_deg
             return None
+        if isinstance(sentence, Zda):
+            self._date = sentence.time.date()
+            return None
         if isinstance(sentence, Rmc):
             self._date = sentence.time.date()
             self._speed, self._course = sentence.speed_mps, sentence.course_deg
             return self._position(sentence.time, sentence.lat, sentence.lon)
-        self._altitude = sentence.altitude_m
-        if self._date is None:
-            return None
-        return self._position(datetime.combine(self._date, sentence.time_of_day), sentence.lat, sentence.lon)
+        if isinstance(sentence, Gga):
+            self._altitude = sentence.altitude_m
+        when = self._dated(sentence.time_of_day, received)
+        return self._position(when, sentence.lat, sentence.lon)
+
+    def _dated(self, tod: dtime, received: datetime | None) -> datetime:
+        """A time of day on the right date: the last one the receiver gave, else the day it was received."""
+        if self._date is not None:
+            when = datetime.combine(self._date, tod)
+            if self._reported is not None and when < self._reported[1] - _HALF_DAY:
+                when += timedelta(days=1)  # past midnight before the receiver's next date
+            return when
+        if received is None or self._undated is None or self._undated == tod:
+            # The first fix: its RMC or ZDA may still be on its way (receivers send them after GGA).
+            self._undated = tod
+            raise FeedIgnored("no_date", "fix without a date; waiting for the receiver's RMC or ZDA")
+        received = received.astimezone(UTC)
+        when = datetime.combine(received.date(), tod)
+        if when - received > _CLOCK_DRIFT:  # a fix comes before it is received: this time of day was yesterday
+            when -= timedelta(days=1)
+        return when
 
     def _position(self, when: datetime, lat: float, lon: float) -> NmeaPosition | None:
         if self._reported == (self.device, when):
@@ -424,7 +526,7 @@ class NmeaSession:
         self._reported = (self.device, when)
         return NmeaPosition(
             device=self.device,
-            callsign=self.device_map.callsign_for(self.device),
+            callsign=self._callsign(),
             time=when,
             lat=lat,
             lon=lon,
@@ -432,3 +534,22 @@ class NmeaSession:
             speed_mps=self._speed,
             course_deg=self._course,
         )
+
+    def _callsign(self) -> str | None:
+        if self.device != self.source:  # the device named itself ($PWFID)
+            return self.device_map.callsign_for(self.device)
+        for key in transport_keys(self.source):
+            callsign = self.device_map.callsign_for(key)
+            if callsign is not None:
+                return callsign
+        return None
+
+
+def transport_keys(source: str) -> list[str]:
+    """Device-map keys a transport tag matches, most precise first: ``udp:10.0.0.8:5000``, ``udp:10.0.0.8``,
+    ``10.0.0.8`` (a sender's port often changes when it restarts; its address rarely does)."""
+    transport, _, rest = source.partition(":")
+    host, _, port = rest.rpartition(":")
+    if transport not in ("udp", "tcp") or not host or not port.isdigit():
+        return [source]
+    return [source, f"{transport}:{host}", host]

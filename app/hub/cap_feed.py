@@ -77,7 +77,7 @@ class CapIntake:
         sequencer, status = self.hub.sequencer, self.hub.feeds.feed(FEED)
         first_key = f"{message_key(alert)}#0"
         if first_key in sequencer.commands:
-            status.ignore()
+            status.ignore("duplicate")
             # A known key is answered from the log's record, before any rule runs: the original seqs.
             return sequencer.submit(actor, "alert.cap", None, first_key)  # type: ignore[no-any-return]
         try:
@@ -86,7 +86,7 @@ class CapIntake:
             self.hub.feeds.quarantine(FEED, source, error.code, error.reason, raw)
             raise Refusal(error.code, error.reason) from None
         if steps.ignored is not None:
-            status.ignore()
+            status.ignore(steps.ignored.code)
             log.info("CAP %s from %s ignored: %s", alert.identifier, source, steps.ignored.reason)
             raise CapIgnored(steps.ignored.code, steps.ignored.reason)
         futures = []

@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cot-port", type=int, help="CoT over TCP on this port (TAK: 8087); off if not given")
     parser.add_argument("--cot-udp-port", type=int, help="CoT over UDP (default: --cot-port)")
     parser.add_argument("--nmea-port", type=int, help="NMEA 0183 over UDP (e.g. 10110); off if not given")
+    parser.add_argument("--nmea-tcp-port", type=int, help="NMEA 0183 over TCP (e.g. 10110); off if not given")
     parser.add_argument("--nmea-devices", help="NMEA device map, JSON or INI ([devices] id = unit callsign)")
     parser.add_argument("--mavlink-port", type=int, help="MAVLink over UDP (e.g. 14550); off if not given")
     parser.add_argument("--klv-port", type=int,
@@ -91,7 +92,8 @@ def feed_options(args: argparse.Namespace) -> dict[str, Any] | None:
     from app.feeds.nmea import DeviceMap
 
     cot_udp = args.cot_udp_port if args.cot_udp_port is not None else args.cot_port
-    if all(p is None for p in (args.cot_port, cot_udp, args.nmea_port, args.mavlink_port, args.klv_port)):
+    if all(p is None for p in (args.cot_port, cot_udp, args.nmea_port, args.nmea_tcp_port, args.mavlink_port,
+                               args.klv_port)):
         return None
     device_map = None
     if args.nmea_devices:
@@ -102,7 +104,7 @@ def feed_options(args: argparse.Namespace) -> dict[str, Any] | None:
             raise SystemExit(f"--nmea-devices: {exc}") from None
     return {"host": args.feed_host or args.host, "cot_port": args.cot_port, "cot_udp_port": cot_udp,
             "nmea_port": args.nmea_port, "mavlink_port": args.mavlink_port, "klv_port": args.klv_port,
-            "device_map": device_map}
+            "nmea_tcp_port": args.nmea_tcp_port, "device_map": device_map}
 
 
 def feed_io_options(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -5,11 +5,13 @@ The `FeedGateway` owns the sockets, the per-sender parser state and the quaranti
 the parsers decode into `drone.register`, `drone.telemetry`, `drone.link` and `drone.video` submitted as the
 gateway's feed account (see docs/drones.md, "Transports").
 
-* MAVLink system N is drone "UAV<N>" (police, registered at its first heartbeat or fix). Every
+* MAVLink system N is drone "UAV<N>" (police, registered once its airframe's heartbeat gives its kind; fixes
+  before that, and fixes at 0,0 before the GPS has a lock, are counted as ignored). Every
   GLOBAL_POSITION_INT makes one `drone.telemetry` carrying the latest of everything else the decoder knows
   (attitude, battery, gimbal, field of view); HEARTBEATs keep the link up.
 * KLV: one or more UAS Datalink Local Set packets per datagram; the drone is named by the platform tail number
-  (tag 4), else the mission id (3), else the platform designation (10). The four corner points become the
+  (tag 4), else the mission id (3), else the platform designation (10), else the name the same sender gave last
+  (packets may carry only the values that changed). The four corner points become the
   footprint; sensor position, altitude, angles and field of view the rest.
 * CoT `a-*-A-M-H-Q` drones: position, course/speed, `<sensor>` azimuth/elevation/fov; `__video` or a `b-i-v`
   event publishes the drone's video link.
@@ -30,8 +32,9 @@ from typing import TYPE_CHECKING, Any
 from app.domain import commands as c
 from app.domain.drone_rules import TELEMETRY_RANGES
 from app.feeds.cot import CotEvent, CotVideo
+from app.feeds.cot_meaning import unit_id_for
 from app.feeds.errors import FeedError
-from app.feeds.klv import KlvPacket, KlvStreamDecoder
+from app.feeds.klv import KlvPacket, KlvPlatforms, KlvStreamDecoder
 from app.feeds.mavlink import DroneTelemetry, MavlinkDecoder
 
 if TYPE_CHECKING:
@@ -40,8 +43,6 @@ if TYPE_CHECKING:
 #: A drone silent this long has lost its link (MAVLink ground stations use a few seconds too).
 LINK_TIMEOUT_S = 5.0
 DRONE_AGENCY = "police"
-#: MAV_TYPE -> drone kind (anything else flies as a multirotor).
-MAV_KINDS = {1: "fixed_wing", 19: "vtol", 20: "vtol", 21: "vtol", 22: "vtol", 23: "vtol", 24: "vtol", 25: "vtol"}
 
 
 def telemetry_args(drone: str, lat: float, lon: float, t: float | None = None,
@@ -64,8 +65,8 @@ def _relative(angle: float | None) -> float | None:
 
 
 def mavlink_telemetry(drone_id: str, d: DroneTelemetry) -> c.ReportDroneTelemetry | None:
-    """The telemetry a MAVLink drone's merged state gives, or None before its first fix."""
-    if d.latitude is None or d.longitude is None:
+    """The telemetry a MAVLink drone's merged state gives, or None before its GPS has a fix."""
+    if not d.has_fix or d.latitude is None or d.longitude is None:
         return None
     speed = None
     if d.velocity_north is not None and d.velocity_east is not None:
@@ -80,16 +81,6 @@ def mavlink_telemetry(drone_id: str, d: DroneTelemetry) -> c.ReportDroneTelemetr
         hfov=d.hfov, vfov=d.vfov, battery=d.battery_percent)
 
 
-def klv_drone_id(packet: KlvPacket) -> str | None:
-    """The drone a KLV packet is about: tail number, else mission id, else platform designation."""
-    from app.hub.gateway import unit_id_for
-
-    for name in (packet.platform_tail_number, packet.mission_id, packet.platform_designation):
-        if name and name.strip():
-            return unit_id_for(name)
-    return None
-
-
 def klv_telemetry(drone_id: str, p: KlvPacket) -> c.ReportDroneTelemetry:
     """The telemetry in one ST 0601 packet (raises FeedError without the sensor's position)."""
     if p.sensor_latitude is None or p.sensor_longitude is None:
@@ -99,10 +90,10 @@ def klv_telemetry(drone_id: str, p: KlvPacket) -> c.ReportDroneTelemetry:
         agl = p.sensor_altitude - (p.frame_center_elevation or 0.0)
     gimbal_pitch = None
     if p.sensor_relative_elevation is not None:
-        gimbal_pitch = (p.platform_pitch or 0.0) + p.sensor_relative_elevation
+        gimbal_pitch = (p.pitch or 0.0) + p.sensor_relative_elevation
     return telemetry_args(
         drone_id, p.sensor_latitude, p.sensor_longitude, footprint=p.corners, alt_m=p.sensor_altitude, agl_m=agl,
-        heading=p.platform_heading, pitch=p.platform_pitch, roll=p.platform_roll, gimbal_pitch=gimbal_pitch,
+        heading=p.platform_heading, pitch=p.pitch, roll=p.roll, gimbal_pitch=gimbal_pitch,
         gimbal_yaw=_relative(p.sensor_relative_azimuth), hfov=p.sensor_hfov, vfov=p.sensor_vfov)
 
 
@@ -114,6 +105,7 @@ class DroneFeeds:
         self.link_timeout = link_timeout
         self._heard: dict[str, tuple[float, str]] = {}  # drone -> (loop time last heard, feed)
         self._watchdog: asyncio.Task[None] | None = None
+        self._klv_platforms = KlvPlatforms()
 
     @property
     def _picture(self) -> Any:
@@ -141,7 +133,7 @@ class DroneFeeds:
         if known is not None and args.t is not None and known.telemetry_at is not None \
                 and args.t <= known.telemetry_at:
             # Two sources (MAVLink and KLV) for one drone interleave: an older fix is not bad input.
-            self.gateway.feeds.feed(feed).ignore()
+            self.gateway.feeds.feed(feed).ignore("older_fix")
             return
         self.gateway._submit(feed, source, raw, "drone.telemetry", args)
 
@@ -170,18 +162,24 @@ class DroneFeeds:
         for item in decoder.feed(raw):
             if isinstance(item, FeedError):
                 self.gateway.feeds.quarantine("mavlink", source, item.code, item.reason, raw)
+        status = self.gateway.feeds.feed("mavlink")
         for sid, d in decoder.drones.items():
             heartbeats, fixes = before.get(sid, (0, 0))
+            if d.heartbeats == heartbeats and d.fixes == fixes:
+                continue
             drone = f"UAV{sid}"
-            if d.heartbeats > heartbeats or d.fixes > fixes:
-                kind = MAV_KINDS.get(d.vehicle_type or 0, "multirotor")
-                if not self._ensure("mavlink", source, raw, drone, kind=kind):
-                    continue
+            if d.kind is None:  # not registered before its airframe is known: see DroneTelemetry.kind
+                status.ignore("before_heartbeat")
+                continue
+            if not self._ensure("mavlink", source, raw, drone, kind=d.kind):
+                continue
             if d.heartbeats > heartbeats:
                 self._heard_from("mavlink", source, raw, drone)
             if d.fixes > fixes:
                 args = mavlink_telemetry(drone, d)
-                if args is not None:
+                if args is None:
+                    status.ignore("no_fix")
+                else:
                     self._telemetry("mavlink", source, raw, args)
 
     # -- KLV -------------------------------------------------------------------------------------------
@@ -193,11 +191,12 @@ class DroneFeeds:
             if isinstance(item, FeedError):
                 self.gateway.feeds.quarantine("klv", source, item.code, item.reason, raw)
                 continue
-            drone = klv_drone_id(item)
-            if drone is None:
-                self.gateway.feeds.quarantine("klv", source, "missing_field",
-                                        "KLV packet names no platform (tail number, mission id or designation)", raw)
+            name = self._klv_platforms.name(source, item)
+            if name is None:
+                self.gateway.feeds.quarantine("klv", source, "missing_field", "KLV packet names no platform (tail "
+                                              "number, mission id or designation), nor did one before it", raw)
                 continue
+            drone = unit_id_for(name)
             try:
                 args = klv_telemetry(drone, item)
             except FeedError as error:
@@ -231,6 +230,6 @@ class DroneFeeds:
         """Publish a drone's video link (unchanged links are not sent again: drones repeat them)."""
         known = self._picture.drones.get(drone)
         if known is not None and known.video_url == video.url:
-            self.gateway.feeds.feed("cot").ignore()
+            self.gateway.feeds.feed("cot").ignore("same_video")
             return
         self.gateway._submit("cot", source, raw, "drone.video", c.PublishDroneVideo(drone, video.url))

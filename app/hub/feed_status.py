@@ -3,7 +3,7 @@
 Every way input reaches the hub registers a `FeedStatus` by name in the hub's `FeedRegistry` (`hub.feeds`):
 the gateway's CoT/NMEA/MAVLink listeners, feed accounts on the websocket, reports, and whatever comes later
 (CAP, EIDO, ...): `hub.feeds.feed("cap", "CAP alerts (HTTP)")`, then `input(source)` for each record,
-`accept()` when it was applied, `ignore()` when it was valid but of no use, and `hub.feeds.quarantine(...)`
+`accept()` when it was applied, `ignore(kind)` when it was valid but of no use, and `hub.feeds.quarantine(...)`
 when it was refused. Quarantine keeps the raw bytes, source, code and reason in the log's dead-letter table
 (`quarantine`), counts it, and remembers the newest few for the panel.
 
@@ -35,6 +35,8 @@ RECENT_KEPT = 20
 RAW_SHOWN = 512
 #: Distinct senders remembered per feed (a UDP feed may see many).
 SOURCES_KEPT = 256
+#: Distinct kinds of ignored input counted per feed; later kinds are counted under "other".
+IGNORED_KINDS_KEPT = 64
 
 #: Writes one quarantine row: (at, feed, source, code, reason, raw) -> a future of the write, or None.
 Store = Callable[[float, str, str, str, str, bytes], "concurrent.futures.Future[Any] | None"]
@@ -68,6 +70,8 @@ class FeedStatus:
         self.received = 0
         self.accepted = 0
         self.ignored = 0
+        #: Ignored input by kind ("GSV", "no_fix", "camera", ...): valid, but nothing the hub uses.
+        self.ignored_kinds: dict[str, int] = {}
         self.quarantined = 0
         self.last_input_at: float | None = None
         #: The last time the feed could not be reached at all (a polled URL that failed), and why.
@@ -99,9 +103,13 @@ class FeedStatus:
         """The feed's source could not be reached (nothing came in, so nothing is quarantined)."""
         self.problem = (self.clock(), reason)
 
-    def ignore(self) -> None:
-        """The record was valid but carried nothing the hub uses (e.g. a CoT type it does not map)."""
+    def ignore(self, kind: str) -> None:
+        """The record was valid but carried nothing the hub uses (a GSV sentence, a CoT type it does not map,
+        a fix sent before the receiver has one); `kind` says which, for the per-kind counts."""
         self.ignored += 1
+        if kind not in self.ignored_kinds and len(self.ignored_kinds) >= IGNORED_KINDS_KEPT:
+            kind = "other"
+        self.ignored_kinds[kind] = self.ignored_kinds.get(kind, 0) + 1
 
     @property
     def last_error(self) -> QuarantinedItem | None:
@@ -133,7 +141,8 @@ class FeedStatus:
         return {
             "name": self.name, "label": self.label, "listening": list(self.listening), "health": self.health(now),
             "sources": len(self.sources), "last_input_at": self.last_input_at, "received": self.received,
-            "accepted": self.accepted, "ignored": self.ignored, "quarantined": self.quarantined,
+            "accepted": self.accepted, "ignored": self.ignored,
+            "ignored_kinds": dict(self.ignored_kinds), "quarantined": self.quarantined,
             "rate_per_min": self.rate_per_min(now),
             "last_error": None if error is None else {"at": error.at, "source": error.source, "code": error.code,
                                                       "reason": error.reason},

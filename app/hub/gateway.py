@@ -1,24 +1,20 @@
-"""The feed gateway: CoT (TCP and UDP), NMEA 0183 (UDP), MAVLink and KLV (UDP) listeners inside the hub's loop.
+"""The feed gateway: CoT (TCP and UDP), NMEA 0183 (UDP and TCP), MAVLink and KLV (UDP) listeners inside the hub's loop.
 
 Every record a feed sends is parsed by the sans-I/O parsers in `app.feeds` and becomes a command submitted
 through `hub.sequencer.submit`, exactly as if a feed account had sent it over the websocket. Whatever a feed
 sends that cannot be parsed (`FeedError`) or that the rules refuse (`Refusal`) is quarantined with its raw
 bytes, source address, feed name, code and reason, and counted in the hub's feed registry (`hub.feeds`, shown
-in the console's Feeds panel). Nothing a feed sends may crash a listener or the hub: every handler catches
-everything and quarantines it as "internal".
+in the console's Feeds panel). Valid input the hub does not use (`FeedIgnored`: a GSV sentence, a fix sent
+before the device has one, a fixed camera) is only counted as ignored, by kind: it is not a problem.
+Nothing a feed sends may crash a listener or the hub: every handler catches everything and quarantines it as
+"internal".
 
 Mapping (see docs/feeds.md):
 
-* CoT `a-f-G-*` -> a unit named after its callsign (else its uid), sanitised to 16 characters of [A-Za-z0-9_-];
-  unknown units are registered first, agency from the `<__group name>` colour (Red fire, Blue police,
-  White/Green medical, anything else police), kind engine/patrol/ambulance accordingly.
-* CoT drones (`a-*-A-M-H-Q`, `a-*-A-M-F-Q`, or an air track with a sensor) -> drones (`app.hub.drone_gateway`),
-  agency from the group colour as for units; `b-i-v` video links -> `drone.video` of the drone named by the
-  ConnectionEntry alias, else the callsign.
-* CoT positions carry t = the event's `time`; track course/speed become heading/speed when in range.
-* CoT GeoChat (`b-t-f`) -> `message.send` on "all"; CoT 911 (`b-a-o-tbl`) -> a message on "all"
-  "EMERGENCY 911 from <callsign>" (a feed may not create incidents: a dispatcher opens one from it).
-* NMEA: one `NmeaSession` per sender (ip, port), its device id starts as the sender's IP (a `$PWFID` sentence
+* CoT: what an event means is decided by `app.feeds.cot_meaning.interpret` (units, drones, video links of
+  known drones, GeoChat and every emergency as messages on "all"); this module submits it.
+* NMEA: one `NmeaSession` per UDP sender (ip, port) or TCP connection, its device id starts as the transport
+  tag `udp:<ip>:<port>` (matching device-map keys `udp:<ip>:<port>`, `udp:<ip>` or `<ip>`; a `$PWFID` sentence
   renames it); the device map gives the unit. Units are not registered from NMEA (no kind is known).
 * MAVLink (system id N is drone "UAV<N>") and MISB ST 0601 KLV -> drone registration, telemetry and link state:
   see `app.hub.drone_gateway`.
@@ -29,18 +25,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 import socket
 from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import Any
 
 from app.domain import commands as c
 from app.domain.agencies import Actor, Role
 from app.domain.errors import Refusal
-from app.feeds.cot import CotEvent, parse_cot
-from app.feeds.cot_picture import UID_PREFIX as OWN_UID_PREFIX
-from app.feeds.errors import FeedError
-from app.feeds.framing import CotStreamSplitter
+from app.feeds.cot import parse_cot
+from app.feeds.cot_meaning import Broadcast, CotSenders, DroneFix, UnitFix, VideoLink, interpret
+from app.feeds.errors import FeedError, FeedIgnored
+from app.feeds.framing import CotStreamSplitter, LineSplitter
 from app.feeds.mavlink import MavlinkDecoder
 from app.feeds.nmea import DeviceMap, NmeaSession
 from app.hub.drone_gateway import LINK_TIMEOUT_S, DroneFeeds
@@ -48,9 +44,6 @@ from app.hub.drone_gateway import LINK_TIMEOUT_S, DroneFeeds
 log = logging.getLogger("watchfloor.gateway")
 
 DEFAULT_ACTOR = Actor("gateway", Role.FEED, "*")
-#: `<__group name>` colour -> agency.
-GROUP_AGENCY = {"red": "fire", "blue": "police", "white": "medical", "green": "medical"}
-AGENCY_KIND = {"fire": "engine", "police": "patrol", "medical": "ambulance"}
 #: Per-sender parser state kept for at most this many senders (oldest dropped first).
 MAX_SOURCES = 1024
 MAX_TCP_CLIENTS = 256
@@ -60,16 +53,6 @@ FEED_LABELS = {"cot": "CoT (TAK)", "nmea": "NMEA GPS", "mavlink": "MAVLink drone
 #: UDP receive buffer asked for (the kernel caps it at net.core.rmem_max): a fleet's reports arrive in bursts,
 #: and what overflows the default ~208 KiB is lost without a trace.
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
-_NOT_ID = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-def unit_id_for(name: str) -> str:
-    """A unit id from a callsign or uid: letters, digits, - and _; at most 16 characters."""
-    return _NOT_ID.sub("-", name.strip()).strip("-")[:16] or "UNNAMED"
-
-
-def agency_for_group(group: str | None) -> str:
-    return GROUP_AGENCY.get((group or "").strip().lower(), "police")
 
 
 def _widen_receive_buffer(transport: asyncio.BaseTransport) -> None:
@@ -108,20 +91,24 @@ class FeedGateway:
         self._clients: set[asyncio.Task[None]] = set()
         self._nmea: OrderedDict[Any, NmeaSession] = OrderedDict()
         self._mavlink: OrderedDict[Any, MavlinkDecoder] = OrderedDict()
+        self._cot_senders = CotSenders()
         self.drones = DroneFeeds(self, link_timeout)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
     async def start(self, cot_port: int | None = None, cot_udp_port: int | None = None,
                     nmea_port: int | None = None, mavlink_port: int | None = None,
-                    klv_port: int | None = None) -> dict[str, int]:
+                    klv_port: int | None = None, nmea_tcp_port: int | None = None) -> dict[str, int]:
         """Listen on the given ports (None: that listener is off; 0: any free port); returns the bound ports."""
         loop = asyncio.get_running_loop()
-        if cot_port is not None:
-            server = await asyncio.start_server(self._cot_client, self.host, cot_port)
+        for name, port, client in (("cot_tcp", cot_port, self._cot_client),
+                                   ("nmea_tcp", nmea_tcp_port, self._nmea_client)):
+            if port is None:
+                continue
+            server = await asyncio.start_server(client, self.host, port)
             self._servers.append(server)
-            self.ports["cot_tcp"] = server.sockets[0].getsockname()[1]
-            self._listening("cot", f"tcp {self.host}:{self.ports['cot_tcp']}")
+            self.ports[name] = server.sockets[0].getsockname()[1]
+            self._listening(name.removesuffix("_tcp"), f"tcp {self.host}:{self.ports[name]}")
         for name, port, handle in (("cot_udp", cot_udp_port, self._cot_datagram),
                                    ("nmea", nmea_port, self._nmea_datagram),
                                    ("mavlink", mavlink_port, self._mavlink_datagram),
@@ -174,6 +161,8 @@ class FeedGateway:
             work(source, raw, *args)
         except FeedError as error:
             self.feeds.quarantine(feed, source, error.code, error.reason, raw)
+        except FeedIgnored as ignored:  # valid, but nothing the hub uses: counted, never quarantined
+            self.feeds.feed(feed).ignore(ignored.kind)
         except Exception as exc:  # nothing a feed sends may take the listener down
             log.exception("feed %s input from %s failed", feed, source)
             self.feeds.quarantine(feed, source, "internal", f"{type(exc).__name__}: {exc}", raw)
@@ -234,39 +223,17 @@ class FeedGateway:
         self._guard("cot", "udp:{}:{}".format(*addr[:2]), data, self._cot_record)
 
     def _cot_record(self, source: str, raw: bytes) -> None:
-        event = parse_cot(raw)
-        if event.uid.startswith(OWN_UID_PREFIX):  # our own output (cot_out) echoed by a TAK server
-            self.feeds.feed("cot").ignore()
-        elif event.is_chat:
-            assert event.chat is not None
-            sender = event.chat.sender_callsign or event.callsign or event.uid
-            self._submit("cot", source, raw, "message.send",
-                         c.SendMessage(channel="all", text=f"{sender}: {event.chat.message}"[:2000]))
-        elif event.is_911:
-            who = (event.callsign or event.uid).removesuffix("-Alert")  # ATAK sends "<callsign>-Alert"
-            self._submit("cot", source, raw, "message.send",
-                         c.SendMessage(channel="all", text=f"EMERGENCY 911 from {who}"))
-        elif event.is_drone:
-            self.drones.cot_drone(source, raw, event, unit_id_for(event.callsign or event.uid),
-                                  agency_for_group(event.group_name))
-        elif event.is_video:
-            assert event.video is not None
-            self.drones.cot_video(source, raw, unit_id_for(event.video.alias or event.callsign or event.uid),
-                                  event.video)
-        elif event.is_friendly_ground:
-            self._cot_position(source, raw, event)
-        else:
-            self.feeds.feed("cot").ignore()
-
-    def _cot_position(self, source: str, raw: bytes, event: CotEvent) -> None:
-        unit = unit_id_for(event.callsign or event.uid)
-        agency = agency_for_group(event.group_name)
-        kind = AGENCY_KIND.get(agency, "patrol")
-        if not self._ensure_unit("cot", source, raw, unit, agency, kind):
-            return
-        track = event.track
-        self._position("cot", source, raw, unit, event.lat, event.lon, track.course if track else None,
-                       track.speed if track else None, event.time.timestamp())
+        meaning = interpret(parse_cot(raw), self._cot_senders, self.hub.sequencer.picture.drones)
+        if isinstance(meaning, Broadcast):
+            self._submit("cot", source, raw, "message.send", c.SendMessage(channel="all", text=meaning.text))
+        elif isinstance(meaning, DroneFix):
+            self.drones.cot_drone(source, raw, meaning.event, meaning.drone, meaning.agency)
+        elif isinstance(meaning, VideoLink):
+            self.drones.cot_video(source, raw, meaning.drone, meaning.video)
+        elif isinstance(meaning, UnitFix) and self._ensure_unit("cot", source, raw, meaning.unit, meaning.agency,
+                                                                meaning.kind):
+            self._position("cot", source, raw, meaning.unit, meaning.lat, meaning.lon, meaning.heading,
+                           meaning.speed, meaning.t)
 
     # -- NMEA ------------------------------------------------------------------------------------------
 
@@ -274,7 +241,7 @@ class FeedGateway:
         source = "udp:{}:{}".format(*addr[:2])
         session = self._nmea.get(addr)
         if session is None:
-            session = self._nmea[addr] = NmeaSession(str(addr[0]), self.device_map)
+            session = self._nmea[addr] = NmeaSession(source, self.device_map)
             if len(self._nmea) > MAX_SOURCES:
                 self._nmea.popitem(last=False)
         else:
@@ -284,8 +251,37 @@ class FeedGateway:
             if line.strip():
                 self._guard("nmea", source, line, self._nmea_line, session)
 
+    async def _nmea_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """NMEA over TCP (receivers and gpsd-style relays that serve a stream): one session per connection."""
+        peer = writer.get_extra_info("peername")
+        source = "tcp:{}:{}".format(*peer[:2]) if peer else "tcp:?"
+        task = asyncio.current_task()
+        if len(self._clients) >= MAX_TCP_CLIENTS:
+            self.feeds.quarantine("nmea", source, "too_many_clients", f"over {MAX_TCP_CLIENTS} TCP clients", b"")
+            writer.close()
+            return
+        if task is not None:
+            self._clients.add(task)
+        session, lines = NmeaSession(source, self.device_map), LineSplitter()
+        try:
+            while chunk := await reader.read(READ_CHUNK):
+                for line in lines.feed(chunk):
+                    if isinstance(line, FeedError):
+                        self.feeds.feed("nmea").input(source)
+                        self.feeds.quarantine("nmea", source, line.code, line.reason, chunk[:4096])
+                    else:
+                        self._guard("nmea", source, line, self._nmea_line, session)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except Exception:  # never let one client's stream hurt the others
+            log.exception("NMEA TCP client %s failed", source)
+        finally:
+            if task is not None:
+                self._clients.discard(task)
+            writer.close()
+
     def _nmea_line(self, source: str, raw: bytes, session: NmeaSession) -> None:
-        position = session.feed(raw)
+        position = session.feed(raw, datetime.fromtimestamp(self.hub.clock(), UTC))
         if position is None:
             return
         if position.callsign is None:

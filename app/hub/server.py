@@ -131,12 +131,12 @@ class Hub:
     async def start_feeds(self, host: str = "127.0.0.1", cot_port: int | None = None,
                           cot_udp_port: int | None = None, nmea_port: int | None = None,
                           mavlink_port: int | None = None, device_map: Any = None,
-                          klv_port: int | None = None) -> dict[str, int]:
+                          klv_port: int | None = None, nmea_tcp_port: int | None = None) -> dict[str, int]:
         """After `start`: listen for CoT/NMEA/MAVLink/KLV feeds (None: that listener is off); returns bound ports."""
         from app.hub.gateway import FeedGateway
 
         self.gateway = FeedGateway(self, device_map=device_map, host=host)
-        return await self.gateway.start(cot_port, cot_udp_port, nmea_port, mavlink_port, klv_port)
+        return await self.gateway.start(cot_port, cot_udp_port, nmea_port, mavlink_port, klv_port, nmea_tcp_port)
 
     def _recover(self) -> tuple[Picture, dict[str, list[int]], tuple[dict[str, int], list[dict[str, Any]]]]:
         reader = self._reader()

@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.feeds.cot import encode_position
+from app.feeds.cot_meaning import GROUP_AGENCY
 from app.feeds.nmea import DeviceMap, encode_device_id, encode_gga, encode_rmc
-from app.hub.gateway import GROUP_AGENCY
 from app.sim.fleet import UnitPlan, plan_fleet
 from app.sim.map import FallbackMap
 

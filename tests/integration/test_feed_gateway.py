@@ -58,6 +58,18 @@ def rmc(lat: float, lon: float, when: float) -> bytes:
     return with_checksum(body).encode() + b"\r\n"
 
 
+def wrong_checksum(sentence: bytes) -> bytes:
+    """The sentence with a checksum that is there and wrong (one with none at all is valid NMEA)."""
+    body, given = sentence.rstrip(b"\r\n").rsplit(b"*", 1)
+    return body + b"*" + (b"00" if given != b"00" else b"11") + b"\r\n"
+
+
+def heartbeat(system_id: int, vehicle_type: int = mavlink2.MAV_TYPE_QUADROTOR) -> bytes:
+    mav = mavlink2.MAVLink(None, srcSystem=system_id)
+    msg = mav.heartbeat_encode(vehicle_type, mavlink2.MAV_AUTOPILOT_ARDUPILOTMEGA, 0, 0, 0)
+    return bytes(msg.pack(mav))
+
+
 def global_position(system_id: int, lat: float, lon: float) -> bytes:
     mav = mavlink2.MAVLink(None, srcSystem=system_id)
     msg = mav.global_position_int_encode(1000, int(lat * 1e7), int(lon * 1e7), 100_000, 50_000, 300, 400, 0, 9000)
@@ -128,8 +140,8 @@ def test_cot_nmea_and_mavlink_move_units(tmp_path: Path) -> None:
         await console.wait_for(at(console, "E11", 60.25, 24.5), 10)
         assert console.picture.units["E11"].speed is not None
 
-        # MAVLink: system 7 becomes drone UAV7.
-        udp_send(gateway.ports["mavlink"], global_position(7, 60.3, 24.7))
+        # MAVLink: system 7 becomes drone UAV7 (its heartbeat says what airframe it is).
+        udp_send(gateway.ports["mavlink"], heartbeat(7) + global_position(7, 60.3, 24.7))
         await console.wait_for(drone_at(console, "UAV7", 60.3, 24.7), 10)
         assert console.picture.drones["UAV7"].agency == "police"
 
@@ -139,7 +151,7 @@ def test_cot_nmea_and_mavlink_move_units(tmp_path: Path) -> None:
         await console.wait_for(lambda: len(console.picture.messages) >= 2, 10)
         texts = [m.text for m in console.picture.messages]
         assert any("hello from the field" in t for t in texts)
-        assert "EMERGENCY 911 from P 9" in texts
+        assert any(t.startswith("EMERGENCY 911 from P 9 at ") for t in texts), texts
         assert gateway.feeds.feed("cot").quarantined == 0, gateway.feeds.report()
         assert gateway.feeds.feed("mavlink").accepted == 2
 
@@ -166,7 +178,7 @@ def test_hostile_input_is_quarantined_and_the_hub_keeps_serving(tmp_path: Path) 
             ("cot", lambda: udp_send(gateway.ports["cot_udp"], good[: len(good) // 2]), "truncated"),
             ("cot", lambda: udp_send(gateway.ports["cot_udp"], cot("X-1", 91.0, 24.0, "X 1")), "out_of_range"),
             ("cot", lambda: udp_send(gateway.ports["cot_udp"], b"\x00\x13garbage\xff" * 10), "malformed_xml"),
-            ("nmea", lambda: udp_send(gateway.ports["nmea"], rmc(60.0, 24.0, time.time())[:-5] + b"00\r\n"),
+            ("nmea", lambda: udp_send(gateway.ports["nmea"], wrong_checksum(rmc(60.0, 24.0, time.time()))),
              "bad_checksum"),
             ("mavlink", lambda: udp_send(gateway.ports["mavlink"], corrupt(global_position(9, 60.0, 24.0))),
              "bad_crc"),
@@ -229,7 +241,7 @@ def test_watchfloor_hub_cli_starts_the_gateway(tmp_path: Path) -> None:
             await console.wait_for(at(console, "Unit-8", 60.15, 24.95), 10)
             udp_send(cot_port, cot("ANDROID-8", 60.16, 24.96, "Unit 8", "Green"))
             await console.wait_for(at(console, "Unit-8", 60.16, 24.96), 10)
-            udp_send(mavlink_port, global_position(3, 60.4, 24.6))
+            udp_send(mavlink_port, heartbeat(3) + global_position(3, 60.4, 24.6))
             await console.wait_for(drone_at(console, "UAV3", 60.4, 24.6), 10)
         finally:
             await console.close()

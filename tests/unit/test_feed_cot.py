@@ -216,7 +216,7 @@ def test_five_megabytes_refused_before_parsing():
             cot(detail='<__video><ConnectionEntry address="h" protocol="rtsp" port="99999"/></__video>'),
             "out_of_range",
         ),
-        (b"\xbf\x01\xbf\x12\x00", "takproto_unsupported"),
+        (b"\xbf\x01\xbf\x12\x00", "missing_field"),  # TAK protocol v1 with an empty event
         (b'<event uid="" type="a"/>', "missing_field"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,

@@ -88,13 +88,6 @@ def test_buffer_stays_bounded_on_endless_garbage():
     assert splitter.buffered <= 4096 + 8
 
 
-def test_takproto_stream_is_reported_once():
-    splitter = CotStreamSplitter()
-    frames = splitter.feed(b"\xbf\x0a\x08\x01\x12\x05hello")
-    assert [f.code for f in frames] == ["takproto_unsupported"]
-    assert splitter.feed(b"\xbf\x03abc") == []
-
-
 def test_line_splitter():
     splitter = LineSplitter(max_line=100)
     frames = splitter.feed(b"$GPRMC,a*00\r\n\r\n$GPG")

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pynmea2
 import pytest
 
-from app.feeds.errors import FeedError
+from app.feeds.errors import FeedError, FeedIgnored
 from app.feeds.nmea import (
     KNOTS_TO_MPS,
     DeviceId,
     DeviceMap,
     Gga,
+    NmeaPosition,
     NmeaSession,
     Rmc,
     Vtg,
@@ -91,7 +93,9 @@ def test_random_positions_agree_with_pynmea2_both_ways():
 def test_session_combines_and_tags_device():
     devices = DeviceMap.from_json('{"devices": {"gps-17": "ENGINE-1"}}')
     session = NmeaSession("tcp:10.0.0.9:40211", devices)
-    assert session.feed(sentence("GNGGA,093000.00,6010.194,N,02456.304,E,1,10,0.8,21.5,M,18.0,M,,")) is None
+    with pytest.raises(FeedIgnored) as ignored:  # no date yet: the fix's RMC is on its way
+        session.feed(sentence("GNGGA,093000.00,6010.194,N,02456.304,E,1,10,0.8,21.5,M,18.0,M,,"))
+    assert ignored.value.kind == "no_date"
     assert session.feed(sentence("PWFID,gps-17")) is None
     pos = session.feed(REAL[2])
     assert (pos.device, pos.callsign, pos.altitude_m) == ("gps-17", "ENGINE-1", 21.5)
@@ -129,12 +133,8 @@ def test_pwfid_sentence():
     [
         ("", "empty"),
         (b"\r\n", "empty"),
-        ("$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W", "bad_checksum"),
         ("$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6B", "bad_checksum"),
         ("$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6", "bad_checksum"),
-        (sentence("GPRMC,123519,V,,,,,,,230394,,"), "no_fix"),
-        (sentence("GPRMC,123519,A,4807.038,N,01131.000,E,0,0,230394,,,N"), "no_fix"),
-        (sentence("GPGGA,123519,,,,,0,00,,,M,,M,,"), "no_fix"),
         (sentence("GPRMC,123519,A,9107.038,N,01131.000,E,0,0,230394,,"), "out_of_range"),
         (sentence("GPRMC,123519,A,4807.038,N,18131.000,E,0,0,230394,,"), "out_of_range"),
         (sentence("GPRMC,123519,A,4867.038,N,01131.000,E,0,0,230394,,"), "out_of_range"),
@@ -146,8 +146,8 @@ def test_pwfid_sentence():
         (sentence("GPRMC,253519,A,4807.038,N,01131.000,E,0,0,230394,,"), "invalid_time"),
         (sentence("GPRMC,123519,A,4807.038,N,01131.000,E,0,0,300294,,"), "invalid_time"),
         (sentence("GPRMC,123519,A,4807.038"), "truncated"),
-        (sentence("GPGSV,3,1,11,03,03,111,00"), "unsupported_sentence"),
         (sentence("GP RMC,1"), "malformed_sentence"),
+        ("$hello,world", "malformed_sentence"),  # no checksum is allowed; an address that is none is not
         ("GPRMC,123519,A*00", "malformed_sentence"),
         (b"$GPRMC,\xff\xfe*00", "malformed_sentence"),
         ("$GPRMC,\x00\x01*01", "malformed_sentence"),
@@ -210,3 +210,109 @@ def test_one_fix_in_rmc_and_gga_is_one_position():
     # Another device on the same sender (a relay) at the same time is another fix.
     session.feed(encode_device_id("AVL-M12"))
     assert session.feed(encode_rmc(later, 60.16, 24.93)).device == "AVL-M12"
+
+
+# --- real receivers (gpsd's regression logs, tests/data/real/nmea): ignored is not quarantined -----------
+
+REAL_LOGS = Path(__file__).resolve().parents[1] / "data" / "real" / "nmea"
+
+
+def real_log(name: str) -> list[str]:
+    return [line for line in (REAL_LOGS / name).read_text().splitlines() if line.startswith(("$", "!"))]
+
+
+def outcome(session: NmeaSession, line: str, received: datetime | None = None) -> str:
+    """"fix", "update" (the session learnt something), "ignored:<kind>" or "error:<code>"."""
+    try:
+        return "update" if session.feed(line, received) is None else "fix"
+    except FeedIgnored as ignored:
+        return f"ignored:{ignored.kind}"
+    except FeedError as error:
+        return f"error:{error.code}"
+
+
+def fix_of(session: NmeaSession, line: str, received: datetime | None = None) -> NmeaPosition | None:
+    """The fix a sentence completes; None when it completes none or is ignored."""
+    try:
+        return session.feed(line, received)
+    except FeedIgnored:
+        return None
+
+
+@pytest.mark.parametrize(("name", "errors"), [
+    ("bu353-glonass.log", []), ("beidou-gb.log", []), ("gr601-w.log", []), ("bt451.log", []), ("ch-4711.log", []),
+    ("garmin-geko201.log", ["error:bad_checksum"]),  # its line "$GPBOD,,T,,M,,*" lost its checksum on the wire
+])
+def test_real_receiver_logs_are_read_or_ignored(name, errors):
+    """Every sentence of six real receivers is read or ignored by kind; only what is really broken is refused."""
+    session = NmeaSession("udp:10.0.0.8:5000")
+    outcomes = [outcome(session, line) for line in real_log(name)]
+    assert [o for o in outcomes if o.startswith("error")] == errors
+    assert any(o.startswith("ignored:") for o in outcomes)
+
+
+def test_ignored_kinds_of_real_sentences():
+    """GSV/GSA/TXT/... by type, $P... as proprietary, a receiver without a fix as no_fix."""
+    session = NmeaSession("udp:10.0.0.8:5000")
+    kinds = {o.removeprefix("ignored:") for name in ("garmin-geko201.log", "bt451.log", "beidou-gb.log",
+                                                     "ch-4711.log")
+             for o in (outcome(session, line) for line in real_log(name)) if o.startswith("ignored:")}
+    assert {"GSV", "GSA", "TXT", "RMB", "BOD", "RTE", "proprietary", "no_fix"} <= kinds
+
+
+def test_garmin_in_simulator_mode_gives_no_fix():
+    """The Geko 201 log is a receiver in demo mode (RMC V, GGA quality 8): nothing of it is a real fix."""
+    session = NmeaSession("udp:10.0.0.8:5000")
+    assert "fix" not in {outcome(session, line) for line in real_log("garmin-geko201.log")}
+
+
+def test_receivers_without_rmc_still_give_fixes():
+    """GGA+ZDA receivers take the date from ZDA; GLL-only ones from the clock they were received by."""
+    session = NmeaSession("udp:10.0.0.8:5000")
+    fixes = [fix for line in real_log("bu353-glonass.log") if line[3:6] in ("GGA", "ZDA")
+             if (fix := fix_of(session, line)) is not None]
+    assert len(fixes) >= 5 and all(fix.time.date() == datetime(2014, 5, 26).date() for fix in fixes)
+
+    received = datetime(2024, 10, 24, 14, 40, tzinfo=UTC)
+    session = NmeaSession("udp:10.0.0.8:5000")
+    gll = [line for line in real_log("gr601-w.log") if line[3:6] == "GLL"]
+    results = [outcome(session, line, received) for line in gll]
+    assert results[0] == "ignored:no_date" and results[1:].count("fix") == len(gll) - 1
+    session = NmeaSession("udp:10.0.0.8:5000")
+    assert fix_of(session, gll[0], received) is None
+    assert fix_of(session, gll[1], received).time == datetime(2024, 10, 24, 14, 32, 52, tzinfo=UTC)
+    after_midnight = NmeaSession("udp:10.0.0.8:5000")  # fixed at 14:32 and received at 09:00: it was yesterday
+    assert fix_of(after_midnight, gll[0], datetime(2024, 10, 25, 9, tzinfo=UTC)) is None
+    yesterday = fix_of(after_midnight, gll[1], datetime(2024, 10, 25, 9, tzinfo=UTC))
+    assert yesterday.time == datetime(2024, 10, 24, 14, 32, 52, tzinfo=UTC)
+
+
+def test_sentences_without_checksum_are_read():
+    line = "$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W"
+    fix = parse_sentence(line)
+    assert isinstance(fix, Rmc) and fix.lat == pytest.approx(pynmea2.parse(line).latitude)
+
+
+def test_gns_gll_and_zda_agree_with_pynmea2():
+    for line in ("$GNGNS,014035.00,4332.69262,S,17235.48549,E,RR,13,0.9,25.63,11.24,,*70",
+                 "$GPGLL,4002.10504,N,07531.20566,W,143251.00,A,A*7A",
+                 "$GPZDA,081403.000,26,05,2014,,*5E"):
+        ours, theirs = parse_sentence(line), pynmea2.parse(line, check=True)
+        if hasattr(ours, "lat"):
+            assert (ours.lat, ours.lon) == (pytest.approx(theirs.latitude), pytest.approx(theirs.longitude))
+        else:
+            assert ours.time == datetime.combine(theirs.datestamp, theirs.timestamp).replace(tzinfo=UTC)
+
+
+def test_midnight_between_a_fix_and_its_date():
+    session = NmeaSession("udp:10.0.0.8:5000")
+    session.feed(sentence("GPZDA,235959.00,31,12,2024,,"))
+    session.feed(sentence("GPGGA,235959.00,6010.194,N,02456.304,E,1,10,0.8,21.5,M,18.0,M,,"))
+    after = session.feed(sentence("GPGGA,000000.00,6010.194,N,02456.304,E,1,10,0.8,21.5,M,18.0,M,,"))
+    assert after.time == datetime(2025, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("key", ["udp:10.0.0.8:5000", "udp:10.0.0.8", "10.0.0.8"])
+def test_device_map_keys_as_the_docs_write_them(key):
+    session = NmeaSession("udp:10.0.0.8:5000", DeviceMap({key: "E11"}))
+    assert session.feed(REAL[0]).callsign == "E11"

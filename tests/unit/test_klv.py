@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import klvdata
 import pytest
 from klvdata.common import packet_checksum
@@ -10,6 +12,7 @@ from app.feeds.errors import FeedError
 from app.feeds.klv import (
     UAS_LS_KEY,
     KlvPacket,
+    KlvPlatforms,
     KlvStreamDecoder,
     checksum,
     decode_ber_oid,
@@ -224,3 +227,44 @@ def test_a_datagram_is_a_whole_stream_whatever_is_left_at_its_end_is_an_error(da
     out = decoder.feed(datagram) + decoder.finish()
     assert [item.code if isinstance(item, FeedError) else "ok" for item in out] == codes
     assert decoder.finish() == []
+
+
+# --- real packets (klvdata's MISB samples, tests/data/real/klv) and senders that name their platform once -----
+
+REAL_KLV = Path(__file__).resolve().parents[1] / "data" / "real" / "klv"
+
+
+def test_real_dynamic_only_packet_decodes_without_a_name() -> None:
+    packet = decode_uas_ls((REAL_KLV / "DynamicOnlyMISMMSPacketData.bin").read_bytes())
+    assert packet.platform_name is None
+    assert packet.sensor_latitude is not None and packet.sensor_longitude is not None
+    theirs = next(iter(klvdata.StreamParser((REAL_KLV / "DynamicOnlyMISMMSPacketData.bin").read_bytes())))
+    lat = next(v for v in theirs.items.values() if type(v).__name__ == "SensorLatitude")
+    assert packet.sensor_latitude == pytest.approx(float(lat.value.value), abs=1e-6)
+
+
+def test_real_constant_packet_has_a_checksum_that_does_not_match() -> None:
+    with pytest.raises(FeedError) as err:
+        decode_uas_ls((REAL_KLV / "DynamicConstantMISMMSPacketData.bin").read_bytes())
+    assert err.value.code == "bad_checksum"
+
+
+def test_a_sender_names_its_platform_once_for_the_packets_after() -> None:
+    platforms = KlvPlatforms(kept=2)
+    dynamic = decode_uas_ls((REAL_KLV / "DynamicOnlyMISMMSPacketData.bin").read_bytes())
+    assert platforms.name("udp:10.0.0.5:5000", dynamic) is None  # nobody named it yet
+    assert platforms.name("udp:10.0.0.5:5000", decode_uas_ls(encode_uas_ls(FIELDS))) == "AF-101"
+    assert platforms.name("udp:10.0.0.5:5000", dynamic) == "AF-101"
+    assert platforms.name("udp:10.0.0.6:5000", dynamic) is None  # another sender is another platform
+    for n in range(2):  # the oldest sender is forgotten first
+        platforms.name(f"udp:10.0.0.{7 + n}:5000", decode_uas_ls(encode_uas_ls({"mission_id": f"M{n}"})))
+    assert platforms.name("udp:10.0.0.5:5000", dynamic) is None
+
+
+def test_full_range_pitch_and_roll_tags_90_91() -> None:
+    packet = decode_uas_ls(encode_uas_ls({"platform_pitch": 10.0, "platform_pitch_full": -62.5,
+                                          "platform_roll_full": 75.25}))
+    assert packet.pitch == pytest.approx(-62.5, abs=1e-6) and packet.roll == pytest.approx(75.25, abs=1e-6)
+    raw = encode_uas_ls({"platform_pitch_full": 45.0})
+    assert bytes([90, 4]) + round(45.0 * (2**31 - 1) / 90).to_bytes(4, "big", signed=True) in raw
+    assert decode_uas_ls(encode_uas_ls({"platform_roll": -3.0})).roll == pytest.approx(-3.0, abs=1e-3)

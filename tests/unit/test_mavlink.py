@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
+from pymavlink import mavutil
 from pymavlink.dialects.v20 import common as mavlink2
 
 from app.feeds.errors import FeedError
 from app.feeds.mavlink import DroneUpdate, MavlinkDecoder
+
+REAL_TLOG = Path(__file__).resolve().parents[1] / "data" / "real" / "mavlink" / "2013-10-13 18-31-24.tlog"
 
 
 def _sender(system_id: int, component: int = 1) -> mavlink2.MAVLink:
@@ -114,3 +118,38 @@ def test_frames_split_across_datagrams_are_reassembled() -> None:
     assert decoder.feed(raw[:10]) == []
     (update,) = decoder.feed(raw[10:])
     assert update.system_id == 6
+
+
+def test_the_kind_comes_from_the_airframe_heartbeat_not_before() -> None:
+    mav = _sender(6)
+    decoder = MavlinkDecoder()
+    decoder.feed(_position(mav))  # a fixed wing's first fix, before its first heartbeat
+    assert decoder.drones[6].kind is None
+    decoder.feed(mav.heartbeat_encode(mavlink2.MAV_TYPE_FIXED_WING, 3, 0, 0, 4).pack(mav))
+    assert decoder.drones[6].kind == "fixed_wing"
+    decoder.feed(_sender(7).heartbeat_encode(mavlink2.MAV_TYPE_HEXAROTOR, 3, 0, 0, 4).pack(_sender(7)))
+    assert decoder.drones[7].kind == "multirotor"
+
+
+def test_a_fix_at_0_0_before_gps_lock_is_no_fix() -> None:
+    mav = _sender(8)
+    decoder = MavlinkDecoder()
+    decoder.feed(mav.global_position_int_encode(1000, 0, 0, 0, 0, 0, 0, 0, 65535).pack(mav))
+    assert decoder.drones[8].fixes == 1 and not decoder.drones[8].has_fix
+    decoder.feed(_position(mav))
+    assert decoder.drones[8].has_fix
+
+
+def test_a_real_arducopter_flight_decodes_without_errors() -> None:
+    """Mission Planner's tlog of a 2013 ArduCopter flight (tests/data/real/mavlink): ardupilotmega messages the
+    common dialect does not know are skipped, not errors; the ground station and the radio are no airframe."""
+    log = mavutil.mavlink_connection(str(REAL_TLOG), dialect="ardupilotmega")
+    decoder, errors = MavlinkDecoder(), []
+    while (msg := log.recv_match()) is not None:
+        errors += [item for item in decoder.feed(bytes(msg.get_msgbuf())) if isinstance(item, FeedError)]
+    log.close()
+    assert errors == []
+    copter = decoder.drones[1]
+    assert copter.kind == "multirotor" and copter.has_fix and copter.fixes == 702
+    assert copter.latitude == pytest.approx(41.18, abs=0.01) and copter.longitude == pytest.approx(-96.01, abs=0.01)
+    assert decoder.drones[255].kind is None  # Mission Planner's own heartbeats say "ground station"

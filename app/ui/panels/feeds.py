@@ -71,6 +71,15 @@ def _table(headers: list[str]) -> QTableWidget:
     return table
 
 
+def ignored_kinds(kinds: dict[str, int]) -> str:
+    """" (GSV 107, GSA 82, no_fix 63, …)": what a feed sent that nothing uses, most first (not a problem)."""
+    if not kinds:
+        return ""
+    ranked = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{kind} {count}" for kind, count in ranked[:6])
+    return f" ({shown}{', …' if len(ranked) > 6 else ''})"
+
+
 class FeedsPanel(QWidget):
     """Feed health table, the selected feed's quarantined inputs, and the raw bytes of the selected one."""
 
@@ -155,7 +164,8 @@ class FeedsPanel(QWidget):
             ]
             cells[0].setToolTip(f"{feed['name']}: {feed.get('label', '')}\nlistening on "
                                 f"{', '.join(feed.get('listening') or ['—'])}\n{feed.get('sources', 0)} sources · "
-                                f"{feed.get('received', 0)} received · {feed.get('ignored', 0)} ignored")
+                                f"{feed.get('received', 0)} received · {feed.get('ignored', 0)} ignored"
+                                f"{ignored_kinds(feed.get('ignored_kinds') or {})}")
             cells[0].setData(Qt.ItemDataRole.UserRole, feed["name"])
             for column, cell in enumerate(cells):
                 self.table.setItem(row, column, cell)
