@@ -154,6 +154,7 @@ class Notary:
                                                               serialization.PublicFormat.Raw).hex()
         public_path = folder / PUBLIC_NAME
         if not public_path.exists():
+            create_private_file(public_path)  # public, but nothing in the folder is anyone else's business
             public_path.write_bytes(self._key.public_key().public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
         create_private_file(self.checkpoints)
