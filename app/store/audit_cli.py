@@ -9,6 +9,7 @@ and can write the checkpoint file elsewhere (`-o`), to keep a copy off the machi
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -23,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     verify.add_argument("--public-key", help="the hub's public key (PEM, a copy of <db>.audit/hub.pub kept elsewhere)")
     checkpoint = sub.add_parser("checkpoint", help="verify, then sign the current heads and append a checkpoint")
     checkpoint.add_argument("-o", "--output", help="also write every checkpoint to this file (to keep elsewhere)")
+    checkpoint.add_argument("--new-anchor", action="store_true",
+                            help="with the hub stopped, after an investigation or to change the audit key: set the "
+                                 "old checkpoints aside as evidence and anchor the log as it stands now with the key "
+                                 "in <db>.audit (made if missing)")
     for action in (verify, checkpoint):
         action.add_argument("--db", required=True, help="the hub's SQLite database")
         action.add_argument("--key-file", help="the database key, if the log is encrypted (or WATCHFLOOR_DB_KEY)")
@@ -41,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         public_key_hex,
         read_checkpoints,
     )
-    from app.store.log import LogReader
+    from app.store.log import LogReader, connect
 
     use_key_file(args.key_file)
     if not Path(args.db).is_file():
@@ -58,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.checkpoints) if getattr(args, "checkpoints", None) else folder / CHECKPOINTS_NAME
     signed = read_checkpoints(source, expected)
     audit = audit_log(reader.conn, signed.checkpoints)
+    if getattr(args, "new_anchor", False):
+        for problem in signed.problems + audit.problems:
+            print(f"set aside: {problem}", file=sys.stderr)
+        signed, audit = read_checkpoints(Path(os.devnull)), audit_log(reader.conn, [])
+        if audit.problems:
+            print("a broken chain cannot be anchored; restore the log from a backup", file=sys.stderr)
     reader.close()
     problems = signed.problems + audit.problems
     if not signed.checkpoints and args.action == "verify":
@@ -71,7 +82,14 @@ def run(args: argparse.Namespace) -> int:
           f"{checked['access']} access-log rows, {checked['quarantine']} quarantined inputs intact; "
           f"anchored by {len(signed.checkpoints)} signed checkpoints")
     if args.action == "checkpoint":
-        Notary(folder).sign(audit.heads, time.time())
+        if args.new_anchor:
+            _set_aside(folder / CHECKPOINTS_NAME)
+        notary = Notary(folder)
+        if args.new_anchor:
+            writer = connect(args.db)
+            writer.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (META_KEY, notary.public_key))
+            writer.close()
+        notary.sign(audit.heads, time.time())
         print(f"signed a checkpoint at event {audit.heads['events'][0]} in {folder / CHECKPOINTS_NAME}")
         if args.output:
             shutil.copyfile(folder / CHECKPOINTS_NAME, args.output)
@@ -79,3 +97,11 @@ def run(args: argparse.Namespace) -> int:
                   f"--public-key (a copy of {folder / PUBLIC_NAME})")
     return 0
 
+
+
+def _set_aside(checkpoints: Path) -> None:
+    """Keep the old checkpoint file, renamed by the time it was set aside (it is the evidence)."""
+    if checkpoints.exists():
+        aside = checkpoints.with_name(f"{checkpoints.name}.set-aside-{time.strftime('%Y%m%dT%H%M%S')}")
+        checkpoints.rename(aside)
+        print(f"the old checkpoints are kept in {aside}")

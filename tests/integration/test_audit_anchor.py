@@ -7,6 +7,8 @@ import asyncio
 import dataclasses
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 from app.domain.events import Event
@@ -14,7 +16,7 @@ from app.domain.picture import Picture
 from app.store.chain import GENESIS_HASH, row_hash, snapshot_fields
 from app.store.checkpoints import audit_dir
 from app.store.log import EventLog, decode_picture, encode_picture
-from tests.integration.conftest import HubProcess, free_port, make_accounts
+from tests.integration.conftest import ROOT, HubProcess, free_port, make_accounts
 from tests.integration.waiting import signed_in, until
 
 
@@ -139,6 +141,20 @@ def test_a_cut_log_starts_with_the_alarm_and_is_never_anchored_again(hub: HubPro
         hub.stop()
     assert len(checkpoint_lines(hub.db)) == signed
     assert access_rows(hub.db, "alarm")
+    # After the investigation an operator accepts the log as it stands; the old checkpoints are kept as evidence.
+    audit = [sys.executable, "-m", "app.cli", "audit"]
+    renewed = subprocess.run([*audit, "checkpoint", "--db", str(hub.db), "--new-anchor"], cwd=ROOT,
+                             capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)})
+    assert renewed.returncode == 0, renewed.stderr
+    assert "set aside: events: seq 3 does not match the checkpoint" in renewed.stderr  # 3 was cut, then rewritten
+    assert list(audit_dir(hub.db).glob("checkpoints.jsonl.set-aside-*"))
+    hub.output.clear()
+    hub.start()
+    hub.stop()
+    assert "AUDIT ALARM" not in "".join(hub.output)
+    verified = subprocess.run([*audit, "verify", "--db", str(hub.db)], cwd=ROOT, capture_output=True, text=True,
+                              env={"PYTHONPATH": str(ROOT)})
+    assert verified.returncode == 0, verified.stderr
 
 
 async def _incidents(url: str) -> dict[str, object]:
