@@ -37,9 +37,13 @@ def create_private_file(path: Path) -> None:
 
 
 def use_key_file(path: str | Path | None) -> None:
-    """Open every log in this process (and its children) with the key in `path` (from `--key-file`)."""
+    """Open every log in this process (and its children) with the key in `path` (from `--key-file`); a key
+    file that cannot be used ends the command with one sentence saying why."""
     if path is not None:
-        read_key_file(Path(path))  # fail now, with the file named, rather than at the first connection
+        try:
+            read_key_file(Path(path))  # fail now, with the file named, rather than at the first connection
+        except LogLockedError as exc:
+            raise SystemExit(str(exc)) from None
         os.environ[KEY_FILE_ENV] = str(Path(path).resolve())
         os.environ.pop(KEY_ENV, None)
 
@@ -50,11 +54,11 @@ def read_key_file(path: Path) -> str:
         mode = path.stat().st_mode
         key = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise SystemExit(f"cannot read the database key file {path}: {exc.strerror}") from None
+        raise LogLockedError(f"cannot read the database key file {path}: {exc.strerror}") from None
     if mode & 0o077:
-        raise SystemExit(f"the database key file {path} may be read by other accounts: chmod 600 {path}")
+        raise LogLockedError(f"the database key file {path} may be read by other accounts: chmod 600 {path}")
     if not key:
-        raise SystemExit(f"the database key file {path} is empty")
+        raise LogLockedError(f"the database key file {path} is empty")
     return key
 
 

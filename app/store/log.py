@@ -228,7 +228,7 @@ class LogReader:
                         at_or_before_ts: float | None = None) -> Picture | None:
         """The newest snapshot not after the given sequence number or time (among the trusted ones, if given)."""
         if self.trusted_snapshots is None:
-            sql, params = "SELECT picture FROM snapshots WHERE 1=1", []
+            sql, params = "SELECT picture FROM snapshots WHERE 1=1", list[Any]()
             if at_or_before_seq is not None:
                 sql += " AND seq <= ?"
                 params.append(at_or_before_seq)
