@@ -45,8 +45,9 @@ class Anchor:
             self.raise_alarm(f"the audit key in {self.notary.folder} is not the one that anchors this log")
         for problem in signed.problems:
             self.raise_alarm(problem)
-        if signed.checkpoints:
-            audit = audit_since(reader.conn, signed.checkpoints[-1])
+        newest = signed.newest()
+        if newest is not None:
+            audit = audit_since(reader.conn, newest)
         else:
             if recorded is not None and reader.head() > 0:
                 self.raise_alarm(f"the checkpoints of this log are gone from {self.notary.checkpoints}")

@@ -89,10 +89,15 @@ class CheckpointFile:
     checkpoints: list[Checkpoint] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
+    def newest(self) -> Checkpoint | None:
+        """The checkpoint furthest along every chain (the one a hub checks from), or None."""
+        return max(self.checkpoints, key=lambda c: [c.anchor(chain)[0] for chain in CHAINS], default=None)
+
 
 def read_checkpoints(path: Path, public_key: str | None = None) -> CheckpointFile:
-    """Parse and check a checkpoint file: every line signed by one key (`public_key` if given), heads never
-    going back. A missing file reads as no checkpoints."""
+    """Parse and check a checkpoint file: every line signed by one key (`public_key` if given). A missing file
+    reads as no checkpoints. Lines need not be in order (`audit checkpoint` may sign beside a running hub): each
+    checkpoint holds the log to what it signed on its own."""
     result = CheckpointFile()
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -113,9 +118,6 @@ def read_checkpoints(path: Path, public_key: str | None = None) -> CheckpointFil
                                    f"expected {expected[:16]}…)")
         elif not checkpoint.valid():
             result.problems.append(f"checkpoint line {number}: the signature does not verify (the line was edited)")
-        elif result.checkpoints and any(checkpoint.anchor(c)[0] < result.checkpoints[-1].anchor(c)[0]
-                                        for c in CHAINS):
-            result.problems.append(f"checkpoint line {number} goes back before the line above it")
         else:
             result.checkpoints.append(checkpoint)
     return result
