@@ -16,7 +16,17 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from app.store.checkpoints import META_KEY, Audit, Notary, audit_dir, audit_log, audit_since, read_checkpoints
+from app.store.chain import SNAPSHOTS
+from app.store.checkpoints import (
+    META_KEY,
+    Audit,
+    Notary,
+    audit_dir,
+    audit_log,
+    audit_since,
+    read_checkpoints,
+    vouch_for_snapshot,
+)
 from app.store.log import EventLog, LogReader
 
 log = logging.getLogger("watchfloor.hub")
@@ -54,6 +64,9 @@ class Anchor:
             else:
                 log.warning("the log has no signed checkpoint yet: checking it whole, then anchoring it")
             audit = audit_log(reader.conn, [])
+            snapshot = audit.heads[SNAPSHOTS.name]
+            if not audit.problems and snapshot[0]:  # checked whole just now: its newest snapshot may serve
+                audit.anchored_snapshot = vouch_for_snapshot(reader.conn, *snapshot)
         for problem in audit.problems:
             self.raise_alarm(problem)
         if audit.anchored_snapshot is not None and not self.alarms:

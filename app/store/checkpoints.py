@@ -236,11 +236,17 @@ def audit_since(conn: sqlite3.Connection, last: Checkpoint) -> Audit:
             _check_anchor(chain, (key, link), result.stored.get(key), result.last_key,
                           f"the last checkpoint ({_when(last)})", audit)
         if chain is SNAPSHOTS and key and result.stored.get(key) == link:
-            # Read once more, and held to the signed link again: the digest recorded is of what was checked.
-            ts, picture = conn.execute("SELECT ts, picture FROM snapshots WHERE seq = ?", (key,)).fetchone()
-            if row_hash(before_hash, snapshot_fields(key, ts, picture)) == link:
-                audit.anchored_snapshot = (key, blob_digest(picture))
+            audit.anchored_snapshot = vouch_for_snapshot(conn, key, link)
     return audit
+
+
+def vouch_for_snapshot(conn: sqlite3.Connection, seq: int, link: str) -> tuple[int, str] | None:
+    """(seq, picture digest) of the snapshot at `seq` if its row still hashes to `link`, else None. Read once
+    more and held to the link again, so the digest a hub trusts is of the picture that was checked."""
+    row = conn.execute("SELECT ts, picture FROM snapshots WHERE seq = ?", (seq,)).fetchone()
+    if row is None or row_hash(link_before(conn, SNAPSHOTS, seq)[1], snapshot_fields(seq, *row)) != link:
+        return None
+    return seq, blob_digest(row[1])
 
 
 def _when(checkpoint: Checkpoint) -> str:
