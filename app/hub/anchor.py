@@ -59,9 +59,9 @@ class Anchor:
         if newest is not None:
             audit = audit_since(reader.conn, newest)
         else:
-            if recorded is not None and reader.head() > 0:
+            if reader.head() > 0 and recorded is not None:
                 self.raise_alarm(f"the checkpoints of this log are gone from {self.notary.checkpoints}")
-            else:
+            elif reader.head() > 0:
                 log.warning("the log has no signed checkpoint yet: checking it whole, then anchoring it")
             audit = audit_log(reader.conn, [])
             snapshot = audit.heads[SNAPSHOTS.name]
