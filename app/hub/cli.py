@@ -35,13 +35,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="send units and incidents as CoT to a TAK server (tcp) or a multicast group (udp); "
                              "may be repeated")
     parser.add_argument("--cot-ttl", type=int, default=1, help="multicast TTL for udp --cot-out (1: local network)")
+    parser.add_argument("--key-file", help="encrypt the log at rest (SQLCipher) with the key in this file (0600; "
+                                           "or set WATCHFLOOR_DB_KEY); see docs/security.md")
+    parser.add_argument("--checkpoint-every", type=float, default=60.0,
+                        help="seconds between signed checkpoints of the audit trail (60; one more at shutdown)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; pending events are committed before exiting."""
     from app.hub.server import run_hub
+    from app.store.at_rest import LogLockedError, use_key_file
 
+    use_key_file(args.key_file)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if bool(args.cert) != bool(args.key):
         raise SystemExit("--cert and --key go together")
@@ -60,9 +66,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"watchfloor hub listening on {scheme}://{args.host}:{port}", flush=True)
 
         await run_hub(args.db, args.host, args.port, context, ready=ready, stop=stop, feeds=feeds,
-                      feed_io=feed_io_options(args))
+                      feed_io=feed_io_options(args), checkpoint_every=args.checkpoint_every)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except LogLockedError as exc:  # encrypted without the key, a wrong key, or not a database
+        raise SystemExit(str(exc)) from None
     return 0
 
 

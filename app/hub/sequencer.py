@@ -136,8 +136,7 @@ class Sequencer:
     def _write(self, batch: list[tuple[Event, str | None]], snapshot: bytes | None) -> None:
         self.log.append(batch)
         if snapshot is not None:
-            self.log.conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
-                                  (batch[-1][0].seq, batch[-1][0].ts, snapshot))
+            self.log.save_snapshot_blob(batch[-1][0].seq, batch[-1][0].ts, snapshot)
 
     async def drain(self) -> None:
         """Wait until everything sequenced so far is committed."""

@@ -26,6 +26,7 @@ from app.domain.agencies import DEFAULT_AGENCIES, Actor, Agency, Role
 from app.domain.authority import QUERIES, check_query
 from app.domain.errors import Refusal
 from app.domain.picture import Picture, Viewer
+from app.hub.anchor import CHECKPOINT_EVERY, Anchor
 from app.hub.cap_feed import CapIntake
 from app.hub.fanout import FanOut, Subscriber
 from app.hub.feed_status import RECENT_KEPT, FeedRegistry
@@ -82,7 +83,8 @@ class Hub:
 
     def __init__(self, db_path: str | Path, agencies: dict[str, Agency] | None = None,
                  clock: Callable[[], float] = time.time, snapshot_every: int = 5000,
-                 max_queue: int = 50_000, hello_timeout: float = 10.0) -> None:
+                 max_queue: int = 50_000, hello_timeout: float = 10.0,
+                 checkpoint_every: float = CHECKPOINT_EVERY) -> None:
         self.db_path = Path(db_path)
         self.agencies = dict(agencies or DEFAULT_AGENCIES)
         self.clock = clock
@@ -90,6 +92,8 @@ class Hub:
         self.hello_timeout = hello_timeout
         self.log = EventLog(self.db_path)
         self.users = UserStore(self.db_path)
+        self.anchor = Anchor(self.log, clock, self._audit_alarm)  # signed checkpoints; alarms (app/hub/anchor.py)
+        self.checkpoint_every = checkpoint_every
         self._readers = threading.local()
         self.read_pool = ThreadPoolExecutor(2, thread_name_prefix="wf-log-reader")
         # One thread: the user store's connection is not shared across threads, and Argon2's cost per sign-in
@@ -119,6 +123,9 @@ class Hub:
         self.sequencer = Sequencer(self.log, picture, known, self.fanout.publish, self.clock,
                                    frozenset(self.agencies))
         self._spawn(self.sequencer.run())
+        for problem in self.anchor.alarms:  # raised by the check in `_recover`, before there was a writer
+            self._audit("hub", "-", "audit", "alarm", problem)
+        self._spawn(self.anchor.run(self.sequencer.writer, self.checkpoint_every))
         self.server = await serve(self._handle, host, port, ssl=ssl_context, max_size=MAX_FRAME_BYTES,
                                   ping_interval=20, ping_timeout=30, close_timeout=2)
         self.port = next(iter(self.server.sockets)).getsockname()[1]
@@ -140,6 +147,7 @@ class Hub:
 
     def _recover(self) -> tuple[Picture, dict[str, list[int]], tuple[dict[str, int], list[dict[str, Any]]]]:
         reader = self._reader()
+        self.anchor.check(reader)
         picture = reader.picture_at()
         known: dict[str, list[int]] = {}
         for key, seq in reader.conn.execute(
@@ -165,6 +173,7 @@ class Hub:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self.sequencer.close()
+            self.anchor.sign()  # the writer has stopped: the log is at rest as signed
         self.read_pool.shutdown(wait=True)
         self.auth_pool.shutdown(wait=True)
         self.users.close()
@@ -179,8 +188,12 @@ class Hub:
     def _reader(self) -> LogReader:
         reader = getattr(self._readers, "reader", None)
         if reader is None:
-            reader = self._readers.reader = LogReader(self.db_path)
+            reader = self._readers.reader = self.open_reader()
         return reader
+
+    def open_reader(self) -> LogReader:
+        """A new reader of the log that serves only snapshots the audit trail vouches for."""
+        return LogReader(self.db_path, self.log.trusted_snapshots, self.anchor.forged_snapshot)
 
     def count(self, what: str, n: int = 1) -> None:
         """Bump a hub-wide counter (shown by `stats()` and logged)."""
@@ -205,6 +218,13 @@ class Hub:
     def _audit(self, user: str, peer: str, what: str, outcome: str, detail: str = "") -> None:
         assert self.sequencer is not None
         self.sequencer.writer.submit(self.log.access, self.clock(), user, peer, what, outcome, detail)
+
+    def _audit_alarm(self, problem: str) -> None:
+        """The audit trail's alarm (any thread): counted, and in the access log once the writer runs."""
+        self.count("audit_alarm")
+        if self.sequencer is not None:
+            with contextlib.suppress(RuntimeError):  # the writer is shut down: the log line remains
+                self._audit("hub", "-", "audit", "alarm", problem)
 
     # -- connections -----------------------------------------------------------------------------------
 
@@ -414,10 +434,11 @@ def _raw(frame: bytes | str) -> bytes:
 
 async def run_hub(db_path: str | Path, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
                   ready: Callable[[int], None] | None = None, stop: asyncio.Event | None = None,
-                  feeds: dict[str, Any] | None = None, feed_io: dict[str, Any] | None = None) -> None:
+                  feeds: dict[str, Any] | None = None, feed_io: dict[str, Any] | None = None,
+                  checkpoint_every: float = CHECKPOINT_EVERY) -> None:
     """Run a hub until `stop` is set (or forever); `feeds` are `Hub.start_feeds` arguments (None: no feeds),
     `feed_io` those of `app.hub.feed_io.start_feed_io` (CAP fetch and outbox, CoT out)."""
-    hub = Hub(db_path)
+    hub = Hub(db_path, checkpoint_every=checkpoint_every)
     bound = await hub.start(host, port, ssl_context)
     if feeds:
         log.info("feed gateway ports: %s", await hub.start_feeds(**feeds))

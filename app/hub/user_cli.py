@@ -12,6 +12,7 @@ from app.domain.agencies import Role
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `watchfloor user`."""
     parser.add_argument("--db", required=True, help="the hub's SQLite database")
+    parser.add_argument("--key-file", help="the database key, if the log is encrypted (or WATCHFLOOR_DB_KEY)")
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = sub.add_parser("add", help="create an account")
     add.add_argument("name")
@@ -40,9 +41,14 @@ def _password(from_stdin: bool) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Carry out the action; errors are printed, with exit code 1."""
+    from app.store.at_rest import LogLockedError, use_key_file
     from app.store.users import UserStore
 
-    store = UserStore(args.db)
+    use_key_file(args.key_file)
+    try:
+        store = UserStore(args.db)
+    except LogLockedError as exc:
+        raise SystemExit(str(exc)) from None
     try:
         if args.action == "add":
             user = store.add(args.name, _password(args.password_stdin), args.role, args.agency, args.full_name)

@@ -55,7 +55,7 @@ class HubWatcher:
         self.subscriber.go_live()
 
     def _snapshot(self, head: int) -> tuple[Picture, Any]:
-        reader = LogReader(self.hub.db_path)
+        reader = self.hub.open_reader()
         try:
             picture = reader.picture_at(seq=head).visible_to(PUBLIC)
             return picture, self.prepare(reader, head) if self.prepare is not None else None

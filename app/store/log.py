@@ -8,11 +8,9 @@ writer writes.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,36 +18,51 @@ import msgspec
 
 from app.domain.events import Event
 from app.domain.picture import Picture
+from app.store.at_rest import create_private_file, make_private_dir, open_database, tighten
+from app.store.chain import (
+    ACCESS,
+    EVENTS,
+    GENESIS_HASH,
+    QUARANTINE,
+    SNAPSHOTS,
+    Chain,
+    ChainBreak,
+    blob_digest,
+    chain_hash,
+    head,
+    quarantine_fields,
+    row_hash,
+    snapshot_fields,
+    walk,
+)
 from app.store.schema import migrate
 
-GENESIS_HASH = "0" * 64
 _json = msgspec.json.Encoder()
 _data_decoder = msgspec.json.Decoder(dict[str, Any])
 _audience_decoder = msgspec.json.Decoder(list[str] | None)
 _picture_decoder = msgspec.json.Decoder(Picture)
+#: Called with a snapshot's sequence number and why it is not served (its stored picture was altered).
+ForgedSnapshot = Callable[[int, str], None]
 
 
 def connect(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit) with WAL and a busy timeout."""
-    if readonly:
-        conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None,
-                               check_same_thread=False)
-    else:
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    """A connection in autocommit mode (transactions are explicit) with WAL and a busy timeout.
+
+    Through SQLCipher when this process has a database key (`app.store.at_rest`); `LogLockedError` (a
+    `sqlite3.DatabaseError`) when the file cannot be read with the key it was given, or without one.
+    """
+    path = Path(path)
+    if not readonly:
+        make_private_dir(path.parent)
+        if path.exists():
+            tighten(path)
+        else:
+            create_private_file(path)  # SQLite gives the -wal and -shm files this file's mode
+    conn = open_database(path, readonly)
+    if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA busy_timeout=10000")
     return conn
-
-
-def chain_hash(prev_hash: str, seq: int, ts: float, actor: str, kind: str, data: bytes,
-               audience: bytes | None) -> str:
-    """The hash that links an event to the one before it: editing any field breaks the chain from there."""
-    h = hashlib.sha256()
-    h.update(f"{prev_hash}|{seq}|{ts!r}|{actor}|{kind}|".encode())
-    h.update(data)
-    h.update(b"|")
-    h.update(audience or b"")
-    return h.hexdigest()
 
 
 def encode_picture(picture: Picture) -> bytes:
@@ -74,15 +87,30 @@ class EventLog:
 
     def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = connect(self.path)
         # FULL: a commit is on disk before the hub acknowledges it, even across a power cut. NORMAL
         # survives a killed process but not a power cut.
         self.conn.execute(f"PRAGMA synchronous={synchronous}")
         migrate(self.conn)
-        row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        self.head_seq: int = row[0] if row else 0
-        self.head_hash: str = row[1] if row else GENESIS_HASH
+        self.head_seq, self.head_hash = head(self.conn, EVENTS)
+        #: The newest key and hash of each side chain (snapshots, access log, quarantine).
+        self.heads: dict[str, tuple[int, str]] = {c.name: self._seal_legacy(c) for c in (SNAPSHOTS, ACCESS,
+                                                                                          QUARANTINE)}
+        #: seq -> picture digest of the snapshots this log may serve: those its hub wrote, and the one a signed
+        #: checkpoint vouches for (added by the hub's audit check). Read by reader threads.
+        self.trusted_snapshots: dict[int, str] = {}
+
+    def _seal_legacy(self, chain: Chain) -> tuple[int, str]:
+        """The chain's head; a table from before schema 3 (no row has a hash yet) is sealed into its chain first."""
+        if self.conn.execute(f"SELECT 1 FROM {chain.table} WHERE hash IS NOT NULL LIMIT 1").fetchone() is None:
+            prev = GENESIS_HASH
+            self.conn.execute("BEGIN IMMEDIATE")
+            for row in self.conn.execute(f"SELECT {chain.columns} FROM {chain.table} ORDER BY {chain.key}"
+                                         ).fetchall():
+                prev = chain.link(prev, tuple(row))
+                self.conn.execute(f"UPDATE {chain.table} SET hash = ? WHERE {chain.key} = ?", (prev, row[0]))
+            self.conn.execute("COMMIT")
+        return head(self.conn, chain)
 
     def append(self, batch: list[tuple[Event, str | None]]) -> None:
         """Store a batch of sequenced events in one transaction. `command` keys make resends idempotent.
@@ -113,38 +141,52 @@ class EventLog:
 
     def save_snapshot(self, picture: Picture) -> None:
         """Store the picture as of its `seq`, so rebuilding any later moment starts from here."""
-        self.conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
-                          (picture.seq, picture.at, encode_picture(picture)))
+        self.save_snapshot_blob(picture.seq, picture.at, encode_picture(picture))
+
+    def save_snapshot_blob(self, seq: int, ts: float, blob: bytes) -> None:
+        """Store an encoded picture as of `seq`, chained after the newest snapshot (one at or before it is kept)."""
+        last, prev = self.heads[SNAPSHOTS.name]
+        if seq <= last:
+            return  # a picture is a fold of the events up to its seq: the stored one is the same picture
+        link = row_hash(prev, snapshot_fields(seq, ts, blob))
+        self.conn.execute("INSERT INTO snapshots(seq, ts, picture, hash) VALUES (?, ?, ?, ?)", (seq, ts, blob, link))
+        self.heads[SNAPSHOTS.name] = (seq, link)
+        self.trusted_snapshots[seq] = blob_digest(blob)
 
     def quarantine(self, at: float, feed: str, source: str, code: str, reason: str, raw: bytes) -> None:
         """Keep an input that failed to parse or validate, with why, so nothing is dropped silently."""
-        self.conn.execute("INSERT INTO quarantine(at, feed, source, code, reason, raw) VALUES (?,?,?,?,?,?)",
-                          (at, feed, source, code, reason[:2000], raw[:1_000_000]))
+        row_id, prev = self.heads[QUARANTINE.name]
+        row = (row_id + 1, at, feed, source, code, reason[:2000], bytes(raw[:1_000_000]))
+        link = row_hash(prev, quarantine_fields(*row))
+        self.conn.execute("INSERT INTO quarantine(id, at, feed, source, code, reason, raw, hash) "
+                          "VALUES (?,?,?,?,?,?,?,?)", (*row, link))
+        self.heads[QUARANTINE.name] = (row[0], link)
 
     def access(self, at: float, user: str, peer: str, what: str, outcome: str, detail: str = "") -> None:
         """Record a sign-in, a refusal or a disconnect in the access log (the audit of who tried what)."""
-        self.conn.execute("INSERT INTO access_log(at, user, peer, what, outcome, detail) VALUES (?,?,?,?,?,?)",
-                          (at, user[:100], peer[:100], what[:100], outcome[:100], detail[:2000]))
+        row_id, prev = self.heads[ACCESS.name]
+        row = (row_id + 1, at, user[:100], peer[:100], what[:100], outcome[:100], detail[:2000])
+        link = row_hash(prev, list(row))
+        self.conn.execute("INSERT INTO access_log(id, at, user, peer, what, outcome, detail, hash) "
+                          "VALUES (?,?,?,?,?,?,?,?)", (*row, link))
+        self.heads[ACCESS.name] = (row[0], link)
 
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
 
 
-@dataclass(slots=True)
-class ChainBreak:
-    """The first event whose hash does not follow from the one before it."""
-
-    seq: int
-    reason: str
-
-
 class LogReader:
     """Read side of the log: resume, replay, review, audit. One per thread."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, trusted_snapshots: dict[int, str] | None = None,
+                 forged: ForgedSnapshot | None = None) -> None:
+        """With `trusted_snapshots` (seq -> picture digest), only those snapshots are served, and only while
+        their picture still has that digest; `forged` hears of any that does not (a hub raises its alarm)."""
         self.path = Path(path)
         self.conn = connect(self.path, readonly=True)
+        self.trusted_snapshots = trusted_snapshots
+        self.forged = forged
 
     def head(self) -> int:
         """The newest sequence number (0 for an empty log)."""
@@ -184,16 +226,35 @@ class LogReader:
 
     def latest_snapshot(self, at_or_before_seq: int | None = None,
                         at_or_before_ts: float | None = None) -> Picture | None:
-        """The newest snapshot not after the given sequence number or time."""
-        sql, params = "SELECT picture FROM snapshots WHERE 1=1", []
-        if at_or_before_seq is not None:
-            sql += " AND seq <= ?"
-            params.append(at_or_before_seq)
-        if at_or_before_ts is not None:
-            sql += " AND ts <= ?"
-            params.append(at_or_before_ts)
-        row = self.conn.execute(sql + " ORDER BY seq DESC LIMIT 1", params).fetchone()
-        return decode_picture(row[0]) if row else None
+        """The newest snapshot not after the given sequence number or time (among the trusted ones, if given)."""
+        if self.trusted_snapshots is None:
+            sql, params = "SELECT picture FROM snapshots WHERE 1=1", list[Any]()
+            if at_or_before_seq is not None:
+                sql += " AND seq <= ?"
+                params.append(at_or_before_seq)
+            if at_or_before_ts is not None:
+                sql += " AND ts <= ?"
+                params.append(at_or_before_ts)
+            row = self.conn.execute(sql + " ORDER BY seq DESC LIMIT 1", params).fetchone()
+            return decode_picture(row[0]) if row else None
+        trusted = self.trusted_snapshots.copy()  # the writer thread adds to it
+        for seq in sorted(trusted, reverse=True):
+            if at_or_before_seq is not None and seq > at_or_before_seq:
+                continue
+            row = self.conn.execute("SELECT ts, picture FROM snapshots WHERE seq = ?", (seq,)).fetchone()
+            if row is None:
+                self._refuse(seq, "it was removed from the log")
+            elif blob_digest(row[1]) != trusted[seq]:
+                self._refuse(seq, "its stored picture was altered")
+            elif at_or_before_ts is None or row[0] <= at_or_before_ts:
+                return decode_picture(row[1])
+        return None
+
+    def _refuse(self, seq: int, why: str) -> None:
+        assert self.trusted_snapshots is not None
+        self.trusted_snapshots.pop(seq, None)  # once: the picture is folded from events from now on
+        if self.forged is not None:
+            self.forged(seq, why)
 
     def seq_at(self, ts: float) -> int:
         """The newest event at or before time `ts` (0 if none): one step down the time index.
@@ -233,19 +294,19 @@ class LogReader:
         rows = self.conn.execute(f"SELECT {', '.join(cols)} FROM access_log ORDER BY id DESC LIMIT ?", (limit,))
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
+    def meta(self, key: str) -> str | None:
+        """A value the log keeps about itself (schema version, the audit key), or None."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
     def verify_chain(self) -> tuple[int, ChainBreak | None]:
-        """Walk the hash chain; returns how many events were checked and the first break, if any."""
-        prev, expected, checked = GENESIS_HASH, 1, 0
-        rows = self.conn.execute("SELECT seq, ts, actor, kind, data, audience, hash FROM events ORDER BY seq")
-        for seq, ts, actor, kind, data, audience, stored in rows:
-            if seq != expected:
-                return checked, ChainBreak(expected, f"event {expected} is missing (next is {seq})")
-            h = chain_hash(prev, seq, ts, actor, kind, data.encode(), audience.encode() if audience else None)
-            if h != stored:
-                return checked, ChainBreak(seq, f"event {seq} ({kind} by {actor}) does not match its hash: "
-                                                "it was altered, or an earlier link was")
-            prev, expected, checked = stored, expected + 1, checked + 1
-        return checked, None
+        """Walk the events' hash chain; returns how many events were checked and the first break, if any.
+
+        This shows edits inside the chain; `app.store.checkpoints.audit_log` also checks the other tables and the
+        signed checkpoints that catch a removed tail or a chain recomputed from an edit on.
+        """
+        result = walk(self.conn, EVENTS)
+        return result.checked, result.broken
 
     def close(self) -> None:
         """Close the connection."""

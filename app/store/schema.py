@@ -60,6 +60,13 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX events_ts_not_position ON events(ts) WHERE kind != 'unit.position';
     """,
+    # 3: snapshots, the access log and the quarantine are hash chains too (app/store/chain.py), so the signed
+    # checkpoints that anchor the events anchor them as well. Rows from before are sealed when a hub opens the log.
+    """
+    ALTER TABLE snapshots ADD COLUMN hash TEXT;
+    ALTER TABLE access_log ADD COLUMN hash TEXT;
+    ALTER TABLE quarantine ADD COLUMN hash TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,7 +9,8 @@ import pytest
 
 from app.domain.events import Event
 from app.domain.picture import Picture
-from app.store.log import EventLog, LogReader
+from app.store.checkpoints import audit_log
+from app.store.log import EventLog, LogReader, encode_picture
 from app.store.schema import SCHEMA_VERSION
 from app.store.users import UserStore
 
@@ -99,3 +100,51 @@ def test_users_have_hashed_passwords_and_can_be_disabled(tmp_path: Path) -> None
     assert users.authenticate("nobody", "long enough pw") is None
     users.set_disabled("anna")
     assert users.authenticate("anna", "long enough pw") is None
+
+
+def test_rows_from_before_schema_3_are_sealed_into_their_chains(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    log = EventLog(db)
+    batch = unit_events(1, 20)
+    log.append(batch)
+    log.save_snapshot(Picture().apply_all(e for e, _ in batch[:10]))
+    log.access(100.0, "anna", "127.0.0.1:5", "sign_in", "ok")
+    log.quarantine(101.0, "nmea", "udp:1.2.3.4", "bad_checksum", "checksum 00", b"$GPRMC,garbage")
+    log.close()
+    conn = sqlite3.connect(db)  # as a schema-2 log: the side tables have no hash column
+    for table in ("snapshots", "access_log", "quarantine"):
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN hash")
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    log = EventLog(db)
+    log.access(102.0, "anna", "127.0.0.1:5", "disconnect", "ok")  # continues the sealed chain
+    log.close()
+    audit = audit_log(LogReader(db).conn, [])
+    assert audit.problems == [] and audit.checked == {"events": 20, "snapshots": 1, "access": 2, "quarantine": 1}
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE access_log SET user = 'bob' WHERE id = 1")
+    conn.commit()
+    conn.close()
+    assert audit_log(LogReader(db).conn, []).problems == [
+        "access: access-log row 1 (sign_in by bob) does not match its hash: it was altered, or an earlier link was"]
+
+
+def test_a_reader_serves_only_trusted_snapshots_whose_picture_is_unchanged(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    log = EventLog(db)
+    batch = unit_events(1, 30)
+    log.append(batch[:10])
+    log.save_snapshot(Picture().apply_all(e for e, _ in batch[:10]))
+    log.append(batch[10:20])
+    log.save_snapshot(Picture().apply_all(e for e, _ in batch[:20]))
+    log.append(batch[20:])
+    refused: list[tuple[int, str]] = []
+    reader = LogReader(db, {10: log.trusted_snapshots[10]}, lambda seq, why: refused.append((seq, why)))
+    assert reader.latest_snapshot().seq == 10  # 20 is not vouched for: not served
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE snapshots SET picture = ? WHERE seq = 10", (encode_picture(Picture()),))
+    conn.commit()
+    conn.close()
+    assert reader.latest_snapshot() is None and refused == [(10, "its stored picture was altered")]
+    assert reader.picture_at() == Picture().apply_all(e for e, _ in batch)  # folded from the events
