@@ -32,7 +32,10 @@ from tests.pictures import differences
 
 #: Console account -> the viewer it is (as the hub decides it from role and agency).
 VIEWERS = {"fire1": Viewer("fire"), "police1": Viewer("police"), "medical1": Viewer("medical"),
-           "pilot1": Viewer("police"), "super1": Viewer("fire", supervisor=True)}
+           "pilot1": Viewer("police"), "super1": Viewer("fire", supervisor=True),
+           "fire2": Viewer("fire"), "medical2": Viewer("medical"), "observer1": Viewer("police")}
+#: Consoles that only watch, and now and then drop off for a few steps and resume from the log's tail.
+WATCHERS = ("fire2", "medical2", "observer1")
 DISPATCHERS = {"fire": "fire1", "police": "police1", "medical": "medical1"}
 FLEET = [("E1", "fire", "engine"), ("E2", "fire", "engine"), ("L1", "fire", "ladder"), ("P1", "police", "patrol"),
          ("P2", "police", "patrol"), ("P3", "police", "k9"), ("M1", "medical", "ambulance"),
@@ -61,11 +64,14 @@ class Console:
     answers: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     caught_up: bool = False
+    tails: int = 0  # reconnections served from the log since the last event folded
 
     def __post_init__(self) -> None:
         self.session = ClientSession(self.user, PASSWORD, subscribe=self.subscribe)
 
     async def connect(self) -> None:
+        if self.session.last_seq is not None:
+            self.tails += 1
         self.caught_up = False
         self.ws = await connect(self.url, max_size=None)
         await self.ws.send(self.session.hello().decode())
@@ -118,11 +124,6 @@ class Console:
         if self.reader is not None:
             await self.reader
 
-    async def reconnect(self) -> None:
-        """Drop the connection and come back: the hub sends the tail since the last event folded."""
-        await self.close()
-        await self.connect()
-
     @property
     def picture(self) -> Picture:
         return self.session.picture
@@ -155,6 +156,8 @@ def hub(tmp_path: Path, cot_port: int) -> Iterator[HubProcess]:
     make_accounts(db)
     users = UserStore(db)
     users.add("pilot1", PASSWORD, "drone_operator", "police")
+    users.add("fire2", PASSWORD, "dispatcher", "fire")
+    users.add("medical2", PASSWORD, "dispatcher", "medical")
     users.add("policefeed", PASSWORD, "feed", "police")
     users.close()
     process = HubProcess(db, free_port(), ["--cot-out", f"udp://127.0.0.1:{cot_port}"])
@@ -173,6 +176,7 @@ class Floor:
         self.consoles = {user: Console(hub.url, user) for user in VIEWERS}
         self.tokens = 0
         self.incidents: list[str] = []
+        self.offline: set[str] = set()
 
     def token(self) -> str:
         self.tokens += 1
@@ -183,11 +187,14 @@ class Floor:
 
     async def step(self) -> None:
         rng, pick = self.rng, self.rng.choice
-        incident = pick(self.incidents) if self.incidents else None
-        someone = pick([*DISPATCHERS.values(), "super1"])
+        # Mostly the last few calls, so that units, drones, chat and restriction changes meet on the same ones.
+        recent = self.incidents[-4:] if rng.random() < 0.75 else self.incidents
+        incident = pick(recent) if recent else None
+        someone = self.involved(incident) if incident is not None and rng.random() < 0.75 else \
+            pick([*DISPATCHERS.values(), "super1"])
         action = rng.choices(["create", "update", "note", "chat", "assign", "status", "aid", "answer", "drone",
-                              "zone", "unzone", "report", "reconnect"],
-                             [5, 4, 3, 3, 5, 5, 2, 2, 2, 1, 1, 1, 1])[0]
+                              "zone", "unzone", "report", "watcher"],
+                             [5, 4, 3, 3, 5, 5, 2, 2, 4, 1, 1, 1, 6])[0]
         if action == "create" or incident is None:
             user = pick(list(DISPATCHERS.values()))
             answer = await self.do(user, "incident.create", {
@@ -208,7 +215,9 @@ class Floor:
         elif action == "chat":
             await self.do(someone, "message.send", {"channel": f"incident:{incident}", "text": f"Chat {self.token()}"})
         elif action == "assign":
-            unit = pick(FLEET)
+            units = self.consoles["super1"].picture.units
+            free = [u for u in FLEET if units[u[0]].status == "available"] or FLEET
+            unit = pick(free)
             user = "super1" if rng.random() < 0.35 else DISPATCHERS[unit[1]]
             await self.do(user, "unit.assign", {"unit": unit[0], "incident": incident})
         elif action == "status":
@@ -228,8 +237,8 @@ class Floor:
                 await self.do(DISPATCHERS[agency], "aid.answer", {"request": pick(pending),
                                                                   "accept": rng.random() < 0.7})
         elif action == "drone":
-            await self.do("pilot1", "drone.assign", {"drone": "UAV1",
-                                                     "incident": None if rng.random() < 0.2 else incident})
+            await self.do(pick(["pilot1", "super1"]), "drone.assign", {
+                "drone": "UAV1", "incident": None if rng.random() < 0.2 else incident})
         elif action == "zone":
             await self.do(someone, "zone.create", {"name": f"Cordon {self.rng.randint(1, 99)}", "polygon": [
                 [LAT, LON], [LAT + 0.001, LON], [LAT + 0.001, LON + 0.001]]})
@@ -243,7 +252,24 @@ class Floor:
                 await self.do("super1", "report.submit", {"source": "app", "source_id": "resident-1",
                                                           "type": seen.type, "lat": seen.lat, "lon": seen.lon})
         else:
-            await pick([c for c in self.consoles.values()]).reconnect()
+            await self.toggle(pick(WATCHERS))
+
+    def involved(self, incident: str) -> str:
+        """A dispatcher of an agency working the incident (as the supervisor's console knows it), or the
+        supervisor: most commands should be allowed, so that the run goes somewhere."""
+        known = self.consoles["super1"].picture.incidents.get(incident)
+        agencies = [a for a in known.agencies if a in DISPATCHERS] if known is not None else []
+        return DISPATCHERS[self.rng.choice(agencies)] if agencies and self.rng.random() < 0.85 else "super1"
+
+    async def toggle(self, user: str) -> None:
+        """A watching console drops off, or comes back and is sent the tail of what it missed."""
+        console = self.consoles[user]
+        if user in self.offline:
+            self.offline.discard(user)
+            await console.connect()
+        else:
+            self.offline.add(user)
+            await console.close()
 
 
 @dataclass
@@ -335,14 +361,18 @@ def test_no_console_receives_what_it_may_not_see_and_every_console_equals_its_sn
             await _feeds_answer_only_own_quarantine(hub, floor.consoles)
             for _ in range(STEPS):
                 await floor.step()
+            for user in sorted(floor.offline):
+                await floor.toggle(user)
+            tails = sum(console.tails for console in floor.consoles.values())
+            assert tails >= 3, "the run must resume consoles from the log's tail"
             end = await floor.do("super1", "message.send", {"channel": "all", "text": "end of the run"})
             assert isinstance(end, Ack)
             for console in floor.consoles.values():  # everything before the last event has been sent to all
                 await console.wait(lambda c=console: c.picture.seq >= end.seqs[-1])
             sight = Sight.of(hub.db)
-            restricted = sum(1 for _, (i, s) in sight.tokens.items()
-                             if not sight.ever_sees(Viewer("medical"), i, s))
-            assert restricted > 5, "the run must exercise restricted calls"
+            hidden = sum(1 for agency in DISPATCHERS for incident, seq in sight.tokens.values()
+                         if not sight.ever_sees(Viewer(agency), incident, seq))
+            assert hidden > 5, "the run must write things some agency may not see"
             for user, console in floor.consoles.items():
                 assert sight.leaks(VIEWERS[user], console.bytes()) == [], user
             assert sight.leaks(Viewer(""), b"\n".join(cot.received)) == []  # the public: CoT out
