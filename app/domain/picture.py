@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from app.domain import events as ev
 from app.domain import triage
@@ -29,6 +30,8 @@ from app.domain.entities import (
     incident_from_wire,
 )
 from app.domain.events import Event
+
+T = TypeVar("T")
 
 #: How many chat lines a picture keeps; older lines stay in the log.
 MESSAGES_KEPT = 2000
@@ -134,10 +137,17 @@ class Picture:
         return copy
 
     def _keep_visible(self, viewer: Viewer) -> None:
-        """Leave out, in place, what `viewer` may not see (after an incident was restricted away from it)."""
+        """Leave out what `viewer` may not see (after an incident was restricted away from it), in place: the
+        console's views hold on to the picture's containers and entities."""
         seen = self.visible_to(viewer)
-        self.incidents, self.units, self.aid_requests = seen.incidents, seen.units, seen.aid_requests
-        self.messages, self.drones, self.candidates = seen.messages, seen.drones, seen.candidates
+        _narrow(self.incidents, seen.incidents)
+        _narrow(self.aid_requests, seen.aid_requests)
+        _narrow(self.candidates, seen.candidates)
+        self.messages[:] = seen.messages
+        for unit_id, unit in seen.units.items():
+            self.units[unit_id].incident = unit.incident
+        for drone_id, drone in seen.drones.items():
+            self.drones[drone_id].incident = drone.incident
 
     def channel_audience(self, channel: str) -> list[str] | None:
         """Who may read a chat channel."""
@@ -147,6 +157,13 @@ class Picture:
         if scope == "incident":
             return self.incident_audience(name)
         return None
+
+
+def _narrow(part: dict[str, T], kept: dict[str, T]) -> None:
+    """Make `part` hold just what `kept` holds, in place."""
+    for key in [k for k in part if k not in kept]:
+        del part[key]
+    part.update(kept)
 
 
 def _unit_registered(p: Picture, e: Event) -> None:
