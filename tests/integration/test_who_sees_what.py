@@ -7,6 +7,7 @@ account (docs/security.md, "Who may see what")."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import random
 import re
@@ -22,11 +23,13 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from app.domain.events import Event
 from app.domain.lifecycle import UNIT_TRANSITIONS
+from app.domain.narrative import incident_of
 from app.domain.picture import Picture, Viewer
 from app.protocol.client_session import ClientSession
 from app.protocol.messages import Ack, Reject, Result
 from app.store.log import LogReader
 from app.store.users import UserStore
+from tests.images import png_bytes
 from tests.integration.conftest import PASSWORD, HubProcess, free_port, make_accounts
 from tests.pictures import differences
 
@@ -44,7 +47,8 @@ TYPES = ["structure_fire", "assault", "burglary", "medical_emergency"]
 LAT, LON = 60.1699, 24.9384
 #: Every restricted-worthy text the test writes carries one of these, so it can be found in any bytes.
 TOKEN = re.compile(r"TKN\d{4}")
-STEPS = 90
+STEPS = 120
+PNG = base64.b64encode(png_bytes()).decode()
 SEEDS = (7, 2026)
 
 
@@ -193,8 +197,8 @@ class Floor:
         someone = self.involved(incident) if incident is not None and rng.random() < 0.75 else \
             pick([*DISPATCHERS.values(), "super1"])
         action = rng.choices(["create", "update", "note", "chat", "assign", "status", "aid", "answer", "drone",
-                              "zone", "unzone", "report", "watcher"],
-                             [5, 4, 3, 3, 5, 5, 2, 2, 4, 1, 1, 1, 6])[0]
+                              "zone", "unzone", "report", "merge", "attach", "close", "reopen", "watcher"],
+                             [5, 4, 3, 3, 5, 5, 2, 2, 4, 1, 1, 1, 1, 1, 1, 1, 6])[0]
         if action == "create" or incident is None:
             user = pick(list(DISPATCHERS.values()))
             answer = await self.do(user, "incident.create", {
@@ -251,6 +255,17 @@ class Floor:
             if seen is not None:
                 await self.do("super1", "report.submit", {"source": "app", "source_id": "resident-1",
                                                           "type": seen.type, "lat": seen.lat, "lon": seen.lon})
+        elif action == "merge":
+            pending = sorted(k for k, v in self.consoles["super1"].picture.candidates.items() if v.state == "pending")
+            if pending:
+                await self.do(someone, "candidate.merge", {"candidate": pick(pending), "incident": incident})
+        elif action == "attach":
+            await self.do(pick([someone, "pilot1"]), "incident.attach", {
+                "incident": incident, "mime": "image/png", "data_b64": PNG, "caption": f"Photo {self.token()}"})
+        elif action == "close":
+            await self.do(someone, "incident.close", {"incident": incident, "disposition": "resolved"})
+        elif action == "reopen":
+            await self.do("super1", "incident.reopen", {"incident": incident, "reason": f"Again {self.token()}"})
         else:
             await self.toggle(pick(WATCHERS))
 
@@ -291,9 +306,7 @@ class Sight:
         for event in events:
             picture.apply(event)
             audiences.append((event.seq, {i: picture.incident_audience(i) for i in picture.incidents}))
-            about = event.data.get("incident") if event.kind.startswith("aid.") else event.data.get("id")
-            if event.kind == "message.posted":
-                about = event.data["channel"].partition(":")[2]
+            about = incident_of(event)
             if event.kind == "aid.requested":
                 asked.setdefault(event.data["incident"], set()).add(event.data["to_agency"])
             for token in TOKEN.findall(msgspec.json.encode(event.data).decode()):
