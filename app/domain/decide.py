@@ -447,8 +447,8 @@ def _cancel_alert(cx: _Context, a: c.CancelAlert) -> list[Draft]:
 
 
 def _may_change_alert(cx: _Context, alert_id: str, issued_by: str, what: str) -> None:
-    """A feed updates and cancels only the alerts it issued (a CAP Update or Cancel from the same source);
-    an alert a supervisor issued is changed only by supervisors."""
+    """A feed updates and cancels only the alerts it issued (a CAP Update or Cancel through the same feed
+    account); an alert a supervisor issued is changed only by supervisors."""
     if cx.actor.role == Role.FEED and issued_by != cx.actor.user:
         raise Refusal("forbidden", f"alert {alert_id} was issued by {issued_by}; a feed may {what} only "
                                    "the alerts it issued")

@@ -271,7 +271,7 @@ def _incident_shared(p: Picture, e: Event) -> None:
     known = {m.id for m in p.messages}
     shared = [Message(**m) for m in e.data.get("messages", ()) if m["id"] not in known]
     if shared:
-        p.messages = sorted([*p.messages, *shared], key=lambda m: _number(m.id))
+        p.messages[:] = sorted([*p.messages, *shared], key=lambda m: _number(m.id))[-MESSAGES_KEPT:]
     for proposal in e.data.get("proposals", ()):
         candidate = p.candidates.get(proposal["candidate"])
         if candidate is not None and all(m.incident != incident.id for m in candidate.proposals):
