@@ -4,6 +4,7 @@ fan-out queues for it, and the edge rules of who may change what (docs/security.
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -15,6 +16,8 @@ from app.domain.picture import Picture, Viewer
 from app.hub.fanout import FanOut, Subscriber
 from app.hub.feed_status import FeedRegistry
 from app.hub.watcher import PUBLIC
+from app.review.replay import Replay
+from app.store.log import EventLog
 from tests.images import jpeg_bytes
 from tests.pictures import differences
 from tests.unit.test_domain_rules import FEED, FIRE, MEDICAL, POLICE, SUPER, World, create, with_fleet
@@ -40,20 +43,25 @@ class Floor(World):
         self.fanout = FanOut(lambda _: None)
         self.consoles = {name: Subscriber(viewer, _never, _never, 0, 10**6) for name, viewer in CONSOLES.items()}
         self.fanout.subscribers.update(self.consoles.values())
+        self.log: list[Event] = []
 
     def do(self, actor: Actor, name: str, args: object) -> list[Event]:
         events = super().do(actor, name, args)
         self.fanout.publish(events)
+        self.log.extend(events)
         return events
 
     def received(self, console: str) -> bytes:
         """Every byte queued for a console."""
         return b"\n".join(self.consoles[console].queue.values())  # type: ignore[arg-type]
 
+    def sent(self, console: str) -> list[Event]:
+        """The events queued for a console, as it decodes them."""
+        return [msgspec.json.decode(b, type=Event) for b in self.consoles[console].queue.values()]
+
     def picture_of(self, console: str) -> Picture:
         """The console's fold of what it was sent."""
-        events = [msgspec.json.decode(b, type=Event) for b in self.consoles[console].queue.values()]
-        return Picture().apply_all(events, CONSOLES[console])
+        return Picture().apply_all(self.sent(console), CONSOLES[console])
 
     def assert_every_console_equals_its_snapshot(self) -> None:
         for name, viewer in CONSOLES.items():
@@ -148,6 +156,21 @@ def test_an_agency_that_gains_sight_of_a_call_gets_everything_that_names_it(floo
     assert [m.text for m in fire.messages] == ["second suspect seen"] and list(fire.aid_requests) == ["AR-1"]
     assert [p.incident for p in fire.candidates["C-1"].proposals] == [iid]
     floor.assert_every_console_equals_its_snapshot()
+
+
+def test_a_review_as_an_agency_shows_the_events_as_its_consoles_were_sent_them(floor: Floor, tmp_path: Path) -> None:
+    iid = create(floor, POLICE, type="assault", restricted=True, address="Hidden Lane 4")
+    floor.do(POLICE, "unit.assign", c.AssignUnit("P1", iid))
+    floor.do(PILOT, "drone.assign", c.AssignDrone("UAV1", iid))
+    floor.do(POLICE, "unit.status", c.SetUnitStatus("P1", "on_scene"))
+    log = EventLog(tmp_path / "hub.db")
+    log.append([(e, None) for e in floor.log])
+    log.close()
+    with Replay(tmp_path / "hub.db", viewer=Viewer("fire")) as review:
+        shown = review.events(0, floor.now)
+        assert iid not in review.picture_at(floor.now).incidents
+    assert shown == floor.sent("fire")
+    assert all(e.data.get("incident") is None for e in shown if e.kind in ("unit.assigned", "drone.assigned"))
 
 
 def test_a_dispatcher_reads_only_its_own_agencys_quarantined_input() -> None:
