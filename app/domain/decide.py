@@ -31,7 +31,8 @@ from app.domain.lifecycle import (
     UNIT_DRIVES_INCIDENT,
     UNIT_TRANSITIONS,
 )
-from app.domain.picture import Picture, Viewer
+from app.domain.picture import Picture, viewer_of
+from app.domain.visibility import RESTRICTED_TO
 
 
 def decide(picture: Picture, actor: Actor, name: str, args: Any, now: float,
@@ -53,7 +54,7 @@ class _Context:
         self.actor = actor
         self.now = now
         self.agencies = agencies
-        self.viewer = Viewer(actor.agency, supervisor=actor.role == Role.SUPERVISOR or actor.agency == "*")
+        self.viewer = viewer_of(actor)
 
     def incident(self, incident_id: str) -> Incident:
         incident = self.picture.incidents.get(str(incident_id))
@@ -101,6 +102,15 @@ class _Context:
 
     def scoped(self, kind: str, data: dict[str, Any], incident_id: str) -> Draft:
         return Draft(kind, data, self.picture.incident_audience(incident_id))
+
+    def naming(self, data: dict[str, Any], incident: Incident | None, joining: str | None = None
+               ) -> dict[str, Any]:
+        """`data` of an event everyone receives that names `incident`: a restricted incident is marked with the
+        agencies that may see it (with `joining`, an agency the event adds), so the others get it redacted
+        (`app.domain.visibility`)."""
+        if incident is None or not incident.restricted:
+            return data
+        return {**data, RESTRICTED_TO: sorted({*incident.agencies, *([joining] if joining else [])})}
 
     def rule(self, name: str, args: Any) -> list[Draft]:
         """Another command's rule, in this context: for commands built on others (candidate.accept)."""
@@ -151,23 +161,32 @@ def _update_incident(cx: _Context, a: c.UpdateIncident) -> list[Draft]:
     changes = {k: v for k, v in changes.items() if getattr(incident, k) != v}
     if not changes:
         raise Refusal("no_change", f"incident {incident.id} already has those values")
-    # Restricting an incident is announced to everyone who could see it, so their pictures drop it.
-    audience = None if "restricted" in changes else cx.picture.incident_audience(incident.id)
-    drafts = [Draft(ev.INCIDENT_UPDATED, {"id": incident.id, **changes}, audience)]
-    if changes.get("restricted") is False:
+    data = {"id": incident.id, **changes}
+    if changes.get("restricted"):
+        # Restricting is announced to everyone who could see it, so their pictures drop it; the agencies
+        # losing sight get only that (the other changes in the same command are not theirs to see).
+        return [Draft(ev.INCIDENT_UPDATED, {**data, RESTRICTED_TO: sorted(incident.agencies)})]
+    if "restricted" in changes:
         # Made public: the other agencies never had it, so they get it whole.
-        drafts.append(Draft(ev.INCIDENT_SHARED, {"incident": _shared(incident, changes)}))
-    return drafts
+        return [Draft(ev.INCIDENT_UPDATED, data), Draft(ev.INCIDENT_SHARED, _shared(cx.picture, incident, changes))]
+    return [Draft(ev.INCIDENT_UPDATED, data, cx.picture.incident_audience(incident.id))]
 
 
-def _shared(incident: Incident, changes: dict[str, Any] | None = None, agencies: list[str] | None = None
-            ) -> dict[str, Any]:
-    """The incident as it will be once `changes` (and `agencies`) apply, for an `incident.shared` event."""
+def _shared(picture: Picture, incident: Incident, changes: dict[str, Any]) -> dict[str, Any]:
+    """The data of an `incident.shared` event: the incident as it will be once `changes` apply, and what
+    names it that an agency without sight of it was never sent (aid requests, chat on its channel) or was
+    sent without the incident (its units' and drones' assignment, triage proposals)."""
     whole = asdict(incident)
-    whole.update(changes or {})
-    if agencies is not None:
-        whole["agencies"] = agencies
-    return whole
+    whole.update(changes)
+    channel = f"incident:{incident.id}"
+    return {
+        "incident": whole,
+        "aid_requests": [asdict(r) for r in picture.aid_requests.values() if r.incident == incident.id],
+        "messages": [asdict(m) for m in picture.messages if m.channel == channel],
+        "drones": sorted(d.id for d in picture.drones.values() if d.incident == incident.id),
+        "proposals": [{"candidate": k.id, "distance_m": m.distance_m} for k in picture.candidates.values()
+                      for m in k.proposals if m.incident == incident.id],
+    }
 
 
 def _set_incident_status(cx: _Context, a: c.SetIncidentStatus) -> list[Draft]:
@@ -244,11 +263,22 @@ def _assign_unit(cx: _Context, a: c.AssignUnit) -> list[Draft]:
     if unit.status != UnitStatus.AVAILABLE:
         where = f" on incident {unit.incident}" if unit.incident else ""
         raise Refusal("unit_busy", f"unit {unit.id} is {unit.status}{where}")
-    if unit.agency not in incident.agencies and cx.actor.role != Role.SUPERVISOR:
+    joining = unit.agency not in incident.agencies
+    if joining and cx.actor.role != Role.SUPERVISOR:
         raise Refusal("aid_required", f"{unit.agency} is not involved in incident {incident.id}: "
                                       f"request mutual aid from {unit.agency} first")
-    drafts = [Draft(ev.UNIT_ASSIGNED, {"unit": unit.id, "incident": incident.id})]
-    return drafts + _drive_incident(cx, incident, UnitStatus.DISPATCHED)
+    data = cx.naming({"unit": unit.id, "incident": incident.id}, incident, unit.agency)
+    drafts = [Draft(ev.UNIT_ASSIGNED, data), *_drive_incident(cx, incident, UnitStatus.DISPATCHED)]
+    if joining and incident.restricted:
+        # A supervisor sent another agency's unit to a restricted call: that agency now works it, and its
+        # consoles never had it, so they get it whole, as it is once these events apply.
+        changes: dict[str, Any] = {"units": [*incident.units, unit.id],
+                                   "history_units": [*incident.history_units, unit.id],
+                                   "agencies": [*incident.agencies, unit.agency]}
+        if len(drafts) > 1:
+            changes.update(status=drafts[1].data["status"], status_at=cx.now)
+        drafts.append(Draft(ev.INCIDENT_SHARED, _shared(cx.picture, incident, changes), [unit.agency]))
+    return drafts
 
 
 def _set_unit_status(cx: _Context, a: c.SetUnitStatus) -> list[Draft]:
@@ -263,9 +293,9 @@ def _set_unit_status(cx: _Context, a: c.SetUnitStatus) -> list[Draft]:
         raise Refusal("bad_transition", f"assign unit {unit.id} to an incident to dispatch it")
     if status not in UNIT_TRANSITIONS[unit.status]:
         raise Refusal("bad_transition", f"unit {unit.id} cannot go from {unit.status} to {status}")
-    data = {"unit": unit.id, "status": status.value, "previous": unit.status.value, "incident": unit.incident}
-    drafts = [Draft(ev.UNIT_STATUS, data)]
     incident = cx.picture.incidents.get(unit.incident) if unit.incident else None
+    data = {"unit": unit.id, "status": status.value, "previous": unit.status.value, "incident": unit.incident}
+    drafts = [Draft(ev.UNIT_STATUS, cx.naming(data, incident))]
     if incident is not None:
         drafts += _drive_incident(cx, incident, status)
         # The last unit cancelled before anyone arrived puts the call back in the queue as new.
@@ -331,7 +361,7 @@ def _answer_aid(cx: _Context, a: c.AnswerAid) -> list[Draft]:
     if a.accept and audience and request.to_agency not in audience and incident is not None:
         # Aid accepted on a restricted incident: the aiding agency saw none of it until now.
         agencies = [*incident.agencies, request.to_agency]
-        drafts.append(Draft(ev.INCIDENT_SHARED, {"incident": _shared(incident, agencies=agencies)},
+        drafts.append(Draft(ev.INCIDENT_SHARED, _shared(cx.picture, incident, {"agencies": agencies}),
                             [request.to_agency]))
     return drafts
 
@@ -352,14 +382,20 @@ def _send_message(cx: _Context, a: c.SendMessage) -> list[Draft]:
 
 def _create_zone(cx: _Context, a: c.CreateZone) -> list[Draft]:
     data = {"id": cx.picture.next_id("Z"), "name": _text(a.name, "zone name", MAX_SHORT_TEXT),
-            "kind": _text(a.kind, "zone kind", 40), "polygon": [list(p) for p in check_polygon(a.polygon)]}
+            "kind": _text(a.kind, "zone kind", 40), "polygon": [list(p) for p in check_polygon(a.polygon)],
+            "agency": cx.actor.agency}
     return [Draft(ev.ZONE_CREATED, data)]
 
 
 def _remove_zone(cx: _Context, a: c.RemoveZone) -> list[Draft]:
-    if a.zone not in cx.picture.zones:
+    zone = cx.picture.zones.get(a.zone)
+    if zone is None:
         raise Refusal("unknown_zone", f"there is no zone {a.zone}")
-    return [Draft(ev.ZONE_REMOVED, {"id": a.zone})]
+    # A dispatcher removes its own agency's zones; another agency's cordon is not theirs to lift.
+    if not acts_for(cx.actor, zone.agency or "-"):
+        raise Refusal("forbidden", f"zone {zone.id} was drawn by {zone.agency or 'an earlier version'}; "
+                                   f"a {cx.actor.role} of {cx.actor.agency} may not remove it")
+    return [Draft(ev.ZONE_REMOVED, {"id": zone.id})]
 
 
 def _issue_alert(cx: _Context, a: c.IssueAlert) -> list[Draft]:
@@ -383,6 +419,8 @@ def _issue_alert(cx: _Context, a: c.IssueAlert) -> list[Draft]:
     existing = cx.picture.alerts.get(alert_id)
     if existing is not None and existing.cancelled:
         raise Refusal("alert_cancelled", f"alert {alert_id} was cancelled and cannot be updated")
+    if existing is not None:
+        _may_change_alert(cx, existing.id, existing.issued_by, "update")
     if a.expires is not None and not math.isfinite(a.expires):
         raise Refusal("bad_time", "expires must be a finite time")
     for field_name, allowed in ALERT_VALUES.items():
@@ -404,7 +442,16 @@ def _cancel_alert(cx: _Context, a: c.CancelAlert) -> list[Draft]:
         raise Refusal("unknown_alert", f"there is no alert {a.alert}")
     if alert.cancelled:
         raise Refusal("already_cancelled", f"alert {a.alert} is already cancelled")
+    _may_change_alert(cx, alert.id, alert.issued_by, "cancel")
     return [Draft(ev.ALERT_CANCELLED, {"id": alert.id, "reason": a.reason})]
+
+
+def _may_change_alert(cx: _Context, alert_id: str, issued_by: str, what: str) -> None:
+    """A feed updates and cancels only the alerts it issued (a CAP Update or Cancel through the same feed
+    account); an alert a supervisor issued is changed only by supervisors."""
+    if cx.actor.role == Role.FEED and issued_by != cx.actor.user:
+        raise Refusal("forbidden", f"alert {alert_id} was issued by {issued_by}; a feed may {what} only "
+                                   "the alerts it issued")
 
 
 _RULES: dict[str, Callable[[_Context, Any], list[Draft]]] = {

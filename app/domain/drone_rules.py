@@ -112,6 +112,10 @@ def _link(cx: _Context, a: c.SetDroneLink) -> list[Draft]:
 
 def _video(cx: _Context, a: c.PublishDroneVideo) -> list[Draft]:
     drone = _own_drone(cx, a.drone)
+    if cx.actor.role == Role.DRONE_OPERATOR and drone.operator and drone.operator != cx.actor.user:
+        # The pilot flying it publishes its video; another pilot of the agency may not redirect it.
+        raise Refusal("forbidden", f"drone {drone.id} is flown by {drone.operator}; only its operator "
+                                   "or a supervisor sets its video")
     url = a.url.strip()
     if len(url) > MAX_URL:
         raise Refusal("too_long", f"a video URL is at most {MAX_URL} characters")
@@ -124,14 +128,16 @@ def _video(cx: _Context, a: c.PublishDroneVideo) -> list[Draft]:
 
 def _assign(cx: _Context, a: c.AssignDrone) -> list[Draft]:
     drone = _own_drone(cx, a.drone)
+    # Everyone sees drones, so everyone follows their assignment; a restricted incident is named only to
+    # those who may see it (`app.domain.visibility`).
     if a.incident is None:
         if drone.incident is None:
             raise Refusal("no_change", f"drone {drone.id} is not assigned")
-        return [cx.scoped(ev.DRONE_ASSIGNED, {"drone": drone.id, "incident": None}, drone.incident)]
+        return [Draft(ev.DRONE_ASSIGNED, {"drone": drone.id, "incident": None})]
     incident = cx.open_incident(a.incident)
     if drone.incident == incident.id:
         raise Refusal("no_change", f"drone {drone.id} is already on incident {incident.id}")
-    return [cx.scoped(ev.DRONE_ASSIGNED, {"drone": drone.id, "incident": incident.id}, incident.id)]
+    return [Draft(ev.DRONE_ASSIGNED, cx.naming({"drone": drone.id, "incident": incident.id}, incident))]
 
 
 def _look(cx: _Context, a: c.RequestLook) -> list[Draft]:
@@ -153,8 +159,10 @@ def _look_ack(cx: _Context, a: c.AcknowledgeLook) -> list[Draft]:
 
 
 def _may_attach(cx: _Context, incident: Incident) -> None:
-    """Involved agencies attach; so does the agency of a drone working the incident."""
-    if any(d.incident == incident.id and acts_for(cx.actor, d.agency) for d in cx.picture.drones.values()):
+    """Involved agencies attach; so does the operator of a drone working the incident (even of another
+    agency): its pilot, not every user of the drone's agency."""
+    if cx.actor.role == Role.DRONE_OPERATOR and any(
+            d.incident == incident.id and acts_for(cx.actor, d.agency) for d in cx.picture.drones.values()):
         return
     cx.involved(incident)
 

@@ -142,6 +142,7 @@ class Zone:
     polygon: list[tuple[float, float]]
     created_at: float
     created_by: str
+    agency: str = ""  # whose dispatchers may remove it ("" for zones drawn before zones had an agency)
 
 
 @dataclass(slots=True)

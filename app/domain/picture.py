@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from app.domain import events as ev
 from app.domain import triage
+from app.domain.agencies import Actor, Role
+from app.domain.authority import ALL_AGENCIES
 from app.domain.drones import DRONE_HANDLERS, Drone
 from app.domain.entities import (
     AidRequest,
@@ -28,6 +31,8 @@ from app.domain.entities import (
 )
 from app.domain.events import Event
 
+T = TypeVar("T")
+
 #: How many chat lines a picture keeps; older lines stay in the log.
 MESSAGES_KEPT = 2000
 
@@ -42,6 +47,11 @@ class Viewer:
     def may_see(self, audience: list[str] | None) -> bool:
         """Whether an event or item with this audience is visible to the viewer."""
         return audience is None or self.supervisor or self.agency in audience
+
+
+def viewer_of(actor: Actor) -> Viewer:
+    """The viewer a signed-in user is: supervisors and all-agency feeds see every agency's restricted calls."""
+    return Viewer(actor.agency, supervisor=actor.role == Role.SUPERVISOR or actor.agency == ALL_AGENCIES)
 
 
 @dataclass(slots=True)
@@ -74,8 +84,9 @@ class Picture:
     def apply(self, event: Event, viewer: Viewer | None = None) -> None:
         """Fold one event into the picture.
 
-        With a `viewer`, an incident that becomes restricted to other agencies is dropped from this picture,
-        as the hub no longer sends its events to this viewer.
+        With a `viewer`, an incident that becomes restricted to other agencies is dropped from this picture
+        with everything that names it (exactly what `visible_to` leaves out), as the hub no longer sends its
+        events to this viewer.
         """
         handler = _HANDLERS.get(event.kind)
         if handler is not None:
@@ -85,7 +96,7 @@ class Picture:
         if viewer is not None and event.kind == ev.INCIDENT_UPDATED and event.data.get("restricted"):
             incident = self.incidents.get(event.data["id"])
             if incident is not None and not viewer.may_see(incident.agencies):
-                del self.incidents[incident.id]
+                self._keep_visible(viewer)
 
     def apply_all(self, events: Iterable[Event], viewer: Viewer | None = None) -> Picture:
         """Fold many events; returns self for chaining."""
@@ -106,7 +117,9 @@ class Picture:
             seq=self.seq,
             at=self.at,
             incidents={k: v for k, v in self.incidents.items() if viewer.may_see(self.incident_audience(k))},
-            units=dict(self.units),
+            units={k: u if u.incident is None or viewer.may_see(self.incident_audience(u.incident))
+                   else replace(u, incident=None)  # a restricted incident is not named to outsiders
+                   for k, u in self.units.items()},
             aid_requests={
                 k: a for k, a in self.aid_requests.items()
                 if viewer.may_see(self.incident_audience(a.incident)) or viewer.agency == a.to_agency
@@ -123,6 +136,19 @@ class Picture:
         )
         return copy
 
+    def _keep_visible(self, viewer: Viewer) -> None:
+        """Leave out what `viewer` may not see (after an incident was restricted away from it), in place: the
+        console's views hold on to the picture's containers and entities."""
+        seen = self.visible_to(viewer)
+        _narrow(self.incidents, seen.incidents)
+        _narrow(self.aid_requests, seen.aid_requests)
+        _narrow(self.candidates, seen.candidates)
+        self.messages[:] = seen.messages
+        for unit_id, unit in seen.units.items():
+            self.units[unit_id].incident = unit.incident
+        for drone_id, drone in seen.drones.items():
+            self.drones[drone_id].incident = drone.incident
+
     def channel_audience(self, channel: str) -> list[str] | None:
         """Who may read a chat channel."""
         scope, _, name = channel.partition(":")
@@ -131,6 +157,13 @@ class Picture:
         if scope == "incident":
             return self.incident_audience(name)
         return None
+
+
+def _narrow(part: dict[str, T], kept: dict[str, T]) -> None:
+    """Make `part` hold just what `kept` holds, in place."""
+    for key in [k for k in part if k not in kept]:
+        del part[key]
+    part.update(kept)
 
 
 def _unit_registered(p: Picture, e: Event) -> None:
@@ -219,10 +252,36 @@ def _incident_note(p: Picture, e: Event) -> None:
 
 
 def _incident_shared(p: Picture, e: Event) -> None:
-    # Only a picture that lacks the incident takes it: everyone else already folded every step of it.
+    # Only a picture that lacks the incident takes it: everyone else already folded every step of it. With
+    # the incident come the things that name it, which such a picture was never sent or had redacted.
     incident = incident_from_wire(e.data["incident"])
-    if incident.id not in p.incidents:
-        p.incidents[incident.id] = incident
+    if incident.id in p.incidents:
+        return
+    p.incidents[incident.id] = incident
+    for unit_id in incident.units:
+        unit = p.units.get(unit_id)
+        if unit is not None:
+            unit.incident = incident.id
+    for drone_id in e.data.get("drones", ()):
+        drone = p.drones.get(drone_id)
+        if drone is not None:
+            drone.incident = incident.id
+    for request in e.data.get("aid_requests", ()):
+        p.aid_requests.setdefault(request["id"], AidRequest(**request))
+    known = {m.id for m in p.messages}
+    shared = [Message(**m) for m in e.data.get("messages", ()) if m["id"] not in known]
+    if shared:
+        p.messages[:] = sorted([*p.messages, *shared], key=lambda m: _number(m.id))[-MESSAGES_KEPT:]
+    for proposal in e.data.get("proposals", ()):
+        candidate = p.candidates.get(proposal["candidate"])
+        if candidate is not None and all(m.incident != incident.id for m in candidate.proposals):
+            candidate.proposals.append(triage.MergeProposal(incident.id, proposal["distance_m"]))
+
+
+def _number(item_id: str) -> int:
+    """The counter of a numbered id ("MSG-12" -> 12), which orders items as they were made."""
+    number = item_id.rpartition("-")[2]
+    return int(number) if number.isdigit() else 0
 
 
 def _aid_requested(p: Picture, e: Event) -> None:
@@ -261,7 +320,7 @@ def _zone_created(p: Picture, e: Event) -> None:
     d = e.data
     p.zones[d["id"]] = Zone(id=d["id"], name=d["name"], kind=d.get("kind", "zone"),
                             polygon=[(pt[0], pt[1]) for pt in d["polygon"]], created_at=e.ts,
-                            created_by=e.actor)
+                            created_by=e.actor, agency=d.get("agency", ""))
 
 
 def _zone_removed(p: Picture, e: Event) -> None:

@@ -1,11 +1,13 @@
 """Fan-out: every committed event to every console allowed to see it, without letting one slow console
 slow the others.
 
-Each subscriber has its own queue and sender task. An event is encoded once and the same bytes go to every
-queue. Positions are coalesced per unit (and drone telemetry per drone): a newer fix replaces a queued older
-one, so a console that falls behind gets the latest picture rather than a backlog. A queue that still overflows
-marks its console hopeless; the hub closes it, and the console resumes from its last sequence number later,
-losing nothing.
+Each subscriber has its own queue and sender task. What each console may see of an event is decided by the
+one visibility rule (`app.domain.visibility`); an event is encoded once per form it takes (once for all in the
+common case of an event everyone sees whole) and the same bytes go to every queue that gets that form.
+Positions are coalesced per unit (and drone telemetry per drone): a newer fix replaces a queued older one, so
+a console that falls behind gets the latest picture rather than a backlog. A queue that still overflows marks
+its console hopeless; the hub closes it, and the console resumes from its last sequence number later, losing
+nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from app.domain.events import DRONE_TELEMETRY, UNIT_POSITION, Event
 from app.domain.picture import Viewer
+from app.domain.visibility import Sight, partial, seen_by_everyone, sight
 from app.protocol.messages import EVENTS_PER_FRAME, encode_event, events_frames
 
 #: Event kind -> the data field naming what it moves. A unit position replaces the unit's whole fix, so a
@@ -50,8 +53,8 @@ class Subscriber:
         self._fields: dict[int, frozenset[str]] = {}  # seq of a queued drone fix -> its data's fields
 
     def offer(self, event: Event, encoded: bytes) -> None:
-        """Queue an event if this console may see it and does not have it yet."""
-        if event.seq <= self.after_seq or not self.viewer.may_see(event.audience):
+        """Queue an event, in the form this console may see it (`FanOut.publish` decides), unless it has it."""
+        if event.seq <= self.after_seq:
             return
         moves = COALESCED.get(event.kind)
         if moves is not None:
@@ -136,9 +139,21 @@ class FanOut:
             if len(subscriber.queue) > subscriber.max_queue:
                 subscriber.overflowed = True
         for event in events:
-            encoded = encode_event(event)
+            if seen_by_everyone(event):
+                encoded = encode_event(event)
+                for subscriber in self.subscribers:
+                    subscriber.offer(event, encoded)
+                continue
+            forms: dict[Sight, tuple[Event, bytes]] = {}
             for subscriber in self.subscribers:
-                subscriber.offer(event, encoded)
+                how = sight(subscriber.viewer, event)
+                if how is Sight.NONE:
+                    continue
+                form = forms.get(how)
+                if form is None:
+                    shown = event if how is Sight.WHOLE else partial(event)
+                    form = forms[how] = (shown, encode_event(shown))
+                subscriber.offer(*form)
         for subscriber in [s for s in self.subscribers if s.overflowed]:
             self.subscribers.discard(subscriber)
             self.on_overflow(subscriber)

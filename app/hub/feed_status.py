@@ -8,7 +8,10 @@ when it was refused. Quarantine keeps the raw bytes, source, code and reason in 
 (`quarantine`), counts it, and remembers the newest few for the panel.
 
 This is the hub's own state, not part of the common picture: consoles ask for it with a `query` ("feeds"),
-and nothing here goes into the event log.
+and nothing here goes into the event log. Quarantined input is raw field data that may carry any agency's
+restricted calls, so each item keeps the agency it came from (a feed account's; `*` for the hub's own
+listeners, CAP and items read back from the table after a restart): a dispatcher's answer holds every feed's
+counters and health but only its own agency's items; a supervisor's holds them all (docs/security.md).
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from app.domain.authority import ALL_AGENCIES
+from app.domain.picture import Viewer
 
 log = logging.getLogger("watchfloor.feeds")
 
@@ -52,6 +58,11 @@ class QuarantinedItem:
     reason: str
     raw: bytes
     size: int
+    agency: str = ALL_AGENCIES  # whose input it was: a feed account's agency, `*` for system feeds
+
+    def visible_to(self, viewer: Viewer | None) -> bool:
+        """Whether `viewer` may read this input (None: the hub itself)."""
+        return viewer is None or viewer.supervisor or self.agency == viewer.agency
 
     def wire(self) -> dict[str, Any]:
         """The item in a `feeds` result: raw bytes as hex."""
@@ -116,6 +127,10 @@ class FeedStatus:
         """The newest quarantined input."""
         return self.recent[-1] if self.recent else None
 
+    def _recent_for(self, viewer: Viewer | None) -> list[QuarantinedItem]:
+        """The remembered quarantined inputs `viewer` may read, newest first."""
+        return [item for item in reversed(self.recent) if item.visible_to(viewer)]
+
     def rate_per_min(self, now: float) -> float:
         """Records accepted in the last minute."""
         since = int(now) - RATE_WINDOW_S
@@ -135,9 +150,11 @@ class FeedStatus:
             return "stale"
         return "ok"
 
-    def wire(self, now: float, items: int) -> dict[str, Any]:
-        """This feed in a `feeds` result, with its newest `items` quarantined inputs (newest first)."""
-        error = self.last_error
+    def wire(self, now: float, items: int, viewer: Viewer | None = None) -> dict[str, Any]:
+        """This feed in a `feeds` result, with its newest `items` quarantined inputs (newest first) that
+        `viewer` may read; the counters and health are everyone's."""
+        shown = self._recent_for(viewer)
+        error = shown[0] if shown else None
         return {
             "name": self.name, "label": self.label, "listening": list(self.listening), "health": self.health(now),
             "sources": len(self.sources), "last_input_at": self.last_input_at, "received": self.received,
@@ -147,7 +164,7 @@ class FeedStatus:
             "last_error": None if error is None else {"at": error.at, "source": error.source, "code": error.code,
                                                       "reason": error.reason},
             "problem": None if self.problem is None else {"at": self.problem[0], "reason": self.problem[1]},
-            "recent": [item.wire() for item in list(self.recent)[::-1][:items]],
+            "recent": [item.wire() for item in shown[:items]],
         }
 
 
@@ -169,12 +186,15 @@ class FeedRegistry:
             status.label = label
         return status
 
-    def quarantine(self, feed: str, source: str, code: str, reason: str, raw: bytes) -> None:
-        """Keep a refused input: written with its raw bytes to the dead-letter table, counted, remembered."""
+    def quarantine(self, feed: str, source: str, code: str, reason: str, raw: bytes,
+                   agency: str = ALL_AGENCIES) -> None:
+        """Keep a refused input: written with its raw bytes to the dead-letter table, counted, remembered.
+        `agency`: whose input it was (a feed account's agency), which decides who may read it."""
         at = self.clock()
         status = self.feed(feed)
         status.quarantined += 1
-        status.recent.append(QuarantinedItem(at, source, code, reason[:500], bytes(raw[:RAW_SHOWN]), len(raw)))
+        status.recent.append(QuarantinedItem(at, source, code, reason[:500], bytes(raw[:RAW_SHOWN]), len(raw),
+                                             agency))
         log.info("quarantined %s input from %s: %s: %s", feed, source, code, reason[:200])
         if self.store is None:
             return
@@ -197,7 +217,7 @@ class FeedRegistry:
             self.feed(row["feed"]).recent.append(QuarantinedItem(row["at"], row["source"], row["code"],
                                                                  row["reason"][:500], raw[:RAW_SHOWN], len(raw)))
 
-    def report(self, items: int = 10) -> dict[str, Any]:
-        """Every feed, as the `feeds` query answers."""
+    def report(self, items: int = 10, viewer: Viewer | None = None) -> dict[str, Any]:
+        """Every feed, as the `feeds` query answers `viewer` (None: everything, for the hub itself)."""
         now = self.clock()
-        return {"at": now, "feeds": [status.wire(now, items) for status in self.feeds.values()]}
+        return {"at": now, "feeds": [status.wire(now, items, viewer) for status in self.feeds.values()]}

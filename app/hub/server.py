@@ -23,9 +23,10 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from app.domain.agencies import DEFAULT_AGENCIES, Actor, Agency, Role
-from app.domain.authority import QUERIES, check_query
+from app.domain.authority import ALL_AGENCIES, QUERIES, check_query
 from app.domain.errors import Refusal
-from app.domain.picture import Picture, Viewer
+from app.domain.picture import Picture, Viewer, viewer_of
+from app.domain.visibility import seen_by
 from app.hub.anchor import CHECKPOINT_EVERY, Anchor
 from app.hub.cap_feed import CapIntake
 from app.hub.fanout import FanOut, Subscriber
@@ -265,7 +266,8 @@ class Hub:
                 if action.refused is not None and peer.is_feed:
                     # A machine's bad frame has nobody to read the error: keep it where people will.
                     self.feeds.feed(WEBSOCKET_FEED).input(peer.source)
-                    self.feeds.quarantine(WEBSOCKET_FEED, peer.source, action.refused, action.reason, _raw(frame))
+                    self.feeds.quarantine(WEBSOCKET_FEED, peer.source, action.refused, action.reason, _raw(frame),
+                                          peer.actor.agency if peer.actor is not None else ALL_AGENCIES)
                 await peer.ws.send(action.frame, text=True)
             elif isinstance(action, Execute):
                 self._execute(peer, action, frame)
@@ -314,7 +316,7 @@ class Hub:
             self.count(f"refused.{refusal.code}")
             if feed is not None:
                 self.feeds.quarantine(feed, peer.source, refusal.code, f"{command.name}: {refusal.reason}",
-                                      _raw(frame))
+                                      _raw(frame), actor.agency)
             if refusal.code == "forbidden":
                 self._audit(actor.user, peer.address, command.name, "forbidden", refusal.reason)
             self._spawn(self._send_quietly(peer.ws, encode(Reject(id=command.id, code=refusal.code,
@@ -354,7 +356,8 @@ class Hub:
                 self._audit(peer.actor.user, peer.address, f"query {query.what}", "forbidden", refusal.reason)
                 reply = encode(Reject(id=query.id, code=refusal.code, message=refusal.reason))
             else:
-                reply = encode(Result(id=query.id, what=query.what, data=self.feeds.report()))
+                report = self.feeds.report(viewer=viewer_of(peer.actor))
+                reply = encode(Result(id=query.id, what=query.what, data=report))
         await self._send_quietly(peer.ws, reply)
 
     async def _send_quietly(self, ws: ServerConnection, frame: bytes) -> None:
@@ -365,7 +368,7 @@ class Hub:
     async def _subscribe(self, peer: Peer, since: int | None) -> None:
         assert self.sequencer is not None and peer.actor is not None
         actor, ws = peer.actor, peer.ws
-        viewer = Viewer(actor.agency, supervisor=actor.role == Role.SUPERVISOR or actor.agency == "*")
+        viewer = viewer_of(actor)
 
         async def send(frame: bytes) -> None:
             await ws.send(frame, text=True)
@@ -392,7 +395,8 @@ class Hub:
             picture = reader.picture_at(seq=head).visible_to(viewer)
             return [encode(Snapshot(seq=head, picture=picture))]
         self.count("catch_up_tail")
-        events = [e for e in reader.iter_events(since, until_seq=head) if viewer.may_see(e.audience)]
+        seen = (seen_by(viewer, e) for e in reader.iter_events(since, until_seq=head))
+        events = [e for e in seen if e is not None]
         return events_frames([encode_event(e) for e in events])
 
     def _drop_slow(self, subscriber: Subscriber) -> None:

@@ -9,7 +9,8 @@ just unit, time and place from each (never a whole event); timelines and inciden
 index that leaves positions out (schema version 2), so a busy day's millions of fixes are never scanned.
 
 With a `viewer`, everything is what that viewer may see: the picture through `Picture.visible_to` (exactly
-what a console of that agency receives when it connects at T) and events through `Viewer.may_see`.
+what a console of that agency receives when it connects at T) and events through the visibility rule
+(`app.domain.visibility.seen_by`: left out, or redacted, as the hub's fan-out sent them).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import msgspec
 from app.domain import events as ev
 from app.domain.events import Event
 from app.domain.picture import Picture, Viewer
+from app.domain.visibility import seen_by
 from app.store.log import LogReader, row_event
 
 #: One point of a unit's track: (time of the fix, lat, lon).
@@ -172,7 +174,10 @@ class Replay:
         return self.viewer is None or self.viewer.may_see(event.audience)
 
     def _visible(self, events: Iterable[Event]) -> list[Event]:
-        return [e for e in events if self._may_see(e)]
+        if self.viewer is None:
+            return list(events)
+        seen = (seen_by(self.viewer, e) for e in events)
+        return [e for e in seen if e is not None]
 
 
 class _IncidentFilter:

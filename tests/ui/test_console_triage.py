@@ -108,6 +108,16 @@ def test_feeds_panel_shows_quarantined_garbage(qtbot, hub, console) -> None:
         return cot is not None and cot["quarantined"] == 1
 
     qtbot.waitUntil(quarantined, timeout=5000)
+    # A dispatcher sees the feed's health and count, not raw field input (it may name any agency's calls).
+    panel.select_feed("cot")
+    assert next(f for f in panel.feeds if f["name"] == "cot")["health"] == "errors"
+    assert panel.items.rowCount() == 0 and "garbage" not in panel.raw.toPlainText()
+
+    hub.ensure_user("super1", PASSWORD, "supervisor", "fire")
+    boss = console("super1")
+    panel = boss.triage_desk.feeds
+    boss.triage_desk.focus_feeds()
+    qtbot.waitUntil(quarantined, timeout=5000)
     panel.select_feed("cot")
     row = next(r for r in range(panel.table.rowCount()) if panel.table.item(r, 0).data(Qt.ItemDataRole.UserRole)
                == "cot")

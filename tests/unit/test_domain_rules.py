@@ -13,6 +13,7 @@ from app.domain.errors import Refusal
 from app.domain.events import Event
 from app.domain.picture import Picture, Viewer
 from app.domain.recommend import recommend
+from app.domain.visibility import seen_by
 
 FIRE = Actor("f1", Role.DISPATCHER, "fire")
 POLICE = Actor("p1", Role.DISPATCHER, "police")
@@ -161,7 +162,7 @@ def test_restricted_incidents_stay_within_their_agency(world: World) -> None:
 
 
 class Console:
-    """An agency's console: folds only the events the hub's fan-out sends it (their audience)."""
+    """An agency's console: folds the events as the hub's fan-out sends them to it (`seen_by`)."""
 
     def __init__(self, agency: str, start: Picture) -> None:
         self.viewer = Viewer(agency)
@@ -169,8 +170,9 @@ class Console:
 
     def receive(self, events: list[Event]) -> None:
         for event in events:
-            if self.viewer.may_see(event.audience):
-                self.picture.apply(event, self.viewer)
+            seen = seen_by(self.viewer, event)
+            if seen is not None:
+                self.picture.apply(seen, self.viewer)
 
 
 def test_consoles_that_see_an_incident_mid_life_get_it_whole(world: World) -> None:

@@ -15,6 +15,7 @@ from app.domain.drones import TRACK_KEPT, inside_footprint
 from app.domain.events import Event
 from app.domain.footprint import camera_footprint
 from app.domain.picture import Picture, Viewer
+from app.domain.visibility import seen_by
 from app.store.log import decode_picture, encode_picture
 from tests.images import jpeg_bytes, png_bytes
 from tests.unit.test_domain_rules import FEED, FIRE, MEDICAL, POLICE, SUPER, World, create, with_fleet
@@ -150,7 +151,9 @@ def test_assignment_to_a_restricted_incident_is_not_shown_to_other_agencies(worl
     iid = create(world, POLICE, type="robbery", restricted=True)
     assert world.refused(FIRE_PILOT, "drone.assign", c.AssignDrone("UAV1", iid)).code == "forbidden"
     [event] = world.do(PILOT, "drone.assign", c.AssignDrone("UAV1", iid))
-    assert event.audience == ["police"]
+    # Everyone follows the drone; only police learn which incident it works.
+    assert event.audience is None and event.data["restricted_to"] == ["police"]
+    assert seen_by(Viewer("fire"), event).data == {"drone": "UAV1", "incident": None}  # type: ignore[union-attr]
     assert world.picture.drones["UAV1"].incident == iid
     assert world.picture.visible_to(Viewer("fire")).drones["UAV1"].incident is None
     assert world.picture.visible_to(Viewer("police")).drones["UAV1"].incident == iid
