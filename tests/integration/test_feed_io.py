@@ -494,6 +494,55 @@ def test_eido_export_from_one_hub_imports_into_another_and_every_console_sees_it
     asyncio.run(on_hub_b())
 
 
+NENA_SAMPLES = Path(__file__).resolve().parents[1] / "data" / "real" / "eido"
+
+
+def test_every_nena_sample_eido_reaches_the_dispatchers_as_a_triage_message(tmp_path: Path, started) -> None:
+    """NENA's published samples: a call transfer (no incident yet; civic address, by-reference caller location) and
+    the 2020 draft (an incident whose PIDF-LO cannot be read). None can be put on the map, so none is refused or
+    guessed onto it: each import posts one message with the call-back numbers and locations on the importer's agency
+    channel; the same text again is not posted twice."""
+    hub = started(tmp_path / "hub")
+    password = tmp_path / "pw.txt"
+    password.write_text(PASSWORD + "\n")
+    outputs = {}
+    for sample in sorted(NENA_SAMPLES.glob("*.json")):
+        imported = watchfloor("eido", "import", str(sample), "--hub", hub.url, "--user", "super1",
+                              "--password-file", str(password))
+        assert imported.returncode == 0, imported.stdout + imported.stderr
+        outputs[sample.name] = imported.stdout
+    assert len(outputs) == 5
+    assert "posted for triage on agency:fire" in outputs["nena-2020-10-sample-eido.json"]
+    assert "posted for triage on agency:fire" in outputs["nena-2021-05-call-transfer.json"]
+    # The 2021-08 version differs from 2021-05 only where the triage text does not look: nothing new to post.
+    assert "already posted for triage, unchanged" in outputs["nena-2021-08-call-transfer.json"]
+    assert "posted for triage on agency:fire" in outputs["nena-2022-05-call-transfer.json"]
+
+    def triage(c: HubClient) -> list[str]:
+        return [m.text for m in c.picture.messages if m.text.startswith("EIDO for triage ")]
+
+    async def consoles() -> None:
+        async with signed_in(hub.url, "fire1", "super1", "police1") as (fire, supervisor, police):
+            await everywhere([fire, supervisor], lambda c: len(triage(c)) == 4)
+            transfer = triage(fire)[-1].splitlines()
+            assert transfer[0].startswith("EIDO for triage urn:emergency:uid:incidentid:a56e556d871:bcf.state.pa.us:"
+                                          " a call without an incident (a call transfer).")
+            assert "Call back: sip:8195551212@osp.com, tel:8195551212" in transfer
+            assert "Location (RoutingLocation): 42 W Cellular Street, Wilmington, DE, US" in transfer
+            assert any("CU1 (10-101 CIVIL UNREST; REQUEST MUTUAL AID)" in text for text in triage(fire))
+            assert all(m.channel == "agency:fire" for m in fire.picture.messages)
+            assert not fire.picture.incidents  # nothing was put on the map
+            # Another agency's channel: once police has what was posted after the imports, it has none of them.
+            await supervisor.call("message.send", {"channel": "all", "text": "imports done"})
+            await police.wait_for(lambda: any(m.text == "imports done" for m in police.picture.messages), 20)
+            assert triage(police) == []
+
+    asyncio.run(consoles())
+    again = watchfloor("eido", "import", str(NENA_SAMPLES / "nena-2022-05-call-transfer.json"), "--hub", hub.url,
+                       "--user", "super1", "--password-file", str(password))
+    assert again.returncode == 0 and "already posted for triage, unchanged" in again.stdout
+
+
 def multicast_receiver(group: str) -> socket.socket:
     """A socket joined to `group` on a free port; skips the test where the machine has no multicast route."""
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
