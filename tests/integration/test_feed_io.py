@@ -240,6 +240,77 @@ def test_cap_from_a_polled_url_a_file_drop_and_a_feed_client_reaches_every_conso
         served.close()
 
 
+def edxl_de(*alerts: bytes) -> bytes:
+    """CAP alerts in an EDXL-DE 1.0 distribution, one contentObject each, as message brokers forward them."""
+    objects = "".join("<contentObject><xmlContent><embeddedXMLContent>" + a.decode().split("?>", 1)[1]
+                      + "</embeddedXMLContent></xmlContent></contentObject>" for a in alerts)
+    return ('<?xml version="1.0" encoding="UTF-8"?><EDXLDistribution xmlns="urn:oasis:names:tc:emergency:EDXL:DE:1.0">'
+            "<distributionID>D-1</distributionID><senderID>pelastus@hel.fi</senderID>"
+            "<dateTimeSent>2024-05-01T12:00:00+03:00</dateTimeSent><distributionStatus>Actual</distributionStatus>"
+            f"<distributionType>Report</distributionType>{objects}</EDXLDistribution>").encode()
+
+
+def all_quarantined(db: Path) -> list[tuple[str, str]]:
+    reader = LogReader(db)
+    try:
+        return [(q["feed"], q["code"]) for q in reader.quarantined(limit=1000)]
+    finally:
+        reader.close()
+
+
+def test_cap_as_published_in_the_field_named_areas_point_circles_edxl_de(tmp_path: Path, started) -> None:
+    """Real publishers' CAP: areas given by geocode and areaDesc only, a circle of radius 0, alerts inside EDXL-DE
+    envelopes. Each reaches the consoles as an alert; over the websocket an ignored message is not quarantined and
+    a refused one is stored once."""
+    now = int(time.time())
+    drop = tmp_path / "drop"
+    hub = started(tmp_path / "hub", "--cap-dir", str(drop))
+    named = new_alert("FI-NAMED-1", now, "Storm warning for Uusimaa")
+    start, end = named.index(b"<area>"), named.rindex(b"</area>") + len(b"</area>")
+    named = (named[:start] + b"<area><areaDesc>Uusimaa</areaDesc><geocode><valueName>EMMA_ID</valueName>"
+             b"<value>FI010</value></geocode></area>" + named[end:])
+    point = new_alert("FI-POINT-1", now, "Gas smell at the market").replace(b"24.9525 0.3<", b"24.9525 0<")
+    wrapped = [new_alert(f"FI-EDXL-{n}", now, f"Wrapped alert {n}") for n in (1, 2)]
+    for data in (named, point):
+        assert OASIS.validate(etree.fromstring(data)), OASIS.error_log
+    put(drop / "named.xml", named)
+    put(drop / "point.xml", point)
+    put(drop / "edxl.xml", edxl_de(*wrapped))
+
+    async def scenario() -> None:
+        async with signed_in(hub.url, "feed1", "fire1", "observer1") as (feed, fire, observer):
+            screens = [fire, observer]
+            wanted = {"FI-NAMED-1", "FI-POINT-1", "FI-EDXL-1", "FI-EDXL-2"}
+            await everywhere(screens, lambda c: wanted <= set(c.picture.alerts))
+            for screen in screens:
+                alerts = screen.picture.alerts
+                assert [(a.polygon, a.circle, a.desc) for a in alerts["FI-NAMED-1"].areas] == [(None, None, "Uusimaa")]
+                assert alerts["FI-POINT-1"].areas[1].circle == (60.1675, 24.9525, 0.0)
+                assert alerts["FI-EDXL-2"].headline == "Wrapped alert 2"
+
+            # Over the websocket: an EDXL-DE envelope with one alert is applied like the bare alert.
+            envelope = edxl_de(new_alert("FI-EDXL-WS", now, "Via broker")).decode()
+            applied = await feed.call("alert.cap", {"xml": envelope})
+            assert applied.seqs and not applied.duplicate
+            await fire.wait_for(lambda: "FI-EDXL-WS" in fire.picture.alerts, 10)
+            # A test message is ignored (the sender gets the code) and a schema-invalid one refused: the first is
+            # not quarantined at all, the second once, on the CAP feed.
+            test = new_alert("FI-TEST-1", now, "Test").replace(b"<status>Actual</status>", b"<status>Test</status>")
+            with pytest.raises(CommandRefused) as refused:
+                await feed.call("alert.cap", {"xml": test.decode()})
+            assert refused.value.code == "not_actual"
+            invalid = new_alert("FI-BAD-1", now, "Bad").replace(b"<urgency>Expected", b"<urgency>Soonish")
+            with pytest.raises(CommandRefused) as refused:
+                await feed.call("alert.cap", {"xml": invalid.decode()})
+            assert refused.value.code == "schema_invalid"
+
+    asyncio.run(scenario())
+    hub.stop()  # the quarantine writes are flushed at shutdown
+    stored = all_quarantined(hub.db)
+    assert stored.count(("cap", "schema_invalid")) == 1 and not [f for f, _ in stored if f == "websocket"]
+    assert not [code for _, code in stored if code == "not_actual"]
+
+
 # --- CAP out -------------------------------------------------------------------------------------------
 
 
