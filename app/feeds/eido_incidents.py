@@ -106,7 +106,7 @@ def _address(doc: EidoIncident) -> str:
 
 def _unit_status(unit: EidoUnit) -> UnitStatus | None:
     for value in (unit_status_watchfloor(unit.status, unit.secondary), *unit.status_internal):
-        if value in UnitStatus.__members__.values():
+        if value is not None and value in UnitStatus.__members__.values():
             return UnitStatus(value)
     return None
 
