@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import functools
 import http.server
+import json
 import os
 import socket
 import subprocess
@@ -32,6 +33,7 @@ from app.feeds.framing import CotStreamSplitter
 from app.store.log import LogReader
 from tests.integration.conftest import PASSWORD, ROOT, HubProcess, free_port, make_accounts
 from tests.integration.waiting import everywhere, signed_in, until
+from tests.nena_eido import schema_errors
 
 DATA = Path(__file__).resolve().parents[1] / "unit" / "data" / "feeds"
 OASIS = etree.XMLSchema(etree.parse(str(SCHEMA_PATH)))
@@ -518,6 +520,7 @@ def test_eido_export_from_one_hub_imports_into_another_and_every_console_sees_it
     asyncio.run(on_hub_a())
     result = watchfloor("eido", "export", "--db", str(hub_a.db), "--incident", "1001", "--out", str(exported))
     assert result.returncode == 0, result.stderr
+    assert schema_errors(json.loads(exported.read_text())) == []  # valid against NENA's published EIDO schema
 
     # Hostile documents: refused with the reason, nothing reaches the hub.
     bad = tmp_path / "bad.json"

@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
-from jsonschema import Draft4Validator
 
 from app.domain import commands as c
 from app.domain.agencies import Actor, Role
@@ -20,30 +17,11 @@ from app.domain.events import Event
 from app.domain.picture import Picture
 from app.feeds.eido import UNIT_STATUS_EIDO, export_eido, parse_eido
 from app.feeds.eido_incidents import TRIAGE_MARKER, import_plan, incident_eido
+from tests.nena_eido import schema_errors
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = ROOT / "resources" / "schemas" / "NENA-EIDO-STA-021.1b-openapi.yaml"
 SAMPLES = ROOT / "tests" / "data" / "real" / "eido"
 T0 = 1_795_240_000.0
-
-
-def nena_validator() -> Draft4Validator:
-    """NENA's schema is an OpenAPI 3.0.2 document: its components/schemas are OpenAPI Schema Objects, which OpenAPI
-    3.0 defines as an extended subset of JSON Schema Wright draft 00 (draft 5, the successor of draft 4 with the same
-    validation keywords), so Draft4Validator is the validator that schema declares. The EIDO is
-    EmergencyIncidentDataObjectType; its "#/components/schemas/..." references resolve inside the same document."""
-    spec = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
-    assert spec["openapi"] == "3.0.2"
-    root = {"$ref": "#/components/schemas/EmergencyIncidentDataObjectType", "components": spec["components"]}
-    Draft4Validator.check_schema(root)
-    return Draft4Validator(root)
-
-
-VALIDATOR = nena_validator()
-
-
-def errors(doc: dict[str, Any]) -> list[str]:
-    return sorted(f"{'/'.join(map(str, e.absolute_path))}: {e.message[:120]}" for e in VALIDATOR.iter_errors(doc))
 
 
 class World:
@@ -68,29 +46,29 @@ def test_an_exported_incident_validates_against_nenas_schema() -> None:
     world.do("unit.status", c.SetUnitStatus("E12", "on_scene"))
     world.do("incident.note", c.AddNote("1001", "roof vented"))
     doc = json.loads(json.dumps(incident_eido(world.picture.incidents["1001"], world.picture)))  # as written
-    assert errors(doc) == []
+    assert schema_errors(doc) == []
     # What the issue found on main: the incident as a list, and the required fields missing, are caught.
     broken = {**doc, "incidentComponent": [doc["incidentComponent"]]}
     del broken["issuingElementIdentification"]
-    assert any(e.startswith("incidentComponent: ") for e in errors(broken))
-    assert "'issuingElementIdentification' is a required property" in " ".join(errors(broken))
+    assert any(e.startswith("incidentComponent: ") for e in schema_errors(broken))
+    assert "'issuingElementIdentification' is a required property" in " ".join(schema_errors(broken))
 
 
 @pytest.mark.parametrize("status", sorted(UNIT_STATUS_EIDO))
 def test_every_unit_status_and_a_bare_incident_validate(status: str) -> None:
     incident = {"id": "7", "type_code": "gas_leak", "status": "new", "lat": 60.17, "lon": 24.95, "agency": "fire",
                 "updated": datetime(2024, 5, 1, 9, 30, tzinfo=UTC)}
-    assert errors(export_eido(incident)) == []
+    assert schema_errors(export_eido(incident)) == []
     unit = {"id": "X1", "agency": "rescue.example", "status": status, "kind": "hovercraft"}  # a configured kind
-    assert errors(export_eido({**incident, "units": [unit], "address": {"NAM": "Kauppatori"}})) == []
+    assert schema_errors(export_eido({**incident, "units": [unit], "address": {"NAM": "Kauppatori"}})) == []
 
 
 def test_the_validator_accepts_nenas_valid_samples_and_refuses_the_2020_draft() -> None:
     """The schema as used here is the one NENA's samples were fixed to pass ("Fixed errors in the sample EIDO so it
     passes validation"), and it really checks: the pre-standard 2020 sample fails it."""
     for name in ("nena-2021-12-call-transfer.json", "nena-2022-05-call-transfer.json"):
-        assert errors(json.loads((SAMPLES / name).read_text())) == [], name
-    old = errors(json.loads((SAMPLES / "nena-2020-10-sample-eido.json").read_text()))
+        assert schema_errors(json.loads((SAMPLES / name).read_text())) == [], name
+    old = schema_errors(json.loads((SAMPLES / "nena-2020-10-sample-eido.json").read_text()))
     assert ": 'eidoVersion' is a required property" in old
 
 
