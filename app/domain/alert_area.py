@@ -1,10 +1,12 @@
 """What lies inside an alert's areas: the units, open incidents and zones a warning concerns.
 
-Areas are polygons of (lat, lon) or circles (lat, lon, radius in metres). Shapely works in plain coordinates, so
-geometry is built in (lon, lat) degrees and a circle is drawn as a geodesic ring: points at the radius along
-`CIRCLE_SEGMENTS` bearings on the WGS84 ellipsoid, so "300 m" is 300 m at any latitude (a degree of longitude
-is only ~55 km at Helsinki's 60° N). With 128 segments the ring lies within 0.03% of the radius of the true
-circle. Polygons are taken as CAP draws them: straight lines between corners in latitude/longitude.
+Areas are polygons of (lat, lon) or circles (lat, lon, radius in metres; radius 0 is the point itself); an area
+that is only named (CAP areaDesc with geocodes, no shape) covers nothing here: the panel says it is not drawn.
+Shapely works in plain coordinates, so geometry is built in (lon, lat) degrees and a circle is drawn as a geodesic
+ring: points at the radius along `CIRCLE_SEGMENTS` bearings on the WGS84 ellipsoid, so "300 m" is 300 m at any
+latitude (a degree of longitude is only ~55 km at Helsinki's 60° N). With 128 segments the ring lies within 0.03%
+of the radius of the true circle. Polygons are taken as CAP draws them: straight lines between corners in
+latitude/longitude.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from geopy.distance import geodesic
-from shapely.geometry import Polygon
+from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from app.domain.entities import Alert, AlertArea, IncidentStatus
@@ -61,8 +63,11 @@ def _key(area: AlertArea) -> AreaKey:
 @functools.lru_cache(maxsize=512)
 def _shape(keys: tuple[AreaKey, ...]) -> BaseGeometry:
     """The union of areas in (lon, lat); cached because the console asks again at every refresh."""
-    parts = []
+    parts: list[BaseGeometry] = []
     for kind, value in keys:
+        if kind == "circle" and value[2] == 0:  # radius 0: the point itself (a ring of one point is no polygon)
+            parts.append(Point(value[1], value[0]))
+            continue
         ring = circle_ring(*value) if kind == "circle" else list(value)
         polygon = Polygon([(lon, lat) for lat, lon in ring])
         parts.append(polygon if polygon.is_valid else shapely.make_valid(polygon))  # a bow-tie drawn by hand
@@ -74,6 +79,11 @@ def _shape(keys: tuple[AreaKey, ...]) -> BaseGeometry:
 def alert_shape(alert: Alert) -> BaseGeometry:
     """All of an alert's areas as one shapely geometry in (lon, lat) degrees."""
     return _shape(tuple(_key(a) for a in alert.areas if a.polygon or a.circle))
+
+
+def named_only(alert: Alert) -> list[str]:
+    """The descriptions of the alert's areas that have no shape (named by CAP areaDesc/geocodes only)."""
+    return [a.desc for a in alert.areas if not a.polygon and not a.circle]
 
 
 def _covered(shape: BaseGeometry, items: dict[str, tuple[float, float]]) -> tuple[str, ...]:

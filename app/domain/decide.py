@@ -407,11 +407,15 @@ def _issue_alert(cx: _Context, a: c.IssueAlert) -> list[Draft]:
             shape: dict[str, Any] = {"polygon": [list(p) for p in check_polygon(area.polygon)]}
         elif area.circle and len(area.circle) == 3:
             lat, lon = check_lat_lon(area.circle[0], area.circle[1])
-            if not (math.isfinite(area.circle[2]) and 0 < area.circle[2] <= 1_000_000):
+            # Radius 0 is a point (CAP publishers use it for "at this address"), so 0 is allowed as the text says.
+            if not (math.isfinite(area.circle[2]) and 0 <= area.circle[2] <= 1_000_000):
                 raise Refusal("bad_geometry", "circle radius must be 0..1,000 km")
             shape = {"circle": [lat, lon, float(area.circle[2])]}
+        elif area.polygon is None and area.circle is None and area.desc.strip():
+            shape = {}  # a named area only (CAP: areaDesc and geocodes, no shape): listed, not drawn
         else:
-            raise Refusal("bad_geometry", "an area is a polygon or a circle [lat, lon, radius_m]")
+            raise Refusal("bad_geometry", "an area is a polygon, a circle [lat, lon, radius_m], or a named area "
+                                          "(desc only)")
         if area.desc.strip():
             shape["desc"] = _text(area.desc, "area description", MAX_SHORT_TEXT)
         areas.append(shape)

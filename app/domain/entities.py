@@ -147,7 +147,8 @@ class Zone:
 
 @dataclass(slots=True)
 class AlertArea:
-    """One area of an alert: a polygon of (lat, lon), or a circle."""
+    """One area of an alert: a polygon of (lat, lon), a circle, or neither: a named area (CAP areaDesc/geocodes)
+    that the desc names and the map cannot draw."""
 
     polygon: list[tuple[float, float]] | None = None
     circle: tuple[float, float, float] | None = None  # lat, lon, radius in metres

@@ -14,8 +14,9 @@ Incoming (`plan`):
   info has expired, and cancels of nothing in force are `Ignored` with a code and a reason.
 * The first info in English (else the first) gives headline, event, severity, urgency, certainty, category,
   texts and expiry; areas come from that info (else from the first info that has any). Each CAP polygon and
-  circle becomes one area (circle radius km -> m), with the CAP ``areaDesc``. An info with geocodes only has
-  no geometry Watchfloor can draw: refused as ``no_geometry``.
+  circle becomes one area (circle radius km -> m; radius 0 is a point), with the CAP ``areaDesc``. An area with
+  geocodes / areaDesc only is still a valid alert for a dispatcher: it becomes a named area (its areaDesc), listed
+  and not drawn; an alert with no ``<area>`` at all concerns the sender's whole area ("<sender>: whole area").
 
 Outgoing (`cap_for_alert`): any alert as a CAP 1.2 message that validates against the OASIS schema.
 """
@@ -35,6 +36,8 @@ from app.feeds.errors import FeedError
 #: Longest text an alert field takes (the rules refuse longer); CAP texts are cut to it, marked with "…".
 MAX_SHORT = 200
 MAX_LONG = 4000
+#: What a named area is called when its areaDesc is empty (CAP requires the element, not a text in it).
+UNNAMED_AREA = "area named by geocode only"
 #: Characters CAP 1.2 forbids in an identifier or sender (space, comma, "<", "&").
 _CAP_FORBIDDEN = str.maketrans({" ": "_", ",": "_", "<": "_", "&": "_"})
 
@@ -87,8 +90,10 @@ def _areas(alert: CapAlert, info: CapInfo) -> list[AlertAreaArgs]:
         areas += [AlertAreaArgs(polygon=[list(p) for p in polygon], desc=desc) for polygon in area.polygons]
         areas += [AlertAreaArgs(circle=[lat, lon, radius_km * 1000.0], desc=desc)
                   for lat, lon, radius_km in area.circles]
-    if not areas:
-        raise FeedError("no_geometry", "no <polygon> or <circle> in any <area> (geocodes alone are not drawn)")
+        if not area.polygons and not area.circles:  # geocodes / areaDesc only: a named area, listed, not drawn
+            areas.append(AlertAreaArgs(desc=desc or UNNAMED_AREA))
+    if not areas:  # an info without any <area>: the alert concerns the sender's whole area of responsibility
+        areas.append(AlertAreaArgs(desc=_cut(f"{info.sender_name or alert.sender}: whole area", MAX_SHORT)))
     return areas
 
 

@@ -14,6 +14,7 @@ from xml.etree.ElementTree import Element
 
 from app.feeds.cap import CAP_NS
 from app.feeds.common import parse_xml
+from app.feeds.edxl import is_edxl_de
 from app.feeds.errors import FeedError
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -40,8 +41,9 @@ class CapIndex:
 
 
 def document_kind(root: Element) -> str:
-    """"cap", "atom" or "rss" for a parsed document's root; FeedError "not_cap" for anything else."""
-    if root.tag == f"{{{CAP_NS}}}alert":
+    """"cap" (an alert, bare or in an EDXL-DE envelope), "atom" or "rss" for a parsed document's root; FeedError
+    "not_cap" for anything else."""
+    if root.tag == f"{{{CAP_NS}}}alert" or is_edxl_de(root):
         return "cap"
     if root.tag == f"{_A}feed":
         return "atom"

@@ -31,6 +31,7 @@ from app.feeds.cap import MAX_CAP_BYTES, CapAlert, parse_cap
 from app.feeds.cap_alerts import message_key, plan
 from app.feeds.cap_index import MAX_INDEX_BYTES, document_kind, parse_index
 from app.feeds.common import parse_xml
+from app.feeds.edxl import unwrap_cap
 from app.feeds.errors import FeedError
 from app.hub.sequencer import Applied
 
@@ -64,13 +65,37 @@ class CapIntake:
         return self.apply(actor, self.read(raw, source), raw, source)
 
     def read(self, raw: bytes, source: str) -> CapAlert:
-        """Parse and validate one document; a refusal is quarantined and raised as Refusal(code, reason)."""
+        """Parse and validate one document (a CAP alert, or an EDXL-DE distribution carrying exactly one); a
+        refusal is quarantined and raised as Refusal(code, reason)."""
         self.hub.feeds.feed(FEED).input(source)
         try:
-            return parse_cap(raw)
+            documents = unwrap_cap(raw)
+            if len(documents) > 1:
+                raise FeedError("several_alerts", f"this EDXL-DE distribution carries {len(documents)} CAP alerts; "
+                                                  "send one alert per command")
+            return parse_cap(documents[0])
         except FeedError as error:
             self.hub.feeds.quarantine(FEED, source, error.code, error.reason, raw)
             raise Refusal(error.code, error.reason) from None
+
+    def read_all(self, raw: bytes, source: str) -> list[tuple[CapAlert, bytes]]:
+        """Every alert of one fetched or dropped document: a CAP alert, or each alert of an EDXL-DE distribution,
+        with its own bytes. Each alert counts as an input; a refused one is quarantined (its own bytes) and left
+        out, so one bad alert in a distribution costs only itself."""
+        try:
+            documents = unwrap_cap(raw)
+        except FeedError as error:
+            self.hub.feeds.feed(FEED).input(source)
+            self.hub.feeds.quarantine(FEED, source, error.code, error.reason, raw)
+            return []
+        alerts = []
+        for document in documents:
+            self.hub.feeds.feed(FEED).input(source)
+            try:
+                alerts.append((parse_cap(document), document))
+            except FeedError as error:
+                self.hub.feeds.quarantine(FEED, source, error.code, error.reason, document)
+        return alerts
 
     def apply(self, actor: Actor, alert: CapAlert, raw: bytes, source: str) -> asyncio.Future[Applied]:
         """Submit what a parsed message stands for; the future resolves once its events are committed."""
@@ -287,10 +312,8 @@ class CapPoller:
     def _apply_in_order(self, documents: list[tuple[bytes, str]]) -> None:
         """Parse all, then apply oldest `sent` first: an index lists newest first, an Update needs its Alert."""
         intake: CapIntake = self.hub.cap
-        parsed = []
-        for raw, source in documents:
-            with contextlib.suppress(Refusal):  # quarantined by `read`
-                parsed.append((intake.read(raw, source), raw, source))
+        parsed = [(alert, raw_alert, source) for raw, source in documents  # the refused are quarantined
+                  for alert, raw_alert in intake.read_all(raw, source)]
         for alert, raw, source in sorted(parsed, key=lambda p: p[0].sent):
             with contextlib.suppress(Refusal):  # quarantined or counted by `apply`
                 future = intake.apply(CAP_ACTOR, alert, raw, source)

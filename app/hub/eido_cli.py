@@ -5,8 +5,10 @@
 
 Import signs in as a dispatcher or supervisor (feeds may not open incidents), opens the incident (or finds the
 one an earlier import of the same EIDO opened), adds the notes, and assigns and updates the EIDO's units the hub
-knows. Every refusal is printed with the hub's code and reason; the exit code is 0 when the incident is in the
-hub (even if some units were refused or skipped), 1 otherwise. Export reads the log (as of now, or of event N)
+knows. An EIDO that cannot be put on the map (a call transfer without an incident, a location without coordinates)
+is posted as a message for triage on the importing account's agency channel instead. Every refusal is printed
+with the hub's code and reason; the exit code is 0 when the incident (or the triage message) is in the hub (even
+if some units were refused or skipped), 1 otherwise. Export reads the log (as of now, or of event N)
 and prints the document, or writes it to --out.
 """
 
@@ -111,6 +113,8 @@ async def import_eido(doc: Any, url: str, user: str, password: str, incident_typ
         except FeedError as error:
             print(f"cannot import: {error.code}: {error.reason}", file=sys.stderr)
             return 1
+        if plan.triage is not None:
+            return await _post_triage(client, plan.triage, plan.posted, timeout)
         incident = plan.existing
         if plan.create is not None:
             try:
@@ -136,3 +140,20 @@ async def import_eido(doc: Any, url: str, user: str, password: str, incident_typ
         return 0
     finally:
         await client.close()
+
+
+async def _post_triage(client: HubClient, text: str, posted: bool, timeout: float) -> int:
+    """Post an EIDO that cannot be put on the map as a message on the importer's agency channel."""
+    reason = text.splitlines()[0].split(": ", 1)[-1]
+    if posted:
+        print(f"already posted for triage, unchanged: {reason}")
+        return 0
+    welcome = client.session.welcome
+    channel = f"agency:{welcome.agency}" if welcome is not None and welcome.agency != "*" else "all"
+    try:
+        await client.call("message.send", {"channel": channel, "text": text}, timeout)
+    except CommandRefused as refused:
+        print(f"triage message refused: {refused.code}: {refused.message}", file=sys.stderr)
+        return 1
+    print(f"no incident opened: {reason}\nposted for triage on {channel}:\n{text}")
+    return 0

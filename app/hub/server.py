@@ -304,7 +304,10 @@ class Hub:
         assert self.sequencer is not None and peer.actor is not None
         command, actor = action.command, peer.actor
         key = f"{actor.user}/{command.id}" if command.id is not None else None
-        feed = REPORTS_FEED if command.name == REPORT_COMMAND else WEBSOCKET_FEED if peer.is_feed else None
+        # CAP over the websocket keeps its books on the "cap" feed (CapIntake: input, applied, ignored, quarantined);
+        # booking it here too would store each refusal twice and quarantine what CAP merely ignores.
+        feed = (None if command.name == "alert.cap" else REPORTS_FEED if command.name == REPORT_COMMAND
+                else WEBSOCKET_FEED if peer.is_feed else None)
         if feed is not None:
             self.feeds.feed(feed).input(peer.source)
         try:

@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import functools
 import http.server
+import json
 import os
 import socket
 import subprocess
@@ -32,6 +33,7 @@ from app.feeds.framing import CotStreamSplitter
 from app.store.log import LogReader
 from tests.integration.conftest import PASSWORD, ROOT, HubProcess, free_port, make_accounts
 from tests.integration.waiting import everywhere, signed_in, until
+from tests.nena_eido import schema_errors
 
 DATA = Path(__file__).resolve().parents[1] / "unit" / "data" / "feeds"
 OASIS = etree.XMLSchema(etree.parse(str(SCHEMA_PATH)))
@@ -238,6 +240,77 @@ def test_cap_from_a_polled_url_a_file_drop_and_a_feed_client_reaches_every_conso
         asyncio.run(scenario())
     finally:
         served.close()
+
+
+def edxl_de(*alerts: bytes) -> bytes:
+    """CAP alerts in an EDXL-DE 1.0 distribution, one contentObject each, as message brokers forward them."""
+    objects = "".join("<contentObject><xmlContent><embeddedXMLContent>" + a.decode().split("?>", 1)[1]
+                      + "</embeddedXMLContent></xmlContent></contentObject>" for a in alerts)
+    return ('<?xml version="1.0" encoding="UTF-8"?><EDXLDistribution xmlns="urn:oasis:names:tc:emergency:EDXL:DE:1.0">'
+            "<distributionID>D-1</distributionID><senderID>pelastus@hel.fi</senderID>"
+            "<dateTimeSent>2024-05-01T12:00:00+03:00</dateTimeSent><distributionStatus>Actual</distributionStatus>"
+            f"<distributionType>Report</distributionType>{objects}</EDXLDistribution>").encode()
+
+
+def all_quarantined(db: Path) -> list[tuple[str, str]]:
+    reader = LogReader(db)
+    try:
+        return [(q["feed"], q["code"]) for q in reader.quarantined(limit=1000)]
+    finally:
+        reader.close()
+
+
+def test_cap_as_published_in_the_field_named_areas_point_circles_edxl_de(tmp_path: Path, started) -> None:
+    """Real publishers' CAP: areas given by geocode and areaDesc only, a circle of radius 0, alerts inside EDXL-DE
+    envelopes. Each reaches the consoles as an alert; over the websocket an ignored message is not quarantined and
+    a refused one is stored once."""
+    now = int(time.time())
+    drop = tmp_path / "drop"
+    hub = started(tmp_path / "hub", "--cap-dir", str(drop))
+    named = new_alert("FI-NAMED-1", now, "Storm warning for Uusimaa")
+    start, end = named.index(b"<area>"), named.rindex(b"</area>") + len(b"</area>")
+    named = (named[:start] + b"<area><areaDesc>Uusimaa</areaDesc><geocode><valueName>EMMA_ID</valueName>"
+             b"<value>FI010</value></geocode></area>" + named[end:])
+    point = new_alert("FI-POINT-1", now, "Gas smell at the market").replace(b"24.9525 0.3<", b"24.9525 0<")
+    wrapped = [new_alert(f"FI-EDXL-{n}", now, f"Wrapped alert {n}") for n in (1, 2)]
+    for data in (named, point):
+        assert OASIS.validate(etree.fromstring(data)), OASIS.error_log
+    put(drop / "named.xml", named)
+    put(drop / "point.xml", point)
+    put(drop / "edxl.xml", edxl_de(*wrapped))
+
+    async def scenario() -> None:
+        async with signed_in(hub.url, "feed1", "fire1", "observer1") as (feed, fire, observer):
+            screens = [fire, observer]
+            wanted = {"FI-NAMED-1", "FI-POINT-1", "FI-EDXL-1", "FI-EDXL-2"}
+            await everywhere(screens, lambda c: wanted <= set(c.picture.alerts))
+            for screen in screens:
+                alerts = screen.picture.alerts
+                assert [(a.polygon, a.circle, a.desc) for a in alerts["FI-NAMED-1"].areas] == [(None, None, "Uusimaa")]
+                assert alerts["FI-POINT-1"].areas[1].circle == (60.1675, 24.9525, 0.0)
+                assert alerts["FI-EDXL-2"].headline == "Wrapped alert 2"
+
+            # Over the websocket: an EDXL-DE envelope with one alert is applied like the bare alert.
+            envelope = edxl_de(new_alert("FI-EDXL-WS", now, "Via broker")).decode()
+            applied = await feed.call("alert.cap", {"xml": envelope})
+            assert applied.seqs and not applied.duplicate
+            await fire.wait_for(lambda: "FI-EDXL-WS" in fire.picture.alerts, 10)
+            # A test message is ignored (the sender gets the code) and a schema-invalid one refused: the first is
+            # not quarantined at all, the second once, on the CAP feed.
+            test = new_alert("FI-TEST-1", now, "Test").replace(b"<status>Actual</status>", b"<status>Test</status>")
+            with pytest.raises(CommandRefused) as refused:
+                await feed.call("alert.cap", {"xml": test.decode()})
+            assert refused.value.code == "not_actual"
+            invalid = new_alert("FI-BAD-1", now, "Bad").replace(b"<urgency>Expected", b"<urgency>Soonish")
+            with pytest.raises(CommandRefused) as refused:
+                await feed.call("alert.cap", {"xml": invalid.decode()})
+            assert refused.value.code == "schema_invalid"
+
+    asyncio.run(scenario())
+    hub.stop()  # the quarantine writes are flushed at shutdown
+    stored = all_quarantined(hub.db)
+    assert stored.count(("cap", "schema_invalid")) == 1 and not [f for f, _ in stored if f == "websocket"]
+    assert not [code for _, code in stored if code == "not_actual"]
 
 
 # --- CAP out -------------------------------------------------------------------------------------------
@@ -447,6 +520,7 @@ def test_eido_export_from_one_hub_imports_into_another_and_every_console_sees_it
     asyncio.run(on_hub_a())
     result = watchfloor("eido", "export", "--db", str(hub_a.db), "--incident", "1001", "--out", str(exported))
     assert result.returncode == 0, result.stderr
+    assert schema_errors(json.loads(exported.read_text())) == []  # valid against NENA's published EIDO schema
 
     # Hostile documents: refused with the reason, nothing reaches the hub.
     bad = tmp_path / "bad.json"
@@ -492,6 +566,55 @@ def test_eido_export_from_one_hub_imports_into_another_and_every_console_sees_it
             assert len(screens[0].picture.incidents) == 2
 
     asyncio.run(on_hub_b())
+
+
+NENA_SAMPLES = Path(__file__).resolve().parents[1] / "data" / "real" / "eido"
+
+
+def test_every_nena_sample_eido_reaches_the_dispatchers_as_a_triage_message(tmp_path: Path, started) -> None:
+    """NENA's published samples: a call transfer (no incident yet; civic address, by-reference caller location) and
+    the 2020 draft (an incident whose PIDF-LO cannot be read). None can be put on the map, so none is refused or
+    guessed onto it: each import posts one message with the call-back numbers and locations on the importer's agency
+    channel; the same text again is not posted twice."""
+    hub = started(tmp_path / "hub")
+    password = tmp_path / "pw.txt"
+    password.write_text(PASSWORD + "\n")
+    outputs = {}
+    for sample in sorted(NENA_SAMPLES.glob("*.json")):
+        imported = watchfloor("eido", "import", str(sample), "--hub", hub.url, "--user", "super1",
+                              "--password-file", str(password))
+        assert imported.returncode == 0, imported.stdout + imported.stderr
+        outputs[sample.name] = imported.stdout
+    assert len(outputs) == 5
+    assert "posted for triage on agency:fire" in outputs["nena-2020-10-sample-eido.json"]
+    assert "posted for triage on agency:fire" in outputs["nena-2021-05-call-transfer.json"]
+    # The 2021-08 version differs from 2021-05 only where the triage text does not look: nothing new to post.
+    assert "already posted for triage, unchanged" in outputs["nena-2021-08-call-transfer.json"]
+    assert "posted for triage on agency:fire" in outputs["nena-2022-05-call-transfer.json"]
+
+    def triage(c: HubClient) -> list[str]:
+        return [m.text for m in c.picture.messages if m.text.startswith("EIDO for triage ")]
+
+    async def consoles() -> None:
+        async with signed_in(hub.url, "fire1", "super1", "police1") as (fire, supervisor, police):
+            await everywhere([fire, supervisor], lambda c: len(triage(c)) == 4)
+            transfer = triage(fire)[-1].splitlines()
+            assert transfer[0].startswith("EIDO for triage urn:emergency:uid:incidentid:a56e556d871:bcf.state.pa.us:"
+                                          " a call without an incident (a call transfer).")
+            assert "Call back: sip:8195551212@osp.com, tel:8195551212" in transfer
+            assert "Location (RoutingLocation): 42 W Cellular Street, Wilmington, DE, US" in transfer
+            assert any("CU1 (10-101 CIVIL UNREST; REQUEST MUTUAL AID)" in text for text in triage(fire))
+            assert all(m.channel == "agency:fire" for m in fire.picture.messages)
+            assert not fire.picture.incidents  # nothing was put on the map
+            # Another agency's channel: once police has what was posted after the imports, it has none of them.
+            await supervisor.call("message.send", {"channel": "all", "text": "imports done"})
+            await police.wait_for(lambda: any(m.text == "imports done" for m in police.picture.messages), 20)
+            assert triage(police) == []
+
+    asyncio.run(consoles())
+    again = watchfloor("eido", "import", str(NENA_SAMPLES / "nena-2022-05-call-transfer.json"), "--hub", hub.url,
+                       "--user", "super1", "--password-file", str(password))
+    assert again.returncode == 0 and "already posted for triage, unchanged" in again.stdout
 
 
 def multicast_receiver(group: str) -> socket.socket:

@@ -11,6 +11,7 @@ from lxml import etree
 from app.feeds.cap import SCHEMA_PATH, parse_cap
 from app.feeds.eido import parse_eido
 from app.ui.alert_tools import IssueAlertDialog
+from app.ui.panels.alerts import ID_ROLE
 from tests.ui import console_fixtures
 
 hub = console_fixtures.hub
@@ -90,7 +91,8 @@ def test_supervisor_issues_an_alert_that_every_console_sees_with_what_is_inside(
     assert supervisor.alert_tools.export_eido("1001", exported)
     qtbot.waitUntil(lambda: exported.exists() and "EIDO" in supervisor.alert_tools.last_saved, timeout=5000)
     doc = parse_eido(exported.read_bytes())
-    assert (doc.type_code, doc.location.lat, doc.location.lon) == ("gas_leak", 60.1702, 24.941)
+    assert (doc.type_code, doc.type_internal_code, doc.location.lat, doc.location.lon) == (
+        "GASLEAK", "gas_leak", 60.1702, 24.941)  # NENA's registry code, and ours
     menu = next(a.menu() for a in supervisor.menuBar().actions() if a.text() == "&Incident")
     texts = [a.text() for a in menu.actions()]
     assert texts.index("&Export incident as EIDO…") < texts.index("&Quit")
@@ -100,6 +102,23 @@ def test_supervisor_issues_an_alert_that_every_console_sees_with_what_is_inside(
     # Cancelled: the alert leaves every panel.
     supervisor.send("alert.cancel", {"alert": "AL-1", "reason": "leak sealed"})
     qtbot.waitUntil(lambda: police.alerts.tree.topLevelItem(0).text(0) == "No alerts in force", timeout=5000)
+
+
+def test_an_alert_for_a_named_area_or_a_point_is_shown_for_what_it_is(qtbot, hub, console) -> None:
+    """A CAP area with only a name (areaDesc, geocodes) is listed, not drawn, and not "0 units inside"; a circle of
+    radius 0 is the point itself: the unit standing on it is inside."""
+    hub.ensure_user("super1", console_fixtures.PASSWORD, "supervisor", "fire")
+    supervisor = console("super1")
+    supervisor.send("alert.issue", {"headline": "Storm warning", "areas": [{"desc": "Uusimaa"}]})
+    supervisor.send("alert.issue", {"headline": "Gas smell", "areas": [{"circle": [60.1700, 24.9400, 0]},
+                                                                      {"desc": "Kallio"}]})
+    qtbot.waitUntil(lambda: "AL-2" in supervisor.alerts.inside, timeout=5000)
+    texts = {supervisor.alerts.tree.topLevelItem(i).data(0, ID_ROLE):
+             supervisor.alerts.tree.topLevelItem(i).text(0) for i in range(2)}
+    assert "Uusimaa" in texts["AL-1"] and "area given by name only, not drawn on the map" in texts["AL-1"]
+    assert "0 units" not in texts["AL-1"]
+    assert supervisor.alerts.inside["AL-2"].units == ("E1",)  # E1 stands at 60.1700, 24.9400
+    assert "1 unit · 0 incidents · 0 zones inside · not drawn: Kallio" in texts["AL-2"]
 
 
 def test_an_alert_from_a_zone_polygon(qtbot, hub, console) -> None:

@@ -7,7 +7,7 @@ from geopy.distance import geodesic
 
 from app.domain import commands as c
 from app.domain.agencies import Actor, Role
-from app.domain.alert_area import circle_ring, inside
+from app.domain.alert_area import circle_ring, inside, named_only
 from app.domain.decide import decide
 from app.domain.events import Event
 from app.domain.picture import Picture
@@ -48,6 +48,15 @@ def test_a_circle_is_metres_on_the_ground_at_helsinki_latitude() -> None:
     world = world_with_units(E1=at(90, 280), E2=at(90, 320), E3=at(0, 280), E4=at(0, 320), E5=at(225, 295))
     world.do("alert.issue", c.IssueAlert("Flood", [c.AlertAreaArgs(circle=[*KAUPPATORI, 300])]))
     assert inside(world.picture.alerts["AL-1"], world.picture).units == ("E1", "E3", "E5")
+
+
+def test_a_circle_of_radius_zero_is_the_point_and_a_named_area_covers_nothing() -> None:
+    world = world_with_units(E1=KAUPPATORI, E2=at(90, 10))
+    world.do("alert.issue", c.IssueAlert("Gas smell", [c.AlertAreaArgs(circle=[*KAUPPATORI, 0])]))
+    world.do("alert.issue", c.IssueAlert("Storm", [c.AlertAreaArgs(desc="Uusimaa")]))
+    assert inside(world.picture.alerts["AL-1"], world.picture).units == ("E1",)
+    assert named_only(world.picture.alerts["AL-2"]) == ["Uusimaa"]
+    assert inside(world.picture.alerts["AL-2"], world.picture).total == 0
 
 
 def test_the_circle_ring_is_within_a_fraction_of_a_metre_of_the_radius() -> None:

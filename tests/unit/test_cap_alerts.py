@@ -118,14 +118,38 @@ def test_expired_alerts_and_cancels_of_nothing_are_ignored() -> None:
     assert plan(sample("cancel"), {}, {}, NOON).ignored.code == "nothing_to_cancel"  # type: ignore[union-attr]
 
 
-def test_an_area_with_geocodes_only_is_refused() -> None:
+def test_an_area_with_geocodes_only_is_an_alert_for_a_named_area() -> None:
     alert = sample("alert")
     info = alert.infos[0]
-    area = dataclasses.replace(info.areas[0], polygons=(), circles=())
-    no_shape = dataclasses.replace(alert, infos=(dataclasses.replace(info, areas=(area,)),))
-    with pytest.raises(FeedError) as err:
-        plan(no_shape, {}, {}, NOON)
-    assert err.value.code == "no_geometry"
+    named = dataclasses.replace(info.areas[0], desc="Uusimaa", polygons=(), circles=())
+    unnamed = dataclasses.replace(info.areas[0], desc="", polygons=(), circles=())
+    hub = Hub()
+    hub.take(dataclasses.replace(alert, infos=(dataclasses.replace(info, areas=(named, unnamed)),)))
+    shown = hub.picture.alerts[alert.identifier]
+    assert [(a.polygon, a.circle, a.desc) for a in shown.areas] == [
+        (None, None, "Uusimaa"), (None, None, "area named by geocode only")]
+    assert shown.active(NOON) and shown.headline.startswith("Flood warning")
+    # Published again as CAP (cap_out), a named area is an <area> with its areaDesc only: valid, and the same.
+    xml = encode_alert(cap_for_alert(shown, sender="watchfloor", identifier="AL-9.1", sent=NOON))
+    assert oasis().validate(etree.fromstring(xml))
+    assert [(a.desc, a.polygons, a.circles) for a in parse_cap(xml).infos[0].areas] == [
+        ("Uusimaa", (), ()), ("area named by geocode only", (), ())]
+
+
+def test_an_alert_without_any_area_concerns_the_senders_whole_area() -> None:
+    alert = sample("alert")
+    hub = Hub()
+    hub.take(dataclasses.replace(alert, infos=(dataclasses.replace(alert.infos[0], areas=()),)))
+    assert [a.desc for a in hub.picture.alerts[alert.identifier].areas] == [
+        f"{alert.infos[0].sender_name}: whole area"]
+
+
+def test_a_circle_of_radius_zero_is_a_point_alert() -> None:
+    xml = (DATA / "cap_helsinki_flood_alert.xml").read_bytes().replace(b"24.9525 0.3<", b"24.9525 0<")
+    hub = Hub()
+    hub.take(parse_cap(xml))
+    circle = hub.picture.alerts["FI-HEL-PELA-2024-0501-001"].areas[1].circle
+    assert circle is not None and circle[2] == 0
 
 
 def test_long_cap_texts_are_cut_to_what_an_alert_holds() -> None:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.alert_area import Inside, inside
+from app.domain.alert_area import Inside, inside, named_only
 from app.domain.entities import Alert
 from app.domain.picture import Picture
 
@@ -171,6 +171,11 @@ class AlertsPanel(QWidget):
         counts = (f"{len(found.units)} unit{'s' * (len(found.units) != 1)} · {len(found.incidents)} "
                   f"incident{'s' * (len(found.incidents) != 1)} · {len(found.zones)} zone"
                   f"{'s' * (len(found.zones) != 1)} inside")
+        named = named_only(alert)
+        if len(named) == len(alert.areas):  # no shape at all: "0 inside" would be false comfort
+            counts = "area given by name only, not drawn on the map: judge who it concerns"
+        elif named:
+            counts += f" · not drawn: {'; '.join(named)}"
         areas = "; ".join(dict.fromkeys(a.desc for a in alert.areas if a.desc)) or alert.event
         until = time.strftime(" · until %H:%M", time.localtime(alert.expires)) if alert.expires else ""
         top = QTreeWidgetItem([f"⚠ {alert.severity.upper()}  {alert.headline}\n   {areas} ({alert.source}){until}"

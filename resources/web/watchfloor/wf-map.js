@@ -526,9 +526,11 @@
         if (area.polygon) {
           L.polygon(area.polygon, style).addTo(g);
           item.polygons.push(area.polygon);
-        } else if (area.circle) {
+        } else if (area.circle && area.circle[2] > 0) {
           L.circle([area.circle[0], area.circle[1]], L.extend({ radius: area.circle[2] }, style)).addTo(g);
           item.circles.push(area.circle);
+        } else if (area.circle) {  // radius 0: a point alert, drawn as a ring a few pixels wide so it can be seen
+          L.circleMarker([area.circle[0], area.circle[1]], L.extend({ radius: 9 }, style)).addTo(g);
         }
       });
       areaItems.alert.push(item);
