@@ -176,3 +176,10 @@ class ServerSession:
             self.limit = limit
             self.tokens = limit.burst
         return []
+
+    def refused(self, code: int, reason: str) -> list[Action]:
+        """The hub refused the hello for a reason other than the credentials (a locked account, too many
+        sign-ins waiting): close with that code and reason."""
+        self.state = "closed"
+        self._count(reason.split(":", 1)[0])
+        return [Close(code, reason)]

@@ -69,6 +69,13 @@ def row_event(row: tuple[Any, ...]) -> Event:
                  _audience_decoder.decode(audience) if audience else None)
 
 
+def record_access(conn: sqlite3.Connection, at: float, user: str, peer: str, what: str, outcome: str,
+                  detail: str = "") -> None:
+    """One line of the access log, each field cut to a bounded length."""
+    conn.execute("INSERT INTO access_log(at, user, peer, what, outcome, detail) VALUES (?,?,?,?,?,?)",
+                 (at, user[:100], peer[:100], what[:100], outcome[:100], detail[:2000]))
+
+
 class EventLog:
     """The writer side of the log. Not thread-safe: call it from one thread (the hub's writer)."""
 
@@ -123,8 +130,7 @@ class EventLog:
 
     def access(self, at: float, user: str, peer: str, what: str, outcome: str, detail: str = "") -> None:
         """Record a sign-in, a refusal or a disconnect in the access log (the audit of who tried what)."""
-        self.conn.execute("INSERT INTO access_log(at, user, peer, what, outcome, detail) VALUES (?,?,?,?,?,?)",
-                          (at, user[:100], peer[:100], what[:100], outcome[:100], detail[:2000]))
+        record_access(self.conn, at, user, peer, what, outcome, detail)
 
     def close(self) -> None:
         """Close the connection."""

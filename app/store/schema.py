@@ -60,6 +60,20 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX events_ts_not_position ON events(ts) WHERE kind != 'unit.position';
     """,
+    # 3: sign-in lockouts that survive a restart (a supervisor clears them), and a digest of each command's
+    # name and arguments under its id, so an id reused for a different command is refused, not acked.
+    """
+    CREATE TABLE lockouts (
+        user TEXT PRIMARY KEY,
+        at REAL NOT NULL,
+        failures INTEGER NOT NULL,
+        address TEXT NOT NULL
+    );
+    CREATE TABLE command_digests (
+        command TEXT PRIMARY KEY,
+        digest TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,157 @@
+"""The hub's sign-ins and live sessions: password checks on a pool of threads, throttling and lockouts,
+and closing the connections of an account that is disabled or given a new password.
+
+Argon2 is slow on purpose, so the checks run on `workers` threads, each with its own user-store connection.
+A hello is admitted only while its address (and the hub) has few sign-ins waiting (`PendingSignIns`); a
+refusal is answered after the throttle's delay, on the loop, with no worker held. Account changes are made by
+`watchfloor user` in another process: the hub polls a generation number in the store and, when it moves,
+compares each live session's credentials stamp with the store's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.protocol import State
+
+from app.domain.sign_in import PendingSignIns, SignInThrottle, ThrottlePolicy
+from app.protocol import codes
+from app.store.users import MAX_NAME, User, UserStore
+
+log = logging.getLogger("watchfloor.hub")
+
+#: How often the hub looks for disabled accounts and new passwords (seconds).
+WATCH_EVERY = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The answer to one hello: `user` and `stamp` when signed in; else the close code and reason, and how
+    the access log should name the outcome."""
+
+    user: User | None = None
+    stamp: str = ""
+    close_code: int = codes.CLOSE_UNAUTHORIZED
+    reason: str = ""
+    outcome: str = "refused"
+
+
+@dataclass(slots=True)
+class _Session:
+    user: str
+    stamp: str
+
+
+class SignIns:
+    """Checks hellos for a hub and keeps its signed-in sessions honest. Use from the hub's loop."""
+
+    def __init__(self, db_path: str | Path, clock: Callable[[], float], audit: Callable[..., None],
+                 policy: ThrottlePolicy | None = None, workers: int = 2, per_address: int = 4,
+                 overall: int = 64) -> None:
+        self.db_path = Path(db_path)
+        self.clock = clock
+        self.audit = audit
+        self.throttle = SignInThrottle(policy)
+        self.pending = PendingSignIns(per_address, overall)
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="wf-auth")
+        self._local = threading.local()
+        self._stores: list[UserStore] = []
+        self._stores_lock = threading.Lock()
+        self.live: dict[ServerConnection, _Session] = {}
+        self._generation: int | None = None
+
+    def _store(self) -> UserStore:
+        # One connection per worker thread: a SQLite connection is not shared across threads.
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = UserStore(self.db_path)
+            with self._stores_lock:
+                self._stores.append(store)
+        return store
+
+    async def _in_pool(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    async def check(self, name: str, password: str, address: str) -> Verdict:
+        """Check one hello from `address` (a host, no port); refusals come back after their delay."""
+        busy = self.pending.admit(address)
+        if busy is not None:
+            return Verdict(close_code=codes.CLOSE_SIGN_IN_BUSY, outcome="busy",
+                           reason=f"sign_in_busy: {busy}; try again in a few seconds")
+        try:
+            # No account has a longer name: a huge one is refused (and remembered) by a bounded prefix.
+            return await self._check(name[:MAX_NAME + 1], password, address)
+        finally:
+            self.pending.release(address)
+
+    async def _check(self, name: str, password: str, address: str) -> Verdict:
+        check = await self._in_pool(lambda: self._store().sign_in(name, password))
+        if check.locked:
+            return Verdict(close_code=codes.CLOSE_LOCKED_OUT, outcome="locked_out",
+                           reason="locked_out: too many failed sign-ins; a supervisor must unlock this account")
+        if self.throttle.failures(name) >= self.throttle.policy.lock_after:
+            self.throttle.cleared(name)  # the store has no lock any more: a supervisor unlocked it
+        if check.user is not None:
+            self.throttle.succeeded(name)
+            return Verdict(check.user, check.stamp, outcome="ok")
+        now = self.clock()
+        refused = self.throttle.refused(name, address, now)
+        if refused.lock and await self._in_pool(
+                lambda: self._store().lock(name, now, self.throttle.failures(name), address)):
+            log.warning("account %s locked after %d failed sign-ins (last from %s)", name,
+                        self.throttle.policy.lock_after, address)
+            self.audit(name, address, "lockout", "locked", f"{self.throttle.policy.lock_after} failed sign-ins")
+        if refused.delay > 0:
+            await asyncio.sleep(refused.delay)  # on the loop: no Argon2 worker is held while waiting
+        return Verdict(reason="bad_credentials: wrong user name or password, or the account is disabled")
+
+    def opened(self, ws: ServerConnection, user: str, stamp: str) -> None:
+        """A connection signed in as `user` with credentials `stamp`."""
+        self.live[ws] = _Session(user, stamp)
+
+    async def watch(self, every: float = WATCH_EVERY) -> None:
+        """Forever: close the sessions of accounts that were disabled or given a new password."""
+        while True:
+            await asyncio.sleep(every)
+            for ws in [ws for ws in self.live if ws.state is State.CLOSED]:
+                del self.live[ws]
+            generation = await self._in_pool(lambda: self._store().generation())
+            if generation == self._generation:
+                continue
+            self._generation = generation
+            stamps: dict[str, str] = await self._in_pool(lambda: self._store().stamps())
+            closing = []
+            for ws, session in list(self.live.items()):
+                stamp = stamps.get(session.user)
+                if stamp == session.stamp:
+                    continue
+                code, reason = ((codes.CLOSE_DISABLED, "account_disabled: this account was disabled")
+                                if stamp is None else
+                                (codes.CLOSE_PASSWORD_CHANGED, "password_changed: sign in with the new password"))
+                del self.live[ws]
+                log.info("closing %s's session: %s", session.user, reason)
+                self.audit(session.user, _address(ws), "session", "closed", reason)
+                closing.append(ws.close(code, reason))
+            await asyncio.gather(*closing, return_exceptions=True)  # the closing handshakes side by side
+
+    async def start(self) -> None:
+        """Note the store's generation now, so only later changes close sessions."""
+        self._generation = await self._in_pool(lambda: self._store().generation())
+
+    def close(self) -> None:
+        """Stop the workers and close their connections."""
+        self.pool.shutdown(wait=True)
+        for store in self._stores:
+            store.close()
+
+
+def _address(ws: ServerConnection) -> str:
+    return "{}:{}".format(*ws.remote_address[:2]) if ws.remote_address else "?"
