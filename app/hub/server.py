@@ -32,7 +32,7 @@ from app.domain.sign_in import ThrottlePolicy
 from app.hub.cap_feed import CapIntake
 from app.hub.fanout import FanOut, Subscriber
 from app.hub.feed_status import RECENT_KEPT, FeedRegistry
-from app.hub.sequencer import Sequencer
+from app.hub.sequencer import Known, RecentCommands, Sequencer
 from app.hub.sign_ins import SignIns
 from app.protocol import codes
 from app.protocol.messages import (
@@ -116,8 +116,12 @@ class Hub:
     async def start(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> int:
         """Rebuild the picture from the log, start the flusher and listen; returns the bound port."""
         loop = asyncio.get_running_loop()
-        picture, known, quarantined = await loop.run_in_executor(self.read_pool, self._recover)
+        picture, quarantined = await loop.run_in_executor(self.read_pool, self._recover)
         self.feeds.seed(*quarantined)
+        # Command ids not in memory are looked up on the loop (one indexed read, only for an id not seen
+        # lately: a new command or a resend after a restart) through a connection of the loop's own.
+        self._commands_reader = LogReader(self.db_path)
+        known = RecentCommands(self._command_record)
         self.sequencer = Sequencer(self.log, picture, known, self.fanout.publish, self.clock,
                                    frozenset(self.agencies))
         self._spawn(self.sequencer.run())
@@ -142,16 +146,16 @@ class Hub:
         self.gateway = FeedGateway(self, device_map=device_map, host=host)
         return await self.gateway.start(cot_port, cot_udp_port, nmea_port, mavlink_port, klv_port)
 
-    def _recover(self) -> tuple[Picture, dict[str, list[int]], tuple[dict[str, int], list[dict[str, Any]]]]:
+    def _recover(self) -> tuple[Picture, tuple[dict[str, int], list[dict[str, Any]]]]:
         reader = self._reader()
         picture = reader.picture_at()
-        known: dict[str, list[int]] = {}
-        for key, seq in reader.conn.execute(
-                "SELECT command, seq FROM events WHERE command IS NOT NULL ORDER BY seq"):
-            known.setdefault(key, []).append(seq)
         counts = reader.quarantine_counts()
         newest = [row for feed in counts for row in reader.quarantined(feed, RECENT_KEPT)]
-        return picture, known, (counts, newest)
+        return picture, (counts, newest)
+
+    def _command_record(self, key: str) -> Known | None:
+        record = self._commands_reader.command_record(key)
+        return Known(*record) if record is not None else None
 
     async def close(self) -> None:
         """Stop accepting, commit what is pending, close every connection and the log."""
@@ -169,6 +173,7 @@ class Hub:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self.sequencer.close()
+            self._commands_reader.close()
         self.read_pool.shutdown(wait=True)
         self.sign_ins.close()
         self.log.close()

@@ -76,6 +76,36 @@ def record_access(conn: sqlite3.Connection, at: float, user: str, peer: str, wha
                  (at, user[:100], peer[:100], what[:100], outcome[:100], detail[:2000]))
 
 
+#: The `meta` row that marks a log as made by `watchfloor demo` (which adds accounts with a published password).
+DEMO_MARK = "demo_log"
+
+
+def claim_demo_log(path: str | Path, own: bool = False) -> None:
+    """Make `path` the demo's log: a new (or empty) file is created and marked as the demo's; an existing log
+    must carry the mark, unless it is the demo's `own` default file. Raises ValueError otherwise."""
+    path = Path(path)
+    fresh = not path.exists() or path.stat().st_size == 0
+    if not fresh and not own:
+        conn = connect(path, readonly=True)
+        try:
+            has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+            marked = has_meta and conn.execute("SELECT 1 FROM meta WHERE key = ?", (DEMO_MARK,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{path} is not a Watchfloor log ({exc})") from None
+        finally:
+            conn.close()
+        if not marked:
+            raise ValueError(f"{path} is not a demo log: the demo adds accounts with a published password, so it "
+                             "runs only on a log of its own; leave out --db, or give a file that does not exist")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    try:
+        migrate(conn)
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, '1')", (DEMO_MARK,))
+    finally:
+        conn.close()
+
+
 class EventLog:
     """The writer side of the log. Not thread-safe: call it from one thread (the hub's writer)."""
 
@@ -91,8 +121,9 @@ class EventLog:
         self.head_seq: int = row[0] if row else 0
         self.head_hash: str = row[1] if row else GENESIS_HASH
 
-    def append(self, batch: list[tuple[Event, str | None]]) -> None:
-        """Store a batch of sequenced events in one transaction. `command` keys make resends idempotent.
+    def append(self, batch: list[tuple[Event, str | None]], digests: list[tuple[str, str]] | None = None) -> None:
+        """Store a batch of sequenced events in one transaction. `command` keys make resends idempotent;
+        `digests` (command key, digest of its name and arguments) let a reused key be told from a resend.
 
         Events must continue the sequence exactly; anything else is a bug and raises before writing.
         """
@@ -111,6 +142,9 @@ class EventLog:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             self.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            if digests:
+                self.conn.executemany("INSERT OR IGNORE INTO command_digests(command, digest) VALUES (?, ?)",
+                                      digests)
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
@@ -187,6 +221,15 @@ class LogReader:
         """The events a command produced, if it was applied already (the resend check)."""
         return [r[0] for r in self.conn.execute("SELECT seq FROM events WHERE command = ? ORDER BY seq",
                                                 (command,))]
+
+    def command_record(self, command: str) -> tuple[list[int], str | None] | None:
+        """The events a command produced and the digest of its body (None in logs older than digests), or
+        None when no command was applied under this key."""
+        seqs = self.command_seqs(command)
+        if not seqs:
+            return None
+        row = self.conn.execute("SELECT digest FROM command_digests WHERE command = ?", (command,)).fetchone()
+        return seqs, row[0] if row else None
 
     def latest_snapshot(self, at_or_before_seq: int | None = None,
                         at_or_before_ts: float | None = None) -> Picture | None:
