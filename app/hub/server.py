@@ -270,7 +270,7 @@ class Hub:
 
     async def _authenticate(self, peer: Peer, action: Authenticate) -> None:
         hello = action.hello
-        verdict = await self.sign_ins.check(hello.user, hello.password, peer.host)
+        verdict = await self.sign_ins.check(hello.user, hello.password, peer.host, peer.ws)
         user = verdict.user
         if user is None:
             self._audit(hello.user, peer.address, "sign_in", verdict.outcome, verdict.reason)

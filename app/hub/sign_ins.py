@@ -11,6 +11,7 @@ compares each live session's credentials stamp with the store's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -80,28 +81,43 @@ class SignIns:
     async def _in_pool(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
-    async def check(self, name: str, password: str, address: str) -> Verdict:
-        """Check one hello from `address` (a host, no port); refusals come back after their delay."""
+    async def check(self, name: str, password: str, address: str, ws: ServerConnection) -> Verdict:
+        """Check one hello on `ws` from `address` (a host, no port); a refusal comes back after its delay.
+
+        The delay is spent on the loop, with no worker held, and its sign-in stays pending for its address
+        even if the client hangs up early (else hanging up as soon as the answer is late would both tell a
+        refusal and free the slot for the next guess).
+        """
         busy = self.pending.admit(address)
         if busy is not None:
             return Verdict(close_code=codes.CLOSE_SIGN_IN_BUSY, outcome="busy",
                            reason=f"sign_in_busy: {busy}; try again in a few seconds")
+        loop = asyncio.get_running_loop()
+        release_at = loop.time()
         try:
             # No account has a longer name: a huge one is refused (and remembered) by a bounded prefix.
-            return await self._check(name[:MAX_NAME + 1], password, address)
+            verdict, delay = await self._check(name[:MAX_NAME + 1], password, address)
+            release_at += delay
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):  # the client left, or the hub is stopping
+                    await asyncio.wait_for(ws.wait_closed(), delay)
+            return verdict
         finally:
-            self.pending.release(address)
+            if release_at > loop.time():
+                loop.call_at(release_at, self.pending.release, address)
+            else:
+                self.pending.release(address)
 
-    async def _check(self, name: str, password: str, address: str) -> Verdict:
+    async def _check(self, name: str, password: str, address: str) -> tuple[Verdict, float]:
         check = await self._in_pool(lambda: self._store().sign_in(name, password))
         if check.locked:
             return Verdict(close_code=codes.CLOSE_LOCKED_OUT, outcome="locked_out",
-                           reason="locked_out: too many failed sign-ins; a supervisor must unlock this account")
+                           reason="locked_out: too many failed sign-ins; a supervisor must unlock this account"), 0.0
         if self.throttle.failures(name) >= self.throttle.policy.lock_after:
             self.throttle.cleared(name)  # the store has no lock any more: a supervisor unlocked it
         if check.user is not None:
             self.throttle.succeeded(name)
-            return Verdict(check.user, check.stamp, outcome="ok")
+            return Verdict(check.user, check.stamp, outcome="ok"), 0.0
         now = self.clock()
         refused = self.throttle.refused(name, address, now)
         if refused.lock and await self._in_pool(
@@ -109,9 +125,8 @@ class SignIns:
             log.warning("account %s locked after %d failed sign-ins (last from %s)", name,
                         self.throttle.policy.lock_after, address)
             self.audit(name, address, "lockout", "locked", f"{self.throttle.policy.lock_after} failed sign-ins")
-        if refused.delay > 0:
-            await asyncio.sleep(refused.delay)  # on the loop: no Argon2 worker is held while waiting
-        return Verdict(reason="bad_credentials: wrong user name or password, or the account is disabled")
+        return (Verdict(reason="bad_credentials: wrong user name or password, or the account is disabled"),
+                refused.delay)
 
     def opened(self, ws: ServerConnection, user: str, stamp: str) -> None:
         """A connection signed in as `user` with credentials `stamp`."""
