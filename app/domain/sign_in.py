@@ -2,10 +2,10 @@
 on sign-ins waiting for an answer. Pure: the hub passes the time in and carries out the verdicts.
 
 A refused sign-in is answered only after a delay that grows with the failures of the account and of the
-address it came from (the larger of both), and a connection waiting for that answer still counts as pending
-for its address; with at most `per_address` pending sign-ins an address can try only a few passwords a
-second, however many connections it opens. After `lock_after` failures in a row an account is locked until a
-supervisor unlocks it (the hub keeps the lock in the user store, so a restart does not clear it).
+address it came from (the larger of both). The hub checks only a couple of sign-ins per address at a time,
+delay included, so an address can try only a few passwords a second however many connections it opens, and
+`PendingSignIns` bounds how many may wait for their turn. After `lock_after` failures in a row an account is
+locked until a supervisor unlocks it (the hub keeps the lock in the user store, so a restart does not clear it).
 """
 
 from __future__ import annotations
@@ -95,10 +95,10 @@ class SignInThrottle:
 
 
 class PendingSignIns:
-    """Sign-ins between their hello and their answer (password check and any refusal delay), counted per
-    source address and overall, so that a flood of guesses from one address cannot queue ahead of everyone."""
+    """Sign-ins between their hello and their answer (waiting for their turn, password check and any refusal
+    delay), counted per source address and overall: beyond either cap a hello is turned away at once."""
 
-    def __init__(self, per_address: int = 4, overall: int = 64) -> None:
+    def __init__(self, per_address: int = 32, overall: int = 256) -> None:
         self.per_address = per_address
         self.overall = overall
         self._by_address: dict[str, int] = {}
@@ -114,11 +114,13 @@ class PendingSignIns:
         self.total += 1
         return None
 
-    def release(self, address: str) -> None:
-        """The sign-in from `address` that `admit` counted has been answered."""
+    def release(self, address: str) -> int:
+        """The sign-in from `address` that `admit` counted has been answered; returns how many from there
+        are still pending."""
         left = self._by_address.get(address, 0) - 1
         if left > 0:
             self._by_address[address] = left
         else:
             self._by_address.pop(address, None)
         self.total = max(0, self.total - 1)
+        return max(0, left)

@@ -2,8 +2,10 @@
 and closing the connections of an account that is disabled or given a new password.
 
 Argon2 is slow on purpose, so the checks run on `workers` threads, each with its own user-store connection.
-A hello is admitted only while its address (and the hub) has few sign-ins waiting (`PendingSignIns`); a
-refusal is answered after the throttle's delay, on the loop, with no worker held. Account changes are made by
+Each source address gets `CHECKS_PER_ADDRESS` turns at a time (its check and any refusal delay), so a flood
+of guesses from one address puts at most that many checks ahead of a sign-in from anywhere else; hellos
+waiting for a turn are capped per address and overall (`PendingSignIns`). A refusal is answered after the
+throttle's delay, spent on the loop with no worker held. Account changes are made by
 `watchfloor user` in another process: the hub polls a generation number in the store and, when it moves,
 compares each live session's credentials stamp with the store's.
 """
@@ -31,6 +33,8 @@ log = logging.getLogger("watchfloor.hub")
 
 #: How often the hub looks for disabled accounts and new passwords (seconds).
 WATCH_EVERY = 1.0
+#: Sign-ins from one address checked (or serving their refusal delay) at the same time.
+CHECKS_PER_ADDRESS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +59,8 @@ class SignIns:
     """Checks hellos for a hub and keeps its signed-in sessions honest. Use from the hub's loop."""
 
     def __init__(self, db_path: str | Path, clock: Callable[[], float], audit: Callable[..., None],
-                 policy: ThrottlePolicy | None = None, workers: int = 2, per_address: int = 4,
-                 overall: int = 64) -> None:
+                 policy: ThrottlePolicy | None = None, workers: int = 2, per_address: int = 32,
+                 overall: int = 256) -> None:
         self.db_path = Path(db_path)
         self.clock = clock
         self.audit = audit
@@ -66,6 +70,7 @@ class SignIns:
         self._local = threading.local()
         self._stores: list[UserStore] = []
         self._stores_lock = threading.Lock()
+        self._turns: dict[str, asyncio.Semaphore] = {}
         self.live: dict[ServerConnection, _Session] = {}
         self._generation: int | None = None
 
@@ -84,17 +89,22 @@ class SignIns:
     async def check(self, name: str, password: str, address: str, ws: ServerConnection) -> Verdict:
         """Check one hello on `ws` from `address` (a host, no port); a refusal comes back after its delay.
 
-        The delay is spent on the loop, with no worker held, and its sign-in stays pending for its address
-        even if the client hangs up early (else hanging up as soon as the answer is late would both tell a
-        refusal and free the slot for the next guess).
+        The delay is spent on the loop, with no worker held, and it keeps its address's turn even if the
+        client hangs up early (else hanging up as soon as the answer is late would both tell a refusal and
+        free the turn for the next guess).
         """
         busy = self.pending.admit(address)
         if busy is not None:
             return Verdict(close_code=codes.CLOSE_SIGN_IN_BUSY, outcome="busy",
                            reason=f"sign_in_busy: {busy}; try again in a few seconds")
         loop = asyncio.get_running_loop()
-        release_at = loop.time()
+        turn = self._turns.setdefault(address, asyncio.Semaphore(CHECKS_PER_ADDRESS))
+        taken, release_at = False, loop.time()
         try:
+            await turn.acquire()  # first come, first served among this address's sign-ins
+            taken, release_at = True, loop.time()
+            if ws.state is not State.OPEN:  # gave up while waiting for its turn: nobody to answer
+                return Verdict(reason="bad_credentials: the connection closed before its turn")
             # No account has a longer name: a huge one is refused (and remembered) by a bounded prefix.
             verdict, delay = await self._check(name[:MAX_NAME + 1], password, address)
             release_at += delay
@@ -104,9 +114,15 @@ class SignIns:
             return verdict
         finally:
             if release_at > loop.time():
-                loop.call_at(release_at, self.pending.release, address)
+                loop.call_at(release_at, self._done, address, taken)
             else:
-                self.pending.release(address)
+                self._done(address, taken)
+
+    def _done(self, address: str, taken: bool) -> None:
+        if taken:
+            self._turns[address].release()
+        if self.pending.release(address) == 0:
+            self._turns.pop(address, None)  # nobody holds or waits for a turn there
 
     async def _check(self, name: str, password: str, address: str) -> tuple[Verdict, float]:
         check = await self._in_pool(lambda: self._store().sign_in(name, password))

@@ -124,9 +124,9 @@ def test_a_real_user_signs_in_while_64_connections_guess_from_one_address(hub: H
             task.cancel()
         await asyncio.gather(*guessers, return_exceptions=True)
         assert code is None and welcome["type"] == "welcome"
-        # The flood from 127.0.0.1 could put only a few checks ahead of the real sign-in: most of its
-        # connections were told the hub is busy instead of queueing 64 Argon2 checks in front of it.
-        assert during <= 12, f"{during} guesses were answered while the real sign-in waited"
+        # The flood from 127.0.0.1 could put only its address's couple of checks ahead of the real sign-in
+        # (the rest wait their turn, or are told the hub is busy), not 64 Argon2 checks.
+        assert during <= 6, f"{during} guesses were answered while the real sign-in waited"
         assert "busy" in checked
 
     asyncio.run(scenario())
