@@ -235,5 +235,5 @@ def _resend_of(first: asyncio.Future[Applied]) -> asyncio.Future[Applied]:
     """The answer to a resend of a command still on its way to the log: its seqs, once committed."""
     resend: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
     first.add_done_callback(lambda f: resend.set_result(Applied(f.result().seqs, True))
-                            if not f.exception() else resend.set_exception(f.exception()))  # type: ignore[arg-type]
+                            if not f.exception() else resend.set_exception(f.exception()))
     return resend

@@ -273,7 +273,8 @@ class Hub:
         verdict = await self.sign_ins.check(hello.user, hello.password, peer.host, peer.ws)
         user = verdict.user
         if user is None:
-            self._audit(hello.user, peer.address, "sign_in", verdict.outcome, verdict.reason)
+            if verdict.outcome != "busy":  # turned away before any check: counted, not logged row by row
+                self._audit(hello.user, peer.address, "sign_in", verdict.outcome, verdict.reason)
             refusal = (peer.session.authenticated(False) if verdict.close_code == codes.CLOSE_UNAUTHORIZED
                        else peer.session.refused(verdict.close_code, verdict.reason))
             await self._run_actions(peer, refusal)

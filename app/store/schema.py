@@ -63,13 +63,13 @@ MIGRATIONS: list[str] = [
     # 3: sign-in lockouts that survive a restart (a supervisor clears them), and a digest of each command's
     # name and arguments under its id, so an id reused for a different command is refused, not acked.
     """
-    CREATE TABLE lockouts (
+    CREATE TABLE IF NOT EXISTS lockouts (
         user TEXT PRIMARY KEY,
         at REAL NOT NULL,
         failures INTEGER NOT NULL,
         address TEXT NOT NULL
     );
-    CREATE TABLE command_digests (
+    CREATE TABLE IF NOT EXISTS command_digests (
         command TEXT PRIMARY KEY,
         digest TEXT NOT NULL
     );
