@@ -127,8 +127,10 @@ class SignIns:
     async def _check(self, name: str, password: str, address: str) -> tuple[Verdict, float]:
         check = await self._in_pool(lambda: self._store().sign_in(name, password))
         if check.locked:
+            # Delayed like a refusal: answering at once would make hammering a locked account cheap.
+            delay = self.throttle.refused(name, address, self.clock()).delay
             return Verdict(close_code=codes.CLOSE_LOCKED_OUT, outcome="locked_out",
-                           reason="locked_out: too many failed sign-ins; a supervisor must unlock this account"), 0.0
+                           reason="locked_out: too many failed sign-ins; a supervisor must unlock this account"), delay
         if self.throttle.failures(name) >= self.throttle.policy.lock_after:
             self.throttle.cleared(name)  # the store has no lock any more: a supervisor unlocked it
         if check.user is not None:
