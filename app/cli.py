@@ -14,7 +14,7 @@ import sys
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "hub": ("app.hub.cli", "run the hub: the websocket server every console and feed connects to"),
-    "user": ("app.hub.user_cli", "add, list and disable user accounts in a hub's database"),
+    "user": ("app.hub.user_cli", "add, list, disable and unlock user accounts in a hub's database"),
     "cert": ("app.hub.cert_cli", "create the control room's CA and the hub's certificate for wss:// (TLS)"),
     "eido": ("app.hub.eido_cli", "import a NENA EIDO incident into a hub, or export one from a hub's log"),
     "audit": ("app.store.audit_cli", "verify the event log's tamper-evident hash chain"),

@@ -32,7 +32,10 @@ log = logging.getLogger("watchfloor.client")
 #: Close codes after which retrying cannot help: a person has to fix the credentials or the software.
 FATAL_CLOSES = {codes.CLOSE_UNAUTHORIZED: "wrong user name or password, or the account is disabled",
                 codes.CLOSE_UNSUPPORTED_VERSION: "this console speaks another protocol version than the hub",
-                codes.CLOSE_DISABLED: "the account was disabled"}
+                codes.CLOSE_DISABLED: "the account was disabled",
+                codes.CLOSE_PASSWORD_CHANGED: "the account's password was changed; sign in with the new one",
+                codes.CLOSE_LOCKED_OUT: "the account is locked after too many failed sign-ins; "
+                                        "a supervisor must unlock it"}
 
 
 def client_tls_context(url: str, ca_file: str | Path | None = None) -> ssl.SSLContext | None:

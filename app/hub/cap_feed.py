@@ -101,10 +101,10 @@ class CapIntake:
         """Submit what a parsed message stands for; the future resolves once its events are committed."""
         sequencer, status = self.hub.sequencer, self.hub.feeds.feed(FEED)
         first_key = f"{message_key(alert)}#0"
-        if first_key in sequencer.commands:
+        if sequencer.applied_before(first_key) is not None:
             status.ignore("duplicate")
             # A known key is answered from the log's record, before any rule runs: the original seqs.
-            return sequencer.submit(actor, "alert.cap", None, first_key)  # type: ignore[no-any-return]
+            return sequencer.resent(first_key)
         try:
             steps = plan(alert, sequencer.picture.alerts, self.aliases, self.hub.clock())
         except FeedError as error:

@@ -39,11 +39,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                            "or set WATCHFLOOR_DB_KEY); see docs/security.md")
     parser.add_argument("--checkpoint-every", type=float, default=60.0,
                         help="seconds between signed checkpoints of the audit trail (60; one more at shutdown)")
+    parser.add_argument("--lockout-after", type=int, default=10,
+                        help="failed sign-ins in a row that lock an account until `watchfloor user unlock` (10)")
+    parser.add_argument("--refusal-delay", type=float, default=0.5,
+                        help="seconds before answering the third failed sign-in of an account or address; "
+                             "each further one doubles it, up to 30 (0.5)")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM; pending events are committed before exiting."""
+    from app.domain.sign_in import ThrottlePolicy
     from app.hub.server import run_hub
     from app.store.at_rest import LogLockedError, use_key_file
 
@@ -54,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
     context = _tls(args.cert, args.key) if args.cert else None
     scheme = "wss" if context else "ws"
     feeds = feed_options(args)
+    if args.lockout_after < 1 or args.refusal_delay < 0:
+        raise SystemExit("--lockout-after must be at least 1 and --refusal-delay not negative")
+    sign_in = ThrottlePolicy(first_delay=args.refusal_delay, lock_after=args.lockout_after)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -66,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"watchfloor hub listening on {scheme}://{args.host}:{port}", flush=True)
 
         await run_hub(args.db, args.host, args.port, context, ready=ready, stop=stop, feeds=feeds,
-                      feed_io=feed_io_options(args), checkpoint_every=args.checkpoint_every)
+                      feed_io=feed_io_options(args), checkpoint_every=args.checkpoint_every, sign_in=sign_in)
 
     try:
         asyncio.run(main())

@@ -3,25 +3,35 @@
 On the hub's loop it checks a command against the live picture (`decide`), numbers the resulting events,
 folds them into the picture at once (so the next command sees them), and queues them for the writer thread.
 The writer commits whole batches (group commit); only then are commands acknowledged and events published.
-A resent command id returns its original events instead of applying twice.
+A resent command id returns its original events instead of applying twice; an id used before for a different
+command (another name or other arguments) is refused (`id_reused`). The most recent ids are remembered in
+memory; older ones are looked up in the log (indexed), so the guarantee holds across restarts in bounded memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from app.domain.agencies import Actor
 from app.domain.decide import decide
+from app.domain.errors import Refusal
 from app.domain.events import Event
 from app.domain.picture import Picture
 from app.store.log import EventLog, encode_picture
 
 log = logging.getLogger("watchfloor.hub")
+
+#: Command ids remembered in memory, least recently used forgotten first (the log remembers them all).
+RECENT_COMMANDS = 10_000
 
 
 @dataclass(slots=True)
@@ -32,10 +42,53 @@ class Applied:
     duplicate: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Known:
+    """A command applied before: its events, and the digest of its name and arguments (None when the log
+    predates digests: then any resend is taken as the same command)."""
+
+    seqs: list[int]
+    digest: str | None
+
+
+def body_digest(name: str, args: Any) -> str:
+    """A digest of what a command asks for, stored with its id to tell a resend from a reused id."""
+    return hashlib.sha256(name.encode() + b"\0" + msgspec.json.encode(args)).hexdigest()[:32]
+
+
+class RecentCommands:
+    """The command ids seen most recently, at most `capacity`; `lookup` asks the log for any other."""
+
+    def __init__(self, lookup: Callable[[str], Known | None], capacity: int = RECENT_COMMANDS) -> None:
+        self.lookup = lookup
+        self.capacity = capacity
+        self._recent: OrderedDict[str, Known] = OrderedDict()
+
+    def get(self, key: str) -> Known | None:
+        """What was applied under `key`, from memory or else from the log (one indexed read)."""
+        known = self._recent.get(key)
+        if known is None:
+            known = self.lookup(key)
+            if known is None:
+                return None
+        self.remember(key, known)
+        return known
+
+    def remember(self, key: str, known: Known) -> None:
+        """Note a committed command."""
+        self._recent[key] = known
+        self._recent.move_to_end(key)
+        while len(self._recent) > self.capacity:
+            self._recent.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._recent)
+
+
 class Sequencer:
     """Decides, numbers, commits and publishes. Call `submit` only from the hub's event loop."""
 
-    def __init__(self, log_: EventLog, picture: Picture, known_commands: dict[str, list[int]],
+    def __init__(self, log_: EventLog, picture: Picture, known_commands: RecentCommands,
                  publish: Callable[[list[Event]], None], clock: Callable[[], float],
                  agencies: frozenset[str], snapshot_every: int = 5000) -> None:
         self.log = log_
@@ -51,8 +104,9 @@ class Sequencer:
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="wf-log-writer")
         self.failed: BaseException | None = None
         self._pending: list[tuple[Event, str | None]] = []
-        self._waiting: list[tuple[asyncio.Future[Applied], list[int], str | None]] = []
-        self._inflight: dict[str, asyncio.Future[Applied]] = {}
+        self._digests: list[tuple[str, str]] = []
+        self._waiting: list[tuple[asyncio.Future[Applied], list[int], str | None, str]] = []
+        self._inflight: dict[str, tuple[asyncio.Future[Applied], str]] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -61,22 +115,22 @@ class Sequencer:
     def submit(self, actor: Actor, name: str, args: Any, command_key: str | None) -> asyncio.Future[Applied]:
         """Decide and sequence a command now; the future resolves once its events are committed.
 
-        Raises `Refusal` (nothing applied) when the rules say no.
+        Raises `Refusal` (nothing applied) when the rules say no, or when `command_key` was used before for
+        another command (`id_reused`).
         """
         loop = asyncio.get_running_loop()
         if self.failed is not None:
             raise RuntimeError("the event log failed; the hub is stopping") from self.failed
+        digest = body_digest(name, args)
         if command_key is not None:
-            if command_key in self.commands:
-                done: asyncio.Future[Applied] = loop.create_future()
-                done.set_result(Applied(self.commands[command_key], duplicate=True))
-                return done
             inflight = self._inflight.get(command_key)
             if inflight is not None:
-                resend: asyncio.Future[Applied] = loop.create_future()
-                inflight.add_done_callback(lambda f: resend.set_result(Applied(f.result().seqs, True))
-                                           if not f.exception() else resend.set_exception(f.exception()))
-                return resend
+                _check_same(command_key, inflight[1], digest)
+                return _resend_of(inflight[0])
+            known = self.commands.get(command_key)
+            if known is not None:
+                _check_same(command_key, known.digest, digest)
+                return self._answered(known)
         now = self.clock()
         drafts = decide(self.picture, actor, name, args, now, self.agencies)
         seqs = []
@@ -87,9 +141,11 @@ class Sequencer:
             self._pending.append((event, command_key))
             seqs.append(event.seq)
         future: asyncio.Future[Applied] = loop.create_future()
-        self._waiting.append((future, seqs, command_key))
+        self._waiting.append((future, seqs, command_key, digest))
         if command_key is not None:
-            self._inflight[command_key] = future
+            self._inflight[command_key] = (future, digest)
+            if seqs:
+                self._digests.append((command_key, digest))
         self._idle.clear()
         self._wake.set()
         return future
@@ -103,28 +159,28 @@ class Sequencer:
             if not self._pending:
                 self._idle.set()
                 continue
-            batch, waiting = self._pending, self._waiting
-            self._pending, self._waiting = [], []
+            batch, waiting, digests = self._pending, self._waiting, self._digests
+            self._pending, self._waiting, self._digests = [], [], []
             snapshot = None
             if self.picture.seq - self.last_snapshot_seq >= self.snapshot_every:
                 # Taken now, when the picture is exactly the fold up to this batch's last event.
                 snapshot = encode_picture(self.picture)
                 self.last_snapshot_seq = self.picture.seq
             try:
-                await loop.run_in_executor(self.writer, self._write, batch, snapshot)
+                await loop.run_in_executor(self.writer, self._write, batch, digests, snapshot)
             except BaseException as exc:  # the disk refused: nothing more can be promised
                 log.critical("event log write failed: %s", exc)
                 self.failed = exc
-                for future, _, _ in waiting:
+                for future, _, _, _ in waiting:
                     if not future.done():
                         future.set_exception(RuntimeError("event log write failed"))
                 raise
             self.committed_seq = batch[-1][0].seq
             self.appended += len(batch)
             self.publish([event for event, _ in batch])
-            for future, seqs, key in waiting:
+            for future, seqs, key, digest in waiting:
                 if key is not None:
-                    self.commands[key] = seqs
+                    self.commands.remember(key, Known(seqs, digest))
                     self._inflight.pop(key, None)
                 if not future.done():
                     future.set_result(Applied(seqs))
@@ -133,8 +189,28 @@ class Sequencer:
             else:
                 self._idle.set()
 
-    def _write(self, batch: list[tuple[Event, str | None]], snapshot: bytes | None) -> None:
-        self.log.append(batch)
+    def applied_before(self, command_key: str) -> Known | None:
+        """What was applied under `command_key`, if anything (committed or on its way to the log)."""
+        inflight = self._inflight.get(command_key)
+        return Known([], inflight[1]) if inflight is not None else self.commands.get(command_key)
+
+    def resent(self, command_key: str) -> asyncio.Future[Applied]:
+        """The answer to a resend of a command applied before under `command_key`, whatever its body."""
+        inflight = self._inflight.get(command_key)
+        if inflight is not None:
+            return _resend_of(inflight[0])
+        known = self.commands.get(command_key)
+        assert known is not None, "resent() of a command never applied"
+        return self._answered(known)
+
+    def _answered(self, known: Known) -> asyncio.Future[Applied]:
+        done: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
+        done.set_result(Applied(known.seqs, duplicate=True))
+        return done
+
+    def _write(self, batch: list[tuple[Event, str | None]], digests: list[tuple[str, str]],
+               snapshot: bytes | None) -> None:
+        self.log.append(batch, digests)
         if snapshot is not None:
             self.log.save_snapshot_blob(batch[-1][0].seq, batch[-1][0].ts, snapshot)
 
@@ -145,3 +221,18 @@ class Sequencer:
     def close(self) -> None:
         """Stop the writer thread (after `drain`)."""
         self.writer.shutdown(wait=True)
+
+
+def _check_same(command_key: str, applied: str | None, asked: str) -> None:
+    if applied is not None and applied != asked:
+        command_id = command_key.split("/", 1)[-1]
+        raise Refusal("id_reused", f"command id {command_id!r} was used before for a different command; "
+                                   "nothing was applied: send a new command under a new id")
+
+
+def _resend_of(first: asyncio.Future[Applied]) -> asyncio.Future[Applied]:
+    """The answer to a resend of a command still on its way to the log: its seqs, once committed."""
+    resend: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
+    first.add_done_callback(lambda f: resend.set_result(Applied(f.result().seqs, True))
+                            if not f.exception() else resend.set_exception(f.exception()))
+    return resend

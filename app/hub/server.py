@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import re
 import ssl
 import threading
 import time
@@ -26,12 +28,14 @@ from app.domain.agencies import DEFAULT_AGENCIES, Actor, Agency, Role
 from app.domain.authority import ALL_AGENCIES, QUERIES, check_query
 from app.domain.errors import Refusal
 from app.domain.picture import Picture, Viewer, viewer_of
+from app.domain.sign_in import ThrottlePolicy
 from app.domain.visibility import seen_by
 from app.hub.anchor import CHECKPOINT_EVERY, Anchor
 from app.hub.cap_feed import CapIntake
 from app.hub.fanout import FanOut, Subscriber
 from app.hub.feed_status import RECENT_KEPT, FeedRegistry
-from app.hub.sequencer import Sequencer
+from app.hub.sequencer import Known, RecentCommands, Sequencer
+from app.hub.sign_ins import SignIns
 from app.protocol import codes
 from app.protocol.messages import (
     MAX_FRAME_BYTES,
@@ -60,7 +64,6 @@ from app.protocol.server_session import (
     StartSubscription,
 )
 from app.store.log import EventLog, LogReader
-from app.store.users import User, UserStore
 
 log = logging.getLogger("watchfloor.hub")
 
@@ -85,21 +88,19 @@ class Hub:
     def __init__(self, db_path: str | Path, agencies: dict[str, Agency] | None = None,
                  clock: Callable[[], float] = time.time, snapshot_every: int = 5000,
                  max_queue: int = 50_000, hello_timeout: float = 10.0,
-                 checkpoint_every: float = CHECKPOINT_EVERY) -> None:
+                 checkpoint_every: float = CHECKPOINT_EVERY, sign_in: ThrottlePolicy | None = None) -> None:
         self.db_path = Path(db_path)
         self.agencies = dict(agencies or DEFAULT_AGENCIES)
         self.clock = clock
         self.max_queue = max_queue
         self.hello_timeout = hello_timeout
         self.log = EventLog(self.db_path)
-        self.users = UserStore(self.db_path)
         self.anchor = Anchor(self.log, clock, self._audit_alarm)  # signed checkpoints; alarms (app/hub/anchor.py)
         self.checkpoint_every = checkpoint_every
         self._readers = threading.local()
         self.read_pool = ThreadPoolExecutor(2, thread_name_prefix="wf-log-reader")
-        # One thread: the user store's connection is not shared across threads, and Argon2's cost per sign-in
-        # is the point of it.
-        self.auth_pool = ThreadPoolExecutor(1, thread_name_prefix="wf-auth")
+        # Argon2 (64 MiB, slow on purpose) on a few threads, each with its own user-store connection.
+        self.sign_ins = SignIns(self.db_path, clock, self._audit, sign_in, workers=min(4, os.cpu_count() or 2))
         self.fanout = FanOut(self._drop_slow)
         self.sequencer: Sequencer | None = None
         self.server: Server | None = None
@@ -119,14 +120,20 @@ class Hub:
     async def start(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> int:
         """Rebuild the picture from the log, start the flusher and listen; returns the bound port."""
         loop = asyncio.get_running_loop()
-        picture, known, quarantined = await loop.run_in_executor(self.read_pool, self._recover)
+        picture, quarantined = await loop.run_in_executor(self.read_pool, self._recover)
         self.feeds.seed(*quarantined)
+        # Command ids not in memory are looked up on the loop (one indexed read, only for an id not seen
+        # lately: a new command or a resend after a restart) through a connection of the loop's own.
+        self._commands_reader = LogReader(self.db_path)
+        known = RecentCommands(self._command_record)
         self.sequencer = Sequencer(self.log, picture, known, self.fanout.publish, self.clock,
                                    frozenset(self.agencies))
         self._spawn(self.sequencer.run())
         for problem in self.anchor.alarms:  # raised by the check in `_recover`, before there was a writer
             self._audit("hub", "-", "audit", "alarm", problem)
         self._spawn(self.anchor.run(self.sequencer.writer, self.checkpoint_every))
+        await self.sign_ins.start()
+        self._spawn(self.sign_ins.watch())
         self.server = await serve(self._handle, host, port, ssl=ssl_context, max_size=MAX_FRAME_BYTES,
                                   ping_interval=20, ping_timeout=30, close_timeout=2)
         self.port = next(iter(self.server.sockets)).getsockname()[1]
@@ -146,17 +153,17 @@ class Hub:
         self.gateway = FeedGateway(self, device_map=device_map, host=host)
         return await self.gateway.start(cot_port, cot_udp_port, nmea_port, mavlink_port, klv_port, nmea_tcp_port)
 
-    def _recover(self) -> tuple[Picture, dict[str, list[int]], tuple[dict[str, int], list[dict[str, Any]]]]:
+    def _recover(self) -> tuple[Picture, tuple[dict[str, int], list[dict[str, Any]]]]:
         reader = self._reader()
         self.anchor.check(reader)
         picture = reader.picture_at()
-        known: dict[str, list[int]] = {}
-        for key, seq in reader.conn.execute(
-                "SELECT command, seq FROM events WHERE command IS NOT NULL ORDER BY seq"):
-            known.setdefault(key, []).append(seq)
         counts = reader.quarantine_counts()
         newest = [row for feed in counts for row in reader.quarantined(feed, RECENT_KEPT)]
-        return picture, known, (counts, newest)
+        return picture, (counts, newest)
+
+    def _command_record(self, key: str) -> Known | None:
+        record = self._commands_reader.command_record(key)
+        return Known(*record) if record is not None else None
 
     async def close(self) -> None:
         """Stop accepting, commit what is pending, close every connection and the log."""
@@ -175,9 +182,9 @@ class Hub:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self.sequencer.close()
             self.anchor.sign()  # the writer has stopped: the log is at rest as signed
+            self._commands_reader.close()
         self.read_pool.shutdown(wait=True)
-        self.auth_pool.shutdown(wait=True)
-        self.users.close()
+        self.sign_ins.close()
         self.log.close()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -266,7 +273,8 @@ class Hub:
                 if action.refused is not None and peer.is_feed:
                     # A machine's bad frame has nobody to read the error: keep it where people will.
                     self.feeds.feed(WEBSOCKET_FEED).input(peer.source)
-                    self.feeds.quarantine(WEBSOCKET_FEED, peer.source, action.refused, action.reason, _raw(frame),
+                    self.feeds.quarantine(WEBSOCKET_FEED, peer.source, action.refused, action.reason,
+                                          redacted(_raw(frame)),
                                           peer.actor.agency if peer.actor is not None else ALL_AGENCIES)
                 await peer.ws.send(action.frame, text=True)
             elif isinstance(action, Execute):
@@ -282,17 +290,20 @@ class Hub:
                 await peer.ws.close(action.code, action.reason)
 
     async def _authenticate(self, peer: Peer, action: Authenticate) -> None:
-        loop = asyncio.get_running_loop()
         hello = action.hello
-        user: User | None = await loop.run_in_executor(self.auth_pool, self.users.authenticate, hello.user,
-                                                       hello.password)
-        limit = FEED_LIMIT if user is not None and user.role == Role.FEED else HUMAN_LIMIT
-        for follow_up in peer.session.authenticated(user is not None, limit):
-            self._audit(hello.user, peer.address, "sign_in", "refused", "bad credentials or disabled")
-            await self._run_actions(peer, [follow_up])
+        verdict = await self.sign_ins.check(hello.user, hello.password, peer.host, peer.ws)
+        user = verdict.user
         if user is None:
+            if verdict.outcome != "busy":  # turned away before any check: counted, not logged row by row
+                self._audit(hello.user, peer.address, "sign_in", verdict.outcome, verdict.reason)
+            refusal = (peer.session.authenticated(False) if verdict.close_code == codes.CLOSE_UNAUTHORIZED
+                       else peer.session.refused(verdict.close_code, verdict.reason))
+            await self._run_actions(peer, refusal)
             return
+        limit = FEED_LIMIT if user.role == Role.FEED else HUMAN_LIMIT
+        peer.session.authenticated(True, limit)
         peer.actor = Actor(user.name, user.role, user.agency)
+        self.sign_ins.opened(peer.ws, user.name, verdict.stamp)
         self._audit(user.name, peer.address, "sign_in", "ok", hello.client[:100])
         assert self.sequencer is not None
         welcome = Welcome(v=PROTOCOL_VERSION, user=user.name, role=user.role.value, agency=user.agency,
@@ -319,7 +330,7 @@ class Hub:
             self.count(f"refused.{refusal.code}")
             if feed is not None:
                 self.feeds.quarantine(feed, peer.source, refusal.code, f"{command.name}: {refusal.reason}",
-                                      _raw(frame), actor.agency)
+                                      redacted(_raw(frame)), actor.agency)
             if refusal.code == "forbidden":
                 self._audit(actor.user, peer.address, command.name, "forbidden", refusal.reason)
             self._spawn(self._send_quietly(peer.ws, encode(Reject(id=command.id, code=refusal.code,
@@ -420,6 +431,11 @@ class Peer:
     pump: asyncio.Task[Any] | None = None
 
     @property
+    def host(self) -> str:
+        """The address the connection comes from, without its port (what sign-ins are throttled by)."""
+        return str(self.ws.remote_address[0]) if self.ws.remote_address else "?"
+
+    @property
     def name(self) -> str:
         """The signed-in user's name, or "?" before sign-in (for the access log)."""
         return self.actor.user if self.actor is not None else "?"
@@ -439,13 +455,23 @@ def _raw(frame: bytes | str) -> bytes:
     return frame.encode("utf-8", "replace") if isinstance(frame, str) else bytes(frame)
 
 
+#: A JSON "password" member's value, also in a frame cut short or otherwise not valid JSON.
+_PASSWORD = re.compile(rb'("password"\s*:\s*)"(?:[^"\\]|\\.)*("|$)', re.DOTALL)
+
+
+def redacted(raw: bytes) -> bytes:
+    """A frame fit to keep and show: any password in it replaced (a feed that repeats its hello, say)."""
+    return _PASSWORD.sub(rb'\1"[redacted]"', raw)
+
+
 async def run_hub(db_path: str | Path, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
                   ready: Callable[[int], None] | None = None, stop: asyncio.Event | None = None,
                   feeds: dict[str, Any] | None = None, feed_io: dict[str, Any] | None = None,
-                  checkpoint_every: float = CHECKPOINT_EVERY) -> None:
+                  checkpoint_every: float = CHECKPOINT_EVERY, sign_in: ThrottlePolicy | None = None) -> None:
     """Run a hub until `stop` is set (or forever); `feeds` are `Hub.start_feeds` arguments (None: no feeds),
-    `feed_io` those of `app.hub.feed_io.start_feed_io` (CAP fetch and outbox, CoT out)."""
-    hub = Hub(db_path, checkpoint_every=checkpoint_every)
+    `feed_io` those of `app.hub.feed_io.start_feed_io` (CAP fetch and outbox, CoT out), `checkpoint_every` the
+    seconds between signed audit checkpoints, `sign_in` the sign-in throttle (None: the defaults)."""
+    hub = Hub(db_path, checkpoint_every=checkpoint_every, sign_in=sign_in)
     bound = await hub.start(host, port, ssl_context)
     if feeds:
         log.info("feed gateway ports: %s", await hub.start_feeds(**feeds))

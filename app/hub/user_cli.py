@@ -1,4 +1,8 @@
-"""`watchfloor user add|list|disable|enable|passwd`: manage accounts in a hub's database."""
+"""`watchfloor user add|list|disable|enable|passwd|unlock`: manage accounts in a hub's database.
+
+A running hub notices a disable or a new password within a second or two and closes that user's open
+connections; `unlock` clears a lockout after too many failed sign-ins (see docs/security.md).
+"""
 
 from __future__ import annotations
 
@@ -22,8 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from standard input instead of prompting")
     sub.add_parser("list", help="list accounts")
-    for action, text in (("disable", "stop an account from signing in"), ("enable", "allow it again"),
-                         ("passwd", "set a new password")):
+    for action, text in (("disable", "stop an account from signing in and close its open connections"),
+                         ("enable", "allow it again"),
+                         ("passwd", "set a new password (closes the account's open connections)"),
+                         ("unlock", "clear a lockout after too many failed sign-ins")):
         p = sub.add_parser(action, help=text)
         p.add_argument("name")
         if action == "passwd":
@@ -49,13 +55,15 @@ def run(args: argparse.Namespace) -> int:
         store = UserStore(args.db)
     except LogLockedError as exc:
         raise SystemExit(str(exc)) from None
+    what = f"user {args.action} {getattr(args, 'name', '')}".strip()
     try:
         if args.action == "add":
             user = store.add(args.name, _password(args.password_stdin), args.role, args.agency, args.full_name)
             print(f"added {user.name} ({user.role}, {user.agency})")
         elif args.action == "list":
+            locked = store.lockouts()
             for user in store.list():
-                state = "disabled" if user.disabled else "active"
+                state = "disabled" if user.disabled else "locked" if user.name in locked else "active"
                 print(f"{user.name:20} {user.role:15} {user.agency:10} {state:9} {user.full_name}")
         elif args.action in ("disable", "enable"):
             store.set_disabled(args.name, args.action == "disable")
@@ -63,7 +71,12 @@ def run(args: argparse.Namespace) -> int:
         elif args.action == "passwd":
             store.set_password(args.name, _password(args.password_stdin))
             print(f"password of {args.name} changed")
+        elif args.action == "unlock":
+            print(f"{args.name} unlocked" if store.unlock(args.name) else f"{args.name} was not locked")
+        if args.action != "list":  # changes to accounts are audited with who ran them
+            store.audit(getpass.getuser(), what)
     except ValueError as exc:
+        store.audit(getpass.getuser(), what, "refused", str(exc))
         print(f"watchfloor user: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -21,6 +21,8 @@ MAX_FRAME_BYTES = 256 * 1024
 #: receive limit (websockets' default, and many others') never get a frame they must refuse.
 MAX_EVENTS_FRAME_BYTES = 1024 * 1024 - 1024
 EVENTS_PER_FRAME = 2000
+#: Longest command or query id the hub accepts: ids are kept (command ids for good, in the log).
+MAX_ID_CHARS = 128
 
 
 class Hello(msgspec.Struct, tag="hello", tag_field="type", forbid_unknown_fields=True):

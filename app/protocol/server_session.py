@@ -11,6 +11,7 @@ from typing import Any
 
 from app.protocol import codes
 from app.protocol.messages import (
+    MAX_ID_CHARS,
     PROTOCOL_VERSION,
     Command,
     Error,
@@ -134,6 +135,9 @@ class ServerSession:
             return [self._error("rate_limited", f"more than {self.limit.rate:.0f} messages/s; "
                                                 "this one was not applied", command_id)]
         self.refused_in_a_row = 0
+        if isinstance(message, Command | Query) and message.id is not None and len(message.id) > MAX_ID_CHARS:
+            return [self._error("bad_id", f"an id has at most {MAX_ID_CHARS} characters, not {len(message.id)}; "
+                                          "this one was not applied", message.id)]
         if isinstance(message, Command):
             try:
                 args = decode_args(message)
@@ -176,3 +180,10 @@ class ServerSession:
             self.limit = limit
             self.tokens = limit.burst
         return []
+
+    def refused(self, code: int, reason: str) -> list[Action]:
+        """The hub refused the hello for a reason other than the credentials (a locked account, too many
+        sign-ins waiting): close with that code and reason."""
+        self.state = "closed"
+        self._count(reason.split(":", 1)[0])
+        return [Close(code, reason)]

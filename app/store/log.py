@@ -82,6 +82,59 @@ def row_event(row: tuple[Any, ...]) -> Event:
                  _audience_decoder.decode(audience) if audience else None)
 
 
+def record_access(conn: sqlite3.Connection, at: float, user: str, peer: str, what: str, outcome: str,
+                  detail: str = "") -> tuple[int, str]:
+    """One line of the access log, each field cut to a bounded length, chained after the newest row; returns
+    the chain's new head.
+
+    The hub and `watchfloor user` (another process) both write here, so the newest row is read from the table
+    in the same write transaction, never from a head cached in memory: neither can fork the chain or take the
+    other's row id.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row_id, prev = head(conn, ACCESS)
+        row = (row_id + 1, at, user[:100], peer[:100], what[:100], outcome[:100], detail[:2000])
+        link = ACCESS.link(prev, row)
+        conn.execute("INSERT INTO access_log(id, at, user, peer, what, outcome, detail, hash) "
+                     "VALUES (?,?,?,?,?,?,?,?)", (*row, link))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return row[0], link
+
+
+#: The `meta` row that marks a log as made by `watchfloor demo` (which adds accounts with a published password).
+DEMO_MARK = "demo_log"
+
+
+def claim_demo_log(path: str | Path, own: bool = False) -> None:
+    """Make `path` the demo's log: a new (or empty) file is created and marked as the demo's; an existing log
+    must carry the mark, unless it is the demo's `own` default file. Raises ValueError otherwise."""
+    path = Path(path)
+    fresh = not path.exists() or path.stat().st_size == 0
+    if not fresh and not own:
+        conn = connect(path, readonly=True)
+        try:
+            has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+            marked = has_meta and conn.execute("SELECT 1 FROM meta WHERE key = ?", (DEMO_MARK,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{path} is not a Watchfloor log ({exc})") from None
+        finally:
+            conn.close()
+        if not marked:
+            raise ValueError(f"{path} is not a demo log: the demo adds accounts with a published password, so it "
+                             "runs only on a log of its own; leave out --db, or give a file that does not exist")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    try:
+        migrate(conn)
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, '1')", (DEMO_MARK,))
+    finally:
+        conn.close()
+
+
 class EventLog:
     """The writer side of the log. Not thread-safe: call it from one thread (the hub's writer)."""
 
@@ -112,8 +165,9 @@ class EventLog:
             self.conn.execute("COMMIT")
         return head(self.conn, chain)
 
-    def append(self, batch: list[tuple[Event, str | None]]) -> None:
-        """Store a batch of sequenced events in one transaction. `command` keys make resends idempotent.
+    def append(self, batch: list[tuple[Event, str | None]], digests: list[tuple[str, str]] | None = None) -> None:
+        """Store a batch of sequenced events in one transaction. `command` keys make resends idempotent;
+        `digests` (command key, digest of its name and arguments) let a reused key be told from a resend.
 
         Events must continue the sequence exactly; anything else is a bug and raises before writing.
         """
@@ -132,6 +186,9 @@ class EventLog:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             self.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            if digests:
+                self.conn.executemany("INSERT OR IGNORE INTO command_digests(command, digest) VALUES (?, ?)",
+                                      digests)
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
@@ -164,12 +221,7 @@ class EventLog:
 
     def access(self, at: float, user: str, peer: str, what: str, outcome: str, detail: str = "") -> None:
         """Record a sign-in, a refusal or a disconnect in the access log (the audit of who tried what)."""
-        row_id, prev = self.heads[ACCESS.name]
-        row = (row_id + 1, at, user[:100], peer[:100], what[:100], outcome[:100], detail[:2000])
-        link = row_hash(prev, list(row))
-        self.conn.execute("INSERT INTO access_log(id, at, user, peer, what, outcome, detail, hash) "
-                          "VALUES (?,?,?,?,?,?,?,?)", (*row, link))
-        self.heads[ACCESS.name] = (row[0], link)
+        self.heads[ACCESS.name] = record_access(self.conn, at, user, peer, what, outcome, detail)
 
     def close(self) -> None:
         """Close the connection."""
@@ -223,6 +275,15 @@ class LogReader:
         """The events a command produced, if it was applied already (the resend check)."""
         return [r[0] for r in self.conn.execute("SELECT seq FROM events WHERE command = ? ORDER BY seq",
                                                 (command,))]
+
+    def command_record(self, command: str) -> tuple[list[int], str | None] | None:
+        """The events a command produced and the digest of its body (None in logs older than digests), or
+        None when no command was applied under this key."""
+        seqs = self.command_seqs(command)
+        if not seqs:
+            return None
+        row = self.conn.execute("SELECT digest FROM command_digests WHERE command = ?", (command,)).fetchone()
+        return seqs, row[0] if row else None
 
     def latest_snapshot(self, at_or_before_seq: int | None = None,
                         at_or_before_ts: float | None = None) -> Picture | None:

@@ -67,6 +67,20 @@ MIGRATIONS: list[str] = [
     ALTER TABLE access_log ADD COLUMN hash TEXT;
     ALTER TABLE quarantine ADD COLUMN hash TEXT;
     """,
+    # 4: sign-in lockouts that survive a restart (a supervisor clears them), and a digest of each command's
+    # name and arguments under its id, so an id reused for a different command is refused, not acked.
+    """
+    CREATE TABLE IF NOT EXISTS lockouts (
+        user TEXT PRIMARY KEY,
+        at REAL NOT NULL,
+        failures INTEGER NOT NULL,
+        address TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS command_digests (
+        command TEXT PRIMARY KEY,
+        digest TEXT NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -67,11 +67,15 @@ def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Call
     """Start the hub, the scenario and the console; returns the app, the window and a clean-up function."""
     from app.sim.field import FeedPorts, gateway_options
     from app.sim.scenario import ScenarioConfig
+    from app.store.log import claim_demo_log
     from app.ui.console_app import make_app, open_console
     from app.ui.hub_thread import HubThread
 
     db = args.db or Path(platformdirs.user_data_dir("watchfloor")) / "demo" / "hub.db"
-    db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        claim_demo_log(db, own=args.db is None)  # never the demo accounts in a log that is not the demo's
+    except ValueError as exc:
+        raise SystemExit(f"watchfloor demo: {exc}") from None
     app = make_app(args.theme)
     hub = HubThread(db, port=args.port)
     for name, role, agency in DEMO_USERS:

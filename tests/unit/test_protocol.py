@@ -159,3 +159,23 @@ def test_client_resumes_from_the_last_sequence_and_ignores_repeats() -> None:
     _, replies = cs.receive(welcome())
     assert json.loads(replies[0]) == {"type": "subscribe", "since": 4}
     assert cs.receive(encode(Caught(seq=4)))[0].caught_up
+
+
+def test_command_and_query_ids_are_bounded() -> None:
+    s = ready_session()
+    args = {"unit": "E1", "status": "en_route"}
+    long_id = "x" * 129
+    answer = reply(s.receive(json.dumps({"type": "command", "id": long_id, "name": "unit.status", "args": args}), 1.0))
+    assert answer["type"] == "reject" and answer["code"] == "bad_id" and answer["id"] == long_id
+    answer = reply(s.receive(json.dumps({"type": "query", "id": long_id, "what": "feeds"}), 1.0))
+    assert answer["code"] == "bad_id"
+    action = s.receive(json.dumps({"type": "command", "id": "y" * 128, "name": "unit.status", "args": args}), 1.0)[0]
+    assert isinstance(action, Execute)
+
+
+def test_a_hello_refused_for_another_reason_closes_with_its_code() -> None:
+    s = ServerSession()
+    s.receive(HELLO, 0.0)
+    close = s.refused(codes.CLOSE_LOCKED_OUT, "locked_out: a supervisor must unlock this account")[0]
+    assert isinstance(close, Close) and close.code == codes.CLOSE_LOCKED_OUT
+    assert s.state == "closed" and s.counters["locked_out"] == 1
