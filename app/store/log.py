@@ -115,14 +115,15 @@ def claim_demo_log(path: str | Path, own: bool = False) -> None:
     path = Path(path)
     fresh = not path.exists() or path.stat().st_size == 0
     if not fresh and not own:
-        conn = connect(path, readonly=True)
         try:
-            has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
-            marked = has_meta and conn.execute("SELECT 1 FROM meta WHERE key = ?", (DEMO_MARK,)).fetchone()
+            conn = connect(path, readonly=True)  # an unreadable file is refused here (LogLockedError)
+            try:
+                has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+                marked = has_meta and conn.execute("SELECT 1 FROM meta WHERE key = ?", (DEMO_MARK,)).fetchone()
+            finally:
+                conn.close()
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"{path} is not a Watchfloor log ({exc})") from None
-        finally:
-            conn.close()
         if not marked:
             raise ValueError(f"{path} is not a demo log: the demo adds accounts with a published password, so it "
                              "runs only on a log of its own; leave out --db, or give a file that does not exist")
