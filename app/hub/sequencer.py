@@ -4,6 +4,13 @@ On the hub's loop it checks a command against the live picture (`decide`), numbe
 folds them into the picture at once (so the next command sees them), and queues them for the writer thread.
 The writer commits whole batches (group commit); only then are commands acknowledged and events published.
 A resent command id returns its original events instead of applying twice.
+
+When the disk refuses a batch (full, read-only, an I/O error) the hub does not die and does not guess: the
+batch and everything sequenced after it are refused with `unavailable` (none of it was acknowledged), the
+picture is rebuilt from what the log holds, and an alarm is raised (`alarm`: logged, and shown to consoles
+in the `feeds` query). New commands are refused with `unavailable` at once while the alarm stands. Every
+PROBE_EVERY_S the writer tries to record the outage in the access log; the first write that succeeds clears the
+alarm and commands are taken again, with no restart.
 """
 
 from __future__ import annotations
@@ -17,11 +24,32 @@ from typing import Any
 
 from app.domain.agencies import Actor
 from app.domain.decide import decide
+from app.domain.errors import Refusal
 from app.domain.events import Event
 from app.domain.picture import Picture
-from app.store.log import EventLog, encode_picture
+from app.store.log import EventLog, LogReader, encode_picture
 
 log = logging.getLogger("watchfloor.hub")
+
+#: While the log cannot be written, how often the writer tries again.
+PROBE_EVERY_S = 1.0
+
+
+@dataclass(slots=True)
+class Alarm:
+    """The event log cannot be written: since when, and the error the disk gave."""
+
+    since: float
+    reason: str
+
+    def refusal(self) -> Refusal:
+        """What a command is answered with while the alarm stands."""
+        return Refusal("unavailable", f"the hub cannot write its event log ({self.reason}); nothing was applied: "
+                                      "try again once the alarm clears")
+
+    def wire(self) -> dict[str, Any]:
+        """The alarm as the `feeds` query shows it."""
+        return {"code": "log_unavailable", "since": self.since, "reason": self.reason}
 
 
 @dataclass(slots=True)
@@ -49,7 +77,7 @@ class Sequencer:
         self.next_seq = log_.head_seq + 1
         self.last_snapshot_seq = picture.seq
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="wf-log-writer")
-        self.failed: BaseException | None = None
+        self.alarm: Alarm | None = None
         self._pending: list[tuple[Event, str | None]] = []
         self._waiting: list[tuple[asyncio.Future[Applied], list[int], str | None]] = []
         self._inflight: dict[str, asyncio.Future[Applied]] = {}
@@ -61,11 +89,11 @@ class Sequencer:
     def submit(self, actor: Actor, name: str, args: Any, command_key: str | None) -> asyncio.Future[Applied]:
         """Decide and sequence a command now; the future resolves once its events are committed.
 
-        Raises `Refusal` (nothing applied) when the rules say no.
+        Raises `Refusal` (nothing applied) when the rules say no, or `unavailable` while the log cannot be written.
         """
         loop = asyncio.get_running_loop()
-        if self.failed is not None:
-            raise RuntimeError("the event log failed; the hub is stopping") from self.failed
+        if self.alarm is not None:
+            raise self.alarm.refusal()
         if command_key is not None:
             if command_key in self.commands:
                 done: asyncio.Future[Applied] = loop.create_future()
@@ -112,13 +140,9 @@ class Sequencer:
                 self.last_snapshot_seq = self.picture.seq
             try:
                 await loop.run_in_executor(self.writer, self._write, batch, snapshot)
-            except BaseException as exc:  # the disk refused: nothing more can be promised
-                log.critical("event log write failed: %s", exc)
-                self.failed = exc
-                for future, _, _ in waiting:
-                    if not future.done():
-                        future.set_exception(RuntimeError("event log write failed"))
-                raise
+            except Exception as exc:  # the disk refused: refuse what it did not take, and wait for it
+                await self._unavailable(exc, waiting)
+                continue
             self.committed_seq = batch[-1][0].seq
             self.appended += len(batch)
             self.publish([event for event, _ in batch])
@@ -133,11 +157,60 @@ class Sequencer:
             else:
                 self._idle.set()
 
+    async def _unavailable(self, exc: Exception,
+                           waiting: list[tuple[asyncio.Future[Applied], list[int], str | None]]) -> None:
+        """Refuse the batch the disk refused and all sequenced after it, rebuild the picture from the log, raise
+        the alarm, and return once a probe write succeeds."""
+        loop = asyncio.get_running_loop()
+        self.alarm = Alarm(self.clock(), f"{type(exc).__name__}: {exc}"[:300])
+        log.critical("ALARM: the event log cannot be written (%s); commands are refused as unavailable until "
+                     "it can; retrying every %.0f s", self.alarm.reason, PROBE_EVERY_S)
+        waiting = waiting + self._waiting
+        self._pending, self._waiting = [], []
+        refusal = self.alarm.refusal()
+        for future, _, key in waiting:
+            if key is not None:
+                self._inflight.pop(key, None)
+            if not future.done():
+                future.set_exception(refusal)
+        self.picture = await loop.run_in_executor(self.writer, self._committed_picture)
+        self.next_seq = self.committed_seq + 1
+        self.last_snapshot_seq = min(self.last_snapshot_seq, self.picture.seq)
+        self._idle.set()
+        while True:
+            await asyncio.sleep(PROBE_EVERY_S)
+            try:
+                await loop.run_in_executor(self.writer, self._probe)
+            except Exception as again:
+                log.debug("event log still not writable: %s", again)
+                continue
+            log.warning("the event log is writable again after %.0f s; the alarm is cleared",
+                        self.clock() - self.alarm.since)
+            self.alarm = None
+            return
+
+    def _committed_picture(self) -> Picture:
+        reader = LogReader(self.log.path)
+        try:
+            return reader.picture_at(seq=self.committed_seq)
+        finally:
+            reader.close()
+
+    def _probe(self) -> None:
+        """A real write: the outage into the access log, so the audit shows it too."""
+        assert self.alarm is not None
+        self.log.access(self.alarm.since, "hub", "-", "event_log", "unavailable",
+                        f"{self.alarm.reason}; writable again at {self.clock():.0f}")
+
     def _write(self, batch: list[tuple[Event, str | None]], snapshot: bytes | None) -> None:
         self.log.append(batch)
         if snapshot is not None:
-            self.log.conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
-                                  (batch[-1][0].seq, batch[-1][0].ts, snapshot))
+            try:
+                self.log.conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
+                                      (batch[-1][0].seq, batch[-1][0].ts, snapshot))
+            except Exception as exc:  # the batch is committed; a snapshot is only a shortcut, taken again later
+                log.warning("snapshot at %d not stored: %s", batch[-1][0].seq, exc)
+                self.last_snapshot_seq = 0
 
     async def drain(self) -> None:
         """Wait until everything sequenced so far is committed."""

@@ -104,10 +104,12 @@ class EventLog:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             self.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # A full disk may fail the COMMIT itself, and SQLite may or may not have rolled back already.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
         if rows:
             self.head_seq, self.head_hash = rows[-1][0], rows[-1][-1]
 

@@ -1,0 +1,166 @@
+"""Failure modes against a real hub process: a full disk, a broken database file, outputs fed bad values.
+
+The full disk is a real one: a small tmpfs mounted for the test (CI runs as root; elsewhere the test is skipped
+and says why). The hub must refuse commands with `unavailable` (not close connections with 1011), raise an alarm
+consoles can see, and take commands again by itself once space returns, with nothing acknowledged lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from app.store.log import LogReader
+from tests.integration.conftest import PASSWORD, HubProcess, free_port, make_accounts
+from tests.integration.waiting import until
+
+
+@contextlib.contextmanager
+def small_disk(where: Path, size: str = "3m") -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `where` (root only), unmounted after."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs (a disk that really fills) needs root; CI runs as root")
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Write `path` until the disk has no space left."""
+    chunk = b"\0" * 65536
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(chunk)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+    with open(path, "ab", buffering=0) as f, contextlib.suppress(OSError):  # the last bytes of the last block
+        while True:
+            f.write(b"\0")
+
+
+class Console:
+    """A signed-in websocket that reads replies in the background and matches them by id."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.replies: dict[str, dict] = {}
+        self.closed: tuple[int, str] | None = None
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+        self.counter = 0
+
+    @classmethod
+    async def sign_in(cls, url: str, user: str = "fire1") -> Console:
+        ws = await connect(url, max_size=None)
+        await ws.send(json.dumps({"type": "hello", "v": 1, "user": user, "password": PASSWORD}))
+        assert json.loads(await ws.recv())["type"] == "welcome"
+        return cls(ws)
+
+    async def _read(self) -> None:
+        try:
+            async for frame in self.ws:
+                message = json.loads(frame)
+                if message.get("id") is not None:
+                    self.replies[message["id"]] = message
+        finally:
+            if self.ws.close_code is not None:
+                self.closed = (self.ws.close_code, self.ws.close_reason or "")
+
+    async def ask(self, frame: dict, timeout: float = 20.0) -> dict:
+        self.counter += 1
+        frame = {**frame, "id": f"{frame['type'][0]}{self.counter}"}
+        await self.ws.send(json.dumps(frame))
+        await until(lambda: frame["id"] in self.replies or self.closed is not None, timeout)
+        assert self.closed is None, f"the hub closed the connection: {self.closed}"
+        return self.replies[frame["id"]]
+
+    async def command(self, name: str, args: dict) -> dict:
+        return await self.ask({"type": "command", "name": name, "args": args})
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
+
+def test_a_full_disk_refuses_commands_as_unavailable_raises_an_alarm_and_recovers_by_itself(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        db = disk / "hub.db"
+        make_accounts(db)
+        hub = HubProcess(db, free_port())
+        hub.start()
+        acked: list[int] = []
+        try:
+            async def scenario() -> None:
+                console = await Console.sign_in(hub.url)
+                supervisor = await Console.sign_in(hub.url, "super1")
+                created = await console.command("incident.create", {"type": "structure_fire", "lat": 60.17,
+                                                                    "lon": 24.94})
+                assert created["type"] == "ack"
+                acked.extend(created["seqs"])
+                incident = "1001"
+                fill(disk / "filler")
+                # Until the WAL must grow, SQLite may still find room: note until the disk says no.
+                refused = None
+                for i in range(500):
+                    answer = await console.command("incident.note", {"incident": incident, "text": f"{i} " * 900})
+                    if answer["type"] == "ack":
+                        acked.extend(answer["seqs"])
+                        continue
+                    refused = answer
+                    break
+                assert refused is not None, "the disk never filled"
+                assert refused["code"] == "unavailable" and "event log" in refused["message"], refused
+                # While the alarm stands, every command is refused at once, the connection stays up.
+                again = await console.command("incident.note", {"incident": incident, "text": "still full?"})
+                assert again["code"] == "unavailable"
+                health = await supervisor.ask({"type": "query", "what": "feeds"})
+                alarms = health["data"]["alarms"]
+                assert [a["code"] for a in alarms] == ["log_unavailable"] and alarms[0]["reason"]
+                assert any("ALARM" in line and "event log" in line for line in hub.output)
+                (disk / "filler").unlink()
+                # Space is back: the hub notices by itself (no restart) and takes commands again.
+                async def accepted() -> dict:
+                    while True:
+                        answer = await console.command("incident.note", {"incident": incident, "text": "back"})
+                        if answer["type"] == "ack":
+                            return answer
+                        assert answer["code"] == "unavailable"
+                        await asyncio.sleep(0.2)
+                back = await asyncio.wait_for(accepted(), 30)
+                acked.extend(back["seqs"])
+                assert (await supervisor.ask({"type": "query", "what": "feeds"}))["data"]["alarms"] == []
+                assert console.closed is None and supervisor.closed is None
+                await console.close()
+                await supervisor.close()
+
+            asyncio.run(scenario())
+        finally:
+            hub.stop()
+            hub.kill()
+        reader = LogReader(db)
+        try:
+            stored = {e.seq for e in reader.iter_events()}
+            assert set(acked) <= stored  # nothing acknowledged is lost
+            assert stored == set(range(1, max(stored) + 1))  # and nothing refused left a hole
+            assert reader.verify_chain()[1] is None
+            outage = [row for row in reader.access_log() if row["what"] == "event_log"]
+            assert outage and outage[0]["outcome"] == "unavailable"
+        finally:
+            reader.close()
