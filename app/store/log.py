@@ -9,6 +9,7 @@ writer writes.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import zlib
 from collections.abc import Iterator
@@ -32,8 +33,12 @@ _picture_decoder = msgspec.json.Decoder(Picture)
 def connect(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit) with WAL and a busy timeout."""
     if readonly:
-        conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None,
-                               check_same_thread=False)
+        # On read-only media (a log copied off for an audit) SQLite cannot create the -shm file WAL reading
+        # needs; with no -wal beside it everything is in the main file, which is then safe to read as immutable.
+        wal = Path(f"{path}-wal")
+        frozen = not os.access(Path(path).parent, os.W_OK) and not (wal.exists() and wal.stat().st_size)
+        conn = sqlite3.connect(f"file:{Path(path)}?mode=ro{'&immutable=1' if frozen else ''}", uri=True,
+                               isolation_level=None, check_same_thread=False)
     else:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")

@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from app.store.log import LogReader
-from tests.integration.conftest import PASSWORD, HubProcess, free_port, make_accounts
+from tests.integration.conftest import PASSWORD, ROOT, HubProcess, free_port, make_accounts
 from tests.integration.waiting import until
 
 
@@ -164,3 +165,35 @@ def test_a_full_disk_refuses_commands_as_unavailable_raises_an_alarm_and_recover
             assert outage and outage[0]["outcome"] == "unavailable"
         finally:
             reader.close()
+
+
+def watchfloor(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def one_sentence(done: subprocess.CompletedProcess[str]) -> str:
+    """The command failed with exactly one line on stderr and no traceback."""
+    assert done.returncode != 0, done
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    return done.stderr.strip()
+
+
+@pytest.mark.parametrize("command", ["hub --db DB --port 0", "audit verify --db DB", "user --db DB list",
+                                     "review figures --db DB"])
+def test_a_corrupt_database_gives_one_clear_sentence_and_a_non_zero_exit(tmp_path: Path, command: str) -> None:
+    db = tmp_path / "hub.db"
+    db.write_bytes(bytes(range(256)) * 80)  # not SQLite at all: what a disk error or a wrong file gives
+    said = one_sentence(watchfloor(*command.replace("DB", str(db)).split()))
+    assert str(db) in said and "not a" in said
+
+
+def test_a_read_only_database_stops_the_hub_with_one_sentence_and_can_still_be_audited(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        db = disk / "hub.db"
+        make_accounts(db)
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        said = one_sentence(watchfloor("hub", "--db", str(db), "--port", "0"))
+        assert str(db) in said and "write" in said
+        audit = watchfloor("audit", "verify", "--db", str(db))  # an audit only reads: read-only media are fine
+        assert audit.returncode == 0 and "intact" in audit.stdout, audit
