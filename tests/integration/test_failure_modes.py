@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from app.store.log import LogReader
 from tests.integration.conftest import PASSWORD, ROOT, HubProcess, free_port, make_accounts
+from tests.integration.test_feed_io import TakListener
 from tests.integration.waiting import until
 
 
@@ -197,3 +198,46 @@ def test_a_read_only_database_stops_the_hub_with_one_sentence_and_can_still_be_a
         assert str(db) in said and "write" in said
         audit = watchfloor("audit", "verify", "--db", str(db))  # an audit only reads: read-only media are fine
         assert audit.returncode == 0 and "intact" in audit.stdout, audit
+
+
+def test_values_that_once_poisoned_an_output_are_refused_where_they_enter_and_the_outputs_go_on(
+        tmp_path: Path) -> None:
+    """t=-1e308 once stopped CoT out and expires=1e308 the CAP outbox, for good, seen only at shutdown."""
+    outbox = tmp_path / "cap-out"
+
+    async def scenario() -> None:
+        tak = TakListener()
+        tak_port = await tak.start()
+        db = tmp_path / "hub.db"
+        make_accounts(db)
+        hub = HubProcess(db, free_port(), ["--cot-out", f"tcp://127.0.0.1:{tak_port}", "--cap-out", str(outbox)])
+        await asyncio.get_running_loop().run_in_executor(None, hub.start)
+        try:
+            supervisor = await Console.sign_in(hub.url, "super1")
+            feed = await Console.sign_in(hub.url, "feed1")
+            registered = await supervisor.command("unit.register", {"id": "E12", "agency": "fire", "kind": "engine"})
+            assert registered["type"] == "ack"
+            for t in (-1e308, 1e308, 0):
+                refused = await feed.command("unit.position", {"unit": "E12", "lat": 60.1, "lon": 24.9, "t": t})
+                assert refused["type"] == "reject" and refused["code"] in ("bad_time", "clock_skew"), refused
+            area = [{"circle": [60.17, 24.94, 300]}]
+            refused = await supervisor.command("alert.issue", {"headline": "Flood", "areas": area, "expires": 1e308})
+            assert refused["code"] == "bad_time" and "expires" in refused["message"]
+            # The outputs carry on with the next good values.
+            moved = await feed.command("unit.position", {"unit": "E12", "lat": 60.169, "lon": 24.943})
+            assert moved["type"] == "ack"
+            issued = await supervisor.command("alert.issue", {"headline": "Flood", "areas": area})
+            assert issued["type"] == "ack"
+            await until(lambda: (e := tak.latest("watchfloor.unit.E12")) is not None and abs(e.lat - 60.169) < 1e-9)
+            await until(lambda: any(outbox.glob("AL-1.*.xml")))
+            health = {f["name"]: f for f in (await supervisor.ask({"type": "query", "what": "feeds"}))["data"]["feeds"]}
+            assert health[f"cot_out tcp://127.0.0.1:{tak_port}"]["accepted"] >= 1
+            assert health["cot_out tcp://127.0.0.1:" + str(tak_port)]["quarantined"] == 0
+            await supervisor.close()
+            await feed.close()
+        finally:
+            hub.stop()
+            hub.kill()
+        assert not any("Traceback" in line for line in hub.output), "".join(hub.output)
+
+    asyncio.run(scenario())
