@@ -15,14 +15,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import http.client
 import logging
 import os
 import urllib.request
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
 
 from app.domain.agencies import Actor, Role
 from app.domain.authority import check_role
@@ -32,6 +35,7 @@ from app.feeds.cap_alerts import message_key, plan
 from app.feeds.cap_index import MAX_INDEX_BYTES, document_kind, parse_index
 from app.feeds.common import parse_xml
 from app.feeds.errors import FeedError
+from app.hub.cap_fetch import FETCH_DEADLINE_S, FetchLimits, FetchRefused, Network, fetch
 from app.hub.sequencer import Applied
 
 log = logging.getLogger("watchfloor.cap")
@@ -41,7 +45,6 @@ FEED = "cap"
 LABEL = "CAP alerts"
 #: The account polled and dropped CAP is applied as (alerts show it as their issuer).
 CAP_ACTOR = Actor("cap-feed", Role.FEED, "*")
-HTTP_TIMEOUT_S = 15.0
 #: Index entries remembered as fetched (oldest forgotten first).
 MAX_SEEN = 10_000
 ACCEPT = "application/cap+xml, application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.1"
@@ -131,20 +134,12 @@ def _validators(headers: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _http_opener() -> urllib.request.OpenerDirector:
-    """urllib with http and https only: no file://, ftp:// or data: URLs, not even through a redirect."""
-    opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(), urllib.request.HTTPRedirectHandler(),
-                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
-        opener.add_handler(handler)
-    return opener
-
-
 class CapPoller:
     """Polls `url` every `interval` seconds and/or scans `directory` every `scan_interval` seconds."""
 
     def __init__(self, hub: Any, url: str | None = None, interval: float = 60.0, directory: str | Path | None = None,
-                 scan_interval: float = 2.0) -> None:
+                 scan_interval: float = 2.0, allow: tuple[Network, ...] = (),
+                 deadline_s: float = FETCH_DEADLINE_S) -> None:
         self.hub = hub
         self.url = url
         self.interval = interval
@@ -153,7 +148,12 @@ class CapPoller:
         self.seen: OrderedDict[str, None] = OrderedDict()  # index entry keys already fetched
         self.files: dict[str, tuple[int, int]] = {}  # path -> (mtime_ns, size) already read
         self._validators: dict[str, str] = {}  # ETag / Last-Modified of the last answer from `url`
-        self._opener = _http_opener()
+        # The host the operator named may be internal (a CAP server on the LAN); an index's links may not be,
+        # unless their network is allowed.
+        named = urlsplit(url) if url else None
+        trusted = frozenset({f"{named.hostname}:{named.port or (443 if named.scheme == 'https' else 80)}"}
+                            if named and named.hostname else ())
+        self.limits = FetchLimits(deadline_s, max(MAX_CAP_BYTES, MAX_INDEX_BYTES), allow, trusted)
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="wf-cap-fetch")
         self._tasks: list[asyncio.Task[None]] = []
         self.rounds = 0
@@ -170,7 +170,8 @@ class CapPoller:
             self._tasks.append(loop.create_task(self._every(self.scan_interval, self.scan_directory)))
 
     async def close(self) -> None:
-        """Stop polling; a fetch in flight is abandoned (its thread finishes on its own)."""
+        """Stop polling; a fetch in flight is cut off."""
+        self.limits.closed.set()  # a fetch in flight ends now, not at its deadline
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -193,21 +194,28 @@ class CapPoller:
             request.add_header("If-None-Match", self._validators["etag"])
         if conditional and "modified" in self._validators:
             request.add_header("If-Modified-Since", self._validators["modified"])
-        try:
-            with self._opener.open(request, timeout=HTTP_TIMEOUT_S) as response:
-                body = response.read(max(MAX_CAP_BYTES, MAX_INDEX_BYTES) + 1)
-                return response.status, body, dict(response.headers.items())
-        except HTTPError as error:
-            if error.code == 304:
-                return 304, b"", {}
-            raise
+        return fetch(request, self.limits)
 
-    async def _fetch(self, url: str, conditional: bool = False) -> tuple[int, bytes, dict[str, str]] | None:
+    async def _fetch(self, url: str, conditional: bool = False, entry: str | None = None
+                     ) -> tuple[int, bytes, dict[str, str]] | None:
+        """The answer, or None (the feed's health or its quarantine says why). An index `entry` whose address is
+        refused is remembered as done: it is quarantined once, not at every poll."""
+        status = self.hub.feeds.feed(FEED)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, self._get, url, conditional)
-        except (URLError, HTTPError, OSError, ValueError) as exc:
+        except FetchRefused as refused:
+            log.warning("CAP fetch %s refused: %s", url, refused)
+            if refused.code == "stalled":
+                status.unreachable(f"{url[:120]}: {refused.reason}", health="stalled")
+            else:  # an address the hub must not visit: kept with why, like any refused input
+                status.input(f"http:{url}")
+                self.hub.feeds.quarantine(FEED, f"http:{url}", refused.code, refused.reason, b"")
+                if entry is not None:
+                    self._remember(entry)
+            return None
+        except (URLError, HTTPError, OSError, ValueError, http.client.HTTPException) as exc:
             # Nothing was received, so there is nothing to quarantine; the feed's health shows it.
-            self.hub.feeds.feed(FEED).unreachable(f"{url[:120]}: {exc}"[:300])
+            status.unreachable(f"{url[:120]}: {exc}"[:300])
             log.warning("CAP fetch %s failed: %s", url, exc)
             return None
 
@@ -236,7 +244,7 @@ class CapPoller:
         for entry in index.entries:
             if entry.key in self.seen:
                 continue
-            fetched = await self._fetch(entry.url)
+            fetched = await self._fetch(entry.url, entry=entry.key)
             if fetched is None:
                 continue  # unreachable now: tried again next round
             self._remember(entry.key)
@@ -285,16 +293,30 @@ class CapPoller:
     # -- applying ----------------------------------------------------------------------------------------
 
     def _apply_in_order(self, documents: list[tuple[bytes, str]]) -> None:
-        """Parse all, then apply oldest `sent` first: an index lists newest first, an Update needs its Alert."""
+        """Parse all, then apply oldest `sent` first: an index lists newest first, an Update needs its Alert.
+
+        Each document stands alone: one that fails in a way nobody foresaw is quarantined as `unreadable` and
+        the others of the round are still applied.
+        """
         intake: CapIntake = self.hub.cap
         parsed = []
         for raw, source in documents:
-            with contextlib.suppress(Refusal):  # quarantined by `read`
+            with contextlib.suppress(Refusal), self._alone(raw, source):  # quarantined by `read`
                 parsed.append((intake.read(raw, source), raw, source))
         for alert, raw, source in sorted(parsed, key=lambda p: p[0].sent):
-            with contextlib.suppress(Refusal):  # quarantined or counted by `apply`
+            with contextlib.suppress(Refusal), self._alone(raw, source):  # quarantined or counted by `apply`
                 future = intake.apply(CAP_ACTOR, alert, raw, source)
                 future.add_done_callback(_log_failure)
+
+    @contextlib.contextmanager
+    def _alone(self, raw: bytes, source: str) -> Iterator[None]:
+        try:
+            yield
+        except Refusal:
+            raise
+        except Exception as exc:
+            log.exception("CAP document from %s could not be handled", source)
+            self.hub.feeds.quarantine(FEED, source, "unreadable", f"{type(exc).__name__}: {exc}", raw)
 
 
 def _log_failure(future: asyncio.Future[Applied]) -> None:

@@ -12,17 +12,31 @@ import contextlib
 import errno
 import json
 import os
+import socketserver
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from app.hub.cap_fetch import FetchLimits, FetchRefused, fetch, internal, parse_networks
 from app.store.log import LogReader
 from tests.integration.conftest import PASSWORD, ROOT, HubProcess, free_port, make_accounts
-from tests.integration.test_feed_io import TakListener
+from tests.integration.test_feed_io import (
+    Served,
+    TakListener,
+    atom,
+    flood,
+    issued_events,
+    new_alert,
+    put,
+    quarantined_codes,
+)
 from tests.integration.waiting import until
 
 
@@ -241,3 +255,161 @@ def test_values_that_once_poisoned_an_output_are_refused_where_they_enter_and_th
         assert not any("Traceback" in line for line in hub.output), "".join(hub.output)
 
     asyncio.run(scenario())
+
+
+# --- CAP fetching: deadline, size cap, internal addresses; CAP files the parser cannot read ------------------
+
+
+class Dripping:
+    """An HTTP server on 127.0.0.1 that answers every GET with headers, then one body byte every 2 s (or, with
+    `endless`, megabytes as fast as it can), counting requests."""
+
+    def __init__(self, endless: bool = False) -> None:
+        self.requests = 0
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                self.request.recv(65536)
+                outer.requests += 1
+                with contextlib.suppress(OSError):
+                    self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/cap+xml\r\n"
+                                         b"Content-Length: 100000000\r\n\r\n<")
+                    while not stop.is_set():
+                        if endless:
+                            self.request.sendall(b"<a>" * 65536)
+                        else:
+                            self.request.sendall(b"a")
+                            stop.wait(2.0)  # the drip's pace (the server's behaviour, not a wait in the test)
+
+        stop = self.stop = threading.Event()
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts.xml"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_fetch_ends_at_its_deadline_reads_no_more_than_its_cap_and_keeps_out_of_internal_addresses() -> None:
+    drip = Dripping()
+    flood_server = Dripping(endless=True)
+    try:
+        trusting = FetchLimits(deadline_s=2.0, max_bytes=1000, allow=parse_networks(["127.0.0.1"]))
+        with pytest.raises(FetchRefused) as stalled:
+            fetch(urllib.request.Request(drip.url), trusting)
+        assert stalled.value.code == "stalled"
+        status, body, _ = fetch(urllib.request.Request(flood_server.url), trusting)
+        assert status == 200 and len(body) == 1001  # the cap, plus the byte that says it was exceeded
+        for address in ("127.0.0.1", "localhost"):  # loopback, by number or by name
+            with pytest.raises(FetchRefused) as refused:
+                fetch(urllib.request.Request(flood_server.url.replace("127.0.0.1", address)), FetchLimits())
+            assert refused.value.code == "forbidden_address" and "--cap-allow" in refused.value.reason
+        assert [internal(a) for a in ("10.1.2.3", "169.254.169.254", "192.168.1.1", "::1", "fd00::1",
+                                      "::ffff:127.0.0.1", "100.64.0.1", "0.0.0.0", "8.8.8.8", "2001:4860::8888")] \
+            == [True] * 8 + [False] * 2
+    finally:
+        drip.close()
+        flood_server.close()
+
+
+def test_a_dripping_cap_url_shows_as_stalled_and_polling_goes_on(tmp_path: Path) -> None:
+    drip = Dripping()
+    db = tmp_path / "hub.db"
+    make_accounts(db)
+    hub = HubProcess(db, free_port(), ["--cap-url", drip.url, "--cap-interval", "0.2", "--cap-deadline", "2"])
+    hub.start()
+
+    async def scenario() -> None:
+        supervisor = await Console.sign_in(hub.url, "super1")
+
+        async def cap_health() -> dict:
+            feeds = (await supervisor.ask({"type": "query", "what": "feeds"}))["data"]["feeds"]
+            return next(f for f in feeds if f["name"] == "cap")
+
+        health = await cap_health()
+        while health["health"] != "stalled":
+            assert health["health"] == "idle"  # not yet: the first fetch is still dripping
+            await until(lambda: drip.requests >= 1)
+            health = await cap_health()
+        assert "within 2 s" in health["problem"]["reason"]
+        await until(lambda: drip.requests >= 2)  # the next round polls again
+        await supervisor.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        hub.stop()
+        hub.kill()
+        drip.close()
+
+
+def test_cap_index_links_to_internal_addresses_are_refused_unless_allowed(tmp_path: Path) -> None:
+    now = int(time.time())
+    site = tmp_path / "site"
+    site.mkdir()
+    put(site / "alert.xml", flood(now)["alert"])
+    served = Served(site)
+    inward = served.url("alert.xml").replace("127.0.0.1", "localhost")  # the same server, by another name
+    put(site / "index.atom", atom([("urn:1", "t1", inward)]))
+
+    def hub_polling(name: str, *extra: str) -> HubProcess:
+        (tmp_path / name).mkdir()
+        db = tmp_path / name / "hub.db"
+        make_accounts(db)
+        process = HubProcess(db, free_port(), ["--cap-url", served.url("index.atom"), "--cap-interval", "0.3",
+                                               *extra])
+        process.start()
+        return process
+
+    strict = hub_polling("strict")
+    try:
+        asyncio.run(until(lambda: "forbidden_address" in quarantined_codes(strict.db)))
+        assert served.hits["/alert.xml"] == 0 and served.hits["/index.atom"] >= 1
+    finally:
+        strict.stop()
+        strict.kill()
+    allowing = hub_polling("allowing", "--cap-allow", "127.0.0.0/8")
+    try:
+        asyncio.run(until(lambda: len(issued_events(allowing.db)) == 1))
+        assert served.hits["/alert.xml"] == 1
+    finally:
+        allowing.stop()
+        allowing.kill()
+        served.close()
+
+
+def test_a_cap_file_in_an_unknown_encoding_is_quarantined_and_the_rest_of_its_round_applied(tmp_path: Path) -> None:
+    now = int(time.time())
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    db = tmp_path / "hub.db"
+    make_accounts(db)
+    hub = HubProcess(db, free_port(), ["--cap-dir", str(drop)])
+    hub.start()
+    first, second = new_alert("FI-ONE", now, "Storm one"), new_alert("FI-TWO", now, "Storm two")
+    odd = first.replace(b"encoding='UTF-8'", b"encoding='x-martian'").replace(b"FI-ONE", b"FI-ODD")
+    assert odd != first.replace(b"FI-ONE", b"FI-ODD")
+    try:
+        # Written aside and renamed in together: one scan round sees all three.
+        for name, data in (("a.xml", first), ("b.xml", odd), ("c.xml", second)):
+            (drop / f".{name}").write_bytes(data)
+        for name in ("a.xml", "b.xml", "c.xml"):
+            os.replace(drop / f".{name}", drop / name)
+        asyncio.run(until(lambda: len(issued_events(db)) == 2 and "bad_encoding" in quarantined_codes(db)))
+        assert {e["id"] for e in issued_events(db)} == {"FI-ONE", "FI-TWO"}
+
+        async def over_the_websocket() -> None:
+            feed = await Console.sign_in(hub.url, "feed1")
+            refused = await feed.command("alert.cap", {"xml": odd.decode()})
+            assert refused["code"] == "bad_encoding" and "UTF-8" in refused["message"]
+            assert (await feed.ask({"type": "ping", "t": 1}))  # the connection still serves
+            await feed.close()
+
+        asyncio.run(over_the_websocket())
+    finally:
+        hub.stop()
+        hub.kill()
