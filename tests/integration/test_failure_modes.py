@@ -23,8 +23,10 @@ from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from app.hub.cap_fetch import FetchLimits, FetchRefused, fetch, internal, parse_networks
+from app.protocol import codes
 from app.store.log import LogReader
 from tests.integration.conftest import PASSWORD, ROOT, HubProcess, free_port, make_accounts
 from tests.integration.test_feed_io import (
@@ -76,6 +78,7 @@ class Console:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.replies: dict[str, dict] = {}
+        self.errors: list[dict] = []  # error frames (no id: the frame could not be read)
         self.closed: tuple[int, str] | None = None
         self._reader = asyncio.get_running_loop().create_task(self._read())
         self.counter = 0
@@ -89,10 +92,14 @@ class Console:
 
     async def _read(self) -> None:
         try:
-            async for frame in self.ws:
+            async for frame in self.ws:  # ends quietly on a normal close
                 message = json.loads(frame)
                 if message.get("id") is not None:
                     self.replies[message["id"]] = message
+                elif message.get("type") == "error":
+                    self.errors.append(message)
+        except ConnectionClosed:
+            pass  # closed with a code other than 1000: recorded below
         finally:
             if self.ws.close_code is not None:
                 self.closed = (self.ws.close_code, self.ws.close_reason or "")
@@ -413,3 +420,41 @@ def test_a_cap_file_in_an_unknown_encoding_is_quarantined_and_the_rest_of_its_ro
     finally:
         hub.stop()
         hub.kill()
+
+
+# --- hostile frames at a real hub --------------------------------------------------------------------------
+
+
+def test_json_nested_100k_deep_and_a_polygon_of_empty_corners_are_refused_and_the_connection_serves_on(
+        hub: HubProcess) -> None:
+    async def scenario() -> None:
+        console = await Console.sign_in(hub.url)
+        deep = '{"type": "command", "id": "d1", "name": "zone.create", "args": ' + "[" * 100_000 + "]" * 100_000 + "}"
+        await console.ws.send(deep)
+        await until(lambda: any(r.get("code") == "too_deep" for r in console.errors) or console.closed is not None)
+        assert console.closed is None
+        empty = await console.command("zone.create", {"name": "Cordon", "polygon": [[]]})
+        assert empty["type"] == "reject" and empty["code"] == "bad_args"
+        zone = await console.command("zone.create", {"name": "Cordon", "polygon": [[60.17, 24.94], [60.171, 24.94],
+                                                                                  [60.171, 24.942]]})
+        assert zone["type"] == "ack"
+        await console.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_console_flooding_far_over_its_rate_is_closed_with_4008(hub: HubProcess) -> None:
+    async def scenario() -> None:
+        console = await Console.sign_in(hub.url)
+        ping = json.dumps({"type": "ping"})
+        sent = 0
+        with contextlib.suppress(ConnectionClosed):  # the hub closed it while we were sending
+            while console.closed is None and sent < 200_000:
+                await console.ws.send(ping)  # as fast as the socket takes them
+                sent += 1
+                if sent % 500 == 0:
+                    await asyncio.sleep(0)  # let the reader see the close
+        await until(lambda: console.closed is not None)
+        assert console.closed is not None and console.closed[0] == codes.CLOSE_FLOOD and "flood" in console.closed[1]
+
+    asyncio.run(scenario())
