@@ -141,7 +141,7 @@ def test_a_full_disk_refuses_commands_as_unavailable_raises_an_alarm_and_recover
                 fill(disk / "filler")
                 # Until the WAL must grow, SQLite may still find room: note until the disk says no.
                 refused = None
-                for i in range(500):
+                for i in range(150):  # within the console's burst of 200: no rate_limited answers
                     answer = await console.command("incident.note", {"incident": incident, "text": f"{i} " * 900})
                     if answer["type"] == "ack":
                         acked.extend(answer["seqs"])
@@ -165,7 +165,7 @@ def test_a_full_disk_refuses_commands_as_unavailable_raises_an_alarm_and_recover
                         if answer["type"] == "ack":
                             return answer
                         assert answer["code"] == "unavailable"
-                        await asyncio.sleep(0.2)
+                        await asyncio.sleep(0.2)  # ask again, as `until` polls (within the rate limit)
                 back = await asyncio.wait_for(accepted(), 30)
                 acked.extend(back["seqs"])
                 assert (await supervisor.ask({"type": "query", "what": "feeds"}))["data"]["alarms"] == []
@@ -337,11 +337,13 @@ def test_a_dripping_cap_url_shows_as_stalled_and_polling_goes_on(tmp_path: Path)
             feeds = (await supervisor.ask({"type": "query", "what": "feeds"}))["data"]["feeds"]
             return next(f for f in feeds if f["name"] == "cap")
 
-        health = await cap_health()
-        while health["health"] != "stalled":
-            assert health["health"] == "idle"  # not yet: the first fetch is still dripping
-            await until(lambda: drip.requests >= 1)
-            health = await cap_health()
+        async def stalled() -> dict:
+            while (health := await cap_health())["health"] != "stalled":
+                assert health["health"] == "idle"  # not yet: the first fetch is still dripping
+                await asyncio.sleep(0.1)  # poll the hub as `until` polls (within the console's rate limit)
+            return health
+
+        health = await asyncio.wait_for(stalled(), 30)
         assert "within 2 s" in health["problem"]["reason"]
         await until(lambda: drip.requests >= 2)  # the next round polls again
         await supervisor.close()
