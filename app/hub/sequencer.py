@@ -106,7 +106,14 @@ class Sequencer:
                                            if not f.exception() else resend.set_exception(f.exception()))
                 return resend
         now = self.clock()
-        drafts = decide(self.picture, actor, name, args, now, self.agencies)
+        try:
+            drafts = decide(self.picture, actor, name, args, now, self.agencies)
+        except Refusal:
+            raise
+        except Exception as exc:  # a rule that breaks on some input (a bug): that command only, not the connection
+            log.exception("the rule for %s failed; refused as internal", name)
+            raise Refusal("internal", f"the hub failed on this {name} (the error is logged); nothing was "
+                                      "applied") from exc
         seqs = []
         for draft in drafts:
             event = Event(self.next_seq, now, actor.user, draft.kind, draft.data, draft.audience)
