@@ -74,6 +74,7 @@ class CotOut:
         self._task: asyncio.Task[None] | None = None
         self._watcher = HubWatcher(hub, self._started, self._events)
         self.health = hub.feeds.feed(f"cot_out {target}", f"CoT out to {target}")
+        self._reported: set[tuple[str, bytes]] = set()  # items quarantined already, as they were
 
     async def start(self) -> None:
         """Follow the picture and start sending."""
@@ -147,9 +148,12 @@ class CotOut:
         return out
 
     def _failed(self, what: str, exc: Exception, item: Any) -> None:
+        raw = msgspec.json.encode(item)
+        if (what, raw) in self._reported:  # the same item again at the next refresh: once is enough
+            return
+        self._reported.add((what, raw))
         log.exception("CoT out %s: %s cannot be written as CoT; skipped", self.target, what)
-        self.hub.feeds.quarantine(self.health.name, what, "output_failed", f"{type(exc).__name__}: {exc}",
-                                  msgspec.json.encode(item))
+        self.hub.feeds.quarantine(self.health.name, what, "output_failed", f"{type(exc).__name__}: {exc}", raw)
 
     # -- sending -----------------------------------------------------------------------------------------
 

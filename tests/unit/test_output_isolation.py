@@ -39,6 +39,8 @@ def test_cot_out_skips_and_quarantines_a_unit_it_cannot_write_and_sends_the_othe
     assert health["last_error"]["code"] == "output_failed" and "unit E1" in health["last_error"]["source"]
     out._events(unit(5, "E3", NOW))  # and it goes on with what comes next
     assert [m for m in out._messages(NOW) if b'uid="watchfloor.unit.E3"' in m]
+    out._all_due()  # the refresh: the same bad item is skipped again, not quarantined again
+    assert len(out._messages(NOW)) == 2 and h.feeds.feed(out.health.name).quarantined == 1
 
 
 def alert(seq: int, alert_id: str, expires: float | None) -> Event:
