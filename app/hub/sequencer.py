@@ -180,16 +180,21 @@ class Sequencer:
                 self._inflight.pop(key, None)
             if not future.done():
                 future.set_exception(refusal)
-        self.picture = await loop.run_in_executor(self.writer, self._committed_picture)
-        self.next_seq = self.committed_seq + 1
-        self.last_snapshot_seq = min(self.last_snapshot_seq, self.picture.seq)
         self._idle.set()
+        rebuilt = False
         while True:
-            await asyncio.sleep(PROBE_EVERY_S)
             try:
+                if not rebuilt:  # the picture without what the disk refused
+                    self.picture = await loop.run_in_executor(self.writer, self._committed_picture)
+                    self.next_seq = self.committed_seq + 1
+                    self.last_snapshot_seq = min(self.last_snapshot_seq, self.picture.seq)
+                    rebuilt = True
+                await asyncio.sleep(PROBE_EVERY_S)
                 await loop.run_in_executor(self.writer, self._probe)
             except Exception as again:
-                log.debug("event log still not writable: %s", again)
+                log.debug("event log still not usable: %s", again)
+                if not rebuilt:
+                    await asyncio.sleep(PROBE_EVERY_S)
                 continue
             log.warning("the event log is writable again after %.0f s; the alarm is cleared",
                         self.clock() - self.alarm.since)

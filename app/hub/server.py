@@ -312,9 +312,9 @@ class Hub:
         def answered(f: asyncio.Future[Any]) -> None:
             failure = f.exception()
             if failure is not None:  # the log could not be written: `unavailable`, nothing was applied
-                self.count("refused.unavailable")
                 refusal = failure if isinstance(failure, Refusal) else Refusal("internal", "the hub could not "
                                                                                             "store this")
+                self.count(f"refused.{refusal.code}")
                 frame = encode(Reject(id=command.id, code=refusal.code, message=refusal.reason))
             else:
                 applied = f.result()
