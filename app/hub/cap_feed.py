@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import http.client
 import logging
 import os
 import urllib.request
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -236,7 +237,7 @@ class CapPoller:
             self.hub.feeds.quarantine(FEED, source, error.code, error.reason, body)
             return
         if index is None:
-            self._apply_in_order([(body, source)])
+            self._apply_in_order([(body, source, self._validators.clear)])
             return
         for refused in index.refused:
             self.hub.feeds.quarantine(FEED, source, refused.code, refused.reason, b"")
@@ -248,7 +249,7 @@ class CapPoller:
             if fetched is None:
                 continue  # unreachable now: tried again next round
             self._remember(entry.key)
-            documents.append((fetched[1], f"http:{entry.url}"))
+            documents.append((fetched[1], f"http:{entry.url}", functools.partial(self.seen.pop, entry.key, None)))
         self._apply_in_order(documents)
 
     def _remember(self, key: str) -> None:
@@ -287,26 +288,33 @@ class CapPoller:
             self.files[path] = (mtime, size)
             with contextlib.suppress(OSError):  # deleted meanwhile: nothing to read
                 documents.append((await loop.run_in_executor(self._pool, self._read, path, MAX_CAP_BYTES + 1),
-                                  f"file:{path}"))
+                                  f"file:{path}", functools.partial(self.files.pop, path, None)))
         self._apply_in_order(documents)
 
     # -- applying ----------------------------------------------------------------------------------------
 
-    def _apply_in_order(self, documents: list[tuple[bytes, str]]) -> None:
+    def _apply_in_order(self, documents: list[tuple[bytes, str, Callable[[], Any]]]) -> None:
         """Parse all, then apply oldest `sent` first: an index lists newest first, an Update needs its Alert.
 
         Each document stands alone: one that fails in a way nobody foresaw is quarantined as `unreadable` and
-        the others of the round are still applied.
+        the others of the round are still applied. A document the hub could not store (`unavailable`: its log
+        cannot be written) is read again next round: each comes with how to forget that it was read.
         """
         intake: CapIntake = self.hub.cap
         parsed = []
-        for raw, source in documents:
+        for raw, source, again in documents:
             with contextlib.suppress(Refusal), self._alone(raw, source):  # quarantined by `read`
-                parsed.append((intake.read(raw, source), raw, source))
-        for alert, raw, source in sorted(parsed, key=lambda p: p[0].sent):
-            with contextlib.suppress(Refusal), self._alone(raw, source):  # quarantined or counted by `apply`
-                future = intake.apply(CAP_ACTOR, alert, raw, source)
-                future.add_done_callback(_log_failure)
+                parsed.append((intake.read(raw, source), raw, source, again))
+        for alert, raw, source, again in sorted(parsed, key=lambda p: p[0].sent):
+            future: asyncio.Future[Applied] | None = None
+            try:
+                with self._alone(raw, source):  # an unforeseen failure is quarantined, and future stays None
+                    future = intake.apply(CAP_ACTOR, alert, raw, source)
+            except Refusal as refusal:  # quarantined or counted by `apply`
+                if refusal.code == "unavailable":
+                    again()
+            if future is not None:
+                future.add_done_callback(functools.partial(_stored, again))
 
     @contextlib.contextmanager
     def _alone(self, raw: bytes, source: str) -> Iterator[None]:
@@ -319,6 +327,7 @@ class CapPoller:
             self.hub.feeds.quarantine(FEED, source, "unreadable", f"{type(exc).__name__}: {exc}", raw)
 
 
-def _log_failure(future: asyncio.Future[Applied]) -> None:
+def _stored(again: Callable[[], Any], future: asyncio.Future[Applied]) -> None:
     if future.exception() is not None:
-        log.error("CAP alert could not be stored: %s", future.exception())
+        log.error("CAP alert could not be stored, it is read again next round: %s", future.exception())
+        again()

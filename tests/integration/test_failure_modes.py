@@ -126,7 +126,8 @@ def test_a_full_disk_refuses_commands_as_unavailable_raises_an_alarm_and_recover
     with small_disk(tmp_path / "disk") as disk:
         db = disk / "hub.db"
         make_accounts(db)
-        hub = HubProcess(db, free_port())
+        drop = tmp_path / "drop"  # a CAP drop folder on another disk: alerts keep arriving during the outage
+        hub = HubProcess(db, free_port(), ["--cap-dir", str(drop)])
         hub.start()
         acked: list[int] = []
         try:
@@ -157,6 +158,16 @@ def test_a_full_disk_refuses_commands_as_unavailable_raises_an_alarm_and_recover
                 alarms = health["data"]["alarms"]
                 assert [a["code"] for a in alarms] == ["log_unavailable"] and alarms[0]["reason"]
                 assert any("ALARM" in line and "event log" in line for line in hub.output)
+                # A CAP alert dropped meanwhile cannot be stored: it is refused, and read again next round.
+                put(drop / "storm.xml", new_alert("FI-DURING-OUTAGE", int(time.time()), "Storm"))
+
+                async def cap_refused() -> bool:
+                    feeds = (await supervisor.ask({"type": "query", "what": "feeds"}))["data"]["feeds"]
+                    cap = next((f for f in feeds if f["name"] == "cap"), {"recent": []})
+                    return any(item["code"] == "unavailable" for item in cap["recent"])
+
+                while not await cap_refused():
+                    await asyncio.sleep(0.2)  # poll the hub as `until` polls (within the rate limit)
                 (disk / "filler").unlink()
                 # Space is back: the hub notices by itself (no restart) and takes commands again.
                 async def accepted() -> dict:
@@ -170,6 +181,7 @@ def test_a_full_disk_refuses_commands_as_unavailable_raises_an_alarm_and_recover
                 acked.extend(back["seqs"])
                 assert (await supervisor.ask({"type": "query", "what": "feeds"}))["data"]["alarms"] == []
                 assert console.closed is None and supervisor.closed is None
+                await until(lambda: any(e["id"] == "FI-DURING-OUTAGE" for e in issued_events(db)))
                 await console.close()
                 await supervisor.close()
 
