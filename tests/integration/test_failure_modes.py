@@ -214,7 +214,7 @@ def one_sentence(done: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.mark.parametrize("command", ["hub --db DB --port 0", "audit verify --db DB", "user --db DB list",
-                                     "review figures --db DB"])
+                                     "review figures --db DB", "replay --db DB"])
 def test_a_corrupt_database_gives_one_clear_sentence_and_a_non_zero_exit(tmp_path: Path, command: str) -> None:
     db = tmp_path / "hub.db"
     db.write_bytes(bytes(range(256)) * 80)  # not SQLite at all: what a disk error or a wrong file gives
