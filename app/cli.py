@@ -55,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     except sqlite3.DatabaseError as exc:  # a damaged, unreadable or read-only log: say so, without a traceback
         print(f"watchfloor {args.command}: {database_problem(getattr(args, 'db', None), exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        db = getattr(args, "db", None)
+        if db is None or exc.filename is None or not str(db).startswith(str(exc.filename)):
+            raise  # not about the database: keep the whole story
+        print(f"watchfloor {args.command}: cannot use the database {db} ({exc.strerror}: {exc.filename}).",
+              file=sys.stderr)
+        return 2
 
 
 def database_problem(db: object, exc: sqlite3.DatabaseError) -> str:

@@ -222,6 +222,13 @@ def test_a_corrupt_database_gives_one_clear_sentence_and_a_non_zero_exit(tmp_pat
     assert str(db) in said and "not a" in said
 
 
+def test_a_database_in_a_directory_that_cannot_be_made_gives_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    db = tmp_path / "file" / "logs" / "hub.db"
+    said = one_sentence(watchfloor("hub", "--db", str(db), "--port", "0"))
+    assert str(db) in said and "Not a directory" in said
+
+
 def test_a_read_only_database_stops_the_hub_with_one_sentence_and_can_still_be_audited(tmp_path: Path) -> None:
     with small_disk(tmp_path / "disk") as disk:
         db = disk / "hub.db"
