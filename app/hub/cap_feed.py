@@ -21,7 +21,7 @@ import logging
 import os
 import urllib.request
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,8 @@ class CapIntake:
         except FeedError as error:
             self.hub.feeds.quarantine(FEED, source, error.code, error.reason, raw)
             raise Refusal(error.code, error.reason) from None
+        except Exception as exc:
+            raise self._unforeseen(exc, raw, source) from exc
 
     def apply(self, actor: Actor, alert: CapAlert, raw: bytes, source: str) -> asyncio.Future[Applied]:
         """Submit what a parsed message stands for; the future resolves once its events are committed."""
@@ -89,6 +91,8 @@ class CapIntake:
         except FeedError as error:
             self.hub.feeds.quarantine(FEED, source, error.code, error.reason, raw)
             raise Refusal(error.code, error.reason) from None
+        except Exception as exc:
+            raise self._unforeseen(exc, raw, source) from exc
         if steps.ignored is not None:
             status.ignore()
             log.info("CAP %s from %s ignored: %s", alert.identifier, source, steps.ignored.reason)
@@ -102,6 +106,14 @@ class CapIntake:
                 raise
         status.accept()
         return futures[0] if len(futures) == 1 else _combined(futures)
+
+    def _unforeseen(self, exc: Exception, raw: bytes, source: str) -> Refusal:
+        """A document that failed in a way no check foresaw (a bug): quarantined as `unreadable`, and only it is
+        refused; the connection, or the other documents of a polling round, go on."""
+        log.exception("CAP document from %s could not be handled", source)
+        self.hub.feeds.quarantine(FEED, source, "unreadable", f"{type(exc).__name__}: {exc}", raw)
+        return Refusal("unreadable", f"the hub failed on this CAP document ({type(exc).__name__}, logged); "
+                                     "nothing was applied")
 
 
 def _combined(futures: list[asyncio.Future[Applied]]) -> asyncio.Future[Applied]:
@@ -296,35 +308,23 @@ class CapPoller:
     def _apply_in_order(self, documents: list[tuple[bytes, str, Callable[[], Any]]]) -> None:
         """Parse all, then apply oldest `sent` first: an index lists newest first, an Update needs its Alert.
 
-        Each document stands alone: one that fails in a way nobody foresaw is quarantined as `unreadable` and
-        the others of the round are still applied. A document the hub could not store (`unavailable`: its log
-        cannot be written) is read again next round: each comes with how to forget that it was read.
+        Each document stands alone (the intake refuses one that fails in a way nobody foresaw as `unreadable`),
+        so the others of the round are still applied. A document the hub could not store (`unavailable`: its
+        log cannot be written) is read again next round: each comes with how to forget that it was read.
         """
         intake: CapIntake = self.hub.cap
         parsed = []
         for raw, source, again in documents:
-            with contextlib.suppress(Refusal), self._alone(raw, source):  # quarantined by `read`
+            with contextlib.suppress(Refusal):  # quarantined by `read`
                 parsed.append((intake.read(raw, source), raw, source, again))
         for alert, raw, source, again in sorted(parsed, key=lambda p: p[0].sent):
-            future: asyncio.Future[Applied] | None = None
             try:
-                with self._alone(raw, source):  # an unforeseen failure is quarantined, and future stays None
-                    future = intake.apply(CAP_ACTOR, alert, raw, source)
+                future = intake.apply(CAP_ACTOR, alert, raw, source)
             except Refusal as refusal:  # quarantined or counted by `apply`
                 if refusal.code == "unavailable":
                     again()
-            if future is not None:
-                future.add_done_callback(functools.partial(_stored, again))
-
-    @contextlib.contextmanager
-    def _alone(self, raw: bytes, source: str) -> Iterator[None]:
-        try:
-            yield
-        except Refusal:
-            raise
-        except Exception as exc:
-            log.exception("CAP document from %s could not be handled", source)
-            self.hub.feeds.quarantine(FEED, source, "unreadable", f"{type(exc).__name__}: {exc}", raw)
+                continue
+            future.add_done_callback(functools.partial(_stored, again))
 
 
 def _stored(again: Callable[[], Any], future: asyncio.Future[Applied]) -> None:

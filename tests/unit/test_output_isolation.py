@@ -1,6 +1,7 @@
 """Each output (CoT out, the CAP outbox) isolates an item it cannot write: skipped, logged, quarantined in its
 feed health, and everything else still goes out. The rules keep such values out (tests/unit/test_domain_rules.py);
-here they are forced into the fold directly, as a value no check foresaw would arrive."""
+here they are forced into the fold directly, as a value no check foresaw would arrive. The CAP intake likewise
+refuses alone a document it fails on."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ import asyncio
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
+import app.hub.cap_feed as cap_feed
 from app.domain import events as ev
+from app.domain.errors import Refusal
 from app.domain.events import Event
 from app.hub.cap_out import OUTPUT, CapOutbox
 from app.hub.cot_out import CotOut
@@ -63,3 +68,21 @@ def test_the_cap_outbox_skips_and_quarantines_an_alert_it_cannot_write_and_publi
         assert health["last_error"]["code"] == "output_failed" and health["last_error"]["source"] == "event:1"
 
     asyncio.run(scenario())
+
+
+def test_a_cap_document_that_breaks_the_parser_is_refused_alone_as_unreadable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception no check foresaw (here a stand-in parser bug) refuses that document only, quarantined with its
+    bytes, instead of crashing the connection it came on or dropping the rest of its polling round."""
+    def broken(_raw: bytes) -> None:
+        raise LookupError("unknown encoding: x-martian")
+
+    monkeypatch.setattr(cap_feed, "parse_cap", broken)
+    h = hub()
+    intake = cap_feed.CapIntake(h)
+    with pytest.raises(Refusal) as refused:
+        intake.read(b"<alert/>", "file:/drop/a.xml")
+    assert refused.value.code == "unreadable" and "LookupError" in refused.value.reason
+    health = h.feeds.feed("cap").wire(NOW, 10)
+    assert health["quarantined"] == 1 and health["recent"][0]["code"] == "unreadable"
+    assert health["recent"][0]["raw_hex"] == b"<alert/>".hex()
