@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import sqlite3
 import sys
+from pathlib import Path
 
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -48,7 +51,36 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     module = importlib.import_module(COMMANDS[args.command][0])
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except sqlite3.DatabaseError as exc:  # a damaged, unreadable or read-only log: say so, without a traceback
+        print(f"watchfloor {args.command}: {database_problem(getattr(args, 'db', None), exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        db = getattr(args, "db", None)
+        if db is None or exc.filename is None or not str(db).startswith(str(exc.filename)):
+            raise  # not about the database: keep the whole story
+        print(f"watchfloor {args.command}: cannot use the database {db} ({exc.strerror}: {exc.filename}).",
+              file=sys.stderr)
+        return 2
+
+
+def database_problem(db: object, exc: sqlite3.DatabaseError) -> str:
+    """One sentence on why the database cannot be used, and what to do about it."""
+    text = str(exc)
+    path = Path(str(db)) if db else None
+    if "not a database" in text or "malformed" in text:
+        advice = "it is damaged or is not a Watchfloor log; restore it from a backup"
+    elif "readonly" in text or "read-only" in text or (
+            path is not None and path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))):
+        advice = "the hub must write it and create its -wal and -shm files beside it: check permissions and mounts"
+    elif "unable to open" in text:
+        advice = "check that the file and its directory exist and can be read"
+    elif "full" in text or "I/O" in text:
+        advice = "free space on its disk, or check the disk"
+    else:
+        advice = "check the file"
+    return f"cannot use the database {db or ''} ({text}): {advice}."
 
 
 if __name__ == "__main__":

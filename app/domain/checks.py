@@ -12,6 +12,13 @@ from app.domain.incident_types import INCIDENT_TYPES, PRIORITIES
 
 #: How far ahead of the hub's clock a device may claim a fix or a report was made (device clocks drift).
 MAX_CLOCK_SKEW_S = 30.0
+#: How far back from the hub's clock a time in a command may lie (7 days): older is a device whose clock is not
+#: set, or news nobody can act on. With MAX_EXPIRES_AHEAD_S this keeps every accepted time a calendar date that
+#: every output (CoT, CAP, EIDO, reports) can write.
+MAX_TIME_AGE_S = 7 * 86_400.0
+#: How far ahead an alert may be set to expire (about a year): CAP needs a calendar date, and a longer alert
+#: is a mistake.
+MAX_EXPIRES_AHEAD_S = 366 * 86_400.0
 MAX_TEXT = 4000
 MAX_SHORT_TEXT = 200
 
@@ -41,9 +48,17 @@ def check_incident_type(code: str) -> str:
 
 
 def check_time(t: float, now: float, what: str) -> float:
-    """A device's time for something it observed: finite and not in the future beyond clock drift."""
-    if not math.isfinite(t):
-        raise Refusal("bad_time", f"{what} time must be a finite number")
+    """A device's time for something it observed: finite and at most MAX_TIME_AGE_S old (else `bad_time`), not
+    in the future beyond clock drift (else `clock_skew`)."""
+    if not (math.isfinite(t) and t >= now - MAX_TIME_AGE_S):
+        raise Refusal("bad_time", f"{what} time must be a Unix time within the last 7 days, got {t!r}")
     if t > now + MAX_CLOCK_SKEW_S:
         raise Refusal("clock_skew", f"{what} is {t - now:.0f} s in the future")
+    return float(t)
+
+
+def check_expires(t: float, now: float) -> float:
+    """When an alert expires: a finite time from MAX_TIME_AGE_S ago to MAX_EXPIRES_AHEAD_S ahead."""
+    if not (math.isfinite(t) and now - MAX_TIME_AGE_S <= t <= now + MAX_EXPIRES_AHEAD_S):
+        raise Refusal("bad_time", f"expires must be a Unix time from 7 days ago to a year ahead, got {t!r}")
     return float(t)

@@ -113,7 +113,7 @@ class SendMessage:
 @dataclass(slots=True)
 class CreateZone:
     name: str
-    polygon: list[list[float]]
+    polygon: list[tuple[float, float]]
     kind: str = "zone"
 
 
@@ -124,7 +124,7 @@ class RemoveZone:
 
 @dataclass(slots=True)
 class AlertAreaArgs:
-    polygon: list[list[float]] | None = None
+    polygon: list[tuple[float, float]] | None = None
     circle: list[float] | None = None  # [lat, lon, radius_m]
     desc: str = ""  # e.g. CAP's areaDesc: "Kauppatori and Eteläsatama"
 
@@ -183,7 +183,7 @@ class ReportDroneTelemetry:
     hfov: float | None = None
     vfov: float | None = None
     battery: float | None = None
-    footprint: list[list[float]] | None = None  # [[lat, lon], ...], e.g. KLV's four corners
+    footprint: list[tuple[float, float]] | None = None  # [[lat, lon], ...], e.g. KLV's four corners
     t: float | None = None
 
 

@@ -16,7 +16,7 @@ from app.domain import events as ev
 from app.domain import triage
 from app.domain.agencies import UNIT_KINDS, Actor, Role
 from app.domain.authority import acts_for, check_role
-from app.domain.checks import MAX_CLOCK_SKEW_S, MAX_SHORT_TEXT
+from app.domain.checks import MAX_SHORT_TEXT, check_expires, check_time
 from app.domain.checks import check_incident_type as _incident_type
 from app.domain.checks import check_priority as _priority
 from app.domain.checks import check_text as _text
@@ -309,11 +309,7 @@ def _set_unit_status(cx: _Context, a: c.SetUnitStatus) -> list[Draft]:
 def _report_position(cx: _Context, a: c.ReportPosition) -> list[Draft]:
     unit = cx.own_unit(a.unit)
     lat, lon = check_lat_lon(a.lat, a.lon)
-    t = cx.now if a.t is None else float(a.t)
-    if not math.isfinite(t):
-        raise Refusal("bad_time", "position time must be a finite number")
-    if t > cx.now + MAX_CLOCK_SKEW_S:
-        raise Refusal("clock_skew", f"position of {unit.id} is {t - cx.now:.0f} s in the future")
+    t = cx.now if a.t is None else check_time(a.t, cx.now, f"position of {unit.id}")
     if unit.position_at is not None and t <= unit.position_at:
         raise Refusal("stale_position", f"position of {unit.id} at {t} is not newer than {unit.position_at}")
     data: dict[str, Any] = {"unit": unit.id, "lat": lat, "lon": lon, "t": t}
@@ -425,8 +421,6 @@ def _issue_alert(cx: _Context, a: c.IssueAlert) -> list[Draft]:
         raise Refusal("alert_cancelled", f"alert {alert_id} was cancelled and cannot be updated")
     if existing is not None:
         _may_change_alert(cx, existing.id, existing.issued_by, "update")
-    if a.expires is not None and not math.isfinite(a.expires):
-        raise Refusal("bad_time", "expires must be a finite time")
     for field_name, allowed in ALERT_VALUES.items():
         if getattr(a, field_name) not in allowed:
             raise Refusal("bad_value", f"{field_name} must be one of {', '.join(allowed)} (CAP 1.2), "
@@ -434,7 +428,8 @@ def _issue_alert(cx: _Context, a: c.IssueAlert) -> list[Draft]:
     data = {"id": alert_id, "headline": _text(a.headline, "headline", MAX_SHORT_TEXT),
             "event": _text(a.event, "event", MAX_SHORT_TEXT, required=False), "severity": a.severity,
             "urgency": a.urgency, "certainty": a.certainty, "category": a.category, "areas": areas,
-            "expires": a.expires, "description": _text(a.description, "description", required=False),
+            "expires": None if a.expires is None else check_expires(a.expires, cx.now),
+            "description": _text(a.description, "description", required=False),
             "instruction": _text(a.instruction, "instruction", required=False),
             "source": _text(a.source, "source", MAX_SHORT_TEXT, required=False)}
     return [Draft(ev.ALERT_ISSUED, data)]

@@ -17,7 +17,8 @@ from app.domain import commands as c
 from app.domain import events as ev
 from app.domain.agencies import Role
 from app.domain.authority import acts_for
-from app.domain.decide import _RULES, MAX_CLOCK_SKEW_S, MAX_SHORT_TEXT, _Context, _text
+from app.domain.checks import check_time
+from app.domain.decide import _RULES, MAX_SHORT_TEXT, _Context, _text
 from app.domain.drones import Drone
 from app.domain.entities import Incident
 from app.domain.errors import Refusal
@@ -79,11 +80,7 @@ def _register(cx: _Context, a: c.RegisterDrone) -> list[Draft]:
 def _telemetry(cx: _Context, a: c.ReportDroneTelemetry) -> list[Draft]:
     drone = _own_drone(cx, a.drone)
     lat, lon = check_lat_lon(a.lat, a.lon)
-    t = cx.now if a.t is None else float(a.t)
-    if not math.isfinite(t):
-        raise Refusal("bad_time", "telemetry time must be a finite number")
-    if t > cx.now + MAX_CLOCK_SKEW_S:
-        raise Refusal("clock_skew", f"telemetry of {drone.id} is {t - cx.now:.0f} s in the future")
+    t = cx.now if a.t is None else check_time(a.t, cx.now, f"telemetry of {drone.id}")
     if drone.telemetry_at is not None and t <= drone.telemetry_at:
         raise Refusal("stale_position", f"telemetry of {drone.id} at {t} is not newer than {drone.telemetry_at}")
     data: dict[str, Any] = {"drone": drone.id, "lat": lat, "lon": lon, "t": t}

@@ -11,6 +11,8 @@ from app.domain.errors import Refusal
 LatLon = tuple[float, float]
 
 EARTH_RADIUS_M = 6_371_008.8
+#: Corners a zone or alert polygon may have: a drawn cordon has tens, a national warning area a few thousand.
+MAX_POLYGON_POINTS = 5000
 
 
 def check_lat_lon(lat: float, lon: float) -> LatLon:
@@ -42,7 +44,10 @@ def fast_distance_m(a: LatLon, b: LatLon) -> float:
 
 
 def check_polygon(points: list[list[float]] | list[tuple[float, float]]) -> list[LatLon]:
-    """Validate a polygon ring given as [(lat, lon), ...]: at least three distinct corners, all on Earth."""
+    """Validate a polygon ring given as [(lat, lon), ...]: three to MAX_POLYGON_POINTS distinct corners, each a
+    [lat, lon] pair on Earth."""
+    if len(points) > MAX_POLYGON_POINTS or any(len(p) != 2 for p in points):
+        raise Refusal("bad_geometry", f"a polygon is 3 to {MAX_POLYGON_POINTS} [lat, lon] corners")
     ring = [check_lat_lon(p[0], p[1]) for p in points]
     if ring and ring[0] == ring[-1]:
         ring = ring[:-1]

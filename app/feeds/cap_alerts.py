@@ -87,7 +87,7 @@ def _areas(alert: CapAlert, info: CapInfo) -> list[AlertAreaArgs]:
     areas: list[AlertAreaArgs] = []
     for area in source:
         desc = _cut(area.desc, MAX_SHORT)
-        areas += [AlertAreaArgs(polygon=[list(p) for p in polygon], desc=desc) for polygon in area.polygons]
+        areas += [AlertAreaArgs(polygon=list(polygon), desc=desc) for polygon in area.polygons]
         areas += [AlertAreaArgs(circle=[lat, lon, radius_km * 1000.0], desc=desc)
                   for lat, lon, radius_km in area.circles]
         if not area.polygons and not area.circles:  # geocodes / areaDesc only: a named area, listed, not drawn

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -32,17 +32,49 @@ def check_size(data: bytes | str, max_bytes: int) -> bytes:
     return data
 
 
+#: Elements nested deeper than this are refused: CAP, CoT, Atom and PIDF-LO need fewer than ten levels, and
+#: nothing downstream then has to think about a tree 100,000 levels deep.
+MAX_XML_DEPTH = 64
+
+
+class _DepthLimited(TreeBuilder):
+    """ElementTree's tree builder, refusing a document nested deeper than MAX_XML_DEPTH as it is read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+
+    def start(self, tag: str, attrs: dict[str, str]) -> Element:
+        self.depth += 1
+        if self.depth > MAX_XML_DEPTH:
+            raise FeedError("too_deep", f"elements nested deeper than {MAX_XML_DEPTH} levels")
+        return super().start(tag, attrs)
+
+    def end(self, tag: str) -> Element:
+        self.depth -= 1
+        return super().end(tag)
+
+
 def parse_xml(data: bytes | str, max_bytes: int) -> Element:
     """Parse an XML document with defusedxml: no DTD, no entities, no external references.
 
     Raises FeedError "too_large" (before parsing), "entity_expansion" (any DTD or entity
-    declaration: billion laughs, external entities) or "malformed_xml"/"truncated".
+    declaration: billion laughs, external entities), "too_deep", "bad_encoding" (a declared encoding the
+    parser cannot read) or "malformed_xml"/"truncated".
     """
     raw = check_size(data, max_bytes)
+    parser = SafeET.DefusedXMLParser(target=_DepthLimited(), forbid_dtd=True, forbid_entities=True,
+                                     forbid_external=True)
     try:
-        return SafeET.fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        parser.feed(raw)
+        return parser.close()  # type: ignore[no-any-return]
+    except FeedError:  # too deep
+        raise
     except DefusedXmlException as exc:
         raise FeedError("entity_expansion", f"DTDs and entities are refused ({type(exc).__name__})") from exc
+    except (LookupError, ValueError) as exc:  # expat: "unknown encoding: x", "multi-byte encodings are not ..."
+        raise FeedError("bad_encoding", f"the document's declared encoding cannot be read ({exc}); "
+                                        "send UTF-8") from exc
     except ParseError as exc:
         # expat 3 "no element found", 5 "unclosed token", 6 "partial character": input ended early.
         code = "truncated" if getattr(exc, "code", None) in (3, 5, 6) else "malformed_xml"

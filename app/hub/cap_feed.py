@@ -15,14 +15,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
+import http.client
 import logging
 import os
 import urllib.request
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
 
 from app.domain.agencies import Actor, Role
 from app.domain.authority import check_role
@@ -33,6 +37,7 @@ from app.feeds.cap_index import MAX_INDEX_BYTES, document_kind, parse_index
 from app.feeds.common import parse_xml
 from app.feeds.edxl import unwrap_cap
 from app.feeds.errors import FeedError
+from app.hub.cap_fetch import FETCH_DEADLINE_S, FetchLimits, FetchRefused, Network, fetch
 from app.hub.sequencer import Applied
 
 log = logging.getLogger("watchfloor.cap")
@@ -42,7 +47,6 @@ FEED = "cap"
 LABEL = "CAP alerts"
 #: The account polled and dropped CAP is applied as (alerts show it as their issuer).
 CAP_ACTOR = Actor("cap-feed", Role.FEED, "*")
-HTTP_TIMEOUT_S = 15.0
 #: Index entries remembered as fetched (oldest forgotten first).
 MAX_SEEN = 10_000
 ACCEPT = "application/cap+xml, application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.1"
@@ -77,6 +81,8 @@ class CapIntake:
         except FeedError as error:
             self.hub.feeds.quarantine(FEED, source, error.code, error.reason, raw)
             raise Refusal(error.code, error.reason) from None
+        except Exception as exc:
+            raise self._unforeseen(exc, raw, source) from exc
 
     def read_all(self, raw: bytes, source: str) -> list[tuple[CapAlert, bytes]]:
         """Every alert of one fetched or dropped document: a CAP alert, or each alert of an EDXL-DE distribution,
@@ -88,6 +94,10 @@ class CapIntake:
             self.hub.feeds.feed(FEED).input(source)
             self.hub.feeds.quarantine(FEED, source, error.code, error.reason, raw)
             return []
+        except Exception as exc:
+            self.hub.feeds.feed(FEED).input(source)
+            self._unforeseen(exc, raw, source)
+            return []
         alerts = []
         for document in documents:
             self.hub.feeds.feed(FEED).input(source)
@@ -95,6 +105,8 @@ class CapIntake:
                 alerts.append((parse_cap(document), document))
             except FeedError as error:
                 self.hub.feeds.quarantine(FEED, source, error.code, error.reason, document)
+            except Exception as exc:
+                self._unforeseen(exc, document, source)
         return alerts
 
     def apply(self, actor: Actor, alert: CapAlert, raw: bytes, source: str) -> asyncio.Future[Applied]:
@@ -110,6 +122,8 @@ class CapIntake:
         except FeedError as error:
             self.hub.feeds.quarantine(FEED, source, error.code, error.reason, raw)
             raise Refusal(error.code, error.reason) from None
+        except Exception as exc:
+            raise self._unforeseen(exc, raw, source) from exc
         if steps.ignored is not None:
             status.ignore(steps.ignored.code)
             log.info("CAP %s from %s ignored: %s", alert.identifier, source, steps.ignored.reason)
@@ -123,6 +137,14 @@ class CapIntake:
                 raise
         status.accept()
         return futures[0] if len(futures) == 1 else _combined(futures)
+
+    def _unforeseen(self, exc: Exception, raw: bytes, source: str) -> Refusal:
+        """A document that failed in a way no check foresaw (a bug): quarantined as `unreadable`, and only it is
+        refused; the connection, or the other documents of a polling round, go on."""
+        log.exception("CAP document from %s could not be handled", source)
+        self.hub.feeds.quarantine(FEED, source, "unreadable", f"{type(exc).__name__}: {exc}", raw)
+        return Refusal("unreadable", f"the hub failed on this CAP document ({type(exc).__name__}, logged); "
+                                     "nothing was applied")
 
 
 def _combined(futures: list[asyncio.Future[Applied]]) -> asyncio.Future[Applied]:
@@ -156,20 +178,12 @@ def _validators(headers: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _http_opener() -> urllib.request.OpenerDirector:
-    """urllib with http and https only: no file://, ftp:// or data: URLs, not even through a redirect."""
-    opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(), urllib.request.HTTPRedirectHandler(),
-                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
-        opener.add_handler(handler)
-    return opener
-
-
 class CapPoller:
     """Polls `url` every `interval` seconds and/or scans `directory` every `scan_interval` seconds."""
 
     def __init__(self, hub: Any, url: str | None = None, interval: float = 60.0, directory: str | Path | None = None,
-                 scan_interval: float = 2.0) -> None:
+                 scan_interval: float = 2.0, allow: tuple[Network, ...] = (),
+                 deadline_s: float = FETCH_DEADLINE_S) -> None:
         self.hub = hub
         self.url = url
         self.interval = interval
@@ -178,7 +192,12 @@ class CapPoller:
         self.seen: OrderedDict[str, None] = OrderedDict()  # index entry keys already fetched
         self.files: dict[str, tuple[int, int]] = {}  # path -> (mtime_ns, size) already read
         self._validators: dict[str, str] = {}  # ETag / Last-Modified of the last answer from `url`
-        self._opener = _http_opener()
+        # The host the operator named may be internal (a CAP server on the LAN); an index's links may not be,
+        # unless their network is allowed.
+        named = urlsplit(url) if url else None
+        trusted = frozenset({f"{named.hostname}:{named.port or (443 if named.scheme == 'https' else 80)}"}
+                            if named and named.hostname else ())
+        self.limits = FetchLimits(deadline_s, max(MAX_CAP_BYTES, MAX_INDEX_BYTES), allow, trusted)
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="wf-cap-fetch")
         self._tasks: list[asyncio.Task[None]] = []
         self.rounds = 0
@@ -195,7 +214,8 @@ class CapPoller:
             self._tasks.append(loop.create_task(self._every(self.scan_interval, self.scan_directory)))
 
     async def close(self) -> None:
-        """Stop polling; a fetch in flight is abandoned (its thread finishes on its own)."""
+        """Stop polling; a fetch in flight is cut off."""
+        self.limits.closed.set()  # a fetch in flight ends now, not at its deadline
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -218,21 +238,28 @@ class CapPoller:
             request.add_header("If-None-Match", self._validators["etag"])
         if conditional and "modified" in self._validators:
             request.add_header("If-Modified-Since", self._validators["modified"])
-        try:
-            with self._opener.open(request, timeout=HTTP_TIMEOUT_S) as response:
-                body = response.read(max(MAX_CAP_BYTES, MAX_INDEX_BYTES) + 1)
-                return response.status, body, dict(response.headers.items())
-        except HTTPError as error:
-            if error.code == 304:
-                return 304, b"", {}
-            raise
+        return fetch(request, self.limits)
 
-    async def _fetch(self, url: str, conditional: bool = False) -> tuple[int, bytes, dict[str, str]] | None:
+    async def _fetch(self, url: str, conditional: bool = False, entry: str | None = None
+                     ) -> tuple[int, bytes, dict[str, str]] | None:
+        """The answer, or None (the feed's health or its quarantine says why). An index `entry` whose address is
+        refused is remembered as done: it is quarantined once, not at every poll."""
+        status = self.hub.feeds.feed(FEED)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, self._get, url, conditional)
-        except (URLError, HTTPError, OSError, ValueError) as exc:
+        except FetchRefused as refused:
+            log.warning("CAP fetch %s refused: %s", url, refused)
+            if refused.code == "stalled":
+                status.unreachable(f"{url[:120]}: {refused.reason}", health="stalled")
+            else:  # an address the hub must not visit: kept with why, like any refused input
+                status.input(f"http:{url}")
+                self.hub.feeds.quarantine(FEED, f"http:{url}", refused.code, refused.reason, b"")
+                if entry is not None:
+                    self._remember(entry)
+            return None
+        except (URLError, HTTPError, OSError, ValueError, http.client.HTTPException) as exc:
             # Nothing was received, so there is nothing to quarantine; the feed's health shows it.
-            self.hub.feeds.feed(FEED).unreachable(f"{url[:120]}: {exc}"[:300])
+            status.unreachable(f"{url[:120]}: {exc}"[:300])
             log.warning("CAP fetch %s failed: %s", url, exc)
             return None
 
@@ -253,7 +280,7 @@ class CapPoller:
             self.hub.feeds.quarantine(FEED, source, error.code, error.reason, body)
             return
         if index is None:
-            self._apply_in_order([(body, source)])
+            self._apply_in_order([(body, source, self._validators.clear)])
             return
         for refused in index.refused:
             self.hub.feeds.quarantine(FEED, source, refused.code, refused.reason, b"")
@@ -261,11 +288,11 @@ class CapPoller:
         for entry in index.entries:
             if entry.key in self.seen:
                 continue
-            fetched = await self._fetch(entry.url)
+            fetched = await self._fetch(entry.url, entry=entry.key)
             if fetched is None:
                 continue  # unreachable now: tried again next round
             self._remember(entry.key)
-            documents.append((fetched[1], f"http:{entry.url}"))
+            documents.append((fetched[1], f"http:{entry.url}", functools.partial(self.seen.pop, entry.key, None)))
         self._apply_in_order(documents)
 
     def _remember(self, key: str) -> None:
@@ -304,22 +331,32 @@ class CapPoller:
             self.files[path] = (mtime, size)
             with contextlib.suppress(OSError):  # deleted meanwhile: nothing to read
                 documents.append((await loop.run_in_executor(self._pool, self._read, path, MAX_CAP_BYTES + 1),
-                                  f"file:{path}"))
+                                  f"file:{path}", functools.partial(self.files.pop, path, None)))
         self._apply_in_order(documents)
 
     # -- applying ----------------------------------------------------------------------------------------
 
-    def _apply_in_order(self, documents: list[tuple[bytes, str]]) -> None:
-        """Parse all, then apply oldest `sent` first: an index lists newest first, an Update needs its Alert."""
+    def _apply_in_order(self, documents: list[tuple[bytes, str, Callable[[], Any]]]) -> None:
+        """Parse all, then apply oldest `sent` first: an index lists newest first, an Update needs its Alert.
+
+        Each document stands alone (the intake refuses one that fails in a way nobody foresaw as `unreadable`),
+        so the others of the round are still applied. A document the hub could not store (`unavailable`: its
+        log cannot be written) is read again next round: each comes with how to forget that it was read.
+        """
         intake: CapIntake = self.hub.cap
-        parsed = [(alert, raw_alert, source) for raw, source in documents  # the refused are quarantined
+        parsed = [(alert, raw_alert, source, again) for raw, source, again in documents  # the refused are quarantined
                   for alert, raw_alert in intake.read_all(raw, source)]
-        for alert, raw, source in sorted(parsed, key=lambda p: p[0].sent):
-            with contextlib.suppress(Refusal):  # quarantined or counted by `apply`
+        for alert, raw, source, again in sorted(parsed, key=lambda p: p[0].sent):
+            try:
                 future = intake.apply(CAP_ACTOR, alert, raw, source)
-                future.add_done_callback(_log_failure)
+            except Refusal as refusal:  # quarantined or counted by `apply`
+                if refusal.code == "unavailable":
+                    again()
+                continue
+            future.add_done_callback(functools.partial(_stored, again))
 
 
-def _log_failure(future: asyncio.Future[Applied]) -> None:
+def _stored(again: Callable[[], Any], future: asyncio.Future[Applied]) -> None:
     if future.exception() is not None:
-        log.error("CAP alert could not be stored: %s", future.exception())
+        log.error("CAP alert could not be stored, it is read again next round: %s", future.exception())
+        again()

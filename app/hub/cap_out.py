@@ -8,6 +8,10 @@ each referencing every earlier message of that alert. Identifiers are ``<alert i
 hub; the sender is ``--cap-sender`` (default ``watchfloor@<host name>``). Alerts that came in as CAP are not
 published again: their authority already did. Files are written atomically (temporary name, then rename) on
 their own thread.
+
+The outbox shows in the hub's feed health as ``cap_out``: each message written counts as accepted; an alert that
+cannot be written as CAP (a value no check foresaw) is skipped, logged and quarantined with its event, and the
+alerts after it are still published.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+import msgspec
+
 from app.domain import events as ev
 from app.domain.entities import Alert
 from app.domain.events import Event
@@ -35,6 +41,8 @@ from app.store.log import LogReader
 log = logging.getLogger("watchfloor.cap")
 
 INDEX_NAME = "index.atom"
+#: The outbox's name in the hub's feed health.
+OUTPUT = "cap_out"
 INDEX_ENTRIES = 100
 #: One message of an alert's chain: (identifier, sent).
 Message = tuple[str, float]
@@ -51,7 +59,8 @@ def published(alert: Alert | None) -> bool:
 
 
 class CapOutbox:
-    """Writes CAP messages for alert events after they are committed. `await start()`, `await close()`."""
+    """Writes CAP messages for alert events after they are committed. Make it on the hub's loop, then
+    `await start()`, `await close()`."""
 
     def __init__(self, hub: Any, directory: str | Path, sender: str | None = None) -> None:
         self.hub = hub
@@ -63,6 +72,8 @@ class CapOutbox:
         self.written = 0
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="wf-cap-out")
         self._watcher = HubWatcher(hub, self._started, self._events, prepare=self._history)
+        self.health = hub.feeds.feed(OUTPUT, f"CAP out to {self.directory}")
+        self._loop = asyncio.get_running_loop()  # the writer thread reports to the feed health through it
 
     async def start(self) -> None:
         """Follow committed alert events from now on."""
@@ -106,21 +117,31 @@ class CapOutbox:
             if event.kind not in (ev.ALERT_ISSUED, ev.ALERT_CANCELLED):
                 continue
             self.picture.apply(event, PUBLIC)
-            alert_id = event.data["id"]
-            alert = self.picture.alerts.get(alert_id)
-            if not published(alert):
-                continue
-            assert alert is not None
-            chain = self.chains.setdefault(alert_id, [])
-            msg_type = "Cancel" if event.kind == ev.ALERT_CANCELLED else "Update" if chain else "Alert"
-            message = (self.identifier(alert_id, event.seq), event.ts)
-            cap = cap_for_alert(
-                alert, sender=self.sender, identifier=message[0], sent=event.ts, msg_type=msg_type,
-                references=tuple(CapReference(self.sender, i, datetime.fromtimestamp(t, UTC)) for i, t in chain),
-                note=event.data.get("reason") or None if msg_type == "Cancel" else None, sender_name="Watchfloor")
-            chain.append(message)
-            self.index = [*self.index, (message, alert.headline)][-INDEX_ENTRIES:]
-            self._writer.submit(self._write, message[0], encode_alert(cap), self._atom(list(self.index)))
+            try:
+                self._publish(event)
+            except Exception as exc:  # one alert that cannot be written must not stop the others
+                log.exception("CAP out: alert event %d cannot be written as CAP; skipped", event.seq)
+                self.hub.feeds.quarantine(OUTPUT, f"event:{event.seq}", "output_failed",
+                                          f"{type(exc).__name__}: {exc}", msgspec.json.encode(event))
+
+    def _publish(self, event: Event) -> None:
+        alert_id = event.data["id"]
+        alert = self.picture.alerts.get(alert_id)
+        if not published(alert):
+            return
+        assert alert is not None
+        chain = self.chains.setdefault(alert_id, [])
+        msg_type = "Cancel" if event.kind == ev.ALERT_CANCELLED else "Update" if chain else "Alert"
+        message = (self.identifier(alert_id, event.seq), event.ts)
+        cap = cap_for_alert(
+            alert, sender=self.sender, identifier=message[0], sent=event.ts, msg_type=msg_type,
+            references=tuple(CapReference(self.sender, i, datetime.fromtimestamp(t, UTC)) for i, t in chain),
+            note=event.data.get("reason") or None if msg_type == "Cancel" else None, sender_name="Watchfloor")
+        encoded = encode_alert(cap)
+        chain.append(message)
+        self.index = [*self.index, (message, alert.headline)][-INDEX_ENTRIES:]
+        self.health.input(f"event:{event.seq}")
+        self._writer.submit(self._write, message[0], encoded, self._atom(list(self.index)))
 
     def _atom(self, index: list[tuple[Message, str]]) -> bytes:
         ET.register_namespace("", ATOM_NS)
@@ -147,8 +168,11 @@ class CapOutbox:
             _replace(self.directory / f"{identifier}.xml", cap)
             _replace(self.directory / INDEX_NAME, atom)
             self.written += 1
-        except OSError:
+        except OSError as exc:
             log.exception("could not write CAP message %s to %s", identifier, self.directory)
+            self._loop.call_soon_threadsafe(self.health.unreachable, f"{self.directory}: {exc}"[:300])
+        else:
+            self._loop.call_soon_threadsafe(self.health.accept)
 
 
 def _replace(path: Path, data: bytes) -> None:

@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--feed-host", help="address the feed listeners bind (default: --host)")
     parser.add_argument("--cap-url", help="poll this URL for CAP 1.2 (one alert, or an Atom/RSS index of alerts)")
     parser.add_argument("--cap-interval", type=float, default=60.0, help="seconds between --cap-url polls (60)")
+    parser.add_argument("--cap-deadline", type=float, default=30.0,
+                        help="seconds one CAP fetch may take in all, connect to last byte (30)")
+    parser.add_argument("--cap-allow", action="append", metavar="NETWORK",
+                        help="let --cap-url's index link to this internal network (CIDR, e.g. 10.20.0.0/16 or "
+                             "127.0.0.1); loopback, private and link-local addresses are refused otherwise; "
+                             "may be repeated")
     parser.add_argument("--cap-dir", help="watch this directory for CAP 1.2 *.xml files (a file drop)")
     parser.add_argument("--cap-out", help="publish alerts issued here as CAP 1.2 files + index.atom in this directory")
     parser.add_argument("--cap-sender", help="CAP <sender> of published alerts (default watchfloor@<host name>)")
@@ -129,10 +135,15 @@ def feed_io_options(args: argparse.Namespace) -> dict[str, Any] | None:
     """`start_feed_io` arguments from the command line (CAP fetch/outbox, CoT out), or None when none is given."""
     from urllib.parse import urlsplit
 
+    from app.hub.cap_fetch import parse_networks
     from app.hub.cot_out import parse_target
 
     if args.cap_url and urlsplit(args.cap_url).scheme not in ("http", "https"):
         raise SystemExit(f"--cap-url {args.cap_url!r}: only http:// and https:// URLs are polled")
+    try:
+        cap_allow = parse_networks(args.cap_allow or [])
+    except ValueError as exc:
+        raise SystemExit(f"--cap-allow: {exc}") from None
     for target in args.cot_out or []:
         try:
             parse_target(target)
@@ -140,5 +151,6 @@ def feed_io_options(args: argparse.Namespace) -> dict[str, Any] | None:
             raise SystemExit(f"--cot-out {exc}") from None
     if not (args.cap_url or args.cap_dir or args.cap_out or args.cot_out):
         return None
-    return {"cap_url": args.cap_url, "cap_interval": args.cap_interval, "cap_dir": args.cap_dir,
+    return {"cap_url": args.cap_url, "cap_interval": args.cap_interval, "cap_allow": cap_allow,
+            "cap_deadline": args.cap_deadline, "cap_dir": args.cap_dir,
             "cap_out": args.cap_out, "cap_sender": args.cap_sender, "cot_out": args.cot_out, "cot_ttl": args.cot_ttl}

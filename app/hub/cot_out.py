@@ -12,6 +12,10 @@ never blocked, a slow TAK server gets the newest position of each unit instead o
 dropped, unsent), and memory is bounded by the size of the picture. Everything is sent again every `refresh`
 seconds (TAK drops items at their stale time) and after each reconnect. Closed incidents and incidents that become
 restricted are deleted from TAK maps (``t-x-d-d``).
+
+Each output shows in the hub's feed health as ``cot_out <target>``: every item sent counts as accepted, and an
+item that cannot be written as CoT (a value no check foresaw) is skipped, logged and quarantined with the
+item's JSON, while everything else goes on being sent.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import socket
 import time
 from typing import Any
 from urllib.parse import urlsplit
+
+import msgspec
 
 from app.domain import events as ev
 from app.domain.entities import IncidentStatus
@@ -67,6 +73,8 @@ class CotOut:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._watcher = HubWatcher(hub, self._started, self._events)
+        self.health = hub.feeds.feed(f"cot_out {target}", f"CoT out to {target}")
+        self._reported: set[tuple[str, bytes]] = set()  # items quarantined already, as they were
 
     async def start(self) -> None:
         """Follow the picture and start sending."""
@@ -109,14 +117,18 @@ class CotOut:
         self._wake.set()
 
     def _messages(self, now: float) -> list[bytes]:
-        """CoT for everything due, from the current picture; clears what is due."""
+        """CoT for everything due, from the current picture; clears what is due. An item that cannot be written
+        is skipped and quarantined, never allowed to stop the rest."""
         out = []
         for unit_id in sorted(self.due_units):
             unit = self.picture.units.get(unit_id)
             if unit is None or unit.lat is None or unit.lon is None:
                 continue
             incident = self.picture.incidents.get(unit.incident) if unit.incident else None
-            out.append(unit_event(unit, incident, now, self.stale_s))
+            try:
+                out.append(unit_event(unit, incident, now, self.stale_s))
+            except Exception as exc:
+                self._failed(f"unit {unit_id}", exc, unit)
         for incident_id in sorted(self.due_incidents):
             incident = self.picture.incidents.get(incident_id)
             if incident is None or incident.status == IncidentStatus.CLOSED:
@@ -126,10 +138,22 @@ class CotOut:
                     self.on_map.discard(incident_id)
                     out.append(delete_event(incident_uid(incident_id), now))
                 continue
+            try:
+                out.append(incident_event(incident, now, self.stale_s))
+            except Exception as exc:
+                self._failed(f"incident {incident_id}", exc, incident)
+                continue
             self.on_map.add(incident_id)
-            out.append(incident_event(incident, now, self.stale_s))
         self.due_units, self.due_incidents = set(), set()
         return out
+
+    def _failed(self, what: str, exc: Exception, item: Any) -> None:
+        raw = msgspec.json.encode(item)
+        if (what, raw) in self._reported:  # the same item again at the next refresh: once is enough
+            return
+        self._reported.add((what, raw))
+        log.exception("CoT out %s: %s cannot be written as CoT; skipped", self.target, what)
+        self.hub.feeds.quarantine(self.health.name, what, "output_failed", f"{type(exc).__name__}: {exc}", raw)
 
     # -- sending -----------------------------------------------------------------------------------------
 
@@ -144,6 +168,9 @@ class CotOut:
                     backoff = BACKOFF_MIN_S
             except (OSError, TimeoutError) as exc:
                 log.warning("CoT out %s: %s; retrying in %.1f s", self.target, exc, backoff)
+                self.health.unreachable(f"{self.target}: {exc}"[:300])
+            except Exception:  # a bug must not end the output for good: log it and start over
+                log.exception("CoT out %s failed; restarting in %.1f s", self.target, backoff)
             self.connected = False
             await asyncio.sleep(backoff)
             backoff = min(BACKOFF_MAX_S, backoff * 2)
@@ -165,6 +192,9 @@ class CotOut:
             if messages:
                 await send(messages)
                 self.sent += len(messages)
+                for _ in messages:
+                    self.health.input(self.target)
+                    self.health.accept()
 
     async def _serve_tcp(self) -> None:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 10)

@@ -56,7 +56,7 @@ def telemetry_args(drone: str, lat: float, lon: float, t: float | None = None,
         if value is not None and math.isfinite(value) and low <= value <= high:
             kept[name] = float(value)
     return c.ReportDroneTelemetry(drone=drone, lat=lat, lon=lon, t=t,
-                                  footprint=[[la, lo] for la, lo in footprint] if footprint else None, **kept)
+                                  footprint=[(la, lo) for la, lo in footprint] if footprint else None, **kept)
 
 
 def _relative(angle: float | None) -> float | None:

@@ -10,18 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 from app.hub.cap_feed import CapPoller
+from app.hub.cap_fetch import FETCH_DEADLINE_S, Network
 from app.hub.cap_out import CapOutbox
 from app.hub.cot_out import CotOut
 
 
 async def start_feed_io(hub: Any, cap_url: str | None = None, cap_interval: float = 60.0,
-                        cap_dir: str | None = None, cap_scan_interval: float = 2.0, cap_out: str | None = None,
+                        cap_allow: tuple[Network, ...] = (), cap_deadline: float = FETCH_DEADLINE_S,
+                        cap_dir: str | None = None,
+                        cap_scan_interval: float = 2.0, cap_out: str | None = None,
                         cap_sender: str | None = None, cot_out: list[str] | None = None, cot_ttl: int = 1,
                         cot_refresh: float = 60.0) -> list[Any]:
     """Start what the options ask for; returns the started services (also in `hub.services`)."""
     services: list[Any] = []
     if cap_url or cap_dir:
-        services.append(CapPoller(hub, cap_url, cap_interval, cap_dir, cap_scan_interval))
+        services.append(CapPoller(hub, cap_url, cap_interval, cap_dir, cap_scan_interval, cap_allow,
+                                  cap_deadline))
     if cap_out:
         services.append(CapOutbox(hub, cap_out, cap_sender))
     services += [CotOut(hub, target, cot_ttl, cot_refresh) for target in cot_out or []]

@@ -85,8 +85,9 @@ class FeedStatus:
         self.ignored_kinds: dict[str, int] = {}
         self.quarantined = 0
         self.last_input_at: float | None = None
-        #: The last time the feed could not be reached at all (a polled URL that failed), and why.
-        self.problem: tuple[float, str] | None = None
+        #: The last time the feed could not be reached at all (a polled URL that failed), why, and the health it
+        #: gives: "unreachable", or "stalled" (it answered too slowly to finish within the fetch deadline).
+        self.problem: tuple[float, str, str] | None = None
         self.recent: deque[QuarantinedItem] = deque(maxlen=RECENT_KEPT)
         self.sources: OrderedDict[str, float] = OrderedDict()
         self._per_second: deque[list[int]] = deque(maxlen=RATE_WINDOW_S)  # [second, accepted in it]
@@ -110,9 +111,10 @@ class FeedStatus:
         else:
             self._per_second.append([second, 1])
 
-    def unreachable(self, reason: str) -> None:
-        """The feed's source could not be reached (nothing came in, so nothing is quarantined)."""
-        self.problem = (self.clock(), reason)
+    def unreachable(self, reason: str, health: str = "unreachable") -> None:
+        """The feed's source could not be reached, or `health="stalled"`: it did not finish answering in time
+        (nothing usable came in, so nothing is quarantined)."""
+        self.problem = (self.clock(), reason, health)
 
     def ignore(self, kind: str) -> None:
         """The record was valid but carried nothing the hub uses (a GSV sentence, a CoT type it does not map,
@@ -137,13 +139,13 @@ class FeedStatus:
         return float(sum(n for second, n in self._per_second if second > since))
 
     def health(self, now: float) -> str:
-        """errors (something quarantined in the last minute), unreachable (its source failed in the last
-        minute), idle (nothing ever came), stale, or ok."""
+        """errors (something quarantined in the last minute), unreachable or stalled (its source failed or
+        stalled in the last minute), idle (nothing ever came), stale, or ok."""
         error = self.last_error
         if error is not None and now - error.at <= ERRORS_RECENT_S:
             return "errors"
         if self.problem is not None and now - self.problem[0] <= ERRORS_RECENT_S:
-            return "unreachable"
+            return self.problem[2]
         if self.last_input_at is None:
             return "idle"
         if now - self.last_input_at > STALE_AFTER_S:

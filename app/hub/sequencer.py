@@ -6,6 +6,13 @@ The writer commits whole batches (group commit); only then are commands acknowle
 A resent command id returns its original events instead of applying twice; an id used before for a different
 command (another name or other arguments) is refused (`id_reused`). The most recent ids are remembered in
 memory; older ones are looked up in the log (indexed), so the guarantee holds across restarts in bounded memory.
+
+When the disk refuses a batch (full, read-only, an I/O error) the hub does not die and does not guess: the
+batch and everything sequenced after it are refused with `unavailable` (none of it was acknowledged), the
+picture is rebuilt from what the log holds, and an alarm is raised (`alarm`: logged, and shown to consoles
+in the `feeds` query). New commands are refused with `unavailable` at once while the alarm stands. Every
+PROBE_EVERY_S the writer tries to record the outage in the access log; the first write that succeeds clears the
+alarm and commands are taken again, with no restart.
 """
 
 from __future__ import annotations
@@ -26,12 +33,31 @@ from app.domain.decide import decide
 from app.domain.errors import Refusal
 from app.domain.events import Event
 from app.domain.picture import Picture
-from app.store.log import EventLog, encode_picture
+from app.store.log import EventLog, LogReader, encode_picture
 
 log = logging.getLogger("watchfloor.hub")
 
 #: Command ids remembered in memory, least recently used forgotten first (the log remembers them all).
 RECENT_COMMANDS = 10_000
+#: While the log cannot be written, how often the writer tries again.
+PROBE_EVERY_S = 1.0
+
+
+@dataclass(slots=True)
+class Alarm:
+    """The event log cannot be written: since when, and the error the disk gave."""
+
+    since: float
+    reason: str
+
+    def refusal(self) -> Refusal:
+        """What a command is answered with while the alarm stands."""
+        return Refusal("unavailable", f"the hub cannot write its event log ({self.reason}); nothing was applied: "
+                                      "try again once the alarm clears")
+
+    def wire(self) -> dict[str, Any]:
+        """The alarm as the `feeds` query shows it."""
+        return {"code": "log_unavailable", "since": self.since, "reason": self.reason}
 
 
 @dataclass(slots=True)
@@ -102,7 +128,7 @@ class Sequencer:
         self.next_seq = log_.head_seq + 1
         self.last_snapshot_seq = picture.seq
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="wf-log-writer")
-        self.failed: BaseException | None = None
+        self.alarm: Alarm | None = None
         self._pending: list[tuple[Event, str | None]] = []
         self._digests: list[tuple[str, str]] = []
         self._waiting: list[tuple[asyncio.Future[Applied], list[int], str | None, str]] = []
@@ -115,12 +141,12 @@ class Sequencer:
     def submit(self, actor: Actor, name: str, args: Any, command_key: str | None) -> asyncio.Future[Applied]:
         """Decide and sequence a command now; the future resolves once its events are committed.
 
-        Raises `Refusal` (nothing applied) when the rules say no, or when `command_key` was used before for
-        another command (`id_reused`).
+        Raises `Refusal` (nothing applied) when the rules say no, when `command_key` was used before for another
+        command (`id_reused`), or `unavailable` while the log cannot be written.
         """
         loop = asyncio.get_running_loop()
-        if self.failed is not None:
-            raise RuntimeError("the event log failed; the hub is stopping") from self.failed
+        if self.alarm is not None:
+            raise self.alarm.refusal()
         digest = body_digest(name, args)
         if command_key is not None:
             inflight = self._inflight.get(command_key)
@@ -132,7 +158,14 @@ class Sequencer:
                 _check_same(command_key, known.digest, digest)
                 return self._answered(known)
         now = self.clock()
-        drafts = decide(self.picture, actor, name, args, now, self.agencies)
+        try:
+            drafts = decide(self.picture, actor, name, args, now, self.agencies)
+        except Refusal:
+            raise
+        except Exception as exc:  # a rule that breaks on some input (a bug): that command only, not the connection
+            log.exception("the rule for %s failed; refused as internal", name)
+            raise Refusal("internal", f"the hub failed on this {name} (the error is logged); nothing was "
+                                      "applied") from exc
         seqs = []
         for draft in drafts:
             event = Event(self.next_seq, now, actor.user, draft.kind, draft.data, draft.audience)
@@ -168,13 +201,9 @@ class Sequencer:
                 self.last_snapshot_seq = self.picture.seq
             try:
                 await loop.run_in_executor(self.writer, self._write, batch, digests, snapshot)
-            except BaseException as exc:  # the disk refused: nothing more can be promised
-                log.critical("event log write failed: %s", exc)
-                self.failed = exc
-                for future, _, _, _ in waiting:
-                    if not future.done():
-                        future.set_exception(RuntimeError("event log write failed"))
-                raise
+            except Exception as exc:  # the disk refused: refuse what it did not take, and wait for it
+                await self._unavailable(exc, waiting)
+                continue
             self.committed_seq = batch[-1][0].seq
             self.appended += len(batch)
             self.publish([event for event, _ in batch])
@@ -208,11 +237,65 @@ class Sequencer:
         done.set_result(Applied(known.seqs, duplicate=True))
         return done
 
+    async def _unavailable(self, exc: Exception,
+                           waiting: list[tuple[asyncio.Future[Applied], list[int], str | None, str]]) -> None:
+        """Refuse the batch the disk refused and all sequenced after it, rebuild the picture from the log, raise
+        the alarm, and return once a probe write succeeds."""
+        loop = asyncio.get_running_loop()
+        self.alarm = Alarm(self.clock(), f"{type(exc).__name__}: {exc}"[:300])
+        log.critical("ALARM: the event log cannot be written (%s); commands are refused as unavailable until "
+                     "it can; retrying every %.0f s", self.alarm.reason, PROBE_EVERY_S)
+        waiting = waiting + self._waiting
+        self._pending, self._waiting, self._digests = [], [], []
+        refusal = self.alarm.refusal()
+        for future, _, key, _ in waiting:
+            if key is not None:
+                self._inflight.pop(key, None)
+            if not future.done():
+                future.set_exception(refusal)
+        self._idle.set()
+        rebuilt = False
+        while True:
+            try:
+                if not rebuilt:  # the picture without what the disk refused
+                    self.picture = await loop.run_in_executor(self.writer, self._committed_picture)
+                    self.next_seq = self.committed_seq + 1
+                    self.last_snapshot_seq = min(self.last_snapshot_seq, self.picture.seq)
+                    rebuilt = True
+                await asyncio.sleep(PROBE_EVERY_S)
+                await loop.run_in_executor(self.writer, self._probe)
+            except Exception as again:
+                log.debug("event log still not usable: %s", again)
+                if not rebuilt:
+                    await asyncio.sleep(PROBE_EVERY_S)
+                continue
+            log.warning("the event log is writable again after %.0f s; the alarm is cleared",
+                        self.clock() - self.alarm.since)
+            self.alarm = None
+            return
+
+    def _committed_picture(self) -> Picture:
+        reader = LogReader(self.log.path)
+        try:
+            return reader.picture_at(seq=self.committed_seq)
+        finally:
+            reader.close()
+
+    def _probe(self) -> None:
+        """A real write: the outage into the access log, so the audit shows it too."""
+        assert self.alarm is not None
+        self.log.access(self.alarm.since, "hub", "-", "event_log", "unavailable",
+                        f"{self.alarm.reason}; writable again at {self.clock():.0f}")
+
     def _write(self, batch: list[tuple[Event, str | None]], digests: list[tuple[str, str]],
                snapshot: bytes | None) -> None:
         self.log.append(batch, digests)
         if snapshot is not None:
-            self.log.save_snapshot_blob(batch[-1][0].seq, batch[-1][0].ts, snapshot)
+            try:
+                self.log.save_snapshot_blob(batch[-1][0].seq, batch[-1][0].ts, snapshot)
+            except Exception as exc:  # the batch is committed; a snapshot is only a shortcut, taken again later
+                log.warning("snapshot at %d not stored: %s", batch[-1][0].seq, exc)
+                self.last_snapshot_seq = 0
 
     async def drain(self) -> None:
         """Wait until everything sequenced so far is committed."""

@@ -175,8 +175,7 @@ class Hub:
         for service in reversed(self.services):
             await service.close()
         if self.sequencer is not None:
-            if self.sequencer.failed is None:
-                await self.sequencer.drain()
+            await self.sequencer.drain()
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -212,6 +211,13 @@ class Hub:
         assert self.sequencer is not None
         return {"connections": len(self.connections), "subscribers": len(self.fanout.subscribers),
                 "committed_seq": self.sequencer.committed_seq, **self.counters}
+
+    def health(self, viewer: Viewer | None = None) -> dict[str, Any]:
+        """The `feeds` query's answer for `viewer` (None: everything): every feed's health, and the hub's alarms
+        (the log cannot be written)."""
+        assert self.sequencer is not None
+        alarm = self.sequencer.alarm
+        return {**self.feeds.report(viewer=viewer), "alarms": [] if alarm is None else [alarm.wire()]}
 
     def _store_quarantine(self, at: float, feed: str, source: str, code: str, reason: str, raw: bytes
                           ) -> Any:
@@ -339,17 +345,21 @@ class Hub:
         self.count("commands_applied")
         if feed is not None:
             self.feeds.feed(feed).accept()
-        if command.id is None:
-            return
 
         def answered(f: asyncio.Future[Any]) -> None:
-            if f.exception() is not None:
-                frame = encode(Reject(id=command.id, code="internal", message="the hub could not store this"))
+            failure = f.exception()
+            if failure is not None:  # the log could not be written: `unavailable`, nothing was applied
+                refusal = failure if isinstance(failure, Refusal) else Refusal("internal", "the hub could not "
+                                                                                            "store this")
+                self.count(f"refused.{refusal.code}")
+                frame = encode(Reject(id=command.id, code=refusal.code, message=refusal.reason))
             else:
                 applied = f.result()
                 if applied.duplicate:
                     self.count("commands_duplicate")
                 frame = encode(Ack(id=command.id, seqs=applied.seqs, duplicate=applied.duplicate))
+            if command.id is None:
+                return
             if peer.subscriber is not None:
                 peer.subscriber.reply(frame)  # behind the events it produced
             else:
@@ -370,8 +380,7 @@ class Hub:
                 self._audit(peer.actor.user, peer.address, f"query {query.what}", "forbidden", refusal.reason)
                 reply = encode(Reject(id=query.id, code=refusal.code, message=refusal.reason))
             else:
-                report = self.feeds.report(viewer=viewer_of(peer.actor))
-                reply = encode(Result(id=query.id, what=query.what, data=report))
+                reply = encode(Result(id=query.id, what=query.what, data=self.health(viewer_of(peer.actor))))
         await self._send_quietly(peer.ws, reply)
 
     async def _send_quietly(self, ws: ServerConnection, frame: bytes) -> None:

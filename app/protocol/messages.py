@@ -161,14 +161,23 @@ _arg_names = {name: set(cls.__dataclass_fields__) for name, cls in COMMANDS.item
 encoder = msgspec.json.Encoder()
 
 
+#: JSON nested deeper than this is refused (`too_deep`). msgspec counts its nesting against the interpreter's
+#: recursion limit (1,000 frames) and raises RecursionError there, before the C stack is at risk, at no cost
+#: to frames of normal depth; the few levels the hub's own call stack takes leave ~950 for the frame.
+MAX_JSON_DEPTH = 900
+_TOO_DEEP = f"JSON nested deeper than about {MAX_JSON_DEPTH} levels"
+
+
 def decode_client(frame: bytes | str) -> ClientMessage:
-    """Decode a client frame or raise ProtocolError with code bad_json / unknown_type / bad_message."""
+    """Decode a client frame or raise ProtocolError with code bad_json / too_deep / unknown_type / bad_message."""
     try:
         return _client_decoder.decode(frame)
     except msgspec.ValidationError as exc:
         raise _classify(frame, exc) from None
     except msgspec.DecodeError as exc:
         raise ProtocolError("bad_json", f"frame is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError("too_deep", f"frame is {_TOO_DEEP}") from None
 
 
 def _classify(frame: bytes | str, exc: msgspec.ValidationError) -> ProtocolError:
@@ -176,6 +185,8 @@ def _classify(frame: bytes | str, exc: msgspec.ValidationError) -> ProtocolError
         obj = _type_only.decode(frame)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return ProtocolError("bad_message", "a message must be a JSON object with a \"type\"")
+    except RecursionError:
+        return ProtocolError("too_deep", f"frame is {_TOO_DEEP}")
     kind = obj.get("type")
     command_id = obj.get("id") if isinstance(obj.get("id"), str) else None
     if kind not in CLIENT_TYPES:
@@ -193,6 +204,8 @@ def decode_args(command: Command) -> Any:
         given = _type_only.decode(command.args)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise ProtocolError("bad_args", f"{command.name}: {exc}", command.id) from None
+    except RecursionError:
+        raise ProtocolError("too_deep", f"{command.name}: arguments are {_TOO_DEEP}", command.id) from None
     unknown = set(given) - _arg_names[command.name]
     if unknown:
         raise ProtocolError("bad_args", f"{command.name}: unknown argument(s) {', '.join(sorted(unknown))}",

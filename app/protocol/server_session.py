@@ -75,7 +75,9 @@ class RateLimit:
 
 HUMAN_LIMIT = RateLimit(rate=50.0, burst=200.0)
 FEED_LIMIT = RateLimit(rate=20_000.0, burst=40_000.0)
-#: Messages refused for rate in a row before the hub gives up on a client and closes it.
+#: Refused messages a client may pile up before the hub gives up on it and closes it (4008). The pile drains at
+#: the client's own rate limit, so a client a little over its limit is only refused, one far over it (a loop
+#: sending as fast as it can) is closed within seconds.
 FLOOD_CLOSE_AFTER = 2000
 
 
@@ -87,7 +89,7 @@ class ServerSession:
         self.limit = limit
         self.tokens = limit.burst
         self.refilled_at: float | None = None
-        self.refused_in_a_row = 0
+        self.refused_pile = 0.0
         self.counters: dict[str, int] = {}
         self.subscribed = False
 
@@ -102,7 +104,9 @@ class ServerSession:
 
     def _take_token(self, now: float) -> bool:
         if self.refilled_at is not None:
-            self.tokens = min(self.limit.burst, self.tokens + (now - self.refilled_at) * self.limit.rate)
+            drained = (now - self.refilled_at) * self.limit.rate
+            self.tokens = min(self.limit.burst, self.tokens + drained)
+            self.refused_pile = max(0.0, self.refused_pile - drained)
         self.refilled_at = now
         if self.tokens >= 1.0:
             self.tokens -= 1.0
@@ -126,15 +130,14 @@ class ServerSession:
         if self.state == "hello":
             return self._on_hello(message)
         if not self._take_token(now):
-            self.refused_in_a_row += 1
-            if self.refused_in_a_row >= FLOOD_CLOSE_AFTER:
+            self.refused_pile += 1.0
+            if self.refused_pile >= FLOOD_CLOSE_AFTER:
                 self.state = "closed"
                 self._count("flood_closed")
                 return [Close(codes.CLOSE_FLOOD, "flood: too many messages; slow down and reconnect")]
             command_id = message.id if isinstance(message, Command | Query) else None
             return [self._error("rate_limited", f"more than {self.limit.rate:.0f} messages/s; "
                                                 "this one was not applied", command_id)]
-        self.refused_in_a_row = 0
         if isinstance(message, Command | Query) and message.id is not None and len(message.id) > MAX_ID_CHARS:
             return [self._error("bad_id", f"an id has at most {MAX_ID_CHARS} characters, not {len(message.id)}; "
                                           "this one was not applied", message.id)]

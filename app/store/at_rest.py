@@ -81,7 +81,14 @@ def key_pragma(key: str) -> str:
 def open_database(path: Path, readonly: bool) -> sqlite3.Connection:
     """A connection to the log, through SQLCipher when a key is set; `LogLockedError` if it cannot be read."""
     key = db_key()
-    target, uri = (f"file:{path}?mode=ro", True) if readonly else (str(path), False)
+    if readonly:
+        # On read-only media (a log copied off for an audit) SQLite cannot create the -shm file WAL reading
+        # needs; with no -wal beside it everything is in the main file, which is then safe to read as immutable.
+        wal = Path(f"{path}-wal")
+        frozen = not os.access(path.parent, os.W_OK) and not (wal.exists() and wal.stat().st_size)
+        target, uri = f"file:{path}?mode=ro{'&immutable=1' if frozen else ''}", True
+    else:
+        target, uri = str(path), False
     if key is None:
         conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
     else:

@@ -98,10 +98,11 @@ def record_access(conn: sqlite3.Connection, at: float, user: str, peer: str, wha
         link = ACCESS.link(prev, row)
         conn.execute("INSERT INTO access_log(id, at, user, peer, what, outcome, detail, hash) "
                      "VALUES (?,?,?,?,?,?,?,?)", (*row, link))
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # a full disk may fail the COMMIT itself
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
     return row[0], link
 
 
@@ -190,10 +191,12 @@ class EventLog:
             if digests:
                 self.conn.executemany("INSERT OR IGNORE INTO command_digests(command, digest) VALUES (?, ?)",
                                       digests)
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # A full disk may fail the COMMIT itself, and SQLite may or may not have rolled back already.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
         if rows:
             self.head_seq, self.head_hash = rows[-1][0], rows[-1][-1]
 

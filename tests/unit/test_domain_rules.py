@@ -242,3 +242,30 @@ def test_zones_and_alerts_validate_geometry(world: World) -> None:
     assert alert.active(world.now) and not alert.active(world.now + 61)
     world.do(SUPER, "alert.cancel", c.CancelAlert("AL-1"))
     assert not world.picture.alerts["AL-1"].active(world.now)
+
+
+@pytest.mark.parametrize("t", [-1e308, 1e308, float("nan"), float("inf"), 0.0])
+def test_a_position_time_no_output_could_write_is_refused_as_bad_time(world: World, t: float) -> None:
+    """Times are range-checked where they enter: -1e308 once stopped CoT out for good (no calendar date)."""
+    before = world.picture.units["E1"].position_at
+    refused = world.refused(FEED, "unit.position", c.ReportPosition("E1", 60.1, 24.9, t=t))
+    assert refused.code == ("clock_skew" if t == 1e308 else "bad_time")
+    assert world.picture.units["E1"].position_at == before
+    world.do(FEED, "unit.position", c.ReportPosition("E1", 60.1, 24.9, t=world.now))  # a good time still goes
+
+
+@pytest.mark.parametrize("expires", [1e308, -1e308, float("nan"), 0.0])
+def test_an_alert_expiry_no_output_could_write_is_refused_as_bad_time(world: World, expires: float) -> None:
+    """An alert with expires=1e308 once stopped CAP out for good: refused where it enters."""
+    area = c.AlertAreaArgs(circle=[60.17, 24.94, 500])
+    assert world.refused(SUPER, "alert.issue", c.IssueAlert("Flood", [area], expires=expires)).code == "bad_time"
+    assert not world.picture.alerts
+
+
+@pytest.mark.parametrize("polygon", [[[]], [[60.1]], [[60.1, 24.9, 3.0]] * 3, []])
+def test_a_malformed_polygon_is_refused_as_bad_geometry(world: World, polygon: list) -> None:
+    """`[[]]` once crashed the connection (an IndexError in the rules)."""
+    assert world.refused(FIRE, "zone.create", c.CreateZone("Cordon", polygon)).code == "bad_geometry"
+    area = c.AlertAreaArgs(polygon=polygon)
+    assert world.refused(SUPER, "alert.issue", c.IssueAlert("Flood", [area])).code in ("bad_geometry",
+                                                                                          "missing_field")

@@ -179,3 +179,42 @@ def test_a_hello_refused_for_another_reason_closes_with_its_code() -> None:
     close = s.refused(codes.CLOSE_LOCKED_OUT, "locked_out: a supervisor must unlock this account")[0]
     assert isinstance(close, Close) and close.code == codes.CLOSE_LOCKED_OUT
     assert s.state == "closed" and s.counters["locked_out"] == 1
+
+
+@pytest.mark.parametrize("frame", [
+    '{"type": "command", "id": "d1", "name": "incident.note", "args": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    '{"type": "ping", "t": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    '{"type": "ping", "t": ' + '{"a":' * 50_000 + "1" + "}" * 50_000 + "}",
+])
+def test_json_nested_100k_deep_is_refused_as_too_deep_and_the_session_goes_on(frame: str) -> None:
+    """Such a frame once crashed its connection (RecursionError out of the decoder: close 1011)."""
+    s = ready_session()
+    answer = reply(s.receive(frame, 1.0))
+    assert answer["type"] == "error" and answer["code"] == "too_deep" and "nested" in answer["message"]
+    assert reply(s.receive(json.dumps({"type": "ping", "t": 1}), 1.0)) == {"type": "pong", "t": 1}
+    deep_hello = ServerSession().receive('{"type": "hello", "v": ' + "[" * 100_000 + "]" * 100_000 + "}", 0.0)
+    assert isinstance(deep_hello[0], Close) and deep_hello[0].code == codes.CLOSE_PROTOCOL
+
+
+@pytest.mark.parametrize("polygon", [[[]], [[60.1]], [[60.1, 24.9, 7]], [["a", "b"]]])
+def test_a_polygon_corner_that_is_not_a_lat_lon_pair_is_bad_args(polygon: list) -> None:
+    s = ready_session()
+    frame = {"type": "command", "id": "z1", "name": "zone.create", "args": {"name": "Cordon", "polygon": polygon}}
+    answer = reply(s.receive(json.dumps(frame), 1.0))
+    assert answer["type"] == "reject" and answer["id"] == "z1" and answer["code"] == "bad_args"
+
+
+def test_a_client_far_over_its_rate_is_closed_even_though_tokens_trickle_back() -> None:
+    """Refusals pile up faster than they drain: a real socket can never send 2,000 frames in the 20 ms one
+    token takes to come back, so counting refusals "in a row" never reached the close."""
+    s = ready_session(RateLimit(rate=50, burst=200))
+    ping = json.dumps({"type": "ping"})
+    now, closed = 0.0, None
+    for _ in range(20_000):
+        now += 0.0002  # 5,000 frames a second, 100 times the limit
+        closed = next((a for a in s.receive(ping, now) if isinstance(a, Close)), None)
+        if closed is not None:
+            break
+    assert closed is not None and closed.code == codes.CLOSE_FLOOD
+    steady = ready_session(RateLimit(rate=50, burst=200))  # 60/s: refused now and then, never closed
+    assert not any(isinstance(a, Close) for i in range(20_000) for a in steady.receive(ping, i / 60))

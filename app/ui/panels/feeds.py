@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 
 from app.ui.models import elapsed
 
-HEALTH_COLOURS = {"ok": "#3fb950", "errors": "#f85149", "unreachable": "#f85149", "stale": "#e3b341",
-                  "idle": "#6e7681"}
+HEALTH_COLOURS = {"ok": "#3fb950", "errors": "#f85149", "unreachable": "#f85149", "stalled": "#f85149",
+                  "stale": "#e3b341", "idle": "#6e7681"}
 #: How often the panel asks the hub while it is visible, milliseconds.
 REFRESH_MS = 5000
 
@@ -142,10 +142,13 @@ class FeedsPanel(QWidget):
         self.feeds = list(data.get("feeds", []))
         now = float(data.get("at") or self.answered_at)
         quarantined = sum(int(f.get("quarantined", 0)) for f in self.feeds)
-        unwell = [f["name"] for f in self.feeds if f.get("health") in ("errors", "unreachable", "stale")]
-        self.status.setText(f"{len(self.feeds)} feeds · {quarantined} quarantined"
-                            + (f" · attention: {', '.join(unwell)}" if unwell else " · all well")
-                            + f" · as of {time.strftime('%H:%M:%S', time.localtime(now))}")
+        unwell = [f["name"] for f in self.feeds if f.get("health") in ("errors", "unreachable", "stalled", "stale")]
+        # A hub alarm (its event log cannot be written: no command is being taken) outranks any feed.
+        alarms = [f"⚠ HUB ALARM {a['code']}: {a['reason']}" for a in data.get("alarms", [])]
+        self.status.setText(" · ".join([*alarms, f"{len(self.feeds)} feeds · {quarantined} quarantined"
+                                        + (f" · attention: {', '.join(unwell)}" if unwell else " · all well")
+                                        + f" · as of {time.strftime('%H:%M:%S', time.localtime(now))}"]))
+        self.status.setStyleSheet("color: #f85149; font-weight: bold;" if alarms else "")
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.feeds))
         for row, feed in enumerate(self.feeds):
