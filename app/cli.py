@@ -8,6 +8,7 @@ loads Qt.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sqlite3
@@ -58,9 +59,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:
         db = getattr(args, "db", None)
-        if db is None or exc.filename is None or not str(db).startswith(str(exc.filename)):
+        # The database, a folder above it, or a file the log keeps beside it (its audit folder, its -wal).
+        if db is None or exc.filename is None or not (str(db).startswith(str(exc.filename))
+                                                      or str(exc.filename).startswith(str(db))):
             raise  # not about the database: keep the whole story
-        print(f"watchfloor {args.command}: cannot use the database {db} ({exc.strerror}: {exc.filename}).",
+        advice = (": the hub must write it and the files beside it; check permissions and mounts"
+                  if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else "")
+        print(f"watchfloor {args.command}: cannot use the database {db} ({exc.strerror}: {exc.filename}){advice}.",
               file=sys.stderr)
         return 2
 

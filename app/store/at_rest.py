@@ -101,6 +101,10 @@ def open_database(path: Path, readonly: bool) -> sqlite3.Connection:
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
     except Exception as exc:  # sqlite3's or sqlcipher3's DatabaseError: two unrelated classes
         conn.close()
+        if "not a database" not in str(exc):
+            # Read-only media, a missing folder, a locked file: not a question of keys. Said as sqlite3's error,
+            # so every command reports it the same way (app.cli.database_problem).
+            raise sqlite3.OperationalError(str(exc)) from None
         if key is None:
             raise LogLockedError(f"{path} cannot be read: it is encrypted (give its key with --key-file or "
                                  f"{KEY_ENV}) or is not a database") from None

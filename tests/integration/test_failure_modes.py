@@ -233,6 +233,9 @@ def test_a_read_only_database_stops_the_hub_with_one_sentence_and_can_still_be_a
     with small_disk(tmp_path / "disk") as disk:
         db = disk / "hub.db"
         make_accounts(db)
+        hub = HubProcess(db, free_port())  # once, so the log has the signed checkpoint an audit checks it against
+        hub.start()
+        hub.stop()
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         said = one_sentence(watchfloor("hub", "--db", str(db), "--port", "0"))
         assert str(db) in said and "write" in said

@@ -14,7 +14,7 @@ from app.domain import decide as rules
 from app.domain.agencies import Actor, Role
 from app.domain.errors import Refusal
 from app.domain.picture import Picture
-from app.hub.sequencer import Sequencer
+from app.hub.sequencer import RecentCommands, Sequencer
 from app.store.log import EventLog
 
 SUPER = Actor("s1", Role.SUPERVISOR, "fire")
@@ -30,8 +30,8 @@ def test_a_rule_that_raises_refuses_that_command_as_internal_and_the_next_one_go
     async def scenario() -> None:
         log = EventLog(tmp_path / "hub.db")
         published: list = []
-        sequencer = Sequencer(log, Picture(), {}, published.extend, lambda: 1_795_240_000.0,
-                              frozenset({"fire"}))
+        sequencer = Sequencer(log, Picture(), RecentCommands(lambda key: None), published.extend,
+                              lambda: 1_795_240_000.0, frozenset({"fire"}))
         flusher = asyncio.get_running_loop().create_task(sequencer.run())
         with pytest.raises(Refusal) as refused:
             sequencer.submit(SUPER, "zone.remove", c.RemoveZone("Z-1"), "s1/1")
