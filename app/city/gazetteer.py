@@ -173,13 +173,12 @@ def _settlements(extract: OsmExtract) -> list[dict[str, Any]]:
     ]
 
 
-def _facility_name(kind: str, tags: dict[str, str]) -> str:
-    """A facility's name; an unnamed one (Liechtenstein's national police HQ) is named by kind and address."""
+def _facility_name(kind: str, tags: dict[str, str], municipality: str | None) -> str:
+    """A facility's name; an unnamed one (Liechtenstein's national police HQ) is named by kind and place."""
     if tags.get("name"):
         return tags["name"]
-    address = _address_of(tags)
-    where = f", {address}" if address else ""
-    return f"{FACILITY_LABELS[kind]}{where}" + (f" {tags['addr:city']}" if tags.get("addr:city") else "")
+    where = ", ".join(p for p in (_address_of(tags), tags.get("addr:city") or municipality) if p)
+    return f"{FACILITY_LABELS[kind]}, {where}" if where else FACILITY_LABELS[kind]
 
 
 def build_gazetteer(extract: OsmExtract) -> dict[str, Any]:
@@ -201,18 +200,21 @@ def build_gazetteer(extract: OsmExtract) -> dict[str, Any]:
         if not box.contains(shapely.Point(lon, lat)):
             continue
         municipality = locator.municipality((lat, lon))
-        if tags.get("addr:street") and tags.get("addr:housenumber"):
+        # "148;146": one door with several numbers (OSM's list syntax) is an address for each.
+        for housenumber in re.split(r"\s*;\s*", tags.get("addr:housenumber", "").strip()):
+            if not tags.get("addr:street") or not housenumber:
+                continue
             # The same street name and number recur in neighbouring municipalities ("Landstrasse 5").
             key = (
                 normalize(tags["addr:street"]),
-                normalize_number(tags["addr:housenumber"]),
+                normalize_number(housenumber),
                 normalize(municipality or ""),
             )
             addresses.setdefault(
                 key,
                 {
                     "street": tags["addr:street"],
-                    "housenumber": tags["addr:housenumber"],
+                    "housenumber": housenumber,
                     "postcode": tags.get("addr:postcode"),
                     "city": tags.get("addr:city"),
                     "lat": lat,
@@ -225,7 +227,7 @@ def build_gazetteer(extract: OsmExtract) -> dict[str, Any]:
             facilities.append(
                 {
                     "kind": kind,
-                    "name": _facility_name(kind, tags),
+                    "name": _facility_name(kind, tags, municipality),
                     "lat": lat,
                     "lon": lon,
                     "address": _address_of(tags),
@@ -266,17 +268,19 @@ def build_gazetteer(extract: OsmExtract) -> dict[str, Any]:
         if not name or "highway" not in way.tags or way.tags.get("area") == "yes":
             continue
         for run in way.runs:
-            line = shapely.LineString([(lon, lat) for _, lat, lon in run])
-            middle = line.interpolate(0.5, normalized=True)
-            if not box.contains(middle):
-                continue
-            municipality = locator.municipality((middle.y, middle.x))
-            entry = streets.setdefault(
-                (name, municipality or ""),
-                {"name": name, "names": [], "municipality": municipality, "lines": []},
-            )
-            entry["names"] = sorted(set(entry["names"]) | set(_alt_names(way.tags)))
-            entry["lines"].append([[round(lat, 7), round(lon, 7)] for _, lat, lon in run])
+            # The part of the street inside the extract: a street leaving the box still has its junctions inside.
+            inside = shapely.LineString([(lon, lat) for _, lat, lon in run]).intersection(box)
+            for line in shapely.get_parts(inside):
+                if line.geom_type != "LineString" or line.length == 0:
+                    continue
+                middle = line.interpolate(0.5, normalized=True)
+                municipality = locator.municipality((middle.y, middle.x))
+                entry = streets.setdefault(
+                    (name, municipality or ""),
+                    {"name": name, "names": [], "municipality": municipality, "lines": []},
+                )
+                entry["names"] = sorted(set(entry["names"]) | set(_alt_names(way.tags)))
+                entry["lines"].append([[round(lat, 7), round(lon, 7)] for lon, lat in line.coords])
     return {
         "format": FORMAT,
         "addresses": sorted(
@@ -336,6 +340,8 @@ class Gazetteer:
         self.addresses = [Address(**a) for a in document["addresses"]]
         self.places = [Place(**{**p, "names": tuple(p["names"])}) for p in document["places"]]
         self.facilities = [Facility(**f) for f in document["facilities"]]
+        #: named settlements (city, town, village): (name, lat, lon)
+        self.settlements = [(s["name"], s["lat"], s["lon"]) for s in document["settlements"]]
         self._locator = _Locator(
             [(m["name"], shapely.geometry.shape(m["geometry"])) for m in document["municipalities"]],
             document["settlements"],
@@ -364,8 +370,11 @@ class Gazetteer:
 
         # street matching name -> the street name the addresses use
         self._by_street: dict[str, list[Address]] = defaultdict(list)
+        # Both spellings: "Bödastrasse 4" is asked as "Bodastrasse 4" and "Boedastrasse 4".
+        self._by_plain: dict[str, list[Address]] = defaultdict(list)
         for address in self.addresses:
             self._by_street[street_key(address.street)].append(address)
+            self._by_plain[normalize(address.street)].append(address)
         self._street_names: dict[str, str] = {}
         for name in [a.street for a in self.addresses] + [s.name for s in self.streets]:
             self._street_names.setdefault(normalize(name), name)
@@ -427,7 +436,8 @@ class Gazetteer:
 
     def addresses_on(self, street: str, municipality: str | None = None) -> list[Address]:
         """Every address on `street` (in `municipality` when given), in house-number order."""
-        on = list(self._by_street.get(street_key(street), []))
+        on = list(dict.fromkeys([*self._by_street.get(street_key(street), []),
+                                 *self._by_plain.get(normalize(street), [])]))
         if municipality:
             on = [a for a in on if normalize(a.municipality or "") == normalize(municipality)]
         return on
@@ -491,10 +501,14 @@ class Gazetteer:
                 if la.distance(lb) > CROSSING_GAP_M:
                     continue
                 meet = la.intersection(lb)
-                point = meet.representative_point() if not meet.is_empty else shapely.ops.nearest_points(la, lb)[0]
-                latlon = self._latlon(point)
-                if not any(_close(latlon, seen) for seen, _ in found):
-                    found.append((latlon, self.municipality(latlon)))
+                # Every junction of the two: crossing points, and both ends of any stretch they share.
+                points = [shapely.Point(xy) for part in shapely.get_parts(meet) for xy in part.coords] or [
+                    shapely.ops.nearest_points(la, lb)[0]
+                ]
+                for point in points:
+                    latlon = self._latlon(point)
+                    if not any(_close(latlon, seen) for seen, _ in found):
+                        found.append((latlon, self.municipality(latlon)))
         return found
 
     def nearest_address(self, point: LatLon) -> Address | None:
@@ -587,7 +601,7 @@ def parse_address(query: str) -> tuple[str, str | None] | None:
     if not first:
         return None
     match = re.fullmatch(
-        r"(?P<street>.*?\D)\s+(?P<number>\d+(?:\s*[a-zA-Z](?![a-zA-Z]))?(?:\s*[-–]\s*\d+)?)"
+        r"(?P<street>.*\D)\s+(?P<number>\d+(?:\s*[a-zA-Z](?![a-zA-Z]))?(?:\s*[-–]\s*\d+)?)"
         r"(?:\s+.*)?",
         first,
     )

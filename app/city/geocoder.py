@@ -101,17 +101,21 @@ class OfflineGeocoder(Geocoder):
         return _location(text, (place.lat, place.lon), "place", {"type": "place", **as_dict(place)})
 
     def _intersection(self, query: str) -> list[Location]:
-        parts = _CROSSING.split(query)
-        if len(parts) != 2:
-            return []
-        names = [self.gazetteer.street_name(part) for part in parts]
-        if names[0] is None or names[1] is None or names[0] == names[1]:
-            return []
-        return [
-            _location(f"{names[0]} & {names[1]}" + (f", {municipality}" if municipality else ""), at,
-                      "intersection", {"type": "intersection", "streets": names, "municipality": municipality})
-            for at, municipality in self.gazetteer.intersections(names[0], names[1])
-        ]
+        # Street names may hold a separator word themselves ("Peter- und Paul-Strasse"): try each split.
+        for separator in _CROSSING.finditer(query):
+            first = self.gazetteer.street_name(query[: separator.start()])
+            second = self.gazetteer.street_name(query[separator.end() :])
+            if first is None or second is None or first == second:
+                continue
+            found = [
+                _location(f"{first} & {second}" + (f", {municipality}" if municipality else ""), at,
+                          "intersection", {"type": "intersection", "streets": [first, second],
+                                           "municipality": municipality})
+                for at, municipality in self.gazetteer.intersections(first, second)
+            ]
+            if found:
+                return found
+        return []
 
     def _candidates(self, query: str) -> list[Location]:
         whole, municipality = self._split_municipality(query)

@@ -50,6 +50,7 @@ class Address:
     label: str
     lat: float
     lon: float
+    precision: str = "address_point"  # app.domain.location.PRECISIONS: the fallback map's are "unverified"
 
 
 class Map(Protocol):
@@ -112,7 +113,7 @@ class FallbackMap:
         street = rng.choice(self._STREETS)
         number = rng.randint(1, 60)
         lat, lon = round(rng.uniform(south, north), 6), round(rng.uniform(west, east), 6)
-        return Address(f"{street} {number}", lat, lon)
+        return Address(f"{street} {number}", lat, lon, "unverified")
 
     def stations(self, kind: str) -> list[Station]:
         """The approximate bases of `kind`."""
@@ -128,8 +129,40 @@ _FACILITY_KINDS = {"fire": ("fire_station",), "police": ("police",), "hospital":
                    "medical": ("hospital", "fire_station", "clinic")}
 
 
+#: a settlement farther than this from every base of a kind gets a plausible post of that kind (metres)
+COVER_M = 4000.0
+#: at most this many plausible posts are added per kind
+MAX_ADDED_POSTS = 4
+_POST_NAMES = {"fire": "Fire post", "police": "Police post", "medical": "Ambulance post"}
+
+
+def plausible_posts(kind: str, stations: list[Station], settlements: list[tuple[str, float, float]]
+                    ) -> list[Station]:
+    """Posts a service of `kind` would plausibly have where the data shows none: at the settlements farthest
+    from every known base (beyond COVER_M), farthest first. Named as additions, so nobody mistakes them for
+    real stations."""
+    if kind not in _POST_NAMES or not stations:
+        return []
+    bases = list(stations)
+    added: list[Station] = []
+    while len(added) < MAX_ADDED_POSTS:
+        gaps = [(min(fast_distance_m(b.point, (lat, lon)) for b in bases), name, lat, lon)
+                for name, lat, lon in settlements]
+        far = max(gaps, default=None)
+        if far is None or far[0] <= COVER_M:
+            break
+        _, name, lat, lon = far
+        post = Station(kind, f"{_POST_NAMES[kind]} {name} (plausible addition, not in OpenStreetMap)", lat, lon)
+        added.append(post)
+        bases.append(post)
+    return added
+
+
 class CityMap:
-    """The imported city: routes on its road network, its addresses, its stations and hospitals."""
+    """The imported city: routes on its road network, its addresses, its stations and hospitals.
+
+    Units are based at the city's real fire stations, police stations and hospitals; where a large city's data
+    leaves settlements far from any base of a kind, plausible posts are added there (see `plausible_posts`)."""
 
     def __init__(self, city: Any) -> None:
         self.city = city
@@ -145,7 +178,7 @@ class CityMap:
             if not found:  # an extract may cut every station off: base the units in the middle
                 lat, lon = city.center
                 found = [Station(kind, f"{kind} base (no station in the map)", lat, lon)]
-            self._stations[kind] = found
+            self._stations[kind] = found + plausible_posts(kind, found, city.gazetteer.settlements)
 
     def route(self, origin: LatLon, destination: LatLon) -> list[LatLon]:
         """The fastest road route; a straight line where the roads do not join the two points."""

@@ -198,7 +198,8 @@ class Scenario:
         incident = self._open(t, code, priority, address.lat, address.lon, address.label)
         out.append(SimCommand(t, DISPATCH, "incident.create", {
             "type": code, "priority": priority, "lat": address.lat, "lon": address.lon,
-            "address": address.label, "caller": "112", "notes": f"{itype.label} reported by phone"},
+            "address": address.label, "location_precision": address.precision, "caller": "112",
+            "notes": f"{itype.label} reported by phone"},
             ref=incident.key))
         if not itype.needs:
             incident.dispatching = False
