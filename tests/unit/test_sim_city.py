@@ -13,10 +13,10 @@ from app.sim.scenario import Scenario, ScenarioConfig
 loader = pytest.importorskip("app.city.loader")
 
 
-@pytest.fixture(scope="module")
-def city_map() -> CityMap:
+@pytest.fixture(scope="module", params=["helsinki", "liechtenstein"])
+def city_map(request: pytest.FixtureRequest) -> CityMap:
     try:
-        return CityMap(loader.load_city())
+        return CityMap(loader.load_city(request.param))
     except (OSError, ValueError, KeyError) as exc:
         pytest.skip(f"no built city: {exc}")
 
