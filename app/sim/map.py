@@ -204,7 +204,7 @@ class CityMap:
         return [(south, west), (south + depth, west), (south + depth, east), (south, east)]
 
 
-def load_map(city_path: str | None = None) -> Map:
+def load_map(city_path: str | None = None) -> Map:  # a city name ("porto") or a built city's directory
     """The imported city (`app.city`) if there is one, else the fallback map (logged)."""
     try:
         from app.city.loader import load_city  # the city package may not be installed yet
@@ -213,7 +213,7 @@ def load_map(city_path: str | None = None) -> Map:
         return FallbackMap()
     try:
         return CityMap(load_city(city_path))
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, LookupError) as exc:
         log.warning("no city could be loaded (%s): using the fallback map (straight-line routes)", exc)
         return FallbackMap()
 

@@ -96,6 +96,7 @@ class NewIncidentDialog(QDialog):
         self.address.setCompleter(completer)
         self.located = QLabel("")
         self.located.setObjectName("dim")
+        self.located.setWordWrap(True)
         self.lat = QDoubleSpinBox()
         self.lon = QDoubleSpinBox()
         for box, (low, high) in ((self.lat, (-90, 90)), (self.lon, (-180, 180))):
