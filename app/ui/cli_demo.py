@@ -67,10 +67,10 @@ def _build_city() -> None:
     """Build the current city before any window opens: the first run imports it (a few seconds, once)."""
     log = logging.getLogger("watchfloor.demo")
     try:
-        from app.city.loader import current_city_name, ensure_built
+        from app.city.loader import current_city_name, load_city
 
         log.info("city %s: building it if this is its first use…", current_city_name())
-        ensure_built(current_city_name())
+        load_city()
     except Exception as exc:  # the console degrades to no basemap and straight-line ETAs, and says so
         log.warning("no city: %s", exc)
 
