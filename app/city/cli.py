@@ -43,6 +43,7 @@ def _result(location: Any) -> dict[str, Any]:
         "lon": location.longitude,
         "municipality": raw.get("municipality"),
         **({"cross_streets": raw["cross_streets"]} if "cross_streets" in raw else {}),
+        **({"elsewhere": raw["elsewhere"]} if raw.get("elsewhere") else {}),
     }
 
 

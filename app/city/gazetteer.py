@@ -446,22 +446,26 @@ class Gazetteer:
             on = [a for a in on if normalize(a.municipality or "") == normalize(municipality)]
         return on
 
-    def find_address(self, street: str, housenumber: str, municipality: str | None = None) -> Address | None:
-        """The address point `housenumber` on `street` (a range "5-7" holds 5, 6 and 7), or None."""
+    def find_addresses(self, street: str, housenumber: str, municipality: str | None = None) -> list[Address]:
+        """The address points `housenumber` on `street` (a range "5-7" holds 5, 6 and 7): one per municipality
+        that has it, or only `municipality`'s when given."""
         on_street = self.addresses_on(street, municipality) or self.addresses_on(street)
         wanted = normalize_number(housenumber)
-        for address in on_street:
-            if normalize_number(address.housenumber) == wanted:
-                return address
+        found = [a for a in on_street if normalize_number(a.housenumber) == wanted]
         digits = re.match(r"\d+", wanted)
-        if not digits:
-            return None
+        if found or not digits:
+            return found
         n = int(digits.group())
         for address in on_street:
             bounds = re.fullmatch(r"(\d+)[a-z]?-(\d+)[a-z]?", normalize_number(address.housenumber))
             if bounds and int(bounds.group(1)) <= n <= int(bounds.group(2)):
-                return address
-        return None
+                found.append(address)
+        return found
+
+    def find_address(self, street: str, housenumber: str, municipality: str | None = None) -> Address | None:
+        """The first of `find_addresses`, or None."""
+        found = self.find_addresses(street, housenumber, municipality)
+        return found[0] if found else None
 
     def interpolate(self, street: Street, housenumber: str) -> LatLon | None:
         """Where number `housenumber` falls on `street`'s centreline, between the numbered points around it.
@@ -496,11 +500,18 @@ class Gazetteer:
             return self._latlon(line.interpolate(d1 + (d2 - d1) * (n - k1) / (k2 - k1)))
         return None
 
-    def intersections(self, first: str, second: str) -> list[tuple[LatLon, str | None]]:
-        """Where streets `first` and `second` meet (within a few metres), with the municipality of each point."""
+    def intersections(
+        self, first: str, second: str, municipality: str | None = None
+    ) -> list[tuple[LatLon, str | None]]:
+        """Where streets `first` and `second` meet (within a few metres), with the municipality of each point;
+        only in `municipality` when given."""
         found: list[tuple[LatLon, str | None]] = []
         for a in self._streets_by_name.get(street_key(first), []):
             for b in self._streets_by_name.get(street_key(second), []):
+                if municipality and normalize(municipality) not in {
+                    normalize(self.streets[a].municipality or ""), normalize(self.streets[b].municipality or "")
+                }:
+                    continue
                 la, lb = self._street_lines[a], self._street_lines[b]
                 if la.distance(lb) > CROSSING_GAP_M:
                     continue

@@ -25,6 +25,8 @@ DEFAULT_USER_AGENT = "watchfloor"
 
 #: "A & B", "A / B", "A and B", "A und B", "A x B", "A @ B": an intersection
 _CROSSING = re.compile(r"\s*(?:&|/|@|\s(?:and|und|x|at)\s)\s*", re.IGNORECASE)
+#: equally good answers farther apart than this (metres) make a query ambiguous
+AMBIGUOUS_M = 200.0
 #: reverse geocoding calls a point an address when an address point is this close (metres)
 REVERSE_ADDRESS_M = 30.0
 #: ... and a street when a named street is this close
@@ -67,9 +69,9 @@ class OfflineGeocoder(Geocoder):
         street_name = gazetteer.street_name(street_query)
         if street_name is None:
             return []
-        address = gazetteer.find_address(street_name, number, municipality)
-        if address is not None:
-            return [self._address_location(address)]
+        addresses = gazetteer.find_addresses(street_name, number, municipality)
+        if addresses:
+            return [self._address_location(address) for address in addresses]
         results = []
         for street in gazetteer.streets_named(street_name, municipality):
             at = gazetteer.interpolate(street, number)
@@ -100,7 +102,7 @@ class OfflineGeocoder(Geocoder):
             text += f", {place.municipality}"
         return _location(text, (place.lat, place.lon), "place", {"type": "place", **as_dict(place)})
 
-    def _intersection(self, query: str) -> list[Location]:
+    def _intersection(self, query: str, municipality: str | None = None) -> list[Location]:
         # Street names may hold a separator word themselves ("Peter- und Paul-Strasse"): try each split.
         for separator in _CROSSING.finditer(query):
             first = self.gazetteer.street_name(query[: separator.start()])
@@ -111,17 +113,18 @@ class OfflineGeocoder(Geocoder):
                 _location(f"{first} & {second}" + (f", {municipality}" if municipality else ""), at,
                           "intersection", {"type": "intersection", "streets": [first, second],
                                            "municipality": municipality})
-                for at, municipality in self.gazetteer.intersections(first, second)
+                for at, municipality in self.gazetteer.intersections(first, second, municipality)
             ]
             if found:
                 return found
         return []
 
-    def _candidates(self, query: str) -> list[Location]:
+    def _tiers(self, query: str) -> list[list[Location]]:
+        """The candidates for `query` in tiers of equally good answers, best tier first."""
         whole, municipality = self._split_municipality(query)
-        crossing = self._intersection(whole)
+        crossing = self._intersection(whole, municipality)
         if crossing:
-            return crossing
+            return [crossing]
         parsed = parse_address(whole)
         if parsed is None:
             return []
@@ -129,8 +132,10 @@ class OfflineGeocoder(Geocoder):
         if number is not None:
             found = self._address(street_query, number, municipality)
             if found:
-                return found
+                return [found]
         places = self.gazetteer.find_places(whole)
+        if municipality:
+            places = [p for p in places if normalize(p.municipality or "") == normalize(municipality)] or places
         street_name = self.gazetteer.street_name(whole)
         streets = self.gazetteer.streets_named(street_name, municipality) if street_name else []
         # A square or a landmark named exactly as asked beats a street; a street beats a bus stop.
@@ -138,10 +143,23 @@ class OfflineGeocoder(Geocoder):
         exact_place = [
             p for p in places if p.kind != "stop" and wanted in {normalize(n) for n in (p.name, *p.names)}
         ]
-        results = [self._place_location(p) for p in exact_place]
-        results.extend(self._street_location(s) for s in streets)
-        results.extend(self._place_location(p) for p in places if p not in exact_place)
-        return results
+        tiers = [
+            [self._place_location(p) for p in exact_place],
+            [self._street_location(s) for s in streets],
+            [self._place_location(p) for p in places if p not in exact_place],
+        ]
+        return [tier for tier in tiers if tier]
+
+    def _candidates(self, query: str) -> list[Location]:
+        tiers = self._tiers(query)
+        if not tiers:
+            return []
+        best, *_ = tiers
+        # Equally good answers far apart ("Kirchstrasse" in three villages): the caller must say which.
+        elsewhere = [c.address for c in best[1:]
+                     if haversine_m(c.latitude, c.longitude, best[0].latitude, best[0].longitude) > AMBIGUOUS_M]
+        best[0].raw["elsewhere"] = list(dict.fromkeys(elsewhere))
+        return [location for tier in tiers for location in tier]
 
     def geocode(
         self, query: str, *, exactly_one: bool = True, limit: int | None = None, **_ignored: Any

@@ -242,6 +242,16 @@ class NewIncidentDialog(QDialog):
         if location is None:
             self._show("bad", f"✖ “{text}” not found — check the spelling, or pick the point on the map")
             return False
+        elsewhere = (location.raw or {}).get("elsewhere") if isinstance(location.raw, dict) else None
+        if elsewhere:
+            # "Kirchstrasse" runs in three villages: verifying one of them would be a guess.
+            choices = [location.address, *elsewhere]
+            self._suggestions.setStringList(choices)
+            self._show("bad", f"✖ “{text}” is in {len(choices)} places: {' · '.join(choices[:4])} — choose one "
+                              "from the list or add the municipality")
+            if self.isVisible():
+                self.address.completer().complete()
+            return False
         precision = precision_of(location)
         if precision in ("address_point", "interpolated", "intersection") and location.address:
             self.address.setText(location.address)  # the address as the gazetteer writes it

@@ -115,3 +115,31 @@ def test_edit_after_creation_and_precision_everywhere(qtbot, hub, console) -> No
     qtbot.waitUntil(lambda: hub.look(lambda p: p.incidents["1001"].address).startswith("Mannerheimintie 1"),
                     timeout=5000)
     assert hub.look(lambda p: p.incidents["1001"].location_precision) == "address_point"
+
+
+def test_a_street_in_several_villages_is_not_verified_until_one_is_chosen(qtbot) -> None:
+    """Liechtenstein has a Kirchstrasse in three municipalities: the dialog asks which, and verifies none."""
+    from app.city.geocoder import make_geocoder
+    from app.city.loader import load_city
+    from app.ui.dialogs import NewIncidentDialog
+
+    city = load_city("liechtenstein")
+    dialog = NewIncidentDialog(make_geocoder(gazetteer=city.gazetteer), center=city.center)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.set_type("structure_fire")
+    dialog.address.setText("Kirchstrasse")
+    assert not dialog.locate() and dialog.verified is None
+    assert "3 places" in dialog.located.text() and "Kirchstrasse, Vaduz" in dialog.located.text()
+    dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+    assert dialog.isVisible() and "not verified" in dialog.error.text()
+    # The same number on one street name in two villages is refused the same way.
+    dialog.address.setText("Landstrasse 6")
+    assert not dialog.locate() and "Landstrasse 6, Triesenberg" in dialog.located.text()
+    # Naming the village verifies it, at that village's street.
+    _type_address(qtbot, dialog, "Kirchstrasse, Vaduz")
+    assert dialog.verified is not None and dialog.verified.precision == "street"
+    qtbot.waitUntil(lambda: not dialog.isVisible())
+    args = dialog.args()
+    assert args["address"] == "Kirchstrasse, Vaduz" and args["location_precision"] == "street"
+    assert city.gazetteer.municipality((args["lat"], args["lon"])) == "Vaduz"

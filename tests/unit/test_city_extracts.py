@@ -212,3 +212,27 @@ def test_the_demo_fleet_sits_at_the_countrys_stations_so_recommendations_differ(
         assert engines[0].eta_s < engines[-1].eta_s  # not all the same ETA
     balzers, ruggell = best.values()
     assert units[balzers.unit].station != units[ruggell.unit].station
+
+
+def test_geocode_and_reverse_commands_print_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import json
+
+    from app.city.cli import add_arguments, run
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert run(parser.parse_args(["geocode", "--city", "liechtenstein", "Landstrasse", "&", "Kirchstrasse"])) == 0
+    crossing = json.loads(capsys.readouterr().out)
+    assert crossing["precision"] == "intersection" and crossing["municipality"] == "Schaan"
+    assert run(parser.parse_args(["reverse", "--city", "liechtenstein", str(crossing["lat"]),
+                                  str(crossing["lon"])])) == 0
+    here = json.loads(capsys.readouterr().out)
+    assert here["municipality"] == "Schaan" and here["precision"] in ("address_point", "street")
+    assert {"Landstrasse", "Kirchstrasse"} & {here["text"].split(" ")[0].rstrip(","), *here["cross_streets"]}
+    assert run(parser.parse_args(["geocode", "--city", "liechtenstein", "--all", "Kirchstrasse"])) == 0
+    everywhere = json.loads(capsys.readouterr().out)
+    assert everywhere[0]["elsewhere"] and len({r["municipality"] for r in everywhere}) >= 3
+    assert run(parser.parse_args(["geocode", "--city", "liechtenstein", "Sturenkatu", "5"])) == 1
+    assert json.loads(capsys.readouterr().out) is None
+    assert run(parser.parse_args(["geocode", "--city", "atlantis", "x"])) == 2
