@@ -56,7 +56,14 @@ def _import(args: argparse.Namespace) -> int:
         return 2
     name = args.name or re.split(r"[-.]", source.name)[0].lower()
     out = Path(args.out) if args.out else cities_dir() / name
-    metadata = build_into(source, out, name)
+    try:
+        metadata = build_into(source, out, name)
+    except FileExistsError as exc:
+        print(exc)
+        return 2
+    except (RuntimeError, ValueError) as exc:  # pyosmium's word for a file that is not an OSM extract
+        print(f"could not import {source}: {exc}")
+        return 2
     print(f"city {metadata['name']!r} written to {out} in {metadata['build_seconds']} s")
     for key, count in metadata["counts"].items():
         print(f"  {key:<26} {count:>6}")

@@ -138,6 +138,9 @@ def build_into(source: Path, out: Path, name: str) -> dict[str, Any]:
     """Import `source` into directory `out` atomically: a crash or a second process never leaves half a city."""
     from app.city.importer import import_city
 
+    if out.exists() and any(out.iterdir()) and not (out / "city.json").is_file():
+        # Replacing a directory that is not a built city could delete someone's files.
+        raise FileExistsError(f"{out} exists and is not a built city: choose an empty or new directory")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=out.parent))
     try:

@@ -190,6 +190,19 @@ def test_city_list_use_and_the_current_city(
     capsys.readouterr()
     run(parser.parse_args(["list"]))
     assert "kruununhaka      imported: Helsinki.osm.pbf" in capsys.readouterr().out
+    # A file that is not an extract: a clear error, and nothing left behind.
+    garbage = tmp_path / "garbage.osm.pbf"
+    garbage.write_bytes(b"not a pbf" * 100)
+    assert run(parser.parse_args(["import", str(garbage), "--name", "garbage"])) == 2
+    assert "could not import" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "cities").iterdir()) == ["helsinki", "kruununhaka"]
+    # An --out that holds something else is never replaced.
+    other = tmp_path / "documents"
+    other.mkdir()
+    (other / "letter.txt").write_text("keep me", encoding="utf-8")
+    assert run(parser.parse_args(["import", str(PBF), "--out", str(other)])) == 2
+    assert "is not a built city" in capsys.readouterr().out
+    assert [p.name for p in other.iterdir()] == ["letter.txt"]
 
 
 def test_load_city_gives_bounds_center_and_data() -> None:
