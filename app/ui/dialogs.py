@@ -311,6 +311,10 @@ class NewIncidentDialog(QDialog):
                "caller": incident.caller, "lat": incident.lat, "lon": incident.lon,
                "location_precision": incident.location_precision or "unverified"}
         changed = {k: v for k, v in new.items() if v != old[k]}
+        # The point boxes keep 6 decimals: a point that only went through them has not moved.
+        if abs(new["lat"] - incident.lat) < 1e-6 and abs(new["lon"] - incident.lon) < 1e-6:
+            changed.pop("lat", None)
+            changed.pop("lon", None)
         if "lat" in changed or "lon" in changed:
             changed.update(lat=new["lat"], lon=new["lon"], location_precision=new["location_precision"])
         return {"incident": incident.id, **changed} if changed else {}

@@ -143,3 +143,17 @@ def test_a_street_in_several_villages_is_not_verified_until_one_is_chosen(qtbot)
     args = dialog.args()
     assert args["address"] == "Kirchstrasse, Vaduz" and args["location_precision"] == "street"
     assert city.gazetteer.municipality((args["lat"], args["lon"])) == "Vaduz"
+
+
+def test_editing_only_the_caller_sends_only_the_caller(qtbot, hub, console) -> None:
+    fire = console("fire1")
+    fire.send("incident.create", {"type": "medical_emergency", "lat": 60.17012345, "lon": 24.94021234,
+                                  "caller": "unknown"})  # more decimals than the point boxes keep
+    qtbot.waitUntil(lambda: "1001" in fire.picture.incidents, timeout=5000)
+    dialog = fire.edit_incident("1001")
+    dialog.caller.setText("Pekka, 050 1")
+    assert dialog.changes() == {"incident": "1001", "caller": "Pekka, 050 1"}
+    qtbot.keyClick(dialog, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: hub.look(lambda p: p.incidents["1001"].caller) == "Pekka, 050 1", timeout=5000)
+    assert hub.look(lambda p: (p.incidents["1001"].lat, p.incidents["1001"].location_precision)) == (
+        60.17012345, "unverified")
