@@ -430,6 +430,12 @@ class MainWindow(QMainWindow):
             self.command_line.show_error(f"“{args['address']}” not found: the incident stays where it is "
                                          "(Ctrl+E to pick the point)", line)
             return None
+        elsewhere = found.raw.get("elsewhere") if isinstance(found.raw, dict) else None
+        if elsewhere:
+            places = " · ".join([found.address, *elsewhere][:4])
+            self.command_line.show_error(f"“{args['address']}” is in several places ({places}): add the "
+                                         "municipality", line)
+            return None
         return {**args, "address": found.address, "lat": found.latitude, "lon": found.longitude,
                 "location_precision": precision_of(found)}
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from app.city.geocoder import make_geocoder
+from app.city.loader import load_city
 from app.city.osm import haversine_m
 from tests.ui import console_fixtures
 
@@ -107,6 +109,12 @@ def test_edit_after_creation_and_precision_everywhere(qtbot, hub, console) -> No
     assert "Kaivokatu 2" in fire.command_line.feedback.text() and "[address point]" in fire.command_line.feedback.text()
     _type_cad(qtbot, fire, "ADDR 1001 Sturenkatu 5")
     assert "not found" in fire.command_line.feedback.text()
+    fire.command_line.edit.clear()
+    fire.city.geocoder, helsinki = make_geocoder(gazetteer=load_city("liechtenstein").gazetteer), fire.city.geocoder
+    _type_cad(qtbot, fire, "ADDR 1001 Kirchstrasse")  # three villages have one: which?
+    assert "several places" in fire.command_line.feedback.text()
+    fire.city.geocoder = helsinki
+    fire.command_line.edit.clear()
     _type_cad(qtbot, fire, "CALLER 1001 Pekka 050 1")
     qtbot.waitUntil(lambda: hub.look(lambda p: p.incidents["1001"].caller) == "Pekka 050 1", timeout=5000)
     assert hub.look(lambda p: p.incidents["1001"].address).startswith("Kaivokatu 2")  # ADDR changed nothing
@@ -119,8 +127,6 @@ def test_edit_after_creation_and_precision_everywhere(qtbot, hub, console) -> No
 
 def test_a_street_in_several_villages_is_not_verified_until_one_is_chosen(qtbot) -> None:
     """Liechtenstein has a Kirchstrasse in three municipalities: the dialog asks which, and verifies none."""
-    from app.city.geocoder import make_geocoder
-    from app.city.loader import load_city
     from app.ui.dialogs import NewIncidentDialog
 
     city = load_city("liechtenstein")
