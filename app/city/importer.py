@@ -10,10 +10,11 @@ from typing import Any
 
 from app.city.basemap import ATTRIBUTION, build_basemap
 from app.city.gazetteer import build_gazetteer
+from app.city.loader import builder_version, file_digest
 from app.city.osm import read_extract
 from app.city.roads import build_road_graph
 
-FORMAT = "watchfloor-city/1"
+FORMAT = "watchfloor-city/2"
 
 
 def _write_json(path: Path, document: dict[str, Any]) -> int:
@@ -47,14 +48,15 @@ def import_city(source: str | Path, out_dir: str | Path, name: str) -> dict[str,
         "license": "ODbL-1.0",
         "bounds": basemap["bounds"],
         "center": basemap["center"],
-        "source": {"file": source.name, "bytes": source.stat().st_size},
+        "source": {"file": source.name, "bytes": source.stat().st_size, "sha256": file_digest(source)},
+        "builder": builder_version(),
         "counts": {
             **{f"basemap.{layer}": len(fc["features"]) for layer, fc in basemap["layers"].items()},
             "roads.nodes": len(roads["nodes"]),
             "roads.edges": len(roads["edges"]),
             **{
                 f"gazetteer.{key}": len(gazetteer[key])
-                for key in ("addresses", "streets", "places", "facilities")
+                for key in ("addresses", "streets", "places", "facilities", "municipalities")
             },
         },
         "bytes": sizes,

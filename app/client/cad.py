@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain.entities import UnitStatus
+from app.domain.entities import Incident, UnitStatus
+from app.domain.incident_types import INCIDENT_TYPES
+from app.domain.location import precision_label
 
 #: Status verbs in the CAD tradition -> the unit status they set.
 STATUS_VERBS: dict[str, UnitStatus] = {
@@ -33,6 +35,10 @@ VERBS: dict[str, tuple[str, str]] = {
     "CL": ("CL <incident> <disposition>", "close an incident (e.g. resolved, false_alarm, transported)"),
     "N": ("N <incident> <text>", "add a note to an incident's narrative"),
     "P": ("P <incident> <1-5>", "change an incident's priority (1 is most urgent)"),
+    "I": ("I <incident>", "show an incident: type, priority, address and how precisely it is located"),
+    "ADDR": ("ADDR <incident> <address>", "move an incident to an address the geocoder finds"),
+    "T": ("T <incident> <type>", "change an incident's type (e.g. structure_fire)"),
+    "CALLER": ("CALLER <incident> <text>", "change an incident's caller"),
     "AID": ("AID <incident> <agency> [note]", "request mutual aid from another agency"),
     "ACC": ("ACC <request> [note]", "accept a mutual-aid request (e.g. ACC AR-3)"),
     "DEC": ("DEC <request> [note]", "decline a mutual-aid request"),
@@ -52,6 +58,10 @@ class CadCommand:
     verb: str
     commands: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     summary: str = ""
+    show: str = ""  # an incident to describe on the command line (I)
+    #: the address must be geocoded before sending (ADDR): the client adds lat, lon and location_precision,
+    #: and sends nothing when the geocoder does not find it
+    locate: bool = False
 
 
 def _usage(verb: str) -> CadError:
@@ -124,6 +134,18 @@ def parse(line: str, agencies: frozenset[str] | None = None) -> CadCommand:
         incident = _incident(rest[0], verb)
         return CadCommand(verb, [("incident.update", {"incident": incident, "priority": int(rest[1])})],
                           f"{incident} priority {rest[1]}")
+    if verb == "I":
+        if len(rest) != 1:
+            raise _usage(verb)
+        incident = _incident(rest[0], verb)
+        return CadCommand(verb, [], f"incident {incident}", show=incident)
+    if verb in ("ADDR", "T", "CALLER"):
+        if len(rest) < 2:
+            raise _usage(verb)
+        incident, value = _incident(rest[0], verb), text_after(2)
+        key = {"ADDR": "address", "T": "type", "CALLER": "caller"}[verb]
+        return CadCommand(verb, [("incident.update", {"incident": incident, key: value})],
+                          f"{incident} {key}: {value}", locate=verb == "ADDR")
     if verb == "AID":
         if len(rest) < 2:
             raise _usage(verb)
@@ -146,6 +168,15 @@ def parse(line: str, agencies: frozenset[str] | None = None) -> CadCommand:
         raise _usage(verb)
     channel = _channel(rest[0], agencies)
     return CadCommand(verb, [("message.send", {"channel": channel, "text": text_after(2)})], f"message to {channel}")
+
+
+def incident_line(incident: Incident) -> str:
+    """The one-line answer to `I <incident>`: "1003 P1 Structure fire · Aeulestrasse 20 [address point] · NEW"."""
+    itype = INCIDENT_TYPES.get(incident.type)
+    where = incident.address or f"{incident.lat:.5f}, {incident.lon:.5f}"
+    precision = f" [{precision_label(incident.location_precision)}]" if incident.location_precision else ""
+    return (f"{incident.id} P{incident.priority} {itype.label if itype else incident.type} · {where}{precision} · "
+            f"{incident.status.value.replace('_', ' ').upper()}")
 
 
 def help_text() -> str:

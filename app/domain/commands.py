@@ -20,6 +20,7 @@ class CreateIncident:
     notes: str = ""
     restricted: bool = False
     owner: str | None = None  # supervisors may take a call on behalf of another agency
+    location_precision: str = "unverified"  # what the point stands for (app.domain.location.PRECISIONS)
 
 
 @dataclass(slots=True)
@@ -32,6 +33,7 @@ class UpdateIncident:
     address: str | None = None
     caller: str | None = None
     restricted: bool | None = None
+    location_precision: str | None = None  # with a new address or point; without one, they become "unverified"
 
 
 @dataclass(slots=True)

@@ -31,6 +31,7 @@ from app.domain.lifecycle import (
     UNIT_DRIVES_INCIDENT,
     UNIT_TRANSITIONS,
 )
+from app.domain.location import PRECISIONS
 from app.domain.picture import Picture, viewer_of
 from app.domain.visibility import RESTRICTED_TO
 
@@ -135,9 +136,15 @@ def _create_incident(cx: _Context, a: c.CreateIncident) -> list[Draft]:
         "lat": lat, "lon": lon, "address": _text(a.address, "address", MAX_SHORT_TEXT, required=False),
         "caller": _text(a.caller, "caller", MAX_SHORT_TEXT, required=False),
         "notes": _text(a.notes, "notes", required=False), "owner": owner, "agencies": [owner],
-        "restricted": a.restricted,
+        "restricted": a.restricted, "location_precision": _precision(a.location_precision),
     }
     return [Draft(ev.INCIDENT_CREATED, data, [owner] if a.restricted else None)]
+
+
+def _precision(value: str) -> str:
+    if value not in PRECISIONS:
+        raise Refusal("bad_precision", f"location_precision must be one of {', '.join(PRECISIONS)}")
+    return value
 
 
 def _update_incident(cx: _Context, a: c.UpdateIncident) -> list[Draft]:
@@ -158,6 +165,11 @@ def _update_incident(cx: _Context, a: c.UpdateIncident) -> list[Draft]:
         changes["caller"] = _text(a.caller, "caller", MAX_SHORT_TEXT, required=False)
     if a.restricted is not None and a.restricted != incident.restricted:
         changes["restricted"] = a.restricted
+    if a.location_precision is not None:
+        changes["location_precision"] = _precision(a.location_precision)
+    elif "address" in changes or "lat" in changes:
+        # A new address or point that nobody verified: the old precision no longer describes it.
+        changes["location_precision"] = "unverified"
     changes = {k: v for k, v in changes.items() if getattr(incident, k) != v}
     if not changes:
         raise Refusal("no_change", f"incident {incident.id} already has those values")

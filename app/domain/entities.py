@@ -74,6 +74,7 @@ class Incident:
     status_at: float = 0.0
     closed_at: float | None = None
     attachments: list[Attachment] = field(default_factory=list)  # snapshots, e.g. from a drone's video
+    location_precision: str = ""  # app.domain.location.PRECISIONS; "" for incidents from before it was kept
 
 
 def incident_from_wire(d: dict[str, Any]) -> Incident:

@@ -219,6 +219,7 @@ def _incident_created(p: Picture, e: Event) -> None:
         owner=d["owner"], agencies=list(d.get("agencies") or [d["owner"]]), caller=d.get("caller", ""),
         restricted=bool(d.get("restricted", False)), status_at=e.ts,
         notes=[Note(e.ts, e.actor, d["notes"])] if d.get("notes") else [],
+        location_precision=d.get("location_precision", ""),
     )
     p.next_incident_number = max(p.next_incident_number, int(d["id"]) + 1)
 
@@ -227,7 +228,7 @@ def _incident_updated(p: Picture, e: Event) -> None:
     incident = p.incidents.get(e.data["id"])
     if incident is None:
         return
-    for key in ("type", "priority", "lat", "lon", "address", "caller", "restricted"):
+    for key in ("type", "priority", "lat", "lon", "address", "caller", "restricted", "location_precision"):
         if key in e.data:
             setattr(incident, key, e.data[key])
 

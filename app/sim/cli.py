@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drone-mavlink-host", default="127.0.0.1", help="the hub's MAVLink host")
     parser.add_argument("--drone-video", choices=["udp", "http", "none"], default="udp",
                         help="the drone's camera stream (ffmpeg H.264 MPEG-TS with KLV; default udp)")
-    parser.add_argument("--city", help="built city directory (default: the shipped one, else a fallback map)")
+    parser.add_argument("--city", help="city name or built city directory (default: the current city, else fallback)")
     parser.add_argument("--transport", choices=["ws", "field"], default="ws",
                         help="how units report positions: ws (the feed account's websocket; the default) or field "
                              "(police CoT over TCP, fire CoT over UDP, EMS NMEA over UDP, to the hub's feed ports)")

@@ -7,6 +7,7 @@ handful of approximate places inside central Helsinki, enough to develop and tes
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -50,6 +51,29 @@ class Address:
     label: str
     lat: float
     lon: float
+    precision: str = "address_point"  # app.domain.location.PRECISIONS: the fallback map's are "unverified"
+
+
+@dataclass(frozen=True, slots=True)
+class FloodWarning:
+    """The texts and area of the shift's flood warning (a CAP alert)."""
+
+    headline: str
+    description: str
+    instruction: str
+    area: list[LatLon]
+
+
+def _sea_flood(area: list[LatLon]) -> FloodWarning:
+    return FloodWarning("Flood warning: sea level rising at the South Harbour",
+                        "Storm surge: sea level expected 80-100 cm above mean within two hours.",
+                        "Keep clear of the shore; move vehicles from low-lying streets.", area)
+
+
+#: how far (metres) a river's high water reaches past its banks in the warning
+RIVER_FLOOD_M = 150.0
+#: water smaller than this (square degrees, ~5 ha) is a pond, not a river that floods streets
+MIN_RIVER_DEG2 = 6e-6
 
 
 class Map(Protocol):
@@ -72,6 +96,10 @@ class Map(Protocol):
 
     def flood_area(self) -> list[LatLon]:
         """A polygon of low ground by the shore, for the flood warning."""
+        ...
+
+    def flood_warning(self) -> FloodWarning:
+        """The flood warning the shift issues: what floods, and where."""
         ...
 
 
@@ -112,7 +140,7 @@ class FallbackMap:
         street = rng.choice(self._STREETS)
         number = rng.randint(1, 60)
         lat, lon = round(rng.uniform(south, north), 6), round(rng.uniform(west, east), 6)
-        return Address(f"{street} {number}", lat, lon)
+        return Address(f"{street} {number}", lat, lon, "unverified")
 
     def stations(self, kind: str) -> list[Station]:
         """The approximate bases of `kind`."""
@@ -122,14 +150,50 @@ class FallbackMap:
         """The South Harbour."""
         return list(SOUTH_HARBOUR_FLOOD)
 
+    def flood_warning(self) -> FloodWarning:
+        """A storm surge at the South Harbour."""
+        return _sea_flood(self.flood_area())
+
 
 #: Facility kinds of `app.city` that serve as each kind of base, in order of preference.
 _FACILITY_KINDS = {"fire": ("fire_station",), "police": ("police",), "hospital": ("hospital", "clinic"),
                    "medical": ("hospital", "fire_station", "clinic")}
 
 
+#: a settlement farther than this from every base of a kind gets a plausible post of that kind (metres)
+COVER_M = 4000.0
+#: at most this many plausible posts are added per kind
+MAX_ADDED_POSTS = 4
+_POST_NAMES = {"fire": "Fire post", "police": "Police post", "medical": "Ambulance post"}
+
+
+def plausible_posts(kind: str, stations: list[Station], settlements: list[tuple[str, float, float]]
+                    ) -> list[Station]:
+    """Posts a service of `kind` would plausibly have where the data shows none: at the settlements farthest
+    from every known base (beyond COVER_M), farthest first. Named as additions, so nobody mistakes them for
+    real stations."""
+    if kind not in _POST_NAMES or not stations:
+        return []
+    bases = list(stations)
+    added: list[Station] = []
+    while len(added) < MAX_ADDED_POSTS:
+        gaps = [(min(fast_distance_m(b.point, (lat, lon)) for b in bases), name, lat, lon)
+                for name, lat, lon in settlements]
+        far = max(gaps, default=None)
+        if far is None or far[0] <= COVER_M:
+            break
+        _, name, lat, lon = far
+        post = Station(kind, f"{_POST_NAMES[kind]} {name} (plausible addition, not in OpenStreetMap)", lat, lon)
+        added.append(post)
+        bases.append(post)
+    return added
+
+
 class CityMap:
-    """The imported city: routes on its road network, its addresses, its stations and hospitals."""
+    """The imported city: routes on its road network, its addresses, its stations and hospitals.
+
+    Units are based at the city's real fire stations, police stations and hospitals; where a large city's data
+    leaves settlements far from any base of a kind, plausible posts are added there (see `plausible_posts`)."""
 
     def __init__(self, city: Any) -> None:
         self.city = city
@@ -145,7 +209,7 @@ class CityMap:
             if not found:  # an extract may cut every station off: base the units in the middle
                 lat, lon = city.center
                 found = [Station(kind, f"{kind} base (no station in the map)", lat, lon)]
-            self._stations[kind] = found
+            self._stations[kind] = found + plausible_posts(kind, found, city.gazetteer.settlements)
 
     def route(self, origin: LatLon, destination: LatLon) -> list[LatLon]:
         """The fastest road route; a straight line where the roads do not join the two points."""
@@ -161,17 +225,45 @@ class CityMap:
         return list(self._stations[kind])
 
     def flood_area(self) -> list[LatLon]:
-        """The part of the South Harbour inside the city's bounds, else a strip along the southern edge."""
+        """The area of `flood_warning`."""
+        return self.flood_warning().area
+
+    def flood_warning(self) -> FloodWarning:
+        """A storm surge at the South Harbour when the city has it; else high water on the city's largest river
+        or lake (the Rhine in Liechtenstein, the Douro in Porto); else a strip along the southern edge."""
         (south, west), (north, east) = self.city.bounds
+        box = shapely.box(west, south, east, north)
         harbour = shapely.Polygon([(lon, lat) for lat, lon in SOUTH_HARBOUR_FLOOD])
-        inside = harbour.intersection(shapely.box(west, south, east, north))
+        inside = harbour.intersection(box)
         if isinstance(inside, shapely.Polygon) and inside.area > 0.1 * harbour.area:
-            return [(round(lat, 6), round(lon, 6)) for lon, lat in inside.exterior.coords[:-1]]
+            return _sea_flood([(round(lat, 6), round(lon, 6)) for lon, lat in inside.exterior.coords[:-1]])
+        river = self._largest_water(box)
+        if river is not None:
+            name, area = river
+            return FloodWarning(f"Flood warning: the {name} is rising",
+                                f"Heavy rain upstream: the {name} expected to overtop its banks within hours.",
+                                "Keep clear of the banks; move vehicles from low-lying streets.", area)
         depth = (north - south) * 0.1
-        return [(south, west), (south + depth, west), (south + depth, east), (south, east)]
+        return _sea_flood([(south, west), (south + depth, west), (south + depth, east), (south, east)])
+
+    def _largest_water(self, box: shapely.Polygon) -> tuple[str, list[LatLon]] | None:
+        """The largest named water area, widened by RIVER_FLOOD_M and clipped to the city, as a ring."""
+        with self.city.basemap_path.open(encoding="utf-8") as f:
+            water = json.load(f)["layers"]["water"]["features"]
+        areas = [(shapely.geometry.shape(w["geometry"]), w["properties"].get("name") or "river") for w in water]
+        geometry, name = max(areas, key=lambda gn: gn[0].area, default=(None, ""))
+        if geometry is None or geometry.area < MIN_RIVER_DEG2:  # a pond or a fountain does not flood streets
+            return None
+        degrees = RIVER_FLOOD_M / 111_320.0
+        reach = geometry.buffer(degrees).intersection(box)
+        largest = max(shapely.get_parts(reach), key=lambda g: g.area, default=None)
+        if largest is None or largest.geom_type != "Polygon":
+            return None
+        ring = largest.simplify(degrees / 3).exterior.coords[:-1]
+        return name, [(round(lat, 6), round(lon, 6)) for lon, lat in ring]
 
 
-def load_map(city_path: str | None = None) -> Map:
+def load_map(city_path: str | None = None) -> Map:  # a city name ("porto") or a built city's directory
     """The imported city (`app.city`) if there is one, else the fallback map (logged)."""
     try:
         from app.city.loader import load_city  # the city package may not be installed yet
@@ -180,7 +272,7 @@ def load_map(city_path: str | None = None) -> Map:
         return FallbackMap()
     try:
         return CityMap(load_city(city_path))
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, LookupError) as exc:
         log.warning("no city could be loaded (%s): using the fallback map (straight-line routes)", exc)
         return FallbackMap()
 

@@ -198,7 +198,8 @@ class Scenario:
         incident = self._open(t, code, priority, address.lat, address.lon, address.label)
         out.append(SimCommand(t, DISPATCH, "incident.create", {
             "type": code, "priority": priority, "lat": address.lat, "lon": address.lon,
-            "address": address.label, "caller": "112", "notes": f"{itype.label} reported by phone"},
+            "address": address.label, "location_precision": address.precision, "caller": "112",
+            "notes": f"{itype.label} reported by phone"},
             ref=incident.key))
         if not itype.needs:
             incident.dispatching = False
@@ -261,12 +262,12 @@ class Scenario:
         if c.flood_at is not None and t == c.flood_at:
             self._alerts += 1
             self._flood_ref = f"AL{self._alerts}"
-            area = [[lat, lon] for lat, lon in self.map.flood_area()]
+            warning = self.map.flood_warning()
+            area = [[lat, lon] for lat, lon in warning.area]
             fleet.append(SimCommand(t, FLEET, "alert.issue", {
-                "headline": "Flood warning: sea level rising at the South Harbour", "event": "Flood",
+                "headline": warning.headline, "event": "Flood",
                 "severity": "Moderate", "urgency": "Expected", "areas": [{"polygon": area}],
-                "description": "Storm surge: sea level expected 80-100 cm above mean within two hours.",
-                "instruction": "Keep clear of the shore; move vehicles from low-lying streets.",
+                "description": warning.description, "instruction": warning.instruction,
                 "source": "sim"}, ref=self._flood_ref))
         if c.flood_at is not None and self._flood_ref and t == c.flood_at + c.flood_lasts:
             fleet.append(SimCommand(t, FLEET, "alert.cancel", {"alert": Ref(self._flood_ref),

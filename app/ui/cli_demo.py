@@ -63,6 +63,18 @@ def start_scenario(url: str, seed: int, speed: float, stop: threading.Event,
     return thread
 
 
+def _build_city() -> None:
+    """Build the current city before any window opens: the first run imports it (a few seconds, once)."""
+    log = logging.getLogger("watchfloor.demo")
+    try:
+        from app.city.loader import current_city_name, load_city
+
+        log.info("city %s: building it if this is its first use…", current_city_name())
+        load_city()
+    except Exception as exc:  # the console degrades to no basemap and straight-line ETAs, and says so
+        log.warning("no city: %s", exc)
+
+
 def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Callable[[], None]]:
     """Start the hub, the scenario and the console; returns the app, the window and a clean-up function."""
     from app.sim.field import FeedPorts, gateway_options
@@ -76,6 +88,7 @@ def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Call
         claim_demo_log(db, own=args.db is None)  # never the demo accounts in a log that is not the demo's
     except ValueError as exc:
         raise SystemExit(f"watchfloor demo: {exc}") from None
+    _build_city()
     app = make_app(args.theme)
     hub = HubThread(db, port=args.port)
     for name, role, agency in DEMO_USERS:

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.client.cad import CadCommand, help_text
+from app.city.geocoder import precision_of
+from app.client.cad import CadCommand, help_text, incident_line
 from app.domain import events as ev
 from app.domain.entities import IncidentStatus
 from app.domain.incident_types import INCIDENT_TYPES
@@ -204,6 +205,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         incident = menu.addMenu("&Incident")
         self._action(incident, "&New incident…", self.new_incident, ["F2", "Ctrl+N"])
+        self._action(incident, "&Edit incident…", lambda: self._on_selected(self.edit_incident), ["Ctrl+E"])
         self._action(incident, "&Assign units…", lambda: self._on_selected(self.open_recommend), ["Ctrl+R"])
         self._action(incident, "Request mutual &aid…", lambda: self._on_selected(self.request_aid), [])
         self._action(incident, "&Close incident…", lambda: self._on_selected(self.close_incident), ["Ctrl+Shift+C"])
@@ -262,6 +264,7 @@ class MainWindow(QMainWindow):
         self.units.current_changed.connect(lambda u: self.map.select("unit", u))
         self.detail.recommend.connect(self.open_recommend)
         self.detail.close_incident.connect(self.close_incident)
+        self.detail.edit_incident.connect(self.edit_incident)
         self.detail.request_aid.connect(self.request_aid)
         self.detail.add_note.connect(
             lambda i, t: self.send("incident.note", {"incident": i, "text": t}, f"note on {i}"))
@@ -399,8 +402,42 @@ class MainWindow(QMainWindow):
     def run_cad(self, command: CadCommand) -> None:
         """Send what a CAD line stands for."""
         line = self.command_line.edit.history[-1] if self.command_line.edit.history else None
-        for name, args in command.commands:
+        if command.show:
+            incident = self.picture.incidents.get(command.show)
+            if incident is None:
+                self.command_line.show_error(f"there is no incident {command.show}", line)
+            else:
+                self.command_line.show_info(incident_line(incident))
+            return
+        commands = command.commands
+        if command.locate:
+            located = self._locate_for_cad(commands[0][1])
+            if located is None:
+                return
+            commands = [(commands[0][0], located)]
+        for name, args in commands:
             self.send(name, args, command.summary, line)
+
+    def _locate_for_cad(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        """ADDR: the update with the geocoded point and precision, or None (shown as an error) if not found."""
+        line = self.command_line.edit.history[-1] if self.command_line.edit.history else None
+        try:
+            found = self.city.geocoder.geocode(args["address"]) if self.city.geocoder else None
+        except Exception as exc:  # a geocoder failure leaves the incident where it is
+            self.command_line.show_error(f"geocoder error: {exc}", line)
+            return None
+        if found is None:
+            self.command_line.show_error(f"“{args['address']}” not found: the incident stays where it is "
+                                         "(Ctrl+E to pick the point)", line)
+            return None
+        elsewhere = found.raw.get("elsewhere") if isinstance(found.raw, dict) else None
+        if elsewhere:
+            places = " · ".join([found.address, *elsewhere][:4])
+            self.command_line.show_error(f"“{args['address']}” is in several places ({places}): add the "
+                                         "municipality", line)
+            return None
+        return {**args, "address": found.address, "lat": found.latitude, "lon": found.longitude,
+                "location_precision": precision_of(found)}
 
     def _send_chat(self, channel: str, text: str) -> None:
         self.send("message.send", {"channel": channel, "text": text}, f"message to {channel}")
@@ -427,6 +464,22 @@ class MainWindow(QMainWindow):
         """Open the new-incident dialog (optionally at a map point); sends incident.create on OK."""
         dialog = NewIncidentDialog(self.city.geocoder, at=at, center=self.city.center, parent=self)
         dialog.accepted.connect(lambda: self._create(dialog.args()))
+        dialog.open()
+        return dialog
+
+    def edit_incident(self, incident_id: str) -> NewIncidentDialog | None:
+        """The incident dialog filled with an incident; sends incident.update with what changed on OK."""
+        incident = self.picture.incidents.get(incident_id)
+        if incident is None:
+            return None
+        dialog = NewIncidentDialog(self.city.geocoder, center=self.city.center, parent=self, incident=incident)
+
+        def save() -> None:
+            changes = dialog.changes()
+            if changes:
+                self.send("incident.update", changes, f"edit {incident_id}")
+
+        dialog.accepted.connect(save)
         dialog.open()
         return dialog
 

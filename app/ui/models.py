@@ -14,6 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from app.domain.entities import Incident, IncidentStatus, Unit
+from app.domain.location import precision_label
 from app.domain.picture import Picture
 from app.ui.theme import (
     INCIDENT_STATUS_COLORS,
@@ -128,7 +129,9 @@ class IncidentQueueModel(_KeyedModel):
             if column == 2:
                 return type_label(incident.type)
             if column == 3:
-                return incident.address or f"{incident.lat:.5f}, {incident.lon:.5f}"
+                where = incident.address or f"{incident.lat:.5f}, {incident.lon:.5f}"
+                precision = incident.location_precision
+                return f"{where}  [{precision_label(precision)}]" if precision else where
             if column == 4:
                 return incident.status.value.replace("_", " ").upper()
             if column == 5:
@@ -142,6 +145,8 @@ class IncidentQueueModel(_KeyedModel):
                 return QBrush(QColor(INCIDENT_STATUS_COLORS.get(incident.status.value, "#8b949e")))
             if column == 1:
                 return QBrush(QColor(agency_color(incident.owner, self.agencies)))
+            if column == 3 and incident.location_precision == "unverified":
+                return QBrush(QColor("#e3b341"))  # amber: nobody confirmed where this is
         if role == Qt.ItemDataRole.BackgroundRole:
             until = self.flash_until.get(incident.id, 0.0)
             if until > self.clock() and int(self.clock() * 2) % 2 == 0:

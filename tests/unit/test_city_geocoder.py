@@ -37,7 +37,7 @@ def test_a_real_address_geocodes_to_its_building(geocoder: OfflineGeocoder) -> N
     raw = _raw_position(**{"addr:street": "Kaivokatu", "addr:housenumber": "2", "name": "Ateneum"})
     location = geocoder.geocode("Kaivokatu 2")
     assert isinstance(location, Location)
-    assert location.raw["match"] == "address"
+    assert location.raw["precision"] == "address_point"
     assert location.address.startswith("Kaivokatu 2")
     assert haversine_m(location.latitude, location.longitude, *raw) < 40
 
@@ -70,7 +70,7 @@ def test_swedish_name_comes_from_the_data() -> None:
 
 def test_partial_street_and_named_places(geocoder: OfflineGeocoder) -> None:
     street = geocoder.geocode("Mannerh")
-    assert street is not None and street.address == "Mannerheimintie" and street.raw["match"] == "street"
+    assert street is not None and street.address == "Mannerheimintie, Helsinki" and street.raw["precision"] == "street"
     square = geocoder.geocode("Kauppatori")
     assert square is not None and square.raw["category"] == "square"
     assert geocoder.geocode("Salutorget").point == square.point  # its Swedish name
@@ -78,10 +78,21 @@ def test_partial_street_and_named_places(geocoder: OfflineGeocoder) -> None:
     assert ateneum is not None and ateneum.raw["name"] == "Ateneum" and ateneum.raw["category"] == "museum"
 
 
-def test_an_unknown_number_gives_the_nearest_on_the_same_side(geocoder: OfflineGeocoder) -> None:
-    location = geocoder.geocode("Mannerheimintie 999")
-    assert location is not None and location.raw["match"] == "nearest_number"
-    assert int("".join(c for c in location.raw["housenumber"] if c.isdigit())) % 2 == 1
+def test_an_unknown_number_is_interpolated_between_its_neighbours(geocoder: OfflineGeocoder) -> None:
+    gazetteer = load_city().gazetteer
+    numbers = {int(a.housenumber) for a in gazetteer.addresses_on("Mannerheimintie") if a.housenumber.isdigit()}
+    missing = next(n for n in range(min(numbers) + 2, max(numbers)) if n not in numbers
+                   and {n - 2, n + 2} & numbers)  # a gap in the numbering, on a side that has numbers
+    location = geocoder.geocode(f"Mannerheimintie {missing}")
+    assert location is not None and location.raw["precision"] == "interpolated"
+    assert location.address.startswith(f"Mannerheimintie {missing}")
+    below = max((a for a in gazetteer.addresses_on("Mannerheimintie")
+                 if a.housenumber.isdigit() and int(a.housenumber) < missing and int(a.housenumber) % 2 == missing % 2),
+                key=lambda a: int(a.housenumber))
+    assert haversine_m(location.latitude, location.longitude, below.lat, below.lon) < 300
+    # A number past either end of the numbered stretch: the street, and it says so.
+    beyond = geocoder.geocode("Mannerheimintie 999")
+    assert beyond is not None and beyond.raw["precision"] == "street" and beyond.address.startswith("Mannerheimintie")
 
 
 @pytest.mark.parametrize("query", ["Xyzzyplatz 12", "qqqq", "", "   ,  "])

@@ -10,8 +10,9 @@ from typing import Any
 import osmium
 import pytest
 
+from app.city import loader
 from app.city.cli import add_arguments, run
-from app.city.loader import CITY_RESOURCES, DEFAULT_CITY, load_city
+from app.city.loader import CITY_RESOURCES, load_city
 
 PBF = CITY_RESOURCES / "Helsinki.osm.pbf"
 # The extract's bbox is 24.935-24.953 E, 60.164-60.179 N; nothing we write may fall outside this box.
@@ -51,7 +52,9 @@ def test_import_writes_the_four_files(built: Path) -> None:
     meta = _read(built / "city.json")
     assert meta["name"] == "helsinki"
     assert meta["attribution"] == "© OpenStreetMap contributors"
-    assert meta["source"] == {"file": "Helsinki.osm.pbf", "bytes": PBF.stat().st_size}
+    assert meta["source"] == {"file": "Helsinki.osm.pbf", "bytes": PBF.stat().st_size,
+                              "sha256": loader.file_digest(PBF)}
+    assert meta["builder"] == loader.builder_version()
     assert meta["bytes"]["basemap.json"] < 4 * 1024 * 1024
 
 
@@ -143,16 +146,68 @@ def test_gazetteer_lists_the_extracts_fire_station(built: Path) -> None:
     assert {f["kind"] for f in facilities} <= {"fire_station", "police", "hospital", "clinic"}
 
 
-def test_shipped_city_is_the_current_build(built: Path) -> None:
-    """The committed resources/city/helsinki must be what the importer makes today."""
-    fresh, shipped = _read(built / "city.json"), _read(DEFAULT_CITY / "city.json")
-    assert fresh["counts"] == shipped["counts"]
-    assert fresh["bytes"] == shipped["bytes"]
+def test_shipped_city_is_built_on_first_use_and_rebuilt_when_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shipped extract is built into the user's data folder, never into the package, and only once."""
+    monkeypatch.setenv("WATCHFLOOR_DATA_DIR", str(tmp_path))
+    path = loader.ensure_built("helsinki")
+    assert path == tmp_path / "cities" / "helsinki" and (path / "gazetteer.json").is_file()
+    assert not (CITY_RESOURCES / "helsinki").exists()
+    first = (path / "city.json").stat().st_mtime_ns
+    loader._ensure_built.cache_clear()
+    assert loader.ensure_built("helsinki") == path and (path / "city.json").stat().st_mtime_ns == first
+    # Built by other code (an older importer): rebuilt.
+    meta = _read(path / "city.json")
+    (path / "city.json").write_text(json.dumps({**meta, "builder": "0" * 16}), encoding="utf-8")
+    loader._ensure_built.cache_clear()
+    loader.ensure_built("helsinki")
+    assert _read(path / "city.json")["builder"] == loader.builder_version()
+    assert [p.name for p in (tmp_path / "cities").iterdir()] == ["helsinki"]  # no staging left behind
+
+
+def test_city_list_use_and_the_current_city(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    monkeypatch.setenv("WATCHFLOOR_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("WATCHFLOOR_CITY")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert loader.current_city_name() == "liechtenstein"  # a fresh installation
+    assert run(parser.parse_args(["list"])) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].startswith("* liechtenstein") and any("porto" in line for line in listed)
+    assert run(parser.parse_args(["use", "helsinki"])) == 0
+    assert loader.current_city_name() == "helsinki" and load_city().name == "helsinki"
+    assert run(parser.parse_args(["use", "atlantis"])) == 2
+    assert "no city named 'atlantis'" in capsys.readouterr().out
+    assert loader.current_city_name() == "helsinki"
+    # An import goes to the data folder under its own name and is listed.
+    assert run(parser.parse_args(["import", str(PBF), "--name", "kruununhaka"])) == 0
+    assert (tmp_path / "cities" / "kruununhaka" / "city.json").is_file()
+    capsys.readouterr()
+    run(parser.parse_args(["list"]))
+    assert "kruununhaka      imported: Helsinki.osm.pbf" in capsys.readouterr().out
+    # A file that is not an extract: a clear error, and nothing left behind.
+    garbage = tmp_path / "garbage.osm.pbf"
+    garbage.write_bytes(b"not a pbf" * 100)
+    assert run(parser.parse_args(["import", str(garbage), "--name", "garbage"])) == 2
+    assert "could not import" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "cities").iterdir()) == ["helsinki", "kruununhaka"]
+    # An --out that holds something else is never replaced.
+    other = tmp_path / "documents"
+    other.mkdir()
+    (other / "letter.txt").write_text("keep me", encoding="utf-8")
+    assert run(parser.parse_args(["import", str(PBF), "--out", str(other)])) == 2
+    assert "is not a built city" in capsys.readouterr().out
+    assert [p.name for p in other.iterdir()] == ["letter.txt"]
 
 
 def test_load_city_gives_bounds_center_and_data() -> None:
     city = load_city()
-    assert city is load_city(DEFAULT_CITY)  # cached
+    assert city is load_city("helsinki") and city is load_city(city.path)  # cached
     (south, west), (north, east) = city.bounds
     assert south < city.center[0] < north and west < city.center[1] < east
     assert city.basemap_path.is_file()

@@ -94,7 +94,7 @@ def test_tagging_rules() -> None:
 
 def _where(query: str) -> tuple[float, float]:
     location = OfflineGeocoder(load_city().gazetteer).geocode(query)
-    assert location is not None and location.raw["match"] == "address", query
+    assert location is not None and location.raw["precision"] == "address_point", query
     return location.latitude, location.longitude
 
 

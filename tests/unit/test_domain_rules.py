@@ -269,3 +269,23 @@ def test_a_malformed_polygon_is_refused_as_bad_geometry(world: World, polygon: l
     area = c.AlertAreaArgs(polygon=polygon)
     assert world.refused(SUPER, "alert.issue", c.IssueAlert("Flood", [area])).code in ("bad_geometry",
                                                                                           "missing_field")
+
+
+def test_location_precision_travels_with_the_incident_and_an_unverified_move_resets_it() -> None:
+    w = World()
+    (created,) = w.do(FIRE, "incident.create", c.CreateIncident(
+        "structure_fire", 47.14, 9.52, address="Aeulestrasse 20", location_precision="address_point"))
+    incident = w.picture.incidents[created.data["id"]]
+    assert created.data["location_precision"] == "address_point" == incident.location_precision
+    # A corrected address that the console verified carries its own precision.
+    w.do(FIRE, "incident.update", c.UpdateIncident(incident.id, address="Landstrasse 100", lat=47.161, lon=9.509,
+                                                   location_precision="interpolated"))
+    assert incident.location_precision == "interpolated"
+    # A new address nobody verified: the point no longer stands for it.
+    (moved,) = w.do(FIRE, "incident.update", c.UpdateIncident(incident.id, address="somewhere near the church"))
+    assert moved.data["location_precision"] == "unverified" == incident.location_precision
+    assert w.refused(FIRE, "incident.update", c.UpdateIncident(incident.id, location_precision="exact")).code \
+        == "bad_precision"
+    # A client that says nothing about precision creates an unverified incident.
+    (plain,) = w.do(FIRE, "incident.create", c.CreateIncident("structure_fire", 47.15, 9.51))
+    assert plain.data["location_precision"] == "unverified"

@@ -13,10 +13,10 @@ from app.sim.scenario import Scenario, ScenarioConfig
 loader = pytest.importorskip("app.city.loader")
 
 
-@pytest.fixture(scope="module")
-def city_map() -> CityMap:
+@pytest.fixture(scope="module", params=["helsinki", "liechtenstein"])
+def city_map(request: pytest.FixtureRequest) -> CityMap:
     try:
-        return CityMap(loader.load_city())
+        return CityMap(loader.load_city(request.param))
     except (OSError, ValueError, KeyError) as exc:
         pytest.skip(f"no built city: {exc}")
 
@@ -40,3 +40,21 @@ def test_a_shift_on_the_city_is_deterministic_and_valid(city_map: CityMap) -> No
     again = Scenario(ScenarioConfig(seed=9, calls_per_hour=40), city_map).script(1800)
     assert first == again
     assert not play_offline(first).refused
+
+
+def test_the_flood_warning_fits_the_city() -> None:
+    """Helsinki's storm surge at the South Harbour; landlocked Liechtenstein's Rhine in flood, along the river."""
+    helsinki = CityMap(loader.load_city("helsinki")).flood_warning()
+    assert "South Harbour" in helsinki.headline
+    liechtenstein = CityMap(loader.load_city("liechtenstein"))
+    warning = liechtenstein.flood_warning()
+    assert warning.headline == "Flood warning: the Rhein is rising" and "sea" not in warning.description
+    (south, west), (north, east) = liechtenstein.city.bounds
+    assert len(warning.area) >= 3 and all(south <= lat <= north and west <= lon <= east for lat, lon in warning.area)
+    # The Rhine is the western border: the area hugs it, well west of Vaduz's centre (9.52 E).
+    assert sum(lon for _, lon in warning.area) / len(warning.area) < 9.52
+    script = Scenario(ScenarioConfig(seed=3, calls_per_hour=0, first_call_at=None, flood_at=5.0),
+                      liechtenstein).script(10)
+    (issued,) = [c for c in script if c.name == "alert.issue"]
+    assert issued.args["headline"] == warning.headline
+    assert not play_offline(script).refused

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.entities import Incident, Message
+from app.domain.location import precision_label
 from app.domain.picture import Picture
 from app.ui.models import elapsed
 from app.ui.panels.attachments import AttachmentList
@@ -40,6 +41,7 @@ class IncidentDetail(QWidget):
     """Shows one incident. Emits what the dispatcher asks for; the window turns it into hub commands."""
 
     recommend = Signal(str)
+    edit_incident = Signal(str)
     close_incident = Signal(str)
     request_aid = Signal(str)
     add_note = Signal(str, str)  # incident, text
@@ -65,7 +67,8 @@ class IncidentDetail(QWidget):
         self.units.setMaximumHeight(130)
         buttons = QHBoxLayout()
         self._buttons: list[QPushButton] = []
-        for text, signal in (("Assign units  (R)", self.recommend), ("Mutual aid…", self.request_aid),
+        for text, signal in (("Assign units  (R)", self.recommend), ("Edit…  (Ctrl+E)", self.edit_incident),
+                             ("Mutual aid…", self.request_aid),
                              ("Close  (C)", self.close_incident)):
             button = QPushButton(text)
             button.clicked.connect(lambda _=False, s=signal: self.incident_id and s.emit(self.incident_id))
@@ -168,8 +171,11 @@ class IncidentDetail(QWidget):
         status_colour = INCIDENT_STATUS_COLORS.get(incident.status.value, "#8b949e")
         status = incident.status.value.replace("_", " ").upper()
         disposition = f" ({html.escape(incident.disposition)})" if incident.disposition else ""
+        precision = incident.location_precision
+        where = (f" <span style='color:{'#e3b341' if precision == 'unverified' else '#8b949e'}'>"
+                 f"[{html.escape(precision_label(precision))}]</span>" if precision else "")
         self.facts.setText(
-            f"<b>{html.escape(incident.address or f'{incident.lat:.5f}, {incident.lon:.5f}')}</b><br>"
+            f"<b>{html.escape(incident.address or f'{incident.lat:.5f}, {incident.lon:.5f}')}</b>{where}<br>"
             f"<span style='color:{status_colour}'><b>{status}</b></span>{disposition} · "
             f"open {elapsed(now - incident.created_at)} · owner {incident.owner.upper()} · "
             f"agencies {' '.join(a.upper() for a in incident.agencies)}"
