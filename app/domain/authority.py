@@ -39,6 +39,9 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "candidate.merge": frozenset({D, S}),
     "candidate.dismiss": frozenset({D, S}),
     "alert.cap": frozenset({S, F}),
+    # Field devices are registered and revoked by supervisors only: a device writes to the map.
+    "device.register": frozenset({S}),
+    "device.revoke": frozenset({S}),
     # Not a hub command: the console's Review menu (replay, timelines, figures, exports of the log file).
     "review.open": frozenset({S}),
 }

@@ -263,6 +263,29 @@ class DismissCandidate:
     reason: str
 
 
+@dataclass(slots=True)
+class RegisterDevice:
+    """A field device allowed to report (see `app.domain.devices`)."""
+
+    id: str
+    agency: str
+    formats: list[str]  # cot, nmea, mavlink, klv
+    transport: str  # udp | tcp
+    source: str  # the address it sends from: "ip" or "ip:port"
+    credential: str = "address"  # address | token
+    units: list[str] = field(default_factory=list)  # the units it may report for
+    drones: list[str] = field(default_factory=list)  # the drones it may report for
+    token_sha256: str = ""  # with credential "token": SHA-256 (hex) of the token it sends first on TCP
+    rate: float | None = None  # records per second it may send (default DEFAULT_RATE)
+    label: str = ""
+
+
+@dataclass(slots=True)
+class RevokeDevice:
+    id: str
+    reason: str = ""
+
+
 #: Command name on the wire -> its arguments.
 COMMANDS: dict[str, type] = {
     "incident.create": CreateIncident,
@@ -295,4 +318,6 @@ COMMANDS: dict[str, type] = {
     "candidate.merge": MergeCandidate,
     "candidate.dismiss": DismissCandidate,
     "alert.cap": SubmitCap,
+    "device.register": RegisterDevice,
+    "device.revoke": RevokeDevice,
 }

@@ -428,5 +428,6 @@ _RULES: dict[str, Callable[[_Context, Any], list[Draft]]] = {
     **triage.RULES,
 }
 
-# The drone commands' rules live in their own module, which adds them to _RULES when imported.
+# The drone and device commands' rules live in their own modules, which add them to _RULES when imported.
+from app.domain import device_rules as _device_rules  # noqa: E402,F401
 from app.domain import drone_rules as _drone_rules  # noqa: E402,F401

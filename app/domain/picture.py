@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from app.domain import events as ev
 from app.domain import triage
+from app.domain.devices import DEVICE_HANDLERS, Device
 from app.domain.drones import DRONE_HANDLERS, Drone
 from app.domain.entities import (
     AidRequest,
@@ -61,6 +62,8 @@ class Picture:
     #: How many of each numbered item were ever made, so new ids never repeat (see `next_id`).
     counters: dict[str, int] = field(default_factory=dict)
     candidates: dict[str, triage.Candidate] = field(default_factory=dict)  # reports in triage (app.domain.triage)
+    #: Registered field devices, revoked ones included (app.domain.devices).
+    devices: dict[str, Device] = field(default_factory=dict)
 
     def next_id(self, prefix: str) -> str:
         """The id the next item with this prefix gets, e.g. "AR-3" (counted by the fold)."""
@@ -120,6 +123,7 @@ class Picture:
             next_incident_number=self.next_incident_number,
             counters=dict(self.counters),
             candidates=triage.visible_candidates(self, viewer),
+            devices={k: d for k, d in self.devices.items() if viewer.may_see([d.agency])},
         )
         return copy
 
@@ -312,3 +316,4 @@ _HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
     **triage.HANDLERS,
 }
 _HANDLERS.update(DRONE_HANDLERS)
+_HANDLERS.update(DEVICE_HANDLERS)

@@ -1,25 +1,31 @@
 """The feed gateway: CoT (TCP and UDP), NMEA 0183 (UDP), MAVLink and KLV (UDP) listeners inside the hub's loop.
 
-Every record a feed sends is parsed by the sans-I/O parsers in `app.feeds` and becomes a command submitted
-through `hub.sequencer.submit`, exactly as if a feed account had sent it over the websocket. Whatever a feed
-sends that cannot be parsed (`FeedError`) or that the rules refuse (`Refusal`) is quarantined with its raw
-bytes, source address, feed name, code and reason, and counted in the hub's feed registry (`hub.feeds`, shown
-in the console's Feeds panel). Nothing a feed sends may crash a listener or the hub: every handler catches
-everything and quarantines it as "internal".
+Only registered field devices are heard (`app.domain.devices`, registered with `device.register`). Each input
+first takes a token from its sender address's bucket, then is matched to an active device by format,
+transport and source address (and, on TCP, the token on the stream's first line); input from anyone else is
+never parsed: it is counted and listed as an unknown device (`FeedRegistry.unknown_device`). A matched input
+takes a token from the device's bucket, is parsed by the sans-I/O parsers in `app.feeds`, and becomes commands
+submitted through `hub.sequencer.submit` as the device (actor `device:<id>`, its agency, role feed). A device
+reports only for the units and drones registered to it: a callsign that names anyone else's is refused
+(`not_owned`), and so are GeoChat and 911 events from callsigns that are not its own. Whatever cannot be
+parsed (`FeedError`) or is refused (`Refusal`) is quarantined (bounded, see `app.hub.feed_status`) and
+counted in the hub's feed registry (`hub.feeds`, shown in the console's Feeds panel). Nothing a feed sends may
+crash a listener or the hub: every handler catches everything and quarantines it as "internal".
 
 Mapping (see docs/feeds.md):
 
 * CoT `a-f-G-*` -> a unit named after its callsign (else its uid), sanitised to 16 characters of [A-Za-z0-9_-];
-  unknown units are registered first, agency from the `<__group name>` colour (Red fire, Blue police,
-  White/Green medical, anything else police), kind engine/patrol/ambulance accordingly.
+  a unit of the device that does not exist yet is registered first, for the device's agency, kind
+  engine/patrol/ambulance accordingly.
 * CoT drones (`a-*-A-M-H-Q`, `a-*-A-M-F-Q`, or an air track with a sensor) -> drones (`app.hub.drone_gateway`),
-  agency from the group colour as for units; `b-i-v` video links -> `drone.video` of the drone named by the
-  ConnectionEntry alias, else the callsign.
+  registered for the device's agency; `b-i-v` video links -> `drone.video` of the drone named by the
+  ConnectionEntry alias, else the callsign (network URLs only: a field device never names a file).
 * CoT positions carry t = the event's `time`; track course/speed become heading/speed when in range.
 * CoT GeoChat (`b-t-f`) -> `message.send` on "all"; CoT 911 (`b-a-o-tbl`) -> a message on "all"
-  "EMERGENCY 911 from <callsign>" (a feed may not create incidents: a dispatcher opens one from it).
+  "EMERGENCY 911 from <callsign> (device <id>)" (a feed may not create incidents: a dispatcher opens one).
 * NMEA: one `NmeaSession` per sender (ip, port), its device id starts as the sender's IP (a `$PWFID` sentence
-  renames it); the device map gives the unit. Units are not registered from NMEA (no kind is known).
+  renames it); the device map gives the unit, else the registered device's only unit. Units are not
+  registered from NMEA (no kind is known).
 * MAVLink (system id N is drone "UAV<N>") and MISB ST 0601 KLV -> drone registration, telemetry and link state:
   see `app.hub.drone_gateway`.
 """
@@ -27,15 +33,18 @@ Mapping (see docs/feeds.md):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import re
 import socket
+import time
 from collections import OrderedDict
 from typing import Any
 
 from app.domain import commands as c
 from app.domain.agencies import Actor, Role
+from app.domain.devices import Device, DeviceRegistry
 from app.domain.errors import Refusal
 from app.feeds.cot import CotEvent, parse_cot
 from app.feeds.cot_picture import UID_PREFIX as OWN_UID_PREFIX
@@ -44,11 +53,12 @@ from app.feeds.framing import CotStreamSplitter
 from app.feeds.mavlink import MavlinkDecoder
 from app.feeds.nmea import DeviceMap, NmeaSession
 from app.hub.drone_gateway import LINK_TIMEOUT_S, DroneFeeds
+from app.hub.intake import SOURCE_RATE, Buckets
 
 log = logging.getLogger("watchfloor.gateway")
 
 DEFAULT_ACTOR = Actor("gateway", Role.FEED, "*")
-#: `<__group name>` colour -> agency.
+#: `<__group name>` colour -> agency (TAK's team colours; the simulator's devices send them).
 GROUP_AGENCY = {"red": "fire", "blue": "police", "white": "medical", "green": "medical"}
 AGENCY_KIND = {"fire": "engine", "police": "patrol", "medical": "ambulance"}
 #: Per-sender parser state kept for at most this many senders (oldest dropped first).
@@ -61,15 +71,24 @@ FEED_LABELS = {"cot": "CoT (TAK)", "nmea": "NMEA GPS", "mavlink": "MAVLink drone
 #: and what overflows the default ~208 KiB is lost without a trace.
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 _NOT_ID = re.compile(r"[^A-Za-z0-9_-]+")
+#: The first line a TCP device with a token credential sends: `WATCHFLOOR-TOKEN <token>\n`.
+TOKEN_PREFIX = b"WATCHFLOOR-TOKEN "
+MAX_TOKEN_LINE = 256
+
+
+def token_sha256(token: str) -> str:
+    """What the registry keeps of a device's token: its SHA-256, hex."""
+    return hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+def device_actor(device: Device) -> Actor:
+    """Who a device's commands are from, in the log: `device:<id>`, a feed of the device's agency."""
+    return Actor(f"device:{device.id}", Role.FEED, device.agency)
 
 
 def unit_id_for(name: str) -> str:
     """A unit id from a callsign or uid: letters, digits, - and _; at most 16 characters."""
     return _NOT_ID.sub("-", name.strip()).strip("-")[:16] or "UNNAMED"
-
-
-def agency_for_group(group: str | None) -> str:
-    return GROUP_AGENCY.get((group or "").strip().lower(), "police")
 
 
 def _widen_receive_buffer(transport: asyncio.BaseTransport) -> None:
@@ -98,16 +117,19 @@ class FeedGateway:
                  device_map: DeviceMap | None = None, host: str = "127.0.0.1",
                  link_timeout: float = LINK_TIMEOUT_S) -> None:
         self.hub = hub
-        self.actor = actor
+        self.actor = actor  # the gateway's own commands (a drone's link lost by silence)
         self.device_map = device_map or DeviceMap()
         self.host = host
         self.ports: dict[str, int] = {}
         self.feeds = hub.feeds
+        self.buckets = Buckets(time.monotonic)
         self._transports: list[asyncio.BaseTransport] = []
         self._servers: list[asyncio.Server] = []
         self._clients: set[asyncio.Task[None]] = set()
         self._nmea: OrderedDict[Any, NmeaSession] = OrderedDict()
         self._mavlink: OrderedDict[Any, MavlinkDecoder] = OrderedDict()
+        self._registry = DeviceRegistry([])
+        self._registry_key: tuple[int, int] | None = None
         self.drones = DroneFeeds(self, link_timeout)
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -153,23 +175,57 @@ class FeedGateway:
             await server.wait_closed()
         await self.feeds.flush()
 
-    # -- bookkeeping -----------------------------------------------------------------------------------
+    # -- devices and intake ----------------------------------------------------------------------------
+
+    def registry(self) -> DeviceRegistry:
+        """The active devices, rebuilt when one is registered or revoked (so revoking cuts a device off at
+        its next input)."""
+        devices = self.hub.sequencer.picture.devices
+        key = (len(devices), sum(1 for d in devices.values() if not d.active))
+        if key != self._registry_key:
+            self._registry, self._registry_key = DeviceRegistry(devices.values()), key
+        return self._registry
+
+    def _admit(self, feed: str, transport: str, addr: Any, raw: bytes, token: str | None = None
+               ) -> Device | None:
+        """One input's way in: the sender's bucket, its device, the device's bucket. None: not to be parsed
+        (throttled, or from no registered device: counted, listed and quarantined as unknown_device)."""
+        ip, port = str(addr[0]), int(addr[1])
+        status = self.feeds.feed(feed)
+        status.input(f"{transport}:{ip}:{port}")
+        if not self.buckets.take(f"source:{ip}", SOURCE_RATE):
+            status.throttled += 1
+            return None
+        device = self.registry().match(feed, transport, ip, port, token)
+        if device is None:
+            self.feeds.unknown_device(feed, f"{transport}:{ip}", raw)
+            return None
+        if not self.buckets.take(f"device:{device.id}", device.rate):
+            status.throttled += 1
+            return None
+        return device
 
     def _listening(self, feed: str, where: str) -> None:
         self.feeds.feed(feed, FEED_LABELS[feed]).listening.append(where)
 
-    def _submit(self, feed: str, source: str, raw: bytes, name: str, args: Any) -> bool:
-        """Submit one command as the gateway's feed account; a refusal is quarantined. True when applied."""
+    def _submit(self, feed: str, source: str, raw: bytes, name: str, args: Any, device: Device | None = None
+                ) -> bool:
+        """Submit one command as `device` (else the gateway); a refusal is quarantined. True when applied."""
+        actor = device_actor(device) if device is not None else self.actor
         try:
-            self.hub.sequencer.submit(self.actor, name, args, None)
+            self.hub.sequencer.submit(actor, name, args, None)
         except Refusal as refusal:
             self.feeds.quarantine(feed, source, refusal.code, f"{name}: {refusal.reason}", raw)
             return False
         self.feeds.feed(feed).accept()
         return True
 
+    def refuse_not_owned(self, feed: str, source: str, raw: bytes, device: Device, what: str, name: str) -> None:
+        """Quarantine input about a unit or drone that is not the device's."""
+        self.feeds.quarantine(feed, source, "not_owned", f"device {device.id} does not report for {what} {name}",
+                              raw)
+
     def _guard(self, feed: str, source: str, raw: bytes, work: Any, *args: Any) -> None:
-        self.feeds.feed(feed).input(source)
         try:
             work(source, raw, *args)
         except FeedError as error:
@@ -178,25 +234,27 @@ class FeedGateway:
             log.exception("feed %s input from %s failed", feed, source)
             self.feeds.quarantine(feed, source, "internal", f"{type(exc).__name__}: {exc}", raw)
 
-    def _ensure_unit(self, feed: str, source: str, raw: bytes, unit: str, agency: str, kind: str) -> bool:
+    def _ensure_unit(self, feed: str, source: str, raw: bytes, unit: str, device: Device) -> bool:
         if unit in self.hub.sequencer.picture.units:
             return True
-        return self._submit(feed, source, raw, "unit.register", c.RegisterUnit(id=unit, agency=agency, kind=kind))
+        return self._submit(feed, source, raw, "unit.register",
+                            c.RegisterUnit(id=unit, agency=device.agency,
+                                           kind=AGENCY_KIND.get(device.agency, "patrol")), device)
 
-    def _position(self, feed: str, source: str, raw: bytes, unit: str, lat: float, lon: float,
+    def _position(self, feed: str, source: str, raw: bytes, device: Device, unit: str, lat: float, lon: float,
                   heading: float | None, speed: float | None, t: float | None) -> None:
         if heading is not None and not (math.isfinite(heading) and 0 <= heading <= 360):
             heading = None
         if speed is not None and not (math.isfinite(speed) and 0 <= speed < 400):
             speed = None
         self._submit(feed, source, raw, "unit.position",
-                     c.ReportPosition(unit=unit, lat=lat, lon=lon, heading=heading, speed=speed, t=t))
+                     c.ReportPosition(unit=unit, lat=lat, lon=lon, heading=heading, speed=speed, t=t), device)
 
     # -- CoT -------------------------------------------------------------------------------------------
 
     async def _cot_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        source = "tcp:{}:{}".format(*peer[:2]) if peer else "tcp:?"
+        peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
+        source = "tcp:{}:{}".format(*peer[:2])
         task = asyncio.current_task()
         if len(self._clients) >= MAX_TCP_CLIENTS:
             self.feeds.quarantine("cot", source, "too_many_clients", f"over {MAX_TCP_CLIENTS} CoT TCP clients", b"")
@@ -206,16 +264,30 @@ class FeedGateway:
             self._clients.add(task)
         splitter = CotStreamSplitter()
         try:
-            while True:
-                chunk = await reader.read(READ_CHUNK)
-                if not chunk:
-                    break
+            chunk = await reader.read(READ_CHUNK)
+            token = None
+            if chunk.startswith(TOKEN_PREFIX):
+                line, newline, rest = chunk.partition(b"\n")
+                if not newline or len(line) > MAX_TOKEN_LINE:
+                    self.feeds.quarantine("cot", source, "bad_token", "the token line is unfinished or too long",
+                                          chunk)
+                    return
+                token, chunk = token_sha256(line[len(TOKEN_PREFIX):].decode("utf-8", "replace")), rest
+            device = self._admit("cot", "tcp", peer, chunk, token)
+            if device is None:
+                return  # throttled or unknown: counted; the stream is closed, not read
+            while chunk:
                 for frame in splitter.feed(chunk):
+                    if not self._still_active(device):
+                        self.feeds.quarantine("cot", source, "revoked", f"device {device.id} was revoked", b"")
+                        return
+                    await self._tcp_token(device)
+                    self.feeds.feed("cot").input(source)
                     if isinstance(frame, FeedError):
-                        self.feeds.feed("cot").input(source)
-                        self.feeds.quarantine("cot", source, frame.code, frame.reason, chunk[:4096])
+                        self.feeds.quarantine("cot", source, frame.code, frame.reason, chunk)
                     else:
-                        self._guard("cot", source, frame, self._cot_record)
+                        self._guard("cot", source, frame, self._cot_record, device)
+                chunk = await reader.read(READ_CHUNK)
             leftover = splitter.unfinished()
             if leftover:
                 self.feeds.feed("cot").input(source)
@@ -230,47 +302,70 @@ class FeedGateway:
                 self._clients.discard(task)
             writer.close()
 
-    def _cot_datagram(self, data: bytes, addr: Any) -> None:
-        self._guard("cot", "udp:{}:{}".format(*addr[:2]), data, self._cot_record)
+    def _still_active(self, device: Device) -> bool:
+        current = self.hub.sequencer.picture.devices.get(device.id)
+        return current is not None and current.active
 
-    def _cot_record(self, source: str, raw: bytes) -> None:
+    async def _tcp_token(self, device: Device) -> None:
+        """Wait for a token of the device's bucket: a TCP stream is slowed down, not dropped."""
+        bucket = self.buckets.bucket(f"device:{device.id}", device.rate)
+        while not bucket.take(time.monotonic()):
+            self.feeds.feed("cot").throttled += 1
+            await asyncio.sleep(bucket.wait_s())
+
+    def _cot_datagram(self, data: bytes, addr: Any) -> None:
+        device = self._admit("cot", "udp", addr, data)
+        if device is not None:
+            self._guard("cot", "udp:{}:{}".format(*addr[:2]), data, self._cot_record, device)
+
+    def _owned_callsign(self, source: str, raw: bytes, device: Device, callsign: str) -> str | None:
+        unit = unit_id_for(callsign)
+        if device.owns_unit(unit):
+            return unit
+        self.refuse_not_owned("cot", source, raw, device, "unit", unit)
+        return None
+
+    def _cot_record(self, source: str, raw: bytes, device: Device) -> None:
         event = parse_cot(raw)
         if event.uid.startswith(OWN_UID_PREFIX):  # our own output (cot_out) echoed by a TAK server
             self.feeds.feed("cot").ignore()
         elif event.is_chat:
             assert event.chat is not None
             sender = event.chat.sender_callsign or event.callsign or event.uid
-            self._submit("cot", source, raw, "message.send",
-                         c.SendMessage(channel="all", text=f"{sender}: {event.chat.message}"[:2000]))
+            if self._owned_callsign(source, raw, device, sender) is not None:
+                self._submit("cot", source, raw, "message.send",
+                             c.SendMessage(channel="all", text=f"{sender}: {event.chat.message}"[:2000]), device)
         elif event.is_911:
             who = (event.callsign or event.uid).removesuffix("-Alert")  # ATAK sends "<callsign>-Alert"
-            self._submit("cot", source, raw, "message.send",
-                         c.SendMessage(channel="all", text=f"EMERGENCY 911 from {who}"))
+            if self._owned_callsign(source, raw, device, who) is not None:
+                self._submit("cot", source, raw, "message.send",
+                             c.SendMessage(channel="all", text=f"EMERGENCY 911 from {who} (device {device.id})"),
+                             device)
         elif event.is_drone:
-            self.drones.cot_drone(source, raw, event, unit_id_for(event.callsign or event.uid),
-                                  agency_for_group(event.group_name))
+            self.drones.cot_drone(source, raw, event, unit_id_for(event.callsign or event.uid), device)
         elif event.is_video:
             assert event.video is not None
             self.drones.cot_video(source, raw, unit_id_for(event.video.alias or event.callsign or event.uid),
-                                  event.video)
+                                  event.video, device)
         elif event.is_friendly_ground:
-            self._cot_position(source, raw, event)
+            self._cot_position(source, raw, event, device)
         else:
             self.feeds.feed("cot").ignore()
 
-    def _cot_position(self, source: str, raw: bytes, event: CotEvent) -> None:
-        unit = unit_id_for(event.callsign or event.uid)
-        agency = agency_for_group(event.group_name)
-        kind = AGENCY_KIND.get(agency, "patrol")
-        if not self._ensure_unit("cot", source, raw, unit, agency, kind):
+    def _cot_position(self, source: str, raw: bytes, event: CotEvent, device: Device) -> None:
+        unit = self._owned_callsign(source, raw, device, event.callsign or event.uid)
+        if unit is None or not self._ensure_unit("cot", source, raw, unit, device):
             return
         track = event.track
-        self._position("cot", source, raw, unit, event.lat, event.lon, track.course if track else None,
+        self._position("cot", source, raw, device, unit, event.lat, event.lon, track.course if track else None,
                        track.speed if track else None, event.time.timestamp())
 
     # -- NMEA ------------------------------------------------------------------------------------------
 
     def _nmea_datagram(self, data: bytes, addr: Any) -> None:
+        device = self._admit("nmea", "udp", addr, data)
+        if device is None:
+            return
         source = "udp:{}:{}".format(*addr[:2])
         session = self._nmea.get(addr)
         if session is None:
@@ -282,20 +377,29 @@ class FeedGateway:
         for line in data.split(b"\n"):
             line = line.rstrip(b"\r")
             if line.strip():
-                self._guard("nmea", source, line, self._nmea_line, session)
+                self._guard("nmea", source, line, self._nmea_line, session, device)
 
-    def _nmea_line(self, source: str, raw: bytes, session: NmeaSession) -> None:
+    def _nmea_line(self, source: str, raw: bytes, session: NmeaSession, device: Device) -> None:
         position = session.feed(raw)
         if position is None:
             return
-        if position.callsign is None:
+        unit = position.callsign
+        if unit is None and len(device.units) == 1:
+            unit = device.units[0]  # an AVL box registered for one unit needs no device map
+        if unit is None:
             raise FeedError("unmapped_device", f"device {position.device!r} is not in the device map")
-        self._position("nmea", source, raw, position.callsign, position.lat, position.lon, position.course_deg,
+        if not device.owns_unit(unit):
+            self.refuse_not_owned("nmea", source, raw, device, "unit", unit)
+            return
+        self._position("nmea", source, raw, device, unit, position.lat, position.lon, position.course_deg,
                        position.speed_mps, position.epoch)
 
     # -- MAVLink ---------------------------------------------------------------------------------------
 
     def _mavlink_datagram(self, data: bytes, addr: Any) -> None:
+        device = self._admit("mavlink", "udp", addr, data)
+        if device is None:
+            return
         source = "udp:{}:{}".format(*addr[:2])
         decoder = self._mavlink.get(addr)
         if decoder is None:
@@ -304,9 +408,11 @@ class FeedGateway:
                 self._mavlink.popitem(last=False)
         else:
             self._mavlink.move_to_end(addr)
-        self._guard("mavlink", source, data, self.drones.mavlink, decoder)
+        self._guard("mavlink", source, data, self.drones.mavlink, decoder, device)
 
     # -- KLV -------------------------------------------------------------------------------------------
 
     def _klv_datagram(self, data: bytes, addr: Any) -> None:
-        self._guard("klv", "udp:{}:{}".format(*addr[:2]), data, self.drones.klv)
+        device = self._admit("klv", "udp", addr, data)
+        if device is not None:
+            self._guard("klv", "udp:{}:{}".format(*addr[:2]), data, self.drones.klv, device)

@@ -28,7 +28,7 @@ from app.domain.errors import Refusal
 from app.domain.picture import Picture, Viewer
 from app.hub.cap_feed import CapIntake
 from app.hub.fanout import FanOut, Subscriber
-from app.hub.feed_status import RECENT_KEPT, FeedRegistry
+from app.hub.feed_status import QUARANTINE_BUDGET, RECENT_KEPT, FeedRegistry
 from app.hub.sequencer import Sequencer
 from app.protocol import codes
 from app.protocol.messages import (
@@ -57,7 +57,7 @@ from app.protocol.server_session import (
     ServerSession,
     StartSubscription,
 )
-from app.store.log import EventLog, LogReader
+from app.store.log import EventLog, LogReader, QuarantineRow
 from app.store.users import User, UserStore
 
 log = logging.getLogger("watchfloor.hub")
@@ -82,7 +82,8 @@ class Hub:
 
     def __init__(self, db_path: str | Path, agencies: dict[str, Agency] | None = None,
                  clock: Callable[[], float] = time.time, snapshot_every: int = 5000,
-                 max_queue: int = 50_000, hello_timeout: float = 10.0) -> None:
+                 max_queue: int = 50_000, hello_timeout: float = 10.0,
+                 quarantine_budget: int = QUARANTINE_BUDGET) -> None:
         self.db_path = Path(db_path)
         self.agencies = dict(agencies or DEFAULT_AGENCIES)
         self.clock = clock
@@ -103,7 +104,7 @@ class Hub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.port = 0
         self.gateway: Any = None  # a FeedGateway when feeds are on (`start_feeds`)
-        self.feeds = FeedRegistry(clock, self._store_quarantine)
+        self.feeds = FeedRegistry(clock, self._store_quarantine, quarantine_budget)
         self.feeds.feed(WEBSOCKET_FEED, "Feed accounts")
         self.feeds.feed(REPORTS_FEED, "Reports")
         self.cap = CapIntake(self)  # CAP documents into alerts (alert.cap, polling, file drop)
@@ -138,7 +139,7 @@ class Hub:
         self.gateway = FeedGateway(self, device_map=device_map, host=host)
         return await self.gateway.start(cot_port, cot_udp_port, nmea_port, mavlink_port, klv_port)
 
-    def _recover(self) -> tuple[Picture, dict[str, list[int]], tuple[dict[str, int], list[dict[str, Any]]]]:
+    def _recover(self) -> tuple[Picture, dict[str, list[int]], tuple[dict[str, int], list[dict[str, Any]], int]]:
         reader = self._reader()
         picture = reader.picture_at()
         known: dict[str, list[int]] = {}
@@ -147,7 +148,7 @@ class Hub:
             known.setdefault(key, []).append(seq)
         counts = reader.quarantine_counts()
         newest = [row for feed in counts for row in reader.quarantined(feed, RECENT_KEPT)]
-        return picture, known, (counts, newest)
+        return picture, known, (counts, newest, reader.quarantine_last_id())
 
     async def close(self) -> None:
         """Stop accepting, commit what is pending, close every connection and the log."""
@@ -192,13 +193,13 @@ class Hub:
         return {"connections": len(self.connections), "subscribers": len(self.fanout.subscribers),
                 "committed_seq": self.sequencer.committed_seq, **self.counters}
 
-    def _store_quarantine(self, at: float, feed: str, source: str, code: str, reason: str, raw: bytes
+    def _store_quarantine(self, rows: list[QuarantineRow], repeats: dict[int, tuple[int, float]], budget: int
                           ) -> Any:
-        """Write one dead-letter row on the log's writer thread (None once the hub is stopping)."""
+        """Write a batch of dead-letter rows on the log's writer thread (None once the hub is stopping)."""
         if self.sequencer is None:
             return None
         try:
-            return self.sequencer.writer.submit(self.log.quarantine, at, feed, source, code, reason, raw)
+            return self.sequencer.writer.submit(self.log.quarantine, rows, repeats, budget)
         except RuntimeError:  # the writer is shut down
             return None
 
@@ -414,10 +415,11 @@ def _raw(frame: bytes | str) -> bytes:
 
 async def run_hub(db_path: str | Path, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
                   ready: Callable[[int], None] | None = None, stop: asyncio.Event | None = None,
-                  feeds: dict[str, Any] | None = None, feed_io: dict[str, Any] | None = None) -> None:
+                  feeds: dict[str, Any] | None = None, feed_io: dict[str, Any] | None = None,
+                  quarantine_budget: int = QUARANTINE_BUDGET) -> None:
     """Run a hub until `stop` is set (or forever); `feeds` are `Hub.start_feeds` arguments (None: no feeds),
     `feed_io` those of `app.hub.feed_io.start_feed_io` (CAP fetch and outbox, CoT out)."""
-    hub = Hub(db_path)
+    hub = Hub(db_path, quarantine_budget=quarantine_budget)
     bound = await hub.start(host, port, ssl_context)
     if feeds:
         log.info("feed gateway ports: %s", await hub.start_feeds(**feeds))

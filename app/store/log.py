@@ -69,6 +69,35 @@ def row_event(row: tuple[Any, ...]) -> Event:
                  _audience_decoder.decode(audience) if audience else None)
 
 
+#: What one quarantine row costs, counted against the quarantine's budget (raw prefix, reason, the rest).
+_ROW_OVERHEAD = 100
+_ROW_BYTES = f"length(raw) + length(reason) + {_ROW_OVERHEAD}"
+
+
+@dataclass(slots=True)
+class QuarantineRow:
+    """One refused datagram or frame: a prefix of its bytes (`raw`), its full `size`, and its repeats."""
+
+    id: int
+    at: float
+    feed: str
+    source: str
+    code: str
+    reason: str
+    raw: bytes
+    size: int
+    repeats: int = 1
+    last_at: float | None = None
+
+
+@dataclass(slots=True)
+class QuarantineWrite:
+    """After a quarantine write: the bytes the table holds (as the budget counts them), rows pruned now."""
+
+    kept_bytes: int
+    pruned: int
+
+
 class EventLog:
     """The writer side of the log. Not thread-safe: call it from one thread (the hub's writer)."""
 
@@ -83,6 +112,7 @@ class EventLog:
         row = self.conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         self.head_seq: int = row[0] if row else 0
         self.head_hash: str = row[1] if row else GENESIS_HASH
+        self._quarantine_bytes: int | None = None  # counted on the first quarantine write
 
     def append(self, batch: list[tuple[Event, str | None]]) -> None:
         """Store a batch of sequenced events in one transaction. `command` keys make resends idempotent.
@@ -116,10 +146,44 @@ class EventLog:
         self.conn.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)",
                           (picture.seq, picture.at, encode_picture(picture)))
 
-    def quarantine(self, at: float, feed: str, source: str, code: str, reason: str, raw: bytes) -> None:
-        """Keep an input that failed to parse or validate, with why, so nothing is dropped silently."""
-        self.conn.execute("INSERT INTO quarantine(at, feed, source, code, reason, raw) VALUES (?,?,?,?,?,?)",
-                          (at, feed, source, code, reason[:2000], raw[:1_000_000]))
+    def quarantine(self, rows: list[QuarantineRow], repeats: dict[int, tuple[int, float]],
+                   budget_bytes: int) -> QuarantineWrite:
+        """Keep refused inputs in one transaction: new `rows` (ids chosen by the caller, raw already cut to a
+        prefix), `repeats` (row id -> (more of the same, last time)), then prune the oldest rows until the raw
+        bytes kept fit `budget_bytes`. Returns what is kept and how many rows were pruned."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.executemany(
+                "INSERT INTO quarantine(id, at, feed, source, code, reason, raw, size, repeats, last_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(r.id, r.at, r.feed, r.source[:200], r.code[:100], r.reason[:2000], r.raw, r.size, r.repeats,
+                  r.last_at) for r in rows])
+            self.conn.executemany("UPDATE quarantine SET repeats = repeats + ?, last_at = ? WHERE id = ?",
+                                  [(n, last, row_id) for row_id, (n, last) in repeats.items()])
+            if self._quarantine_bytes is None:
+                self._quarantine_bytes = self.conn.execute(
+                    f"SELECT COALESCE(SUM({_ROW_BYTES}), 0) FROM quarantine").fetchone()[0]
+            else:
+                self._quarantine_bytes += sum(len(r.raw) + len(r.reason) + _ROW_OVERHEAD for r in rows)
+            pruned = 0
+            if self._quarantine_bytes > budget_bytes:
+                # Oldest first, down to 90% of the budget so that pruning does not run on every batch.
+                excess = self._quarantine_bytes - budget_bytes * 9 // 10
+                doomed: list[int] = []
+                for row_id, size in self.conn.execute(f"SELECT id, {_ROW_BYTES} FROM quarantine ORDER BY id"):
+                    if excess <= 0:
+                        break
+                    doomed.append(row_id)
+                    excess -= size
+                    self._quarantine_bytes -= size
+                self.conn.executemany("DELETE FROM quarantine WHERE id = ?", [(i,) for i in doomed])
+                pruned = len(doomed)
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self._quarantine_bytes = None
+            raise
+        self.conn.execute("COMMIT")
+        return QuarantineWrite(self._quarantine_bytes, pruned)
 
     def access(self, at: float, user: str, peer: str, what: str, outcome: str, detail: str = "") -> None:
         """Record a sign-in, a refusal or a disconnect in the access log (the audit of who tried what)."""
@@ -214,18 +278,22 @@ class LogReader:
 
     def quarantined(self, feed: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The newest quarantined inputs, newest first."""
-        sql = "SELECT id, at, feed, source, code, reason, raw FROM quarantine"
+        cols = ("id", "at", "feed", "source", "code", "reason", "raw", "size", "repeats", "last_at")
+        sql = f"SELECT {', '.join(cols)} FROM quarantine"
         params: list[Any] = []
         if feed:
             sql += " WHERE feed = ?"
             params.append(feed)
-        cols = ("id", "at", "feed", "source", "code", "reason", "raw")
         rows = self.conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def quarantine_counts(self) -> dict[str, int]:
-        """How many inputs each feed has had quarantined, ever."""
-        return dict(self.conn.execute("SELECT feed, COUNT(*) FROM quarantine GROUP BY feed").fetchall())
+        """How many inputs each feed has had quarantined (repeats included) among the rows kept."""
+        return dict(self.conn.execute("SELECT feed, SUM(repeats) FROM quarantine GROUP BY feed").fetchall())
+
+    def quarantine_last_id(self) -> int:
+        """The newest quarantine row's id (0 if none): new rows are numbered on from it."""
+        return self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM quarantine").fetchone()[0]
 
     def access_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest access-log lines, newest first."""
