@@ -31,8 +31,9 @@ TRANSPORTS = ("udp", "tcp")
 #: registered. Certificates (CoT over TLS) and MAVLink 2 signing are later kinds of credential.
 CREDENTIALS = ("address", "token")
 #: Units plus drones one device may report for: the cap on what a device can put on the map, and so on what
-#: it can register (a device registers only the units and drones listed here).
-MAX_OWNED = 500
+#: it can register (a device registers only the units and drones listed here). A TAK server forwarding a
+#: city's whole police fleet stays under it.
+MAX_OWNED = 2000
 #: Records (datagrams, TCP events) per second a device may send unless registered with another rate, and the
 #: most it may be registered with.
 DEFAULT_RATE = 50.0

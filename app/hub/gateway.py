@@ -1,10 +1,10 @@
 """The feed gateway: CoT (TCP and UDP), NMEA 0183 (UDP), MAVLink and KLV (UDP) listeners inside the hub's loop.
 
 Only registered field devices are heard (`app.domain.devices`, registered with `device.register`). Each input
-first takes a token from its sender address's bucket, then is matched to an active device by format,
-transport and source address (and, on TCP, the token on the stream's first line); input from anyone else is
-never parsed: it is counted and listed as an unknown device (`FeedRegistry.unknown_device`). A matched input
-takes a token from the device's bucket, is parsed by the sans-I/O parsers in `app.feeds`, and becomes commands
+is matched to an active device by format, transport and source address (and, on TCP, the token on the
+stream's first line); input from anyone else is never parsed: it is counted and listed as an unknown device
+(`FeedRegistry.unknown_device`), within a token bucket per address (`app.hub.intake`). A matched input takes
+a token from the device's bucket, is parsed by the sans-I/O parsers in `app.feeds`, and becomes commands
 submitted through `hub.sequencer.submit` as the device (actor `device:<id>`, its agency, role feed). A device
 reports only for the units and drones registered to it: a callsign that names anyone else's is refused
 (`not_owned`), and so are GeoChat and 911 events from callsigns that are not its own. Whatever cannot be
@@ -53,7 +53,7 @@ from app.feeds.framing import CotStreamSplitter
 from app.feeds.mavlink import MavlinkDecoder
 from app.feeds.nmea import DeviceMap, NmeaSession
 from app.hub.drone_gateway import LINK_TIMEOUT_S, DroneFeeds
-from app.hub.intake import SOURCE_RATE, Buckets
+from app.hub.intake import UNKNOWN_SOURCE_RATE, Buckets
 
 log = logging.getLogger("watchfloor.gateway")
 
@@ -188,17 +188,18 @@ class FeedGateway:
 
     def _admit(self, feed: str, transport: str, addr: Any, raw: bytes, token: str | None = None
                ) -> Device | None:
-        """One input's way in: the sender's bucket, its device, the device's bucket. None: not to be parsed
-        (throttled, or from no registered device: counted, listed and quarantined as unknown_device)."""
+        """One input's way in: its device and the device's bucket. None: not to be parsed (throttled, or from no
+        registered device: then counted, listed and quarantined as unknown_device, within its address's bucket)."""
         ip, port = str(addr[0]), int(addr[1])
         status = self.feeds.feed(feed)
-        status.input(f"{transport}:{ip}:{port}")
-        if not self.buckets.take(f"source:{ip}", SOURCE_RATE):
-            status.throttled += 1
-            return None
         device = self.registry().match(feed, transport, ip, port, token)
+        if device is None or transport == "udp":  # a known TCP stream counts its events one by one
+            status.input(f"{transport}:{ip}:{port}")
         if device is None:
-            self.feeds.unknown_device(feed, f"{transport}:{ip}", raw)
+            if self.buckets.take(f"unknown:{ip}", UNKNOWN_SOURCE_RATE):
+                self.feeds.unknown_device(feed, f"{transport}:{ip}", raw)
+            else:
+                status.throttled += 1
             return None
         if not self.buckets.take(f"device:{device.id}", device.rate):
             status.throttled += 1

@@ -1,9 +1,10 @@
 """Bounded intake for field feeds: token buckets per source and per device.
 
-Every datagram (or TCP event) takes a token from its source's bucket (keyed by the sender's address, before
-anything is parsed or looked up) and, once matched to a registered device, from that device's bucket (its
-registered `rate`). What finds a bucket empty is dropped and counted as `throttled`; nothing about it is
-stored. UDP cannot be slowed down, so dropping is the only answer; TCP readers wait for tokens instead.
+Every datagram (or TCP event) from a registered device takes a token from that device's bucket (its registered
+`rate`); input from a source that is no registered device takes one from its sender address's bucket
+(`UNKNOWN_SOURCE_RATE`) before it is counted and listed. What finds a bucket empty is dropped and counted as
+`throttled`; nothing about it is stored. UDP cannot be slowed down, so dropping is the only answer; TCP readers
+wait for tokens instead.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 
-#: Records a second one sender address may send, whoever it claims to be (a TAK server forwarding a busy
-#: fleet stays under it), and the burst it may send at once.
-SOURCE_RATE = 2000.0
+#: Inputs a second from one address that is no registered device that are counted, listed and quarantined
+#: (as `unknown_device`); the rest are only counted as throttled.
+UNKNOWN_SOURCE_RATE = 100.0
 #: A bucket holds this many seconds' worth of tokens: bursts (a fleet reporting on the same tick) pass.
 BURST_S = 2.0
 #: Buckets remembered (the least recently used go first: a new sender starts with a full bucket).
