@@ -268,16 +268,23 @@ class FeedGateway:
             chunk = await reader.read(READ_CHUNK)
             token = None
             if chunk.startswith(TOKEN_PREFIX):
-                line, newline, rest = chunk.partition(b"\n")
+                while b"\n" not in chunk and len(chunk) <= MAX_TOKEN_LINE:
+                    more = await reader.read(READ_CHUNK)
+                    if not more:
+                        break
+                    chunk += more
+                line, newline, chunk = chunk.partition(b"\n")
                 if not newline or len(line) > MAX_TOKEN_LINE:
                     self.feeds.quarantine("cot", source, "bad_token", "the token line is unfinished or too long",
-                                          chunk)
+                                          line)
                     return
-                token, chunk = token_sha256(line[len(TOKEN_PREFIX):].decode("utf-8", "replace")), rest
+                token = token_sha256(line[len(TOKEN_PREFIX):].decode("utf-8", "replace"))
+            elif not chunk:
+                return
             device = self._admit("cot", "tcp", peer, chunk, token)
             if device is None:
                 return  # throttled or unknown: counted; the stream is closed, not read
-            while chunk:
+            while True:
                 for frame in splitter.feed(chunk):
                     if not self._still_active(device):
                         self.feeds.quarantine("cot", source, "revoked", f"device {device.id} was revoked", b"")
@@ -289,6 +296,8 @@ class FeedGateway:
                     else:
                         self._guard("cot", source, frame, self._cot_record, device)
                 chunk = await reader.read(READ_CHUNK)
+                if not chunk:
+                    break
             leftover = splitter.unfinished()
             if leftover:
                 self.feeds.feed("cot").input(source)
