@@ -19,6 +19,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "unit.assign": frozenset({D, S}),
     "unit.status": frozenset({D, S, F}),
     "unit.position": frozenset({D, S, F, DRONE}),
+    "unit.retire": frozenset({S}),
     "aid.request": frozenset({D, S}),
     "aid.answer": frozenset({D, S}),
     "message.send": frozenset({D, S, DRONE, F}),  # feeds relay chat from the field (TAK GeoChat)
@@ -27,6 +28,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "alert.issue": frozenset({S, F}),
     "alert.cancel": frozenset({S, F}),
     "drone.register": frozenset({S, F, DRONE}),
+    "drone.retire": frozenset({S}),
     "drone.telemetry": frozenset({F, DRONE}),
     "drone.link": frozenset({F, DRONE}),
     "drone.video": frozenset({DRONE, S, F}),

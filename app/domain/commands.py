@@ -91,6 +91,14 @@ class ReportPosition:
 
 
 @dataclass(slots=True)
+class RetireUnit:
+    """Take a unit off the picture (a decommissioned vehicle, or one a rogue device made); the log keeps it."""
+
+    unit: str
+    reason: str = ""
+
+
+@dataclass(slots=True)
 class RequestAid:
     incident: str
     agency: str
@@ -165,6 +173,12 @@ class RegisterDrone:
     agency: str
     kind: str = "multirotor"
     operator: str = ""  # default: the registering drone operator; "" for a feed-only drone
+
+
+@dataclass(slots=True)
+class RetireDrone:
+    drone: str
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -298,6 +312,7 @@ COMMANDS: dict[str, type] = {
     "unit.assign": AssignUnit,
     "unit.status": SetUnitStatus,
     "unit.position": ReportPosition,
+    "unit.retire": RetireUnit,
     "aid.request": RequestAid,
     "aid.answer": AnswerAid,
     "message.send": SendMessage,
@@ -306,6 +321,7 @@ COMMANDS: dict[str, type] = {
     "alert.issue": IssueAlert,
     "alert.cancel": CancelAlert,
     "drone.register": RegisterDrone,
+    "drone.retire": RetireDrone,
     "drone.telemetry": ReportDroneTelemetry,
     "drone.link": SetDroneLink,
     "drone.video": PublishDroneVideo,

@@ -226,6 +226,14 @@ def _register_unit(cx: _Context, a: c.RegisterUnit) -> list[Draft]:
     return [Draft(ev.UNIT_REGISTERED, data)]
 
 
+def _retire_unit(cx: _Context, a: c.RetireUnit) -> list[Draft]:
+    unit = cx.unit(a.unit)
+    if unit.incident is not None:
+        raise Refusal("unit_busy", f"unit {unit.id} is committed to incident {unit.incident}: clear it first")
+    reason = _text(a.reason, "reason", MAX_SHORT_TEXT, required=False)
+    return [Draft(ev.UNIT_RETIRED, {"unit": unit.id, "reason": reason})]
+
+
 def _drive_incident(cx: _Context, incident: Incident, unit_status: UnitStatus) -> list[Draft]:
     """The incident status a unit's progress implies, if it moves the incident forward."""
     target = UNIT_DRIVES_INCIDENT.get(unit_status)
@@ -418,6 +426,7 @@ _RULES: dict[str, Callable[[_Context, Any], list[Draft]]] = {
     "unit.assign": _assign_unit,
     "unit.status": _set_unit_status,
     "unit.position": _report_position,
+    "unit.retire": _retire_unit,
     "aid.request": _request_aid,
     "aid.answer": _answer_aid,
     "message.send": _send_message,

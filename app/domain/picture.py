@@ -146,6 +146,10 @@ def _unit_registered(p: Picture, e: Event) -> None:
     )
 
 
+def _unit_retired(p: Picture, e: Event) -> None:
+    p.units.pop(e.data["unit"], None)
+
+
 def _unit_position(p: Picture, e: Event) -> None:
     d = e.data
     unit = p.units.get(d["unit"])
@@ -299,6 +303,7 @@ def _alert_cancelled(p: Picture, e: Event) -> None:
 _HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
     ev.UNIT_REGISTERED: _unit_registered,
     ev.UNIT_POSITION: _unit_position,
+    ev.UNIT_RETIRED: _unit_retired,
     ev.UNIT_STATUS: _unit_status,
     ev.UNIT_ASSIGNED: _unit_assigned,
     ev.INCIDENT_CREATED: _incident_created,

@@ -249,6 +249,10 @@ def test_spoofed_and_foreign_input_never_moves_or_speaks_for_anyone(field_hub: F
             assert "P1" not in fire.picture.units and positions(field_hub.db, "E11")[-1] == (60.11, 24.91)
             assert [(d.id, d.revoke_reason) for d in boss.picture.devices.values() if not d.active] == [
                 ("FIRE-MODEM", "modem stolen"), ("POLICE-TAK", "server compromised")]
+            # What a device put on the map, a supervisor can take off it.
+            await boss.call("unit.retire", {"unit": "E11", "reason": "its modem was stolen"})
+            await boss.call("drone.retire", {"drone": "UAV1"})
+            await fire.wait_for(lambda: "E11" not in fire.picture.units and "UAV1" not in fire.picture.drones, 10)
 
     try:
         asyncio.run(scenario())
