@@ -82,7 +82,8 @@ def test_a_datagram_finds_its_device_by_port_first_then_address_and_by_token_on_
     assert registry.match("cot", "udp", "10.0.0.8", 4001) is None
     assert registry.match("cot", "udp", "10.0.0.9", 1) is None  # revoked
     assert registry.match("cot", "tcp", "10.0.0.7", 5, TOKEN).id == "TAK"  # type: ignore[union-attr]
-    assert registry.match("cot", "tcp", "10.0.0.7", 5) is None and registry.match("cot", "tcp", "10.0.0.7", 5, "x") is None
+    assert registry.match("cot", "tcp", "10.0.0.7", 5) is None
+    assert registry.match("cot", "tcp", "10.0.0.7", 5, "x") is None
     assert parse_source("[::1]:5000") == ("::1", 5000) and parse_source("::1") == ("::1", None)
 
 
