@@ -160,6 +160,7 @@ class Hub:
         for service in reversed(self.services):
             await service.close()
         if self.sequencer is not None:
+            await self.feeds.flush()  # quarantine rows still waiting for their batch
             if self.sequencer.failed is None:
                 await self.sequencer.drain()
             for task in list(self._tasks):
