@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from app.domain import events as ev
@@ -131,19 +131,25 @@ class DeviceRegistry:
         return None
 
 
+# The fold replaces `p.devices` (a new dict, new Device objects) on every change instead of editing it in place,
+# so a reader can tell in O(1) whether the registry changed (`devices is not last_seen`): the gateway asks for
+# every datagram.
+
+
 def _registered(p: Picture, e: Event) -> None:
     d = e.data
-    p.devices[d["id"]] = Device(
+    p.devices = {**p.devices, d["id"]: Device(
         id=d["id"], agency=d["agency"], formats=list(d["formats"]), transport=d["transport"], source=d["source"],
         credential=d["credential"], units=list(d.get("units", [])), drones=list(d.get("drones", [])),
         token_sha256=d.get("token_sha256", ""), rate=d.get("rate", DEFAULT_RATE), label=d.get("label", ""),
-        registered_by=e.actor, registered_at=e.ts)
+        registered_by=e.actor, registered_at=e.ts)}
 
 
 def _revoked(p: Picture, e: Event) -> None:
     device = p.devices.get(e.data["id"])
     if device is not None:
-        device.revoked_at, device.revoked_by, device.revoke_reason = e.ts, e.actor, e.data.get("reason", "")
+        revoked = replace(device, revoked_at=e.ts, revoked_by=e.actor, revoke_reason=e.data.get("reason", ""))
+        p.devices = {**p.devices, device.id: revoked}
 
 
 DEVICE_HANDLERS: dict[str, Callable[[Picture, Event], None]] = {

@@ -129,7 +129,7 @@ class FeedGateway:
         self._nmea: OrderedDict[Any, NmeaSession] = OrderedDict()
         self._mavlink: OrderedDict[Any, MavlinkDecoder] = OrderedDict()
         self._registry = DeviceRegistry([])
-        self._registry_key: tuple[int, int] | None = None
+        self._registry_of: dict[str, Device] | None = None
         self.drones = DroneFeeds(self, link_timeout)
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -181,9 +181,8 @@ class FeedGateway:
         """The active devices, rebuilt when one is registered or revoked (so revoking cuts a device off at
         its next input)."""
         devices = self.hub.sequencer.picture.devices
-        key = (len(devices), sum(1 for d in devices.values() if not d.active))
-        if key != self._registry_key:
-            self._registry, self._registry_key = DeviceRegistry(devices.values()), key
+        if devices is not self._registry_of:  # the fold replaces the dict on every change (app.domain.devices)
+            self._registry, self._registry_of = DeviceRegistry(devices.values()), devices
         return self._registry
 
     def _admit(self, feed: str, transport: str, addr: Any, raw: bytes, token: str | None = None
