@@ -384,9 +384,10 @@ def test_hostile_datagrams_cost_a_bounded_amount_and_acks_keep_flowing(field_hub
             assert cot["unknown"] + cot["throttled"] + cot["quarantined"] >= cot["received"] > 0
             received = cot["received"] - alone
             figures.append(
-                f"CoT UDP junk with a dispatcher at work: {sum(f.sent for f in floods)} datagrams of {len(datagram)} B sent "
-                f"({sum(f.sent for f in floods) * len(datagram) / 2**20:.0f} MiB), {received} reached the hub "
-                f"(both floods: {cot['unknown']} unknown device, {cot['throttled']} throttled, {cot['quarantined']} quarantined): "
+                f"CoT UDP junk with a dispatcher at work: {sum(f.sent for f in floods)} datagrams of "
+                f"{len(datagram)} B sent ({sum(f.sent for f in floods) * len(datagram) / 2**20:.0f} MiB), "
+                f"{received} reached the hub (both floods: {cot['unknown']} unknown device, "
+                f"{cot['throttled']} throttled, {cot['quarantined']} quarantined): "
                 f"{len(rows)} quarantine rows in all, database +{grown} B with the 50 messages' events; "
                 f"{n} command acks during the flood, round trip median "
                 f"{sorted(round_trips)[len(round_trips) // 2] * 1000:.0f} ms, max {max(round_trips) * 1000:.0f} ms")
