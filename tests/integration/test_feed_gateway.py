@@ -265,8 +265,36 @@ def test_watchfloor_hub_cli_starts_the_gateway(tmp_path: Path) -> None:
         finally:
             await console.close()
 
+    async def after_restart() -> None:
+        # The registry is in the log: a restarted hub still hears MEDIC-8U and not the revoked UAS-3.
+        console = HubClient(process.url, "super1", ACCOUNT_PASSWORD)
+        console.start()
+        try:
+            await console.wait_for(lambda: console.state == "connected", 10)
+            udp_send(mavlink_port, global_position(3, 60.5, 24.5))
+            udp_send(cot_port, cot("ANDROID-8", 60.17, 24.97, "Unit 8", "Green"))
+            await console.wait_for(at(console, "Unit-8", 60.17, 24.97), 10)
+            for _ in range(100):  # the MAVLink datagram came to another socket: it may be taken after the CoT
+                mavlink = next(f for f in (await console.query("feeds"))["feeds"] if f["name"] == "mavlink")
+                if mavlink["unknown"]:
+                    break
+                await asyncio.sleep(0.05)
+            assert mavlink["unknown"] == 1 and mavlink["accepted"] == 0
+            assert drone_at(console, "UAV3", 60.4, 24.6)() and not console.picture.devices["UAS-3"].active
+        finally:
+            await console.close()
+
     try:
         asyncio.run(scenario())
+        done = subprocess.run([sys.executable, "-m", "app.cli", "device", "revoke", "UAS-3", "--reason", "lost",
+                               *login], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "device UAS-3 revoked" in done.stdout, done.stderr
+        again = subprocess.run([sys.executable, "-m", "app.cli", "device", "revoke", "UAS-3", *login], cwd=ROOT,
+                               capture_output=True, text=True, timeout=60)
+        assert again.returncode == 1 and "already_revoked" in again.stderr
+        process.stop()
+        process.start()
+        asyncio.run(after_restart())
     finally:
         process.stop()
         process.kill()
