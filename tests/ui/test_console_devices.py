@@ -69,6 +69,11 @@ def test_supervisors_see_devices_and_unknown_senders_and_revoke(qtbot, hub, cons
     qtbot.mouseClick(panel.revoke_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not hub.look(lambda p: p.devices["MODEM-3"].active), timeout=5000)
     qtbot.waitUntil(lambda: fire_panel.table.item(0, 5).text() == "revoked: modem stolen", timeout=5000)
+
+    def revoked_on_the_supervisors_console() -> bool:
+        return any(panel.table.item(r, 5).text() == "revoked: modem stolen" for r in range(2))
+
+    qtbot.waitUntil(revoked_on_the_supervisors_console, timeout=5000)
     row = next(r for r in range(2) if panel.table.item(r, 0).text() == "MODEM-3")
     panel.table.selectRow(row)
     assert not panel.revoke_button.isEnabled()
