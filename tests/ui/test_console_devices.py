@@ -77,3 +77,22 @@ def test_supervisors_see_devices_and_unknown_senders_and_revoke(qtbot, hub, cons
     row = next(r for r in range(2) if panel.table.item(r, 0).text() == "MODEM-3")
     panel.table.selectRow(row)
     assert not panel.revoke_button.isEnabled()
+
+
+def test_the_feeds_panel_raises_the_quarantine_alarm(qtbot, hub, console) -> None:
+    hub.ensure_user("super1", PASSWORD, "supervisor", "fire")
+    hub.hub.feeds.budget_bytes = 10_000  # as `watchfloor hub --quarantine-mib` would set it, tiny
+    ports = hub.run(hub.hub.start_feeds(cot_udp_port=0))
+    register(hub, RegisterDevice(id="MODEMS", agency="fire", formats=["cot"], transport="udp", source="127.0.0.1",
+                                 units=["E1"]))
+    boss = console("super1")
+    feeds = boss.triage_desk.feeds
+    for n in range(6):  # six senders, six rows of 4 KiB: over the budget
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"\x00junk %d " % n * 1000, ("127.0.0.1", ports["cot_udp"]))
+
+    def alarmed() -> bool:
+        qtbot.mouseClick(feeds.refresh, Qt.MouseButton.LeftButton)
+        return feeds.status.text().startswith("⚠ quarantine over its budget (10000 bytes)")
+
+    qtbot.waitUntil(alarmed, timeout=10000)

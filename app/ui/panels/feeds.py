@@ -136,7 +136,8 @@ class FeedsPanel(QWidget):
         now = float(data.get("at") or self.answered_at)
         quarantined = sum(int(f.get("quarantined", 0)) for f in self.feeds)
         unwell = [f["name"] for f in self.feeds if f.get("health") in ("errors", "unreachable", "stale")]
-        self.status.setText(f"{len(self.feeds)} feeds · {quarantined} quarantined"
+        alarm = (data.get("quarantine") or {}).get("alarm")  # the quarantine is over its budget: pruning
+        self.status.setText((f"⚠ {alarm} · " if alarm else "") + f"{len(self.feeds)} feeds · {quarantined} quarantined"
                             + (f" · attention: {', '.join(unwell)}" if unwell else " · all well")
                             + f" · as of {time.strftime('%H:%M:%S', time.localtime(now))}")
         self.table.blockSignals(True)
@@ -149,7 +150,7 @@ class FeedsPanel(QWidget):
                 table_cell(str(feed.get("label") or feed["name"]), bold=True),
                 table_cell(f"● {health}", HEALTH_COLOURS.get(health), bold=True),
                 table_cell(str(feed.get("quarantined", 0)), "#ff7b72" if feed.get("quarantined") else None,
-                      bold=bool(feed.get("quarantined"))),
+                           bold=bool(feed.get("quarantined"))),
                 table_cell(f"{feed.get('rate_per_min', 0):.0f}"),
                 table_cell(str(feed.get("accepted", 0))),
                 table_cell(elapsed(now - last) if last else "never"),
@@ -157,7 +158,8 @@ class FeedsPanel(QWidget):
             ]
             cells[0].setToolTip(f"{feed['name']}: {feed.get('label', '')}\nlistening on "
                                 f"{', '.join(feed.get('listening') or ['—'])}\n{feed.get('sources', 0)} sources · "
-                                f"{feed.get('received', 0)} received · {feed.get('ignored', 0)} ignored")
+                                f"{feed.get('received', 0)} received · {feed.get('ignored', 0)} ignored · "
+                                f"{feed.get('unknown', 0)} from unknown devices · {feed.get('throttled', 0)} throttled")
             cells[0].setData(Qt.ItemDataRole.UserRole, feed["name"])
             for column, cell in enumerate(cells):
                 self.table.setItem(row, column, cell)
