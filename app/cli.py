@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hub": ("app.hub.cli", "run the hub: the websocket server every console and feed connects to"),
     "user": ("app.hub.user_cli", "add, list, disable and unlock user accounts in a hub's database"),
     "cert": ("app.hub.cert_cli", "create the control room's CA and the hub's certificate for wss:// (TLS)"),
+    "device": ("app.hub.device_cli", "register, list and revoke field devices (CoT, NMEA, MAVLink, KLV senders)"),
     "eido": ("app.hub.eido_cli", "import a NENA EIDO incident into a hub, or export one from a hub's log"),
     "audit": ("app.store.audit_cli", "verify the event log's tamper-evident hash chain"),
     "bench": ("app.sim.bench", "measure the hub under load (hub: side by side with a bare websockets broadcast; "

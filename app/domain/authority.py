@@ -19,6 +19,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "unit.assign": frozenset({D, S}),
     "unit.status": frozenset({D, S, F}),
     "unit.position": frozenset({D, S, F, DRONE}),
+    "unit.retire": frozenset({S}),
     "aid.request": frozenset({D, S}),
     "aid.answer": frozenset({D, S}),
     "message.send": frozenset({D, S, DRONE, F}),  # feeds relay chat from the field (TAK GeoChat)
@@ -27,6 +28,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "alert.issue": frozenset({S, F}),
     "alert.cancel": frozenset({S, F}),
     "drone.register": frozenset({S, F, DRONE}),
+    "drone.retire": frozenset({S}),
     "drone.telemetry": frozenset({F, DRONE}),
     "drone.link": frozenset({F, DRONE}),
     "drone.video": frozenset({DRONE, S, F}),
@@ -39,6 +41,9 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "candidate.merge": frozenset({D, S}),
     "candidate.dismiss": frozenset({D, S}),
     "alert.cap": frozenset({S, F}),
+    # Field devices are registered and revoked by supervisors only: a device writes to the map.
+    "device.register": frozenset({S}),
+    "device.revoke": frozenset({S}),
     # Not a hub command: the console's Review menu (replay, timelines, figures, exports of the log file).
     "review.open": frozenset({S}),
 }

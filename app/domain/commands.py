@@ -93,6 +93,14 @@ class ReportPosition:
 
 
 @dataclass(slots=True)
+class RetireUnit:
+    """Take a unit off the picture (a decommissioned vehicle, or one a rogue device made); the log keeps it."""
+
+    unit: str
+    reason: str = ""
+
+
+@dataclass(slots=True)
 class RequestAid:
     incident: str
     agency: str
@@ -167,6 +175,12 @@ class RegisterDrone:
     agency: str
     kind: str = "multirotor"
     operator: str = ""  # default: the registering drone operator; "" for a feed-only drone
+
+
+@dataclass(slots=True)
+class RetireDrone:
+    drone: str
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -265,6 +279,29 @@ class DismissCandidate:
     reason: str
 
 
+@dataclass(slots=True)
+class RegisterDevice:
+    """A field device allowed to report (see `app.domain.devices`)."""
+
+    id: str
+    agency: str
+    formats: list[str]  # cot, nmea, mavlink, klv
+    transport: str  # udp | tcp
+    source: str  # the address it sends from: "ip" or "ip:port"
+    credential: str = "address"  # address | token
+    units: list[str] = field(default_factory=list)  # the units it may report for
+    drones: list[str] = field(default_factory=list)  # the drones it may report for
+    token_sha256: str = ""  # with credential "token": SHA-256 (hex) of the token it sends first on TCP
+    rate: float | None = None  # records per second it may send (default DEFAULT_RATE)
+    label: str = ""
+
+
+@dataclass(slots=True)
+class RevokeDevice:
+    id: str
+    reason: str = ""
+
+
 #: Command name on the wire -> its arguments.
 COMMANDS: dict[str, type] = {
     "incident.create": CreateIncident,
@@ -277,6 +314,7 @@ COMMANDS: dict[str, type] = {
     "unit.assign": AssignUnit,
     "unit.status": SetUnitStatus,
     "unit.position": ReportPosition,
+    "unit.retire": RetireUnit,
     "aid.request": RequestAid,
     "aid.answer": AnswerAid,
     "message.send": SendMessage,
@@ -285,6 +323,7 @@ COMMANDS: dict[str, type] = {
     "alert.issue": IssueAlert,
     "alert.cancel": CancelAlert,
     "drone.register": RegisterDrone,
+    "drone.retire": RetireDrone,
     "drone.telemetry": ReportDroneTelemetry,
     "drone.link": SetDroneLink,
     "drone.video": PublishDroneVideo,
@@ -297,4 +336,6 @@ COMMANDS: dict[str, type] = {
     "candidate.merge": MergeCandidate,
     "candidate.dismiss": DismissCandidate,
     "alert.cap": SubmitCap,
+    "device.register": RegisterDevice,
+    "device.revoke": RevokeDevice,
 }

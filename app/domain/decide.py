@@ -257,6 +257,14 @@ def _register_unit(cx: _Context, a: c.RegisterUnit) -> list[Draft]:
     return [Draft(ev.UNIT_REGISTERED, data)]
 
 
+def _retire_unit(cx: _Context, a: c.RetireUnit) -> list[Draft]:
+    unit = cx.unit(a.unit)
+    if unit.incident is not None:
+        raise Refusal("unit_busy", f"unit {unit.id} is committed to incident {unit.incident}: clear it first")
+    reason = _text(a.reason, "reason", MAX_SHORT_TEXT, required=False)
+    return [Draft(ev.UNIT_RETIRED, {"unit": unit.id, "reason": reason})]
+
+
 def _drive_incident(cx: _Context, incident: Incident, unit_status: UnitStatus) -> list[Draft]:
     """The incident status a unit's progress implies, if it moves the incident forward."""
     target = UNIT_DRIVES_INCIDENT.get(unit_status)
@@ -476,6 +484,7 @@ _RULES: dict[str, Callable[[_Context, Any], list[Draft]]] = {
     "unit.assign": _assign_unit,
     "unit.status": _set_unit_status,
     "unit.position": _report_position,
+    "unit.retire": _retire_unit,
     "aid.request": _request_aid,
     "aid.answer": _answer_aid,
     "message.send": _send_message,
@@ -486,5 +495,6 @@ _RULES: dict[str, Callable[[_Context, Any], list[Draft]]] = {
     **triage.RULES,
 }
 
-# The drone commands' rules live in their own module, which adds them to _RULES when imported.
+# The drone and device commands' rules live in their own modules, which add them to _RULES when imported.
+from app.domain import device_rules as _device_rules  # noqa: E402,F401
 from app.domain import drone_rules as _drone_rules  # noqa: E402,F401

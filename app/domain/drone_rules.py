@@ -77,6 +77,12 @@ def _register(cx: _Context, a: c.RegisterDrone) -> list[Draft]:
     return [Draft(ev.DRONE_REGISTERED, {"id": drone_id, "agency": a.agency, "kind": a.kind, "operator": operator})]
 
 
+def _retire(cx: _Context, a: c.RetireDrone) -> list[Draft]:
+    drone = _drone(cx, a.drone)
+    reason = _text(a.reason, "reason", MAX_SHORT_TEXT, required=False)
+    return [Draft(ev.DRONE_RETIRED, {"drone": drone.id, "reason": reason})]
+
+
 def _telemetry(cx: _Context, a: c.ReportDroneTelemetry) -> list[Draft]:
     drone = _own_drone(cx, a.drone)
     lat, lon = check_lat_lon(a.lat, a.lon)
@@ -191,6 +197,7 @@ def _attach(cx: _Context, a: c.AttachToIncident) -> list[Draft]:
 
 _RULES.update({
     "drone.register": _register,
+    "drone.retire": _retire,
     "drone.telemetry": _telemetry,
     "drone.link": _link,
     "drone.video": _video,

@@ -132,6 +132,10 @@ def _registered(p: Picture, e: Event) -> None:
                               kind=d.get("kind", "multirotor"))
 
 
+def _retired(p: Picture, e: Event) -> None:
+    p.drones.pop(e.data["drone"], None)
+
+
 def _telemetry(p: Picture, e: Event) -> None:
     d = e.data
     drone = p.drones.get(d["drone"])
@@ -202,6 +206,7 @@ def _attached(p: Picture, e: Event) -> None:
 #: Event kind -> fold handler, merged into the picture's handlers.
 DRONE_HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
     ev.DRONE_REGISTERED: _registered,
+    ev.DRONE_RETIRED: _retired,
     ev.DRONE_TELEMETRY: _telemetry,
     ev.DRONE_LINK: _link,
     ev.DRONE_VIDEO: _video,

@@ -85,6 +85,14 @@ def describe(event: Event) -> str:
             f": {d['note']}" if d.get("note") else "")
     if kind == ev.DRONE_LOOK_ACKNOWLEDGED:
         return f"Drone {d['drone']} acknowledged look request {d['request']}"
+    if kind in (ev.UNIT_RETIRED, ev.DRONE_RETIRED):
+        what = f"{d['unit']}" if kind == ev.UNIT_RETIRED else f"Drone {d['drone']}"
+        return f"{what} retired" + (f": {d['reason']}" if d.get("reason") else "")
+    if kind == ev.DEVICE_REGISTERED:
+        return (f"Device {d['id']} registered ({d['agency']}): {'/'.join(d['formats'])} over {d['transport']} "
+                f"from {d['source']}")
+    if kind == ev.DEVICE_REVOKED:
+        return f"Device {d['id']} revoked" + (f": {d['reason']}" if d.get("reason") else "")
     if kind == ev.INCIDENT_SHARED:
         return f"Shared whole with {', '.join(d['incident']['agencies']).upper()}"
     if kind == ev.INCIDENT_ATTACHED:

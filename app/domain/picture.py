@@ -15,6 +15,7 @@ from app.domain import events as ev
 from app.domain import triage
 from app.domain.agencies import Actor, Role
 from app.domain.authority import ALL_AGENCIES
+from app.domain.devices import DEVICE_HANDLERS, Device
 from app.domain.drones import DRONE_HANDLERS, Drone
 from app.domain.entities import (
     AidRequest,
@@ -71,6 +72,8 @@ class Picture:
     #: How many of each numbered item were ever made, so new ids never repeat (see `next_id`).
     counters: dict[str, int] = field(default_factory=dict)
     candidates: dict[str, triage.Candidate] = field(default_factory=dict)  # reports in triage (app.domain.triage)
+    #: Registered field devices, revoked ones included (app.domain.devices).
+    devices: dict[str, Device] = field(default_factory=dict)
 
     def next_id(self, prefix: str) -> str:
         """The id the next item with this prefix gets, e.g. "AR-3" (counted by the fold)."""
@@ -133,6 +136,7 @@ class Picture:
             next_incident_number=self.next_incident_number,
             counters=dict(self.counters),
             candidates=triage.visible_candidates(self, viewer),
+            devices={k: d for k, d in self.devices.items() if viewer.may_see([d.agency])},
         )
         return copy
 
@@ -173,6 +177,10 @@ def _unit_registered(p: Picture, e: Event) -> None:
         status=UnitStatus(d.get("status", UnitStatus.AVAILABLE)), status_at=e.ts,
         lat=d.get("lat"), lon=d.get("lon"), position_at=e.ts if d.get("lat") is not None else None,
     )
+
+
+def _unit_retired(p: Picture, e: Event) -> None:
+    p.units.pop(e.data["unit"], None)
 
 
 def _unit_position(p: Picture, e: Event) -> None:
@@ -355,6 +363,7 @@ def _alert_cancelled(p: Picture, e: Event) -> None:
 _HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
     ev.UNIT_REGISTERED: _unit_registered,
     ev.UNIT_POSITION: _unit_position,
+    ev.UNIT_RETIRED: _unit_retired,
     ev.UNIT_STATUS: _unit_status,
     ev.UNIT_ASSIGNED: _unit_assigned,
     ev.INCIDENT_CREATED: _incident_created,
@@ -372,3 +381,4 @@ _HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
     **triage.HANDLERS,
 }
 _HANDLERS.update(DRONE_HANDLERS)
+_HANDLERS.update(DEVICE_HANDLERS)

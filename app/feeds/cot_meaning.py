@@ -75,9 +75,12 @@ class VideoLink:
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """A message every dispatcher sees on "all": GeoChat, emergencies and their cancels."""
+    """A message every dispatcher sees on "all": GeoChat, emergencies and their cancels. `speaker`: the callsign
+    it speaks for (a sender may speak only for its own units); `emergency`: an alarm or its cancel, not chat."""
 
     text: str
+    speaker: str
+    emergency: bool = False
 
 
 Meaning = UnitFix | DroneFix | VideoLink | Broadcast
@@ -112,10 +115,11 @@ def interpret(event: CotEvent, senders: CotSenders, known_drones: Container[str]
     if event.is_chat:  # before `hear`: every message has a uid of its own, none of them a device
         assert event.chat is not None
         sender = event.chat.sender_callsign or event.callsign or event.uid
-        return Broadcast(f"{sender}: {event.chat.message}"[:2000])
+        return Broadcast(f"{sender}: {event.chat.message}"[:2000], sender)
     callsign, group = senders.hear(event)
     if event.is_emergency or event.is_emergency_cancel:
-        return Broadcast(_emergency_text(event, callsign))
+        who = _emergency_sender(event, callsign)
+        return Broadcast(_emergency_text(event, who), who, emergency=True)
     if event.is_drone:
         if not event.has_fix:
             raise FeedIgnored("no_fix", f"drone {event.uid[:60]} has no position yet (0,0)")
@@ -137,13 +141,18 @@ def interpret(event: CotEvent, senders: CotSenders, known_drones: Container[str]
     raise FeedIgnored(event.type[:32], f"CoT type {event.type[:60]} is not used")
 
 
-def _emergency_text(event: CotEvent, callsign: str | None) -> str:
-    """"EMERGENCY 911 from P 9 at 60.17200, 24.94200" or "EMERGENCY CANCELLED from P 9"."""
-    # ATAK puts the sender's callsign in the emergency's text and names the alert "<callsign>-Alert".
+def _emergency_sender(event: CotEvent, callsign: str | None) -> str:
+    """Who raised an emergency: ATAK puts the sender's callsign in the emergency's text and names the alert
+    "<callsign>-Alert"; else the parent link, else the uid."""
     who = (event.emergency.text if event.emergency else "") or (callsign or "").removesuffix("-Alert")
     if not who:
         parent = next((link.uid for link in event.links if link.relation == "p-p" and link.uid), "")
         who = parent or event.uid
+    return who
+
+
+def _emergency_text(event: CotEvent, who: str) -> str:
+    """"EMERGENCY 911 from P 9 at 60.17200, 24.94200" or "EMERGENCY CANCELLED from P 9"."""
     if event.is_emergency_cancel:
         return _one_line(f"EMERGENCY CANCELLED from {who}")[:2000]
     if event.is_911:

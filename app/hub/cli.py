@@ -25,7 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mavlink-port", type=int, help="MAVLink over UDP (e.g. 14550); off if not given")
     parser.add_argument("--klv-port", type=int,
                         help="MISB ST 0601 KLV packets over UDP (drone metadata); off if not given")
-    parser.add_argument("--feed-host", help="address the feed listeners bind (default: --host)")
+    parser.add_argument("--feed-host", default="127.0.0.1",
+                        help="address the plaintext feed listeners bind (default 127.0.0.1, whatever --host is: "
+                             "they take only registered devices' input, but it is unauthenticated)")
+    parser.add_argument("--quarantine-mib", type=float, default=64.0,
+                        help="size of the quarantine table in MiB; the oldest rows are pruned beyond it (64)")
     parser.add_argument("--cap-url", help="poll this URL for CAP 1.2 (one alert, or an Atom/RSS index of alerts)")
     parser.add_argument("--cap-interval", type=float, default=60.0, help="seconds between --cap-url polls (60)")
     parser.add_argument("--cap-deadline", type=float, default=30.0,
@@ -81,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"watchfloor hub listening on {scheme}://{args.host}:{port}", flush=True)
 
         await run_hub(args.db, args.host, args.port, context, ready=ready, stop=stop, feeds=feeds,
-                      feed_io=feed_io_options(args), checkpoint_every=args.checkpoint_every, sign_in=sign_in)
+                      feed_io=feed_io_options(args), checkpoint_every=args.checkpoint_every, sign_in=sign_in,
+                      quarantine_budget=int(args.quarantine_mib * 1024 * 1024))
 
     try:
         asyncio.run(main())
@@ -126,7 +131,7 @@ def feed_options(args: argparse.Namespace) -> dict[str, Any] | None:
             device_map = DeviceMap.from_json(text) if text.lstrip().startswith("{") else DeviceMap.from_ini(text)
         except FeedError as exc:
             raise SystemExit(f"--nmea-devices: {exc}") from None
-    return {"host": args.feed_host or args.host, "cot_port": args.cot_port, "cot_udp_port": cot_udp,
+    return {"host": args.feed_host, "cot_port": args.cot_port, "cot_udp_port": cot_udp,
             "nmea_port": args.nmea_port, "mavlink_port": args.mavlink_port, "klv_port": args.klv_port,
             "nmea_tcp_port": args.nmea_tcp_port, "device_map": device_map}
 

@@ -5,8 +5,13 @@ The `FeedGateway` owns the sockets, the per-sender parser state and the quaranti
 the parsers decode into `drone.register`, `drone.telemetry`, `drone.link` and `drone.video` submitted as the
 gateway's feed account (see docs/drones.md, "Transports").
 
-* MAVLink system N is drone "UAV<N>" (police, registered once its airframe's heartbeat gives its kind; fixes
-  before that, and fixes at 0,0 before the GPS has a lock, are counted as ignored). Every
+Every drone belongs to the registered device that reports it (`app.domain.devices`): a device registers and
+moves only the drones listed for it, for its agency; input about any other drone is refused as `not_owned`.
+A datagram's refusals and parse errors are quarantined once per datagram (its first error, and how many
+there were), never once per frame or packet inside it.
+
+* MAVLink system N is drone "UAV<N>" (registered once its airframe's heartbeat gives its kind; fixes before
+  that, and fixes at 0,0 before the GPS has a lock, are counted as ignored). Every
   GLOBAL_POSITION_INT makes one `drone.telemetry` carrying the latest of everything else the decoder knows
   (attitude, battery, gimbal, field of view); HEARTBEATs keep the link up.
 * KLV: one or more UAS Datalink Local Set packets per datagram; the drone is named by the platform tail number
@@ -38,11 +43,14 @@ from app.feeds.klv import KlvPacket, KlvPlatforms, KlvStreamDecoder
 from app.feeds.mavlink import DroneTelemetry, MavlinkDecoder
 
 if TYPE_CHECKING:
+    from app.domain.devices import Device
     from app.hub.gateway import FeedGateway
 
 #: A drone silent this long has lost its link (MAVLink ground stations use a few seconds too).
 LINK_TIMEOUT_S = 5.0
-DRONE_AGENCY = "police"
+#: Video links a field device may publish: network streams only (a `file://` URL names a file on the hub's or
+#: a console's disk, which no device in the field has any business pointing at).
+FIELD_VIDEO_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "http://", "https://", "srt://")
 
 
 def telemetry_args(drone: str, lat: float, lon: float, t: float | None = None,
@@ -57,6 +65,25 @@ def telemetry_args(drone: str, lat: float, lon: float, t: float | None = None,
             kept[name] = float(value)
     return c.ReportDroneTelemetry(drone=drone, lat=lat, lon=lon, t=t,
                                   footprint=[(la, lo) for la, lo in footprint] if footprint else None, **kept)
+
+
+class DatagramErrors:
+    """The errors of one datagram, quarantined as one row: the first one's code, and how many there were."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: tuple[str, str] | None = None
+
+    def add(self, code: str, reason: str) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = (code, reason)
+
+    def quarantine(self, gateway: FeedGateway, feed: str, source: str, raw: bytes) -> None:
+        if self.first is not None:
+            code, reason = self.first
+            more = f" (and {self.count - 1} more in this datagram)" if self.count > 1 else ""
+            gateway.feeds.quarantine(feed, source, code, reason + more, raw)
 
 
 def _relative(angle: float | None) -> float | None:
@@ -120,28 +147,35 @@ class DroneFeeds:
             self._watchdog.cancel()
             await asyncio.gather(self._watchdog, return_exceptions=True)
 
-    # -- commands --------------------------------------------------------------------------------------
+    # -- commands ----------------------------------------------------------------------------------------
 
-    def _ensure(self, feed: str, source: str, raw: bytes, drone: str, agency: str = DRONE_AGENCY,
+    def _owned(self, device: Device, drone: str, errors: DatagramErrors) -> bool:
+        if device.owns_drone(drone):
+            return True
+        errors.add("not_owned", f"device {device.id} does not report for drone {drone}")
+        return False
+
+    def _ensure(self, feed: str, source: str, raw: bytes, drone: str, device: Device,
                 kind: str = "multirotor") -> bool:
         if drone in self._picture.drones:
             return True
-        return self.gateway._submit(feed, source, raw, "drone.register", c.RegisterDrone(drone, agency, kind))
+        return self.gateway._submit(feed, source, raw, "drone.register", c.RegisterDrone(drone, device.agency, kind),
+                                    device)
 
-    def _telemetry(self, feed: str, source: str, raw: bytes, args: c.ReportDroneTelemetry) -> None:
+    def _telemetry(self, feed: str, source: str, raw: bytes, args: c.ReportDroneTelemetry, device: Device) -> None:
         known = self._picture.drones.get(args.drone)
         if known is not None and args.t is not None and known.telemetry_at is not None \
                 and args.t <= known.telemetry_at:
             # Two sources (MAVLink and KLV) for one drone interleave: an older fix is not bad input.
             self.gateway.feeds.feed(feed).ignore("older_fix")
             return
-        self.gateway._submit(feed, source, raw, "drone.telemetry", args)
+        self.gateway._submit(feed, source, raw, "drone.telemetry", args, device)
 
-    def _heard_from(self, feed: str, source: str, raw: bytes, drone: str) -> None:
+    def _heard_from(self, feed: str, source: str, raw: bytes, drone: str, device: Device) -> None:
         self._heard[drone] = (asyncio.get_running_loop().time(), feed)
         known = self._picture.drones.get(drone)
         if known is not None and known.link == "lost":
-            self.gateway._submit(feed, source, raw, "drone.link", c.SetDroneLink(drone, "up"))
+            self.gateway._submit(feed, source, raw, "drone.link", c.SetDroneLink(drone, "up"), device)
 
     async def _watch_links(self) -> None:
         loop = asyncio.get_running_loop()
@@ -156,61 +190,73 @@ class DroneFeeds:
 
     # -- MAVLink ---------------------------------------------------------------------------------------
 
-    def mavlink(self, source: str, raw: bytes, decoder: MavlinkDecoder) -> None:
-        """One datagram: errors quarantined, heartbeats keep links up, each fix becomes telemetry."""
+    def mavlink(self, source: str, raw: bytes, decoder: MavlinkDecoder, device: Device) -> None:
+        """One datagram: errors quarantined (once), heartbeats keep links up, each fix becomes telemetry."""
+        errors = DatagramErrors()
         before = {sid: (d.heartbeats, d.fixes) for sid, d in decoder.drones.items()}
         for item in decoder.feed(raw):
             if isinstance(item, FeedError):
-                self.gateway.feeds.quarantine("mavlink", source, item.code, item.reason, raw)
+                errors.add(item.code, item.reason)
         status = self.gateway.feeds.feed("mavlink")
-        for sid, d in decoder.drones.items():
+        for sid, d in list(decoder.drones.items()):
             heartbeats, fixes = before.get(sid, (0, 0))
-            if d.heartbeats == heartbeats and d.fixes == fixes:
+            if not (d.heartbeats > heartbeats or d.fixes > fixes):
                 continue
             drone = f"UAV{sid}"
+            if not self._owned(device, drone, errors):
+                del decoder.drones[sid]  # keep no state for drones this sender may not speak for
+                continue
             if d.kind is None:  # not registered before its airframe is known: see DroneTelemetry.kind
                 status.ignore("before_heartbeat")
                 continue
-            if not self._ensure("mavlink", source, raw, drone, kind=d.kind):
+            if not self._ensure("mavlink", source, raw, drone, device, kind=d.kind):
                 continue
             if d.heartbeats > heartbeats:
-                self._heard_from("mavlink", source, raw, drone)
+                self._heard_from("mavlink", source, raw, drone, device)
             if d.fixes > fixes:
                 args = mavlink_telemetry(drone, d)
                 if args is None:
                     status.ignore("no_fix")
                 else:
-                    self._telemetry("mavlink", source, raw, args)
+                    self._telemetry("mavlink", source, raw, args, device)
+        errors.quarantine(self.gateway, "mavlink", source, raw)
 
     # -- KLV -------------------------------------------------------------------------------------------
 
-    def klv(self, source: str, raw: bytes) -> None:
-        """One datagram of ST 0601 packets; a bad packet is quarantined and the others still count."""
+    def klv(self, source: str, raw: bytes, device: Device) -> None:
+        """One datagram of ST 0601 packets; bad packets are quarantined (once) and the others still count."""
+        errors = DatagramErrors()
         decoder = KlvStreamDecoder()
         for item in decoder.feed(raw) + decoder.finish():
             if isinstance(item, FeedError):
-                self.gateway.feeds.quarantine("klv", source, item.code, item.reason, raw)
+                errors.add(item.code, item.reason)
                 continue
             name = self._klv_platforms.name(source, item)
             if name is None:
-                self.gateway.feeds.quarantine("klv", source, "missing_field", "KLV packet names no platform (tail "
-                                              "number, mission id or designation), nor did one before it", raw)
+                errors.add("missing_field", "KLV packet names no platform (tail number, mission id or designation), "
+                                            "nor did one before it")
                 continue
             drone = unit_id_for(name)
+            if not self._owned(device, drone, errors):
+                continue
             try:
                 args = klv_telemetry(drone, item)
             except FeedError as error:
-                self.gateway.feeds.quarantine("klv", source, error.code, error.reason, raw)
+                errors.add(error.code, error.reason)
                 continue
-            if self._ensure("klv", source, raw, drone):
-                self._heard_from("klv", source, raw, drone)
-                self._telemetry("klv", source, raw, args)
+            if self._ensure("klv", source, raw, drone, device):
+                self._heard_from("klv", source, raw, drone, device)
+                self._telemetry("klv", source, raw, args, device)
+        errors.quarantine(self.gateway, "klv", source, raw)
 
     # -- CoT -------------------------------------------------------------------------------------------
 
-    def cot_drone(self, source: str, raw: bytes, event: CotEvent, drone: str, agency: str) -> None:
+    def cot_drone(self, source: str, raw: bytes, event: CotEvent, drone: str, device: Device) -> None:
         """A CoT drone's position (with its camera's `<sensor>`), and its `__video` if it carries one."""
-        if not self._ensure("cot", source, raw, drone, agency):
+        if not device.owns_drone(drone):
+            self.gateway.refuse_not_owned("cot", source, raw, device, "drone", drone)
+            return
+        if not self._ensure("cot", source, raw, drone, device):
             return
         heading = event.track.course if event.track else None
         sensor = event.sensor
@@ -222,14 +268,21 @@ class DroneFeeds:
             if sensor.azimuth is not None and heading is not None:  # CoT's azimuth is a true bearing
                 values["gimbal_yaw"] = _relative(sensor.azimuth - heading)
         self._telemetry("cot", source, raw, telemetry_args(drone, event.lat, event.lon, event.time.timestamp(),
-                                                           **values))
+                                                           **values), device)
         if event.video is not None:
-            self.cot_video(source, raw, drone, event.video)
+            self.cot_video(source, raw, drone, event.video, device)
 
-    def cot_video(self, source: str, raw: bytes, drone: str, video: CotVideo) -> None:
+    def cot_video(self, source: str, raw: bytes, drone: str, video: CotVideo, device: Device) -> None:
         """Publish a drone's video link (unchanged links are not sent again: drones repeat them)."""
+        if not device.owns_drone(drone):
+            self.gateway.refuse_not_owned("cot", source, raw, device, "drone", drone)
+            return
+        if not video.url.lower().startswith(FIELD_VIDEO_SCHEMES):
+            self.gateway.feeds.quarantine("cot", source, "bad_url", f"a field device may publish only network "
+                                          f"video ({', '.join(FIELD_VIDEO_SCHEMES)}), not {video.url[:100]!r}", raw)
+            return
         known = self._picture.drones.get(drone)
         if known is not None and known.video_url == video.url:
             self.gateway.feeds.feed("cot").ignore("same_video")
             return
-        self.gateway._submit("cot", source, raw, "drone.video", c.PublishDroneVideo(drone, video.url))
+        self.gateway._submit("cot", source, raw, "drone.video", c.PublishDroneVideo(drone, video.url), device)

@@ -1,21 +1,29 @@
 """The feed gateway: CoT (TCP and UDP), NMEA 0183 (UDP and TCP), MAVLink and KLV (UDP) listeners inside the hub's loop.
 
-Every record a feed sends is parsed by the sans-I/O parsers in `app.feeds` and becomes a command submitted
-through `hub.sequencer.submit`, exactly as if a feed account had sent it over the websocket. Whatever a feed
-sends that cannot be parsed (`FeedError`) or that the rules refuse (`Refusal`) is quarantined with its raw
-bytes, source address, feed name, code and reason, and counted in the hub's feed registry (`hub.feeds`, shown
-in the console's Feeds panel). Valid input the hub does not use (`FeedIgnored`: a GSV sentence, a fix sent
-before the device has one, a fixed camera) is only counted as ignored, by kind: it is not a problem.
-Nothing a feed sends may crash a listener or the hub: every handler catches everything and quarantines it as
-"internal".
+Only registered field devices are heard (`app.domain.devices`, registered with `device.register`). Each input
+is matched to an active device by format, transport and source address (and, on TCP, the token on the
+stream's first line); input from anyone else is never parsed: it is counted and listed as an unknown device
+(`FeedRegistry.unknown_device`), within a token bucket per address (`app.hub.intake`). A matched input takes
+a token from the device's bucket, is parsed by the sans-I/O parsers in `app.feeds`, and becomes commands
+submitted through `hub.sequencer.submit` as the device (actor `device:<id>`, its agency, role feed). A device
+reports only for the units and drones registered to it: a callsign that names anyone else's is refused
+(`not_owned`), and so are GeoChat and 911 events from callsigns that are not its own. Whatever cannot be
+parsed (`FeedError`) or is refused (`Refusal`) is quarantined (bounded, see `app.hub.feed_status`) and
+counted in the hub's feed registry (`hub.feeds`, shown in the console's Feeds panel). Valid input the hub does
+not use (`FeedIgnored`: a GSV sentence, a fix sent before the device has one, a fixed camera) is only counted
+as ignored, by kind: it is not a problem. Nothing a feed sends may
+crash a listener or the hub: every handler catches everything and quarantines it as "internal".
 
 Mapping (see docs/feeds.md):
 
 * CoT: what an event means is decided by `app.feeds.cot_meaning.interpret` (units, drones, video links of
-  known drones, GeoChat and every emergency as messages on "all"); this module submits it.
+  known drones, GeoChat and every emergency as messages on "all"); this module holds it to the device (a unit
+  or drone it owns, a message from one of its callsigns; an emergency's text names the device) and submits
+  it. Units and drones are registered for the device's agency (team colours are not trusted).
 * NMEA: one `NmeaSession` per UDP sender (ip, port) or TCP connection, its device id starts as the transport
   tag `udp:<ip>:<port>` (matching device-map keys `udp:<ip>:<port>`, `udp:<ip>` or `<ip>`; a `$PWFID` sentence
-  renames it); the device map gives the unit. Units are not registered from NMEA (no kind is known).
+  renames it); the device map gives the unit, else the registered device's only unit. Units are not
+  registered from NMEA (no kind is known).
 * MAVLink (system id N is drone "UAV<N>") and MISB ST 0601 KLV -> drone registration, telemetry and link state:
   see `app.hub.drone_gateway`.
 """
@@ -23,23 +31,27 @@ Mapping (see docs/feeds.md):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import socket
+import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
 from app.domain import commands as c
 from app.domain.agencies import Actor, Role
+from app.domain.devices import Device, DeviceRegistry
 from app.domain.errors import Refusal
 from app.feeds.cot import parse_cot
-from app.feeds.cot_meaning import Broadcast, CotSenders, DroneFix, UnitFix, VideoLink, interpret
+from app.feeds.cot_meaning import AGENCY_KIND, Broadcast, CotSenders, DroneFix, VideoLink, interpret, unit_id_for
 from app.feeds.errors import FeedError, FeedIgnored
 from app.feeds.framing import CotStreamSplitter, LineSplitter
 from app.feeds.mavlink import MavlinkDecoder
 from app.feeds.nmea import DeviceMap, NmeaSession
 from app.hub.drone_gateway import LINK_TIMEOUT_S, DroneFeeds
+from app.hub.intake import UNKNOWN_SOURCE_RATE, Buckets
 
 log = logging.getLogger("watchfloor.gateway")
 
@@ -53,6 +65,20 @@ FEED_LABELS = {"cot": "CoT (TAK)", "nmea": "NMEA GPS", "mavlink": "MAVLink drone
 #: UDP receive buffer asked for (the kernel caps it at net.core.rmem_max): a fleet's reports arrive in bursts,
 #: and what overflows the default ~208 KiB is lost without a trace.
 UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
+#: The first line a TCP device with a token credential sends: `WATCHFLOOR-TOKEN <token>\n`.
+TOKEN_PREFIX = b"WATCHFLOOR-TOKEN "
+MAX_TOKEN_LINE = 256
+
+
+def token_sha256(token: str) -> str:
+    """What the registry keeps of a device's token: its SHA-256, hex."""
+    return hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+def device_actor(device: Device) -> Actor:
+    """Who a device's commands are from, in the log: `device:<id>`, a feed of the device's agency."""
+    return Actor(f"device:{device.id}", Role.FEED, device.agency)
+
 
 
 def _widen_receive_buffer(transport: asyncio.BaseTransport) -> None:
@@ -81,17 +107,20 @@ class FeedGateway:
                  device_map: DeviceMap | None = None, host: str = "127.0.0.1",
                  link_timeout: float = LINK_TIMEOUT_S) -> None:
         self.hub = hub
-        self.actor = actor
+        self.actor = actor  # the gateway's own commands (a drone's link lost by silence)
         self.device_map = device_map or DeviceMap()
         self.host = host
         self.ports: dict[str, int] = {}
         self.feeds = hub.feeds
+        self.buckets = Buckets(time.monotonic)
         self._transports: list[asyncio.BaseTransport] = []
         self._servers: list[asyncio.Server] = []
         self._clients: set[asyncio.Task[None]] = set()
         self._nmea: OrderedDict[Any, NmeaSession] = OrderedDict()
         self._mavlink: OrderedDict[Any, MavlinkDecoder] = OrderedDict()
         self._cot_senders = CotSenders()
+        self._registry = DeviceRegistry([])
+        self._registry_of: dict[str, Device] | None = None
         self.drones = DroneFeeds(self, link_timeout)
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -140,23 +169,57 @@ class FeedGateway:
             await server.wait_closed()
         await self.feeds.flush()
 
-    # -- bookkeeping -----------------------------------------------------------------------------------
+    # -- devices and intake ----------------------------------------------------------------------------
+
+    def registry(self) -> DeviceRegistry:
+        """The active devices, rebuilt when one is registered or revoked (so revoking cuts a device off at
+        its next input)."""
+        devices = self.hub.sequencer.picture.devices
+        if devices is not self._registry_of:  # the fold replaces the dict on every change (app.domain.devices)
+            self._registry, self._registry_of = DeviceRegistry(devices.values()), devices
+        return self._registry
+
+    def _admit(self, feed: str, transport: str, addr: Any, raw: bytes, token: str | None = None
+               ) -> Device | None:
+        """One input's way in: its device and the device's bucket. None: not to be parsed (throttled, or from no
+        registered device: then counted, listed and quarantined as unknown_device, within its address's bucket)."""
+        ip, port = str(addr[0]), int(addr[1])
+        status = self.feeds.feed(feed)
+        device = self.registry().match(feed, transport, ip, port, token)
+        if device is None or transport == "udp":  # a known TCP stream counts its events one by one
+            status.input(f"{transport}:{ip}:{port}")
+        if device is None:
+            if self.buckets.take(f"unknown:{ip}", UNKNOWN_SOURCE_RATE):
+                self.feeds.unknown_device(feed, f"{transport}:{ip}", raw)
+            else:
+                status.throttled += 1
+            return None
+        if not self.buckets.take(f"device:{device.id}", device.rate):
+            status.throttled += 1
+            return None
+        return device
 
     def _listening(self, feed: str, where: str) -> None:
         self.feeds.feed(feed, FEED_LABELS[feed]).listening.append(where)
 
-    def _submit(self, feed: str, source: str, raw: bytes, name: str, args: Any) -> bool:
-        """Submit one command as the gateway's feed account; a refusal is quarantined. True when applied."""
+    def _submit(self, feed: str, source: str, raw: bytes, name: str, args: Any, device: Device | None = None
+                ) -> bool:
+        """Submit one command as `device` (else the gateway); a refusal is quarantined. True when applied."""
+        actor = device_actor(device) if device is not None else self.actor
         try:
-            self.hub.sequencer.submit(self.actor, name, args, None)
+            self.hub.sequencer.submit(actor, name, args, None)
         except Refusal as refusal:
             self.feeds.quarantine(feed, source, refusal.code, f"{name}: {refusal.reason}", raw)
             return False
         self.feeds.feed(feed).accept()
         return True
 
+    def refuse_not_owned(self, feed: str, source: str, raw: bytes, device: Device, what: str, name: str) -> None:
+        """Quarantine input about a unit or drone that is not the device's."""
+        self.feeds.quarantine(feed, source, "not_owned", f"device {device.id} does not report for {what} {name}",
+                              raw)
+
     def _guard(self, feed: str, source: str, raw: bytes, work: Any, *args: Any) -> None:
-        self.feeds.feed(feed).input(source)
         try:
             work(source, raw, *args)
         except FeedError as error:
@@ -167,25 +230,27 @@ class FeedGateway:
             log.exception("feed %s input from %s failed", feed, source)
             self.feeds.quarantine(feed, source, "internal", f"{type(exc).__name__}: {exc}", raw)
 
-    def _ensure_unit(self, feed: str, source: str, raw: bytes, unit: str, agency: str, kind: str) -> bool:
+    def _ensure_unit(self, feed: str, source: str, raw: bytes, unit: str, device: Device) -> bool:
         if unit in self.hub.sequencer.picture.units:
             return True
-        return self._submit(feed, source, raw, "unit.register", c.RegisterUnit(id=unit, agency=agency, kind=kind))
+        return self._submit(feed, source, raw, "unit.register",
+                            c.RegisterUnit(id=unit, agency=device.agency,
+                                           kind=AGENCY_KIND.get(device.agency, "patrol")), device)
 
-    def _position(self, feed: str, source: str, raw: bytes, unit: str, lat: float, lon: float,
+    def _position(self, feed: str, source: str, raw: bytes, device: Device, unit: str, lat: float, lon: float,
                   heading: float | None, speed: float | None, t: float | None) -> None:
         if heading is not None and not (math.isfinite(heading) and 0 <= heading <= 360):
             heading = None
         if speed is not None and not (math.isfinite(speed) and 0 <= speed < 400):
             speed = None
         self._submit(feed, source, raw, "unit.position",
-                     c.ReportPosition(unit=unit, lat=lat, lon=lon, heading=heading, speed=speed, t=t))
+                     c.ReportPosition(unit=unit, lat=lat, lon=lon, heading=heading, speed=speed, t=t), device)
 
     # -- CoT -------------------------------------------------------------------------------------------
 
     async def _cot_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        source = "tcp:{}:{}".format(*peer[:2]) if peer else "tcp:?"
+        peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
+        source = "tcp:{}:{}".format(*peer[:2])
         task = asyncio.current_task()
         if len(self._clients) >= MAX_TCP_CLIENTS:
             self.feeds.quarantine("cot", source, "too_many_clients", f"over {MAX_TCP_CLIENTS} CoT TCP clients", b"")
@@ -195,16 +260,39 @@ class FeedGateway:
             self._clients.add(task)
         splitter = CotStreamSplitter()
         try:
+            chunk = await reader.read(READ_CHUNK)
+            token = None
+            if chunk.startswith(TOKEN_PREFIX):
+                while b"\n" not in chunk and len(chunk) <= MAX_TOKEN_LINE:
+                    more = await reader.read(READ_CHUNK)
+                    if not more:
+                        break
+                    chunk += more
+                line, newline, chunk = chunk.partition(b"\n")
+                if not newline or len(line) > MAX_TOKEN_LINE:
+                    self.feeds.quarantine("cot", source, "bad_token", "the token line is unfinished or too long",
+                                          line)
+                    return
+                token = token_sha256(line[len(TOKEN_PREFIX):].decode("utf-8", "replace"))
+            elif not chunk:
+                return
+            device = self._admit("cot", "tcp", peer, chunk, token)
+            if device is None:
+                return  # throttled or unknown: counted; the stream is closed, not read
             while True:
+                for frame in splitter.feed(chunk):
+                    if not self._still_active(device):
+                        self.feeds.quarantine("cot", source, "revoked", f"device {device.id} was revoked", b"")
+                        return
+                    await self._tcp_token("cot", device)
+                    self.feeds.feed("cot").input(source)
+                    if isinstance(frame, FeedError):
+                        self.feeds.quarantine("cot", source, frame.code, frame.reason, chunk)
+                    else:
+                        self._guard("cot", source, frame, self._cot_record, device)
                 chunk = await reader.read(READ_CHUNK)
                 if not chunk:
                     break
-                for frame in splitter.feed(chunk):
-                    if isinstance(frame, FeedError):
-                        self.feeds.feed("cot").input(source)
-                        self.feeds.quarantine("cot", source, frame.code, frame.reason, chunk[:4096])
-                    else:
-                        self._guard("cot", source, frame, self._cot_record)
             leftover = splitter.unfinished()
             if leftover:
                 self.feeds.feed("cot").input(source)
@@ -219,25 +307,52 @@ class FeedGateway:
                 self._clients.discard(task)
             writer.close()
 
-    def _cot_datagram(self, data: bytes, addr: Any) -> None:
-        self._guard("cot", "udp:{}:{}".format(*addr[:2]), data, self._cot_record)
+    def _still_active(self, device: Device) -> bool:
+        current = self.hub.sequencer.picture.devices.get(device.id)
+        return current is not None and current.active
 
-    def _cot_record(self, source: str, raw: bytes) -> None:
+    async def _tcp_token(self, feed: str, device: Device) -> None:
+        """Wait for a token of the device's bucket: a TCP stream is slowed down, not dropped."""
+        bucket = self.buckets.bucket(f"device:{device.id}", device.rate)
+        while not bucket.take(time.monotonic()):
+            self.feeds.feed(feed).throttled += 1
+            await asyncio.sleep(bucket.wait_s())
+
+    def _cot_datagram(self, data: bytes, addr: Any) -> None:
+        device = self._admit("cot", "udp", addr, data)
+        if device is not None:
+            self._guard("cot", "udp:{}:{}".format(*addr[:2]), data, self._cot_record, device)
+
+    def _owned_callsign(self, source: str, raw: bytes, device: Device, callsign: str) -> str | None:
+        unit = unit_id_for(callsign)
+        if device.owns_unit(unit):
+            return unit
+        self.refuse_not_owned("cot", source, raw, device, "unit", unit)
+        return None
+
+    def _cot_record(self, source: str, raw: bytes, device: Device) -> None:
         meaning = interpret(parse_cot(raw), self._cot_senders, self.hub.sequencer.picture.drones)
         if isinstance(meaning, Broadcast):
-            self._submit("cot", source, raw, "message.send", c.SendMessage(channel="all", text=meaning.text))
+            if self._owned_callsign(source, raw, device, meaning.speaker) is not None:
+                text = f"{meaning.text} (device {device.id})" if meaning.emergency else meaning.text
+                self._submit("cot", source, raw, "message.send", c.SendMessage(channel="all", text=text[:2000]),
+                             device)
         elif isinstance(meaning, DroneFix):
-            self.drones.cot_drone(source, raw, meaning.event, meaning.drone, meaning.agency)
+            self.drones.cot_drone(source, raw, meaning.event, meaning.drone, device)
         elif isinstance(meaning, VideoLink):
-            self.drones.cot_video(source, raw, meaning.drone, meaning.video)
-        elif isinstance(meaning, UnitFix) and self._ensure_unit("cot", source, raw, meaning.unit, meaning.agency,
-                                                                meaning.kind):
-            self._position("cot", source, raw, meaning.unit, meaning.lat, meaning.lon, meaning.heading,
-                           meaning.speed, meaning.t)
+            self.drones.cot_video(source, raw, meaning.drone, meaning.video, device)
+        else:
+            unit = self._owned_callsign(source, raw, device, meaning.unit)
+            if unit is not None and self._ensure_unit("cot", source, raw, unit, device):
+                self._position("cot", source, raw, device, unit, meaning.lat, meaning.lon, meaning.heading,
+                               meaning.speed, meaning.t)
 
     # -- NMEA ------------------------------------------------------------------------------------------
 
     def _nmea_datagram(self, data: bytes, addr: Any) -> None:
+        device = self._admit("nmea", "udp", addr, data)
+        if device is None:
+            return
         source = "udp:{}:{}".format(*addr[:2])
         session = self._nmea.get(addr)
         if session is None:
@@ -249,7 +364,7 @@ class FeedGateway:
         for line in data.split(b"\n"):
             line = line.rstrip(b"\r")
             if line.strip():
-                self._guard("nmea", source, line, self._nmea_line, session)
+                self._guard("nmea", source, line, self._nmea_line, session, device)
 
     async def _nmea_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """NMEA over TCP (receivers and gpsd-style relays that serve a stream): one session per connection."""
@@ -264,13 +379,22 @@ class FeedGateway:
             self._clients.add(task)
         session, lines = NmeaSession(source, self.device_map), LineSplitter()
         try:
-            while chunk := await reader.read(READ_CHUNK):
+            chunk = await reader.read(READ_CHUNK)
+            device = self._admit("nmea", "tcp", peer or ("0.0.0.0", 0), chunk) if chunk else None
+            if device is None:
+                return  # throttled or unknown: counted; the stream is closed, not read
+            while chunk:
                 for line in lines.feed(chunk):
                     if isinstance(line, FeedError):
                         self.feeds.feed("nmea").input(source)
                         self.feeds.quarantine("nmea", source, line.code, line.reason, chunk[:4096])
+                    elif self._still_active(device):
+                        await self._tcp_token("nmea", device)
+                        self._guard("nmea", source, line, self._nmea_line, session, device)
                     else:
-                        self._guard("nmea", source, line, self._nmea_line, session)
+                        self.feeds.quarantine("nmea", source, "revoked", f"device {device.id} was revoked", b"")
+                        return
+                chunk = await reader.read(READ_CHUNK)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except Exception:  # never let one client's stream hurt the others
@@ -280,18 +404,27 @@ class FeedGateway:
                 self._clients.discard(task)
             writer.close()
 
-    def _nmea_line(self, source: str, raw: bytes, session: NmeaSession) -> None:
+    def _nmea_line(self, source: str, raw: bytes, session: NmeaSession, device: Device) -> None:
         position = session.feed(raw, datetime.fromtimestamp(self.hub.clock(), UTC))
         if position is None:
             return
-        if position.callsign is None:
+        unit = position.callsign
+        if unit is None and len(device.units) == 1:
+            unit = device.units[0]  # an AVL box registered for one unit needs no device map
+        if unit is None:
             raise FeedError("unmapped_device", f"device {position.device!r} is not in the device map")
-        self._position("nmea", source, raw, position.callsign, position.lat, position.lon, position.course_deg,
+        if not device.owns_unit(unit):
+            self.refuse_not_owned("nmea", source, raw, device, "unit", unit)
+            return
+        self._position("nmea", source, raw, device, unit, position.lat, position.lon, position.course_deg,
                        position.speed_mps, position.epoch)
 
     # -- MAVLink ---------------------------------------------------------------------------------------
 
     def _mavlink_datagram(self, data: bytes, addr: Any) -> None:
+        device = self._admit("mavlink", "udp", addr, data)
+        if device is None:
+            return
         source = "udp:{}:{}".format(*addr[:2])
         decoder = self._mavlink.get(addr)
         if decoder is None:
@@ -300,9 +433,11 @@ class FeedGateway:
                 self._mavlink.popitem(last=False)
         else:
             self._mavlink.move_to_end(addr)
-        self._guard("mavlink", source, data, self.drones.mavlink, decoder)
+        self._guard("mavlink", source, data, self.drones.mavlink, decoder, device)
 
     # -- KLV -------------------------------------------------------------------------------------------
 
     def _klv_datagram(self, data: bytes, addr: Any) -> None:
-        self._guard("klv", "udp:{}:{}".format(*addr[:2]), data, self.drones.klv)
+        device = self._admit("klv", "udp", addr, data)
+        if device is not None:
+            self._guard("klv", "udp:{}:{}".format(*addr[:2]), data, self.drones.klv, device)

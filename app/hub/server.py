@@ -33,7 +33,7 @@ from app.domain.visibility import seen_by
 from app.hub.anchor import CHECKPOINT_EVERY, Anchor
 from app.hub.cap_feed import CapIntake
 from app.hub.fanout import FanOut, Subscriber
-from app.hub.feed_status import RECENT_KEPT, FeedRegistry
+from app.hub.feed_status import QUARANTINE_BUDGET, RECENT_KEPT, FeedRegistry
 from app.hub.sequencer import Known, RecentCommands, Sequencer
 from app.hub.sign_ins import SignIns
 from app.protocol import codes
@@ -63,7 +63,7 @@ from app.protocol.server_session import (
     ServerSession,
     StartSubscription,
 )
-from app.store.log import EventLog, LogReader
+from app.store.log import EventLog, LogReader, QuarantineRow
 
 log = logging.getLogger("watchfloor.hub")
 
@@ -88,7 +88,8 @@ class Hub:
     def __init__(self, db_path: str | Path, agencies: dict[str, Agency] | None = None,
                  clock: Callable[[], float] = time.time, snapshot_every: int = 5000,
                  max_queue: int = 50_000, hello_timeout: float = 10.0,
-                 checkpoint_every: float = CHECKPOINT_EVERY, sign_in: ThrottlePolicy | None = None) -> None:
+                 checkpoint_every: float = CHECKPOINT_EVERY, sign_in: ThrottlePolicy | None = None,
+                 quarantine_budget: int = QUARANTINE_BUDGET) -> None:
         self.db_path = Path(db_path)
         self.agencies = dict(agencies or DEFAULT_AGENCIES)
         self.clock = clock
@@ -109,7 +110,7 @@ class Hub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.port = 0
         self.gateway: Any = None  # a FeedGateway when feeds are on (`start_feeds`)
-        self.feeds = FeedRegistry(clock, self._store_quarantine)
+        self.feeds = FeedRegistry(clock, self._store_quarantine, quarantine_budget)
         self.feeds.feed(WEBSOCKET_FEED, "Feed accounts")
         self.feeds.feed(REPORTS_FEED, "Reports")
         self.cap = CapIntake(self)  # CAP documents into alerts (alert.cap, polling, file drop)
@@ -153,13 +154,13 @@ class Hub:
         self.gateway = FeedGateway(self, device_map=device_map, host=host)
         return await self.gateway.start(cot_port, cot_udp_port, nmea_port, mavlink_port, klv_port, nmea_tcp_port)
 
-    def _recover(self) -> tuple[Picture, tuple[dict[str, int], list[dict[str, Any]]]]:
+    def _recover(self) -> tuple[Picture, tuple[dict[str, int], list[dict[str, Any]], int]]:
         reader = self._reader()
         self.anchor.check(reader)
         picture = reader.picture_at()
         counts = reader.quarantine_counts()
         newest = [row for feed in counts for row in reader.quarantined(feed, RECENT_KEPT)]
-        return picture, (counts, newest)
+        return picture, (counts, newest, reader.quarantine_last_id())
 
     def _command_record(self, key: str) -> Known | None:
         record = self._commands_reader.command_record(key)
@@ -175,6 +176,7 @@ class Hub:
         for service in reversed(self.services):
             await service.close()
         if self.sequencer is not None:
+            await self.feeds.flush()  # quarantine rows still waiting for their batch
             await self.sequencer.drain()
             for task in list(self._tasks):
                 task.cancel()
@@ -219,13 +221,13 @@ class Hub:
         alarm = self.sequencer.alarm
         return {**self.feeds.report(viewer=viewer), "alarms": [] if alarm is None else [alarm.wire()]}
 
-    def _store_quarantine(self, at: float, feed: str, source: str, code: str, reason: str, raw: bytes
+    def _store_quarantine(self, rows: list[QuarantineRow], repeats: dict[int, tuple[int, float]], budget: int
                           ) -> Any:
-        """Write one dead-letter row on the log's writer thread (None once the hub is stopping)."""
+        """Write a batch of dead-letter rows on the log's writer thread (None once the hub is stopping)."""
         if self.sequencer is None:
             return None
         try:
-            return self.sequencer.writer.submit(self.log.quarantine, at, feed, source, code, reason, raw)
+            return self.sequencer.writer.submit(self.log.quarantine, rows, repeats, budget)
         except RuntimeError:  # the writer is shut down
             return None
 
@@ -476,11 +478,13 @@ def redacted(raw: bytes) -> bytes:
 async def run_hub(db_path: str | Path, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
                   ready: Callable[[int], None] | None = None, stop: asyncio.Event | None = None,
                   feeds: dict[str, Any] | None = None, feed_io: dict[str, Any] | None = None,
-                  checkpoint_every: float = CHECKPOINT_EVERY, sign_in: ThrottlePolicy | None = None) -> None:
+                  checkpoint_every: float = CHECKPOINT_EVERY, sign_in: ThrottlePolicy | None = None,
+                  quarantine_budget: int = QUARANTINE_BUDGET) -> None:
     """Run a hub until `stop` is set (or forever); `feeds` are `Hub.start_feeds` arguments (None: no feeds),
     `feed_io` those of `app.hub.feed_io.start_feed_io` (CAP fetch and outbox, CoT out), `checkpoint_every` the
-    seconds between signed audit checkpoints, `sign_in` the sign-in throttle (None: the defaults)."""
-    hub = Hub(db_path, checkpoint_every=checkpoint_every, sign_in=sign_in)
+    seconds between signed audit checkpoints, `sign_in` the sign-in throttle (None: the defaults),
+    `quarantine_budget` the bytes the quarantine table may hold."""
+    hub = Hub(db_path, checkpoint_every=checkpoint_every, sign_in=sign_in, quarantine_budget=quarantine_budget)
     bound = await hub.start(host, port, ssl_context)
     if feeds:
         log.info("feed gateway ports: %s", await hub.start_feeds(**feeds))

@@ -30,6 +30,7 @@ from app.sim.field import TRANSPORT, FeedPorts, avl_device_map
 from app.sim.fleet import plan_fleet
 from app.sim.map import FallbackMap
 from app.store.log import LogReader
+from app.store.users import UserStore
 
 #: Seconds played before measuring, from the first position the consoles see.
 WARMUP_S = 3.0
@@ -59,6 +60,10 @@ class SimRun:
     notes: list[str] = field(default_factory=list)  # the simulator's "not sent" and "refused" lines
 
 
+#: The supervisor account the simulator registers its field devices with.
+SUPERVISOR = "bench-supervisor"
+
+
 def _udp_drops(ports: FeedPorts) -> int | None:
     """Datagrams dropped at the hub's UDP feed sockets because their receive buffers were full (/proc/net/udp)."""
     try:
@@ -82,6 +87,7 @@ def _sim_command(args: argparse.Namespace, url: str, ports: FeedPorts) -> list[s
         raise SystemExit("bench sim: --rate is reports per unit per second, at most 1 (the simulator's tick)")
     every = f"{1.0 / args.rate:g}"
     command = [sys.executable, "-m", "app.cli", "sim", "--url", url, "--user", "feed", "--seed", str(args.seed),
+               "--dispatcher-user", SUPERVISOR,
                "--units", str(args.units), "--duration", f"{WARMUP_S + args.seconds:g}", "--calls-per-hour", "0",
                "--position-every", every, "--idle-position-every", every, "--transport", args.transport,
                "--log-level", "ERROR"]
@@ -131,6 +137,9 @@ async def run_sim_load(args: argparse.Namespace, workdir: Path) -> SimRun:
     from this one (each on its own loop: the simulator's CPU does not delay the consoles' clocks)."""
     db, devices = workdir / "sim.db", workdir / "avl.json"
     hub_bench.add_accounts(db, args.consoles)
+    users = UserStore(db)  # the simulator registers its field devices as a supervisor (it takes no calls: 0/h)
+    users.add(SUPERVISOR, hub_bench.PASSWORD, "supervisor", "fire")
+    users.close()
     devices.write_text(json.dumps({"devices": avl_device_map(plan_fleet(args.units, FallbackMap()))}))
     ports = FeedPorts("127.0.0.1", _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM),
                       _free_port(socket.SOCK_DGRAM))

@@ -27,6 +27,7 @@ from pymavlink.dialects.v20 import common as mavlink2
 from app.client.connection import CommandRefused, HubClient
 from app.domain.footprint import metres_per_degree
 from app.sim.drone_video import DroneVideoSource, OrbitTrack
+from app.sim.field import register_field_devices
 
 log = logging.getLogger("watchfloor.sim.drone")
 
@@ -149,7 +150,7 @@ class DroneFlight:
     def _send(self, frames: list[bytes]) -> None:
         for frame in frames:
             with contextlib.suppress(OSError):  # UDP: nobody listening drops it, as a radio link would
-                self._socket.sendto(frame, (self.config.mavlink_host, self.config.mavlink_port))
+                self._socket.send(frame)
             self.sent += 1
 
     def _elapsed(self) -> float:
@@ -192,6 +193,15 @@ class DroneFlight:
     async def run(self) -> None:
         """Register the drone, publish its video, then report at `rate_hz` until cancelled."""
         cfg = self.config
+        # Its MAVLink is unsigned: the hub takes it from the address registered for it (app.domain.devices).
+        self._socket.connect((cfg.mavlink_host, cfg.mavlink_port))
+        source = str(self._socket.getsockname()[0])
+        try:
+            await register_field_devices(self.client, [{
+                "id": "SIM-UAS", "agency": cfg.agency, "formats": ["mavlink"], "transport": "udp", "source": source,
+                "drones": [cfg.drone_id], "label": f"watchfloor sim: drone {cfg.drone_id} (unsigned MAVLink)"}])
+        except (CommandRefused, TimeoutError) as exc:
+            log.warning("drone %s: its MAVLink device could not be registered: %s", cfg.drone_id, exc)
         await self._command("drone.register", {"id": cfg.drone_id, "agency": cfg.agency, "operator": cfg.operator},
                             "duplicate")
         url = await asyncio.to_thread(self.start_video)

@@ -11,6 +11,11 @@
 Every report carries the time of its fix. Units are registered (with their kind) and change status over
 the websocket, as a CAD interface would; only positions go over these transports. Over UDP nothing is
 acknowledged: a datagram the hub cannot take in time is lost, as it would be in the field.
+
+The hub hears only registered devices, so the simulator registers its three (`field_devices`: the police TAK
+server, the fire modems, the EMS AVL boxes, each for its agency's units, from the address its sockets send
+from) through a supervisor account before the first report (`register_field_devices`), as a site's
+supervisor would with `watchfloor device add`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.client.connection import HubClient
+from app.domain.devices import MAX_RATE
 from app.feeds.cot import encode_position
 from app.feeds.cot_meaning import GROUP_AGENCY
 from app.feeds.nmea import DeviceMap, encode_device_id, encode_gga, encode_rmc
@@ -36,6 +43,8 @@ TRANSPORT = {"police": COT_TCP, "fire": COT_UDP, "medical": NMEA}
 #: Agency -> the TAK team colour its CoT carries (the gateway reads the agency from it).
 TEAM = {agency: next(colour.title() for colour, a in GROUP_AGENCY.items() if a == agency)
         for agency in ("police", "fire")}
+#: Transport -> (device id prefix, format, transport the registry names) of the simulator's field devices.
+DEVICES = {COT_TCP: ("SIM-TAK", "cot", "tcp"), COT_UDP: ("SIM-MODEMS", "cot", "udp"), NMEA: ("SIM-AVL", "nmea", "udp")}
 #: When the scenario's deliberately broken field reports say they were taken (any fixed time will do).
 _BROKEN_AT = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 
@@ -89,6 +98,45 @@ def broken_reports(fleet: Iterable[UnitPlan]) -> list[tuple[str, str]]:
             (NMEA, f"{encode_device_id(avl_device(ambulance))}\r\n{noisy}\r\n")]
 
 
+def field_devices(agencies: Mapping[str, str], source: str) -> list[dict[str, Any]]:
+    """`device.register` arguments (without the id's number) of the devices the units of `agencies` report
+    through, sending from the address `source`. The simulator's load is not a field's: the highest rate."""
+    units: dict[str, list[str]] = {}
+    for unit, agency in agencies.items():
+        if agency in TRANSPORT:
+            units.setdefault(TRANSPORT[agency], []).append(unit)
+    devices = []
+    for transport, callsigns in units.items():
+        prefix, fmt, carried = DEVICES[transport]
+        agency = next(a for a, t in TRANSPORT.items() if t == transport)
+        devices.append({"id": prefix, "agency": agency, "formats": [fmt], "transport": carried, "source": source,
+                        "units": sorted(callsigns), "rate": MAX_RATE, "label": f"watchfloor sim: {agency} {fmt}"})
+    return devices
+
+
+async def register_field_devices(supervisor: HubClient, devices: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Register `devices` (`field_devices`' form) through a signed-in, subscribed supervisor: an active device
+    with the same prefix, format, transport and source that already reports for all their units is reused;
+    one that does not is revoked and a new one (`<prefix>-<n>`) registered. Returns the ids in use."""
+    used = []
+    for wanted in devices:
+        prefix = wanted["id"]
+        mine = [d for d in supervisor.picture.devices.values() if d.id.startswith(f"{prefix}-")]
+        current = [d for d in mine if d.active and d.source == wanted["source"]
+                   and d.formats == wanted["formats"] and d.transport == wanted["transport"]]
+        keep = next((d for d in current if set(wanted["units"]) <= set(d.units)
+                     and set(wanted.get("drones", ())) <= set(d.drones)), None)
+        if keep is not None:
+            used.append(keep.id)
+            continue
+        for old in current:
+            await supervisor.call("device.revoke", {"id": old.id, "reason": "replaced by the simulator's new fleet"})
+        device_id = f"{prefix}-{len(mine) + 1}"
+        await supervisor.call("device.register", {**wanted, "id": device_id})
+        used.append(device_id)
+    return used
+
+
 class _Datagrams(asyncio.DatagramProtocol):
     def __init__(self, name: str, errors: Counter[str]) -> None:
         self.name = name
@@ -126,6 +174,11 @@ class FieldRadios:
             transport, _ = await loop.create_datagram_endpoint(lambda n=name: _Datagrams(n, self.errors),
                                                                remote_addr=(self.ports.host, port))
             self._udp[name] = transport
+
+    def source(self) -> str:
+        """The address the devices send from, as the hub sees it on this route (after `open`)."""
+        assert self._tak is not None
+        return str(self._tak.get_extra_info("sockname")[0])
 
     def report(self, unit: str, args: Mapping[str, Any], fix: datetime) -> str | None:
         """Send one position (`unit.position` args) taken at `fix`; the transport used, None if not sent."""

@@ -33,7 +33,7 @@ from app.domain.entities import UnitStatus
 from app.protocol.client_session import Update
 from app.protocol.messages import encode
 from app.sim.drone_flight import DroneFlight, DroneFlightConfig
-from app.sim.field import FeedPorts, FieldRadios, fix_time
+from app.sim.field import FeedPorts, FieldRadios, field_devices, fix_time, register_field_devices
 from app.sim.map import Map, load_map
 from app.sim.scenario import DISPATCH, FLEET, RAW, TICK_S, Ref, Scenario, ScenarioConfig, SimCommand
 
@@ -343,6 +343,11 @@ async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, spe
             await _connect(dispatch, "dispatcher", connect_timeout)
         if radios is not None:
             await radios.open(connect_timeout)
+            if dispatch is not None:
+                await register_field_devices(dispatch, field_devices(radios.agencies, radios.source()))
+            else:
+                log.warning("no dispatcher (supervisor) account: the field devices cannot be registered; the hub "
+                            "takes their reports only if a supervisor registered them (watchfloor device add)")
         runner.resume(scenario)
         if drone is not None and dispatch is not None:
             flight = DroneFlight(dispatch, drone, city.stations("police")[0].point)

@@ -16,6 +16,8 @@ from typing import Any
 import msgspec
 
 GENESIS_HASH = "0" * 64
+#: `meta` key prefix (+ chain name) of where a chain begins once rows were pruned from its start by policy.
+START_KEY = "chain_start:"
 _json = msgspec.json.Encoder()
 
 
@@ -101,9 +103,30 @@ class Walk:
     broken: ChainBreak | None = None
 
 
-def walk(conn: sqlite3.Connection, chain: Chain, after_key: int = 0, after_hash: str = GENESIS_HASH,
+def chain_start(conn: sqlite3.Connection, chain: Chain) -> tuple[int, str]:
+    """Where a chain begins: (0, genesis), or the key and hash of the newest row pruned from its start by policy
+    (the quarantine kept under its budget), which the pruning records in `meta` in the same transaction."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (START_KEY + chain.name,)).fetchone()
+    except sqlite3.OperationalError:  # no meta table: a log nothing was ever pruned from
+        row = None
+    if row is None:
+        return 0, GENESIS_HASH
+    key, link = row[0].split(" ", 1)
+    return int(key), link
+
+
+def record_chain_start(conn: sqlite3.Connection, chain: Chain, key: int, link: str) -> None:
+    """Note that the chain now begins after row `key` (hash `link`): call in the transaction that prunes it."""
+    conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (START_KEY + chain.name, f"{key} {link}"))
+
+
+def walk(conn: sqlite3.Connection, chain: Chain, after_key: int | None = None, after_hash: str = GENESIS_HASH,
          want: frozenset[int] = frozenset()) -> Walk:
-    """Recompute the chain's rows after `after_key` (whose hash is `after_hash`), keeping the hashes in `want`."""
+    """Recompute the chain's rows after `after_key` (whose hash is `after_hash`; by default from the chain's
+    start), keeping the hashes in `want`."""
+    if after_key is None:
+        after_key, after_hash = chain_start(conn, chain)
     result = Walk(0, after_key, after_hash)
     rows = conn.execute(f"SELECT {chain.columns}, hash FROM {chain.table} WHERE {chain.key} > ? "
                         f"ORDER BY {chain.key}", (after_key,))
@@ -126,13 +149,13 @@ def walk(conn: sqlite3.Connection, chain: Chain, after_key: int = 0, after_hash:
 
 
 def head(conn: sqlite3.Connection, chain: Chain) -> tuple[int, str]:
-    """The newest row's key and stored hash ((0, genesis) for an empty table)."""
+    """The newest row's key and stored hash (the chain's start for an empty table)."""
     row = conn.execute(f"SELECT {chain.key}, hash FROM {chain.table} ORDER BY {chain.key} DESC LIMIT 1").fetchone()
-    return (row[0], row[1] or GENESIS_HASH) if row else (0, GENESIS_HASH)
+    return (row[0], row[1] or GENESIS_HASH) if row else chain_start(conn, chain)
 
 
 def link_before(conn: sqlite3.Connection, chain: Chain, key: int) -> tuple[int, str]:
-    """The key and stored hash of the row just before `key` ((0, genesis) when there is none)."""
+    """The key and stored hash of the row just before `key` (the chain's start when there is none)."""
     row = conn.execute(f"SELECT {chain.key}, hash FROM {chain.table} WHERE {chain.key} < ? "
                        f"ORDER BY {chain.key} DESC LIMIT 1", (key,)).fetchone()
-    return (row[0], row[1] or GENESIS_HASH) if row else (0, GENESIS_HASH)
+    return (row[0], row[1] or GENESIS_HASH) if row else chain_start(conn, chain)

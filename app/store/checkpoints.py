@@ -31,6 +31,7 @@ from app.store.chain import (
     SNAPSHOTS,
     Chain,
     blob_digest,
+    chain_start,
     link_before,
     row_hash,
     snapshot_fields,
@@ -190,9 +191,9 @@ class Audit:
 
 
 def _check_anchor(chain: Chain, anchor: tuple[int, str], stored: str | None,
-                  last_key: int, what: str, audit: Audit) -> None:
+                  last_key: int, what: str, audit: Audit, start_key: int = 0) -> None:
     key, link = anchor
-    if key == 0:
+    if key <= start_key:  # nothing signed, or a row since pruned from the chain's start by policy
         return
     if last_key < key:
         audit.problem(f"{chain.name}: the log ends at {chain.key} {last_key} but {what} signed {chain.key} {key}: "
@@ -209,6 +210,7 @@ def audit_log(conn: sqlite3.Connection, checkpoints: list[Checkpoint]) -> Audit:
     audit = Audit()
     for chain in CHAINS:
         anchors = [(checkpoint.anchor(chain), f"the checkpoint of {_when(checkpoint)}") for checkpoint in checkpoints]
+        start_key = chain_start(conn, chain)[0]
         result = walk(conn, chain, want=frozenset(key for (key, _), _ in anchors))
         audit.checked[chain.name] = result.checked
         audit.heads[chain.name] = (result.last_key, result.last_hash)
@@ -216,7 +218,7 @@ def audit_log(conn: sqlite3.Connection, checkpoints: list[Checkpoint]) -> Audit:
             audit.problem(f"{chain.name}: {result.broken.reason}")
         for anchor, what in anchors:
             if result.broken is None or anchor[0] < result.broken.seq:
-                _check_anchor(chain, anchor, result.stored.get(anchor[0]), result.last_key, what, audit)
+                _check_anchor(chain, anchor, result.stored.get(anchor[0]), result.last_key, what, audit, start_key)
     return audit
 
 
@@ -226,7 +228,8 @@ def audit_since(conn: sqlite3.Connection, last: Checkpoint) -> Audit:
     audit = Audit()
     for chain in CHAINS:
         key, link = last.anchor(chain)
-        before_key, before_hash = link_before(conn, chain, key) if key else (0, GENESIS_HASH)
+        start_key, start_hash = chain_start(conn, chain)
+        before_key, before_hash = link_before(conn, chain, key) if key > start_key else (start_key, start_hash)
         result = walk(conn, chain, before_key, before_hash, want=frozenset({key}))
         audit.checked[chain.name] = result.checked
         audit.heads[chain.name] = (result.last_key, result.last_hash)
@@ -234,7 +237,7 @@ def audit_since(conn: sqlite3.Connection, last: Checkpoint) -> Audit:
             audit.problem(f"{chain.name}: {result.broken.reason}")
         if result.broken is None or key < result.broken.seq:
             _check_anchor(chain, (key, link), result.stored.get(key), result.last_key,
-                          f"the last checkpoint ({_when(last)})", audit)
+                          f"the last checkpoint ({_when(last)})", audit, start_key)
         if chain is SNAPSHOTS and key and result.stored.get(key) == link:
             audit.anchored_snapshot = vouch_for_snapshot(conn, key, link)
     return audit

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from app.store.chain import (
     blob_digest,
     chain_hash,
     head,
-    quarantine_fields,
+    record_chain_start,
     row_hash,
     snapshot_fields,
     walk,
@@ -137,6 +138,35 @@ def claim_demo_log(path: str | Path, own: bool = False) -> None:
         conn.close()
 
 
+#: What one quarantine row costs, counted against the quarantine's budget (raw prefix, reason, the rest).
+_ROW_OVERHEAD = 100
+_ROW_BYTES = f"length(raw) + length(reason) + {_ROW_OVERHEAD}"
+
+
+@dataclass(slots=True)
+class QuarantineRow:
+    """One refused datagram or frame: a prefix of its bytes (`raw`), its full `size`, and its repeats."""
+
+    id: int
+    at: float
+    feed: str
+    source: str
+    code: str
+    reason: str
+    raw: bytes
+    size: int
+    repeats: int = 1
+    last_at: float | None = None
+
+
+@dataclass(slots=True)
+class QuarantineWrite:
+    """After a quarantine write: the bytes the table holds (as the budget counts them), rows pruned now."""
+
+    kept_bytes: int
+    pruned: int
+
+
 class EventLog:
     """The writer side of the log. Not thread-safe: call it from one thread (the hub's writer)."""
 
@@ -154,6 +184,7 @@ class EventLog:
         #: seq -> picture digest of the snapshots this log may serve: those its hub wrote, and the one a signed
         #: checkpoint vouches for (added by the hub's audit check). Read by reader threads.
         self.trusted_snapshots: dict[int, str] = {}
+        self._quarantine_bytes: int | None = None  # counted on the first quarantine write
 
     def _seal_legacy(self, chain: Chain) -> tuple[int, str]:
         """The chain's head; a table from before schema 3 (no row has a hash yet) is sealed into its chain first."""
@@ -214,14 +245,61 @@ class EventLog:
         self.heads[SNAPSHOTS.name] = (seq, link)
         self.trusted_snapshots[seq] = blob_digest(blob)
 
-    def quarantine(self, at: float, feed: str, source: str, code: str, reason: str, raw: bytes) -> None:
-        """Keep an input that failed to parse or validate, with why, so nothing is dropped silently."""
-        row_id, prev = self.heads[QUARANTINE.name]
-        row = (row_id + 1, at, feed, source, code, reason[:2000], bytes(raw[:1_000_000]))
-        link = row_hash(prev, quarantine_fields(*row))
-        self.conn.execute("INSERT INTO quarantine(id, at, feed, source, code, reason, raw, hash) "
-                          "VALUES (?,?,?,?,?,?,?,?)", (*row, link))
-        self.heads[QUARANTINE.name] = (row[0], link)
+    def quarantine(self, rows: list[QuarantineRow], repeats: dict[int, tuple[int, float]],
+                   budget_bytes: int) -> QuarantineWrite:
+        """Keep refused inputs in one transaction: new `rows` (ids chosen by the caller, raw already cut to a
+        prefix), chained after the newest row; `repeats` (row id -> (more of the same, last time)); then prune the
+        oldest rows until the raw bytes kept fit `budget_bytes`. Returns what is kept and how many rows were pruned.
+
+        A row's link covers what it was (its fields and the digest of its kept bytes), not its repeat counter,
+        which grows later. Pruning takes rows from the chain's start and records, in the same transaction, the
+        newest pruned row's key and hash as where the chain now begins (`chain_start`), so an audit still checks
+        every row that is kept, and a row removed any other way is still a break.
+        """
+        last_key, prev = self.heads[QUARANTINE.name]
+        values = []
+        for r in rows:
+            fields = (r.id, r.at, r.feed, r.source[:200], r.code[:100], r.reason[:2000], bytes(r.raw))
+            prev = QUARANTINE.link(prev, fields)
+            values.append((*fields, r.size, r.repeats, r.last_at, prev))
+            last_key = r.id
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.executemany(
+                "INSERT INTO quarantine(id, at, feed, source, code, reason, raw, size, repeats, last_at, hash) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)", values)
+            self.conn.executemany("UPDATE quarantine SET repeats = repeats + ?, last_at = ? WHERE id = ?",
+                                  [(n, last, row_id) for row_id, (n, last) in repeats.items()])
+            if self._quarantine_bytes is None:
+                self._quarantine_bytes = self.conn.execute(
+                    f"SELECT COALESCE(SUM({_ROW_BYTES}), 0) FROM quarantine").fetchone()[0]
+            else:
+                self._quarantine_bytes += sum(len(r.raw) + len(r.reason) + _ROW_OVERHEAD for r in rows)
+            pruned = 0
+            if self._quarantine_bytes > budget_bytes:
+                # Oldest first, down to 90% of the budget so that pruning does not run on every batch.
+                excess = self._quarantine_bytes - budget_bytes * 9 // 10
+                doomed: list[tuple[int, str]] = []
+                for row_id, size, link in self.conn.execute(
+                        f"SELECT id, {_ROW_BYTES}, hash FROM quarantine ORDER BY id"):
+                    if excess <= 0:
+                        break
+                    doomed.append((row_id, link))
+                    excess -= size
+                    self._quarantine_bytes -= size
+                if doomed:
+                    self.conn.executemany("DELETE FROM quarantine WHERE id = ?", [(i,) for i, _ in doomed])
+                    record_chain_start(self.conn, QUARANTINE, *doomed[-1])
+                pruned = len(doomed)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            self._quarantine_bytes = None
+            raise
+        if values:
+            self.heads[QUARANTINE.name] = (last_key, prev)
+        return QuarantineWrite(self._quarantine_bytes, pruned)
 
     def access(self, at: float, user: str, peer: str, what: str, outcome: str, detail: str = "") -> None:
         """Record a sign-in, a refusal or a disconnect in the access log (the audit of who tried what)."""
@@ -340,18 +418,23 @@ class LogReader:
 
     def quarantined(self, feed: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The newest quarantined inputs, newest first."""
-        sql = "SELECT id, at, feed, source, code, reason, raw FROM quarantine"
+        cols = ("id", "at", "feed", "source", "code", "reason", "raw", "size", "repeats", "last_at")
+        sql = f"SELECT {', '.join(cols)} FROM quarantine"
         params: list[Any] = []
         if feed:
             sql += " WHERE feed = ?"
             params.append(feed)
-        cols = ("id", "at", "feed", "source", "code", "reason", "raw")
         rows = self.conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def quarantine_counts(self) -> dict[str, int]:
-        """How many inputs each feed has had quarantined, ever."""
-        return dict(self.conn.execute("SELECT feed, COUNT(*) FROM quarantine GROUP BY feed").fetchall())
+        """How many inputs each feed has had quarantined (repeats included) among the rows kept."""
+        return dict(self.conn.execute("SELECT feed, SUM(repeats) FROM quarantine GROUP BY feed").fetchall())
+
+    def quarantine_last_id(self) -> int:
+        """The newest quarantine row's id (or, once every row was pruned, the last pruned one's; 0 if none): new
+        rows are numbered on from it."""
+        return head(self.conn, QUARANTINE)[0]
 
     def access_log(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest access-log lines, newest first."""

@@ -81,6 +81,14 @@ MIGRATIONS: list[str] = [
         digest TEXT NOT NULL
     );
     """,
+    # 5: bounded quarantine: one row per refused datagram or frame with a prefix of its bytes, how big it was,
+    # and how many more like it (same feed, source and code) followed until `last_at`.
+    """
+    ALTER TABLE quarantine ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE quarantine ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE quarantine ADD COLUMN last_at REAL;
+    UPDATE quarantine SET size = length(raw), last_at = at
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,4 +1,4 @@
-"""The triage and feeds desk of the console: the Triage and Feeds docks, their commands, queries and cues.
+"""The triage and feeds desk of the console: the Triage, Feeds and Devices docks, their commands, queries, cues.
 
 Kept apart from `main_window.py` so the window only creates it and hands it each frame. A new report is cued
 in the status bar and by a flashing row; one that is not a likely duplicate also sounds the alert tone (a
@@ -15,6 +15,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 
 from app.domain import events as ev
 from app.ui.bridge import Frame, QueryResult
+from app.ui.panels.devices import DevicesPanel
 from app.ui.panels.feeds import FeedsPanel
 from app.ui.panels.triage import FLASH_S, TriagePanel
 from app.ui.timeline import type_label
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 
 class TriageDesk(QObject):
-    """Owns the Triage panel (F10) and the Feeds panel (Ctrl+F10) of one console window."""
+    """Owns the Triage panel (F10), the Feeds panel (Ctrl+F10) and the Devices panel of one console window."""
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -36,6 +37,9 @@ class TriageDesk(QObject):
         window.splitDockWidget(window.docks["queue"], window.docks["triage"], Qt.Orientation.Vertical)
         window._dock("feeds", "Feeds", self.feeds, right)
         window.tabifyDockWidget(window.docks["chat"], window.docks["feeds"])
+        self.devices = DevicesPanel()
+        window._dock("devices", "Devices", self.devices, right)
+        window.tabifyDockWidget(window.docks["feeds"], window.docks["devices"])
         window.docks["alerts"].raise_()
 
         self.triage.accept.connect(self.accept)
@@ -43,6 +47,7 @@ class TriageDesk(QObject):
         self.triage.dismiss.connect(self.dismiss)
         self.triage.current_changed.connect(self._center)
         self.feeds.refresh_requested.connect(lambda: window.bridge.query("feeds"))
+        self.devices.revoke.connect(self.revoke_device)
         window.bridge.query_finished.connect(self._query_finished, Qt.ConnectionType.QueuedConnection)
         self.ticker = QTimer(self)  # ages tick and new rows flash
         self.ticker.setInterval(500)
@@ -67,6 +72,7 @@ class TriageDesk(QObject):
     def apply_frame(self, frame: Frame) -> None:
         """A new picture: refresh the queue, cue new reports, count the pending ones in the dock title."""
         self.triage.set_picture(frame.picture)
+        self.devices.set_picture(frame.picture)
         if not frame.reset:
             self._cue(frame)
         pending = len(self.triage.pending())
@@ -99,6 +105,9 @@ class TriageDesk(QObject):
     def _query_finished(self, result: QueryResult) -> None:
         if result.what == "feeds":
             self.feeds.set_result(result.ok, result.data, result.message, result.code)
+            if result.ok:
+                self.devices.set_unknown(list(result.data.get("unknown_devices", [])),
+                                         float(result.data.get("at") or time.time()))
 
     # -- commands ------------------------------------------------------------------------------------
 
@@ -110,6 +119,10 @@ class TriageDesk(QObject):
         """Merge the report into an incident (a note on it)."""
         self.window.send("candidate.merge", {"candidate": candidate_id, "incident": incident_id},
                          f"merge report {candidate_id} into {incident_id}")
+
+    def revoke_device(self, device_id: str, reason: str) -> None:
+        """Cut a field device off (supervisors; the hub refuses anyone else)."""
+        self.window.send("device.revoke", {"id": device_id, "reason": reason}, f"revoke device {device_id}")
 
     def dismiss(self, candidate_id: str, reason: str) -> None:
         """Dismiss the report with a reason."""

@@ -24,6 +24,7 @@ from app.store.log import LogReader
 from app.store.users import UserStore
 from tests.images import jpeg_bytes
 from tests.integration.conftest import PASSWORD, HubProcess, free_port, make_accounts
+from tests.integration.devices import register_device
 from tests.integration.waiting import everywhere
 
 LAT, LON = 60.1700, 24.9450
@@ -128,6 +129,9 @@ def same_ring(a: list[tuple[float, float]] | None, b: list[tuple[float, float]],
 def test_mavlink_moves_the_drone_on_every_console_and_the_link_follows_the_heartbeat(drone_hub: DroneHub) -> None:
     async def scenario() -> None:
         fire, police, medical = clients = await consoles(drone_hub, "fire1", "police1", "medical1")
+        (supervisor,) = await consoles(drone_hub, "super1")
+        await register_device(supervisor, "UAS-4", "police", ["mavlink"], "udp", drones=["UAV4"])
+        await supervisor.close()
         uav = Autopilot(4, drone_hub.mavlink_port)
         try:
             uav.send(uav.heartbeat(), *uav.telemetry(), uav.position(LAT, LON))
@@ -162,6 +166,10 @@ def test_mavlink_moves_the_drone_on_every_console_and_the_link_follows_the_heart
 def test_klv_gives_the_footprint_and_bad_frames_are_quarantined(drone_hub: DroneHub) -> None:
     async def scenario() -> None:
         clients = await consoles(drone_hub, "fire1", "police1", "medical1")
+        (supervisor,) = await consoles(drone_hub, "super1")
+        await register_device(supervisor, "EAGLE-GCS", "police", ["klv"], "udp", drones=["EAGLE-7"])
+        await register_device(supervisor, "UAS-5", "police", ["mavlink"], "udp", drones=["UAV5"])
+        await supervisor.close()
         packet = klv_packet("EAGLE-7", LAT, LON)
         # The packet is a valid ST 0601 packet by klvdata's reading too, checksum included.
         (parsed,) = list(klvdata.StreamParser(packet))

@@ -1,10 +1,12 @@
-"""The feed gateway over real sockets: CoT (TCP, UDP) and NMEA move units and MAVLink a drone on a console;
-hostile input is quarantined with the right code and the hub keeps serving."""
+"""The feed gateway over real sockets: registered devices' CoT (TCP, UDP) and NMEA move units and MAVLink a drone
+on a console; hostile input is quarantined with the right code and the hub keeps serving."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Awaitable, Callable
@@ -20,6 +22,7 @@ from app.hub.gateway import FeedGateway
 from app.hub.server import Hub
 from app.store.log import LogReader
 from app.store.users import UserStore
+from tests.integration.devices import register_device
 from tests.integration.waiting import until
 
 with warnings.catch_warnings():
@@ -34,8 +37,13 @@ def udp_send(port: int, data: bytes) -> None:
         s.sendto(data, ("127.0.0.1", port))
 
 
-async def tcp_send(port: int, data: bytes) -> None:
+FIRE_TOKEN = "fire-tak-secret"
+
+
+async def tcp_send(port: int, data: bytes, token: str | None = None) -> None:
     _, writer = await asyncio.open_connection("127.0.0.1", port)
+    if token is not None:
+        writer.write(f"WATCHFLOOR-TOKEN {token}\n".encode())
     writer.write(data)
     await writer.drain()
     writer.close()
@@ -119,39 +127,48 @@ def drone_at(console: HubClient, drone: str, lat: float, lon: float) -> Callable
 
 def test_cot_nmea_and_mavlink_move_units(tmp_path: Path) -> None:
     async def scenario(hub: Hub, gateway: FeedGateway, console: HubClient, db: Path) -> None:
-        # CoT over TCP registers an unknown unit (Red team: fire engine) and moves it.
-        await tcp_send(gateway.ports["cot_tcp"], cot("ANDROID-1", 60.1700, 24.9400, "Engine 7", "Red"))
+        # Two TAK devices on one address over TCP, told apart by the fire one's token; a fire modem over UDP.
+        await register_device(console, "FIRE-TAK", "fire", ["cot"], "tcp", units=["Engine-7"], token=FIRE_TOKEN)
+        await register_device(console, "POLICE-TAK", "police", ["cot"], "tcp", units=["P-9"])
+        await register_device(console, "FIRE-MODEM", "fire", ["cot"], "udp", units=["Engine-7"])
+        # CoT over TCP registers the device's unit that does not exist yet (a fire engine) and moves it.
+        await tcp_send(gateway.ports["cot_tcp"], cot("ANDROID-1", 60.1700, 24.9400, "Engine 7", "Red"), FIRE_TOKEN)
         await console.wait_for(at(console, "Engine-7", 60.17, 24.94), 10)
         unit = console.picture.units["Engine-7"]
         assert (unit.agency, unit.kind) == ("fire", "engine")
         # Two events back to back in one TCP stream, then UDP.
-        await tcp_send(gateway.ports["cot_tcp"], cot("ANDROID-1", 60.1710, 24.9410, "Engine 7", "Red")
-                       + cot("ANDROID-2", 60.1, 24.9, "P 9", "Blue"))
+        await tcp_send(gateway.ports["cot_tcp"], cot("ANDROID-1", 60.1705, 24.9405, "Engine 7", "Red")
+                       + cot("ANDROID-1", 60.1710, 24.9410, "Engine 7", "Red"), FIRE_TOKEN)
+        await tcp_send(gateway.ports["cot_tcp"], cot("ANDROID-2", 60.1, 24.9, "P 9", "Blue"))
         await console.wait_for(at(console, "P-9", 60.1, 24.9), 10)
         await console.wait_for(at(console, "Engine-7", 60.171, 24.941), 10)
         assert console.picture.units["P-9"].kind == "patrol"
         udp_send(gateway.ports["cot_udp"], cot("ANDROID-1", 60.1720, 24.9420, "Engine 7", "Red"))
         await console.wait_for(at(console, "Engine-7", 60.172, 24.942), 10)
 
-        # NMEA: the device map sends 127.0.0.1 to E11, which a feed registered.
+        # NMEA: the device map sends 127.0.0.1 to E11, which a feed registered and the AVL box reports for.
+        await register_device(console, "AVL-E11", "fire", ["nmea"], "udp", units=["E11"])
         hub.sequencer.submit(gateway.actor, "unit.register", RegisterUnit(id="E11", agency="fire", kind="engine"),
                              None)
         udp_send(gateway.ports["nmea"], rmc(60.25, 24.5, time.time() - 5))
         await console.wait_for(at(console, "E11", 60.25, 24.5), 10)
         assert console.picture.units["E11"].speed is not None
 
-        # MAVLink: system 7 becomes drone UAV7 (its heartbeat says what airframe it is).
+        # MAVLink: system 7 becomes drone UAV7 of the device registered (unsigned) for it (its heartbeat says
+        # what airframe it is).
+        await register_device(console, "UAS-7", "police", ["mavlink"], "udp", drones=["UAV7"])
         udp_send(gateway.ports["mavlink"], heartbeat(7) + global_position(7, 60.3, 24.7))
         await console.wait_for(drone_at(console, "UAV7", 60.3, 24.7), 10)
         assert console.picture.drones["UAV7"].agency == "police"
 
-        # GeoChat and 911 become messages on "all".
+        # GeoChat and 911 from a device's own callsigns become messages on "all", from the device's agency.
         udp_send(gateway.ports["cot_udp"], encode_chat("ANDROID-1", "Engine 7", "hello from the field"))
-        udp_send(gateway.ports["cot_udp"], emergency_911("ANDROID-2", "P 9"))
+        await tcp_send(gateway.ports["cot_tcp"], emergency_911("ANDROID-2", "P 9"))
         await console.wait_for(lambda: len(console.picture.messages) >= 2, 10)
-        texts = [m.text for m in console.picture.messages]
-        assert any("hello from the field" in t for t in texts)
-        assert any(t.startswith("EMERGENCY 911 from P 9 at ") for t in texts), texts
+        texts = {m.text: m.agency for m in console.picture.messages}
+        assert texts["Engine 7: hello from the field"] == "fire"
+        assert any(t.startswith("EMERGENCY 911 from P 9 at ") and t.endswith("(device POLICE-TAK)")
+                   and agency == "police" for t, agency in texts.items()), texts
         assert gateway.feeds.feed("cot").quarantined == 0, gateway.feeds.report()
         assert gateway.feeds.feed("mavlink").accepted == 2
 
@@ -169,6 +186,9 @@ def emergency_911(uid: str, callsign: str) -> bytes:
 
 def test_hostile_input_is_quarantined_and_the_hub_keeps_serving(tmp_path: Path) -> None:
     async def scenario(hub: Hub, gateway: FeedGateway, console: HubClient, db: Path) -> None:
+        await register_device(console, "MEDIC-MODEM", "medical", ["cot", "nmea"], "udp", units=["Medic-5", "M1"])
+        await register_device(console, "MEDIC-TAK", "medical", ["cot"], "tcp", units=["Medic-5"])
+        await register_device(console, "UAS-9", "police", ["mavlink"], "udp", drones=["UAV9"])
         lol = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
                b'<event version="2.0" uid="x" type="a-f-G" time="2024-01-01T00:00:00Z" start="2024-01-01T00:00:00Z"'
                b' stale="2024-01-01T00:01:00Z"><point lat="1" lon="1"/><detail>&lol2;</detail></event>')
@@ -224,13 +244,26 @@ def corrupt(frame: bytes) -> bytes:
 
 def test_watchfloor_hub_cli_starts_the_gateway(tmp_path: Path) -> None:
     from tests.integration.conftest import PASSWORD as ACCOUNT_PASSWORD
-    from tests.integration.conftest import HubProcess, free_port, make_accounts
+    from tests.integration.conftest import ROOT, HubProcess, free_port, make_accounts
 
     db = tmp_path / "hub.db"
     make_accounts(db)
     cot_port, mavlink_port = free_port(), free_port()
     process = HubProcess(db, free_port(), ["--cot-port", str(cot_port), "--mavlink-port", str(mavlink_port)])
     process.start()
+    password_file = tmp_path / "password"
+    password_file.write_text(ACCOUNT_PASSWORD + "\n")
+    login = ["--hub", process.url, "--user", "super1", "--password-file", str(password_file)]
+    for device in (["MEDIC-8", "--agency", "medical", "--formats", "cot", "--transport", "tcp", "--units", "Unit-8"],
+                   ["MEDIC-8U", "--agency", "medical", "--formats", "cot", "--units", "Unit-8"],
+                   ["UAS-3", "--agency", "police", "--formats", "mavlink", "--drones", "UAV3"]):
+        done = subprocess.run([sys.executable, "-m", "app.cli", "device", "add", *device, "--source", "127.0.0.1",
+                               *login], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert f"device {device[0]} registered" in done.stdout
+    listed = subprocess.run([sys.executable, "-m", "app.cli", "device", "list", "--db", str(db)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60).stdout
+    assert "MEDIC-8 " in listed and "UAV3" in listed and listed.count("active") == 3, listed
 
     async def scenario() -> None:
         console = HubClient(process.url, "super1", ACCOUNT_PASSWORD)
@@ -246,8 +279,36 @@ def test_watchfloor_hub_cli_starts_the_gateway(tmp_path: Path) -> None:
         finally:
             await console.close()
 
+    async def after_restart() -> None:
+        # The registry is in the log: a restarted hub still hears MEDIC-8U and not the revoked UAS-3.
+        console = HubClient(process.url, "super1", ACCOUNT_PASSWORD)
+        console.start()
+        try:
+            await console.wait_for(lambda: console.state == "connected", 10)
+            udp_send(mavlink_port, global_position(3, 60.5, 24.5))
+            udp_send(cot_port, cot("ANDROID-8", 60.17, 24.97, "Unit 8", "Green"))
+            await console.wait_for(at(console, "Unit-8", 60.17, 24.97), 10)
+            for _ in range(100):  # the MAVLink datagram came to another socket: it may be taken after the CoT
+                mavlink = next(f for f in (await console.query("feeds"))["feeds"] if f["name"] == "mavlink")
+                if mavlink["unknown"]:
+                    break
+                await asyncio.sleep(0.05)
+            assert mavlink["unknown"] == 1 and mavlink["accepted"] == 0
+            assert drone_at(console, "UAV3", 60.4, 24.6)() and not console.picture.devices["UAS-3"].active
+        finally:
+            await console.close()
+
     try:
         asyncio.run(scenario())
+        done = subprocess.run([sys.executable, "-m", "app.cli", "device", "revoke", "UAS-3", "--reason", "lost",
+                               *login], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "device UAS-3 revoked" in done.stdout, done.stderr
+        again = subprocess.run([sys.executable, "-m", "app.cli", "device", "revoke", "UAS-3", *login], cwd=ROOT,
+                               capture_output=True, text=True, timeout=60)
+        assert again.returncode == 1 and "already_revoked" in again.stderr
+        process.stop()
+        process.start()
+        asyncio.run(after_restart())
     finally:
         process.stop()
         process.kill()

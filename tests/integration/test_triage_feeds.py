@@ -18,7 +18,8 @@ import pytest
 from app.client.connection import CommandRefused, HubClient
 from app.store.log import LogReader
 from tests.integration.conftest import PASSWORD, HubProcess, free_port, make_accounts
-from tests.integration.waiting import signed_in
+from tests.integration.devices import register_device
+from tests.integration.waiting import signed_in, until
 
 LAT, LON = 60.1685, 24.9440
 NEAR_LAT = LAT + 40 / 111_195  # 40 m north
@@ -113,6 +114,7 @@ def test_reports_become_candidates_that_dispatchers_accept_merge_and_dismiss(hub
             assert "report.submit" in websocket["last_error"]["reason"]
             assert websocket["recent"][0]["source"].startswith("ws:feed1@127.0.0.1:")
         reader = LogReader(hub.db)
+        await until(lambda: len(reader.quarantined()) >= len(hostile) + 2)  # written in batches, off the loop
         assert {row["feed"] for row in reader.quarantined()} == {"reports", "websocket"}
         assert len(reader.quarantined("reports")) == len(hostile) + 1
         reader.close()
@@ -148,6 +150,8 @@ def test_feeds_query_shows_quarantined_garbage_and_who_may_ask(feed_hub: tuple[H
 
     async def scenario() -> None:
         async with signed_in(hub.url, "super1", "fire1", "observer1", "feed1") as (boss, fire, observer, feed):
+            for device, formats, transport in (("MODEM", ["cot", "nmea"], "udp"), ("TAK", ["cot"], "tcp")):
+                await register_device(boss, device, "fire", formats, transport, units=["E1"])
             before = await feeds(fire)
             assert before["cot"]["health"] == "idle" and before["cot"]["quarantined"] == 0
             assert before["cot"]["listening"] == [f"tcp 127.0.0.1:{cot_port}", f"udp 127.0.0.1:{cot_port}"]

@@ -9,6 +9,8 @@ import socket
 from PySide6.QtCore import Qt
 
 from app.client.connection import HubClient
+from app.domain.agencies import Actor, Role
+from app.domain.commands import RegisterDevice
 from app.ui.panels.triage import DismissDialog, MergeDialog
 from tests.ui import console_fixtures
 from tests.ui.console_fixtures import PASSWORD
@@ -92,6 +94,13 @@ def test_triage_keys_accept_merge_and_dismiss(qtbot, hub, console) -> None:
 
 def test_feeds_panel_shows_quarantined_garbage(qtbot, hub, console) -> None:
     ports = hub.run(hub.hub.start_feeds(cot_udp_port=0))
+
+    async def register_modem() -> None:  # as a supervisor would: the hub parses only registered devices' input
+        hub.hub.sequencer.submit(Actor("super1", Role.SUPERVISOR, "fire"), "device.register",
+                                 RegisterDevice(id="MODEM", agency="fire", formats=["cot"], transport="udp",
+                                                source="127.0.0.1", units=["E1"]), None)
+
+    hub.run(register_modem())
     fire = console("fire1")
     panel = fire.triage_desk.feeds
     fire.triage_desk.focus_feeds()

@@ -101,6 +101,8 @@ def test_a_log_from_before_schema_2_is_read_the_same(morning: Path, tmp_path: Pa
     conn.execute("DROP INDEX events_ts_not_position")
     for table in ("snapshots", "access_log", "quarantine"):  # schema 3's chains
         conn.execute(f"ALTER TABLE {table} DROP COLUMN hash")
+    for column in ("size", "repeats", "last_at"):  # schema 5's
+        conn.execute(f"ALTER TABLE quarantine DROP COLUMN {column}")
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.commit()
     conn.close()

@@ -45,7 +45,8 @@ def hex_dump(data: bytes, width: int = 16) -> str:
     return "\n".join(lines)
 
 
-def _cell(text: str, colour: str | None = None, bold: bool = False) -> QTableWidgetItem:
+def table_cell(text: str, colour: str | None = None, bold: bool = False) -> QTableWidgetItem:
+    """A read-only table cell, optionally coloured and bold."""
     item = QTableWidgetItem(text)
     if colour:
         item.setForeground(QBrush(QColor(colour)))
@@ -56,7 +57,8 @@ def _cell(text: str, colour: str | None = None, bold: bool = False) -> QTableWid
     return item
 
 
-def _table(headers: list[str]) -> QTableWidget:
+def report_table(headers: list[str]) -> QTableWidget:
+    """A compact read-only table of whole rows (the feeds and devices panels' look)."""
     table = QTableWidget(0, len(headers))
     table.setHorizontalHeaderLabels(headers)
     table.verticalHeader().hide()
@@ -94,10 +96,10 @@ class FeedsPanel(QWidget):
         self.status.setWordWrap(True)
         self.refresh = QPushButton("Refresh")
         self.refresh.clicked.connect(self.refresh_requested.emit)
-        self.table = _table(["Feed", "Health", "Quar.", "/min", "Taken", "Last in", "Last error"])
+        self.table = report_table(["Feed", "Health", "Quar.", "/min", "Taken", "Last in", "Last error"])
         for column, width in enumerate((104, 70, 48, 44, 54, 60)):
             self.table.setColumnWidth(column, width)
-        self.items = _table(["Time", "Code", "Source", "Reason"])
+        self.items = report_table(["Time", "Code", "Source", "Reason"])
         for column, width in enumerate((72, 124, 150)):
             self.items.setColumnWidth(column, width)
         self.raw = QPlainTextEdit()
@@ -143,8 +145,12 @@ class FeedsPanel(QWidget):
         now = float(data.get("at") or self.answered_at)
         quarantined = sum(int(f.get("quarantined", 0)) for f in self.feeds)
         unwell = [f["name"] for f in self.feeds if f.get("health") in ("errors", "unreachable", "stalled", "stale")]
-        # A hub alarm (its event log cannot be written: no command is being taken) outranks any feed.
+        # A hub alarm (its event log cannot be written: no command is being taken) outranks any feed; then the
+        # quarantine over its budget (pruning).
         alarms = [f"⚠ HUB ALARM {a['code']}: {a['reason']}" for a in data.get("alarms", [])]
+        pruning = (data.get("quarantine") or {}).get("alarm")
+        if pruning:
+            alarms.append(f"⚠ {pruning}")
         self.status.setText(" · ".join([*alarms, f"{len(self.feeds)} feeds · {quarantined} quarantined"
                                         + (f" · attention: {', '.join(unwell)}" if unwell else " · all well")
                                         + f" · as of {time.strftime('%H:%M:%S', time.localtime(now))}"]))
@@ -156,19 +162,20 @@ class FeedsPanel(QWidget):
             last = feed.get("last_input_at")
             health = str(feed.get("health", ""))
             cells = [
-                _cell(str(feed.get("label") or feed["name"]), bold=True),
-                _cell(f"● {health}", HEALTH_COLOURS.get(health), bold=True),
-                _cell(str(feed.get("quarantined", 0)), "#ff7b72" if feed.get("quarantined") else None,
-                      bold=bool(feed.get("quarantined"))),
-                _cell(f"{feed.get('rate_per_min', 0):.0f}"),
-                _cell(str(feed.get("accepted", 0))),
-                _cell(elapsed(now - last) if last else "never"),
-                _cell(f"{error['code']}: {error['reason']}" if error else "—", "#ff7b72" if error else None),
+                table_cell(str(feed.get("label") or feed["name"]), bold=True),
+                table_cell(f"● {health}", HEALTH_COLOURS.get(health), bold=True),
+                table_cell(str(feed.get("quarantined", 0)), "#ff7b72" if feed.get("quarantined") else None,
+                           bold=bool(feed.get("quarantined"))),
+                table_cell(f"{feed.get('rate_per_min', 0):.0f}"),
+                table_cell(str(feed.get("accepted", 0))),
+                table_cell(elapsed(now - last) if last else "never"),
+                table_cell(f"{error['code']}: {error['reason']}" if error else "—", "#ff7b72" if error else None),
             ]
             cells[0].setToolTip(f"{feed['name']}: {feed.get('label', '')}\nlistening on "
                                 f"{', '.join(feed.get('listening') or ['—'])}\n{feed.get('sources', 0)} sources · "
                                 f"{feed.get('received', 0)} received · {feed.get('ignored', 0)} ignored"
-                                f"{ignored_kinds(feed.get('ignored_kinds') or {})}")
+                                f"{ignored_kinds(feed.get('ignored_kinds') or {})} · "
+                                f"{feed.get('unknown', 0)} from unknown devices · {feed.get('throttled', 0)} throttled")
             cells[0].setData(Qt.ItemDataRole.UserRole, feed["name"])
             for column, cell in enumerate(cells):
                 self.table.setItem(row, column, cell)
@@ -206,10 +213,10 @@ class FeedsPanel(QWidget):
         self.items.blockSignals(True)
         self.items.setRowCount(len(recent))
         for row, item in enumerate(recent):
-            self.items.setItem(row, 0, _cell(time.strftime("%H:%M:%S", time.localtime(item["at"]))))
-            self.items.setItem(row, 1, _cell(item["code"], "#ff7b72", bold=True))
-            self.items.setItem(row, 2, _cell(item["source"]))
-            self.items.setItem(row, 3, _cell(item["reason"]))
+            self.items.setItem(row, 0, table_cell(time.strftime("%H:%M:%S", time.localtime(item["at"]))))
+            self.items.setItem(row, 1, table_cell(item["code"], "#ff7b72", bold=True))
+            self.items.setItem(row, 2, table_cell(item["source"]))
+            self.items.setItem(row, 3, table_cell(item["reason"]))
             self.items.item(row, 3).setToolTip(item["reason"])
         self.items.blockSignals(False)
         if recent:

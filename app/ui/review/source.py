@@ -38,12 +38,15 @@ class ReviewSource:
 
 
 def feed_accounts(replay: Replay) -> frozenset[str]:
-    """The accounts whose events are machine inputs (role `feed` in the log's users table, and the gateway)."""
+    """The accounts whose events are machine inputs (role `feed` in the log's users table, the gateway, and the
+    registered field devices, whose events are by `device:<id>`)."""
     try:
         rows = replay.conn.execute("SELECT name FROM users WHERE role = 'feed'").fetchall()
     except sqlite3.DatabaseError:  # a log copied without its users table
         rows = []
-    return frozenset({GATEWAY_ACTOR, *(r[0] for r in rows)})
+    devices = replay.conn.execute("SELECT 'device:' || json_extract(data, '$.id') FROM events "
+                                  "WHERE kind = 'device.registered'").fetchall()
+    return frozenset({GATEWAY_ACTOR, *(r[0] for r in rows), *(r[0] for r in devices)})
 
 
 def clock(ts: float, with_date: bool = False) -> str:

@@ -1,0 +1,126 @@
+"""`watchfloor device add|list|revoke`: the field device registry.
+
+Devices are events in the hub's log (`device.registered`, `device.revoked`), so `add` and `revoke` go through
+the running hub as a supervisor's commands (`--hub`, `--user`, `--password-file`), exactly like the console's:
+checked by the rules, sequenced, hash-chained, acknowledged only once stored, and in force at once. Writing
+the log file directly instead would race the hub's single writer. `list` reads the log file (read-only, safe
+beside a running hub).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.client.connection import CommandRefused, HubClient
+from app.domain.devices import CREDENTIALS, FORMATS, TRANSPORTS
+from app.hub.gateway import TOKEN_PREFIX, token_sha256
+from app.store.log import LogReader
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in text.replace(",", " ").split() if w]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `watchfloor device`."""
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = sub.add_parser("add", help="register a field device (a supervisor's command to the running hub)")
+    add.add_argument("id", help="the device's name, e.g. TAK-FIRE-1 (letters, digits, - and _; 16 at most)")
+    add.add_argument("--agency", required=True, help="fire, police, medical, ...")
+    add.add_argument("--formats", required=True, help=f"what it sends, comma separated: {', '.join(FORMATS)}")
+    add.add_argument("--transport", choices=TRANSPORTS, default="udp")
+    add.add_argument("--source", required=True, help="the address it sends from: IP, or IP:PORT to pin the port")
+    add.add_argument("--units", default="", help="the units it reports for, comma separated")
+    add.add_argument("--drones", default="", help="the drones it reports for, comma separated (MAVLink: UAV<N>)")
+    add.add_argument("--credential", choices=CREDENTIALS, default="address",
+                     help="address: the source address only (MAVLink: unsigned); token: TCP, and a first line "
+                          f"'{TOKEN_PREFIX.decode()}<token>' (a new token is printed once)")
+    add.add_argument("--rate", type=float, help="records per second it may send (default 50)")
+    add.add_argument("--label", default="", help="a description, e.g. 'Station 3 vehicle modems'")
+    revoke = sub.add_parser("revoke", help="cut a device off at once (a supervisor's command to the running hub)")
+    revoke.add_argument("id")
+    revoke.add_argument("--reason", default="")
+    for p in (add, revoke):
+        p.add_argument("--hub", required=True, help="hub URL, e.g. ws://127.0.0.1:8765")
+        p.add_argument("--user", required=True, help="a supervisor account")
+        p.add_argument("--password-file", required=True, help="file whose first line is the password")
+        p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the hub (30)")
+    listing = sub.add_parser("list", help="list the registered devices, revoked ones included")
+    listing.add_argument("--db", required=True, help="the hub's SQLite event log")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out the action; errors are printed, with exit code 1."""
+    if args.action == "list":
+        return list_devices(args.db)
+    try:
+        password = Path(args.password_file).read_text(encoding="utf-8").splitlines()[0]
+    except (OSError, IndexError) as exc:
+        print(f"cannot read the password: {exc}", file=sys.stderr)
+        return 1
+    token = None
+    if args.action == "add":
+        command = "device.register"
+        payload: dict[str, Any] = {
+            "id": args.id, "agency": args.agency, "formats": _words(args.formats), "transport": args.transport,
+            "source": args.source, "credential": args.credential, "units": _words(args.units),
+            "drones": _words(args.drones), "label": args.label}
+        if args.rate is not None:
+            payload["rate"] = args.rate
+        if args.credential == "token":
+            token = secrets.token_urlsafe(24)
+            payload["token_sha256"] = token_sha256(token)
+    else:
+        command, payload = "device.revoke", {"id": args.id, "reason": args.reason}
+    code = asyncio.run(_call(args.hub, args.user, password, command, payload, args.timeout))
+    if code == 0:
+        print(f"device {args.id} {'registered' if args.action == 'add' else 'revoked'}")
+        if token is not None:
+            print(f"its token (shown once; the hub keeps only its SHA-256): {token}")
+            print(f"the device sends first, on its own line: {TOKEN_PREFIX.decode()}{token}")
+    return code
+
+
+async def _call(url: str, user: str, password: str, command: str, payload: dict[str, Any], timeout: float) -> int:
+    client = HubClient(url, user, password, subscribe=False, client="watchfloor-device")
+    client.start()
+    try:
+        try:
+            await client.wait_for(lambda: client.state in ("connected", "refused"), timeout)
+        except TimeoutError:
+            print(f"the hub at {url} did not answer: {client.detail}", file=sys.stderr)
+            return 1
+        if client.state == "refused":
+            print(f"sign-in refused: {client.detail}", file=sys.stderr)
+            return 1
+        try:
+            await client.call(command, payload, timeout)
+        except CommandRefused as refused:
+            print(f"refused: {refused.code}: {refused.message}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        await client.close()
+
+
+def list_devices(db: str) -> int:
+    """Print every device in the log, as of now."""
+    if not Path(db).exists():
+        print(f"no such log: {db}", file=sys.stderr)
+        return 1
+    reader = LogReader(db)
+    try:
+        devices = reader.picture_at().devices
+    finally:
+        reader.close()
+    for d in devices.values():
+        state = "active" if d.active else f"revoked ({d.revoke_reason})" if d.revoke_reason else "revoked"
+        owns = ", ".join([*d.units, *d.drones])
+        print(f"{d.id:16} {d.agency:9} {'/'.join(d.formats):12} {d.transport}:{d.source:22} {d.credential:8} "
+              f"{state:9} {owns}")
+    return 0
