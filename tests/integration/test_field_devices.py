@@ -217,7 +217,8 @@ def test_spoofed_and_foreign_input_never_moves_or_speaks_for_anyone(field_hub: F
             await fire.wait_for(lambda: abs((fire.picture.drones["UAV1"].lat or 0) - 60.21) < 1e-6, 10)
 
             texts = {m.text: m.agency for m in fire.picture.messages}
-            assert texts == {"E11: on scene": "fire", "EMERGENCY 911 from P1 at 60.10000, 24.90000 (device POLICE-TAK)": "police"}
+            assert texts == {"E11: on scene": "fire",
+                             "EMERGENCY 911 from P1 at 60.10000, 24.90000 (device POLICE-TAK)": "police"}
             assert positions(field_hub.db, "E11") == [(60.10, 24.90), (60.11, 24.91)]
             drone = fire.picture.drones["UAV1"]
             assert drone.agency == "police" and drone.video_url == "rtsp://10.0.0.5/uav1"
