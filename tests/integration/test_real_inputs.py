@@ -19,8 +19,10 @@ from takproto import xml2proto
 from takproto.constants import TAKProtoVer
 
 from app.client.connection import HubClient
+from app.domain.devices import MAX_RATE
 from app.feeds.klv import decode_uas_ls, encode_uas_ls
 from tests.integration.conftest import HubProcess, free_port, make_accounts
+from tests.integration.devices import register_device
 from tests.integration.waiting import signed_in
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
@@ -158,9 +160,25 @@ def test_the_real_corpus_through_real_transports(tmp_path: Path, senders: dict[s
 
 async def scenario(hub: HubProcess, ports: dict[str, int], senders: dict[str, Sender]) -> None:
     async with signed_in(hub.url, "super1") as (console,):
+        await register_the_senders(console)
         await cot(console, ports["cot"], senders["cot"])
         await nmea(console, ports, senders)
         await drones(console, ports, senders)
+
+
+async def register_the_senders(supervisor: HubClient) -> None:
+    """Only registered devices are heard: each transport's senders (all on 127.0.0.1), for what they report.
+    The rates are a replayed capture's, not a live device's: the tests send logs in bursts."""
+    await register_device(supervisor, "REAL-TAK-TCP", "police", ["cot"], "tcp", units=["DFPC-iSchmidt"],
+                          drones=["2983J8B001V013"], rate=MAX_RATE)
+    await register_device(supervisor, "REAL-TAK-UDP", "police", ["cot"], "udp", units=["SP-Dev"],
+                          drones=["UAS-Phoenix-2"], rate=MAX_RATE)
+    await register_device(supervisor, "REAL-GPS-UDP", "fire", ["nmea"], "udp", units=list(NMEA_UDP.values()),
+                          rate=MAX_RATE)
+    await register_device(supervisor, "REAL-GPS-TCP", "fire", ["nmea"], "tcp", units=["E12"], rate=MAX_RATE)
+    await register_device(supervisor, "REAL-UAS", "police", ["mavlink"], "udp", drones=["UAV1", "UAV5", "UAV6"],
+                          rate=MAX_RATE)
+    await register_device(supervisor, "REAL-KLV", "police", ["klv"], "udp", drones=["MISB-1"], rate=MAX_RATE)
 
 
 async def cot(console: HubClient, port: int, sender: Sender) -> None:

@@ -10,7 +10,7 @@ import pytest
 from app.domain.events import Event
 from app.domain.picture import Picture
 from app.store.checkpoints import audit_log
-from app.store.log import EventLog, LogReader, encode_picture
+from app.store.log import EventLog, LogReader, QuarantineRow, encode_picture
 from app.store.schema import SCHEMA_VERSION
 from app.store.users import UserStore
 
@@ -102,6 +102,32 @@ def test_users_have_hashed_passwords_and_can_be_disabled(tmp_path: Path) -> None
     assert users.authenticate("anna", "long enough pw") is None
 
 
+def bad_input(row_id: int, at: float, raw: bytes = b"$GPRMC,garbage") -> QuarantineRow:
+    return QuarantineRow(row_id, at, "nmea", "udp:1.2.3.4", "bad_checksum", "checksum 00", raw, len(raw))
+
+
+def test_pruning_the_quarantine_moves_its_chain_start_and_other_removals_still_break_it(tmp_path: Path) -> None:
+    """The quarantine is kept under a byte budget, oldest rows pruned: an audit must still hold every kept row
+    to the chain, and a row taken out any other way must still show."""
+    db = tmp_path / "log.db"
+    log = EventLog(db)
+    budget = 4 * (1000 + 100 + 100)  # about four rows of 1,000 raw bytes (each row is also counted ~200 bytes)
+    for row_id in range(1, 11):
+        written = log.quarantine([bad_input(row_id, 100.0 + row_id, bytes(1000))], {}, budget)
+    kept = [r["id"] for r in LogReader(db).quarantined(limit=100)]
+    assert written.kept_bytes <= budget and len(kept) < 10 and max(kept) == 10
+    assert audit_log(LogReader(db).conn, []).problems == []
+    log.quarantine([bad_input(11, 120.0)], {}, budget)  # the chain goes on from the kept head
+    assert audit_log(LogReader(db).conn, []).problems == []
+    log.close()
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM quarantine WHERE id = ?", (min(kept),))  # not by pruning: nothing recorded
+    conn.commit()
+    conn.close()
+    problems = audit_log(LogReader(db).conn, []).problems
+    assert len(problems) == 1 and problems[0].startswith("quarantine: quarantine row"), problems
+
+
 def test_rows_from_before_schema_3_are_sealed_into_their_chains(tmp_path: Path) -> None:
     db = tmp_path / "log.db"
     log = EventLog(db)
@@ -109,11 +135,13 @@ def test_rows_from_before_schema_3_are_sealed_into_their_chains(tmp_path: Path) 
     log.append(batch)
     log.save_snapshot(Picture().apply_all(e for e, _ in batch[:10]))
     log.access(100.0, "anna", "127.0.0.1:5", "sign_in", "ok")
-    log.quarantine(101.0, "nmea", "udp:1.2.3.4", "bad_checksum", "checksum 00", b"$GPRMC,garbage")
+    log.quarantine([bad_input(1, 101.0)], {}, 1 << 20)
     log.close()
     conn = sqlite3.connect(db)  # as a schema-2 log: the side tables have no hash column
     for table in ("snapshots", "access_log", "quarantine"):
         conn.execute(f"ALTER TABLE {table} DROP COLUMN hash")
+    for column in ("size", "repeats", "last_at"):  # nor schema 5's quarantine bounds
+        conn.execute(f"ALTER TABLE quarantine DROP COLUMN {column}")
     conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     conn.commit()
     conn.close()
