@@ -186,11 +186,20 @@ def test_a_huge_drone_footprint_rings_nothing_but_a_small_one_does(view, js_eval
     qtbot.waitUntil(lambda: js(js_eval, view, "wf.stats()")["zoom"] == 16, timeout=5000)
     assert js(js_eval, view, "wf.inView()") == ["incident:i1", "unit:E1"]  # the drone desk's word stands
     assert js(js_eval, view, "wf.ringed()") == {"unit": [], "incident": []}  # but the map rings nothing
+    assert js(js_eval, view, "wf.inViewSummary('UAV1')") == "in view: 1 unit, 1 incident"  # it counts them
     d = 0.0004  # ~45 m across: a small share of the view at zoom 16
     view.set_footprints([{"id": "UAV1", "drone": "UAV1", "polygon": [
         [60.1715 - d, 24.944 - 2 * d], [60.1715 - d, 24.944 + 2 * d], [60.1715 + d, 24.944 + 2 * d],
         [60.1715 + d, 24.944 - 2 * d]]}])
     qtbot.waitUntil(lambda: js(js_eval, view, "wf.ringed()") == {"unit": ["E1"], "incident": ["i1"]}, timeout=5000)
+    assert js(js_eval, view, "wf.inViewSummary('UAV1')") == ""
+    # A tight footprint over a crowd: a ring on each of 13 units says less than the count does.
+    crowd = [unit(f"C{i}", "patrol", 60.1715 + (i % 4 - 1.5) * 1e-4, 24.944 + (i // 4 - 1.5) * 2e-4) for i in range(12)]
+    view.upsert_units(crowd)
+    view.set_in_view([{"kind": "incident", "id": "i1"}, {"kind": "unit", "id": "E1"}]
+                     + [{"kind": "unit", "id": u["id"]} for u in crowd])
+    qtbot.waitUntil(lambda: js(js_eval, view, "wf.ringed()") == {"unit": [], "incident": []}, timeout=5000)
+    assert js(js_eval, view, "wf.inViewSummary('UAV1')") == "in view: 13 units, 1 incident"
 
 
 def make_picture() -> Picture:

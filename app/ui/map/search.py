@@ -78,7 +78,7 @@ class MapSearchBox(QLineEdit):
         text = self.text().strip()
         hits = self.search(text) if len(text) >= MIN_CHARS else []
         self._model.setStringList([hit.label for hit in hits])
-        if hits and self.hasFocus():
+        if hits:  # only typing starts this, so the list opens under the hands that typed
             self._completer.complete()
 
     def _activated(self, label: str) -> None:

@@ -178,24 +178,30 @@
 
   /* Screen boxes already taken by labels, in a coarse grid so thousands of labels stay cheap to place. */
   function Boxes() { this.cells = new Map(); }
-  Boxes.prototype.claim = function (x0, y0, x1, y1) {
-    var keys = [], i, j, k, list;
-    for (i = Math.floor(x0 / 64); i <= Math.floor(x1 / 64); i++) {
-      for (j = Math.floor(y0 / 64); j <= Math.floor(y1 / 64); j++) {
-        k = i * 100003 + j; keys.push(k); list = this.cells.get(k);
-        if (list) {
-          for (var n = 0; n < list.length; n++) {
-            var b = list[n];
-            if (x0 < b[2] && x1 > b[0] && y0 < b[3] && y1 > b[1]) { return false; }
-          }
+  /* Whether a box overlaps none taken so far. */
+  Boxes.prototype.free = function (x0, y0, x1, y1) {
+    for (var i = Math.floor(x0 / 64); i <= Math.floor(x1 / 64); i++) {
+      for (var j = Math.floor(y0 / 64); j <= Math.floor(y1 / 64); j++) {
+        var list = this.cells.get(i * 100003 + j);
+        if (!list) { continue; }
+        for (var n = 0; n < list.length; n++) {
+          var b = list[n];
+          if (x0 < b[2] && x1 > b[0] && y0 < b[3] && y1 > b[1]) { return false; }
         }
       }
     }
-    var box = [x0, y0, x1, y1], self = this;
-    keys.forEach(function (key) {
-      if (!self.cells.has(key)) { self.cells.set(key, []); }
-      self.cells.get(key).push(box);
-    });
+    return true;
+  };
+  /* Take a box if it is free; whether it was. */
+  Boxes.prototype.claim = function (x0, y0, x1, y1) {
+    if (!this.free(x0, y0, x1, y1)) { return false; }
+    var box = [x0, y0, x1, y1];
+    for (var i = Math.floor(x0 / 64); i <= Math.floor(x1 / 64); i++) {
+      for (var j = Math.floor(y0 / 64); j <= Math.floor(y1 / 64); j++) {
+        var k = i * 100003 + j, list = this.cells.get(k);
+        if (list) { list.push(box); } else { this.cells.set(k, [box]); }
+      }
+    }
     return true;
   };
 
@@ -334,7 +340,7 @@
     var z = layer._map.getZoom(), dpr = layer._dpr || 1, now = clockNow();
     var size = z >= 17 ? 20 : z >= 16 ? 18 : z >= 14 ? 15 : z >= 13 ? 12 : 0;  // 0: plain dots
     var r = size ? size / 2 : (z >= 12 ? 4 : 3);
-    var cell = size ? size * 0.8 : 2 * r;  // closer than this on screen: one group
+    var cell = size ? size * 0.8 : 2 * r;  // closer than this on screen: one group (symbols only)
     var selected = selection.kind === 'unit' ? selection.id : null;
     var grid = new Map(), groups = [], spreadIds = spread ? new Set(spread.ids) : null, spreadOut = [];
     unitPaint = { symbols: {}, stale: 0, groups: 0, biggest: 0, spread: 0, badges: [], labels: [] };
@@ -347,7 +353,7 @@
       var p = layer.toPoint(u.lat, u.lon);
       if (!layer.visible(p, 20)) { return; }
       var gx = Math.floor(p[0] / cell), gy = Math.floor(p[1] / cell), g = null;
-      for (var dx = -1; dx <= 1 && !g; dx++) {
+      for (var dx = size ? -1 : 2; dx <= 1 && !g; dx++) {  // dots (city overview): no groups, no badges
         for (var dy = -1; dy <= 1 && !g; dy++) {
           var list = grid.get((gx + dx) * 65536 + gy + dy);
           if (!list) { continue; }
@@ -358,9 +364,11 @@
       }
       if (!g) {
         g = { p: p, ids: [], top: u, topId: id };
-        var key = gx * 65536 + gy;
-        if (!grid.has(key)) { grid.set(key, []); }
-        grid.get(key).push(g);
+        if (size) {
+          var key = gx * 65536 + gy;
+          if (!grid.has(key)) { grid.set(key, []); }
+          grid.get(key).push(g);
+        }
         groups.push(g);
       } else if (statusRank(u) < statusRank(g.top)) {
         g.top = u; g.topId = id;
@@ -470,8 +478,10 @@
     if (selPoint) { selectionRing(ctx, selPoint, r + 8); }
   }
 
-  /* Labels never collide: each tries right, left, above and below its symbol and is dropped if all four are
-     taken (stale ages and spread members first, so those are the last to go). */
+  /* Labels never collide: each tries right, left, above and below its symbol, first where no street or place
+     name is either, then over names (a callsign matters more than a street name), and is dropped if all
+     four sides are taken by other units' labels or symbols (stale ages and spread members go first, so
+     they are the last to be dropped). */
   function placeUnitLabels(ctx, labels, r) {
     if (!labels.length) { return; }
     ctx.font = '600 11px "DejaVu Sans Condensed", "Liberation Sans Narrow", sans-serif';
@@ -481,12 +491,17 @@
     labels.forEach(function (l) {  // symbols are obstacles too
       boxes.claim(l.p[0] - r - 2, l.p[1] - r - 2, l.p[0] + r + 2, l.p[1] + r + 2);
     });
+    var names = layers.labels.boxes || new Boxes(), drones = layers.drones.boxes || new Boxes();
     labels.forEach(function (l) {
       var w = textWidth(ctx, l.text), gap = r + 5 + (l.dx || 0), x = l.p[0], y = l.p[1];
       var tries = [[x + gap, y], [x - gap - w, y], [x - w / 2, y - r - 10], [x - w / 2, y + r + 10]];
       if (l.side < 0) { tries.unshift(tries.splice(1, 1)[0]); }
+      tries = tries.map(function (t) { return [t[0], t[1], true]; }).concat(tries);
       for (var i = 0; i < tries.length; i++) {
         var tx = tries[i][0], ty = tries[i][1];
+        if (tries[i][2] && !(names.free(tx - 1, ty - 7, tx + w + 1, ty + 7) && drones.free(tx - 1, ty - 7, tx + w + 1, ty + 7))) {
+          continue;
+        }
         if (boxes.claim(tx - 1, ty - 7, tx + w + 1, ty + 7)) {
           ctx.fillStyle = l.stale ? '#f0b429' : theme.text;
           haloText(ctx, l.text, tx, ty);
@@ -575,7 +590,7 @@
   /* Drones: an arrowhead along the heading, magenta while the link is up and grey when it is lost, with
      callsign, height above ground and battery beside it. */
   function paintDrones(ctx, layer) {
-    var z = layer._map.getZoom();
+    var z = layer._map.getZoom(), boxes = layer.boxes = new Boxes();  // unit labels keep off these
     layer.items.forEach(function (d, id) {
       if (d.lat == null || d.lon == null) { return; }
       var p = layer.toPoint(d.lat, d.lon);
@@ -601,6 +616,13 @@
           ctx.fillStyle = lost ? '#ff7b72' : (d.battery < 15 ? '#ff7b72' : d.battery < 30 ? '#e3b341' : theme.text);
           haloText(ctx, second, p[0] + 14, p[1] + 4);
         }
+        var seen = inViewSummary(id);
+        if (seen) {
+          ctx.font = '600 10px "DejaVu Sans Condensed", sans-serif'; ctx.fillStyle = '#f3a6ff';
+          haloText(ctx, seen, p[0] + 14, p[1] + 17);
+        }
+        var wide = Math.max(textWidth(ctx, text), textWidth(ctx, second || ''), textWidth(ctx, seen || ''));
+        boxes.claim(p[0] - 14, p[1] - 16, p[0] + 16 + wide, p[1] + (seen ? 24 : 11));
       }
       if (selection.kind === 'drone' && selection.id === id) { selectionRing(ctx, p, 17); }
     });
@@ -621,7 +643,7 @@
 
   /* Basemap names: shown by zoom and rank, most important first, never overlapping one another. */
   function paintLabels(ctx, layer) {
-    var z = layer._map.getZoom(), boxes = new Boxes(), list = layer.sorted || [];
+    var z = layer._map.getZoom(), boxes = layer.boxes = new Boxes(), list = layer.sorted || [];
     ctx.lineJoin = 'round'; ctx.textBaseline = 'middle'; ctx.textAlign = 'center'; ctx.lineWidth = 3;
     ctx.strokeStyle = theme.halo;
     for (var i = 0; i < list.length; i++) {
@@ -772,12 +794,17 @@
     });
   }
 
-  /* Footprints stay legible at any size: how one is drawn follows its share of the view. Under a quarter of
-     the view it is tinted, and what lies inside gets the "the camera sees this" ring; larger, it keeps its
-     outline and only a faint tint, and rings nothing (a footprint over half the map ringing everything in it
-     says nothing); once it covers more than the whole view it is an outline only. Recomputed on every move. */
-  var FOOTPRINT_RING_MAX_SHARE = 0.25;
-  var footprints = [];  // [{polygon, lost, layer, share}]
+  /* Footprints stay legible at any size. Drawing: tinted while the footprint covers under a quarter of the
+     view; larger, the outline with a third of the tint; larger than the whole view, the outline only, so
+     the map under it still reads (recomputed on every move and zoom). Rings: the incidents and units the
+     drone desk says a camera sees get a ring only when the footprint is tight, at most FOOTPRINT_RING_MAX_M2
+     on the ground (a camera that sees more cannot make out a vehicle) and holding at most
+     FOOTPRINT_RING_MAX_ITEMS of them; otherwise the drone's label counts them ("in view: 76 units, 1
+     incident") instead of a ring on everything. */
+  var FOOTPRINT_TINT_MAX_SHARE = 0.25;
+  var FOOTPRINT_RING_MAX_M2 = 250000;
+  var FOOTPRINT_RING_MAX_ITEMS = 12;
+  var footprints = [];  // [{drone, polygon, lost, layer, share, areaM2, units, incidents, ringing}]
 
   function footprintShare(poly) {
     var pts = poly.map(function (ll) { return map.latLngToContainerPoint(ll); }), area = 0, size = map.getSize();
@@ -785,27 +812,59 @@
     return Math.abs(area / 2) / Math.max(1, size.x * size.y);
   }
 
-  function restyleFootprints() {
-    var crossed = false;
-    footprints.forEach(function (f) {
-      var share = footprintShare(f.polygon), tint = f.lost ? 0.06 : 0.14;
-      crossed = crossed || (share < FOOTPRINT_RING_MAX_SHARE) !== (f.share < FOOTPRINT_RING_MAX_SHARE);
-      f.share = share;
-      f.layer.setStyle({ fillOpacity: share < FOOTPRINT_RING_MAX_SHARE ? tint : share < 1 ? tint / 3 : 0 });
-    });
-    if (crossed) { ['units', 'incidents'].forEach(function (n) { layers[n].redraw(); }); }
+  function groundArea(poly) {  // square metres, on a local flat projection (footprints are a few km at most)
+    var kx = 111320 * Math.cos(poly[0][0] * Math.PI / 180), ky = 110574, area = 0;
+    for (var i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+      area += (poly[j][1] + poly[i][1]) * kx * (poly[j][0] - poly[i][0]) * ky;
+    }
+    return Math.abs(area / 2);
   }
 
-  /* Whether an item the drone desk says a camera sees gets its ring: only inside a live footprint small
-     enough on screen for the ring to mean something. */
+  function restyleFootprints() {
+    footprints.forEach(function (f) {
+      var share = footprintShare(f.polygon), tint = f.lost ? 0.06 : 0.14;
+      f.share = share;
+      f.layer.setStyle({ fillOpacity: share < FOOTPRINT_TINT_MAX_SHARE ? tint : share < 1 ? tint / 3 : 0 });
+    });
+  }
+
+  /* Which in-view items each footprint holds, and whether it may ring them: on new footprints or a new
+     in-view list (the drone desk sends both as they change). */
+  function countInView() {
+    footprints.forEach(function (f) {
+      f.units = 0; f.incidents = 0;
+      inView.forEach(function (key) {
+        var cut = key.indexOf(':'), kind = key.slice(0, cut), layer = layers[kind + 's'];
+        var item = layer && layer.items.get(key.slice(cut + 1));
+        if (item && item.lat != null && insidePolygon(item.lat, item.lon, f.polygon)) { f[kind + 's'] += 1; }
+      });
+      f.ringing = !f.lost && f.areaM2 <= FOOTPRINT_RING_MAX_M2 && f.units + f.incidents <= FOOTPRINT_RING_MAX_ITEMS;
+    });
+    ['units', 'incidents', 'drones'].forEach(function (n) { layers[n].redraw(); });
+  }
+
+  /* Whether an item the drone desk says a camera sees gets its ring: only inside a footprint that rings. */
   function ringable(item) {
     if (!item || item.lat == null) { return false; }
     if (!footprints.length) { return true; }  // no footprint drawn: nothing to compare the ring with
     for (var i = 0; i < footprints.length; i++) {
       var f = footprints[i];
-      if (!f.lost && f.share < FOOTPRINT_RING_MAX_SHARE && insidePolygon(item.lat, item.lon, f.polygon)) { return true; }
+      if (f.ringing && insidePolygon(item.lat, item.lon, f.polygon)) { return true; }
     }
     return false;
+  }
+
+  /* "in view: 76 units, 1 incident" for a drone whose footprint is too big to ring what it holds. */
+  function inViewSummary(droneId) {
+    var units = 0, incidents = 0;
+    footprints.forEach(function (f) {
+      if (f.drone === droneId && !f.ringing && !f.lost) { units += f.units; incidents += f.incidents; }
+    });
+    if (!units && !incidents) { return ''; }
+    var parts = [];
+    if (units) { parts.push(units + (units === 1 ? ' unit' : ' units')); }
+    if (incidents) { parts.push(incidents + (incidents === 1 ? ' incident' : ' incidents')); }
+    return 'in view: ' + parts.join(', ');
   }
 
   function setFootprints(list) {
@@ -816,10 +875,11 @@
         renderer: areaRenderer, color: colour, weight: 2, fillColor: colour, fillOpacity: f.lost ? 0.06 : 0.14,
         dashArray: f.lost ? '6 4' : null, interactive: false
       }).addTo(g);
-      return { polygon: f.polygon, lost: !!f.lost, layer: layer, share: 1 };
+      return { drone: String(f.drone), polygon: f.polygon, lost: !!f.lost, layer: layer, share: 1,
+               areaM2: groundArea(f.polygon), units: 0, incidents: 0, ringing: false };
     });
     restyleFootprints();
-    ['units', 'incidents'].forEach(function (n) { layers[n].redraw(); });
+    countInView();
   }
 
   /* Open "look here" requests: a crosshair where the dispatcher wants the camera, tagged with the drone;
@@ -858,7 +918,7 @@
 
   function setInView(list) {
     inView = new Set(list.map(function (it) { return it.kind + ':' + it.id; }));
-    ['units', 'incidents'].forEach(function (n) { layers[n].redraw(); });
+    countInView();
   }
 
   function trackColour(id) {
@@ -1307,6 +1367,7 @@
     return JSON.stringify({ shape: sym[0], letter: sym[1], stale: age >= 0, age: age >= 0 ? ageText(age) : null,
                             group: g.ids.length, spread: !!g.spread, top: g.topId === String(id), at: g.p });
   };
+  wf.inViewSummary = function (drone) { return JSON.stringify(inViewSummary(String(drone))); };
   wf.ringed = function () { return JSON.stringify({ unit: ringed.unit.slice().sort(), incident: ringed.incident.slice().sort() }); };
   wf.openMenuAt = function (lat, lon) {
     showMenu({ latlng: L.latLng(lat, lon), containerPoint: map.latLngToContainerPoint([lat, lon]) });
