@@ -299,3 +299,23 @@ def test_right_click_without_a_geocoder_still_names_the_street(grid_view, js_eva
     qtbot.waitUntil(lambda: (menu_head(js_eval, grid_view) or ["…"])[0] != "…", timeout=5000)
     assert menu_head(js_eval, grid_view) == ["on Keskuskatu, between Simonkatu and Aleksanterinkatu",
                                               "60.17100, 24.94410"]
+
+
+def test_a_failing_search_is_logged_and_the_box_keeps_working(qtbot, caplog):
+    from app.ui.map.search import MapSearchBox
+
+    box = MapSearchBox()
+    qtbot.addWidget(box)
+
+    def broken(_text: str) -> list[map_search.SearchHit]:
+        raise RuntimeError("gazetteer file vanished")
+
+    box.provider = broken
+    box.setText("E12")
+    assert box.go() is None
+    assert "map search failed" in caplog.text
+    found = map_search.SearchHit("unit", "E12", "E12 · engine", 60.17, 24.94)
+    box.provider = lambda _text: [found]
+    with qtbot.waitSignal(box.chosen, timeout=1000) as blocker:
+        assert box.go() == found
+    assert blocker.args == [found]

@@ -7,6 +7,7 @@ function from the typed text to `SearchHit`s, best first.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
@@ -15,6 +16,10 @@ from PySide6.QtWidgets import QCompleter, QLineEdit, QWidget
 
 from app.ui.map_search import SearchHit, SearchProvider
 
+log = logging.getLogger(__name__)
+
+#: The list under the box shows at most this many hits.
+MAX_HITS = 20
 #: Fewer typed characters than this show no suggestions (one letter matches half the callsigns).
 MIN_CHARS = 2
 #: Suggestions wait for a pause in typing this long, so a fast typist does not run a search per key.
@@ -56,7 +61,11 @@ class MapSearchBox(QLineEdit):
         text = text.strip()
         if self.provider is None or not text:
             return []
-        hits = self.provider(text)
+        try:
+            hits = self.provider(text)[:MAX_HITS]
+        except Exception:  # a broken search must not take the map's keyboard with it
+            log.exception("map search failed for %r", text)
+            hits = []
         self._hits = {hit.label: hit for hit in hits}
         return hits
 
