@@ -243,7 +243,6 @@
     boat: ['hull', 'B'], vessel: ['hull', 'B']
   };
   var UNKNOWN_KIND = ['circle', ''];
-  function unitSymbol(u) { return UNIT_KIND[norm(u.kind)] || UNKNOWN_KIND; }
 
   /* The page's idea of "now", in epoch seconds: the console's clock when it sent one (a replay runs in the
      past), carried forward by the page's own monotonic clock. */
@@ -319,6 +318,42 @@
     return c;
   }
 
+  /* A group's count: a white pill with the number, drawn once per count. */
+  function badgeSprite(text, dpr) {
+    var key = 'badge|' + text + '|' + dpr, c = sprites.get(key);
+    if (c) { return c; }
+    c = document.createElement('canvas');
+    var g = c.getContext('2d');
+    g.font = 'bold 11px "DejaVu Sans Condensed", sans-serif';
+    var bw = Math.max(16, Math.ceil(g.measureText(text).width) + 8);
+    c.w = bw + 2; c.h = 18;
+    c.width = Math.ceil(c.w * dpr); c.height = Math.ceil(c.h * dpr);
+    g = c.getContext('2d'); g.scale(dpr, dpr);
+    g.beginPath(); g.arc(9, 9, 8, Math.PI / 2, 3 * Math.PI / 2); g.arc(bw - 7, 9, 8, -Math.PI / 2, Math.PI / 2);
+    g.closePath(); g.fillStyle = '#ffffff'; g.fill(); g.lineWidth = 1.5; g.strokeStyle = '#101317'; g.stroke();
+    g.font = 'bold 11px "DejaVu Sans Condensed", sans-serif';
+    g.fillStyle = '#101317'; g.textAlign = 'center'; g.textBaseline = 'middle';
+    g.fillText(text, c.w / 2, 9.5);
+    sprites.set(key, c);
+    return c;
+  }
+
+  /* Behind a group's symbol: two offset outlines in its agency colour, "more than one here". */
+  function stackSprite(ring, r, dpr) {
+    var key = 'stack|' + ring + '|' + r + '|' + dpr + '|' + themeName, c = sprites.get(key);
+    if (c) { return c; }
+    c = document.createElement('canvas');
+    c.w = 2 * r + 9; c.h = 2 * r + 9;
+    c.width = Math.ceil(c.w * dpr); c.height = Math.ceil(c.h * dpr);
+    var g = c.getContext('2d');
+    g.scale(dpr, dpr); g.fillStyle = theme.casing; g.strokeStyle = ring; g.lineWidth = 1.5;
+    for (var k = 2; k >= 1; k--) {  // the canvas's (1, 7) is the symbol's top-left corner
+      g.beginPath(); g.rect(1 + 3 * k, 7 - 3 * k, 2 * r, 2 * r); g.fill(); g.stroke();
+    }
+    sprites.set(key, c);
+    return c;
+  }
+
   /* Units drawn apart around the point where they stood together, after a click on their group. */
   var spread = null;  // {lat, lon, ids: [...]}
   var spreadFor = null;  // a unit selected from outside: spread its group at the next paint
@@ -326,15 +361,26 @@
   var unitDrawn = new Map();  // id -> the group it was painted in (last paint)
   var ringed = { unit: [], incident: [] };  // items ringed as seen by a drone camera at the last paint
 
-  function unitStatusColour(u) { return STATUS_COLOUR[norm(u.status)] || '#9ca3af'; }
-  function unitAgencyColour(u) { return AGENCY_COLOUR[norm(u.agency)] || '#b0b0b0'; }
 
   /* Most pressing first: the group shows its top member's symbol. */
   var STATUS_RANK = {
     on_scene: 0, at_scene: 0, en_route: 1, enroute: 1, responding: 1, dispatched: 2, assigned: 2,
     transporting: 3, at_hospital: 4, busy: 5, returning: 6, available: 7, in_quarters: 8
   };
-  function statusRank(u) { var r = STATUS_RANK[norm(u.status)]; return r == null ? 9 : r; }
+  /* What a unit's kind, status and agency resolve to, worked out when they change rather than at every
+     paint (thousands of name normalisations per frame were most of the painting time). */
+  var unitLooks = new Map();  // id -> look
+  function unitLook(u) {
+    var sym = UNIT_KIND[norm(u.kind)] || UNKNOWN_KIND, status = norm(u.status), rank = STATUS_RANK[status];
+    var fill = STATUS_COLOUR[status] || '#9ca3af', ring = AGENCY_COLOUR[norm(u.agency)] || '#b0b0b0';
+    return { sym: sym, symKey: sym[0] + sym[1], fill: fill, ring: ring, rank: rank == null ? 9 : rank,
+             dotKey: fill + '|' + ring, staleDotKey: '#4b5563|' + ring };
+  }
+  function lookOf(u, id) {
+    var look = unitLooks.get(id);
+    if (!look) { look = unitLook(u); unitLooks.set(id, look); }
+    return look;
+  }
 
   function paintUnits(ctx, layer) {
     var z = layer._map.getZoom(), dpr = layer._dpr || 1, now = clockNow();
@@ -345,6 +391,7 @@
     var grid = new Map(), groups = [], spreadIds = spread ? new Set(spread.ids) : null, spreadOut = [];
     unitPaint = { symbols: {}, stale: 0, groups: 0, biggest: 0, spread: 0, badges: [], labels: [] };
     unitDrawn = new Map(); ringed.unit = [];
+    var labels = [], rings = [], ticks = new Path2D(), selPoint = null, dots = {};
     /* One pass: bin each visible unit into a screen grid, joining a group started within one cell in the
        3x3 neighbourhood. O(n), so grouping costs nothing noticeable even at 5,000 units. */
     layer.items.forEach(function (u, id) {
@@ -352,8 +399,16 @@
       if (spreadIds && spreadIds.has(id)) { spreadOut.push(id); return; }
       var p = layer.toPoint(u.lat, u.lon);
       if (!layer.visible(p, 20)) { return; }
+      if (!size) {  // dots (city overview): no groups, no badges, no labels; and nothing allocated per unit
+        stamp(u, id, p);
+        layer.remember(p, id);
+        unitDrawn.set(id, p);
+        if (id === selected) { selPoint = p; }
+        if (inView.has('unit:' + id) && ringable(u)) { rings.push(p); ringed.unit.push(id); }
+        return;
+      }
       var gx = Math.floor(p[0] / cell), gy = Math.floor(p[1] / cell), g = null;
-      for (var dx = size ? -1 : 2; dx <= 1 && !g; dx++) {  // dots (city overview): no groups, no badges
+      for (var dx = -1; dx <= 1 && !g; dx++) {
         for (var dy = -1; dy <= 1 && !g; dy++) {
           var list = grid.get((gx + dx) * 65536 + gy + dy);
           if (!list) { continue; }
@@ -364,13 +419,11 @@
       }
       if (!g) {
         g = { p: p, ids: [], top: u, topId: id };
-        if (size) {
-          var key = gx * 65536 + gy;
-          if (!grid.has(key)) { grid.set(key, []); }
-          grid.get(key).push(g);
-        }
+        var key = gx * 65536 + gy;
+        if (!grid.has(key)) { grid.set(key, []); }
+        grid.get(key).push(g);
         groups.push(g);
-      } else if (statusRank(u) < statusRank(g.top)) {
+      } else if (lookOf(u, id).rank < lookOf(g.top, g.topId).rank) {
         g.top = u; g.topId = id;
       }
       g.ids.push(id);
@@ -384,19 +437,17 @@
       return paintUnits(ctx, layer);
     }
     spreadFor = null;
-    var labels = [], rings = [], ticks = new Path2D(), selPoint = null;
-    var dots = {};
     function stamp(u, id, p) {
-      var sym = unitSymbol(u), age = staleAge(u, now), fill = unitStatusColour(u), ring = unitAgencyColour(u);
-      unitPaint.symbols[sym[0] + sym[1]] = (unitPaint.symbols[sym[0] + sym[1]] || 0) + 1;
+      var look = lookOf(u, id), age = staleAge(u, now), fill = look.fill, ring = look.ring;
+      unitPaint.symbols[look.symKey] = (unitPaint.symbols[look.symKey] || 0) + 1;
       if (age >= 0) { unitPaint.stale += 1; }
       if (size) {
-        var img = unitSprite(sym, fill, ring, size, age >= 0, dpr);
+        var img = unitSprite(look.sym, fill, ring, size, age >= 0, dpr);
         ctx.globalAlpha = age >= 0 ? 0.8 : 1;
-        ctx.drawImage(img, p[0] - img.full / 2, p[1] - img.full / 2, img.full, img.full);
+        ctx.drawImage(img, Math.round(p[0] - img.full / 2), Math.round(p[1] - img.full / 2), img.full, img.full);
         ctx.globalAlpha = 1;
       } else {
-        var k = (age >= 0 ? '#4b5563' : fill) + '|' + ring;
+        var k = age >= 0 ? look.staleDotKey : look.dotKey;
         (dots[k] = dots[k] || new Path2D()).moveTo(p[0] + r, p[1]);
         dots[k].arc(p[0], p[1], r, 0, 6.2832);
       }
@@ -437,10 +488,8 @@
       var u = g.top, n = g.ids.length;
       if (n > 1) {  // a stack: two offset outlines behind the top symbol say "more than one here"
         unitPaint.groups += 1; unitPaint.biggest = Math.max(unitPaint.biggest, n);
-        ctx.fillStyle = theme.casing; ctx.strokeStyle = unitAgencyColour(u); ctx.lineWidth = 1.5;
-        for (var k = 2; k >= 1; k--) {
-          ctx.beginPath(); ctx.rect(g.p[0] - r + 3 * k, g.p[1] - r - 3 * k, 2 * r, 2 * r); ctx.fill(); ctx.stroke();
-        }
+        var stack = stackSprite(lookOf(u, g.topId).ring, r, dpr);
+        ctx.drawImage(stack, Math.round(g.p[0] - r - 1), Math.round(g.p[1] - r - 7), stack.w, stack.h);
       }
       var age = stamp(u, g.topId, g.p);
       layer.remember(g.p, n > 1 ? { group: g.ids } : g.topId);
@@ -449,15 +498,9 @@
         if (inView.has('unit:' + id) && ringable(layer.items.get(id))) { rings.push(g.p); ringed.unit.push(id); }
       });
       if (n > 1) {
-        ctx.font = 'bold 11px "DejaVu Sans Condensed", sans-serif';
-        var text = String(n), bw = Math.max(16, textWidth(ctx, text) + 8), bx = g.p[0] + r + bw / 2 - 2;
-        var by = g.p[1] - r - 4;
-        ctx.beginPath();
-        ctx.arc(bx - bw / 2 + 8, by, 8, Math.PI / 2, 3 * Math.PI / 2); ctx.arc(bx + bw / 2 - 8, by, 8, -Math.PI / 2, Math.PI / 2);
-        ctx.closePath(); ctx.fillStyle = '#ffffff'; ctx.fill(); ctx.lineWidth = 1.5; ctx.strokeStyle = '#101317'; ctx.stroke();
-        ctx.fillStyle = '#101317'; ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
-        ctx.fillText(text, bx, by + 0.5); ctx.textAlign = 'left';
-        unitPaint.badges.push(text);
+        var badge = badgeSprite(String(n), dpr);
+        ctx.drawImage(badge, Math.round(g.p[0] + r - 3), Math.round(g.p[1] - r - 13), badge.w, badge.h);
+        unitPaint.badges.push(String(n));
       }
       if (z >= 15 || (age >= 0 && z >= 13)) {
         var names = g.ids.map(function (id) { var m = layer.items.get(id); return m.callsign || id; }).sort();
@@ -974,12 +1017,13 @@
     for (var i = 0; i < list.length; i++) {
       var d = list[i], id = String(d.id), cur = layer.items.get(id);
       if (cur) { Object.assign(cur, d); } else { layer.items.set(id, Object.assign({}, d)); }
+      if (layer === layers.units && (!cur || 'kind' in d || 'status' in d || 'agency' in d)) { unitLooks.delete(id); }
     }
     layer.redraw();
   }
 
   function remove(layer, ids) {
-    ids.forEach(function (id) { layer.items.delete(String(id)); });
+    ids.forEach(function (id) { layer.items.delete(String(id)); if (layer === layers.units) { unitLooks.delete(String(id)); } });
     layer.redraw();
   }
 
@@ -1363,7 +1407,8 @@
   wf.unitDrawn = function (id) {
     var u = layers.units.items.get(String(id)), g = unitDrawn.get(String(id));
     if (!u || !g) { return JSON.stringify(null); }
-    var age = staleAge(u, clockNow()), sym = unitSymbol(u);
+    if (Array.isArray(g)) { g = { p: g, ids: [String(id)], topId: String(id) }; }  // a dot
+    var age = staleAge(u, clockNow()), sym = lookOf(u, String(id)).sym;
     return JSON.stringify({ shape: sym[0], letter: sym[1], stale: age >= 0, age: age >= 0 ? ageText(age) : null,
                             group: g.ids.length, spread: !!g.spread, top: g.topId === String(id), at: g.p });
   };
