@@ -21,7 +21,7 @@
       },
       label: { street: '#8e97a3', place: '#dfe5ec', poi: '#8a98a6', water: '#5d8fb5', park: '#6e9c76' },
       halo: 'rgba(10,13,18,0.95)', text: '#e8eef5', tick: '#e8eef5', casing: '#0a0d12', selection: '#00e5ff',
-      measure: '#00e5ff'
+      measure: '#00e5ff', stale: '#f0b429', droneText: '#f3a6ff'
     },
     light: {
       background: '#ece8e1', water: '#a9cfe0', waterStroke: '#8dbbd0', park: '#c9e3bf', building: '#d8cfc7',
@@ -33,7 +33,7 @@
       },
       label: { street: '#4a4a4a', place: '#111111', poi: '#5a4a3a', water: '#2f6d92', park: '#2f6b35' },
       halo: 'rgba(255,255,255,0.92)', text: '#111111', tick: '#111111', casing: '#ffffff', selection: '#0077ff',
-      measure: '#0055cc'
+      measure: '#0055cc', stale: '#a15c00', droneText: '#8e24aa'
     }
   };
 
@@ -546,7 +546,7 @@
           continue;
         }
         if (boxes.claim(tx - 1, ty - 7, tx + w + 1, ty + 7)) {
-          ctx.fillStyle = l.stale ? '#f0b429' : theme.text;
+          ctx.fillStyle = l.stale ? theme.stale : theme.text;
           haloText(ctx, l.text, tx, ty);
           if (unitPaint.labels.length < 200) { unitPaint.labels.push(l.text); }  // for tests and diagnostics
           return;
@@ -648,7 +648,7 @@
       if (z >= 13) {
         ctx.font = '700 11px "DejaVu Sans Condensed", sans-serif'; ctx.textBaseline = 'middle';
         ctx.lineWidth = 3; ctx.strokeStyle = theme.halo; ctx.lineJoin = 'round'; ctx.textAlign = 'left';
-        ctx.fillStyle = lost ? DRONE_LOST : '#f3a6ff';
+        ctx.fillStyle = lost ? DRONE_LOST : theme.droneText;
         var height = d.agl != null ? d.agl : d.alt;
         var text = (d.callsign || id) + (height != null ? '  ' + Math.round(height) + ' m' : '');
         haloText(ctx, text, p[0] + 14, p[1] - 9);
@@ -661,7 +661,7 @@
         }
         var seen = inViewSummary(id);
         if (seen) {
-          ctx.font = '600 10px "DejaVu Sans Condensed", sans-serif'; ctx.fillStyle = '#f3a6ff';
+          ctx.font = '600 10px "DejaVu Sans Condensed", sans-serif'; ctx.fillStyle = theme.droneText;
           haloText(ctx, seen, p[0] + 14, p[1] + 17);
         }
         var wide = Math.max(textWidth(ctx, text), textWidth(ctx, second || ''), textWidth(ctx, seen || ''));
