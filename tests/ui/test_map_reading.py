@@ -50,11 +50,16 @@ def geocoder() -> OfflineGeocoder:
         "format": FORMAT,
         "addresses": [{"street": s, "housenumber": n, "postcode": "00100", "city": "Helsinki", "lat": lat,
                        "lon": lon} for s, n, lat, lon in ADDRESSES],
-        "streets": [{"name": n, "lat": 60.17, "lon": lon, "names": []} for n, lon in NS.items()]
-        + [{"name": n, "lat": lat, "lon": 24.942, "names": []} for n, lat in EW.items()],
+        # The same grid as the basemap's streets: each a line across the map.
+        "streets": [{"name": n, "names": [], "municipality": "Helsinki", "lines": [[[60.1650, lon], [60.1750, lon]]]}
+                    for n, lon in NS.items()]
+        + [{"name": n, "names": [], "municipality": "Helsinki", "lines": [[[lat, 24.9360], [lat, 24.9480]]]}
+           for n, lat in EW.items()],
         "places": [{"name": "Kolmen sepän aukio", "kind": "place", "category": "square", "lat": 60.1712,
                     "lon": 24.9425, "names": [], "address": None, "landmark": True}],
         "facilities": [],
+        "settlements": [{"name": "Helsinki", "lat": 60.17, "lon": 24.942}],
+        "municipalities": [],
     }
     return OfflineGeocoder(Gazetteer(document))
 
