@@ -31,6 +31,7 @@ from app.domain.entities import IncidentStatus
 from app.domain.incident_types import INCIDENT_TYPES
 from app.domain.picture import Picture
 from app.domain.recommend import recommend
+from app.ui import map_search
 from app.ui.alert_tools import AlertTools
 from app.ui.bridge import CommandResult, ConnectionStatus, Frame, HubBridge
 from app.ui.city_services import CityServices
@@ -65,6 +66,7 @@ F6            Chat
 F7            Alerts (mutual aid)
 F8            Acknowledge the drone "look here" request on the banner (drone operators)
 F9            Accept the pending mutual-aid request · Shift+F9 decline
+Ctrl+F        Map search: address, crossing, place, callsign or incident number; Enter goes there · Esc back
 F10           Triage: A accept · M merge into an incident · X dismiss · Ctrl+F10 feed health
 Ctrl+Shift+V  Open the selected drone's video (drone board: Enter/V video · A assign · P publish link · K ack)
 Esc           Dismiss the banner
@@ -240,6 +242,7 @@ class MainWindow(QMainWindow):
             "F5": lambda: self._focus_dock("detail", self.detail.note),
             "F6": lambda: (self._focus_dock("chat", self.chat.input)),
             "F7": lambda: self._focus_dock("alerts", self.alerts.list),
+            "Ctrl+F": self.map.focus_search,
             "F9": lambda: self.answer_pending(True), "Shift+F9": lambda: self.answer_pending(False),
             "Esc": self.banner.dismiss,
         }
@@ -277,6 +280,9 @@ class MainWindow(QMainWindow):
         self.banner.open_incident.connect(self.focus_incident)
         self.map.selected.connect(self._map_selected)
         self.map.context_new_incident.connect(lambda lat, lon: self.new_incident((lat, lon)))
+        # The map's search box and right-click address read the picture and the city as they are when used.
+        self.map.set_search_provider(lambda text: map_search.search(text, self.picture, self.city.geocoder))
+        self.map.set_place_resolver(lambda lat, lon: map_search.place_at(self.city.geocoder, lat, lon))
 
     # -- layout persistence --------------------------------------------------------------------------
 

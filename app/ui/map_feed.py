@@ -6,6 +6,7 @@ this module decides what changed so that an idle picture costs nothing.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from app.domain.drones import Drone, inside_footprint
@@ -17,12 +18,19 @@ from app.ui.timeline import type_label
 DRONE_STALE_S = 10.0
 #: An acknowledged "look here" stays on the map this long, in green, so the dispatcher sees it was taken up.
 LOOK_KEPT_AFTER_ACK_S = 600.0
+#: How old a unit's last position fix may get before the map draws it stale, with its age, seconds. Idle AVL
+#: units report about once a minute (moving ones every few seconds; the simulator does the same), so twice
+#: the idle interval: one missed report is not yet news. One figure for all feeds until each declares its own.
+UNIT_FIX_EVERY_S = 120.0
+#: The map's clock is re-sent when the console's time drifts this far from where the page's clock has run.
+CLOCK_SLACK_S = 1.0
 
 
 def unit_dicts(picture: Picture) -> dict[str, dict[str, Any]]:
     """Units with a position, as the map takes them."""
     return {u.id: {"id": u.id, "callsign": u.id, "agency": u.agency, "kind": u.kind, "status": u.status.value,
-                   "lat": u.lat, "lon": u.lon, "heading": u.heading, "speed": u.speed, "incident": u.incident}
+                   "lat": u.lat, "lon": u.lon, "heading": u.heading, "speed": u.speed, "incident": u.incident,
+                   "fix_at": u.position_at, "fix_every": UNIT_FIX_EVERY_S}
             for u in picture.units.values() if u.lat is not None and u.lon is not None}
 
 
@@ -114,9 +122,11 @@ class MapFeed:
         self._alerts: list[dict[str, Any]] = []
         self._drones: dict[str, dict[str, Any]] = {}
         self._replaced: dict[str, Any] = {}
+        self._clock: tuple[float, float] | None = None  # (console time sent, monotonic time it was sent)
 
     def update(self, picture: Picture, now: float) -> None:
         """Send the map what changed in `picture`."""
+        self._send_clock(now)
         self._units = self._diff(unit_dicts(picture), self._units, self.view.upsert_units, self.view.remove_units)
         self._incidents = self._diff(incident_dicts(picture), self._incidents, self.view.upsert_incidents,
                                      self.view.remove_incidents)
@@ -137,6 +147,13 @@ class MapFeed:
             if value != self._replaced.get(name, [] if name != "tracks" else {}):
                 self._replaced[name] = value
                 send(value)
+
+    def _send_clock(self, now: float) -> None:
+        """Keep the page's clock on the console's (a replay runs in the past), sending it only on a jump."""
+        tick = time.monotonic()
+        if self._clock is None or abs(now - (self._clock[0] + tick - self._clock[1])) > CLOCK_SLACK_S:
+            self._clock = (now, tick)
+            self.view.set_clock(now)
 
     @staticmethod
     def _diff(new: dict[str, dict[str, Any]], old: dict[str, dict[str, Any]], upsert: Any, remove: Any

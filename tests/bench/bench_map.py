@@ -157,6 +157,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--basemap")
     parser.add_argument("--rate", type=float, default=10.0, help="map flush rate, Hz")
+    parser.add_argument("--zoom", type=float, default=None,
+                        help="zoom in on the city's centre (default: the whole city, where units are dots); from "
+                             "zoom 13 units are drawn as symbols, from 15 with labels")
     parser.add_argument("--gc-freeze", action="store_true",
                         help="gc.freeze() after start-up, so full collections skip the long-lived Qt objects")
     args = parser.parse_args()
@@ -171,10 +174,13 @@ def main() -> int:
     ready = QEventLoop()
     view.ready.connect(ready.quit)
     ready.exec()
+    if args.zoom is not None:
+        view.run_js(f"map_wf.setZoom({args.zoom}, {{animate: false}}); 1")
     if args.gc_freeze:
         gc.collect()
         gc.freeze()
-    print(f"basemap: {basemap} | flush rate {args.rate:g} Hz | platform {app.platformName()} | "
+    print(f"basemap: {basemap} | zoom {args.zoom or 'whole city'} | flush rate {args.rate:g} Hz | "
+          f"platform {app.platformName()} | "
           f"gc.freeze: {args.gc_freeze}")
     probe = StallProbe()
     gc_watch = GcWatch()

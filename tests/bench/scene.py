@@ -15,6 +15,9 @@ FIXTURE_BASEMAP = REPO / "tests" / "ui" / "fixtures" / "basemap_small.json"
 AGENCIES = [("fire", "E", ["available", "en_route", "on_scene", "in_quarters"]),
             ("police", "P", ["available", "en_route", "on_scene", "busy"]),
             ("medical", "M", ["available", "en_route", "on_scene", "transporting", "at_hospital"])]
+#: What each agency sends out, so the map draws the symbols of a real fleet.
+KINDS = {"fire": ["engine", "engine", "ladder", "rescue", "tanker", "command"], "police": ["patrol", "patrol", "k9"],
+         "medical": ["ambulance", "ambulance", "command"]}
 INCIDENT_TYPES = [("fire", "Structure fire"), ("medical", "Cardiac arrest"), ("police", "Burglary"),
                   ("traffic", "Traffic collision"), ("hazmat", "Gas leak"), ("rescue", "Water rescue"),
                   ("alarm", "Automatic alarm")]
@@ -45,7 +48,7 @@ def make_units(n: int, points: list[tuple[float, float]], rng: random.Random) ->
         agency, letter, statuses = AGENCIES[i % 3]
         lat, lon = rng.choice(points)
         units.append({
-            "id": f"u{i}", "callsign": f"{letter}{100 + i}", "agency": agency, "kind": "vehicle",
+            "id": f"u{i}", "callsign": f"{letter}{100 + i}", "agency": agency, "kind": rng.choice(KINDS[agency]),
             "status": rng.choice(statuses), "lat": lat, "lon": lon, "heading": rng.uniform(0, 360),
             "speed": rng.choice([0.0, 8.0, 12.0, 15.0]),
         })

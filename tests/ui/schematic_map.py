@@ -41,6 +41,10 @@ class SchematicMap(QWidget):
         self._selected: tuple[str, str | None] = ("", None)
         self.heat: list[list[float]] = []
         self.alerts_offered = False
+        self.clock: float | None = None
+        self.pinned: tuple[float, float | None, str] | None = None
+        self.search_provider: Any = None
+        self.place_resolver: Any = None
         self.setMinimumSize(300, 200)
 
     def upsert_units(self, units: Iterable[Mapping[str, Any]]) -> None:
@@ -112,6 +116,21 @@ class SchematicMap(QWidget):
     def center_on(self, lat: float, lon: float, zoom: float | None = None) -> None:
         self._center = (lat, lon)
         self.update()
+
+    def set_clock(self, now: float) -> None:
+        self.clock = now
+
+    def pin(self, lat: float | None, lon: float | None = None, label: str = "") -> None:
+        self.pinned = None if lat is None else (lat, lon, label)
+
+    def set_search_provider(self, provider: Any) -> None:
+        self.search_provider = provider
+
+    def set_place_resolver(self, resolver: Any) -> None:
+        self.place_resolver = resolver
+
+    def focus_search(self) -> None:
+        pass
 
     def _project(self, lat: float, lon: float) -> QPointF:
         scale = self.height() / self._span

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from PySide6.QtCore import QObject, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+#: Names the place at a point for the right-click menu: {"address": str, "street": str} or None.
+PlaceResolver = Callable[[float, float], Mapping[str, Any] | None]
 
 
 class MapBridge(QObject):
@@ -22,6 +32,10 @@ class MapBridge(QObject):
     alert_at = Signal(float, float)
     measured = Signal(float)
     batch_applied = Signal(int, float)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.place_resolver: PlaceResolver | None = None
 
     @Slot()
     def jsHello(self) -> None:
@@ -54,3 +68,15 @@ class MapBridge(QObject):
     @Slot(int, float)
     def jsBatchApplied(self, seq: int, js_ms: float) -> None:
         self.batch_applied.emit(seq, js_ms)
+
+    @Slot(float, float, result=str)
+    def jsDescribe(self, lat: float, lon: float) -> str:
+        """The place at a right-clicked point, as JSON ("" when nothing is known); the page awaits it."""
+        if self.place_resolver is None:
+            return ""
+        try:
+            place = self.place_resolver(lat, lon)
+        except Exception:  # a geocoder failure must not break the menu: it just shows no address
+            log.exception("naming the place at %.5f, %.5f failed", lat, lon)
+            return ""
+        return json.dumps(dict(place)) if place else ""

@@ -14,12 +14,13 @@ from urllib.parse import urlsplit
 import msgspec
 import platformdirs
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile, QWebEngineSettings
 from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from app.ui.map.bridge import MapBridge
+from app.ui.map.bridge import MapBridge, PlaceResolver
 from app.ui.map.offline import (
     SCHEME,
     MBTilesSource,
@@ -28,7 +29,9 @@ from app.ui.map.offline import (
     schemes_registered,
 )
 from app.ui.map.page import build_basemap_script, build_page
+from app.ui.map.search import MapSearchBox
 from app.ui.map.staging import ChangeStage
+from app.ui.map_search import SearchHit, SearchProvider
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,10 @@ class MapView(QWidget):
     measured = Signal(float)
     ready = Signal()
     batch_applied = Signal(int, float)
+    searched = Signal(object)  # SearchHit
+
+    #: The zoom a search result is shown at: street level, where unit symbols and labels are legible.
+    SEARCH_ZOOM = 17
 
     # Two batches may be on their way: one being applied while the next crosses the process boundary.
     # Beyond that, changes coalesce in Python instead of queueing in the page.
@@ -135,6 +142,10 @@ class MapView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._view)
+        # Over the map, top centre; hidden until someone gives it something to search.
+        self.search_box = MapSearchBox(self)
+        self.search_box.chosen.connect(self.show_hit)
+        self.search_box.hide()
 
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -274,6 +285,55 @@ class MapView(QWidget):
     def offer_alerts(self, on: bool) -> None:
         """Whether the right-click menu offers "Issue alert here…" (for those who may issue alerts)."""
         self._stage.command("canIssueAlerts", on)
+
+    def set_clock(self, now: float) -> None:
+        """The time (epoch seconds) the page measures position ages against; it runs on from there."""
+        self._stage.command("clock", now)
+
+    def pin(self, lat: float | None, lon: float | None = None, label: str = "") -> None:
+        """Mark a found place with a labelled pin (None removes it)."""
+        self._stage.command("pin", None if lat is None else {"lat": lat, "lon": lon, "label": label})
+
+    # ---- search and places ---------------------------------------------------------------------------
+
+    def set_search_provider(self, provider: SearchProvider | None) -> None:
+        """What the search box searches (None hides the box)."""
+        self.search_box.provider = provider
+        self.search_box.setVisible(provider is not None)
+        self._place_search_box()
+
+    def focus_search(self) -> None:
+        """Put the cursor in the search box, its text selected (Ctrl+F in the console)."""
+        if self.search_box.isVisible():
+            self.search_box.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self.search_box.selectAll()
+
+    @Slot(object)
+    def show_hit(self, hit: SearchHit) -> None:
+        """Centre on what a search found: select a unit, incident or drone, pin a place. Emits `searched`,
+        and `selected` for a selectable item as a click on it would."""
+        self.center_on(hit.lat, hit.lon, self.SEARCH_ZOOM)
+        if hit.kind in ("unit", "incident", "drone"):
+            self.pin(None)
+            self.select(hit.kind, hit.id)
+            self.selected.emit(hit.kind, hit.id)
+        else:
+            self.select("", None)
+            self.pin(hit.lat, hit.lon, hit.id)
+        self.searched.emit(hit)
+
+    def set_place_resolver(self, resolver: PlaceResolver | None) -> None:
+        """Names the place under a right-click: ``resolver(lat, lon) -> {"address", "street"} | None``."""
+        self._bridge.place_resolver = resolver
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_search_box()
+
+    def _place_search_box(self) -> None:
+        width = min(460, max(200, self.width() - 120))
+        self.search_box.setGeometry((self.width() - width) // 2, 10, width, 30)
+        self.search_box.raise_()
 
     # ---- plumbing ----------------------------------------------------------------------------------
 
