@@ -288,7 +288,7 @@ class RegisterDevice:
     formats: list[str]  # cot, nmea, mavlink, klv
     transport: str  # udp | tcp | tls
     source: str  # the address it sends from: "ip" or "ip:port" ("" with a certificate: any address)
-    credential: str = "address"  # address | token | certificate
+    credential: str = "address"  # address | token | certificate | mavlink_signing
     units: list[str] = field(default_factory=list)  # the units it may report for
     drones: list[str] = field(default_factory=list)  # the drones it may report for
     token_sha256: str = ""  # with credential "token": SHA-256 (hex) of the token it sends first on TCP

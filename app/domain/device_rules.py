@@ -57,8 +57,9 @@ def _register(cx: _Context, a: c.RegisterDevice) -> list[Draft]:
     except ValueError:
         raise Refusal("bad_source", f"source {a.source!r} is not an IP address (optionally with :port)") from None
     if a.credential not in CREDENTIALS:
-        raise Refusal("bad_credential", f"credential must be one of {', '.join(CREDENTIALS)} (MAVLink signing "
-                                        "is not taken yet)")
+        raise Refusal("bad_credential", f"credential must be one of {', '.join(CREDENTIALS)}")
+    if a.credential == "mavlink_signing" and (formats != ["mavlink"] or a.transport != "udp"):
+        raise Refusal("bad_credential", "MAVLink signing is for a device sending mavlink (only) over udp")
     token, certificate = a.token_sha256.strip().lower(), a.cert_sha256.strip().lower()
     if a.credential == "token":
         if a.transport != "tcp" or formats != ["cot"]:

@@ -30,9 +30,10 @@ TRANSPORTS = ("udp", "tcp", "tls")
 #: How a device proves who it is. "address": its registered source address only (for MAVLink, this is
 #: "unsigned"); "token": the address and, on TCP, a first line `WATCHFLOOR-TOKEN <token>` whose SHA-256 is
 #: registered; "certificate": over TLS, a client certificate signed by the control room's CA whose SHA-256
-#: fingerprint is registered (`watchfloor device enroll`); the address is then optional (phones roam).
-#: MAVLink 2 signing is a later kind of credential.
-CREDENTIALS = ("address", "token", "certificate")
+#: fingerprint is registered (`watchfloor device enroll`); the address is then optional (phones roam);
+#: "mavlink_signing": the address, and every MAVLink frame signed (MAVLink 2) with the drone link's own key,
+#: which the hub derives from its secret (`app.hub.signing_keys`) and the log never holds.
+CREDENTIALS = ("address", "token", "certificate", "mavlink_signing")
 #: Units plus drones one device may report for: the cap on what a device can put on the map, and so on what
 #: it can register (a device registers only the units and drones listed here). A TAK server forwarding a
 #: city's whole police fleet stays under it.

@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nmea-tcp-port", type=int, help="NMEA 0183 over TCP (e.g. 10110); off if not given")
     parser.add_argument("--nmea-devices", help="NMEA device map, JSON or INI ([devices] id = unit callsign)")
     parser.add_argument("--mavlink-port", type=int, help="MAVLink over UDP (e.g. 14550); off if not given")
+    parser.add_argument("--mavlink-secret", help="the MAVLink signing secret (a file, 0600; made if missing) that "
+                                                 "devices with credential mavlink_signing have their keys from")
     parser.add_argument("--klv-port", type=int,
                         help="MISB ST 0601 KLV packets over UDP (drone metadata); off if not given")
     parser.add_argument("--feed-host", default="127.0.0.1",
@@ -123,6 +125,7 @@ def feed_options(args: argparse.Namespace) -> dict[str, Any] | None:
     from app.feeds.errors import FeedError
     from app.feeds.nmea import DeviceMap
     from app.hub.gateway import CotTls
+    from app.hub.signing_keys import SigningSecretError, create_signing_secret, load_signing_secret
 
     cot_udp = args.cot_udp_port if args.cot_udp_port is not None else args.cot_port
     if all(p is None for p in (args.cot_port, cot_udp, args.nmea_port, args.nmea_tcp_port, args.mavlink_port,
@@ -133,6 +136,13 @@ def feed_options(args: argparse.Namespace) -> dict[str, Any] | None:
         if not args.ca_dir:
             raise SystemExit("--cot-tls-port needs --ca-dir (the CA whose device certificates are trusted)")
         cot_tls = CotTls(args.host, args.cot_tls_port, _device_tls(Path(args.ca_dir), args.cert, args.key))
+    mavlink_secret = None
+    if args.mavlink_secret:
+        path = Path(args.mavlink_secret)
+        try:
+            mavlink_secret = load_signing_secret(path) if path.exists() else create_signing_secret(path)
+        except SigningSecretError as exc:
+            raise SystemExit(f"--mavlink-secret: {exc}") from None
     device_map = None
     if args.nmea_devices:
         text = Path(args.nmea_devices).read_text(encoding="utf-8")
@@ -142,7 +152,8 @@ def feed_options(args: argparse.Namespace) -> dict[str, Any] | None:
             raise SystemExit(f"--nmea-devices: {exc}") from None
     return {"host": args.feed_host, "cot_port": args.cot_port, "cot_udp_port": cot_udp,
             "nmea_port": args.nmea_port, "mavlink_port": args.mavlink_port, "klv_port": args.klv_port,
-            "nmea_tcp_port": args.nmea_tcp_port, "device_map": device_map, "cot_tls": cot_tls}
+            "nmea_tcp_port": args.nmea_tcp_port, "device_map": device_map, "cot_tls": cot_tls,
+            "mavlink_secret": mavlink_secret}
 
 
 def _device_tls(ca_dir: Path, cert: str | None, key: str | None) -> ssl.SSLContext:

@@ -38,6 +38,7 @@ from app.hub.certificates import (
 )
 from app.hub.data_package import TAK_TLS_PORT, build_data_package
 from app.hub.gateway import TOKEN_PREFIX, token_sha256
+from app.hub.signing_keys import SigningSecretError, drone_key, load_signing_secret
 from app.store.log import LogReader
 
 
@@ -56,9 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("--source", required=True, help="the address it sends from: IP, or IP:PORT to pin the port")
     add.add_argument("--units", default="", help="the units it reports for, comma separated")
     add.add_argument("--drones", default="", help="the drones it reports for, comma separated (MAVLink: UAV<N>)")
-    add.add_argument("--credential", choices=CREDENTIALS, default="address",
+    add.add_argument("--credential", choices=[c for c in CREDENTIALS if c != "certificate"], default="address",
                      help="address: the source address only (MAVLink: unsigned); token: TCP, and a first line "
-                          f"'{TOKEN_PREFIX.decode()}<token>' (a new token is printed once)")
+                          f"'{TOKEN_PREFIX.decode()}<token>' (a new token is printed once); mavlink_signing: "
+                          "every frame MAVLink 2 signed with the drone link's key (printed once; needs "
+                          "--mavlink-secret); certificates: `device enroll`")
+    add.add_argument("--mavlink-secret", type=Path,
+                     help="the hub's MAVLink signing secret (`watchfloor hub --mavlink-secret`): run this where "
+                          "the hub is")
     add.add_argument("--rate", type=float, help="records per second it may send (default 50)")
     add.add_argument("--label", default="", help="a description, e.g. 'Station 3 vehicle modems'")
     enroll = sub.add_parser("enroll", help="issue a TAK device a client certificate from the control room's CA, "
@@ -99,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.action == "enroll":
         return enroll(args, password)
-    token = None
+    token, signing_key = None, None
     if args.action == "add":
         command = "device.register"
         payload: dict[str, Any] = {
@@ -111,6 +117,12 @@ def run(args: argparse.Namespace) -> int:
         if args.credential == "token":
             token = secrets.token_urlsafe(24)
             payload["token_sha256"] = token_sha256(token)
+        elif args.credential == "mavlink_signing":
+            try:
+                signing_key = drone_key(_signing_secret(args.mavlink_secret), args.id)
+            except SigningSecretError as exc:
+                print(f"watchfloor device add: {exc}", file=sys.stderr)
+                return 1
     else:
         command, payload = "device.revoke", {"id": args.id, "reason": args.reason}
     code = asyncio.run(_call(args.hub, args.user, password, command, payload, args.timeout))
@@ -119,7 +131,16 @@ def run(args: argparse.Namespace) -> int:
         if token is not None:
             print(f"its token (shown once; the hub keeps only its SHA-256): {token}")
             print(f"the device sends first, on its own line: {TOKEN_PREFIX.decode()}{token}")
+        if signing_key is not None:
+            print(f"its MAVLink 2 signing key (shown once; the hub derives it from its secret): {signing_key.hex()}")
     return code
+
+
+def _signing_secret(path: Path | None) -> bytes:
+    """The hub's MAVLink signing secret (the file `watchfloor hub --mavlink-secret` made)."""
+    if path is None:
+        raise SigningSecretError("give --mavlink-secret FILE, the file the hub is started with")
+    return load_signing_secret(path)
 
 
 def enroll(args: argparse.Namespace, password: str) -> int:

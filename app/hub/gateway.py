@@ -56,10 +56,11 @@ from app.feeds.cot import parse_cot
 from app.feeds.cot_meaning import AGENCY_KIND, Broadcast, CotSenders, DroneFix, VideoLink, interpret, unit_id_for
 from app.feeds.errors import FeedError, FeedIgnored
 from app.feeds.framing import CotStreamSplitter, LineSplitter
-from app.feeds.mavlink import MavlinkDecoder
+from app.feeds.mavlink import MavlinkDecoder, signing_state
 from app.feeds.nmea import DeviceMap, NmeaSession
 from app.hub.drone_gateway import LINK_TIMEOUT_S, DroneFeeds
 from app.hub.intake import UNKNOWN_SOURCE_RATE, Buckets
+from app.hub.signing_keys import drone_key
 
 log = logging.getLogger("watchfloor.gateway")
 
@@ -127,8 +128,9 @@ class FeedGateway:
 
     def __init__(self, hub: Any, actor: Actor = DEFAULT_ACTOR,
                  device_map: DeviceMap | None = None, host: str = "127.0.0.1",
-                 link_timeout: float = LINK_TIMEOUT_S) -> None:
+                 link_timeout: float = LINK_TIMEOUT_S, signing_secret: bytes | None = None) -> None:
         self.hub = hub
+        self.signing_secret = signing_secret  # MAVLink signing keys are derived from it (app.hub.signing_keys)
         self.actor = actor  # the gateway's own commands (a drone's link lost by silence)
         self.device_map = device_map or DeviceMap()
         self.host = host
@@ -140,6 +142,7 @@ class FeedGateway:
         self._clients: set[asyncio.Task[None]] = set()
         self._nmea: OrderedDict[Any, NmeaSession] = OrderedDict()
         self._mavlink: OrderedDict[Any, MavlinkDecoder] = OrderedDict()
+        self._signing: dict[str, Any] = {}  # device id -> its MAVLink signing state, shared by its decoders
         self._cot_senders = CotSenders()
         self._cot_tls: CotTls | None = None
         self._registry = DeviceRegistry([])
@@ -522,14 +525,33 @@ class FeedGateway:
         if device is None:
             return
         source = "udp:{}:{}".format(*addr[:2])
-        decoder = self._mavlink.get(addr)
+        key = (addr, device.id)  # a re-registered address starts afresh, with its new device's credential
+        decoder = self._mavlink.get(key)
         if decoder is None:
-            decoder = self._mavlink[addr] = MavlinkDecoder()
+            signing = None
+            if device.credential == "mavlink_signing":
+                signing = self._signing_of(device)
+                if signing is None:
+                    self.feeds.quarantine("mavlink", source, "bad_signature",
+                                          f"device {device.id} signs, and the hub has no --mavlink-secret", data)
+                    return
+            decoder = self._mavlink[key] = MavlinkDecoder(signing)
             if len(self._mavlink) > MAX_SOURCES:
                 self._mavlink.popitem(last=False)
         else:
-            self._mavlink.move_to_end(addr)
+            self._mavlink.move_to_end(key)
         self._guard("mavlink", source, data, self.drones.mavlink, decoder, device)
+
+    def _signing_of(self, device: Device) -> Any:
+        """The device's signing state, one per device whatever its decoders (the replay defence's timestamps
+        must not be forgotten when a decoder is); None when the hub has no secret to derive its key from."""
+        if self.signing_secret is None:
+            return None
+        state = self._signing.get(device.id)
+        if state is None:
+            state = self._signing[device.id] = signing_state(drone_key(self.signing_secret, device.id),
+                                                             self.hub.clock())
+        return state
 
     # -- KLV -------------------------------------------------------------------------------------------
 

@@ -66,6 +66,9 @@ def test_what_a_registration_must_say() -> None:
     assert refusal(world, modem(id="MODEM-2")) == "duplicate"  # same format, transport and source
     world.do(SUPER, "device.register", modem(id="MODEM-2", source="10.0.0.7:4000"))
     world.do(SUPER, "device.register", modem(id="TAK-1", transport="tcp", credential="token", token_sha256=TOKEN))
+    assert refusal(world, modem(id="UAS-1", credential="mavlink_signing")) == "bad_credential"  # CoT cannot sign
+    world.do(SUPER, "device.register", modem(id="UAS-1", formats=["mavlink"], credential="mavlink_signing",
+                                            units=[], drones=["UAV1"]))
 
 
 def test_a_datagram_finds_its_device_by_port_first_then_address_and_by_token_on_tcp() -> None:
