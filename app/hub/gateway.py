@@ -4,10 +4,10 @@ Only registered field devices are heard (`app.domain.devices`, registered with `
 is matched to an active device by format, transport and source address (and, on TCP, the token on the
 stream's first line; over TLS, the client certificate's SHA-256 alone); input from anyone else is never
 parsed: it is counted and listed as an unknown device (`FeedRegistry.unknown_device`), within a token bucket
-per address (`app.hub.intake`). A matched input takes
-a token from the device's bucket, is parsed by the sans-I/O parsers in `app.feeds`, and becomes commands
-submitted through `hub.sequencer.submit` as the device (actor `device:<id>`, its agency, role feed). A device
-reports only for the units and drones registered to it: a callsign that names anyone else's is refused
+per address (`app.hub.intake`). A matched input takes a token from the device's bucket, is parsed by the
+sans-I/O parsers in `app.feeds`, and becomes commands submitted through `hub.sequencer.submit` as the device
+(actor `device:<id>`, its agency, role feed). A device reports only for the units and drones registered to
+it: a callsign that names anyone else's is refused
 (`not_owned`), and so are GeoChat and 911 events from callsigns that are not its own. Whatever cannot be
 parsed (`FeedError`) or is refused (`Refusal`) is quarantined (bounded, see `app.hub.feed_status`) and
 counted in the hub's feed registry (`hub.feeds`, shown in the console's Feeds panel). Valid input the hub does
