@@ -286,12 +286,13 @@ class RegisterDevice:
     id: str
     agency: str
     formats: list[str]  # cot, nmea, mavlink, klv
-    transport: str  # udp | tcp
-    source: str  # the address it sends from: "ip" or "ip:port"
-    credential: str = "address"  # address | token
+    transport: str  # udp | tcp | tls
+    source: str  # the address it sends from: "ip" or "ip:port" ("" with a certificate: any address)
+    credential: str = "address"  # address | token | certificate | mavlink_signing
     units: list[str] = field(default_factory=list)  # the units it may report for
     drones: list[str] = field(default_factory=list)  # the drones it may report for
     token_sha256: str = ""  # with credential "token": SHA-256 (hex) of the token it sends first on TCP
+    cert_sha256: str = ""  # with credential "certificate": SHA-256 (hex) of its client certificate (DER)
     rate: float | None = None  # records per second it may send (default DEFAULT_RATE)
     label: str = ""
 

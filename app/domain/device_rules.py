@@ -49,14 +49,18 @@ def _register(cx: _Context, a: c.RegisterDevice) -> list[Draft]:
         raise Refusal("bad_transport", f"transport must be {' or '.join(TRANSPORTS)}, got {a.transport!r}")
     if a.transport == "tcp" and formats not in (["cot"], ["nmea"]):
         raise Refusal("bad_transport", "CoT or NMEA (one of them) is taken over TCP; MAVLink and KLV come over UDP")
+    if a.transport == "tls" and (formats != ["cot"] or a.credential != "certificate"):
+        raise Refusal("bad_transport", "TLS takes CoT from a device with credential 'certificate'")
     try:
-        source = source_text(*parse_source(a.source))
+        # A certificate's device may roam (a phone): it is found by its certificate, the address is optional.
+        source = "" if a.transport == "tls" and not a.source.strip() else source_text(*parse_source(a.source))
     except ValueError:
         raise Refusal("bad_source", f"source {a.source!r} is not an IP address (optionally with :port)") from None
     if a.credential not in CREDENTIALS:
-        raise Refusal("bad_credential", f"credential must be one of {', '.join(CREDENTIALS)} (certificates "
-                                        "and MAVLink signing are not taken yet)")
-    token = a.token_sha256.strip().lower()
+        raise Refusal("bad_credential", f"credential must be one of {', '.join(CREDENTIALS)}")
+    if a.credential == "mavlink_signing" and (formats != ["mavlink"] or a.transport != "udp"):
+        raise Refusal("bad_credential", "MAVLink signing is for a device sending mavlink (only) over udp")
+    token, certificate = a.token_sha256.strip().lower(), a.cert_sha256.strip().lower()
     if a.credential == "token":
         if a.transport != "tcp" or formats != ["cot"]:
             raise Refusal("bad_credential", "a token is sent as the first line of a CoT TCP stream: use cot over tcp")
@@ -64,6 +68,13 @@ def _register(cx: _Context, a: c.RegisterDevice) -> list[Draft]:
             raise Refusal("bad_credential", "token_sha256 must be the SHA-256 of the token, 64 hex digits")
     elif token:
         raise Refusal("bad_credential", "token_sha256 goes with credential 'token'")
+    if a.credential == "certificate":
+        if a.transport != "tls":
+            raise Refusal("bad_credential", "a client certificate is presented over TLS: use transport tls")
+        if not _SHA256_HEX.fullmatch(certificate):
+            raise Refusal("bad_credential", "cert_sha256 must be the SHA-256 of the certificate, 64 hex digits")
+    elif certificate:
+        raise Refusal("bad_credential", "cert_sha256 goes with credential 'certificate'")
     units, drones = _callsigns(a.units, "unit"), _callsigns(a.drones, "drone")
     if not units and not drones:
         raise Refusal("missing_field", "a device reports for at least one unit or drone")
@@ -81,13 +92,19 @@ def _register(cx: _Context, a: c.RegisterDevice) -> list[Draft]:
     if not (math.isfinite(rate) and 0 < rate <= MAX_RATE):
         raise Refusal("bad_rate", f"rate must be above 0 and at most {MAX_RATE:.0f} records per second")
     for other in cx.picture.devices.values():
-        if other.active and other.transport == a.transport and other.source == source \
+        if not other.active:
+            continue
+        if certificate and other.cert_sha256 == certificate:
+            raise Refusal("duplicate", f"device {other.id} already holds this certificate: enroll a new one")
+        if not certificate and other.transport == a.transport and other.source == source \
                 and set(other.formats) & set(formats) and other.token_sha256 == token:
             raise Refusal("duplicate", f"device {other.id} already sends {'/'.join(other.formats)} over "
                                        f"{a.transport} from {source}: give a port or a token to tell them apart")
     data = {"id": device_id, "agency": a.agency, "formats": formats, "transport": a.transport, "source": source,
             "credential": a.credential, "units": units, "drones": drones, "token_sha256": token, "rate": rate,
             "label": _text(a.label, "label", MAX_SHORT_TEXT, required=False)}
+    if certificate:  # only a certificate's device carries it: the other registrations' events are unchanged
+        data["cert_sha256"] = certificate
     return [Draft(ev.DEVICE_REGISTERED, data, [a.agency])]
 
 

@@ -25,11 +25,15 @@ if TYPE_CHECKING:
 
 #: The field formats a device may send.
 FORMATS = ("cot", "nmea", "mavlink", "klv")
-TRANSPORTS = ("udp", "tcp")
+#: "tls": CoT over TLS with a client certificate (TAK's streaming port, 8089).
+TRANSPORTS = ("udp", "tcp", "tls")
 #: How a device proves who it is. "address": its registered source address only (for MAVLink, this is
 #: "unsigned"); "token": the address and, on TCP, a first line `WATCHFLOOR-TOKEN <token>` whose SHA-256 is
-#: registered. Certificates (CoT over TLS) and MAVLink 2 signing are later kinds of credential.
-CREDENTIALS = ("address", "token")
+#: registered; "certificate": over TLS, a client certificate signed by the control room's CA whose SHA-256
+#: fingerprint is registered (`watchfloor device enroll`); the address is then optional (phones roam);
+#: "mavlink_signing": the address, and every MAVLink frame signed (MAVLink 2) with the drone link's own key,
+#: which the hub derives from its secret (`app.hub.signing_keys`) and the log never holds.
+CREDENTIALS = ("address", "token", "certificate", "mavlink_signing")
 #: Units plus drones one device may report for: the cap on what a device can put on the map, and so on what
 #: it can register (a device registers only the units and drones listed here). A TAK server forwarding a
 #: city's whole police fleet stays under it.
@@ -48,11 +52,12 @@ class Device:
     agency: str
     formats: list[str]
     transport: str
-    source: str  # "ip" or "ip:port" ("[v6]:port")
+    source: str  # "ip" or "ip:port" ("[v6]:port"); "" for a certificate's device: any address
     credential: str
     units: list[str] = field(default_factory=list)
     drones: list[str] = field(default_factory=list)
     token_sha256: str = ""
+    cert_sha256: str = ""  # credential "certificate": SHA-256 of its certificate (DER), hex; never a key
     rate: float = DEFAULT_RATE
     label: str = ""
     registered_by: str = ""
@@ -104,12 +109,17 @@ def source_text(ip: str, port: int | None) -> str:
 
 
 class DeviceRegistry:
-    """The active devices of a picture, indexed by (format, transport, address) for the gateway's lookups."""
+    """The active devices of a picture, indexed by (format, transport, address), and by certificate for TLS,
+    for the gateway's lookups."""
 
     def __init__(self, devices: Iterable[Device]) -> None:
         self._by_address: dict[tuple[str, str, str, int | None], list[Device]] = {}
+        self._by_certificate: dict[str, Device] = {}
         for device in devices:
             if not device.active:
+                continue
+            if device.cert_sha256:
+                self._by_certificate[device.cert_sha256] = device
                 continue
             ip, port = parse_source(device.source)
             for fmt in device.formats:
@@ -130,6 +140,22 @@ class DeviceRegistry:
                     return device
         return None
 
+    def match_certificate(self, fmt: str, cert_sha256: str, ip: str, port: int | None) -> Device | None:
+        """The active device whose certificate has this SHA-256 (hex) and that sends `fmt`; one registered with
+        a source address must also connect from it."""
+        device = self._by_certificate.get(cert_sha256)
+        if device is None or fmt not in device.formats:
+            return None
+        if device.source:
+            want_ip, want_port = parse_source(device.source)
+            try:
+                ip = str(ipaddress.ip_address(ip))
+            except ValueError:
+                return None
+            if ip != want_ip or want_port not in (None, port):
+                return None
+        return device
+
 
 # The fold replaces `p.devices` (a new dict, new Device objects) on every change instead of editing it in place,
 # so a reader can tell in O(1) whether the registry changed (`devices is not last_seen`): the gateway asks for
@@ -141,7 +167,8 @@ def _registered(p: Picture, e: Event) -> None:
     p.devices = {**p.devices, d["id"]: Device(
         id=d["id"], agency=d["agency"], formats=list(d["formats"]), transport=d["transport"], source=d["source"],
         credential=d["credential"], units=list(d.get("units", [])), drones=list(d.get("drones", [])),
-        token_sha256=d.get("token_sha256", ""), rate=d.get("rate", DEFAULT_RATE), label=d.get("label", ""),
+        token_sha256=d.get("token_sha256", ""), cert_sha256=d.get("cert_sha256", ""),
+        rate=d.get("rate", DEFAULT_RATE), label=d.get("label", ""),
         registered_by=e.actor, registered_at=e.ts)}
 
 

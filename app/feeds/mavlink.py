@@ -5,10 +5,15 @@
 :class:`DroneUpdate` per message that changed something. Garbage and CRC failures never raise:
 they are counted and returned as :class:`FeedError` records (code ``bad_crc`` or ``garbage``) with
 the raw bytes in the reason, and parsing carries on at the next frame.
+
+A decoder given a drone's signing state (:func:`signing_state`) takes MAVLink 2 signed frames only: an
+unsigned frame, a wrong signature, or a timestamp not above the last one of its stream (a replay) is a
+``bad_signature`` error, never applied.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +28,33 @@ MAV_TYPE_GCS = 6
 UINT16_UNKNOWN = 0xFFFF
 #: MAV_TYPE -> drone kind (any other airframe flies as a multirotor).
 MAV_KINDS = {1: "fixed_wing", 19: "vtol", 20: "vtol", 21: "vtol", 22: "vtol", 23: "vtol", 24: "vtol", 25: "vtol"}
+#: MAVLink 2 signing timestamps count 10 microsecond units since 2015-01-01 00:00:00 UTC.
+SIGNING_EPOCH = 1420070400
+SIGNATURE_LEN = 6
+
+
+def signing_state(key: bytes, now: float) -> mavlink2.MAVLinkSigning:
+    """A drone's signing state: its 32-byte secret key and the replay defence (the last timestamp of each stream,
+    link id x system x component). Share one between all the decoders of a drone's frames. `now` (Unix seconds)
+    starts the clock a new stream is held to: its first timestamp may be at most a minute behind it (the
+    standard's rule), so frames recorded earlier than that are refused even after a restart."""
+    state = mavlink2.MAVLinkSigning()
+    state.secret_key = key
+    state.timestamp = max(0, int((now - SIGNING_EPOCH) * 100_000))
+    return state
+
+
+class _VerifyingMavlink(mavlink2.MAVLink):
+    """pymavlink's parser, checking a frame's signature before believing its timestamp."""
+
+    def check_signature(self, msgbuf: bytearray, srcSystem: int, srcComponent: int) -> bool:
+        # pymavlink records a frame's timestamp as its stream's last before it verifies the signature, so one
+        # forged frame with a far-future timestamp would shut the real drone out; a forgery stops here instead.
+        key = self.signing.secret_key or b""
+        expected = hashlib.sha256(key + bytes(msgbuf[:-SIGNATURE_LEN])).digest()[:SIGNATURE_LEN]
+        if expected != bytes(msgbuf[-SIGNATURE_LEN:]):
+            return False
+        return bool(super().check_signature(msgbuf, srcSystem, srcComponent))
 
 
 @dataclass
@@ -141,11 +173,14 @@ def _message_fields(msg: Any) -> dict[str, Any] | None:
 
 
 class MavlinkDecoder:
-    """Bytes in, :class:`DroneUpdate` and :class:`FeedError` out; per-system state in ``drones``."""
+    """Bytes in, :class:`DroneUpdate` and :class:`FeedError` out; per-system state in ``drones``. With
+    `signing` (:func:`signing_state`), only frames signed with its key, newer than their stream's last."""
 
-    def __init__(self) -> None:
-        self._mav = mavlink2.MAVLink(None)
+    def __init__(self, signing: mavlink2.MAVLinkSigning | None = None) -> None:
+        self._mav = _VerifyingMavlink(None)
         self._mav.robust_parsing = True  # bad frames come back as MAVLink_bad_data, not exceptions
+        if signing is not None:
+            self._mav.signing = signing  # no allow_unsigned_callback: an unsigned frame is refused
         self.drones: dict[int, DroneTelemetry] = {}
         self.messages = 0
         self.errors = 0
@@ -157,7 +192,13 @@ class MavlinkDecoder:
         garbage = bytearray()  # pymavlink may report garbage in pieces; report each run once
         for msg in self._parse(data):
             if isinstance(msg, mavlink2.MAVLink_bad_data):
-                if "crc" in str(msg.reason).lower():
+                if str(msg.reason) == "Invalid signature":
+                    self._flush_garbage(garbage, out)
+                    self.errors += 1
+                    out.append(FeedError("bad_signature", "unsigned, wrongly signed or replayed (timestamp not "
+                                                          f"newer than its stream's) frame: "
+                                                          f"{bytes(msg.data)[:64].hex()}"))
+                elif "crc" in str(msg.reason).lower():
                     self._flush_garbage(garbage, out)
                     self.errors += 1
                     out.append(FeedError("bad_crc", f"{msg.reason}: {bytes(msg.data)[:64].hex()}"))

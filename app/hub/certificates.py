@@ -1,4 +1,5 @@
-"""The control room's own certificate authority, and the certificates it signs (the hub's, for wss://).
+"""The control room's own certificate authority, and the certificates it signs: the hub's (for wss:// and CoT
+over TLS) and the field devices' client certificates (`watchfloor device enroll`).
 
 A control room makes one CA (`ca.pem` + `ca.key`) and keeps its key off the network. Clients are given
 `ca.pem` (never the key) and trust exactly the hub certificates that CA signed, for the names in them. Keys
@@ -41,10 +42,10 @@ class Authority:
     def sign(self, public_key: ec.EllipticCurvePublicKey, subject: str, names: list[x509.GeneralName],
              usage: x509.ObjectIdentifier, now: datetime, days: int) -> x509.Certificate:
         """An end-entity certificate for `public_key`: common name `subject`, subject alternative `names` (what
-        clients check the host name against), extended key `usage` (server or client authentication), valid
-        for `days` from `now`."""
+        clients check the host name against; none for a device's client certificate), extended key `usage`
+        (server or client authentication), valid for `days` from `now`."""
         ca_key_id = self.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-        return (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
             .issuer_name(self.certificate.subject)
@@ -55,11 +56,12 @@ class Authority:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(_key_usage(signs_certificates=False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_key_id), critical=False)
-            .sign(self.key, hashes.SHA256())
         )
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return builder.sign(self.key, hashes.SHA256())
 
 
 def create_authority(directory: Path, name: str, now: datetime, days: int) -> Authority:
@@ -82,8 +84,8 @@ def create_authority(directory: Path, name: str, now: datetime, days: int) -> Au
         .sign(key, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)
-    _write_once(directory / CA_KEY, _key_pem(key))
-    _write_once(directory / CA_CERT, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_once(directory / CA_KEY, _key_pem(key))
+    write_once(directory / CA_CERT, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
     return Authority(certificate, key)
 
 
@@ -124,9 +126,21 @@ def issue_hub_certificate(authority: Authority, directory: Path, names: list[str
                                      now, days)
     except ValueError as exc:  # e.g. a name that is not a valid (IDNA) host name
         raise CertificateError(f"cannot issue the certificate: {exc}") from None
-    _write_once(directory / HUB_KEY, _key_pem(key))
-    _write_once(directory / HUB_CERT, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_once(directory / HUB_KEY, _key_pem(key))
+    write_once(directory / HUB_CERT, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
     return certificate
+
+
+def issue_device_certificate(authority: Authority, device_id: str, now: datetime, days: int
+                             ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A field device's client certificate (common name: the device's id, client authentication only) with a
+    new key. Nothing is written: the key leaves in the device's data package and nowhere else."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    try:
+        certificate = authority.sign(key.public_key(), device_id, [], ExtendedKeyUsageOID.CLIENT_AUTH, now, days)
+    except ValueError as exc:
+        raise CertificateError(f"cannot issue the certificate: {exc}") from None
+    return certificate, key
 
 
 def read_certificate(path: Path) -> x509.Certificate:
@@ -168,7 +182,7 @@ def _refuse_existing(*paths: Path) -> None:
                                "move them away first (nothing was written)")
 
 
-def _write_once(path: Path, data: bytes, mode: int = 0o600) -> None:
+def write_once(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write a new file, created with `mode` (a key's 0600 holds from the first byte, whatever the umask)."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)

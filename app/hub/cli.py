@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import ssl
+from pathlib import Path
 from typing import Any
 
 
@@ -19,10 +20,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", help="PEM private key for --cert")
     parser.add_argument("--cot-port", type=int, help="CoT over TCP on this port (TAK: 8087); off if not given")
     parser.add_argument("--cot-udp-port", type=int, help="CoT over UDP (default: --cot-port)")
+    parser.add_argument("--cot-tls-port", type=int,
+                        help="CoT over TLS with client certificates (TAK: 8089) on --host; needs --ca-dir; "
+                             "off if not given")
+    parser.add_argument("--ca-dir", help="the control room's CA directory (`watchfloor cert ca`): CoT TLS clients "
+                                         "must present a certificate it signed (`watchfloor device enroll`); the "
+                                         "hub's certificate is --cert/--key, else DIR/hub.pem and DIR/hub.key")
     parser.add_argument("--nmea-port", type=int, help="NMEA 0183 over UDP (e.g. 10110); off if not given")
     parser.add_argument("--nmea-tcp-port", type=int, help="NMEA 0183 over TCP (e.g. 10110); off if not given")
     parser.add_argument("--nmea-devices", help="NMEA device map, JSON or INI ([devices] id = unit callsign)")
     parser.add_argument("--mavlink-port", type=int, help="MAVLink over UDP (e.g. 14550); off if not given")
+    parser.add_argument("--mavlink-secret", help="the MAVLink signing secret (a file, 0600; made if missing) that "
+                                                 "devices with credential mavlink_signing have their keys from")
     parser.add_argument("--klv-port", type=int,
                         help="MISB ST 0601 KLV packets over UDP (drone metadata); off if not given")
     parser.add_argument("--feed-host", default="127.0.0.1",
@@ -98,8 +107,6 @@ def run(args: argparse.Namespace) -> int:
 def _tls(cert: str, key: str) -> ssl.SSLContext:
     """The server's TLS context; prints the certificate's fingerprint, for operators to compare with the one
     `watchfloor cert hub` printed (or `openssl x509 -fingerprint -sha256`) before they trust a hub."""
-    from pathlib import Path
-
     from app.hub.certificates import CertificateError, fingerprint, read_certificate
     from app.hub.server import tls_context
 
@@ -115,15 +122,27 @@ def _tls(cert: str, key: str) -> ssl.SSLContext:
 
 def feed_options(args: argparse.Namespace) -> dict[str, Any] | None:
     """`Hub.start_feeds` arguments from the command line, or None when no feed port is given."""
-    from pathlib import Path
-
     from app.feeds.errors import FeedError
     from app.feeds.nmea import DeviceMap
+    from app.hub.gateway import CotTls
+    from app.hub.signing_keys import SigningSecretError, create_signing_secret, load_signing_secret
 
     cot_udp = args.cot_udp_port if args.cot_udp_port is not None else args.cot_port
     if all(p is None for p in (args.cot_port, cot_udp, args.nmea_port, args.nmea_tcp_port, args.mavlink_port,
-                               args.klv_port)):
+                               args.klv_port, args.cot_tls_port)):
         return None
+    cot_tls = None
+    if args.cot_tls_port is not None:
+        if not args.ca_dir:
+            raise SystemExit("--cot-tls-port needs --ca-dir (the CA whose device certificates are trusted)")
+        cot_tls = CotTls(args.host, args.cot_tls_port, _device_tls(Path(args.ca_dir), args.cert, args.key))
+    mavlink_secret = None
+    if args.mavlink_secret:
+        path = Path(args.mavlink_secret)
+        try:
+            mavlink_secret = load_signing_secret(path) if path.exists() else create_signing_secret(path)
+        except SigningSecretError as exc:
+            raise SystemExit(f"--mavlink-secret: {exc}") from None
     device_map = None
     if args.nmea_devices:
         text = Path(args.nmea_devices).read_text(encoding="utf-8")
@@ -133,7 +152,25 @@ def feed_options(args: argparse.Namespace) -> dict[str, Any] | None:
             raise SystemExit(f"--nmea-devices: {exc}") from None
     return {"host": args.feed_host, "cot_port": args.cot_port, "cot_udp_port": cot_udp,
             "nmea_port": args.nmea_port, "mavlink_port": args.mavlink_port, "klv_port": args.klv_port,
-            "nmea_tcp_port": args.nmea_tcp_port, "device_map": device_map}
+            "nmea_tcp_port": args.nmea_tcp_port, "device_map": device_map, "cot_tls": cot_tls,
+            "mavlink_secret": mavlink_secret}
+
+
+def _device_tls(ca_dir: Path, cert: str | None, key: str | None) -> ssl.SSLContext:
+    """The CoT TLS listener's context: the hub's certificate (`cert`/`key`, else the CA directory's hub.pem and
+    hub.key), and a client certificate signed by the CA in `ca_dir` required of every device."""
+    from app.hub.certificates import CA_CERT, HUB_CERT, HUB_KEY
+    from app.hub.server import tls_context
+
+    cert_file, key_file = (cert, key) if cert and key else (str(ca_dir / HUB_CERT), str(ca_dir / HUB_KEY))
+    try:
+        context = tls_context(cert_file, key_file)
+        context.load_verify_locations(cafile=str(ca_dir / CA_CERT))
+    except (OSError, ssl.SSLError) as exc:
+        raise SystemExit(f"--cot-tls-port: cannot load {cert_file}, {key_file} or {ca_dir / CA_CERT}: {exc}") \
+            from None
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
 def feed_io_options(args: argparse.Namespace) -> dict[str, Any] | None:

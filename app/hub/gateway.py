@@ -1,18 +1,24 @@
-"""The feed gateway: CoT (TCP and UDP), NMEA 0183 (UDP and TCP), MAVLink and KLV (UDP) listeners inside the hub's loop.
+"""The feed gateway: CoT (TCP, TLS, UDP), NMEA 0183 (UDP, TCP), MAVLink and KLV (UDP) listeners inside the hub's loop.
 
 Only registered field devices are heard (`app.domain.devices`, registered with `device.register`). Each input
 is matched to an active device by format, transport and source address (and, on TCP, the token on the
-stream's first line); input from anyone else is never parsed: it is counted and listed as an unknown device
-(`FeedRegistry.unknown_device`), within a token bucket per address (`app.hub.intake`). A matched input takes
-a token from the device's bucket, is parsed by the sans-I/O parsers in `app.feeds`, and becomes commands
-submitted through `hub.sequencer.submit` as the device (actor `device:<id>`, its agency, role feed). A device
-reports only for the units and drones registered to it: a callsign that names anyone else's is refused
+stream's first line; over TLS, the client certificate's SHA-256 alone); input from anyone else is never
+parsed: it is counted and listed as an unknown device (`FeedRegistry.unknown_device`), within a token bucket
+per address (`app.hub.intake`). A matched input takes a token from the device's bucket, is parsed by the
+sans-I/O parsers in `app.feeds`, and becomes commands submitted through `hub.sequencer.submit` as the device
+(actor `device:<id>`, its agency, role feed). A device reports only for the units and drones registered to
+it: a callsign that names anyone else's is refused
 (`not_owned`), and so are GeoChat and 911 events from callsigns that are not its own. Whatever cannot be
 parsed (`FeedError`) or is refused (`Refusal`) is quarantined (bounded, see `app.hub.feed_status`) and
 counted in the hub's feed registry (`hub.feeds`, shown in the console's Feeds panel). Valid input the hub does
 not use (`FeedIgnored`: a GSV sentence, a fix sent before the device has one, a fixed camera) is only counted
 as ignored, by kind: it is not a problem. Nothing a feed sends may
 crash a listener or the hub: every handler catches everything and quarantines it as "internal".
+
+CoT over TLS (TAK's streaming port, 8089) demands a client certificate signed by the control room's CA
+(`watchfloor device enroll`); the handshake is ours (`start_tls` inside the connection, so a refused one is
+counted like any unknown sender), then the certificate's fingerprint finds the device and the stream is read
+exactly like a CoT TCP stream. A stream, TCP or TLS, whose device is revoked is closed at once, idle or not.
 
 Mapping (see docs/feeds.md):
 
@@ -35,8 +41,10 @@ import hashlib
 import logging
 import math
 import socket
+import ssl
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,10 +56,11 @@ from app.feeds.cot import parse_cot
 from app.feeds.cot_meaning import AGENCY_KIND, Broadcast, CotSenders, DroneFix, VideoLink, interpret, unit_id_for
 from app.feeds.errors import FeedError, FeedIgnored
 from app.feeds.framing import CotStreamSplitter, LineSplitter
-from app.feeds.mavlink import MavlinkDecoder
+from app.feeds.mavlink import MavlinkDecoder, signing_state
 from app.feeds.nmea import DeviceMap, NmeaSession
 from app.hub.drone_gateway import LINK_TIMEOUT_S, DroneFeeds
 from app.hub.intake import UNKNOWN_SOURCE_RATE, Buckets
+from app.hub.signing_keys import drone_key
 
 log = logging.getLogger("watchfloor.gateway")
 
@@ -68,6 +77,20 @@ UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 #: The first line a TCP device with a token credential sends: `WATCHFLOOR-TOKEN <token>\n`.
 TOKEN_PREFIX = b"WATCHFLOOR-TOKEN "
 MAX_TOKEN_LINE = 256
+#: Seconds a TLS client has to finish its handshake: a silent or slow one holds a client slot only this long.
+TLS_HANDSHAKE_S = 10.0
+#: Seconds between checks of an idle stream's device: a revoked device's open stream is closed within this.
+REVOCATION_CHECK_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class CotTls:
+    """The CoT-over-TLS listener: where it binds, and the server context that demands a client certificate
+    signed by the control room's CA (`verify_mode` CERT_REQUIRED)."""
+
+    host: str
+    port: int
+    context: ssl.SSLContext
 
 
 def token_sha256(token: str) -> str:
@@ -105,8 +128,9 @@ class FeedGateway:
 
     def __init__(self, hub: Any, actor: Actor = DEFAULT_ACTOR,
                  device_map: DeviceMap | None = None, host: str = "127.0.0.1",
-                 link_timeout: float = LINK_TIMEOUT_S) -> None:
+                 link_timeout: float = LINK_TIMEOUT_S, signing_secret: bytes | None = None) -> None:
         self.hub = hub
+        self.signing_secret = signing_secret  # MAVLink signing keys are derived from it (app.hub.signing_keys)
         self.actor = actor  # the gateway's own commands (a drone's link lost by silence)
         self.device_map = device_map or DeviceMap()
         self.host = host
@@ -118,7 +142,9 @@ class FeedGateway:
         self._clients: set[asyncio.Task[None]] = set()
         self._nmea: OrderedDict[Any, NmeaSession] = OrderedDict()
         self._mavlink: OrderedDict[Any, MavlinkDecoder] = OrderedDict()
+        self._signing: dict[str, Any] = {}  # device id -> its MAVLink signing state, shared by its decoders
         self._cot_senders = CotSenders()
+        self._cot_tls: CotTls | None = None
         self._registry = DeviceRegistry([])
         self._registry_of: dict[str, Device] | None = None
         self.drones = DroneFeeds(self, link_timeout)
@@ -127,9 +153,16 @@ class FeedGateway:
 
     async def start(self, cot_port: int | None = None, cot_udp_port: int | None = None,
                     nmea_port: int | None = None, mavlink_port: int | None = None,
-                    klv_port: int | None = None, nmea_tcp_port: int | None = None) -> dict[str, int]:
+                    klv_port: int | None = None, nmea_tcp_port: int | None = None,
+                    cot_tls: CotTls | None = None) -> dict[str, int]:
         """Listen on the given ports (None: that listener is off; 0: any free port); returns the bound ports."""
         loop = asyncio.get_running_loop()
+        if cot_tls is not None:
+            self._cot_tls = cot_tls
+            server = await asyncio.start_server(self._cot_tls_client, cot_tls.host, cot_tls.port)
+            self._servers.append(server)
+            self.ports["cot_tls"] = server.sockets[0].getsockname()[1]
+            self._listening("cot", f"tls {cot_tls.host}:{self.ports['cot_tls']}")
         for name, port, client in (("cot_tcp", cot_port, self._cot_client),
                                    ("nmea_tcp", nmea_tcp_port, self._nmea_client)):
             if port is None:
@@ -179,14 +212,18 @@ class FeedGateway:
             self._registry, self._registry_of = DeviceRegistry(devices.values()), devices
         return self._registry
 
-    def _admit(self, feed: str, transport: str, addr: Any, raw: bytes, token: str | None = None
-               ) -> Device | None:
+    def _admit(self, feed: str, transport: str, addr: Any, raw: bytes, token: str | None = None,
+               certificate: str | None = None) -> Device | None:
         """One input's way in: its device and the device's bucket. None: not to be parsed (throttled, or from no
-        registered device: then counted, listed and quarantined as unknown_device, within its address's bucket)."""
+        registered device: then counted, listed and quarantined as unknown_device, within its address's bucket).
+        Over TLS the device is the one holding the `certificate` (SHA-256 hex) the peer presented."""
         ip, port = str(addr[0]), int(addr[1])
         status = self.feeds.feed(feed)
-        device = self.registry().match(feed, transport, ip, port, token)
-        if device is None or transport == "udp":  # a known TCP stream counts its events one by one
+        if transport == "tls":
+            device = self.registry().match_certificate(feed, certificate or "", ip, port)
+        else:
+            device = self.registry().match(feed, transport, ip, port, token)
+        if device is None or transport == "udp":  # a known stream counts its events one by one
             status.input(f"{transport}:{ip}:{port}")
         if device is None:
             if self.buckets.take(f"unknown:{ip}", UNKNOWN_SOURCE_RATE):
@@ -251,14 +288,8 @@ class FeedGateway:
     async def _cot_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
         source = "tcp:{}:{}".format(*peer[:2])
-        task = asyncio.current_task()
-        if len(self._clients) >= MAX_TCP_CLIENTS:
-            self.feeds.quarantine("cot", source, "too_many_clients", f"over {MAX_TCP_CLIENTS} CoT TCP clients", b"")
-            writer.close()
+        if not self._enter("cot", source, writer):
             return
-        if task is not None:
-            self._clients.add(task)
-        splitter = CotStreamSplitter()
         try:
             chunk = await reader.read(READ_CHUNK)
             token = None
@@ -279,33 +310,108 @@ class FeedGateway:
             device = self._admit("cot", "tcp", peer, chunk, token)
             if device is None:
                 return  # throttled or unknown: counted; the stream is closed, not read
-            while True:
-                for frame in splitter.feed(chunk):
-                    if not self._still_active(device):
-                        self.feeds.quarantine("cot", source, "revoked", f"device {device.id} was revoked", b"")
-                        return
-                    await self._tcp_token("cot", device)
-                    self.feeds.feed("cot").input(source)
-                    if isinstance(frame, FeedError):
-                        self.feeds.quarantine("cot", source, frame.code, frame.reason, chunk)
-                    else:
-                        self._guard("cot", source, frame, self._cot_record, device)
-                chunk = await reader.read(READ_CHUNK)
-                if not chunk:
-                    break
-            leftover = splitter.unfinished()
-            if leftover:
-                self.feeds.feed("cot").input(source)
-                self.feeds.quarantine("cot", source, "truncated",
-                                      f"stream ended inside an event ({len(leftover)} bytes)", leftover)
+            await self._cot_stream(reader, source, device, chunk)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except Exception:  # never let one client's stream hurt the others
             log.exception("CoT TCP client %s failed", source)
         finally:
-            if task is not None:
-                self._clients.discard(task)
+            self._leave(writer)
+
+    async def _cot_tls_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """CoT over TLS: the handshake demands a certificate signed by the control room's CA; the certificate's
+        SHA-256 must be an active device's (else the stream is closed, counted as an unknown device)."""
+        assert self._cot_tls is not None
+        peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
+        source = "tls:{}:{}".format(*peer[:2])
+        if not self._enter("cot", source, writer):
+            return
+        try:
+            try:
+                await writer.start_tls(self._cot_tls.context, ssl_handshake_timeout=TLS_HANDSHAKE_S)
+            except OSError as exc:  # no certificate, another CA's, expired, not TLS at all, too slow
+                self._tls_refused(peer, getattr(exc, "reason", None) or type(exc).__name__)
+                return
+            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+            fingerprint = hashlib.sha256(der).hexdigest()
+            device = self._admit("cot", "tls", peer, f"client certificate SHA-256 {fingerprint}".encode(),
+                                 certificate=fingerprint)
+            if device is None:
+                return  # a certificate of our CA that no active device holds (never registered, or revoked)
+            await self._cot_stream(reader, source, device, b"")
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass
+        except Exception:  # never let one client's stream hurt the others
+            log.exception("CoT TLS client %s failed", source)
+        finally:
+            self._leave(writer)
+
+    async def _cot_stream(self, reader: asyncio.StreamReader, source: str, device: Device, chunk: bytes) -> None:
+        """Read a device's CoT stream (after its first `chunk`) until it ends or the device is revoked."""
+        splitter = CotStreamSplitter()
+        while True:
+            for frame in splitter.feed(chunk):
+                if not self._still_active(device):
+                    self.feeds.quarantine("cot", source, "revoked", f"device {device.id} was revoked", b"")
+                    return
+                await self._tcp_token("cot", device)
+                self.feeds.feed("cot").input(source)
+                if isinstance(frame, FeedError):
+                    self.feeds.quarantine("cot", source, frame.code, frame.reason, chunk)
+                else:
+                    self._guard("cot", source, frame, self._cot_record, device)
+            read = await self._read_while_active(reader, device)
+            if read is None:
+                self.feeds.quarantine("cot", source, "revoked", f"device {device.id} was revoked", b"")
+                return
+            if not read:
+                break
+            chunk = read
+        leftover = splitter.unfinished()
+        if leftover:
+            self.feeds.feed("cot").input(source)
+            self.feeds.quarantine("cot", source, "truncated",
+                                  f"stream ended inside an event ({len(leftover)} bytes)", leftover)
+
+    async def _read_while_active(self, reader: asyncio.StreamReader, device: Device) -> bytes | None:
+        """The stream's next bytes (b"": it ended); None as soon as the device is revoked, even while it is
+        silent (a revoked phone must not keep its connection)."""
+        while True:
+            try:
+                # A read cancelled by the timeout loses nothing: its bytes stay in the reader's buffer.
+                return await asyncio.wait_for(reader.read(READ_CHUNK), REVOCATION_CHECK_S)
+            except TimeoutError:
+                if not self._still_active(device):
+                    return None
+
+    def _enter(self, feed: str, source: str, writer: asyncio.StreamWriter) -> bool:
+        """Take one of the MAX_TCP_CLIENTS stream slots for the current task; False (closed) when none is left."""
+        if len(self._clients) >= MAX_TCP_CLIENTS:
+            self.feeds.quarantine(feed, source, "too_many_clients", f"over {MAX_TCP_CLIENTS} TCP clients", b"")
             writer.close()
+            return False
+        task = asyncio.current_task()
+        if task is not None:
+            self._clients.add(task)
+        return True
+
+    def _leave(self, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._clients.discard(task)
+        writer.close()
+
+    def _tls_refused(self, peer: Any, reason: str) -> None:
+        """A TLS handshake that failed: counted and quarantined like an unknown sender, within its address's
+        bucket (no certificate is no identity)."""
+        ip = str(peer[0])
+        status = self.feeds.feed("cot")
+        status.input("tls:{}:{}".format(*peer[:2]))
+        if self.buckets.take(f"unknown:{ip}", UNKNOWN_SOURCE_RATE):
+            status.unknown += 1
+            self.feeds.quarantine("cot", f"tls:{ip}", "tls_refused", f"TLS handshake refused: {reason}", b"")
+        else:
+            status.throttled += 1
 
     def _still_active(self, device: Device) -> bool:
         current = self.hub.sequencer.picture.devices.get(device.id)
@@ -370,13 +476,8 @@ class FeedGateway:
         """NMEA over TCP (receivers and gpsd-style relays that serve a stream): one session per connection."""
         peer = writer.get_extra_info("peername")
         source = "tcp:{}:{}".format(*peer[:2]) if peer else "tcp:?"
-        task = asyncio.current_task()
-        if len(self._clients) >= MAX_TCP_CLIENTS:
-            self.feeds.quarantine("nmea", source, "too_many_clients", f"over {MAX_TCP_CLIENTS} TCP clients", b"")
-            writer.close()
+        if not self._enter("nmea", source, writer):
             return
-        if task is not None:
-            self._clients.add(task)
         session, lines = NmeaSession(source, self.device_map), LineSplitter()
         try:
             chunk = await reader.read(READ_CHUNK)
@@ -400,9 +501,7 @@ class FeedGateway:
         except Exception:  # never let one client's stream hurt the others
             log.exception("NMEA TCP client %s failed", source)
         finally:
-            if task is not None:
-                self._clients.discard(task)
-            writer.close()
+            self._leave(writer)
 
     def _nmea_line(self, source: str, raw: bytes, session: NmeaSession, device: Device) -> None:
         position = session.feed(raw, datetime.fromtimestamp(self.hub.clock(), UTC))
@@ -426,14 +525,33 @@ class FeedGateway:
         if device is None:
             return
         source = "udp:{}:{}".format(*addr[:2])
-        decoder = self._mavlink.get(addr)
+        key = (addr, device.id)  # a re-registered address starts afresh, with its new device's credential
+        decoder = self._mavlink.get(key)
         if decoder is None:
-            decoder = self._mavlink[addr] = MavlinkDecoder()
+            signing = None
+            if device.credential == "mavlink_signing":
+                signing = self._signing_of(device)
+                if signing is None:
+                    self.feeds.quarantine("mavlink", source, "bad_signature",
+                                          f"device {device.id} signs, and the hub has no --mavlink-secret", data)
+                    return
+            decoder = self._mavlink[key] = MavlinkDecoder(signing)
             if len(self._mavlink) > MAX_SOURCES:
                 self._mavlink.popitem(last=False)
         else:
-            self._mavlink.move_to_end(addr)
+            self._mavlink.move_to_end(key)
         self._guard("mavlink", source, data, self.drones.mavlink, decoder, device)
+
+    def _signing_of(self, device: Device) -> Any:
+        """The device's signing state, one per device whatever its decoders (the replay defence's timestamps
+        must not be forgotten when a decoder is); None when the hub has no secret to derive its key from."""
+        if self.signing_secret is None:
+            return None
+        state = self._signing.get(device.id)
+        if state is None:
+            state = self._signing[device.id] = signing_state(drone_key(self.signing_secret, device.id),
+                                                             self.hub.clock())
+        return state
 
     # -- KLV -------------------------------------------------------------------------------------------
 

@@ -147,12 +147,16 @@ class Hub:
     async def start_feeds(self, host: str = "127.0.0.1", cot_port: int | None = None,
                           cot_udp_port: int | None = None, nmea_port: int | None = None,
                           mavlink_port: int | None = None, device_map: Any = None,
-                          klv_port: int | None = None, nmea_tcp_port: int | None = None) -> dict[str, int]:
-        """After `start`: listen for CoT/NMEA/MAVLink/KLV feeds (None: that listener is off); returns bound ports."""
+                          klv_port: int | None = None, nmea_tcp_port: int | None = None,
+                          cot_tls: Any = None, mavlink_secret: bytes | None = None) -> dict[str, int]:
+        """After `start`: listen for CoT/NMEA/MAVLink/KLV feeds (None: that listener is off) and CoT over TLS
+        (`cot_tls`, an `app.hub.gateway.CotTls`); `mavlink_secret` derives signing drones' keys
+        (`app.hub.signing_keys`). Returns bound ports."""
         from app.hub.gateway import FeedGateway
 
-        self.gateway = FeedGateway(self, device_map=device_map, host=host)
-        return await self.gateway.start(cot_port, cot_udp_port, nmea_port, mavlink_port, klv_port, nmea_tcp_port)
+        self.gateway = FeedGateway(self, device_map=device_map, host=host, signing_secret=mavlink_secret)
+        return await self.gateway.start(cot_port, cot_udp_port, nmea_port, mavlink_port, klv_port, nmea_tcp_port,
+                                        cot_tls)
 
     def _recover(self) -> tuple[Picture, tuple[dict[str, int], list[dict[str, Any]], int]]:
         reader = self._reader()

@@ -51,7 +51,7 @@ def test_what_a_registration_must_say() -> None:
     world.do(SUPER, "unit.register", c.RegisterUnit("P1", "police", "patrol"))
     cases = [
         (modem(formats=["cot", "rtsp"]), "bad_format"), (modem(formats=[]), "bad_format"),
-        (modem(transport="sctp"), "bad_transport"), (modem(formats=["nmea"], transport="tcp"), "bad_transport"),
+        (modem(transport="sctp"), "bad_transport"), (modem(formats=["mavlink"], transport="tcp"), "bad_transport"),
         (modem(source="modem.example"), "bad_source"), (modem(source="10.0.0.7:99999"), "bad_source"),
         (modem(credential="x509"), "bad_credential"), (modem(credential="token", token_sha256=TOKEN), "bad_credential"),
         (modem(transport="tcp", credential="token", token_sha256="secret"), "bad_credential"),
@@ -66,6 +66,9 @@ def test_what_a_registration_must_say() -> None:
     assert refusal(world, modem(id="MODEM-2")) == "duplicate"  # same format, transport and source
     world.do(SUPER, "device.register", modem(id="MODEM-2", source="10.0.0.7:4000"))
     world.do(SUPER, "device.register", modem(id="TAK-1", transport="tcp", credential="token", token_sha256=TOKEN))
+    assert refusal(world, modem(id="UAS-1", credential="mavlink_signing")) == "bad_credential"  # CoT cannot sign
+    world.do(SUPER, "device.register", modem(id="UAS-1", formats=["mavlink"], credential="mavlink_signing",
+                                            units=[], drones=["UAV1"]))
 
 
 def test_a_datagram_finds_its_device_by_port_first_then_address_and_by_token_on_tcp() -> None:
@@ -86,6 +89,40 @@ def test_a_datagram_finds_its_device_by_port_first_then_address_and_by_token_on_
     assert registry.match("cot", "tcp", "10.0.0.7", 5, "x") is None
     assert parse_source("[::1]:5000") == ("::1", 5000) and parse_source("::1") == ("::1", None)
 
+
+
+def test_a_tls_device_is_registered_by_certificate_and_found_by_it_alone() -> None:
+    world = World()
+    phone = modem(id="PHONE-1", transport="tls", source="", credential="certificate", cert_sha256=TOKEN.upper())
+    cases = [
+        (modem(transport="tls", credential="certificate"), "bad_credential"),  # no fingerprint
+        (modem(transport="tls", credential="certificate", cert_sha256="cafe"), "bad_credential"),
+        (modem(transport="tls", cert_sha256=TOKEN), "bad_transport"),  # tls without a certificate
+        (modem(transport="tcp", credential="certificate", cert_sha256=TOKEN), "bad_credential"),
+        (modem(cert_sha256=TOKEN), "bad_credential"),  # a fingerprint on an address device
+        (modem(id="PHONE-1", transport="tls", formats=["nmea"], credential="certificate", cert_sha256=TOKEN),
+         "bad_transport"),
+        (modem(id="PHONE-1", transport="tls", source="", credential="certificate"), "bad_credential"),
+    ]
+    for args, code in cases:
+        assert refusal(world, args) == code, args
+    (event,) = world.do(SUPER, "device.register", phone)
+    assert event.data["cert_sha256"] == TOKEN and event.data["source"] == "" and "cert_sha256" not in \
+        world.do(SUPER, "device.register", modem())[0].data  # other registrations' events are unchanged
+    assert refusal(world, modem(id="PHONE-2", transport="tls", source="", credential="certificate",
+                                cert_sha256=TOKEN)) == "duplicate"  # one certificate, one device
+    other = "cd" * 32
+    world.do(SUPER, "device.register", modem(id="PINNED-PHONE", transport="tls", source="10.0.0.5",
+                                            credential="certificate", cert_sha256=other, units=["E12"]))
+    registry = DeviceRegistry(world.picture.devices.values())
+    assert registry.match_certificate("cot", TOKEN, "203.0.113.9", 4000).id == "PHONE-1"  # type: ignore[union-attr]
+    assert registry.match_certificate("nmea", TOKEN, "203.0.113.9", 4000) is None
+    assert registry.match_certificate("cot", "ef" * 32, "203.0.113.9", 4000) is None  # not registered
+    assert registry.match_certificate("cot", other, "10.0.0.5", 1).id == "PINNED-PHONE"  # type: ignore[union-attr]
+    assert registry.match_certificate("cot", other, "10.0.0.6", 1) is None  # the wrong address
+    assert registry.match("cot", "tls", "203.0.113.9", 4000) is None  # never by address
+    world.do(SUPER, "device.revoke", c.RevokeDevice("PHONE-1", "phone lost"))
+    assert DeviceRegistry(world.picture.devices.values()).match_certificate("cot", TOKEN, "10.0.0.5", 1) is None
 
 def test_retiring_takes_units_and_drones_off_the_picture() -> None:
     world = World()

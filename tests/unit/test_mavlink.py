@@ -10,7 +10,7 @@ from pymavlink import mavutil
 from pymavlink.dialects.v20 import common as mavlink2
 
 from app.feeds.errors import FeedError
-from app.feeds.mavlink import DroneUpdate, MavlinkDecoder
+from app.feeds.mavlink import SIGNING_EPOCH, DroneUpdate, MavlinkDecoder, signing_state
 
 REAL_TLOG = Path(__file__).resolve().parents[1] / "data" / "real" / "mavlink" / "2013-10-13 18-31-24.tlog"
 
@@ -153,3 +153,34 @@ def test_a_real_arducopter_flight_decodes_without_errors() -> None:
     assert copter.kind == "multirotor" and copter.has_fix and copter.fixes == 702
     assert copter.latitude == pytest.approx(41.18, abs=0.01) and copter.longitude == pytest.approx(-96.01, abs=0.01)
     assert decoder.drones[255].kind is None  # Mission Planner's own heartbeats say "ground station"
+
+
+def _signed_sender(system_id: int, key: bytes, when: float, link_id: int = 1) -> mavlink2.MAVLink:
+    mav = _sender(system_id)
+    mav.signing.secret_key = key
+    mav.signing.link_id = link_id
+    mav.signing.timestamp = int((when - SIGNING_EPOCH) * 100_000)
+    mav.signing.sign_outgoing = True
+    return mav
+
+
+def test_a_signing_decoder_takes_only_frames_signed_with_the_key_and_newer_than_their_stream() -> None:
+    key, now = bytes(range(32)), 1_800_000_000.0
+    decoder = MavlinkDecoder(signing_state(key, now))
+    drone = _signed_sender(7, key, now)
+    first = _position(drone, lat=60.1)
+    assert [type(item) for item in decoder.feed(first)] == [DroneUpdate]
+    assert decoder.drones[7].latitude == pytest.approx(60.1)
+
+    def refused(frame: bytes) -> None:
+        (error,) = decoder.feed(frame)
+        assert isinstance(error, FeedError) and error.code == "bad_signature", error
+
+    refused(_position(_sender(7), lat=50.0))  # unsigned
+    refused(_position(_signed_sender(7, b"\x01" * 32, now), lat=50.0))  # another key
+    refused(first)  # a replay: its timestamp is not newer than the stream's last
+    refused(_position(_signed_sender(7, key, now - 120, link_id=2), lat=50.0))  # a new stream from 2 minutes ago
+    # A forgery with a far-future timestamp does not move the stream's clock: the real drone goes on.
+    refused(_position(_signed_sender(7, b"\x02" * 32, now + 10_000), lat=50.0))
+    assert [type(item) for item in decoder.feed(_position(drone, lat=60.2))] == [DroneUpdate]
+    assert decoder.drones[7].latitude == pytest.approx(60.2)
