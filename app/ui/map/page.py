@@ -12,6 +12,8 @@ WEB_DIR = Path(__file__).resolve().parents[3] / "resources" / "web"
 _JS = [
     ("leaflet", "leaflet/leaflet.js"),
     ("leaflet_heat", "leaflet.heat/leaflet-heat.js"),
+    ("pbf", "pbf/pbf.js"),
+    ("watchfloor_tiles", "watchfloor/wf-tiles.js"),
     ("watchfloor", "watchfloor/wf-map.js"),
 ]
 _CSS = [("leaflet_css", "leaflet/leaflet.css"), ("watchfloor_css", "watchfloor/wf-map.css")]
