@@ -41,9 +41,9 @@
     else if (tag === 4) { layer.values.push(readValue(pbf)); }
   }
 
-  /* Geometry commands to rings/lines of [x0, y0, x1, y1, ...] in tile units. */
+  /* Geometry commands to rings/lines of [x0, y0, x1, y1, ...] in tile units; parts.box = [x0, y0, x1, y1]. */
   function geometry(cmds) {
-    var parts = [], part = null, x = 0, y = 0, i = 0;
+    var parts = [], part = null, x = 0, y = 0, i = 0, box = [Infinity, Infinity, -Infinity, -Infinity];
     while (i < cmds.length) {
       var c = cmds[i++], op = c & 7, n = c >> 3;
       if (op === 1 || op === 2) {
@@ -53,9 +53,12 @@
           i += 2;
           if (op === 1) { part = []; parts.push(part); }
           part.push(x, y);
+          if (x < box[0]) { box[0] = x; } if (x > box[2]) { box[2] = x; }
+          if (y < box[1]) { box[1] = y; } if (y > box[3]) { box[3] = y; }
         }
       }
     }
+    parts.box = box;
     return parts;
   }
 
@@ -102,6 +105,7 @@
       this._url = cfg.url;
       this._sourceMaxZoom = cfg.maxZoom;
       this._style = style;
+      this._styles = new Map();  /* "layer|class|kind|zoom" -> style: features of a class look alike */
       this._cache = new Map();  /* "z/x/y" -> Promise of a decoded tile (null when there is none) */
       this.stats = { fetched: 0, missing: 0, decodeMs: 0, drawn: 0, drawMsTotal: 0, drawMsMax: 0, firstLoadMs: null };
       this.on('load', function () {
@@ -123,6 +127,26 @@
       return p;
     },
 
+    /* Re-draw every tile (a theme change): styles are looked up again, decoded tiles are kept. */
+    redraw: function () {
+      this._styles.clear();
+      return L.GridLayer.prototype.redraw.call(this);
+    },
+
+    _styleOf: function (layer, props, zoom) {
+      var key = layer + '|' + (props['class'] || '') + '|' + (props.kind || '') + '|' + zoom;
+      var s = this._styles.get(key);
+      if (!s) {
+        s = L.extend({}, this._style(layer, props, zoom));
+        s.fill = s.fill !== false && s.fillOpacity !== 0;
+        s.stroke = s.stroke !== false && s.opacity !== 0 && s.weight > 0;
+        s.key = [s.fill ? s.fillColor : '', s.stroke ? s.color : '', s.weight, s.dashArray || '', s.fillOpacity,
+          s.opacity].join('|');
+        this._styles.set(key, s);
+      }
+      return s;
+    },
+
     createTile: function (coords, done) {
       var size = this.getTileSize(), ratio = window.devicePixelRatio || 1;
       var canvas = document.createElement('canvas');
@@ -140,22 +164,22 @@
       return canvas;
     },
 
-    /* Draws the tile's features scaled to `px` device pixels across, shifted by (ox, oy). */
+    /* Draws the tile's features scaled to `px` device pixels across, shifted by (ox, oy); an over-zoomed
+       tile shows a part of its source tile, so features outside that part (plus a stroke's margin) are skipped. */
     _draw: function (ctx, tile, zoom, px, ox, oy, ratio) {
-      var t0 = performance.now(), style = this._style;
+      var t0 = performance.now(), self = this, side = ctx.canvas.width;
       LAYER_ORDER.forEach(function (name) {
         var layer = tile[name];
         if (!layer) { return; }
-        var k = px / layer.extent, groups = new Map();
+        var k = px / layer.extent, groups = new Map(), m = 16 * ratio / k;
+        var x0 = ox / k - m, y0 = oy / k - m, x1 = (ox + side) / k + m, y1 = (oy + side) / k + m;
         layer.features.forEach(function (f) {
-          var s = style(name, f.props, zoom);
-          var fill = f.type === 3 && s.fillOpacity !== 0 && s.fill !== false;
-          var stroke = s.stroke !== false && s.opacity !== 0 && s.weight > 0;
-          if (!fill && !stroke) { return; }
-          var key = [fill ? s.fillColor : '', stroke ? s.color : '', s.weight, s.dashArray || '', s.fillOpacity,
-            s.opacity].join('|');
-          var g = groups.get(key);
-          if (!g) { g = { s: s, fill: fill, stroke: stroke, path: new Path2D() }; groups.set(key, g); }
+          var b = f.parts.box;
+          if (b[2] < x0 || b[0] > x1 || b[3] < y0 || b[1] > y1) { return; }
+          var s = self._styleOf(name, f.props, zoom), fill = f.type === 3 && s.fill;
+          if (!fill && !s.stroke) { return; }
+          var key = (fill ? 'F' : 'L') + s.key, g = groups.get(key);
+          if (!g) { g = { s: s, fill: fill, stroke: s.stroke, path: new Path2D() }; groups.set(key, g); }
           f.parts.forEach(function (part) {
             g.path.moveTo(part[0] * k - ox, part[1] * k - oy);
             for (var i = 2; i < part.length; i += 2) { g.path.lineTo(part[i] * k - ox, part[i + 1] * k - oy); }
