@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from importlib.metadata import version
 from pathlib import Path
-
-import folium
 
 WEB_DIR = Path(__file__).resolve().parents[3] / "resources" / "web"
 
@@ -27,7 +26,7 @@ def _asset_url(relative: str) -> str:
 
 def page_key() -> str:
     """A hash of everything the page is made from, so a cached page is rebuilt when any part changes."""
-    digest = hashlib.sha256(folium.__version__.encode())
+    digest = hashlib.sha256(version("folium").encode())
     for _, relative in _JS + _CSS:
         path = WEB_DIR / relative
         digest.update(str(path).encode())
@@ -38,6 +37,8 @@ def page_key() -> str:
 
 def render_page_html() -> str:
     """The page's HTML: Leaflet with the canvas renderer, our live layers, and no remote asset."""
+    import folium  # a second of imports, needed only when the cached page is missing or stale
+
     fmap = folium.Map(
         location=[60.17, 24.94],
         zoom_start=14,
