@@ -59,3 +59,15 @@ def test_theme_switch_redraws_the_tiles(qtbot, tmp_path, js_eval):
     qtbot.waitUntil(lambda: js_eval(view.page(), PIXEL % (60.166, 24.9505)) == DARK_WATER, timeout=10000)
     view.set_theme("light")
     qtbot.waitUntil(lambda: js_eval(view.page(), PIXEL % (60.166, 24.9505)) == LIGHT_WATER, timeout=10000)
+
+
+def test_console_city_uses_the_tiles_and_the_labels(qtbot):
+    from app.city.loader import load_city
+    from app.ui.city_services import CityServices
+
+    city = CityServices()
+    city.load_basemap()
+    built = load_city()
+    assert city.problem == ""
+    assert city.basemap_tiles == built.tiles_path and city.basemap_tiles is not None
+    assert city.basemap == built.labels_path  # names only: the areas and lines come as tiles
