@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mapbox_vector_tile
+import mapbox_vector_tile  # type: ignore[import-untyped]
 import numpy as np
 import shapely
 from shapely import STRtree
+from shapely.geometry.base import BaseGeometry
 
 #: the layers drawn from tiles, bottom to top
 TILE_LAYERS = ("water", "parks", "buildings", "rail", "roads")
@@ -97,13 +98,15 @@ def _metres_per_px(z: int) -> float:
 
 
 def _layers(basemap: dict[str, Any]) -> dict[str, _Layer]:
+    """The basemap's tiled layers in Web Mercator, each with its index and per-feature minimum zoom."""
     layers = {}
     for name in TILE_LAYERS:
         features = basemap["layers"].get(name, {}).get("features", [])
-        geometries = shapely.from_geojson([json.dumps(f["geometry"]) for f in features]) if features else None
-        if geometries is None:
-            geometries = np.array([], dtype=object)
-        geometries = shapely.transform(geometries, _to_mercator)
+        geometries = np.array([], dtype=object)
+        if features:
+            geometries = shapely.transform(
+                shapely.from_geojson([json.dumps(f["geometry"]) for f in features]), _to_mercator
+            )
         properties: list[dict[str, Any]] = []
         min_zoom = []
         for feature in features:
@@ -165,7 +168,7 @@ def encode_tile(layers: dict[str, _Layer], z: int, x: int, y: int) -> bytes | No
     )
 
 
-def _drawable(geometry: shapely.Geometry, polygonal: bool) -> bool:
+def _drawable(geometry: BaseGeometry, polygonal: bool) -> bool:
     """Only what the layer draws: clipping can leave points, or lines of a polygon's edge."""
     kinds = ("Polygon", "MultiPolygon") if polygonal else ("LineString", "MultiLineString")
     return geometry.geom_type in kinds

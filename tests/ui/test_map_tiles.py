@@ -71,3 +71,19 @@ def test_console_city_uses_the_tiles_and_the_labels(qtbot):
     assert city.problem == ""
     assert city.basemap_tiles == built.tiles_path and city.basemap_tiles is not None
     assert city.basemap == built.labels_path  # names only: the areas and lines come as tiles
+
+
+def test_an_unreadable_tile_is_left_blank_and_the_rest_still_draw(qtbot, tmp_path, js_eval):
+    import sqlite3
+
+    view = tiled_view(qtbot, tmp_path)
+    # The z12 tile under the harbour, damaged (the first view, at street level, has not read it yet).
+    with sqlite3.connect(tmp_path / "basemap.mbtiles") as db:
+        db.execute("UPDATE tiles SET tile_data = ? WHERE zoom_level = 12", (b"garbage, not a vector tile",))
+    view.center_on(60.166, 24.9505, 12)
+    unloaded = "JSON.stringify(document.querySelectorAll('canvas.leaflet-tile:not(.leaflet-tile-loaded)').length)"
+    qtbot.waitUntil(lambda: js_eval(view.page(), "wf.tileStats()")["missing"] >= 1, timeout=10000)
+    qtbot.waitUntil(lambda: js_eval(view.page(), unloaded) == 0, timeout=10000)
+    assert js_eval(view.page(), PIXEL % (60.166, 24.9505)) is None  # blank where the damaged tile is
+    view.center_on(60.166, 24.9505, 13)  # a sound tile of another zoom still draws
+    qtbot.waitUntil(lambda: js_eval(view.page(), PIXEL % (60.166, 24.9505)) == DARK_WATER, timeout=10000)

@@ -124,7 +124,7 @@
         var t0 = performance.now(), tile = decode(buffer);
         self.stats.fetched += 1; self.stats.decodeMs += performance.now() - t0;
         return tile;
-      }, function () { self.stats.missing += 1; return null; });  /* no tile there: nothing to draw */
+      }).catch(function () { self.stats.missing += 1; return null; });  /* none there, or unreadable: blank */
       this._cache.set(key, p);
       if (this._cache.size > CACHE_TILES) { this._cache.delete(this._cache.keys().next().value); }
       return p;
