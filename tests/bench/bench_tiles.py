@@ -92,7 +92,7 @@ def bench_import(name: str) -> Path:
     return out
 
 
-def bench_view(app, city: Path, mode: str, seconds: float) -> None:
+def bench_view(app, city: Path, mode: str, seconds: float, rate: float) -> None:
     from PySide6.QtCore import QEventLoop
 
     from app.ui.map import MapView
@@ -102,9 +102,9 @@ def bench_view(app, city: Path, mode: str, seconds: float) -> None:
     cache = Path(tempfile.mkdtemp())  # cold: the page and basemap script are made anew
     started = time.perf_counter()
     if mode == "tiles":
-        view = MapView(city / "labels.json", basemap_tiles=city / "basemap.mbtiles", cache_dir=cache)
+        view = MapView(city / "labels.json", basemap_tiles=city / "basemap.mbtiles", cache_dir=cache, rate_hz=rate)
     else:
-        view = MapView(city / "basemap.json", cache_dir=cache)
+        view = MapView(city / "basemap.json", cache_dir=cache, rate_hz=rate)
     view.resize(1600, 1000)
     view.show()
     loop = QEventLoop()
@@ -201,6 +201,7 @@ def bench_demo() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8.0, help="length of the 5,000-unit run per basemap")
+    parser.add_argument("--rate", type=float, default=10.0, help="map flush rate, Hz (the console's is 10)")
     parser.add_argument("--skip-import", action="store_true", help="use the current data folder's Liechtenstein")
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--demo-child", type=Path, help=argparse.SUPPRESS)  # the demo log to use
@@ -221,9 +222,9 @@ def main() -> int:
     import app.ui.map  # noqa: F401  (registers the wf:// scheme before the QApplication)
 
     qapp = QApplication(sys.argv)
-    print(f"\nplatform {qapp.platformName()}")
+    print(f"\nplatform {qapp.platformName()}, map flush rate {args.rate:g} Hz")
     for mode in ("geojson", "tiles"):
-        bench_view(qapp, city, mode, args.seconds)
+        bench_view(qapp, city, mode, args.seconds, args.rate)
     if not args.skip_demo:
         bench_demo()
     return 0
