@@ -111,3 +111,17 @@ def test_tile_range_covers_the_bounds() -> None:
     for lat, lon in ((60.164, 24.935), (60.179, 24.953), (60.17, 24.945)):
         assert tile_xy(14, lat, lon) in tiles
     assert len(tiles) <= 4
+
+
+def test_the_whole_country_view_names_every_municipality_first() -> None:
+    from app.city.loader import load_city
+
+    city = load_city("liechtenstein")
+    labels = json.loads(city.labels_path.read_text(encoding="utf-8"))["layers"]["labels"]["features"]
+    places = {f["properties"]["name"]: f["properties"]["rank"] for f in labels if f["properties"]["kind"] == "place"}
+    gazetteer = json.loads((city.path / "gazetteer.json").read_text(encoding="utf-8"))
+    municipalities = [m["name"] for m in gazetteer["municipalities"]]
+    assert len(municipalities) == 11
+    # Rank 0-1 places are drawn from z11-z11.5, before hamlets and field names (rank 2-3) claim the space.
+    ranks = {name: places.get(name) for name in municipalities}
+    assert all(rank is not None and rank <= 1 for rank in ranks.values()), ranks
