@@ -59,7 +59,11 @@ ROAD_RANK = {
     "living_street": 4,
     "pedestrian": 4,
 }
-PLACE_RANK = {"city": 0, "borough": 1, "suburb": 1, "quarter": 2, "neighbourhood": 2, "square": 3}
+#: towns and villages rank with a city's boroughs: on a whole-country map (Liechtenstein's municipalities are
+#: towns and villages) they are the names to read first, before hamlets and field names
+PLACE_RANK = {
+    "city": 0, "town": 0, "borough": 1, "suburb": 1, "village": 1, "quarter": 2, "neighbourhood": 2, "square": 3,
+}
 RAIL_KINDS = {"rail", "tram", "subway", "light_rail", "narrow_gauge", "monorail"}
 
 

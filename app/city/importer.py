@@ -13,6 +13,7 @@ from app.city.gazetteer import build_gazetteer
 from app.city.loader import builder_version, file_digest
 from app.city.osm import read_extract
 from app.city.roads import build_road_graph
+from app.city.tiles import write_mbtiles
 
 FORMAT = "watchfloor-city/2"
 
@@ -23,8 +24,14 @@ def _write_json(path: Path, document: dict[str, Any]) -> int:
     return path.stat().st_size
 
 
+def labels_only(basemap: dict[str, Any]) -> dict[str, Any]:
+    """The basemap document with its labels alone: what the map loads whole when it draws tiles."""
+    return {**basemap, "layers": {"labels": basemap["layers"]["labels"]}}
+
+
 def import_city(source: str | Path, out_dir: str | Path, name: str) -> dict[str, Any]:
-    """Read `source` (.osm.pbf) and write basemap.json, roads.json, gazetteer.json and city.json to `out_dir`.
+    """Read `source` (.osm.pbf) and write basemap.json, labels.json, basemap.mbtiles, roads.json, gazetteer.json
+    and city.json to `out_dir`.
 
     Returns the city.json metadata (counts, sizes, build time).
     """
@@ -37,10 +44,13 @@ def import_city(source: str | Path, out_dir: str | Path, name: str) -> dict[str,
     out_dir.mkdir(parents=True, exist_ok=True)
     sizes = {
         "basemap.json": _write_json(out_dir / "basemap.json", basemap),
+        # The map draws the tiles and places these names itself (labels never overlap across tiles).
+        "labels.json": _write_json(out_dir / "labels.json", labels_only(basemap)),
         "roads.json": _write_json(out_dir / "roads.json", roads),
         "gazetteer.json": _write_json(out_dir / "gazetteer.json", gazetteer),
     }
-    _west, _south, _east, _north = extract.bounds
+    tiles = write_mbtiles(basemap, out_dir / "basemap.mbtiles")
+    sizes["basemap.mbtiles"] = (out_dir / "basemap.mbtiles").stat().st_size
     metadata = {
         "format": FORMAT,
         "name": name,
@@ -52,6 +62,7 @@ def import_city(source: str | Path, out_dir: str | Path, name: str) -> dict[str,
         "builder": builder_version(),
         "counts": {
             **{f"basemap.{layer}": len(fc["features"]) for layer, fc in basemap["layers"].items()},
+            "tiles": tiles["tiles"],
             "roads.nodes": len(roads["nodes"]),
             "roads.edges": len(roads["edges"]),
             **{

@@ -35,7 +35,7 @@ SHIPPED = {
 #: the city of a fresh installation: a whole country with one 112 control room for police, fire and ambulance
 DEFAULT_CITY = "liechtenstein"
 #: the modules whose code decides what a build contains: a change to any of them rebuilds shipped cities
-_BUILDERS = ("osm.py", "basemap.py", "roads.py", "gazetteer.py", "importer.py")
+_BUILDERS = ("osm.py", "basemap.py", "tiles.py", "roads.py", "gazetteer.py", "importer.py")
 
 LatLon = tuple[float, float]
 
@@ -91,6 +91,17 @@ class City:
     def basemap_path(self) -> Path:
         """The basemap.json the map view loads."""
         return self.path / "basemap.json"
+
+    @property
+    def labels_path(self) -> Path:
+        """The basemap's labels alone (basemap.json's format), drawn over `tiles_path`."""
+        return self.path / "labels.json"
+
+    @property
+    def tiles_path(self) -> Path | None:
+        """The basemap as vector tiles (MBTiles of Mapbox Vector Tiles), or None for a city built before them."""
+        path = self.path / "basemap.mbtiles"
+        return path if path.is_file() else None
 
     @functools.cached_property
     def roads(self) -> RoadNetwork:

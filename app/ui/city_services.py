@@ -35,6 +35,7 @@ class CityServices(QObject):
         self.geocoder: Geocoder | None = None
         self.travel: Any = None
         self.basemap: Path | None = None
+        self.basemap_tiles: Path | None = None  # vector tiles; `basemap` is then the labels alone
         self.center: tuple[float, float] | None = None
         self.name = ""
         self.problem = ""
@@ -47,6 +48,8 @@ class CityServices(QObject):
 
             city = load_city()
             self.basemap, self.center, self.name = city.basemap_path, city.center, city.name
+            if city.tiles_path is not None:  # the whole country as tiles: no multi-MB GeoJSON to load and redraw
+                self.basemap, self.basemap_tiles = city.labels_path, city.tiles_path
         except Exception as exc:  # no city package or no built city: the map shows no basemap
             self.problem = f"no city data: {exc}"
             log.info("city not available: %s", exc)

@@ -78,7 +78,8 @@ def default_map_factory(city: CityServices, theme: str) -> QWidget:
     """The offline map of the city, centred on it."""
     from app.ui.map import MapView
 
-    view = MapView(basemap=city.basemap if city.basemap and city.basemap.exists() else None, theme=theme)
+    view = MapView(basemap=city.basemap if city.basemap and city.basemap.exists() else None,
+                   basemap_tiles=city.basemap_tiles, theme=theme)
     if city.center:
         view.center_on(city.center[0], city.center[1], 15)
     return view

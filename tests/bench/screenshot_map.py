@@ -3,6 +3,8 @@
 Run under Xvfb:
     Xvfb :99 -screen 0 1600x1000x24 -nolisten tcp &
     DISPLAY=:99 python tests/bench/screenshot_map.py --out map.png
+    DISPLAY=:99 python tests/bench/screenshot_map.py --city ~/.local/share/watchfloor/cities/liechtenstein \
+        --center 47.1398,9.5215 --zoom 16 --out vaduz.png      # a built city: its vector tiles
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tests.bench.scene import basemap_path, make_incidents, make_units, road_poi
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--basemap")
+    parser.add_argument("--city", type=Path, help="a built city's folder: draw its vector tiles and labels.json")
     parser.add_argument("--out", default="map.png")
     parser.add_argument("--theme", default="dark")
     parser.add_argument("--units", type=int, default=300)
@@ -35,10 +38,13 @@ def main() -> int:
     args = parser.parse_args()
 
     app = QApplication(sys.argv)
-    basemap = basemap_path(args.basemap)
+    basemap = args.city / "basemap.json" if args.city else basemap_path(args.basemap)
     rng = random.Random(7)
     points = road_points(basemap)
-    view = MapView(basemap, theme=args.theme)
+    if args.city:
+        view = MapView(args.city / "labels.json", basemap_tiles=args.city / "basemap.mbtiles", theme=args.theme)
+    else:
+        view = MapView(basemap, theme=args.theme)
     view.setWindowTitle("Watchfloor map")
     view.resize(1600, 1000)
     view.move(0, 0)

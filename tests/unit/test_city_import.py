@@ -42,11 +42,13 @@ def _positions(coordinates: Any) -> Iterator[tuple[float, float]]:
             yield from _positions(child)
 
 
-def test_import_writes_the_four_files(built: Path) -> None:
+def test_import_writes_the_city_files(built: Path) -> None:
     assert sorted(p.name for p in built.iterdir()) == [
         "basemap.json",
+        "basemap.mbtiles",
         "city.json",
         "gazetteer.json",
+        "labels.json",
         "roads.json",
     ]
     meta = _read(built / "city.json")

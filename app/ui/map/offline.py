@@ -75,9 +75,13 @@ class OfflineInterceptor(QWebEngineUrlRequestInterceptor):
 
 
 class MBTilesSource:
-    """Read-only access to the raster tiles of an MBTiles file (TMS row order, as the spec says)."""
+    """Read-only access to the tiles of an MBTiles file (TMS row order, as the spec says): raster, or vector
+    (`pbf`, uncompressed Mapbox Vector Tiles as `app.city.tiles` writes them)."""
 
-    MIME = {"png": b"image/png", "jpg": b"image/jpeg", "jpeg": b"image/jpeg", "webp": b"image/webp"}
+    MIME = {
+        "png": b"image/png", "jpg": b"image/jpeg", "jpeg": b"image/jpeg", "webp": b"image/webp",
+        "pbf": b"application/x-protobuf",
+    }
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)

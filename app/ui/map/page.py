@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from importlib.metadata import version
 from pathlib import Path
-
-import folium
 
 WEB_DIR = Path(__file__).resolve().parents[3] / "resources" / "web"
 
 _JS = [
     ("leaflet", "leaflet/leaflet.js"),
     ("leaflet_heat", "leaflet.heat/leaflet-heat.js"),
+    ("pbf", "pbf/pbf.js"),
+    ("watchfloor_tiles", "watchfloor/wf-tiles.js"),
     ("watchfloor", "watchfloor/wf-map.js"),
 ]
 _CSS = [("leaflet_css", "leaflet/leaflet.css"), ("watchfloor_css", "watchfloor/wf-map.css")]
@@ -25,7 +26,7 @@ def _asset_url(relative: str) -> str:
 
 def page_key() -> str:
     """A hash of everything the page is made from, so a cached page is rebuilt when any part changes."""
-    digest = hashlib.sha256(folium.__version__.encode())
+    digest = hashlib.sha256(version("folium").encode())
     for _, relative in _JS + _CSS:
         path = WEB_DIR / relative
         digest.update(str(path).encode())
@@ -36,6 +37,8 @@ def page_key() -> str:
 
 def render_page_html() -> str:
     """The page's HTML: Leaflet with the canvas renderer, our live layers, and no remote asset."""
+    import folium  # a second of imports, needed only when the cached page is missing or stale
+
     fmap = folium.Map(
         location=[60.17, 24.94],
         zoom_start=14,

@@ -35,6 +35,12 @@ from app.ui.map_search import SearchHit, SearchProvider
 
 log = logging.getLogger(__name__)
 
+
+def _source_name(path: str | Path) -> str:
+    """The tile source's name in its wf:// URL: stable for a file, and no path in the page."""
+    return hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:12]
+
+
 @dataclass
 class BatchStats:
     """What the page reported about the batches it applied."""
@@ -55,8 +61,10 @@ class BatchStats:
 class MapView(QWidget):
     """The live map. Calls only stage changes; a timer sends them to the page as one batch per tick.
 
-    ``basemap`` is the path of a city's ``basemap.json``; ``tiles`` an XYZ URL template (its host is then
-    allowed through the offline guard); ``mbtiles`` the path of an MBTiles file served locally.
+    ``basemap`` is the path of a city's ``basemap.json``; ``basemap_tiles`` the city's vector tiles
+    (``basemap.mbtiles``), drawn instead of the basemap's areas and lines (``basemap`` is then best its
+    ``labels.json``); ``tiles`` an XYZ URL template (its host is then allowed through the offline guard);
+    ``mbtiles`` the path of a raster MBTiles file served locally.
     """
 
     selected = Signal(str, str)
@@ -80,6 +88,7 @@ class MapView(QWidget):
         self,
         basemap: str | Path | None = None,
         *,
+        basemap_tiles: str | Path | None = None,
         tiles: str | None = None,
         tiles_attribution: str = "",
         mbtiles: str | Path | None = None,
@@ -108,7 +117,7 @@ class MapView(QWidget):
         self._tile_handler = TileSchemeHandler(profile)
         if schemes_registered():
             profile.installUrlSchemeHandler(SCHEME.encode(), self._tile_handler)
-        elif mbtiles is not None:
+        elif mbtiles is not None or basemap_tiles is not None:
             raise RuntimeError("import app.ui.map before creating the QApplication to serve MBTiles")
         allowed_hosts = frozenset({urlsplit(tiles).hostname or ""}) - {""} if tiles else frozenset()
         self._interceptor = OfflineInterceptor(allowed_hosts, profile)
@@ -118,6 +127,14 @@ class MapView(QWidget):
         self._config = self._page_config(
             basemap, tiles, tiles_attribution, mbtiles, theme, self._tile_handler
         )
+        if basemap_tiles is not None:
+            source = MBTilesSource(Path(basemap_tiles))
+            self._config["vectorTiles"] = {
+                "url": self._tile_handler.add_source(_source_name(basemap_tiles), source),
+                "minZoom": int(source.metadata.get("minzoom", 0)),
+                "maxZoom": int(source.metadata.get("maxzoom", 14)),
+                "bounds": source.bounds(),
+            }
 
         self._page = QWebEnginePage(profile, self._view)
         settings = self._page.settings()
@@ -169,9 +186,8 @@ class MapView(QWidget):
             config["basemapScript"] = build_basemap_script(Path(basemap), self._cache_dir).as_uri()
         if mbtiles is not None:
             source = MBTilesSource(Path(mbtiles))
-            name = hashlib.sha256(str(Path(mbtiles).resolve()).encode()).hexdigest()[:12]
             config["tiles"] = {
-                "url": tile_handler.add_source(name, source),
+                "url": tile_handler.add_source(_source_name(mbtiles), source),
                 "attribution": source.metadata.get("attribution", "© OpenStreetMap contributors"),
                 "minZoom": int(source.metadata.get("minzoom", 0)),
                 "maxZoom": 19,

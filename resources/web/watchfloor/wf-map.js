@@ -708,8 +708,9 @@
 
   /* ---------- basemap ---------- */
 
-  function roadStyle(feature) {
-    var cls = norm(feature.properties && feature.properties['class']), z = map.getZoom();
+  /* `zoom`: the zoom a vector tile is drawn for; the GeoJSON basemap styles at the map's zoom. */
+  function roadStyle(feature, zoom) {
+    var cls = norm(feature.properties && feature.properties['class']), z = zoom == null ? map.getZoom() : zoom;
     var base = ROAD_WIDTH[cls] || 1.2;
     var hidden = (MINOR_ROADS[cls] && z < 14) || (FOOT_ROADS[cls] && z < 15) || (base < 2.5 && z < 12);
     return {
@@ -722,8 +723,8 @@
   var BASE_STYLE = {
     water: function () { return { color: theme.waterStroke, weight: 1, fillColor: theme.water, fillOpacity: 1 }; },
     parks: function () { return { stroke: false, fillColor: theme.park, fillOpacity: 1 }; },
-    buildings: function () {
-      var z = map.getZoom();
+    buildings: function (feature, zoom) {
+      var z = zoom == null ? map.getZoom() : zoom;
       return {
         color: theme.buildingStroke, weight: z >= 16 ? 1 : 0.5, fillColor: theme.building,
         fillOpacity: z >= 14 ? 1 : 0, opacity: z >= 15 ? 1 : 0
@@ -739,6 +740,11 @@
       if (basemap.layers[name]) { basemap.layers[name].setStyle(BASE_STYLE[name]); }
     });
     if (layers.labels) { layers.labels.redraw(); }
+  }
+
+  /* The style of one vector-tile feature, as Leaflet path options (wf-tiles.js draws them). */
+  function tileStyle(layer, properties, zoom) {
+    return BASE_STYLE[layer]({ properties: properties }, zoom);
   }
 
   /* Called by the generated basemap script with the city's basemap.json. */
@@ -1084,6 +1090,9 @@
       }).addTo(map);
       if (cfg.tiles.bounds) { map.fitBounds(cfg.tiles.bounds, { animate: false }); }
     }
+    if (cfg.vectorTiles) {
+      basemap.tiles = new window.WfVectorTiles(cfg.vectorTiles, tileStyle).addTo(map);
+    }
     if (cfg.basemapScript) {
       loadScript(cfg.basemapScript, function (ok) { post('jsReady', ok); });
     } else {
@@ -1098,6 +1107,7 @@
     document.body.classList.toggle('wf-light', themeName === 'light');
     map.getContainer().style.background = theme.background;
     restyleBasemap();
+    if (basemap.tiles) { basemap.tiles.redraw(); }
     ['units', 'incidents', 'drones'].forEach(function (n) { layers[n].redraw(); });
   }
 
@@ -1374,6 +1384,7 @@
     var l = basemap.layers[name] || areas[name];
     return JSON.stringify(l ? l.getLayers().length : 0);
   };
+  wf.tileStats = function () { return JSON.stringify(basemap.tiles ? basemap.tiles.stats : null); };
   wf.stats = function () {
     var c = map.getCenter();
     return JSON.stringify(L.extend({ theme: themeName, zoom: map.getZoom(), center: [c.lat, c.lng], selection: selection },
