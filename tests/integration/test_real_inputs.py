@@ -1,12 +1,18 @@
 """The real-world corpus (tests/data/real) through the real transports into a real hub process, as a console sees
 it: positions where the devices were (never 0,0), emergencies on the console, what nothing uses counted as
-ignored by kind and not quarantined, feed health not "errors"."""
+ignored by kind and not quarantined, feed health not "errors".
+
+The captures are replayed at the current time, as a replay tool feeds a live system (tests/replay_now.py): the
+hub takes observed times only from the last 7 days to 30 s ahead of its clock, so a capture as recorded is
+refused as `bad_time` (shown with one CoT event). MAVLink and KLV fixes take the hub's receive time: their
+captures go as they are."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,7 @@ from app.feeds.klv import decode_uas_ls, encode_uas_ls
 from tests.integration.conftest import HubProcess, free_port, make_accounts
 from tests.integration.devices import register_device
 from tests.integration.waiting import signed_in
+from tests.replay_now import cot_at, nmea_at
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 #: NMEA logs sent over UDP, each from its own port, and the unit the device map gives it.
@@ -34,6 +41,7 @@ SKIPPED = {"bt451.log": "# Stationary"}
 
 
 def sentences(name: str) -> list[str]:
+    """The sentences of a log as recorded (see `nmea_at` for the ones sent)."""
     kept, skipping = [], False
     for line in (REAL / "nmea" / name).read_text().splitlines():
         if line.startswith("# "):
@@ -183,17 +191,21 @@ async def register_the_senders(supervisor: HubClient) -> None:
 
 async def cot(console: HubClient, port: int, sender: Sender) -> None:
     cot_dir = REAL / "cot"
+
+    def replayed(name: str) -> bytes:
+        return cot_at((cot_dir / name).read_bytes(), time.time())
+
     # TCP, as iTAK streams XML: the event, a newline, the connection closes.
-    await tcp_send(port, (cot_dir / "itak-pli.xml").read_bytes().strip() + b"\n")
+    await tcp_send(port, replayed("itak-pli.xml").strip() + b"\n")
     await seen(console, unit_at(console, "DFPC-iSchmidt", (41.52309645, -107.72376567)), "the iTAK unit")
     # TAK protocol v1, the default of current clients: the watch's emergency as a mesh datagram (UDP), the
-    # drone as stream frames (TCP), encoded by takproto from the captured XML.
-    sender.send(port, bytes(xml2proto((cot_dir / "wearos-emergency-b-a-o.xml").read_bytes(), TAKProtoVer.MESH)))
-    await tcp_send(port, bytes(xml2proto((cot_dir / "uastool-dji.xml").read_bytes(), TAKProtoVer.STREAM)))
+    # drone as stream frames (TCP), encoded by takproto from the replayed XML.
+    sender.send(port, bytes(xml2proto(replayed("wearos-emergency-b-a-o.xml"), TAKProtoVer.MESH)))
+    await tcp_send(port, bytes(xml2proto(replayed("uastool-dji.xml"), TAKProtoVer.STREAM)))
     # XML over UDP: a drone before its fix, cameras, things nothing here uses.
     for name in ("uastool-dji-m30t-nofix.xml", "camera-i25.xml", "camera-lake-city.cot", "file-transfer-ack-nan.xml",
                  "spotted-b-m-p-s-m.xml", "chat-delivered-b-t-f-d.xml"):
-        sender.send(port, (cot_dir / name).read_bytes())
+        sender.send(port, replayed(name))
     await seen(console, lambda: any(m.text.startswith("EMERGENCY Manual Alert: Gunshot from SP-Dev at 41.88384")
                                     for m in console.picture.messages), "the WearOS emergency")
     await seen(console, drone_at(console, "2983J8B001V013", (39.1, -108.6)), "the DJI drone")
@@ -204,20 +216,32 @@ async def cot(console: HubClient, port: int, sender: Sender) -> None:
     assert "UAS-Phoenix-2" not in console.picture.drones  # never drawn at 0,0
     assert all((u.lat, u.lon) != (0.0, 0.0) for u in console.picture.units.values())
 
+    # The iTAK report as recorded in 2023, not replayed at the current time: refused for its time, the unit
+    # stays where its replay put it. (Last, as a quarantine shows the feed's health as "errors" for a minute.)
+    where = console.picture.units["DFPC-iSchmidt"].position_at
+    await tcp_send(port, (cot_dir / "itak-pli.xml").read_bytes().strip() + b"\n")
+    report = await feeds_until(console, lambda r: r["cot"]["quarantined"] >= 1)
+    assert report["cot"]["quarantined"] == 1 and report["cot"]["last_error"]["code"] == "bad_time", report["cot"]
+    assert "position of DFPC-iSchmidt" in report["cot"]["last_error"]["reason"]
+    assert console.picture.units["DFPC-iSchmidt"].position_at == where
+
 
 async def nmea(console: HubClient, ports: dict[str, int], senders: dict[str, Sender]) -> None:
     for unit in (*NMEA_UDP.values(), "E12"):
         await console.call("unit.register", {"id": unit, "agency": "fire", "kind": "engine"})
-    for log in NMEA_UDP:  # one datagram per sentence, as NMEA-over-UDP relays send them
-        for line in sentences(log):
+    # Each log replayed at the current time: its last date and time is now, its other times shifted alike.
+    logs = {log: nmea_at(sentences(log), time.time()) for log in NMEA_UDP}
+    for log, lines in logs.items():  # one datagram per sentence, as NMEA-over-UDP relays send them
+        for line in lines:
             senders[log].send(ports["nmea"], line.encode() + b"\r\n")
-    # A GLL-only receiver over TCP: the GLL sentences of the GR601-W log, nothing else.
-    gll = [line for line in sentences("gr601-w.log") if line[3:6] == "GLL"]
+    # A GLL-only receiver over TCP: the GLL sentences of the GR601-W log (replayed by its RMC dates), nothing
+    # else. Without a date, the hub dates their times of day from its own clock.
+    gll = [line for line in nmea_at(sentences("gr601-w.log"), time.time()) if line[3:6] == "GLL"]
     await tcp_send(ports["nmea_tcp"], "".join(f"{line}\r\n" for line in gll).encode())
     for log, unit in NMEA_UDP.items():
-        await seen(console, unit_at(console, unit, last_fix(sentences(log), "RMC")), f"{unit} at the end of {log}")
+        await seen(console, unit_at(console, unit, last_fix(logs[log], "RMC")), f"{unit} at the end of {log}")
     await seen(console, unit_at(console, "E12", last_fix(gll, "GLL")), "E12 at its last GLL fix")
-    total = sum(len(sentences(log)) for log in NMEA_UDP) + len(gll)
+    total = sum(len(lines) for lines in logs.values()) + len(gll)
     report = await feeds_until(console, lambda r: r["nmea"]["received"] >= total)
     status = report["nmea"]
     assert status["quarantined"] == 0 and status["health"] == "ok", status
@@ -225,9 +249,10 @@ async def nmea(console: HubClient, ports: dict[str, int], senders: dict[str, Sen
     assert status["accepted"] >= 30  # real fixes; most sentences of a receiver carry none
 
     # A Garmin in simulator mode with one line cut on the wire: only that line is quarantined.
-    for line in sentences("garmin-geko201.log"):
+    garmin = nmea_at(sentences("garmin-geko201.log"), time.time())
+    for line in garmin:
         senders["garmin"].send(ports["nmea"], line.encode() + b"\r\n")
-    report = await feeds_until(console, lambda r: r["nmea"]["received"] >= total + len(sentences("garmin-geko201.log")))
+    report = await feeds_until(console, lambda r: r["nmea"]["received"] >= total + len(garmin))
     assert report["nmea"]["quarantined"] == 1 and report["nmea"]["last_error"]["code"] == "bad_checksum"
 
 
@@ -249,7 +274,8 @@ def tlog_datagrams(path: Path, size: int = 1400) -> tuple[list[bytes], tuple[flo
 
 
 async def drones(console: HubClient, ports: dict[str, int], senders: dict[str, Sender]) -> None:
-    # A real ArduCopter flight (Mission Planner's tlog: the copter, its radio, the ground station's requests).
+    # A real ArduCopter flight (Mission Planner's tlog: the copter, its radio, the ground station's requests), as
+    # recorded: the hub times MAVLink fixes by when it receives them (time_boot_ms counts from the autopilot's boot).
     datagrams, last = tlog_datagrams(REAL / "mavlink" / "2013-10-13 18-31-24.tlog")
     for n in range(0, len(datagrams), 100):  # paced by what the hub has taken: no fixed sleeps, no lost bursts
         batch = datagrams[n:n + 100]
@@ -274,7 +300,8 @@ async def drones(console: HubClient, ports: dict[str, int], senders: dict[str, S
     assert console.picture.drones["UAV6"].lat is None  # registered, never drawn at 0,0
 
     # KLV: the sample with a wrong checksum is refused; a packet naming the platform, then the real packet
-    # that carries only changing values, from the same sender: it is that platform's.
+    # that carries only changing values, from the same sender: it is that platform's. As recorded: the hub times
+    # KLV fixes by when it receives them, not by the packet's precision time stamp (tag 2).
     real = (REAL / "klv" / "DynamicOnlyMISMMSPacketData.bin").read_bytes()
     values = decode_uas_ls(real)
     assert values.sensor_latitude is not None and values.sensor_longitude is not None

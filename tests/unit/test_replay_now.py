@@ -1,0 +1,114 @@
+"""Replaying the real captures at another time (tests/replay_now.py): times moved by one offset, the relative
+timing and every other byte kept, read back by the hub's own parsers and by pynmea2."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+
+import pynmea2
+import pytest
+
+from app.domain.checks import check_time
+from app.domain.errors import Refusal
+from app.feeds.cot import parse_cot
+from app.feeds.errors import FeedError, FeedIgnored
+from app.feeds.nmea import NmeaPosition, NmeaSession, with_checksum
+from tests.replay_now import cot_at, nmea_at
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
+#: A fixed "now" five seconds after midnight: replayed logs run across midnight into a new day (and year).
+NOW = datetime(2031, 1, 1, 0, 0, 5, 250_000, tzinfo=UTC).timestamp()
+#: pynmea2's names of the fields a replay rewrites (everything else must read the same).
+DATE_FIELDS = {"timestamp", "datestamp", "day", "month", "year"}
+DAY = timedelta(days=1)
+COT_TIME = re.compile(rb"""(\s(?:time|start|stale)\s*=\s*['"])[^'"]*""")
+
+
+def nmea_lines(name: str) -> list[str]:
+    return [line for line in (REAL / "nmea" / name).read_text().splitlines() if line.startswith(("$", "!"))]
+
+
+def positions(lines: list[str]) -> list[NmeaPosition]:
+    """The fixes the hub's parser takes from `lines` (no hub clock: fixes without a date are not taken)."""
+    session, found = NmeaSession("udp:127.0.0.1:1"), []
+    for line in lines:
+        try:
+            position = session.feed(line)
+        except (FeedError, FeedIgnored):  # e.g. garmin-geko201's line cut on the wire
+            continue
+        if position is not None:
+            found.append(position)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REAL / "cot").iterdir()))
+def test_a_cot_replay_moves_the_events_times_and_nothing_else(name: str) -> None:
+    raw = (REAL / "cot" / name).read_bytes()
+    replayed = cot_at(raw, NOW)
+    assert COT_TIME.sub(rb"\1", replayed) == COT_TIME.sub(rb"\1", raw)  # byte for byte but the time values
+    before, after = parse_cot(raw), parse_cot(replayed)
+    assert NOW - 1 < after.time.timestamp() <= NOW
+    assert after.start - after.time == before.start - before.time
+    assert after.stale - after.time == before.stale - before.time
+    assert after.time.microsecond == before.time.microsecond  # whole seconds: the fractions as captured
+    assert check_time(after.time.timestamp(), NOW, "replayed") == after.time.timestamp()
+    with pytest.raises(Refusal) as refused:
+        check_time(before.time.timestamp(), NOW, "as captured")
+    assert refused.value.code == "bad_time"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REAL / "nmea").iterdir()))
+def test_an_nmea_replay_shifts_every_time_alike_and_keeps_order_and_positions(name: str) -> None:
+    lines = nmea_lines(name)
+    replayed = nmea_at(lines, NOW)
+    assert len(replayed) == len(lines)
+    dated: set[datetime] = set()
+    times_of_day: set[timedelta] = set()
+    for old, new in zip(lines, replayed, strict=True):
+        assert len(new) == len(old)
+        if new == old:
+            continue
+        assert ("*" in new) == ("*" in old)
+        before, after = pynmea2.parse(old, check=True), pynmea2.parse(new, check=True)  # checksums right
+        assert old[3:6] in {"RMC", "ZDA", "GGA", "GNS", "GLL"} and after.fields == before.fields, old
+        assert [v for v, f in zip(after.data, after.fields, strict=False) if f[1] not in DATE_FIELDS] == \
+            [v for v, f in zip(before.data, before.fields, strict=False) if f[1] not in DATE_FIELDS], old
+        if old[3:6] in {"RMC", "ZDA"} and before.datetime is not None:
+            dated.add(after.datetime)
+            assert after.datetime - before.datetime == offset(lines, replayed)
+        times_of_day.add((time_of_day(after.timestamp) - time_of_day(before.timestamp)) % DAY)
+    assert dated and NOW - 1 < max(dated).timestamp() <= NOW  # the log's latest date and time is now
+    assert times_of_day == {offset(lines, replayed) % DAY}
+    assert all(check_time(when.timestamp(), NOW, "replayed") for when in dated)
+    # The hub's parser reads the same fixes at the same places, in the same order.
+    assert [(p.lat, p.lon) for p in positions(replayed)] == [(p.lat, p.lon) for p in positions(lines)]
+
+
+def offset(lines: list[str], replayed: list[str]) -> timedelta:
+    """The shift of the first dated RMC of a log (every other time must move by the same)."""
+    for old, new in zip(lines, replayed, strict=True):
+        if old[3:6] == "RMC" and new != old and pynmea2.parse(old).datetime is not None:
+            return pynmea2.parse(new).datetime - pynmea2.parse(old).datetime
+    raise AssertionError("no dated RMC")
+
+
+def time_of_day(moment: dtime) -> timedelta:
+    return timedelta(hours=moment.hour, minutes=moment.minute, seconds=moment.second,
+                     microseconds=moment.microsecond)
+
+
+def test_a_sentence_cut_on_the_wire_is_replayed_as_it_was_and_one_without_checksum_gets_none() -> None:
+    rmc = "$GPRMC,143252.00,A,4002.10513,N,07531.20562,W,0.016,,241013,,,A*60"
+    cut, bare = rmc[:-2] + "61", rmc[:-3]
+    assert nmea_at([rmc, cut, bare], NOW) == [
+        with_checksum("GPRMC,000005.00,A,4002.10513,N,07531.20562,W,0.016,,010131,,,A"), cut,
+        "$GPRMC,000005.00,A,4002.10513,N,07531.20562,W,0.016,,010131,,,A"]
+
+
+def test_a_log_without_a_date_cannot_say_when_it_was_recorded() -> None:
+    gll = [line for line in nmea_lines("gr601-w.log") if line[3:6] == "GLL"]
+    with pytest.raises(ValueError, match="date"):
+        nmea_at(gll, NOW)
