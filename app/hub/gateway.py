@@ -491,6 +491,7 @@ class FeedGateway:
                         self.feeds.quarantine("nmea", source, line.code, line.reason, chunk[:4096])
                     elif self._still_active(device):
                         await self._tcp_token("nmea", device)
+                        self.feeds.feed("nmea").input(source)  # a known TCP stream counts its lines one by one
                         self._guard("nmea", source, line, self._nmea_line, session, device)
                     else:
                         self.feeds.quarantine("nmea", source, "revoked", f"device {device.id} was revoked", b"")
