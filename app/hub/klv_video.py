@@ -139,9 +139,8 @@ class KlvVideoReaders:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _started(self, picture: Picture, _extra: Any) -> None:
-        for drone in list(self.readers):
-            if drone not in picture.drones:
-                self._stop(drone)
+        for gone in [d for d in self.readers if d not in picture.drones]:
+            self._stop(gone)
         for drone in picture.drones.values():
             self._follow(drone.id, drone.video_url)
 

@@ -1,6 +1,6 @@
 """KLV read from inside a drone's own MPEG-TS video by a real hub with no KLV UDP port: a live ffmpeg stream served
-over HTTP puts the drone's footprint corners on the consoles; bad TS and KLV inside a stream are quarantined and
-the reader goes on; a video link on an internal address is not read unless the operator allows its network."""
+over HTTP or sent over UDP puts the drone's footprint corners on the consoles; bad TS and KLV inside a stream are
+quarantined and the reader goes on; a video link on an internal address is not read unless its network is allowed."""
 
 from __future__ import annotations
 
@@ -69,11 +69,12 @@ def expected_corners(track: OrbitTrack, lat: float, lon: float) -> list[tuple[fl
     return [(fields[f"corner_latitude_{i}"], fields[f"corner_longitude_{i}"]) for i in range(1, 5)]
 
 
-def test_footprint_comes_from_the_klv_inside_the_drones_http_video(allowing_hub: HubProcess) -> None:
+@pytest.mark.parametrize("transport", ["http", "udp"])
+def test_footprint_comes_from_the_klv_inside_the_drones_video(allowing_hub: HubProcess, transport: str) -> None:
     # The KLV calls the platform something else: the stream speaks for the drone whose video it is, never for
     # the platform it names.
     track = OrbitTrack(centre=CENTRE, callsign="OTHER-9")
-    source = DroneVideoSource("http", track=track, size="320x180")
+    source = DroneVideoSource(transport, track=track, size="320x180")
     source.start()
 
     async def scenario() -> None:
@@ -99,7 +100,7 @@ def test_footprint_comes_from_the_klv_inside_the_drones_http_video(allowing_hub:
 
             # A new link stops the reader of the old one.
             await pilot.call("drone.video", {"drone": "UAV7", "url": "rtsp://127.0.0.1:8554/uav7"})
-            await until(lambda: not source_has_clients(source), 30)
+            await until(lambda: not source_read(source), 30)
 
     try:
         asyncio.run(scenario())
@@ -114,9 +115,16 @@ def test_footprint_comes_from_the_klv_inside_the_drones_http_video(allowing_hub:
     assert actors == {"video:UAV7"}
 
 
-def source_has_clients(source: DroneVideoSource) -> bool:
-    http = source._http
-    return http is not None and bool(http._clients)
+def source_read(source: DroneVideoSource) -> bool:
+    """Whether someone reads the stream: an HTTP client connected, or the UDP port bound."""
+    if source.transport == "http":
+        return source._http is not None and bool(source._http._clients)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((source.host, source.port))
+        except OSError:
+            return True
+    return False
 
 
 class LoopingServer:
@@ -248,7 +256,7 @@ def test_a_video_link_on_an_internal_address_is_not_read_unless_allowed(tmp_path
 
             await wait_async(refused)
             assert "--klv-video-allow" in status["problem"]["reason"]
-            assert status["accepted"] == 0 and not source_has_clients(source)
+            assert status["accepted"] == 0 and not source_read(source)
             assert pilot.picture.drones["UAV5"].footprint is None
 
     try:
