@@ -7,12 +7,12 @@ position, angles, field of view and the four corner points as the drone's `drone
 
 Who the telemetry is from (the trust rule)
     A drone's video link can only be set by someone the rules let speak for that drone: the device that owns
-    it, its operator, its agency's dispatchers, a supervisor (`app.domain.drone_rules`). The stream that link
-    names is therefore that drone's, and the KLV inside it describes that drone and no other: the platform
-    names inside the KLV (tail number, mission id) are not used to pick a drone, so a stream can never move
-    another drone, however it labels itself. The telemetry is submitted as ``video:<drone>``, a feed actor of
-    the drone's agency, so the log says where it came from; the rules check it like any other telemetry
-    (position on Earth, ranges, newer than the last fix).
+    it (or another feed of its agency), its operator, a supervisor (`app.domain.drone_rules`; dispatchers may
+    not). The stream that link names is therefore that drone's, and the KLV inside it describes that drone and
+    no other: the platform names inside the KLV (tail number, mission id) are not used to pick a drone, so a
+    stream can never move another drone, however it labels itself. The telemetry is submitted as
+    ``video:<drone>``, a feed actor of the drone's agency, so the log says where it came from; the rules check
+    it like any other telemetry (position on Earth, ranges, newer than the last fix).
 
 Bounds
     Only http://, https:// and udp:// links are read (never file:// or anything else), and only to public
