@@ -113,17 +113,23 @@ def _link(cx: _Context, a: c.SetDroneLink) -> list[Draft]:
     return [Draft(ev.DRONE_LINK, {"drone": drone.id, "state": a.state})]
 
 
+def check_video_url(raw: str) -> str:
+    """A video link as given (stripped), or "" to withdraw one; refused unless a known scheme, short, printable."""
+    url = raw.strip()
+    if len(url) > MAX_URL:
+        raise Refusal("too_long", f"a video URL is at most {MAX_URL} characters")
+    if url and (not url.lower().startswith(VIDEO_SCHEMES) or any(ch.isspace() or ord(ch) < 32 for ch in url)):
+        raise Refusal("bad_url", f"{url[:80]!r} is not a video link ({', '.join(VIDEO_SCHEMES)})")
+    return url
+
+
 def _video(cx: _Context, a: c.PublishDroneVideo) -> list[Draft]:
     drone = _own_drone(cx, a.drone)
     if cx.actor.role == Role.DRONE_OPERATOR and drone.operator and drone.operator != cx.actor.user:
         # The pilot flying it publishes its video; another pilot of the agency may not redirect it.
         raise Refusal("forbidden", f"drone {drone.id} is flown by {drone.operator}; only its operator "
                                    "or a supervisor sets its video")
-    url = a.url.strip()
-    if len(url) > MAX_URL:
-        raise Refusal("too_long", f"a video URL is at most {MAX_URL} characters")
-    if url and (not url.lower().startswith(VIDEO_SCHEMES) or any(ch.isspace() or ord(ch) < 32 for ch in url)):
-        raise Refusal("bad_url", f"{url[:80]!r} is not a video link ({', '.join(VIDEO_SCHEMES)})")
+    url = check_video_url(a.url)
     if url == drone.video_url:
         raise Refusal("no_change", f"drone {drone.id} already has that video link")
     return [Draft(ev.DRONE_VIDEO, {"drone": drone.id, "url": url})]

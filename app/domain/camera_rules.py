@@ -1,0 +1,82 @@
+"""The rules for camera commands (see `app.domain.cameras`). Registered into `decide`'s table on import.
+
+A camera belongs to an agency: feeds acting for it (a camera gateway, a TAK server's device) and supervisors
+register, report and retire it. Everyone sees cameras, as they see drones.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from app.domain import commands as c
+from app.domain import events as ev
+from app.domain.authority import acts_for
+from app.domain.cameras import CAMERA_KINDS, Camera
+from app.domain.checks import check_time
+from app.domain.decide import _RULES, MAX_SHORT_TEXT, _Context, _text
+from app.domain.drone_rules import check_video_url
+from app.domain.errors import Refusal
+from app.domain.events import Draft
+from app.domain.geo import check_lat_lon
+
+#: Value -> (lowest, highest, refusal code) of what a report may say about the camera's view.
+VIEW_RANGES: dict[str, tuple[float, float, str]] = {
+    "azimuth": (0.0, 360.0, "bad_heading"),
+    "hfov": (1.0, 360.0, "bad_fov"),  # 360: a panoramic camera
+    "range_m": (1.0, 20_000.0, "bad_range"),
+}
+#: How long a report stands when it does not say (CoT events always do).
+DEFAULT_STALE_S = 300.0
+#: The longest a report may stand: a fixed camera's gateway renews at least daily.
+MAX_STALE_S = 86_400.0
+
+
+def _camera(cx: _Context, camera_id: str) -> Camera:
+    camera = cx.picture.cameras.get(camera_id)
+    if camera is None:
+        raise Refusal("unknown_camera", f"there is no camera {camera_id}")
+    if not acts_for(cx.actor, camera.agency):
+        raise Refusal("forbidden", f"camera {camera.id} belongs to {camera.agency}, not {cx.actor.agency}")
+    return camera
+
+
+def _register(cx: _Context, a: c.RegisterCamera) -> list[Draft]:
+    camera_id = cx.new_callsign("camera", a.id, cx.picture.cameras, a.agency)
+    if a.kind not in CAMERA_KINDS:
+        raise Refusal("unknown_kind", f"{a.kind!r} is not a camera kind ({', '.join(CAMERA_KINDS)})")
+    return [Draft(ev.CAMERA_REGISTERED, {"id": camera_id, "agency": a.agency, "kind": a.kind,
+                                         "label": _text(a.label, "label", MAX_SHORT_TEXT, required=False)})]
+
+
+def _report(cx: _Context, a: c.ReportCamera) -> list[Draft]:
+    camera = _camera(cx, a.camera)
+    lat, lon = check_lat_lon(a.lat, a.lon)
+    t = cx.now if a.t is None else check_time(a.t, cx.now, f"report of camera {camera.id}")
+    stale_s = DEFAULT_STALE_S if a.stale_s is None else a.stale_s
+    if not (math.isfinite(stale_s) and 1.0 <= stale_s <= MAX_STALE_S):
+        raise Refusal("bad_value", f"stale_s must be 1..{MAX_STALE_S:.0f} seconds, got {stale_s}")
+    data: dict[str, Any] = {"camera": camera.id, "lat": lat, "lon": lon, "t": t, "stale_at": t + stale_s}
+    for name, (low, high, code) in VIEW_RANGES.items():
+        value = getattr(a, name)
+        if value is None:
+            continue
+        if not (math.isfinite(value) and low <= value <= high):
+            raise Refusal(code, f"{name} must be {low:g}..{high:g}, got {value}")
+        data[name] = float(value)
+    if a.url is not None:
+        data["url"] = check_video_url(a.url)
+    return [Draft(ev.CAMERA_REPORTED, data)]
+
+
+def _retire(cx: _Context, a: c.RetireCamera) -> list[Draft]:
+    camera = _camera(cx, a.camera)
+    reason = _text(a.reason, "reason", MAX_SHORT_TEXT, required=False)
+    return [Draft(ev.CAMERA_RETIRED, {"camera": camera.id, "reason": reason})]
+
+
+_RULES.update({
+    "camera.register": _register,
+    "camera.report": _report,
+    "camera.retire": _retire,
+})
