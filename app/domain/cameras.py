@@ -30,6 +30,7 @@ class Camera:
     agency: str
     kind: str = "fixed"
     label: str = ""
+    owner: str = ""  # the feed (e.g. "device:TAK-1") that registered it and alone reports it; "" for a supervisor's
     lat: float | None = None
     lon: float | None = None
     azimuth: float | None = None  # degrees true the camera looks towards
@@ -50,7 +51,8 @@ REPORTED_FIELDS = ("azimuth", "hfov", "range_m")
 
 def _registered(p: Picture, e: Event) -> None:
     d = e.data
-    p.cameras[d["id"]] = Camera(id=d["id"], agency=d["agency"], kind=d.get("kind", "fixed"), label=d.get("label", ""))
+    p.cameras[d["id"]] = Camera(id=d["id"], agency=d["agency"], kind=d.get("kind", "fixed"), label=d.get("label", ""),
+                                   owner=d.get("owner", ""))
 
 
 def _reported(p: Picture, e: Event) -> None:

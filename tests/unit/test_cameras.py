@@ -54,8 +54,12 @@ def test_bad_reports_are_refused(world: World) -> None:
     assert refused(hfov=0.0) == "bad_fov"
     assert refused(range_m=float("nan")) == "bad_range"
     assert refused(url="javascript:alert(1)") == "bad_url"
+    assert refused(url="file:///etc/passwd") == "bad_url"  # not from a feed
+    report(world, actor=SUPER, url="file:///srv/training/cam.ts")  # an operator's training file
     assert refused(stale_s=0.0) == "bad_value"
     assert refused(t=world.now + 3600) == "clock_skew"
+    report(world, t=world.now)
+    assert refused(t=world.now - 1) == "stale_position"  # not newer than the last report
     assert world.refused(POLICE_FEED, "camera.report", c.ReportCamera("CAM-NONE", LAT, LON)).code == "unknown_camera"
 
 
@@ -69,7 +73,12 @@ def test_who_may_register_report_and_retire(world: World) -> None:
         "unknown_kind"
     assert world.refused(POLICE_FEED, "camera.register", c.RegisterCamera("CAM-TOWNHALL", "police")).code == \
         "duplicate"
+    other_police_feed = Actor("device:OTHER", Role.FEED, "police")
+    assert world.refused(other_police_feed, "camera.report", c.ReportCamera("CAM-TOWNHALL", LAT, LON)).code == \
+        "not_owned"  # the camera is the registering feed's
+    assert world.refused(other_police_feed, "camera.retire", c.RetireCamera("CAM-TOWNHALL")).code == "not_owned"
     world.do(FEED, "camera.register", c.RegisterCamera("BODYCAM-7", "fire", "mobile"))  # an all-agency feed
+    assert world.picture.cameras["BODYCAM-7"].owner == "feed"
     report(world, actor=SUPER)  # supervisors act for every agency
     world.do(SUPER, "camera.retire", c.RetireCamera("CAM-TOWNHALL", "mast taken down"))
     assert set(world.picture.cameras) == {"BODYCAM-7"}
