@@ -157,6 +157,8 @@ class DroneDesk(QObject):
     def _map_selected(self, kind: str, item_id: str) -> None:
         if kind == "drone":
             self.board.select_key(item_id)
+        elif kind == "camera":
+            self.open_camera_video(item_id)
 
     # -- video ---------------------------------------------------------------------------------------
 

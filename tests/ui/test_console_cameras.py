@@ -41,6 +41,12 @@ def test_a_cameras_view_is_on_the_map_and_its_video_opens_in_a_dock(qtbot, hub, 
         assert dock.windowTitle() == "Video · camera CAM-HARBOUR" and dock.isVisible()
         qtbot.waitUntil(lambda: dock.panel.state == "playing" and dock.panel.frames_decoded > 15,
                         timeout=VIDEO_WAIT_MS)
+        # Closed, and opened again by clicking the camera on the map.
+        dock.close()
+        qtbot.waitUntil(lambda: not fire.drone_desk.videos, timeout=5000)
+        mapped.selected.emit("camera", "CAM-HARBOUR")
+        assert list(fire.drone_desk.videos) == ["camera CAM-HARBOUR"]
+        dock = fire.drone_desk.videos["camera CAM-HARBOUR"]
         # The camera is taken down: off the map.
         feed.call("camera.retire", {"camera": "CAM-HARBOUR"})
         qtbot.waitUntil(lambda: mapped.cameras == [], timeout=10000)

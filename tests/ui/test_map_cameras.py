@@ -59,6 +59,12 @@ def test_the_camera_layer_draws_dot_wedge_and_name(view, js_eval, qtbot) -> None
     qtbot.waitUntil(lambda: js_value(js_eval, view, "wf.layerCount('cameras')") == 2, timeout=5000)
     label = js_value(js_eval, view, "JSON.stringify(document.querySelector('.wf-camera-label').textContent)")
     assert label == "CAM CAM-1 — Town hall"
+    # A click on the camera's dot selects it (the console opens its video).
+    x, y = js_value(js_eval, view, f"JSON.stringify((function () {{ var p = map_wf.latLngToContainerPoint("
+                                   f"[{CAM.lat}, {CAM.lon}]); return [p.x + 3, p.y - 2]; }})())")
+    with qtbot.waitSignal(view.selected, timeout=5000) as blocker:
+        view.run_js(f"wf.clickAt({x}, {y})")
+    assert blocker.args == ["camera", "CAM-1"]
     view.set_cameras(camera_dicts(picture, 2000.0))
     qtbot.waitUntil(lambda: js_value(js_eval, view, "JSON.stringify(document.querySelector('.wf-camera-label')"
                                      ".textContent)") == "CAM CAM-1 — Town hall (stale)", timeout=5000)

@@ -550,9 +550,10 @@
 
   /* Cameras: a teal dot where the camera is, its view wedge (when its direction, field of view and range are
      known) and its name; grey and dashed once its report is stale. */
-  var CAMERA_COLOUR = '#2ec4b6';
+  var CAMERA_COLOUR = '#2ec4b6', cameraItems = [];
   function setCameras(list) {
     var g = replaceGroup('cameras');
+    cameraItems = list;
     list.forEach(function (c) {
       var colour = c.stale ? DRONE_LOST : CAMERA_COLOUR;
       if (c.wedge) {
@@ -625,6 +626,15 @@
       if ((yi > lat) !== (yj > lat) && lon < (xj - xi) * (lat - yi) / (yj - yi) + xi) { inside = !inside; }
     }
     return inside;
+  }
+
+  /* A click within 10 px of a camera's dot selects it (the console opens its video). */
+  function cameraAt(cp) {
+    for (var i = cameraItems.length - 1; i >= 0; i--) {
+      var c = cameraItems[i];
+      if (map.latLngToContainerPoint([c.lat, c.lon]).distanceTo(cp) <= 10) { return ['camera', c.id]; }
+    }
+    return null;
   }
 
   function areaAt(latlng) {
@@ -840,7 +850,7 @@
   function onClick(e) {
     hideMenu();
     if (measure.active) { measure.add(e.latlng); return; }
-    var hit = pointAt(e.containerPoint) || areaAt(e.latlng);
+    var hit = pointAt(e.containerPoint) || cameraAt(e.containerPoint) || areaAt(e.latlng);
     if (hit) {
       wf.select(hit[0], hit[1]);
       post('jsSelected', hit[0], String(hit[1]));
