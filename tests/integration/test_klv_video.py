@@ -128,10 +128,13 @@ def source_read(source: DroneVideoSource) -> bool:
 
 
 class LoopingServer:
-    """Serves one MPEG-TS loop over HTTP again and again, one loop at a time, to each client that GETs."""
+    """Serves one MPEG-TS loop over HTTP again and again, one loop at a time, to each client that GETs; `chunked`:
+    in HTTP/1.1 chunks, as servers that do not know the length do; `status`: answer with that status instead."""
 
-    def __init__(self, loop_bytes: bytes) -> None:
+    def __init__(self, loop_bytes: bytes, chunked: bool = False, status: str = "200 OK") -> None:
         self.loop_bytes = loop_bytes
+        self.chunked = chunked
+        self.status = status
         self.loops_sent = 0
         self._server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}/live.ts"
@@ -155,9 +158,16 @@ class LoopingServer:
                     return
                 request += chunk
             try:
-                client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n\r\n")
+                if not self.status.startswith("200"):
+                    client.sendall(f"HTTP/1.1 {self.status}\r\nLocation: http://169.254.169.254/\r\n"
+                                   "Content-Length: 0\r\n\r\n".encode())
+                    return
+                encoding = b"Transfer-Encoding: chunked\r\n" if self.chunked else b""
+                client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n" + encoding + b"\r\n")
+                body = (f"{len(self.loop_bytes):x}\r\n".encode() + self.loop_bytes + b"\r\n" if self.chunked
+                        else self.loop_bytes)
                 while not self._stop.wait(0.2):  # a live source's pace, not a wait for the system under test
-                    client.sendall(self.loop_bytes)
+                    client.sendall(body)
                     self.loops_sent += 1
             except OSError:
                 return
@@ -167,9 +177,9 @@ class LoopingServer:
         self._server.close()
 
 
-def corrupted_loop(track: OrbitTrack) -> tuple[bytes, int]:
+def corrupted_loop(track: OrbitTrack, corrupt: bool = True) -> tuple[bytes, int]:
     """Two seconds of tiny H.264 in MPEG-TS whose KLV alternates good and corrupted packets, with junk between
-    TS packets; returns the bytes and how many bad KLV packets they carry."""
+    TS packets (unless not `corrupt`); returns the bytes and how many bad KLV packets they carry."""
     video = subprocess.run([*ffmpeg_command(size="160x90")[:-1], "-t", "2", "pipe:1"], capture_output=True,
                            check=True, timeout=60).stdout
     frames = 0
@@ -181,14 +191,38 @@ def corrupted_loop(track: OrbitTrack) -> tuple[bytes, int]:
         if frames % 3:
             return None
         packet = encode_uas_ls(track.klv_fields(frames / 30, 0))
-        if frames % 6 == 0:  # every other KLV packet has a byte flipped: its checksum fails
+        if corrupt and frames % 6 == 0:  # every other KLV packet has a byte flipped: its checksum fails
             bad += 1
             return packet[:40] + bytes([packet[40] ^ 0xFF]) + packet[41:]
         return packet
 
     muxed = KlvInjector(klv_for_frame).feed(video)
+    if not corrupt:
+        return muxed, 0
     middle = len(muxed) // 188 // 2 * 188
     return muxed[:middle] + b"\x00junk, not a TS packet\x00" + muxed[middle:], bad
+
+
+def test_a_chunked_http_stream_is_read_whole(allowing_hub: HubProcess) -> None:
+    server = LoopingServer(corrupted_loop(OrbitTrack(centre=CENTRE), corrupt=False)[0], chunked=True)
+
+    async def scenario() -> None:
+        async with signed_in(allowing_hub.url, "pilot1", "police1", "super1") as (pilot, police, boss):
+            await fly(pilot, "UAV2", server.url)
+            await police.wait_for(lambda: police.picture.drones["UAV2"].footprint_given, 60)
+            loops = server.loops_sent
+
+            async def several_loops() -> bool:
+                return server.loops_sent > loops + 3
+
+            await wait_async(several_loops)
+            status = await klv_video_feed(boss)
+            assert status["quarantined"] == 0 and status["accepted"] >= 2, status  # no chunk framing in the TS
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.close()
 
 
 def test_bad_ts_and_klv_in_the_stream_are_quarantined_and_the_reader_goes_on(allowing_hub: HubProcess) -> None:
@@ -196,6 +230,7 @@ def test_bad_ts_and_klv_in_the_stream_are_quarantined_and_the_reader_goes_on(all
     loop_bytes, bad_per_loop = corrupted_loop(track)
     assert bad_per_loop >= 5
     server = LoopingServer(loop_bytes)
+    redirect = LoopingServer(b"", status="302 Found")
 
     async def scenario() -> None:
         async with signed_in(allowing_hub.url, "pilot1", "police1", "super1") as (pilot, police, boss):
@@ -224,10 +259,22 @@ def test_bad_ts_and_klv_in_the_stream_are_quarantined_and_the_reader_goes_on(all
             # Quarantined once per read chunk (a loop is one or two), not once per bad packet (more than 5 a loop).
             assert first["quarantined"] <= 3 * server.loops_sent
 
+            # A video server that redirects (here towards cloud metadata) is not followed.
+            await fly(pilot, "UAV4", redirect.url)
+
+            async def redirected() -> bool:
+                first.update(await klv_video_feed(boss))
+                return "UAV4" in ((first["problem"] or {}).get("reason") or "")
+
+            await wait_async(redirected)
+            assert "HTTP 302 (redirects are not followed)" in first["problem"]["reason"]
+            assert police.picture.drones["UAV4"].lat is None
+
     try:
         asyncio.run(scenario())
     finally:
         server.close()
+        redirect.close()
 
 
 async def wait_async(condition: Any, timeout: float = 60.0) -> None:
