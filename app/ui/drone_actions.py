@@ -180,7 +180,13 @@ class DroneDesk(QObject):
             self._say("No camera has a video link")
             return None
         dialog = ChooseDialog("Camera video", "Camera", choices, "Open", parent=self.window)
-        dialog.accepted.connect(lambda: dialog.value() and self.open_camera_video(dialog.value()))
+
+        def chosen() -> None:
+            camera = dialog.value()
+            if camera:
+                self.open_camera_video(camera)
+
+        dialog.accepted.connect(chosen)
         dialog.open()
         return dialog
 
