@@ -15,9 +15,8 @@ from app.domain import events as ev
 from app.domain.agencies import Role
 from app.domain.authority import acts_for
 from app.domain.cameras import CAMERA_KINDS, Camera
-from app.domain.checks import check_time
+from app.domain.checks import check_time, check_video_url
 from app.domain.decide import _RULES, MAX_SHORT_TEXT, _Context, _text
-from app.domain.drone_rules import check_video_url
 from app.domain.errors import Refusal
 from app.domain.events import Draft
 from app.domain.geo import check_lat_lon
