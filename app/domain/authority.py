@@ -36,6 +36,9 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "drone.look": frozenset({D, S}),
     "drone.look_ack": frozenset({DRONE, S}),
     "incident.attach": frozenset({D, S, DRONE}),
+    "camera.register": frozenset({S, F}),
+    "camera.report": frozenset({S, F}),
+    "camera.retire": frozenset({S, F}),
     "report.submit": frozenset({S, F}),  # sensors, cameras and the public app report through feed accounts
     "candidate.accept": frozenset({D, S}),
     "candidate.merge": frozenset({D, S}),

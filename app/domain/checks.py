@@ -62,3 +62,18 @@ def check_expires(t: float, now: float) -> float:
     if not (math.isfinite(t) and now - MAX_TIME_AGE_S <= t <= now + MAX_EXPIRES_AHEAD_S):
         raise Refusal("bad_time", f"expires must be a Unix time from 7 days ago to a year ahead, got {t!r}")
     return float(t)
+
+
+#: Video links a drone or camera may publish (`file://`: an operator's training file on the console's disk).
+VIDEO_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "http://", "https://", "srt://", "file://")
+MAX_URL = 1000
+
+
+def check_video_url(raw: str) -> str:
+    """A video link as given (stripped), or "" to withdraw one; refused unless a known scheme, short, printable."""
+    url = raw.strip()
+    if len(url) > MAX_URL:
+        raise Refusal("too_long", f"a video URL is at most {MAX_URL} characters")
+    if url and (not url.lower().startswith(VIDEO_SCHEMES) or any(ch.isspace() or ord(ch) < 32 for ch in url)):
+        raise Refusal("bad_url", f"{url[:80]!r} is not a video link ({', '.join(VIDEO_SCHEMES)})")
+    return url

@@ -298,6 +298,33 @@ class RegisterDevice:
 
 
 @dataclass(slots=True)
+class RegisterCamera:
+    id: str
+    agency: str
+    kind: str = "fixed"  # or "mobile"
+    label: str = ""
+
+
+@dataclass(slots=True)
+class ReportCamera:
+    camera: str
+    lat: float
+    lon: float
+    azimuth: float | None = None  # degrees true it looks towards
+    hfov: float | None = None
+    range_m: float | None = None
+    url: str | None = None  # its video link; None keeps the last, "" withdraws it
+    stale_s: float | None = None  # seconds the report stands (default 300)
+    t: float | None = None
+
+
+@dataclass(slots=True)
+class RetireCamera:
+    camera: str
+    reason: str = ""
+
+
+@dataclass(slots=True)
 class RevokeDevice:
     id: str
     reason: str = ""
@@ -339,4 +366,7 @@ COMMANDS: dict[str, type] = {
     "alert.cap": SubmitCap,
     "device.register": RegisterDevice,
     "device.revoke": RevokeDevice,
+    "camera.register": RegisterCamera,
+    "camera.report": ReportCamera,
+    "camera.retire": RetireCamera,
 }

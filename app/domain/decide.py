@@ -495,6 +495,7 @@ _RULES: dict[str, Callable[[_Context, Any], list[Draft]]] = {
     **triage.RULES,
 }
 
-# The drone and device commands' rules live in their own modules, which add them to _RULES when imported.
+# The camera, drone and device commands' rules live in their own modules, which add them to _RULES when imported.
+from app.domain import camera_rules as _camera_rules  # noqa: E402,F401
 from app.domain import device_rules as _device_rules  # noqa: E402,F401
 from app.domain import drone_rules as _drone_rules  # noqa: E402,F401

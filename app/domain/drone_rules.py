@@ -17,7 +17,7 @@ from app.domain import commands as c
 from app.domain import events as ev
 from app.domain.agencies import Role
 from app.domain.authority import acts_for
-from app.domain.checks import check_time
+from app.domain.checks import check_time, check_video_url
 from app.domain.decide import _RULES, MAX_SHORT_TEXT, _Context, _text
 from app.domain.drones import Drone
 from app.domain.entities import Incident
@@ -27,8 +27,6 @@ from app.domain.geo import check_lat_lon, check_polygon
 
 DRONE_KINDS = ("multirotor", "fixed_wing", "vtol", "tethered")
 LINK_STATES = ("up", "lost")
-VIDEO_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "http://", "https://", "srt://", "file://")
-MAX_URL = 1000
 #: Largest snapshot, decoded. Its base64 (4/3 larger) plus the command around it must stay under the
 #: 256 KiB wire frame limit, which is why this is a little under the 192 KiB the contract names.
 MAX_ATTACHMENT_BYTES = 190 * 1024
@@ -119,11 +117,7 @@ def _video(cx: _Context, a: c.PublishDroneVideo) -> list[Draft]:
         # The pilot flying it publishes its video; another pilot of the agency may not redirect it.
         raise Refusal("forbidden", f"drone {drone.id} is flown by {drone.operator}; only its operator "
                                    "or a supervisor sets its video")
-    url = a.url.strip()
-    if len(url) > MAX_URL:
-        raise Refusal("too_long", f"a video URL is at most {MAX_URL} characters")
-    if url and (not url.lower().startswith(VIDEO_SCHEMES) or any(ch.isspace() or ord(ch) < 32 for ch in url)):
-        raise Refusal("bad_url", f"{url[:80]!r} is not a video link ({', '.join(VIDEO_SCHEMES)})")
+    url = check_video_url(a.url)
     if url == drone.video_url:
         raise Refusal("no_change", f"drone {drone.id} already has that video link")
     return [Draft(ev.DRONE_VIDEO, {"drone": drone.id, "url": url})]

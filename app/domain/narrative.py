@@ -88,6 +88,13 @@ def describe(event: Event) -> str:
     if kind in (ev.UNIT_RETIRED, ev.DRONE_RETIRED):
         what = f"{d['unit']}" if kind == ev.UNIT_RETIRED else f"Drone {d['drone']}"
         return f"{what} retired" + (f": {d['reason']}" if d.get("reason") else "")
+    if kind == ev.CAMERA_REGISTERED:
+        return f"Camera {d['id']} registered ({d['agency']}, {d.get('kind', 'fixed')})"
+    if kind == ev.CAMERA_REPORTED:
+        return f"Camera {d['camera']} at {d['lat']:.5f}, {d['lon']:.5f}" + (
+            f", video {d['url']}" if d.get("url") else "")
+    if kind == ev.CAMERA_RETIRED:
+        return f"Camera {d['camera']} retired" + (f": {d['reason']}" if d.get("reason") else "")
     if kind == ev.DEVICE_REGISTERED:
         return (f"Device {d['id']} registered ({d['agency']}): {'/'.join(d['formats'])} over {d['transport']} "
                 f"from {d['source']}")

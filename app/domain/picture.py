@@ -15,6 +15,7 @@ from app.domain import events as ev
 from app.domain import triage
 from app.domain.agencies import Actor, Role
 from app.domain.authority import ALL_AGENCIES
+from app.domain.cameras import CAMERA_HANDLERS, Camera
 from app.domain.devices import DEVICE_HANDLERS, Device
 from app.domain.drones import DRONE_HANDLERS, Drone
 from app.domain.entities import (
@@ -68,6 +69,7 @@ class Picture:
     zones: dict[str, Zone] = field(default_factory=dict)
     alerts: dict[str, Alert] = field(default_factory=dict)
     drones: dict[str, Drone] = field(default_factory=dict)
+    cameras: dict[str, Camera] = field(default_factory=dict)
     next_incident_number: int = 1001
     #: How many of each numbered item were ever made, so new ids never repeat (see `next_id`).
     counters: dict[str, int] = field(default_factory=dict)
@@ -133,6 +135,7 @@ class Picture:
             drones={k: d if d.incident is None or viewer.may_see(self.incident_audience(d.incident))
                     else replace(d, incident=None)  # a restricted incident is not named to outsiders
                     for k, d in self.drones.items()},
+            cameras=dict(self.cameras),
             next_incident_number=self.next_incident_number,
             counters=dict(self.counters),
             candidates=triage.visible_candidates(self, viewer),
@@ -381,4 +384,5 @@ _HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
     **triage.HANDLERS,
 }
 _HANDLERS.update(DRONE_HANDLERS)
+_HANDLERS.update(CAMERA_HANDLERS)
 _HANDLERS.update(DEVICE_HANDLERS)

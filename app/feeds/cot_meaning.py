@@ -1,9 +1,9 @@
 """What a CoT event means for the watch floor: the pure step between `parse_cot` and the gateway's commands.
 
 `interpret(event, senders, known_drones)` returns one `Meaning` (a unit's fix, a drone's fix, a drone's video
-link, a message every dispatcher sees) or raises `FeedIgnored` for valid input the hub does not use, with the
-kind it is counted under: `no_fix` (the 0,0 placeholder of a device without GPS), `camera` (a video feed tied
-to no drone the hub knows: fixed cameras are a later step), `own_echo`, `ping`, or the CoT type itself.
+link, a camera (a video point tied to no drone the hub knows), a message every dispatcher sees) or raises
+`FeedIgnored` for valid input the hub does not use, with the kind it is counted under: `no_fix` (the 0,0
+placeholder of a device without GPS), `own_echo`, `ping`, or the CoT type itself.
 
 `CotSenders` remembers what earlier events of each uid said (callsign, team colour): iTAK's track-only updates
 and UAS tools' bursts leave them out, and one device must stay one unit.
@@ -74,6 +74,15 @@ class VideoLink:
 
 
 @dataclass(frozen=True, slots=True)
+class CameraFix:
+    """A camera: a video point (`b-i-v`, or any point carrying a `__video`) tied to no drone the hub knows, named
+    by its callsign (else uid); its `<sensor>` gives the view, its stale time how long the report stands."""
+
+    camera: str
+    event: CotEvent
+
+
+@dataclass(frozen=True, slots=True)
 class Broadcast:
     """A message every dispatcher sees on "all": GeoChat, emergencies and their cancels. `speaker`: the callsign
     it speaks for (a sender may speak only for its own units); `emergency`: an alarm or its cancel, not chat."""
@@ -83,7 +92,7 @@ class Broadcast:
     emergency: bool = False
 
 
-Meaning = UnitFix | DroneFix | VideoLink | Broadcast
+Meaning = UnitFix | DroneFix | VideoLink | CameraFix | Broadcast
 
 
 class CotSenders:
@@ -127,9 +136,11 @@ def interpret(event: CotEvent, senders: CotSenders, known_drones: Container[str]
     if event.is_video:
         assert event.video is not None
         drone = unit_id_for(event.video.alias or callsign or event.uid)
-        if drone not in known_drones:
-            raise FeedIgnored("camera", f"video {event.video.url[:80]} is tied to no known drone")
-        return VideoLink(drone, event.video)
+        if drone in known_drones:
+            return VideoLink(drone, event.video)
+        if not event.has_fix:
+            raise FeedIgnored("no_fix", f"camera {callsign or event.uid} has no position (0,0)")
+        return CameraFix(unit_id_for(callsign or event.uid), event)
     if event.is_friendly_ground:
         if not event.has_fix:
             raise FeedIgnored("no_fix", f"{callsign or event.uid} has no position yet (0,0)")

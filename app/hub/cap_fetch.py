@@ -70,6 +70,8 @@ class FetchLimits:
     max_bytes: int = 2 * 1024 * 1024
     allow: tuple[Network, ...] = ()
     trusted: frozenset[str] = field(default_factory=frozenset)
+    #: The option that widens `allow`, named when an address is refused.
+    allow_option: str = "--cap-allow"
     #: Set when the poller closes: fetches in flight are cut off at once rather than at their deadline.
     closed: threading.Event = field(default_factory=threading.Event)
 
@@ -81,7 +83,7 @@ class FetchLimits:
         if any(ip in network for network in self.allow):
             return
         raise FetchRefused("forbidden_address", f"{host} is {address}, an internal address; name its network "
-                                                "with --cap-allow to fetch from it")
+                                                f"with {self.allow_option} to fetch from it")
 
 
 class _Fetch:

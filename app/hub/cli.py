@@ -54,6 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="send units and incidents as CoT to a TAK server (tcp) or a multicast group (udp); "
                              "may be repeated")
     parser.add_argument("--cot-ttl", type=int, default=1, help="multicast TTL for udp --cot-out (1: local network)")
+    parser.add_argument("--no-klv-video", dest="klv_video", action="store_false",
+                        help="do not read the ST 0601 KLV inside drones' MPEG-TS video links (read by default)")
+    parser.add_argument("--klv-video-allow", action="append", metavar="NETWORK",
+                        help="let drone video links on this internal network be read for their KLV (CIDR, e.g. "
+                             "10.20.0.0/16 or 127.0.0.1); only public addresses are read otherwise; may be repeated")
     parser.add_argument("--key-file", help="encrypt the log at rest (SQLCipher) with the key in this file (0600; "
                                            "or set WATCHFLOOR_DB_KEY); see docs/security.md")
     parser.add_argument("--checkpoint-every", type=float, default=60.0,
@@ -186,13 +191,18 @@ def feed_io_options(args: argparse.Namespace) -> dict[str, Any] | None:
         cap_allow = parse_networks(args.cap_allow or [])
     except ValueError as exc:
         raise SystemExit(f"--cap-allow: {exc}") from None
+    try:
+        klv_video_allow = parse_networks(args.klv_video_allow or [])
+    except ValueError as exc:
+        raise SystemExit(f"--klv-video-allow: {exc}") from None
     for target in args.cot_out or []:
         try:
             parse_target(target)
         except ValueError as exc:
             raise SystemExit(f"--cot-out {exc}") from None
-    if not (args.cap_url or args.cap_dir or args.cap_out or args.cot_out):
+    if not (args.cap_url or args.cap_dir or args.cap_out or args.cot_out or args.klv_video):
         return None
     return {"cap_url": args.cap_url, "cap_interval": args.cap_interval, "cap_allow": cap_allow,
             "cap_deadline": args.cap_deadline, "cap_dir": args.cap_dir,
-            "cap_out": args.cap_out, "cap_sender": args.cap_sender, "cot_out": args.cot_out, "cot_ttl": args.cot_ttl}
+            "cap_out": args.cap_out, "cap_sender": args.cap_sender, "cot_out": args.cot_out, "cot_ttl": args.cot_ttl,
+            "klv_video": args.klv_video, "klv_video_allow": klv_video_allow}

@@ -1,4 +1,5 @@
-"""Start the hub's feed I/O beyond the gateway's listeners: CAP fetch (URL, directory), the CAP outbox and CoT out.
+"""Start the hub's feed I/O beyond the gateway's listeners: CAP fetch (URL, directory), the CAP outbox, CoT out and
+the KLV readers of drones' own video.
 
 `watchfloor hub` calls `start_feed_io(hub, **options)` after `hub.start()`; each service is added to
 `hub.services` and closed with the hub. CAP documents submitted over the websocket (`alert.cap`) need none of
@@ -13,6 +14,7 @@ from app.hub.cap_feed import CapPoller
 from app.hub.cap_fetch import FETCH_DEADLINE_S, Network
 from app.hub.cap_out import CapOutbox
 from app.hub.cot_out import CotOut
+from app.hub.klv_video import KlvVideoReaders
 
 
 async def start_feed_io(hub: Any, cap_url: str | None = None, cap_interval: float = 60.0,
@@ -20,7 +22,8 @@ async def start_feed_io(hub: Any, cap_url: str | None = None, cap_interval: floa
                         cap_dir: str | None = None,
                         cap_scan_interval: float = 2.0, cap_out: str | None = None,
                         cap_sender: str | None = None, cot_out: list[str] | None = None, cot_ttl: int = 1,
-                        cot_refresh: float = 60.0) -> list[Any]:
+                        cot_refresh: float = 60.0, klv_video: bool = False,
+                        klv_video_allow: tuple[Network, ...] = ()) -> list[Any]:
     """Start what the options ask for; returns the started services (also in `hub.services`)."""
     services: list[Any] = []
     if cap_url or cap_dir:
@@ -29,6 +32,8 @@ async def start_feed_io(hub: Any, cap_url: str | None = None, cap_interval: floa
     if cap_out:
         services.append(CapOutbox(hub, cap_out, cap_sender))
     services += [CotOut(hub, target, cot_ttl, cot_refresh) for target in cot_out or []]
+    if klv_video:
+        services.append(KlvVideoReaders(hub, klv_video_allow))
     for service in services:
         await service.start()
         hub.services.append(service)

@@ -53,11 +53,21 @@ from app.domain.agencies import Actor, Role
 from app.domain.devices import Device, DeviceRegistry
 from app.domain.errors import Refusal
 from app.feeds.cot import parse_cot
-from app.feeds.cot_meaning import AGENCY_KIND, Broadcast, CotSenders, DroneFix, VideoLink, interpret, unit_id_for
+from app.feeds.cot_meaning import (
+    AGENCY_KIND,
+    Broadcast,
+    CameraFix,
+    CotSenders,
+    DroneFix,
+    VideoLink,
+    interpret,
+    unit_id_for,
+)
 from app.feeds.errors import FeedError, FeedIgnored
 from app.feeds.framing import CotStreamSplitter, LineSplitter
 from app.feeds.mavlink import MavlinkDecoder, signing_state
 from app.feeds.nmea import DeviceMap, NmeaSession
+from app.hub.camera_feed import cot_camera
 from app.hub.drone_gateway import LINK_TIMEOUT_S, DroneFeeds
 from app.hub.intake import UNKNOWN_SOURCE_RATE, Buckets
 from app.hub.signing_keys import drone_key
@@ -447,6 +457,8 @@ class FeedGateway:
             self.drones.cot_drone(source, raw, meaning.event, meaning.drone, device)
         elif isinstance(meaning, VideoLink):
             self.drones.cot_video(source, raw, meaning.drone, meaning.video, device)
+        elif isinstance(meaning, CameraFix):
+            cot_camera(self, source, raw, meaning, device)
         else:
             unit = self._owned_callsign(source, raw, device, meaning.unit)
             if unit is not None and self._ensure_unit("cot", source, raw, unit, device):

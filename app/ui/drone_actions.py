@@ -5,7 +5,8 @@ the dispatcher or drone operator does into hub commands through the window's `se
 status bar and CAD line show like any other). Its state comes from the same frames as the rest of the window.
 
 - Video: "Open video" (board double-click, Enter/V, menu) opens the drone's published link in a dock titled
-  with its callsign; several at once; each floats onto another monitor; closing one stops its stream.
+  with its callsign; several at once; each floats onto another monitor; closing one stops its stream. A fixed
+  or mobile camera's video opens in the same kind of dock ("Open a camera's video…", titled "camera <id>").
 - Snapshot: the current frame as a JPEG under the hub's attachment limit, attached to the drone's incident
   (or one the user picks).
 - Look here: a dispatcher right-clicks the map, picks a drone, adds a note → `drone.look`; the drone's
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 VIDEO_CHROME_PX = 80
 #: How often the board's ages and the map's stale-telemetry greying are refreshed without new frames.
 TICK_MS = 1000
+#: A camera's video dock is keyed (and titled) "camera <id>", apart from the drones' callsigns.
+CAMERA_KEY = "camera "
 
 
 def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -95,11 +98,10 @@ class DroneDesk(QObject):
         """A new picture: refresh the board, the open video docks and the look-here cues."""
         self.picture = picture
         self.model.set_picture(picture)
-        for drone_id, dock in list(self.videos.items()):
-            drone = picture.drones.get(drone_id)
-            url = drone.video_url if drone else ""
+        for key, dock in list(self.videos.items()):
+            url = self._video_url(key)
             if url and url != dock.url:
-                dock.play(url)  # the operator published a new link: follow it
+                dock.play(url)  # the operator (or the camera's feed) published a new link: follow it
         self._cue_looks(now)
         self._enable_menu()
 
@@ -125,6 +127,7 @@ class DroneDesk(QObject):
         selected = self._on_selected
         self._actions = {
             "video": menu.addAction("Open &video of the selected drone", lambda: selected(self.open_video)),
+            "camera_video": menu.addAction("Open a &camera's video…", self.choose_camera_video),
             "drone.assign": menu.addAction("&Assign the selected drone to an incident…",
                                            lambda: selected(self.assign)),
             "drone.video": menu.addAction("&Publish video link…", lambda: selected(self.publish_video)),
@@ -139,7 +142,7 @@ class DroneDesk(QObject):
 
     def _enable_menu(self) -> None:
         for name, action in self._actions.items():
-            action.setEnabled(name == "video" or self.permits(name))
+            action.setEnabled(name in ("video", "camera_video") or self.permits(name))
 
     def _on_selected(self, action) -> None:
         drone = self.board.selected_key()
@@ -154,22 +157,58 @@ class DroneDesk(QObject):
     def _map_selected(self, kind: str, item_id: str) -> None:
         if kind == "drone":
             self.board.select_key(item_id)
+        elif kind == "camera":
+            self.open_camera_video(item_id)
 
     # -- video ---------------------------------------------------------------------------------------
 
     def open_video(self, drone_id: str) -> VideoDock | None:
         """Open (or bring forward) the drone's live video in a dock of its own."""
-        drone = self.drone(drone_id)
-        if drone is None or not drone.video_url:
-            self._say(f"{drone_id} has no published video link")
+        return self._open_dock(drone_id)
+
+    def open_camera_video(self, camera_id: str) -> VideoDock | None:
+        """Open (or bring forward) a camera's video in a dock like a drone's."""
+        return self._open_dock(CAMERA_KEY + camera_id)
+
+    def choose_camera_video(self) -> ChooseDialog | None:
+        """Pick one of the cameras with a video link and open it."""
+        now = time.time()
+        choices: list[tuple[str | None, str]] = [
+            (c.id, f"{c.id} — {c.label or c.kind}" + (" (stale)" if c.stale(now) else ""))
+            for c in sorted(self.picture.cameras.values(), key=lambda c: c.id) if c.video_url]
+        if not choices:
+            self._say("No camera has a video link")
             return None
-        dock = self.videos.get(drone_id)
+        dialog = ChooseDialog("Camera video", "Camera", choices, "Open", parent=self.window)
+
+        def chosen() -> None:
+            camera = dialog.value()
+            if camera:
+                self.open_camera_video(camera)
+
+        dialog.accepted.connect(chosen)
+        dialog.open()
+        return dialog
+
+    def _video_url(self, key: str) -> str:
+        if key.startswith(CAMERA_KEY):
+            camera = self.picture.cameras.get(key.removeprefix(CAMERA_KEY))
+            return camera.video_url if camera else ""
+        drone = self.picture.drones.get(key)
+        return drone.video_url if drone else ""
+
+    def _open_dock(self, key: str) -> VideoDock | None:
+        url = self._video_url(key)
+        if not url:
+            self._say(f"{key} has no published video link")
+            return None
+        dock = self.videos.get(key)
         if dock is None:
-            dock = VideoDock(drone_id, drone.video_url, self.window)
+            dock = VideoDock(key, url, self.window)
             dock.snapshot_requested.connect(self.snapshot)
             dock.closed.connect(lambda d: self.videos.pop(d, None))
             self._place(dock)
-            self.videos[drone_id] = dock
+            self.videos[key] = dock
             dock.play()
         dock.show()
         dock.raise_()

@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.drone_rules import DRONE_KINDS, MAX_URL, VIDEO_SCHEMES
+from app.domain.checks import MAX_URL, VIDEO_SCHEMES
+from app.domain.drone_rules import DRONE_KINDS
 from app.ui.dialogs import ok_cancel
 
 

@@ -6,11 +6,14 @@ this module decides what changed so that an idle picture costs nothing.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
+from app.domain.cameras import Camera
 from app.domain.drones import Drone, inside_footprint
 from app.domain.entities import IncidentStatus
+from app.domain.footprint import offset_latlon
 from app.domain.picture import Picture
 from app.ui.timeline import type_label
 
@@ -111,6 +114,33 @@ def alert_dicts(picture: Picture, now: float) -> list[dict[str, Any]]:
             for a in picture.alerts.values() if a.active(now)]
 
 
+#: Arc points of a camera's view wedge (more for a wide view).
+WEDGE_STEPS = 12
+
+
+def camera_wedge(camera: Camera) -> list[list[float]] | None:
+    """The ground a camera looks over: its position and an arc at `range_m` across its field of view around its
+    azimuth (a full circle for 360°), or None while any of the three is unknown."""
+    if camera.lat is None or camera.lon is None or camera.azimuth is None or camera.hfov is None \
+            or camera.range_m is None:
+        return None
+    start = camera.azimuth - camera.hfov / 2
+    arc = []
+    for step in range(WEDGE_STEPS + 1):
+        bearing = math.radians(start + camera.hfov * step / WEDGE_STEPS)
+        lat, lon = offset_latlon(camera.lat, camera.lon, camera.range_m * math.sin(bearing),
+                                 camera.range_m * math.cos(bearing))
+        arc.append([lat, lon])
+    return arc if camera.hfov >= 360 else [[camera.lat, camera.lon], *arc]
+
+
+def camera_dicts(picture: Picture, now: float) -> list[dict[str, Any]]:
+    """Placed cameras as the map takes them, greyed (`stale`) once their report has run out."""
+    return [{"id": c.id, "label": c.label, "lat": c.lat, "lon": c.lon, "wedge": camera_wedge(c),
+             "stale": c.stale(now)}
+            for c in sorted(picture.cameras.values(), key=lambda c: c.id) if c.lat is not None and c.lon is not None]
+
+
 class MapFeed:
     """Remembers what the map shows and sends it the differences."""
 
@@ -143,7 +173,8 @@ class MapFeed:
         for name, value, send in (("footprints", footprint_dicts(picture, now), self.view.set_footprints),
                                   ("tracks", drone_tracks(picture), self.view.set_tracks),
                                   ("looks", look_dicts(picture, now), self.view.set_looks),
-                                  ("in_view", in_view_items(picture), self.view.set_in_view)):
+                                  ("in_view", in_view_items(picture), self.view.set_in_view),
+                                  ("cameras", camera_dicts(picture, now), self.view.set_cameras)):
             if value != self._replaced.get(name, [] if name != "tracks" else {}):
                 self._replaced[name] = value
                 send(value)

@@ -53,7 +53,7 @@ class HubProcess:
             assert proc.stdout is not None
             for line in proc.stdout:
                 self.output.append(line)
-                if "listening on" in line:
+                if "watchfloor hub listening on" in line:  # printed once feeds and feed I/O are up
                     ready.set()
 
         threading.Thread(target=read, args=(self.proc,), daemon=True).start()

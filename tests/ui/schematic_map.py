@@ -35,6 +35,7 @@ class SchematicMap(QWidget):
         self.footprints: list[dict[str, Any]] = []
         self.tracks: dict[str, list[list[float]]] = {}
         self.looks: list[dict[str, Any]] = []
+        self.cameras: list[dict[str, Any]] = []
         self.in_view: set[tuple[str, str]] = set()
         self._center = center or (60.1715, 24.944)
         self._span = 0.02  # degrees of latitude shown
@@ -91,6 +92,9 @@ class SchematicMap(QWidget):
     def set_looks(self, looks: Sequence[Mapping[str, Any]]) -> None:
         self.looks = [dict(look) for look in looks]
         self.update()
+
+    def set_cameras(self, cameras: Sequence[Mapping[str, Any]]) -> None:
+        self.cameras = [dict(camera) for camera in cameras]
 
     def set_in_view(self, items: Sequence[Mapping[str, str]]) -> None:
         self.in_view = {(item["kind"], item["id"]) for item in items}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.feeds.cot import encode_position, parse_cot
-from app.feeds.cot_meaning import Broadcast, CotSenders, DroneFix, UnitFix, VideoLink, interpret
+from app.feeds.cot_meaning import Broadcast, CameraFix, CotSenders, DroneFix, UnitFix, VideoLink, interpret
 from app.feeds.errors import FeedIgnored
 from app.feeds.framing import CotStreamSplitter
 
@@ -71,16 +71,19 @@ def test_real_drone_with_video():
     assert fix.event.video is not None and fix.event.video.url == "rtsp://18.254.132.96:8554/money"
 
 
-def test_fixed_cameras_are_ignored_as_cameras_and_drone_video_still_links():
-    for name in ("camera-i25.xml", "camera-lake-city.cot"):
+def test_fixed_cameras_are_cameras_and_drone_video_still_links():
+    for name, camera in (("camera-i25.xml", "I-25-8-mi-S-CO-4"), ("camera-lake-city.cot", "Lake-City")):
         event = parse_cot(real(name))
         assert event.video is not None and event.video.port is None  # ATAK's port='-1'
-        assert ignored_kind(real(name)) == "camera"
+        fix = meaning(real(name))
+        assert isinstance(fix, CameraFix) and fix.camera == camera and fix.event.sensor is not None
     biv = (b'<event version="2.0" uid="vid-1" type="b-i-v" how="m-g" time="2024-05-01T09:30:00Z"'
            b' start="2024-05-01T09:30:00Z" stale="2024-05-01T09:40:00Z"><point lat="60.1" lon="24.9"/><detail>'
            b'<__video><ConnectionEntry address="10.0.0.5" port="8554" protocol="rtsp" path="/cam" alias="UAV 3"'
            b'/></__video></detail></event>')
-    assert ignored_kind(biv) == "camera"
+    camera = meaning(biv)  # no drone UAV-3 known: a camera, named by its uid (it has no callsign)
+    assert isinstance(camera, CameraFix) and camera.camera == "vid-1"
+    assert ignored_kind(biv.replace(b'lat="60.1" lon="24.9"', b'lat="0" lon="0"')) == "no_fix"
     link = meaning(biv, drones=frozenset({"UAV-3"}))
     assert isinstance(link, VideoLink) and link.drone == "UAV-3" and link.video.url == "rtsp://10.0.0.5:8554/cam"
 

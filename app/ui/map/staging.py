@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 POINT_LAYERS = ("units", "incidents", "drones")
-REPLACED_LAYERS = ("zones", "alerts", "footprints", "tracks", "heat", "looks", "inView")
+REPLACED_LAYERS = ("zones", "alerts", "footprints", "tracks", "heat", "looks", "inView", "cameras")
 
 
 class ChangeStage:

@@ -265,6 +265,10 @@ class MapView(QWidget):
         """Replace all sensor footprints: {id, drone, polygon: [[lat, lon] x 4], lost?}."""
         self._stage.replace("footprints", list(footprints))
 
+    def set_cameras(self, cameras: Sequence[Mapping[str, Any]]) -> None:
+        """Replace all cameras: {id, label, lat, lon, wedge: [[lat, lon], ...] or None, stale}."""
+        self._stage.replace("cameras", list(cameras))
+
     def set_looks(self, looks: Sequence[Mapping[str, Any]]) -> None:
         """Replace the open "look here" requests: {id, drone, lat, lon, note, acknowledged}."""
         self._stage.replace("looks", list(looks))

@@ -77,7 +77,7 @@
   var selection = { kind: null, id: null };
   /* Items a drone's camera sees now ("incident:1042", "unit:E1"): ringed so the picture and the map agree. */
   var inView = new Set();
-  var areas = { zones: null, alerts: null, footprints: null, tracks: null, looks: null };
+  var areas = { zones: null, alerts: null, footprints: null, tracks: null, looks: null, cameras: null };
   var areaItems = { zone: [], alert: [] };
   var heat = null;
   var stats = { batches: 0, applyMsTotal: 0, applyMsMax: 0, drawMsTotal: 0, draws: 0, drawMsMax: 0 };
@@ -933,6 +933,28 @@
     countInView();
   }
 
+  /* Cameras: a teal dot where the camera is, its view wedge (when its direction, field of view and range are
+     known) and its name; grey and dashed once its report is stale. */
+  var CAMERA_COLOUR = '#2ec4b6', cameraItems = [];
+  function setCameras(list) {
+    var g = replaceGroup('cameras');
+    cameraItems = list;
+    list.forEach(function (c) {
+      var colour = c.stale ? DRONE_LOST : CAMERA_COLOUR;
+      if (c.wedge) {
+        L.polygon(c.wedge, {
+          renderer: areaRenderer, color: colour, weight: 1.5, fillColor: colour, fillOpacity: c.stale ? 0.05 : 0.12,
+          dashArray: c.stale ? '6 4' : null, interactive: false
+        }).addTo(g);
+      }
+      L.circleMarker([c.lat, c.lon], { renderer: areaRenderer, radius: 5, color: '#0d1117', weight: 1.5,
+        fill: true, fillColor: colour, fillOpacity: 1, interactive: false })
+        .bindTooltip('CAM ' + c.id + (c.label ? ' — ' + c.label : '') + (c.stale ? ' (stale)' : ''),
+          { permanent: true, direction: 'right', offset: [8, 0], className: 'wf-camera-label' })
+        .addTo(g);
+    });
+  }
+
   /* Open "look here" requests: a crosshair where the dispatcher wants the camera, tagged with the drone;
      amber until the operator acknowledges it, then green. */
   function setLooks(list) {
@@ -1005,6 +1027,15 @@
     return inside;
   }
 
+  /* A click within 10 px of a camera's dot selects it (the console opens its video). */
+  function cameraAt(cp) {
+    for (var i = cameraItems.length - 1; i >= 0; i--) {
+      var c = cameraItems[i];
+      if (map.latLngToContainerPoint([c.lat, c.lon]).distanceTo(cp) <= 10) { return ['camera', c.id]; }
+    }
+    return null;
+  }
+
   function areaAt(latlng) {
     var kinds = ['alert', 'zone'];
     for (var k = 0; k < kinds.length; k++) {
@@ -1073,6 +1104,7 @@
     if (b.footprints) { setFootprints(b.footprints); }
     if (b.tracks) { setTracks(b.tracks); }
     if (b.looks) { setLooks(b.looks); }
+    if (b.cameras) { setCameras(b.cameras); }
     if (b.inView) { setInView(b.inView); }
     if (b.heat) { setHeat(b.heat); }
     (b.commands || []).forEach(applyCommand);
@@ -1358,7 +1390,7 @@
     var hit = pointAt(e.containerPoint);
     if (hit && hit[0] === 'group') { spreadGroup(hit[1]); return; }
     if (!(hit && hit[0] === 'unit' && spread && spread.ids.indexOf(hit[1]) >= 0)) { closeSpread(); }
-    hit = hit || areaAt(e.latlng);
+    hit = hit || cameraAt(e.containerPoint) || areaAt(e.latlng);
     if (hit) {
       wf.select(hit[0], hit[1]);
       post('jsSelected', hit[0], String(hit[1]));
