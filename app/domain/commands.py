@@ -302,6 +302,14 @@ class RevokeDevice:
     reason: str = ""
 
 
+@dataclass(slots=True)
+class AcknowledgeSecurityAlert:
+    """A supervisor has seen a security alert (and says what was done about it)."""
+
+    alert: str
+    note: str = ""
+
+
 #: Command name on the wire -> its arguments.
 COMMANDS: dict[str, type] = {
     "incident.create": CreateIncident,
@@ -338,4 +346,5 @@ COMMANDS: dict[str, type] = {
     "alert.cap": SubmitCap,
     "device.register": RegisterDevice,
     "device.revoke": RevokeDevice,
+    "security.acknowledge": AcknowledgeSecurityAlert,
 }

@@ -71,3 +71,6 @@ UNIT_RETIRED = "unit.retired"
 DRONE_RETIRED = "drone.retired"
 DEVICE_REGISTERED = "device.registered"
 DEVICE_REVOKED = "device.revoked"
+#: Intrusion detection found a suspect fix (supervisors only: app.domain.security_alerts).
+SECURITY_ALERT = "security.alert"
+SECURITY_ACKNOWLEDGED = "security.acknowledged"

@@ -31,6 +31,8 @@ from app.domain.entities import (
     incident_from_wire,
 )
 from app.domain.events import Event
+from app.domain.plausibility import Fix, Track, advance
+from app.domain.security_alerts import SECURITY_HANDLERS, SecurityLog
 
 T = TypeVar("T")
 
@@ -74,6 +76,10 @@ class Picture:
     candidates: dict[str, triage.Candidate] = field(default_factory=dict)  # reports in triage (app.domain.triage)
     #: Registered field devices, revoked ones included (app.domain.devices).
     devices: dict[str, Device] = field(default_factory=dict)
+    #: Each unit's ("E1") and drone's ("drone:UAV1") last fix, for intrusion detection (app.domain.plausibility).
+    tracks: dict[str, Track] = field(default_factory=dict)
+    #: Security alerts (supervisors' pictures only).
+    security: SecurityLog = field(default_factory=SecurityLog)
 
     def next_id(self, prefix: str) -> str:
         """The id the next item with this prefix gets, e.g. "AR-3" (counted by the fold)."""
@@ -137,6 +143,8 @@ class Picture:
             counters=dict(self.counters),
             candidates=triage.visible_candidates(self, viewer),
             devices={k: d for k, d in self.devices.items() if viewer.may_see([d.agency])},
+            tracks=dict(self.tracks),
+            security=self.security if viewer.supervisor else SecurityLog(),
         )
         return copy
 
@@ -181,6 +189,7 @@ def _unit_registered(p: Picture, e: Event) -> None:
 
 def _unit_retired(p: Picture, e: Event) -> None:
     p.units.pop(e.data["unit"], None)
+    p.tracks.pop(e.data["unit"], None)
 
 
 def _unit_position(p: Picture, e: Event) -> None:
@@ -191,6 +200,9 @@ def _unit_position(p: Picture, e: Event) -> None:
     unit.lat, unit.lon = d["lat"], d["lon"]
     unit.heading, unit.speed = d.get("heading"), d.get("speed")
     unit.position_at = d.get("t", e.ts)
+    unit.suspect = d.get("suspect", "")
+    p.tracks[unit.id] = advance(p.tracks.get(unit.id), Fix(unit.lat, unit.lon, unit.position_at, e.actor, e.ts),
+                                bool(unit.suspect))
 
 
 def _unit_status(p: Picture, e: Event) -> None:
@@ -382,3 +394,4 @@ _HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
 }
 _HANDLERS.update(DRONE_HANDLERS)
 _HANDLERS.update(DEVICE_HANDLERS)
+_HANDLERS.update(SECURITY_HANDLERS)
