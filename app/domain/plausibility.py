@@ -28,8 +28,10 @@ TELEPORT_M = 1000.0
 FUTURE_S = 5.0
 #: A fix older than the track's last by more than this is a replay, not a datagram overtaken in flight.
 REPLAY_S = 30.0
-#: Two devices reporting one unit within this time: an identity clash.
+#: Two devices reporting one unit within this time, this far apart: an identity clash. (Two devices on one
+#: vehicle, a TAK phone and an AVL box, agree on where it is.)
 CLASH_S = 60.0
+CLASH_M = 200.0
 #: Report-rate window and the most fixes one track may send in it (the simulator sends one every 2 s; a
 #: fast AVL box one a second).
 RATE_WINDOW_S = 10.0
@@ -123,9 +125,11 @@ def check(track: Track | None, fix: Fix, limits: Limits) -> Finding | None:
         return None
     if (fix.source != track.source and fix.source.startswith(DEVICE_PREFIX)
             and track.source.startswith(DEVICE_PREFIX) and fix.received - track.received < CLASH_S):
-        return Finding("identity_clash", {"other_device": track.source, "other_lat": track.lat,
-                                          "other_lon": track.lon, "apart_s": round(fix.received - track.received, 1),
-                                          "distance_m": round(_distance(track, fix))})
+        apart = _distance(track, fix)
+        if apart > CLASH_M:
+            return Finding("identity_clash", {"other_device": track.source, "other_lat": track.lat,
+                                              "other_lon": track.lon, "distance_m": round(apart),
+                                              "apart_s": round(fix.received - track.received, 1)})
     if fix.received - track.window_at < RATE_WINDOW_S and track.window_count >= MAX_FIXES_PER_WINDOW:
         return Finding("report_rate", {"fixes": track.window_count + 1, "window_s": RATE_WINDOW_S,
                                        "limit": MAX_FIXES_PER_WINDOW})

@@ -145,11 +145,12 @@ def test_a_flood_of_fixes_is_a_report_rate_anomaly(world: World) -> None:
 def test_one_unit_reported_by_two_devices_is_an_identity_clash(world: World) -> None:
     track = Track(world)
     track.fix(0, 0)
-    events = track.fix(2, 10, OTHER)
+    assert rule_of(track.fix(2, 10, OTHER)) is None  # a second box on the same engine agrees on where it is
+    events = track.fix(4, 600)  # ... then the first puts it 600 m away
     assert rule_of(events) == "identity_clash"
-    assert alerts(events)[0].data["evidence"]["other_device"] == "device:MODEM-1"
+    assert alerts(events)[0].data["evidence"]["other_device"] == "device:MODEM-2"
     # A device that takes over long after the other fell silent is not a clash (a replaced modem).
-    assert rule_of(track.fix(200, 20, MODEM)) is None
+    assert rule_of(track.fix(200, 1500, OTHER)) is None
 
 
 def test_cad_on_scene_while_the_gps_is_far_away(world: World) -> None:
