@@ -33,7 +33,7 @@ from app.domain.lifecycle import (
 )
 from app.domain.location import PRECISIONS
 from app.domain.picture import Picture, viewer_of
-from app.domain.plausibility import Finding, Fix, check, is_replay, limits_of
+from app.domain.plausibility import Finding, Fix, check, is_device, is_replay, is_sybil, limits_of
 from app.domain.security_alerts import alert_drafts
 from app.domain.visibility import RESTRICTED_TO
 
@@ -119,6 +119,8 @@ class _Context:
                    drone: str | None = None) -> list[Draft]:
         """A position's event (`draft`, with lat, lon, t) after intrusion detection: marked `suspect` with the
         rule it breaks, followed by a `security.alert` (see `app.domain.plausibility`)."""
+        if not is_device(self.actor.user):
+            return [draft]  # people and signed-in feeds are trusted accounts; their times are often the hub's
         d = draft.data
         fix = Fix(d["lat"], d["lon"], d["t"], self.actor.user, self.now, reported_speed)
         finding = check(self.picture.tracks.get(key), fix, limits_of(kind))
@@ -132,7 +134,7 @@ class _Context:
         """The alert for a fix older than the track's last by more than a datagram's delay (none if the
         track raised it lately): the fix is not applied, whatever comes back."""
         finding = is_replay(self.picture.tracks.get(key), t)
-        if finding is None:
+        if finding is None or not is_device(self.actor.user):
             return []
         return self.security_alert(finding, {"lat": lat, "lon": lon, "t": t}, unit=unit, drone=drone)
 
@@ -284,7 +286,12 @@ def _register_unit(cx: _Context, a: c.RegisterUnit) -> list[Draft]:
                             "station": _text(a.station, "station", MAX_SHORT_TEXT, required=False)}
     if a.lat is not None or a.lon is not None:
         data["lat"], data["lon"] = check_lat_lon(a.lat, a.lon)  # type: ignore[arg-type]
-    return [Draft(ev.UNIT_REGISTERED, data)]
+    sybil = is_sybil(cx.picture.registrars.get(cx.actor.user), cx.now) if is_device(cx.actor.user) else None
+    if sybil is None:
+        return [Draft(ev.UNIT_REGISTERED, data)]
+    data["suspect"] = sybil.rule
+    return [Draft(ev.UNIT_REGISTERED, data), *cx.security_alert(sybil, {"lat": a.lat, "lon": a.lon, "t": cx.now},
+                                                                unit=unit_id)]
 
 
 def _retire_unit(cx: _Context, a: c.RetireUnit) -> list[Draft]:

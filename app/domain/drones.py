@@ -157,7 +157,8 @@ def _telemetry(p: Picture, e: Event) -> None:
     drone.telemetry_at = t
     drone.suspect = d.get("suspect", "")
     key = track_key(drone.id)
-    p.tracks[key] = advance(p.tracks.get(key), Fix(d["lat"], d["lon"], t, e.actor, e.ts), bool(drone.suspect))
+    fix = Fix(d["lat"], d["lon"], t, e.actor, e.ts, d.get("speed"))
+    p.tracks[key] = advance(p.tracks.get(key), fix, bool(drone.suspect))
     drone.track.append((t, d["lat"], d["lon"]))
     if len(drone.track) > TRACK_KEPT:
         del drone.track[: len(drone.track) - TRACK_KEPT]

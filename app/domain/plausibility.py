@@ -42,6 +42,19 @@ MIN_SEGMENT_S = 1.0
 MAX_SEGMENT_S = 10.0
 #: A reported speed this much above what the fixes show (or above the kind's maximum) is tampered with.
 SPEED_CLAIM_MARGIN_MS = 25.0
+#: Two fixes that both say the unit stands still (reported speed under `STILL_MS`) yet lie this far apart:
+#: the position was moved under it (an offset injected while parked, where the time between fixes is long).
+STILL_MS = 1.0
+STANDING_JUMP_M = 150.0
+#: A unit that keeps claiming speed (at least `MOVING_MS`) while its fixes stay put (within `JITTER_M`) for
+#: this much claimed distance: its position is stale or frozen.
+MOVING_MS = 3.0
+FROZEN_M = 200.0
+#: A device registering more new units than this within the window (its TAK server forwarding callsigns it
+#: may report for, but nobody has seen yet) is making up identities: a Sybil attack. A new device forwarding
+#: a fleet raises this once, at installation.
+SYBIL_WINDOW_S = 600.0
+SYBIL_COUNT = 10
 #: The prefix of a field device's actor in the log (`app.hub.gateway.device_actor`).
 DEVICE_PREFIX = "device:"
 
@@ -54,16 +67,18 @@ class Limits:
     max_accel: float
 
 
-_ROAD = Limits(70.0, 12.0)  # a patrol car on a motorway (250 km/h); above 1 g no wheeled vehicle keeps up
-_HEAVY = Limits(40.0, 12.0)  # fire apparatus (144 km/h)
+# Accelerations are judged between two segments' average speeds, from fixes with jitter, so the limit is
+# 2 g (no road vehicle brakes or pulls away at that) rather than the 0.5-1 g vehicles really do.
+_ROAD = Limits(70.0, 20.0)  # a patrol car on a motorway (250 km/h)
+_HEAVY = Limits(40.0, 20.0)  # fire apparatus (144 km/h)
 #: Unit and drone kind -> its limits; unknown kinds get `_ROAD`.
 LIMITS: dict[str, Limits] = {
     "engine": _HEAVY, "ladder": _HEAVY, "rescue": _HEAVY, "hazmat": _HEAVY,
-    "fire_command": Limits(55.0, 12.0), "ambulance": Limits(55.0, 12.0), "medic": Limits(55.0, 12.0),
-    "ems_command": Limits(55.0, 12.0), "patrol": _ROAD, "k9": _ROAD, "police_command": _ROAD,
-    "boat": Limits(30.0, 8.0),
-    "drone": Limits(40.0, 20.0), "multirotor": Limits(40.0, 20.0), "vtol": Limits(60.0, 20.0),
-    "fixed_wing": Limits(80.0, 20.0), "tethered": Limits(5.0, 10.0),
+    "fire_command": Limits(55.0, 20.0), "ambulance": Limits(55.0, 20.0), "medic": Limits(55.0, 20.0),
+    "ems_command": Limits(55.0, 20.0), "patrol": _ROAD, "k9": _ROAD, "police_command": _ROAD,
+    "boat": Limits(30.0, 10.0),
+    "drone": Limits(40.0, 30.0), "multirotor": Limits(40.0, 30.0), "vtol": Limits(60.0, 30.0),
+    "fixed_wing": Limits(80.0, 30.0), "tethered": Limits(5.0, 10.0),
 }
 
 
@@ -82,8 +97,11 @@ class Track:
     source: str  # who sent it (`device:<id>`, or a feed or person)
     received: float  # when the hub took it
     speed: float | None = None  # over ground between the last two fixes, m/s (jitter taken off)
+    segment_s: float = 0.0  # the time between the last two fixes, over which `speed` is the average
     window_at: float = 0.0  # start of the report-rate window (hub time)
     window_count: int = 0
+    reported_speed: float | None = None  # the speed the last fix itself reported
+    claimed_m: float = 0.0  # distance claimed by reported speeds while the fixes stayed put
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +124,12 @@ class Finding:
     evidence: dict[str, Any]
 
 
+def is_device(actor: str) -> bool:
+    """Whether an actor is a field device: intrusion detection judges the fixes of field devices only (people
+    and feeds signed in over the websocket are accounts the control room trusts)."""
+    return actor.startswith(DEVICE_PREFIX)
+
+
 def is_replay(track: Track | None, t: float) -> Finding | None:
     """A fix older than the track's last by more than `REPLAY_S` (the rules refuse any fix not newer, so this
     one is never applied; it is reported)."""
@@ -123,8 +147,7 @@ def check(track: Track | None, fix: Fix, limits: Limits) -> Finding | None:
         return Finding("speed_claim", {"reported_ms": fix.reported_speed, "limit_ms": limits.max_speed})
     if track is None:
         return None
-    if (fix.source != track.source and fix.source.startswith(DEVICE_PREFIX)
-            and track.source.startswith(DEVICE_PREFIX) and fix.received - track.received < CLASH_S):
+    if fix.source != track.source and is_device(track.source) and fix.received - track.received < CLASH_S:
         apart = _distance(track, fix)
         if apart > CLASH_M:
             return Finding("identity_clash", {"other_device": track.source, "other_lat": track.lat,
@@ -150,17 +173,36 @@ def _motion(track: Track, fix: Fix, limits: Limits) -> Finding | None:
                 "limit_ms": limits.max_speed, "from_lat": track.lat, "from_lon": track.lon}
     if speed > limits.max_speed:
         return Finding("teleport" if distance >= TELEPORT_M else "speed", evidence)
-    if track.speed is not None and MIN_SEGMENT_S <= dt <= MAX_SEGMENT_S:
-        accel = abs(speed - track.speed) / dt
+    if track.speed is not None and MIN_SEGMENT_S <= dt <= MAX_SEGMENT_S \
+            and MIN_SEGMENT_S <= track.segment_s <= MAX_SEGMENT_S:
+        # Two average speeds, one per segment: they are the speeds at the segments' middles.
+        accel = abs(speed - track.speed) / ((dt + track.segment_s) / 2)
         if accel > limits.max_accel:
             return Finding("acceleration", {**evidence, "previous_ms": round(track.speed, 1),
                                             "accel_ms2": round(accel, 1), "limit_ms2": limits.max_accel})
-    if fix.reported_speed is not None and dt >= MIN_SEGMENT_S:
+    if fix.reported_speed is None:
+        return None
+    if dt >= MIN_SEGMENT_S:
         most = (distance + JITTER_M) / dt
         if fix.reported_speed > most + SPEED_CLAIM_MARGIN_MS:
             return Finding("speed_claim", {**evidence, "reported_ms": fix.reported_speed,
                                            "shown_at_most_ms": round(most, 1)})
+    if (distance > STANDING_JUMP_M and fix.reported_speed < STILL_MS and track.reported_speed is not None
+            and track.reported_speed < STILL_MS):
+        return Finding("standing_jump", {**evidence, "reported_ms": fix.reported_speed})
+    claimed = _claimed(track, fix, distance)
+    if claimed > FROZEN_M:
+        return Finding("frozen", {**evidence, "reported_ms": fix.reported_speed, "claimed_m": round(claimed)})
     return None
+
+
+def _claimed(track: Track, fix: Fix, distance: float) -> float:
+    """The distance the reported speeds claim since the fixes last moved (0 once they move or stop claiming).
+    A fix's speed is what it was at that instant, so it counts for at most `MAX_SEGMENT_S` (a unit that just
+    pulled out after a long stand has not claimed the whole stand)."""
+    if distance > JITTER_M or fix.reported_speed is None or fix.reported_speed < MOVING_MS:
+        return 0.0
+    return track.claimed_m + fix.reported_speed * min(MAX_SEGMENT_S, max(0.0, fix.t - track.t))
 
 
 def advance(track: Track | None, fix: Fix, suspect: bool = False) -> Track:
@@ -168,11 +210,39 @@ def advance(track: Track | None, fix: Fix, suspect: bool = False) -> Track:
     moved is doubted once, not for ever; the speed of a jump to or from a suspect fix is not kept, so the next
     fix is not also judged against it (as an acceleration)."""
     if track is None:
-        return Track(fix.lat, fix.lon, fix.t, fix.source, fix.received, None, fix.received, 1)
+        return Track(fix.lat, fix.lon, fix.t, fix.source, fix.received, None, 0.0, fix.received, 1,
+                     fix.reported_speed)
     dt = fix.t - track.t
-    speed = None if suspect or dt <= 0 else max(0.0, _distance(track, fix) - JITTER_M) / dt
+    distance = _distance(track, fix)
+    speed = None if suspect or dt <= 0 else max(0.0, distance - JITTER_M) / dt
     if fix.received - track.window_at < RATE_WINDOW_S:
         window_at, count = track.window_at, track.window_count + 1
     else:
         window_at, count = fix.received, 1
-    return Track(fix.lat, fix.lon, fix.t, fix.source, fix.received, speed, window_at, count)
+    # A frozen track stays where it froze (its anchor), so the claimed distance keeps adding up.
+    claimed = _claimed(track, fix, distance)
+    lat, lon = (track.lat, track.lon) if claimed > 0 else (fix.lat, fix.lon)
+    return Track(lat, lon, fix.t, fix.source, fix.received, speed, max(dt, 0.0), window_at, count,
+                 fix.reported_speed, claimed)
+
+
+@dataclass(slots=True)
+class Registrar:
+    """How many units one device registered lately (for the Sybil rule)."""
+
+    window_at: float  # hub time the window started
+    count: int
+
+
+def is_sybil(registrar: Registrar | None, now: float) -> Finding | None:
+    """A device registering one unit too many within `SYBIL_WINDOW_S`."""
+    if registrar is None or now - registrar.window_at >= SYBIL_WINDOW_S or registrar.count < SYBIL_COUNT:
+        return None
+    return Finding("sybil", {"new_units": registrar.count + 1, "window_s": SYBIL_WINDOW_S, "limit": SYBIL_COUNT})
+
+
+def registered(registrar: Registrar | None, now: float) -> Registrar:
+    """The registrar after the device registered one more unit at `now` (the fold's step)."""
+    if registrar is None or now - registrar.window_at >= SYBIL_WINDOW_S:
+        return Registrar(now, 1)
+    return Registrar(registrar.window_at, registrar.count + 1)

@@ -51,17 +51,20 @@ class SecurityLog:
     """The alerts a supervisor's picture holds, and when each track last raised each rule."""
 
     alerts: dict[str, SecurityAlert] = field(default_factory=dict)
-    last_raised: dict[str, float] = field(default_factory=dict)  # "unit:E1 teleport" -> hub time
+    last_raised: dict[str, float] = field(default_factory=dict)  # "unit:E1 teleport" -> hub time (`_repeat_key`)
 
 
-def _track_key(unit: str | None, drone: str | None) -> str:
-    return f"unit:{unit}" if unit is not None else f"drone:{drone}"
+def _repeat_key(rule: str, device: str, unit: str | None, drone: str | None) -> str:
+    """What one alert per `ALERT_EVERY_S` is counted by: the track, or for made-up units the device."""
+    if rule == "sybil":
+        return f"{device} {rule}"
+    return f"unit:{unit} {rule}" if unit is not None else f"drone:{drone} {rule}"
 
 
 def alert_drafts(picture: Picture, finding: Finding, *, device: str, at: float, now: float,
                  unit: str | None = None, drone: str | None = None) -> list[Draft]:
     """The `security.alert` to log for a finding, or nothing if the track raised this rule lately."""
-    last = picture.security.last_raised.get(f"{_track_key(unit, drone)} {finding.rule}")
+    last = picture.security.last_raised.get(_repeat_key(finding.rule, device, unit, drone))
     if last is not None and now - last < ALERT_EVERY_S:
         return []
     data = {"id": picture.next_id("SA"), "rule": finding.rule, "device": device, "unit": unit, "drone": drone,
@@ -76,7 +79,7 @@ def _raised(p: Picture, e: Event) -> None:
     log.alerts[d["id"]] = SecurityAlert(id=d["id"], rule=d["rule"], device=d["device"], unit=d.get("unit"),
                                         drone=d.get("drone"), evidence=dict(d.get("evidence", {})), at=d["at"],
                                         raised_at=e.ts)
-    log.last_raised[f"{_track_key(d.get('unit'), d.get('drone'))} {d['rule']}"] = e.ts
+    log.last_raised[_repeat_key(d["rule"], d["device"], d.get("unit"), d.get("drone"))] = e.ts
     if len(log.alerts) > ALERTS_KEPT:
         del log.alerts[next(iter(log.alerts))]
     if len(log.last_raised) > 4 * ALERTS_KEPT:

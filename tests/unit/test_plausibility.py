@@ -101,7 +101,7 @@ def test_an_impossible_change_of_speed_is_suspect(world: World) -> None:
     track = Track(world, "P1", Actor("device:TAK", Role.FEED, "police"))
     track.fix(0, 0)
     track.fix(2, 60)  # 15 m/s once jitter is taken off
-    assert rule_of(track.fix(4, 60 + 2 * 45 + 30)) == "acceleration"  # 45 m/s two seconds later: 15 m/s²
+    assert rule_of(track.fix(4, 60 + 2 * 58 + 30)) == "acceleration"  # 58 m/s two seconds later: 21.5 m/s²
     assert world.picture.units["P1"].suspect == "acceleration"
 
 
@@ -113,6 +113,39 @@ def test_a_reported_speed_the_fixes_do_not_show_is_suspect(world: World) -> None
     engine = Track(world)
     engine.fix(0, 0)
     assert rule_of(engine.fix(2, 60, speed=45.0)) == "speed_claim"  # faster than any engine drives
+
+
+def test_a_standing_unit_whose_fix_moves_is_suspect(world: World) -> None:
+    track = Track(world)
+    track.fix(0, 0, speed=0.0)
+    assert rule_of(track.fix(60, 25, speed=0.0)) is None  # jitter
+    assert rule_of(track.fix(120, 400, speed=0.0)) == "standing_jump"  # 375 m while standing: an injected offset
+    assert rule_of(track.fix(180, 420, speed=8.0)) is None  # driving off is not
+    assert rule_of(track.fix(240, 1000, speed=0.0)) is None  # nor is stopping somewhere else
+
+
+def test_a_position_that_stays_put_while_the_speed_says_driving_is_frozen(world: World) -> None:
+    track = Track(world)
+    track.fix(0, 0, speed=15.0)
+    rules = [rule_of(track.fix(2.0 * k, 10.0 * (k % 2), speed=15.0)) for k in range(1, 8)]
+    assert rules == [None] * 6 + ["frozen"]  # 210 m claimed in 14 s, yet it never left the spot
+    assert rule_of(track.fix(30, 300, speed=15.0)) is None  # moving again
+
+
+def test_a_device_making_up_many_units_is_a_sybil_attack(world: World) -> None:
+    tak = Actor("device:POLICE-TAK", Role.FEED, "police")
+    made = [world.do(tak, "unit.register", c.RegisterUnit(f"X{k}", "police", "patrol")) for k in range(12)]
+    assert [rule_of(events) for events in made] == [None] * 10 + ["sybil", None]  # once per device a minute
+    assert alerts(made[10])[0].data["device"] == "device:POLICE-TAK"
+    assert world.picture.units["X10"].suspect == "sybil" and world.picture.units["X9"].suspect == ""
+    # A person (or a signed-in feed) registering a fleet is not a device making things up.
+    assert all(rule_of(world.do(FEED, "unit.register", c.RegisterUnit(f"Y{k}", "police", "patrol"))) is None
+               for k in range(12))
+
+
+def test_positions_from_people_and_signed_in_feeds_are_not_judged(world: World) -> None:
+    world.do(FIRE, "unit.position", c.ReportPosition("E1", LAT, LON))
+    assert alerts(world.do(FIRE, "unit.position", c.ReportPosition("E1", north(5000), LON))) == []
 
 
 def test_a_fix_from_the_future_is_suspect(world: World) -> None:
