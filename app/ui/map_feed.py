@@ -22,7 +22,8 @@ LOOK_KEPT_AFTER_ACK_S = 600.0
 def unit_dicts(picture: Picture) -> dict[str, dict[str, Any]]:
     """Units with a position, as the map takes them."""
     return {u.id: {"id": u.id, "callsign": u.id, "agency": u.agency, "kind": u.kind, "status": u.status.value,
-                   "lat": u.lat, "lon": u.lon, "heading": u.heading, "speed": u.speed, "incident": u.incident}
+                   "lat": u.lat, "lon": u.lon, "heading": u.heading, "speed": u.speed, "incident": u.incident,
+                   "suspect": u.suspect}
             for u in picture.units.values() if u.lat is not None and u.lon is not None}
 
 
