@@ -49,14 +49,18 @@ def start_scenario(url: str, seed: int, speed: float, stop: threading.Event,
 
     from app.sim.drone_flight import DroneFlightConfig
     from app.sim.runner import run_scenario
+    from app.sim.scenario import ATTACK_AT, ScenarioConfig
 
     async def play() -> None:
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True).start()
         drone = DroneFlightConfig(mavlink_port=mavlink_port, operator="pilot1") if mavlink_port else None
+        # The fleet reports over the field transports, and one unit's device is spoofed now and then, so the
+        # Security panel shows what intrusion detection finds.
+        attack = ScenarioConfig(spoof_at=ATTACK_AT) if feeds is not None else None
         await run_scenario(url, "demo-feed", DEMO_PASSWORD, seed=seed, speed=speed, stop=done,
-                           dispatcher=("demo-sim", DEMO_PASSWORD), drone=drone, feeds=feeds)
+                           dispatcher=("demo-sim", DEMO_PASSWORD), drone=drone, feeds=feeds, config=attack)
 
     thread = threading.Thread(target=lambda: asyncio.run(play()), name="wf-demo-scenario", daemon=True)
     thread.start()

@@ -176,8 +176,10 @@ class Shift:
     def _rewrite(self, attack: Attack, device: Actor, fix: dict[str, Any], received: float
                  ) -> list[tuple[Actor, dict[str, Any], float]]:
         kind, rng = attack.kind, attack.rng
+        if kind == "stale_data":
+            return []  # the device sends only its stale fix now (`_injected`)
         if attack.began is None and kind in ("fixed_position", "constant_offset", "random_offsets",
-                                             "speed_tampering", "stale_data"):
+                                             "speed_tampering"):
             attack.began = received
         if kind == "fixed_position":
             if attack.point is None:
@@ -189,10 +191,6 @@ class Shift:
             fix["lat"], fix["lon"] = moved(fix["lat"], fix["lon"], rng.uniform(200, 1000), rng.uniform(0, 2 * math.pi))
         elif kind == "speed_tampering":
             fix["speed"] = round(rng.uniform(60, 120), 1)
-        elif kind == "stale_data":
-            if attack.frozen is None:
-                attack.frozen = dict(fix)
-            fix = {**attack.frozen, "t": fix["t"]}
         return [(device, fix, received)]
 
     def _start_attacks(self, t: float) -> None:
@@ -228,6 +226,12 @@ class Shift:
                 if captured:
                     old = captured[attack.rng.randrange(len(captured))]
                     out.append((base, 0, device, "unit.position", dict(old)))
+            elif attack.kind == "stale_data" and int(t) % 2 == 0:
+                # The device repeats the fix it had when the attack began (speed and all), every 2 s.
+                if attack.frozen is None and self.history[attack.unit]:
+                    attack.frozen = dict(self.history[attack.unit][-1])
+                if attack.frozen is not None:
+                    out.append((base, 0, device, "unit.position", {**attack.frozen, "t": round(base, 3)}))
             elif attack.kind == "flooding":
                 for k in range(20):
                     fix = {"unit": attack.unit, "lat": unit.lat, "lon": unit.lon,

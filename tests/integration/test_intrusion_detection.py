@@ -14,10 +14,18 @@ import pytest
 
 from app.client.connection import CommandRefused, HubClient
 from app.feeds.cot import encode_position
+from app.feeds.nmea import DeviceMap
+from app.hub.server import Hub
+from app.sim.field import FeedPorts, avl_device_map
+from app.sim.fleet import plan_fleet
+from app.sim.map import FallbackMap
+from app.sim.runner import run_scenario
+from app.sim.scenario import ScenarioConfig
 from app.store.log import LogReader
 from tests.integration.conftest import HubProcess, free_port, make_accounts
 from tests.integration.devices import register_device
-from tests.integration.waiting import signed_in
+from tests.integration.test_sim_hub import FEED, PASSWORD, SUPERVISOR, make_db
+from tests.integration.waiting import signed_in, until
 
 M_PER_DEG = 111_195.0
 
@@ -115,3 +123,39 @@ def test_a_teleport_and_an_impossible_speed_alert_supervisors_only(cot_hub: CotH
         assert all(e.audience == ["security"] for e in logged)
 
     asyncio.run(scenario())
+
+
+def test_the_simulators_attack_is_found_over_the_field_transports(tmp_path: Path) -> None:
+    """`watchfloor sim --attack` (and the demo): one unit's device sends a spoofed fix; the hub raises one
+    teleport alert for it, and the clean traffic around it raises nothing."""
+    db = make_db(tmp_path / "sim.db")
+    quiet = ScenarioConfig(calls_per_hour=0, first_call_at=None, duplicate_at=None, malformed_at=None,
+                           flood_at=None, spoof_at=2.0)
+
+    async def main() -> None:
+        hub = Hub(db)
+        port = await hub.start()
+        ports = await hub.start_feeds(cot_port=0, cot_udp_port=0, nmea_port=0,
+                                      device_map=DeviceMap(avl_device_map(plan_fleet(12, FallbackMap()))))
+        try:
+            stats = await run_scenario(f"ws://127.0.0.1:{port}", FEED, PASSWORD, dispatcher=(SUPERVISOR, PASSWORD),
+                                       map_=FallbackMap(), units=12, duration=6, config=quiet,
+                                       feeds=FeedPorts.of_gateway("127.0.0.1", ports))
+            await until(lambda: hub.feeds.feed("cot").accepted + hub.feeds.feed("nmea").accepted
+                        >= stats.sent["unit.position"], timeout=30)
+            await hub.feeds.flush()
+            assert hub.sequencer is not None
+            await hub.sequencer.drain()
+        finally:
+            await hub.close()
+
+    asyncio.run(main())
+    reader = LogReader(db)
+    try:
+        alerts = list(reader.iter_events(kinds=("security.alert",)))
+        suspect = [e for e in reader.iter_events(kinds=("unit.position",)) if e.data.get("suspect")]
+    finally:
+        reader.close()
+    assert [(a.data["rule"], a.data["device"].startswith("device:SIM-")) for a in alerts] == [("teleport", True)]
+    assert alerts[0].data["evidence"]["distance_m"] == pytest.approx(5000, abs=20)
+    assert suspect[0].data["unit"] == alerts[0].data["unit"]
