@@ -121,6 +121,7 @@ class TriageDesk(QObject):
                     f"Security alert {d['id']}: {d['rule'].replace('_', ' ')} for {d.get('unit') or d.get('drone')} "
                     f"from {d['device']} (Ctrl+F11)", 10000)
                 self.window.sound.play()
+                self.window.docks["security"].raise_()  # in front of Feeds and Devices, whose tab it shares
                 continue
             if event.kind != ev.CANDIDATE_CREATED or event.ts < self.window.started_at - 2:
                 continue

@@ -259,7 +259,7 @@ class Shift:
         kind = {"police": "patrol", "fire": "engine", "medical": "ambulance"}[agency]
         attack.began = base
         for k in range(20):
-            callsign = f"S{attack.start:.0f}X{k}"[:16]
+            callsign = f"SYB{self.attacks.index(attack)}X{k}"
             attack.sybils.append(callsign)
             self.apply(device, "unit.register", {"id": callsign, "agency": agency, "kind": kind}, base + 0.01 * k)
             point = moved(lat, lon, attack.rng.uniform(0, 80), attack.rng.uniform(0, 2 * math.pi))
