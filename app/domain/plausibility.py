@@ -21,6 +21,10 @@ from app.domain.geo import fast_distance_m
 #: How far a still receiver's fixes wander (GPS jitter, and rounding to 6 decimals): distance under this
 #: between two fixes is not counted as motion.
 JITTER_M = 30.0
+#: How far off a fix's own time may be: many receivers stamp whole seconds (NMEA), others the moment they
+#: send rather than the fix. It is added to the time between two fixes before a speed is computed, so two
+#: fixes a fraction of a second apart do not make a parked unit a rocket.
+TIME_JITTER_S = 1.0
 #: A jump at least this long that no vehicle of the kind could have made is a teleport (or a sudden
 #: appearance far from the last fix, after a gap), rather than speeding.
 TELEPORT_M = 1000.0
@@ -163,12 +167,17 @@ def _distance(track: Track, fix: Fix) -> float:
     return fast_distance_m((track.lat, track.lon), (fix.lat, fix.lon))
 
 
+def _speed(distance: float, dt: float) -> float:
+    """The least speed that covers `distance` in `dt`, jitter in place and time allowed for."""
+    return max(0.0, distance - JITTER_M) / (dt + TIME_JITTER_S)
+
+
 def _motion(track: Track, fix: Fix, limits: Limits) -> Finding | None:
     dt = fix.t - track.t
     if dt <= 0:
         return None
     distance = _distance(track, fix)
-    speed = max(0.0, distance - JITTER_M) / dt
+    speed = _speed(distance, dt)
     evidence = {"distance_m": round(distance), "dt_s": round(dt, 3), "speed_ms": round(speed, 1),
                 "limit_ms": limits.max_speed, "from_lat": track.lat, "from_lon": track.lon}
     if speed > limits.max_speed:
@@ -198,9 +207,10 @@ def _motion(track: Track, fix: Fix, limits: Limits) -> Finding | None:
 
 def _claimed(track: Track, fix: Fix, distance: float) -> float:
     """The distance the reported speeds claim since the fixes last moved (0 once they move or stop claiming).
-    A fix's speed is what it was at that instant, so it counts for at most `MAX_SEGMENT_S` (a unit that just
-    pulled out after a long stand has not claimed the whole stand)."""
-    if distance > JITTER_M or fix.reported_speed is None or fix.reported_speed < MOVING_MS:
+    A segment counts only when the fixes at both its ends claim speed (a unit that reports its first fix as it
+    pulls out, from where it stood, has claimed nothing yet), and for at most `MAX_SEGMENT_S`."""
+    if distance > JITTER_M or fix.reported_speed is None or fix.reported_speed < MOVING_MS \
+            or track.reported_speed is None or track.reported_speed < MOVING_MS:
         return 0.0
     return track.claimed_m + fix.reported_speed * min(MAX_SEGMENT_S, max(0.0, fix.t - track.t))
 
@@ -214,7 +224,7 @@ def advance(track: Track | None, fix: Fix, suspect: bool = False) -> Track:
                      fix.reported_speed)
     dt = fix.t - track.t
     distance = _distance(track, fix)
-    speed = None if suspect or dt <= 0 else max(0.0, distance - JITTER_M) / dt
+    speed = None if suspect or dt <= 0 else _speed(distance, dt)
     if fix.received - track.window_at < RATE_WINDOW_S:
         window_at, count = track.window_at, track.window_count + 1
     else:
