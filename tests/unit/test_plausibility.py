@@ -224,6 +224,18 @@ def test_drone_telemetry_is_checked_against_its_kind(world: World) -> None:
     assert world.picture.drones["UAV1"].suspect == "teleport"
 
 
+def test_cot_and_mavlink_disagreeing_about_one_drone_is_an_identity_clash(world: World) -> None:
+    world.do(FEED, "drone.register", c.RegisterDrone("UAV1", "police", "multirotor"))
+    autopilot, ground_station = DRONE_LINK, Actor("device:POLICE-GCS", Role.FEED, "police")
+    start = world.now
+    world.do(autopilot, "drone.telemetry", c.ReportDroneTelemetry("UAV1", LAT, LON, t=start))
+    assert alerts(world.do(ground_station, "drone.telemetry",
+                           c.ReportDroneTelemetry("UAV1", north(20), LON, t=start + 1))) == []  # they agree
+    events = world.do(autopilot, "drone.telemetry", c.ReportDroneTelemetry("UAV1", north(900), LON, t=start + 3))
+    assert rule_of(events) == "identity_clash"
+    assert alerts(events)[0].data["evidence"]["other_device"] == "device:POLICE-GCS"
+
+
 def test_only_supervisors_see_and_acknowledge_alerts(world: World) -> None:
     track = Track(world)
     track.fix(0, 0)
