@@ -39,25 +39,31 @@ from app.domain.visibility import RESTRICTED_TO
 
 
 def decide(picture: Picture, actor: Actor, name: str, args: Any, now: float,
-           agencies: frozenset[str] | None = None) -> list[Draft]:
+           agencies: frozenset[str] | None = None, judge_fixes: bool = True) -> list[Draft]:
     """Check `args` of command `name` against the picture and the actor's rights; return the events.
 
-    `agencies` are the agency codes the hub knows (to refuse aid requests to nobody). Raises `Refusal`.
+    `agencies` are the agency codes the hub knows (to refuse aid requests to nobody). Without `judge_fixes`
+    intrusion detection raises nothing (a sped-up simulation, whose units outrun their fix times).
+    Raises `Refusal`.
     """
     check_role(actor, name)
     handler = _RULES[name]
-    return handler(_Context(picture, actor, now, agencies), args)
+    return handler(_Context(picture, actor, now, agencies, judge_fixes), args)
 
 
 class _Context:
-    __slots__ = ("actor", "agencies", "now", "picture", "viewer")
+    __slots__ = ("actor", "agencies", "judge_fixes", "judged", "now", "picture", "viewer")
 
-    def __init__(self, picture: Picture, actor: Actor, now: float, agencies: frozenset[str] | None) -> None:
+    def __init__(self, picture: Picture, actor: Actor, now: float, agencies: frozenset[str] | None,
+                 judge_fixes: bool = True) -> None:
         self.picture = picture
         self.actor = actor
         self.now = now
         self.agencies = agencies
         self.viewer = viewer_of(actor)
+        #: Whether intrusion detection runs (the hub may turn it off), and judges this actor's fixes (a device's).
+        self.judge_fixes = judge_fixes
+        self.judged = judge_fixes and is_device(actor.user)
 
     def incident(self, incident_id: str) -> Incident:
         incident = self.picture.incidents.get(str(incident_id))
@@ -119,7 +125,7 @@ class _Context:
                    drone: str | None = None) -> list[Draft]:
         """A position's event (`draft`, with lat, lon, t) after intrusion detection: marked `suspect` with the
         rule it breaks, followed by a `security.alert` (see `app.domain.plausibility`)."""
-        if not is_device(self.actor.user):
+        if not self.judged:
             return [draft]  # people and signed-in feeds are trusted accounts; their times are often the hub's
         d = draft.data
         fix = Fix(d["lat"], d["lon"], d["t"], self.actor.user, self.now, reported_speed)
@@ -134,7 +140,7 @@ class _Context:
         """The alert for a fix older than the track's last by more than a datagram's delay (none if the
         track raised it lately): the fix is not applied, whatever comes back."""
         finding = is_replay(self.picture.tracks.get(key), t)
-        if finding is None or not is_device(self.actor.user):
+        if finding is None or not self.judged:
             return []
         return self.security_alert(finding, {"lat": lat, "lon": lon, "t": t}, unit=unit, drone=drone)
 
@@ -286,7 +292,7 @@ def _register_unit(cx: _Context, a: c.RegisterUnit) -> list[Draft]:
                             "station": _text(a.station, "station", MAX_SHORT_TEXT, required=False)}
     if a.lat is not None or a.lon is not None:
         data["lat"], data["lon"] = check_lat_lon(a.lat, a.lon)  # type: ignore[arg-type]
-    sybil = is_sybil(cx.picture.registrars.get(cx.actor.user), cx.now) if is_device(cx.actor.user) else None
+    sybil = is_sybil(cx.picture.registrars.get(cx.actor.user), cx.now) if cx.judged else None
     if sybil is None:
         return [Draft(ev.UNIT_REGISTERED, data)]
     data["suspect"] = sybil.rule
@@ -371,6 +377,8 @@ ON_SCENE_FIX_AGE_S = 300.0
 
 def _on_scene_far(cx: _Context, unit: Unit, status: UnitStatus, incident: Incident | None) -> list[Draft]:
     """Cross-source disagreement: CAD puts the unit on scene, its own recent fix puts it far away."""
+    if not cx.judge_fixes:
+        return []
     track = cx.picture.tracks.get(unit.id)
     if status != UnitStatus.ON_SCENE or incident is None or track is None \
             or cx.now - track.received > ON_SCENE_FIX_AGE_S:

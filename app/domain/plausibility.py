@@ -36,10 +36,10 @@ REPLAY_S = 30.0
 #: vehicle, a TAK phone and an AVL box, agree on where it is.)
 CLASH_S = 60.0
 CLASH_M = 200.0
-#: Report-rate window and the most fixes one track may send in it (the simulator sends one every 2 s; a
-#: fast AVL box one a second).
+#: Report-rate window. The most fixes one track may send in it is its kind's `Limits.max_fixes`: 30 for
+#: vehicles (the simulator sends one every 2 s; a fast AVL box one a second), 300 for drones (autopilots
+#: send MAVLink positions at 4-10 Hz, and KLV comes with the video).
 RATE_WINDOW_S = 10.0
-MAX_FIXES_PER_WINDOW = 30
 #: Acceleration and reported-speed checks use segments at least this long (shorter ones are all jitter).
 MIN_SEGMENT_S = 1.0
 #: Acceleration is judged only over segments no longer than this (over a longer one anything averages out).
@@ -65,10 +65,12 @@ DEVICE_PREFIX = "device:"
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What a kind of vehicle can do: top speed (m/s) and acceleration or braking (m/s²)."""
+    """What a kind of vehicle can do: top speed (m/s) and acceleration or braking (m/s²); and the most fixes
+    its devices send in `RATE_WINDOW_S`."""
 
     max_speed: float
     max_accel: float
+    max_fixes: int = 30
 
 
 # Accelerations are judged between two segments' average speeds, from fixes with jitter, so the limit is
@@ -81,8 +83,8 @@ LIMITS: dict[str, Limits] = {
     "fire_command": Limits(55.0, 20.0), "ambulance": Limits(55.0, 20.0), "medic": Limits(55.0, 20.0),
     "ems_command": Limits(55.0, 20.0), "patrol": _ROAD, "k9": _ROAD, "police_command": _ROAD,
     "boat": Limits(30.0, 10.0),
-    "drone": Limits(40.0, 30.0), "multirotor": Limits(40.0, 30.0), "vtol": Limits(60.0, 30.0),
-    "fixed_wing": Limits(80.0, 30.0), "tethered": Limits(5.0, 10.0),
+    "drone": Limits(40.0, 30.0, 300), "multirotor": Limits(40.0, 30.0, 300), "vtol": Limits(60.0, 30.0, 300),
+    "fixed_wing": Limits(80.0, 30.0, 300), "tethered": Limits(5.0, 10.0, 300),
 }
 
 
@@ -157,9 +159,9 @@ def check(track: Track | None, fix: Fix, limits: Limits) -> Finding | None:
             return Finding("identity_clash", {"other_device": track.source, "other_lat": track.lat,
                                               "other_lon": track.lon, "distance_m": round(apart),
                                               "apart_s": round(fix.received - track.received, 1)})
-    if fix.received - track.window_at < RATE_WINDOW_S and track.window_count >= MAX_FIXES_PER_WINDOW:
+    if fix.received - track.window_at < RATE_WINDOW_S and track.window_count >= limits.max_fixes:
         return Finding("report_rate", {"fixes": track.window_count + 1, "window_s": RATE_WINDOW_S,
-                                       "limit": MAX_FIXES_PER_WINDOW})
+                                       "limit": limits.max_fixes})
     return _motion(track, fix, limits)
 
 

@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print the NMEA device map of a fleet of --units (JSON, for `watchfloor hub "
                              "--nmea-devices`) and exit")
     parser.add_argument("--attack", action="store_true",
-                        help="inject a spoofed fix (a 5 km teleport) from a unit's device at 90 s and every 15 "
+                        help="inject a spoofed fix (a 5 km teleport) from a unit's device at 30 s and every 15 "
                              "minutes after, for intrusion detection to find (with --transport field)")
     parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default WARNING)")
 

@@ -68,7 +68,7 @@ class SimCommand:
 
 
 #: When `watchfloor sim --attack` (and the demo) send the first spoofed fix, simulated seconds.
-ATTACK_AT = 90.0
+ATTACK_AT = 30.0
 
 
 @dataclass(slots=True)

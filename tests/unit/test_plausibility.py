@@ -8,6 +8,7 @@ import pytest
 
 from app.domain import commands as c
 from app.domain.agencies import Actor, Role
+from app.domain.decide import decide
 from app.domain.events import Event
 from app.domain.picture import Picture, Viewer
 from app.domain.security_alerts import ALERT_EVERY_S
@@ -156,6 +157,14 @@ def test_a_device_making_up_many_units_is_a_sybil_attack(world: World) -> None:
                for k in range(12))
 
 
+def test_a_hub_may_turn_detection_off(world: World) -> None:
+    start = world.now
+    world.do(MODEM, "unit.position", c.ReportPosition("E1", LAT, LON, t=start))
+    drafts = decide(world.picture, MODEM, "unit.position", c.ReportPosition("E1", north(5000), LON, t=start + 1),
+                    start + 1, judge_fixes=False)
+    assert [d.kind for d in drafts] == ["unit.position"] and "suspect" not in drafts[0].data
+
+
 def test_positions_from_people_and_signed_in_feeds_are_not_judged(world: World) -> None:
     world.do(FIRE, "unit.position", c.ReportPosition("E1", LAT, LON))
     assert alerts(world.do(FIRE, "unit.position", c.ReportPosition("E1", north(5000), LON))) == []
@@ -222,6 +231,10 @@ def test_drone_telemetry_is_checked_against_its_kind(world: World) -> None:
     events = world.do(DRONE_LINK, "drone.telemetry", c.ReportDroneTelemetry("UAV1", north(3000), LON, t=start + 2))
     assert rule_of(events) == "teleport" and alerts(events)[0].data["drone"] == "UAV1"
     assert world.picture.drones["UAV1"].suspect == "teleport"
+    for k in range(1, 61):  # an autopilot at 10 Hz, flying at 10 m/s: no flood for a drone
+        world.now = start + 2 + 0.1 * k - 1
+        assert alerts(world.do(DRONE_LINK, "drone.telemetry", c.ReportDroneTelemetry(
+            "UAV1", north(3000 + k), LON, t=start + 2 + 0.1 * k))) == []
 
 
 def test_cot_and_mavlink_disagreeing_about_one_drone_is_an_identity_clash(world: World) -> None:
