@@ -14,7 +14,9 @@ spreads them), received up to 50 ms later, with GPS noise (sigma 4 m) that the s
    a random time on a unit of its own; per type the share detected (a `security.alert` naming the victim, or
    a fix or unit of the attack marked suspect, during the attack or 10 s after) and the time from the first
    malicious fix to that (p50, p95).
-3. The cost per position: `check` + `advance` alone, and the whole `unit.position` rule plus fold.
+   What each attack does is in docs/security.md ("Intrusion detection", "Measured"); misses are listed.
+3. The cost per position: `check` + `advance` alone, and the whole `unit.position` rule plus fold, from a
+   device (judged) and from a signed-in feed (not judged).
 """
 
 from __future__ import annotations
