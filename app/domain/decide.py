@@ -145,11 +145,12 @@ class _Context:
         return self.security_alert(finding, {"lat": lat, "lon": lon, "t": t}, unit=unit, drone=drone)
 
     def security_alert(self, finding: Finding, fix: dict[str, Any], unit: str | None = None,
-                       drone: str | None = None) -> list[Draft]:
-        """A `security.alert` for `finding` about a fix sent by this actor (see `alert_drafts`)."""
+                       drone: str | None = None, device: str | None = None) -> list[Draft]:
+        """A `security.alert` for `finding` about a fix sent by `device` (default: this actor; see
+        `alert_drafts`)."""
         evidence = {**finding.evidence, "lat": fix["lat"], "lon": fix["lon"]}
-        return alert_drafts(self.picture, Finding(finding.rule, evidence), device=self.actor.user, at=fix["t"],
-                            now=self.now, unit=unit, drone=drone)
+        return alert_drafts(self.picture, Finding(finding.rule, evidence), device=device or self.actor.user,
+                            at=fix["t"], now=self.now, unit=unit, drone=drone)
 
     def rule(self, name: str, args: Any) -> list[Draft]:
         """Another command's rule, in this context: for commands built on others (candidate.accept)."""
@@ -387,8 +388,9 @@ def _on_scene_far(cx: _Context, unit: Unit, status: UnitStatus, incident: Incide
     if distance <= ON_SCENE_FAR_M:
         return []
     finding = Finding("on_scene_far", {"incident": incident.id, "distance_m": round(distance),
-                                       "limit_m": ON_SCENE_FAR_M, "fix_t": track.t, "fix_device": track.source})
-    return cx.security_alert(finding, {"lat": track.lat, "lon": track.lon, "t": track.t}, unit=unit.id)
+                                       "limit_m": ON_SCENE_FAR_M, "on_scene_by": cx.actor.user})
+    return cx.security_alert(finding, {"lat": track.lat, "lon": track.lon, "t": track.t}, unit=unit.id,
+                             device=track.source)
 
 
 def _report_position(cx: _Context, a: c.ReportPosition) -> list[Draft]:

@@ -217,6 +217,8 @@ def test_cad_on_scene_while_the_gps_is_far_away(world: World) -> None:
     events = world.do(FIRE, "unit.status", c.SetUnitStatus("E1", "on_scene"))
     assert events[0].kind == "unit.status" and rule_of(events) == "on_scene_far"
     assert alerts(events)[0].data["evidence"]["distance_m"] == pytest.approx(5000, abs=2)
+    assert alerts(events)[0].data["device"] == "device:MODEM-1"  # the GPS that disagrees; CAD is the person
+    assert alerts(events)[0].data["evidence"]["on_scene_by"] == "f1"
     # Close enough: no alert.
     world.do(FIRE, "unit.assign", c.AssignUnit("E2", incident))
     world.do(FIRE, "unit.status", c.SetUnitStatus("E2", "en_route"))
