@@ -47,6 +47,8 @@ ALLOWED: dict[str, frozenset[Role]] = {
     # Field devices are registered and revoked by supervisors only: a device writes to the map.
     "device.register": frozenset({S}),
     "device.revoke": frozenset({S}),
+    # Intrusion-detection findings go to supervisors only, and they acknowledge them.
+    "security.acknowledge": frozenset({S}),
     # Not a hub command: the console's Review menu (replay, timelines, figures, exports of the log file).
     "review.open": frozenset({S}),
 }

@@ -330,6 +330,14 @@ class RevokeDevice:
     reason: str = ""
 
 
+@dataclass(slots=True)
+class AcknowledgeSecurityAlert:
+    """A supervisor has seen a security alert (and says what was done about it)."""
+
+    alert: str
+    note: str = ""
+
+
 #: Command name on the wire -> its arguments.
 COMMANDS: dict[str, type] = {
     "incident.create": CreateIncident,
@@ -369,4 +377,5 @@ COMMANDS: dict[str, type] = {
     "camera.register": RegisterCamera,
     "camera.report": ReportCamera,
     "camera.retire": RetireCamera,
+    "security.acknowledge": AcknowledgeSecurityAlert,
 }

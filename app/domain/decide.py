@@ -23,7 +23,7 @@ from app.domain.checks import check_text as _text
 from app.domain.entities import ALERT_VALUES, Incident, IncidentStatus, Unit, UnitStatus
 from app.domain.errors import Refusal
 from app.domain.events import Draft
-from app.domain.geo import check_lat_lon, check_polygon
+from app.domain.geo import check_lat_lon, check_polygon, fast_distance_m
 from app.domain.incident_types import INCIDENT_TYPES
 from app.domain.lifecycle import (
     INCIDENT_MANUAL,
@@ -33,29 +33,37 @@ from app.domain.lifecycle import (
 )
 from app.domain.location import PRECISIONS
 from app.domain.picture import Picture, viewer_of
+from app.domain.plausibility import Finding, Fix, check, is_device, is_replay, is_sybil, limits_of
+from app.domain.security_alerts import alert_drafts
 from app.domain.visibility import RESTRICTED_TO
 
 
 def decide(picture: Picture, actor: Actor, name: str, args: Any, now: float,
-           agencies: frozenset[str] | None = None) -> list[Draft]:
+           agencies: frozenset[str] | None = None, judge_fixes: bool = True) -> list[Draft]:
     """Check `args` of command `name` against the picture and the actor's rights; return the events.
 
-    `agencies` are the agency codes the hub knows (to refuse aid requests to nobody). Raises `Refusal`.
+    `agencies` are the agency codes the hub knows (to refuse aid requests to nobody). Without `judge_fixes`
+    intrusion detection raises nothing (a sped-up simulation, whose units outrun their fix times).
+    Raises `Refusal`.
     """
     check_role(actor, name)
     handler = _RULES[name]
-    return handler(_Context(picture, actor, now, agencies), args)
+    return handler(_Context(picture, actor, now, agencies, judge_fixes), args)
 
 
 class _Context:
-    __slots__ = ("actor", "agencies", "now", "picture", "viewer")
+    __slots__ = ("actor", "agencies", "judge_fixes", "judged", "now", "picture", "viewer")
 
-    def __init__(self, picture: Picture, actor: Actor, now: float, agencies: frozenset[str] | None) -> None:
+    def __init__(self, picture: Picture, actor: Actor, now: float, agencies: frozenset[str] | None,
+                 judge_fixes: bool = True) -> None:
         self.picture = picture
         self.actor = actor
         self.now = now
         self.agencies = agencies
         self.viewer = viewer_of(actor)
+        #: Whether intrusion detection runs (the hub may turn it off), and judges this actor's fixes (a device's).
+        self.judge_fixes = judge_fixes
+        self.judged = judge_fixes and is_device(actor.user)
 
     def incident(self, incident_id: str) -> Incident:
         incident = self.picture.incidents.get(str(incident_id))
@@ -112,6 +120,37 @@ class _Context:
         if incident is None or not incident.restricted:
             return data
         return {**data, RESTRICTED_TO: sorted({*incident.agencies, *([joining] if joining else [])})}
+
+    def fix_drafts(self, draft: Draft, key: str, kind: str, reported_speed: float | None, unit: str | None = None,
+                   drone: str | None = None) -> list[Draft]:
+        """A position's event (`draft`, with lat, lon, t) after intrusion detection: marked `suspect` with the
+        rule it breaks, followed by a `security.alert` (see `app.domain.plausibility`)."""
+        if not self.judged:
+            return [draft]  # people and signed-in feeds are trusted accounts; their times are often the hub's
+        d = draft.data
+        fix = Fix(d["lat"], d["lon"], d["t"], self.actor.user, self.now, reported_speed)
+        finding = check(self.picture.tracks.get(key), fix, limits_of(kind))
+        if finding is None:
+            return [draft]
+        d["suspect"] = finding.rule
+        return [draft, *self.security_alert(finding, d, unit=unit, drone=drone)]
+
+    def replayed(self, key: str, lat: float, lon: float, t: float, unit: str | None = None,
+                 drone: str | None = None) -> list[Draft]:
+        """The alert for a fix older than the track's last by more than a datagram's delay (none if the
+        track raised it lately): the fix is not applied, whatever comes back."""
+        finding = is_replay(self.picture.tracks.get(key), t)
+        if finding is None or not self.judged:
+            return []
+        return self.security_alert(finding, {"lat": lat, "lon": lon, "t": t}, unit=unit, drone=drone)
+
+    def security_alert(self, finding: Finding, fix: dict[str, Any], unit: str | None = None,
+                       drone: str | None = None, device: str | None = None) -> list[Draft]:
+        """A `security.alert` for `finding` about a fix sent by `device` (default: this actor; see
+        `alert_drafts`)."""
+        evidence = {**finding.evidence, "lat": fix["lat"], "lon": fix["lon"]}
+        return alert_drafts(self.picture, Finding(finding.rule, evidence), device=device or self.actor.user,
+                            at=fix["t"], now=self.now, unit=unit, drone=drone)
 
     def rule(self, name: str, args: Any) -> list[Draft]:
         """Another command's rule, in this context: for commands built on others (candidate.accept)."""
@@ -254,7 +293,12 @@ def _register_unit(cx: _Context, a: c.RegisterUnit) -> list[Draft]:
                             "station": _text(a.station, "station", MAX_SHORT_TEXT, required=False)}
     if a.lat is not None or a.lon is not None:
         data["lat"], data["lon"] = check_lat_lon(a.lat, a.lon)  # type: ignore[arg-type]
-    return [Draft(ev.UNIT_REGISTERED, data)]
+    sybil = is_sybil(cx.picture.registrars.get(cx.actor.user), cx.now) if cx.judged else None
+    if sybil is None:
+        return [Draft(ev.UNIT_REGISTERED, data)]
+    data["suspect"] = sybil.rule
+    return [Draft(ev.UNIT_REGISTERED, data), *cx.security_alert(sybil, {"lat": a.lat, "lon": a.lon, "t": cx.now},
+                                                                unit=unit_id)]
 
 
 def _retire_unit(cx: _Context, a: c.RetireUnit) -> list[Draft]:
@@ -315,7 +359,7 @@ def _set_unit_status(cx: _Context, a: c.SetUnitStatus) -> list[Draft]:
         raise Refusal("bad_transition", f"unit {unit.id} cannot go from {unit.status} to {status}")
     incident = cx.picture.incidents.get(unit.incident) if unit.incident else None
     data = {"unit": unit.id, "status": status.value, "previous": unit.status.value, "incident": unit.incident}
-    drafts = [Draft(ev.UNIT_STATUS, cx.naming(data, incident))]
+    drafts = [Draft(ev.UNIT_STATUS, cx.naming(data, incident)), *_on_scene_far(cx, unit, status, incident)]
     if incident is not None:
         drafts += _drive_incident(cx, incident, status)
         # The last unit cancelled before anyone arrived puts the call back in the queue as new.
@@ -326,11 +370,37 @@ def _set_unit_status(cx: _Context, a: c.SetUnitStatus) -> list[Draft]:
     return drafts
 
 
+#: A unit said to be on scene whose recent fix is further than this from the incident: CAD and GPS disagree.
+ON_SCENE_FAR_M = 1000.0
+#: A fix older than this says nothing about where the unit is now.
+ON_SCENE_FIX_AGE_S = 300.0
+
+
+def _on_scene_far(cx: _Context, unit: Unit, status: UnitStatus, incident: Incident | None) -> list[Draft]:
+    """Cross-source disagreement: CAD puts the unit on scene, its own recent fix puts it far away."""
+    if not cx.judge_fixes:
+        return []
+    track = cx.picture.tracks.get(unit.id)
+    if status != UnitStatus.ON_SCENE or incident is None or track is None \
+            or cx.now - track.received > ON_SCENE_FIX_AGE_S:
+        return []
+    distance = fast_distance_m((track.lat, track.lon), (incident.lat, incident.lon))
+    if distance <= ON_SCENE_FAR_M:
+        return []
+    finding = Finding("on_scene_far", {"incident": incident.id, "distance_m": round(distance),
+                                       "limit_m": ON_SCENE_FAR_M, "on_scene_by": cx.actor.user})
+    return cx.security_alert(finding, {"lat": track.lat, "lon": track.lon, "t": track.t}, unit=unit.id,
+                             device=track.source)
+
+
 def _report_position(cx: _Context, a: c.ReportPosition) -> list[Draft]:
     unit = cx.own_unit(a.unit)
     lat, lon = check_lat_lon(a.lat, a.lon)
     t = cx.now if a.t is None else check_time(a.t, cx.now, f"position of {unit.id}")
     if unit.position_at is not None and t <= unit.position_at:
+        replay = cx.replayed(unit.id, lat, lon, t, unit=unit.id)
+        if replay:
+            return replay
         raise Refusal("stale_position", f"position of {unit.id} at {t} is not newer than {unit.position_at}")
     data: dict[str, Any] = {"unit": unit.id, "lat": lat, "lon": lon, "t": t}
     if a.heading is not None:
@@ -341,7 +411,7 @@ def _report_position(cx: _Context, a: c.ReportPosition) -> list[Draft]:
         if not (math.isfinite(a.speed) and 0 <= a.speed < 400):
             raise Refusal("bad_speed", f"speed must be 0..400 m/s, got {a.speed}")
         data["speed"] = float(a.speed)
-    return [Draft(ev.UNIT_POSITION, data)]
+    return cx.fix_drafts(Draft(ev.UNIT_POSITION, data), unit.id, unit.kind, data.get("speed"), unit=unit.id)
 
 
 def _request_aid(cx: _Context, a: c.RequestAid) -> list[Draft]:
@@ -499,3 +569,4 @@ _RULES: dict[str, Callable[[_Context, Any], list[Draft]]] = {
 from app.domain import camera_rules as _camera_rules  # noqa: E402,F401
 from app.domain import device_rules as _device_rules  # noqa: E402,F401
 from app.domain import drone_rules as _drone_rules  # noqa: E402,F401
+from app.domain import security_rules as _security_rules  # noqa: E402,F401

@@ -19,7 +19,7 @@ from app.domain.agencies import Role
 from app.domain.authority import acts_for
 from app.domain.checks import check_time, check_video_url
 from app.domain.decide import _RULES, MAX_SHORT_TEXT, _Context, _text
-from app.domain.drones import Drone
+from app.domain.drones import Drone, track_key
 from app.domain.entities import Incident
 from app.domain.errors import Refusal
 from app.domain.events import Draft
@@ -86,6 +86,9 @@ def _telemetry(cx: _Context, a: c.ReportDroneTelemetry) -> list[Draft]:
     lat, lon = check_lat_lon(a.lat, a.lon)
     t = cx.now if a.t is None else check_time(a.t, cx.now, f"telemetry of {drone.id}")
     if drone.telemetry_at is not None and t <= drone.telemetry_at:
+        replay = cx.replayed(track_key(drone.id), lat, lon, t, drone=drone.id)
+        if replay:
+            return replay
         raise Refusal("stale_position", f"telemetry of {drone.id} at {t} is not newer than {drone.telemetry_at}")
     data: dict[str, Any] = {"drone": drone.id, "lat": lat, "lon": lon, "t": t}
     for name, (low, high, code) in TELEMETRY_RANGES.items():
@@ -99,7 +102,8 @@ def _telemetry(cx: _Context, a: c.ReportDroneTelemetry) -> list[Draft]:
         if len(a.footprint) > MAX_FOOTPRINT_POINTS or any(len(p) != 2 for p in a.footprint):
             raise Refusal("bad_geometry", f"a footprint is 3 to {MAX_FOOTPRINT_POINTS} [lat, lon] points")
         data["footprint"] = [list(p) for p in check_polygon(a.footprint)]
-    return [Draft(ev.DRONE_TELEMETRY, data)]
+    return cx.fix_drafts(Draft(ev.DRONE_TELEMETRY, data), track_key(drone.id), drone.kind, data.get("speed"),
+                         drone=drone.id)
 
 
 def _link(cx: _Context, a: c.SetDroneLink) -> list[Draft]:

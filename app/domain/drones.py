@@ -17,6 +17,7 @@ from shapely.geometry import Point, Polygon
 from app.domain import events as ev
 from app.domain.events import Event
 from app.domain.footprint import camera_footprint
+from app.domain.plausibility import Fix, advance
 
 if TYPE_CHECKING:
     from app.domain.picture import Picture
@@ -85,6 +86,7 @@ class Drone:
     footprint_given: bool = False  # True: from the drone's own metadata (KLV corners); False: computed here
     footprint_at: float | None = None
     telemetry_at: float | None = None
+    suspect: str = ""  # the intrusion-detection rule that doubts the current position ("" when believed)
     track: list[tuple[float, float, float]] = field(default_factory=list)  # (t, lat, lon), oldest first
     look: LookRequest | None = None
 
@@ -134,6 +136,12 @@ def _registered(p: Picture, e: Event) -> None:
 
 def _retired(p: Picture, e: Event) -> None:
     p.drones.pop(e.data["drone"], None)
+    p.tracks.pop(track_key(e.data["drone"]), None)
+
+
+def track_key(drone_id: str) -> str:
+    """A drone's key in `Picture.tracks` (units are keyed by their callsign)."""
+    return f"drone:{drone_id}"
 
 
 def _telemetry(p: Picture, e: Event) -> None:
@@ -147,6 +155,10 @@ def _telemetry(p: Picture, e: Event) -> None:
         if name in d:
             setattr(drone, name, d[name])
     drone.telemetry_at = t
+    drone.suspect = d.get("suspect", "")
+    key = track_key(drone.id)
+    fix = Fix(d["lat"], d["lon"], t, e.actor, e.ts, d.get("speed"))
+    p.tracks[key] = advance(p.tracks.get(key), fix, bool(drone.suspect))
     drone.track.append((t, d["lat"], d["lon"]))
     if len(drone.track) > TRACK_KEPT:
         del drone.track[: len(drone.track) - TRACK_KEPT]

@@ -102,6 +102,7 @@ class Unit:
     heading: float | None = None
     speed: float | None = None
     position_at: float | None = None
+    suspect: str = ""  # the intrusion-detection rule that doubts the current position ("" when believed)
 
 
 @dataclass(slots=True)

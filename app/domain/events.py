@@ -74,3 +74,6 @@ CAMERA_REPORTED = "camera.reported"
 CAMERA_RETIRED = "camera.retired"
 DEVICE_REGISTERED = "device.registered"
 DEVICE_REVOKED = "device.revoked"
+#: Intrusion detection found a suspect fix (supervisors only: app.domain.security_alerts).
+SECURITY_ALERT = "security.alert"
+SECURITY_ACKNOWLEDGED = "security.acknowledged"

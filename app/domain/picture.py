@@ -32,6 +32,8 @@ from app.domain.entities import (
     incident_from_wire,
 )
 from app.domain.events import Event
+from app.domain.plausibility import Fix, Registrar, Track, advance, is_device, registered
+from app.domain.security_alerts import SECURITY_HANDLERS, SecurityLog
 
 T = TypeVar("T")
 
@@ -76,6 +78,12 @@ class Picture:
     candidates: dict[str, triage.Candidate] = field(default_factory=dict)  # reports in triage (app.domain.triage)
     #: Registered field devices, revoked ones included (app.domain.devices).
     devices: dict[str, Device] = field(default_factory=dict)
+    #: Each unit's ("E1") and drone's ("drone:UAV1") last fix, for intrusion detection (app.domain.plausibility).
+    tracks: dict[str, Track] = field(default_factory=dict)
+    #: Units each field device registered lately (the Sybil rule, app.domain.plausibility).
+    registrars: dict[str, Registrar] = field(default_factory=dict)
+    #: Security alerts (supervisors' pictures only).
+    security: SecurityLog = field(default_factory=SecurityLog)
 
     def next_id(self, prefix: str) -> str:
         """The id the next item with this prefix gets, e.g. "AR-3" (counted by the fold)."""
@@ -140,6 +148,9 @@ class Picture:
             counters=dict(self.counters),
             candidates=triage.visible_candidates(self, viewer),
             devices={k: d for k, d in self.devices.items() if viewer.may_see([d.agency])},
+            tracks=dict(self.tracks),
+            registrars=dict(self.registrars),
+            security=self.security if viewer.supervisor else SecurityLog(),
         )
         return copy
 
@@ -179,11 +190,15 @@ def _unit_registered(p: Picture, e: Event) -> None:
         id=d["id"], agency=d["agency"], kind=d["kind"], station=d.get("station", ""),
         status=UnitStatus(d.get("status", UnitStatus.AVAILABLE)), status_at=e.ts,
         lat=d.get("lat"), lon=d.get("lon"), position_at=e.ts if d.get("lat") is not None else None,
+        suspect=d.get("suspect", ""),
     )
+    if is_device(e.actor):
+        p.registrars[e.actor] = registered(p.registrars.get(e.actor), e.ts)
 
 
 def _unit_retired(p: Picture, e: Event) -> None:
     p.units.pop(e.data["unit"], None)
+    p.tracks.pop(e.data["unit"], None)
 
 
 def _unit_position(p: Picture, e: Event) -> None:
@@ -194,6 +209,9 @@ def _unit_position(p: Picture, e: Event) -> None:
     unit.lat, unit.lon = d["lat"], d["lon"]
     unit.heading, unit.speed = d.get("heading"), d.get("speed")
     unit.position_at = d.get("t", e.ts)
+    unit.suspect = d.get("suspect", "")
+    fix = Fix(unit.lat, unit.lon, unit.position_at, e.actor, e.ts, unit.speed)
+    p.tracks[unit.id] = advance(p.tracks.get(unit.id), fix, bool(unit.suspect))
 
 
 def _unit_status(p: Picture, e: Event) -> None:
@@ -386,3 +404,4 @@ _HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
 _HANDLERS.update(DRONE_HANDLERS)
 _HANDLERS.update(CAMERA_HANDLERS)
 _HANDLERS.update(DEVICE_HANDLERS)
+_HANDLERS.update(SECURITY_HANDLERS)

@@ -116,8 +116,9 @@ class Sequencer:
 
     def __init__(self, log_: EventLog, picture: Picture, known_commands: RecentCommands,
                  publish: Callable[[list[Event]], None], clock: Callable[[], float],
-                 agencies: frozenset[str], snapshot_every: int = 5000) -> None:
+                 agencies: frozenset[str], snapshot_every: int = 5000, judge_fixes: bool = True) -> None:
         self.log = log_
+        self.judge_fixes = judge_fixes  # intrusion detection (off for a sped-up simulation: see decide)
         self.picture = picture
         self.commands = known_commands
         self.publish = publish
@@ -159,7 +160,7 @@ class Sequencer:
                 return self._answered(known)
         now = self.clock()
         try:
-            drafts = decide(self.picture, actor, name, args, now, self.agencies)
+            drafts = decide(self.picture, actor, name, args, now, self.agencies, self.judge_fixes)
         except Refusal:
             raise
         except Exception as exc:  # a rule that breaks on some input (a bug): that command only, not the connection

@@ -89,8 +89,10 @@ class Hub:
                  clock: Callable[[], float] = time.time, snapshot_every: int = 5000,
                  max_queue: int = 50_000, hello_timeout: float = 10.0,
                  checkpoint_every: float = CHECKPOINT_EVERY, sign_in: ThrottlePolicy | None = None,
-                 quarantine_budget: int = QUARANTINE_BUDGET) -> None:
+                 quarantine_budget: int = QUARANTINE_BUDGET, judge_fixes: bool = True) -> None:
         self.db_path = Path(db_path)
+        #: Intrusion detection on field devices' fixes (docs/security.md); off only for a sped-up simulation.
+        self.judge_fixes = judge_fixes
         self.agencies = dict(agencies or DEFAULT_AGENCIES)
         self.clock = clock
         self.max_queue = max_queue
@@ -128,7 +130,7 @@ class Hub:
         self._commands_reader = LogReader(self.db_path)
         known = RecentCommands(self._command_record)
         self.sequencer = Sequencer(self.log, picture, known, self.fanout.publish, self.clock,
-                                   frozenset(self.agencies))
+                                   frozenset(self.agencies), judge_fixes=self.judge_fixes)
         self._spawn(self.sequencer.run())
         for problem in self.anchor.alarms:  # raised by the check in `_recover`, before there was a writer
             self._audit("hub", "-", "audit", "alarm", problem)

@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--print-nmea-devices", action="store_true",
                         help="print the NMEA device map of a fleet of --units (JSON, for `watchfloor hub "
                              "--nmea-devices`) and exit")
+    parser.add_argument("--attack", action="store_true",
+                        help="inject a spoofed fix (a 5 km teleport) from a unit's device at 30 s and every 15 "
+                             "minutes after, for intrusion detection to find (with --transport field)")
     parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default WARNING)")
 
 
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from app.client.connection import client_tls_context
     from app.sim.map import load_map
     from app.sim.runner import run_scenario
-    from app.sim.scenario import ScenarioConfig
+    from app.sim.scenario import ATTACK_AT, ScenarioConfig
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.print_nmea_devices:
@@ -100,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         dispatcher_password = _secret(args.dispatcher_password_file, "WATCHFLOOR_DISPATCHER_PASSWORD") or password
         dispatcher = (args.dispatcher_user, dispatcher_password)
     config = ScenarioConfig(calls_per_hour=args.calls_per_hour, position_every=args.position_every,
-                            idle_position_every=args.idle_position_every)
+                            idle_position_every=args.idle_position_every, spoof_at=ATTACK_AT if args.attack else None)
     drone = None
     if args.drone_mavlink_port is not None:
         from app.sim.drone_flight import DroneFlightConfig

@@ -67,6 +67,10 @@ class SimCommand:
         return f"{self.t:.0f} {self.channel} {self.name} {args}" + (f" ->{self.ref}" if self.ref else "")
 
 
+#: When `watchfloor sim --attack` (and the demo) send the first spoofed fix, simulated seconds.
+ATTACK_AT = 30.0
+
+
 @dataclass(slots=True)
 class ScenarioConfig:
     """What kind of shift to play. Times are simulated seconds from the start; None turns an event off."""
@@ -85,6 +89,12 @@ class ScenarioConfig:
     flood_at: float | None = 300.0
     flood_lasts: float = 3600.0
     duplicate_at: float | None = 420.0
+    #: An attack for intrusion detection to find: at this time, and every `spoof_every` after, a standing
+    #: unit's device sends one spoofed fix 5 km from where the unit is (a teleport). Off by default;
+    #: `watchfloor sim --attack` and the demo turn it on. Over the field transports it raises a
+    #: `security.alert` (from the websocket it is a trusted account's fix, not judged).
+    spoof_at: float | None = None
+    spoof_every: float = 900.0
     #: Dispatchers look again for units for calls still short of them this often.
     redispatch_every: float = 30.0
     #: Paperwork between the last unit clearing and the incident being closed.
@@ -114,6 +124,7 @@ class SimUnit:
     path: Path | None = None
     travelled: float = 0.0
     speed: float = 0.0
+    reported: bool = False  # has sent a position (the hub has a track to judge a spoofed one against)
     until: float | None = None
     incident: SimIncident | None = None
     next_report: float = 0.0
@@ -274,6 +285,21 @@ class Scenario:
                                                                  "reason": "Sea level falling"}))
         if self._duplicate_due is not None and t >= self._duplicate_due:
             self._duplicate_report(t, fleet)
+        if c.spoof_at is not None and t >= c.spoof_at and (t - c.spoof_at) % c.spoof_every == 0:
+            self._spoofed_fix(t, fleet)
+
+    def _spoofed_fix(self, t: float, out: list[SimCommand]) -> None:
+        """One unit's device, spoofed, puts it 5 km north of where it stands (a unit that has reported, and
+        does not report in this tick, so the spoofed fix has a time of its own)."""
+        standing = [u for u in self.units.values() if u.reported and u.path is None
+                    and u.next_report > t + TICK_S and u.model.lat is not None]
+        if not standing:
+            return
+        unit = self.rng.choice(standing)
+        assert unit.model.lat is not None and unit.model.lon is not None
+        out.append(SimCommand(t, FLEET, "unit.position", {
+            "unit": unit.model.id, "lat": round(unit.model.lat + 5000 / 111_320.0, 6),
+            "lon": round(unit.model.lon, 6), "speed": 0.0}, report=True))
 
     def _duplicate_report(self, t: float, out: list[SimCommand]) -> None:
         """A resident reports, through the public-safety app, an incident dispatchers already have.
@@ -421,6 +447,7 @@ class Scenario:
 
     def _position(self, unit: SimUnit, t: float) -> SimCommand:
         moving = unit.path is not None
+        unit.reported = True
         unit.next_report = t + (self.config.position_every if moving else self.config.idle_position_every)
         args: dict[str, Any] = {"unit": unit.model.id, "lat": round(unit.model.lat, 6),  # type: ignore[arg-type]
                                 "lon": round(unit.model.lon, 6), "speed": unit.speed if moving else 0.0}  # type: ignore[arg-type]

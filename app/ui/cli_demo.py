@@ -49,14 +49,18 @@ def start_scenario(url: str, seed: int, speed: float, stop: threading.Event,
 
     from app.sim.drone_flight import DroneFlightConfig
     from app.sim.runner import run_scenario
+    from app.sim.scenario import ATTACK_AT, ScenarioConfig
 
     async def play() -> None:
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         threading.Thread(target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True).start()
         drone = DroneFlightConfig(mavlink_port=mavlink_port, operator="pilot1") if mavlink_port else None
+        # The fleet reports over the field transports, and one unit's device is spoofed now and then, so the
+        # Security panel shows what intrusion detection finds.
+        attack = ScenarioConfig(spoof_at=ATTACK_AT) if feeds is not None and speed == 1 else None
         await run_scenario(url, "demo-feed", DEMO_PASSWORD, seed=seed, speed=speed, stop=done,
-                           dispatcher=("demo-sim", DEMO_PASSWORD), drone=drone, feeds=feeds)
+                           dispatcher=("demo-sim", DEMO_PASSWORD), drone=drone, feeds=feeds, config=attack)
 
     thread = threading.Thread(target=lambda: asyncio.run(play()), name="wf-demo-scenario", daemon=True)
     thread.start()
@@ -90,7 +94,9 @@ def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Call
         raise SystemExit(f"watchfloor demo: {exc}") from None
     _build_city()
     app = make_app(args.theme)
-    hub = HubThread(db, port=args.port)
+    # A sped-up shift moves its units faster than their fix times allow: intrusion detection would doubt every
+    # one, so it runs only at the real pace (where the scenario's spoofed fix shows in the Security panel).
+    hub = HubThread(db, port=args.port, judge_fixes=args.speed == 1)
     for name, role, agency in DEMO_USERS:
         hub.ensure_user(name, DEMO_PASSWORD, role, agency)
     hub.start()

@@ -21,8 +21,9 @@ T = TypeVar("T")
 class HubThread:
     """Start, stop and restart a hub on 127.0.0.1 (or `host`) in a daemon thread."""
 
-    def __init__(self, db_path: str | Path, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, db_path: str | Path, host: str = "127.0.0.1", port: int = 0, judge_fixes: bool = True) -> None:
         self.db_path = Path(db_path)
+        self.judge_fixes = judge_fixes
         self.host = host
         self.port = port
         self.hub: Hub | None = None
@@ -42,7 +43,7 @@ class HubThread:
     def start(self) -> int:
         """Open the log and listen; returns the port (kept for restarts)."""
         async def start() -> int:
-            self.hub = Hub(self.db_path)
+            self.hub = Hub(self.db_path, judge_fixes=self.judge_fixes)
             return await self.hub.start(self.host, self.port)
 
         self.port = self.run(start())

@@ -379,6 +379,7 @@ class MainWindow(QMainWindow):
             self.alerts.agency = status.agency
             self.command_line.agencies = frozenset(status.agencies) or None
         self.drone_desk.set_status(status)
+        self.triage_desk.set_status(status)
         self._paint_connection()
 
     def apply_result(self, result: CommandResult) -> None:

@@ -33,7 +33,7 @@ def unit_dicts(picture: Picture) -> dict[str, dict[str, Any]]:
     """Units with a position, as the map takes them."""
     return {u.id: {"id": u.id, "callsign": u.id, "agency": u.agency, "kind": u.kind, "status": u.status.value,
                    "lat": u.lat, "lon": u.lon, "heading": u.heading, "speed": u.speed, "incident": u.incident,
-                   "fix_at": u.position_at, "fix_every": UNIT_FIX_EVERY_S}
+                   "fix_at": u.position_at, "fix_every": UNIT_FIX_EVERY_S, "suspect": u.suspect}
             for u in picture.units.values() if u.lat is not None and u.lon is not None}
 
 

@@ -167,6 +167,11 @@ class IncidentQueueModel(_KeyedModel):
         return None
 
 
+#: How the unit board marks a unit whose current position intrusion detection doubts.
+SUSPECT_MARK = "⚠"
+SUSPECT_COLOUR = "#f0883e"
+
+
 class UnitBoardModel(_KeyedModel):
     """Units grouped by agency (a header row per agency), then by id; status colour and time in status."""
 
@@ -238,11 +243,14 @@ class UnitBoardModel(_KeyedModel):
         if role == KEY_ROLE:
             return unit.id
         if role == Qt.ItemDataRole.DisplayRole:
-            return (unit.id, unit.kind.replace("_", " "), UNIT_STATUS_LABELS.get(status, status),
-                    unit.incident or "", elapsed(self.clock() - unit.status_at), unit.station)[column]
+            # A suspect position (intrusion detection doubts it) is marked, not hidden: the unit is where its
+            # device says, and nobody should believe it without a look.
+            return (unit.id + (f" {SUSPECT_MARK}" if unit.suspect else ""), unit.kind.replace("_", " "),
+                    UNIT_STATUS_LABELS.get(status, status), unit.incident or "", elapsed(self.clock() - unit.status_at),
+                    unit.station)[column]
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == 0:
-                return QBrush(QColor(agency_color(unit.agency, self.agencies)))
+                return QBrush(QColor(SUSPECT_COLOUR if unit.suspect else agency_color(unit.agency, self.agencies)))
             if column == 2:
                 return QBrush(QColor("#0d1117" if status != "out_of_service" else "#e6edf3"))
         if role == Qt.ItemDataRole.BackgroundRole and column == 2:
@@ -255,7 +263,8 @@ class UnitBoardModel(_KeyedModel):
             return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{unit.id} ({unit.agency} {unit.kind}) {status.replace('_', ' ')}" + (
-                f" on incident {unit.incident}" if unit.incident else "")
+                f" on incident {unit.incident}" if unit.incident else "") + (
+                f"; position suspect: {unit.suspect.replace('_', ' ')}" if unit.suspect else "")
         return None
 
 

@@ -1,8 +1,10 @@
-"""The triage and feeds desk of the console: the Triage, Feeds and Devices docks, their commands, queries, cues.
+"""The triage and feeds desk of the console: the Triage, Feeds, Devices and Security docks, their commands,
+queries, cues.
 
 Kept apart from `main_window.py` so the window only creates it and hands it each frame. A new report is cued
 in the status bar and by a flashing row; one that is not a likely duplicate also sounds the alert tone (a
-duplicate of a call the floor already has is not news).
+duplicate of a call the floor already has is not news). A new security finding is cued in the status bar and
+sounds the tone; the Security dock is a supervisor's only (nobody else's picture holds findings).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 
 from app.domain import events as ev
-from app.ui.bridge import Frame, QueryResult
+from app.ui.bridge import ConnectionStatus, Frame, QueryResult
 from app.ui.panels.devices import DevicesPanel
 from app.ui.panels.feeds import FeedsPanel
+from app.ui.panels.security import SecurityPanel
 from app.ui.panels.triage import FLASH_S, TriagePanel
 from app.ui.timeline import type_label
 
@@ -25,7 +28,8 @@ if TYPE_CHECKING:
 
 
 class TriageDesk(QObject):
-    """Owns the Triage panel (F10), the Feeds panel (Ctrl+F10) and the Devices panel of one console window."""
+    """Owns the Triage panel (F10), the Feeds panel (Ctrl+F10), the Devices panel and the Security panel (Ctrl+F11)
+    of one console window."""
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -40,6 +44,10 @@ class TriageDesk(QObject):
         self.devices = DevicesPanel()
         window._dock("devices", "Devices", self.devices, right)
         window.tabifyDockWidget(window.docks["feeds"], window.docks["devices"])
+        self.security = SecurityPanel()
+        window._dock("security", "Security", self.security, right)
+        window.tabifyDockWidget(window.docks["devices"], window.docks["security"])
+        window.docks["security"].hide()  # shown once the hub says the account is a supervisor's
         window.docks["alerts"].raise_()
 
         self.triage.accept.connect(self.accept)
@@ -48,12 +56,14 @@ class TriageDesk(QObject):
         self.triage.current_changed.connect(self._center)
         self.feeds.refresh_requested.connect(lambda: window.bridge.query("feeds"))
         self.devices.revoke.connect(self.revoke_device)
+        self.security.acknowledge.connect(self.acknowledge_security_alert)
         window.bridge.query_finished.connect(self._query_finished, Qt.ConnectionType.QueuedConnection)
         self.ticker = QTimer(self)  # ages tick and new rows flash
         self.ticker.setInterval(500)
         self.ticker.timeout.connect(self.triage.model.tick)
         self.ticker.start()
-        for key, slot in (("F10", self.focus_triage), ("Ctrl+F10", self.focus_feeds)):
+        for key, slot in (("F10", self.focus_triage), ("Ctrl+F10", self.focus_feeds),
+                          ("Ctrl+F11", self.focus_security)):
             shortcut = QShortcut(QKeySequence(key), window)
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
             shortcut.activated.connect(slot)
@@ -69,17 +79,50 @@ class TriageDesk(QObject):
         self.window._focus_dock("feeds", self.feeds.table)
         self.window.bridge.query("feeds")
 
+    def focus_security(self) -> None:
+        """Show the Security dock (supervisors) with the keyboard on its findings."""
+        if self.supervisor:
+            self.window._focus_dock("security", self.security.table)
+
+    @property
+    def supervisor(self) -> bool:
+        """Whether the signed-in account is a supervisor's."""
+        return self.window.status.role == "supervisor"
+
+    def set_status(self, status: ConnectionStatus) -> None:
+        """Who signed in: the Security dock is offered to supervisors only."""
+        dock = self.window.docks["security"]
+        dock.toggleViewAction().setVisible(status.role == "supervisor")
+        if status.role and status.role != "supervisor":
+            dock.hide()
+        elif status.role == "supervisor" and not self._security_shown:
+            self._security_shown = True
+            dock.show()
+
+    _security_shown = False
+
     def apply_frame(self, frame: Frame) -> None:
         """A new picture: refresh the queue, cue new reports, count the pending ones in the dock title."""
         self.triage.set_picture(frame.picture)
         self.devices.set_picture(frame.picture)
+        self.security.set_picture(frame.picture)
         if not frame.reset:
             self._cue(frame)
         pending = len(self.triage.pending())
         self.window.docks["triage"].setWindowTitle(f"Triage · {pending} pending" if pending else "Triage")
+        findings = self.security.unacknowledged()
+        self.window.docks["security"].setWindowTitle(f"Security · {findings} new" if findings else "Security")
 
     def _cue(self, frame: Frame) -> None:
         for event in frame.events:
+            if event.kind == ev.SECURITY_ALERT and event.ts >= self.window.started_at - 2:
+                d = event.data
+                self.window.statusBar().showMessage(
+                    f"Security alert {d['id']}: {d['rule'].replace('_', ' ')} for {d.get('unit') or d.get('drone')} "
+                    f"from {d['device']} (Ctrl+F11)", 10000)
+                self.window.sound.play()
+                self.window.docks["security"].raise_()  # in front of Feeds and Devices, whose tab it shares
+                continue
             if event.kind != ev.CANDIDATE_CREATED or event.ts < self.window.started_at - 2:
                 continue
             candidate = frame.picture.candidates.get(str(event.data["id"]))
@@ -123,6 +166,11 @@ class TriageDesk(QObject):
     def revoke_device(self, device_id: str, reason: str) -> None:
         """Cut a field device off (supervisors; the hub refuses anyone else)."""
         self.window.send("device.revoke", {"id": device_id, "reason": reason}, f"revoke device {device_id}")
+
+    def acknowledge_security_alert(self, alert_id: str, note: str) -> None:
+        """A supervisor has seen a finding (the hub refuses anyone else)."""
+        self.window.send("security.acknowledge", {"alert": alert_id, "note": note},
+                         f"acknowledge security alert {alert_id}")
 
     def dismiss(self, candidate_id: str, reason: str) -> None:
         """Dismiss the report with a reason."""

@@ -58,3 +58,23 @@ def test_demo_comes_up_live_as_a_police_dispatcher(qtbot, tmp_path) -> None:
 def test_console_subcommand_is_registered() -> None:
     args = build_parser(["console"]).parse_args(["console", "--url", "ws://127.0.0.1:1", "--user", "fire1"])
     assert (args.url, args.user) == ("ws://127.0.0.1:1", "fire1")
+
+
+def test_the_demo_supervisor_sees_the_simulators_spoofed_fix_in_the_security_panel(qtbot, tmp_path) -> None:
+    """At the real pace, the scenario spoofs one standing unit's device at 30 s; intrusion detection finds it
+    and the supervisor's Security panel lists it, and nothing else of the clean traffic."""
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    args = build_parser(["demo"]).parse_args(["demo", "--supervisor", "--db", str(tmp_path / "demo.db")])
+    _app, window, cleanup = start_demo(args)
+    try:
+        panel = window.triage_desk.security
+        qtbot.waitUntil(lambda: window.status.role == "supervisor", timeout=15000)
+        qtbot.waitUntil(lambda: panel.table.rowCount() >= 1, timeout=90000)
+        assert window.docks["security"].isVisible()
+        alert = next(iter(window.picture.security.alerts.values()))
+        assert alert.rule == "teleport" and alert.device.startswith("device:SIM-")
+        assert [panel.table.item(0, c).text() for c in (1, 2, 4)] == [alert.id, alert.unit, "teleport"]
+        assert {a.rule for a in window.picture.security.alerts.values()} == {"teleport"}
+    finally:
+        window.close()
+        cleanup()
