@@ -19,8 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Sign in and run the console until its window closes."""
     from app.client.connection import client_tls_context
-    from app.ui.display import display_problem
+    from app.ui.display import display_problem, quiet_environment
 
+    quiet_environment()
     problem = display_problem()
     if problem:
         print(f"watchfloor console: {problem}, so no window can open; run it on a machine with a screen (or "

@@ -144,8 +144,9 @@ def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Call
 def run(args: argparse.Namespace) -> int:
     """Run the demo until the console's window closes (or Ctrl-C), then stop the hub cleanly; headless, until
     Ctrl-C. Without a display it says what to do instead of letting Qt abort."""
-    from app.ui.display import display_problem
+    from app.ui.display import display_problem, quiet_environment
 
+    quiet_environment()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("websockets").setLevel(logging.WARNING)  # a line per connection drowns the demo's own
     if args.headless:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import signal
 import ssl
 import sys
@@ -14,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.ui.bridge import HubBridge
 from app.ui.city_services import CityServices
+from app.ui.display import quiet_environment
 from app.ui.main_window import MainWindow
 from app.ui.theme import apply_theme
 
@@ -39,16 +39,10 @@ def _qt_message(mode: QtMsgType, context: QMessageLogContext, message: str) -> N
 
 
 def quiet_libraries() -> None:
-    """Keep library noise off the terminal: Qt's own messages through `_qt_message`, Chromium's log at fatal
-    only, and VA-API's banner off (those two write to stderr themselves). Settings the user made are kept."""
+    """Keep library noise off the terminal: Qt's own messages through `_qt_message`, and the environment of
+    `quiet_environment` (which the command lines set before they import Qt at all)."""
+    quiet_environment()
     qInstallMessageHandler(_qt_message)
-    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and not flags:
-        flags = "--no-sandbox --disable-gpu"  # root (CI, containers): Chromium's sandbox refuses to run as root
-    if "--log-level" not in flags:
-        flags = f"{flags} --log-level=3".strip()
-    os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = flags
-    os.environ.setdefault("LIBVA_MESSAGING_LEVEL", "0")
 
 
 def quit_on_interrupt(app: QApplication) -> None:

@@ -1,4 +1,5 @@
-"""Is there a display Qt can open? Asked before any QApplication exists, because Qt's answer is an abort.
+"""What Qt needs from the machine, settled before Qt is imported: is there a display it can open (asked first,
+because Qt's answer is an abort), and its libraries' chatter kept off the terminal.
 
 Without a display, Qt's xcb plugin prints "could not connect to display" and a hint about libxcb-cursor0 (which
 is rarely the cause), then aborts the process (exit 134). Checking first lets `watchfloor demo` and
@@ -15,6 +16,25 @@ from pathlib import Path
 
 #: Qt platform plugins that need no window system.
 NO_WINDOW_SYSTEM = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb", "minimalegl", "vkkhrdisplay")
+
+
+#: Qt logging categories that report how Qt multimedia found the machine (no PipeWire, which FFmpeg), logged
+#: while QtMultimedia loads: before any message handler can be installed, so they are switched off by rule.
+QUIET_RULES = "qt.multimedia.symbolsresolver.warning=false;qt.multimedia.ffmpeg.info=false"
+
+
+def quiet_environment() -> None:
+    """Before Qt is imported: keep library noise off the terminal. Qt's multimedia categories by rule, Chromium's
+    log at fatal only, VA-API's banner off (both write to stderr themselves). What the user set is kept."""
+    rules = os.environ.get("QT_LOGGING_RULES")
+    os.environ["QT_LOGGING_RULES"] = f"{QUIET_RULES};{rules}" if rules else QUIET_RULES  # later rules win
+    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and not flags:
+        flags = "--no-sandbox --disable-gpu"  # root (CI, containers): Chromium's sandbox refuses to run as root
+    if "--log-level" not in flags:
+        flags = f"{flags} --log-level=3".strip()
+    os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = flags
+    os.environ.setdefault("LIBVA_MESSAGING_LEVEL", "0")
 
 
 def display_problem(environ: Mapping[str, str] | None = None, platform: str | None = None) -> str | None:
