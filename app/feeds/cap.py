@@ -11,16 +11,16 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from lxml import etree
 
 from app.feeds.common import check_lat_lon, parse_timestamp, parse_xml
 from app.feeds.errors import FeedError
+from app.shipped import shipped
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 MAX_CAP_BYTES = 512 * 1024
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "resources" / "schemas" / "CAP-v1.2.xsd"
+SCHEMA_PATH = shipped("schemas", "CAP-v1.2.xsd")
 _N = f"{{{CAP_NS}}}"
 
 LatLon = tuple[float, float]

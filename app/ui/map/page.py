@@ -7,7 +7,9 @@ from pathlib import Path
 
 import folium
 
-WEB_DIR = Path(__file__).resolve().parents[3] / "resources" / "web"
+from app.shipped import shipped
+
+WEB_DIR = shipped("web")
 
 _JS = [
     ("leaflet", "leaflet/leaflet.js"),
