@@ -43,9 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no window: the hub, the city and the live scenario only, for consoles on this or "
                              "other machines (it prints the address and the accounts); Ctrl-C stops it")
     parser.add_argument("--host", default="127.0.0.1",
-                        help="address the hub listens on (default 127.0.0.1, this machine only; 0.0.0.0 lets "
-                             "consoles on other machines in: the demo accounts' password is public, so only "
-                             "on a network you trust)")
+                        help="with --headless: address the hub listens on (default 127.0.0.1, this machine only; "
+                             "0.0.0.0 lets consoles on other machines in: the demo accounts' password is public, "
+                             "so only on a network you trust)")
 
 
 def start_scenario(url: str, seed: int, speed: float, stop: threading.Event,
@@ -122,7 +122,7 @@ def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Call
     db = _demo_log(args)
     _build_city()
     app = make_app(args.theme)
-    hub = HubThread(db, host=getattr(args, "host", "127.0.0.1"), port=args.port)
+    hub = HubThread(db, port=args.port)
     hub.start()
     feeds = hub.start_feeds(**gateway_options(ScenarioConfig().units))  # the fleet reports as in the field
     logging.getLogger("watchfloor.demo").info("demo hub at %s (log %s), feeds %s", hub.url, db, feeds)
@@ -152,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
     if args.headless:
         _say_if_no_video()
         return run_headless(args)
+    if args.host != "127.0.0.1":
+        raise SystemExit("watchfloor demo: --host goes with --headless (with a window, the demo's hub stays on "
+                         "this machine).")
     problem = display_problem()
     if problem:
         print(f"watchfloor demo: {problem}, so no window can open; run `watchfloor demo --headless` here and "

@@ -78,3 +78,38 @@ def test_headless_demo_serves_consoles_and_stops_cleanly_on_ctrl_c(tmp_path: Pat
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+#: What Qt's multimedia and WebEngine, PulseAudio, Vulkan, VA-API and Chromium print on a machine without sound,
+#: GPU or session bus (CI's): none of it may reach the demo's terminal.
+NOISE = ("qt.multimedia", "PulseAudioService", "Vulkan", "GPU vendor", "GPUInfo", "libva", ":ERROR:")
+
+
+def test_demo_window_keeps_library_noise_off_the_terminal_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    env = {**no_display_env(tmp_path), "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("QT_LOGGING_RULES", None)
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "demo", "--db", str(tmp_path / "demo.db"),
+                             "--speed", "30"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    flying = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+            if "drone UAV1 video at" in line:  # the console is up, its map and video player loaded
+                flying.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert flying.wait(90), "".join(output)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0, "".join(output)
+        noisy = [line for line in output if any(word in line for word in NOISE)]
+        assert not noisy, "".join(noisy)
+        assert "Traceback" not in "".join(output)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
