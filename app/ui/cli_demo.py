@@ -144,6 +144,14 @@ def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Call
 def run(args: argparse.Namespace) -> int:
     """Run the demo until the console's window closes (or Ctrl-C), then stop the hub cleanly; headless, until
     Ctrl-C. Without a display it says what to do instead of letting Qt abort."""
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # Ctrl-C while starting (the city's first build), before the handlers are in place
+        print("watchfloor demo: interrupted while starting.", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     from app.ui.display import display_problem, quiet_environment
 
     quiet_environment()
