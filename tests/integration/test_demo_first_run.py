@@ -35,6 +35,16 @@ def test_demo_without_a_display_says_what_to_do_in_one_sentence(tmp_path: Path) 
     assert "xcb" not in done.stderr and not (tmp_path / "demo.db").exists()  # nothing started
 
 
+def test_console_without_a_display_says_so_too(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "app.cli", "console", "--url", "ws://127.0.0.1:1", "--user",
+                           "fire1"], cwd=ROOT, env=no_display_env(tmp_path), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "watchfloor console: there is no display (DISPLAY and WAYLAND_DISPLAY are not set), so no window can "
+        "open; run it on a machine with a screen (or under `xvfb-run`)."]
+
+
 def test_headless_demo_serves_consoles_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "demo", "--headless", "--port", str(port),
