@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "console": ("app.ui.cli_console", "the control-room console, connected to a hub"),
     "replay": ("app.ui.cli_review", "supervisor review windows over a log file: replay, timelines, figures, hotspots"),
     "demo": ("app.ui.cli_demo", "a local hub, demo accounts, a live scenario and a console, in one command"),
+    "doctor": ("app.ui.doctor", "check this machine (display, Qt libraries, video, ports, city, certificates)"),
 }
 
 

@@ -13,10 +13,12 @@ apt_packages=(
   libxdamage1 libxrandr2 libxtst6 libasound2 libfontconfig1 libdbus-1-3 libpulse0 fonts-dejavu-core
   # a display for `watchfloor demo` on a headless box, and screenshots
   xvfb
+  # the demo drone's camera (and any simulated drone's): ffmpeg encodes its live H.264 stream
+  ffmpeg
 )
 if [ "$want_tests" = 1 ]; then
-  # real video streams and PDF rendering
-  apt_packages+=(ffmpeg poppler-utils)
+  # PDF rendering
+  apt_packages+=(poppler-utils)
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()

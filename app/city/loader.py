@@ -23,9 +23,10 @@ import platformdirs
 
 from app.city.gazetteer import Facility, Gazetteer
 from app.city.roads import RoadNetwork
+from app.shipped import shipped
 
 #: where the shipped extracts are in a source checkout or an installed package
-CITY_RESOURCES = Path(__file__).resolve().parents[2] / "resources" / "city"
+CITY_RESOURCES = shipped("city")
 #: shipped cities: name -> extract in CITY_RESOURCES
 SHIPPED = {
     "liechtenstein": "liechtenstein-2015.osm.pbf",

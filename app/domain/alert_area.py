@@ -106,4 +106,4 @@ def inside(alert: Alert, picture: Picture) -> Inside:
     incidents = {i.id: (i.lat, i.lon) for i in picture.incidents.values() if i.status != IncidentStatus.CLOSED}
     zones = tuple(sorted(z.id for z in picture.zones.values() if len(z.polygon) >= 3
                          and shape.intersects(Polygon([(lon, lat) for lat, lon in z.polygon]))))
-    return Inside(_covered(shape, units), _covered(shape, incidents), zones)  # type: ignore[arg-type]
+    return Inside(_covered(shape, units), _covered(shape, incidents), zones)

@@ -7,6 +7,10 @@ everything that needs the picture.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(slots=True)
@@ -339,7 +343,7 @@ class AcknowledgeSecurityAlert:
 
 
 #: Command name on the wire -> its arguments.
-COMMANDS: dict[str, type] = {
+COMMANDS: dict[str, type[DataclassInstance]] = {
     "incident.create": CreateIncident,
     "incident.update": UpdateIncident,
     "incident.status": SetIncidentStatus,

@@ -362,7 +362,7 @@ def _alert_issued(p: Picture, e: Event) -> None:
     d = e.data
     areas = [
         AlertArea(polygon=[(pt[0], pt[1]) for pt in a["polygon"]] if a.get("polygon") else None,
-                  circle=tuple(a["circle"]) if a.get("circle") else None,  # type: ignore[arg-type]
+                  circle=tuple(a["circle"]) if a.get("circle") else None,
                   desc=a.get("desc", ""))
         for a in d["areas"]
     ]

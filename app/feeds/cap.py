@@ -11,16 +11,16 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from lxml import etree
 
 from app.feeds.common import check_lat_lon, parse_timestamp, parse_xml
 from app.feeds.errors import FeedError
+from app.shipped import shipped
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 MAX_CAP_BYTES = 512 * 1024
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "resources" / "schemas" / "CAP-v1.2.xsd"
+SCHEMA_PATH = shipped("schemas", "CAP-v1.2.xsd")
 _N = f"{{{CAP_NS}}}"
 
 LatLon = tuple[float, float]
@@ -104,7 +104,7 @@ def validate_cap(data: bytes | str, *, max_bytes: int = MAX_CAP_BYTES) -> etree.
         raise FeedError("malformed_xml", str(exc)) from exc
     schema = _schema()
     if not schema.validate(doc):
-        first = schema.error_log[0]
+        first = schema.error_log[0]  # type: ignore[index]  # lxml-stubs omit _ErrorLog.__getitem__; lxml has it
         raise FeedError("schema_invalid", f"line {first.line}: {first.message}")
     return doc
 
@@ -235,7 +235,8 @@ def _fmt_num(value: float) -> str:
 
 def encode_alert(alert: CapAlert) -> bytes:
     """Serialize a CapAlert as CAP 1.2 XML that validates against the OASIS schema."""
-    root = etree.Element(f"{_N}alert", nsmap={None: CAP_NS})
+    # lxml-stubs type nsmap keys as str; lxml takes None for the default namespace (its documented form).
+    root = etree.Element(f"{_N}alert", nsmap={None: CAP_NS})  # type: ignore[dict-item]
 
     def add(parent: etree._Element, name: str, value: str | None) -> None:
         if value is not None:

@@ -67,7 +67,7 @@ def parse_xml(data: bytes | str, max_bytes: int) -> Element:
                                      forbid_external=True)
     try:
         parser.feed(raw)
-        return parser.close()  # type: ignore[no-any-return]
+        return parser.close()
     except FeedError:  # too deep
         raise
     except DefusedXmlException as exc:

@@ -204,7 +204,7 @@ def _str(obj: Mapping[str, Any], key: str, path: str, *, required: bool = False)
     value = _get(obj, key, path, str, required=required)
     if required and not value.strip():
         raise FeedError("missing_field", f"{path}.{key} is empty")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _strings(obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:

@@ -85,7 +85,7 @@ def find_imported(picture: Picture, tracking_id: str) -> str | None:
 def _type(doc: EidoIncident, override: str | None) -> str:
     for code in (override, doc.type_internal_code, doc.type_code, INCIDENT_TYPE_WATCHFLOOR.get(doc.type_code or "")):
         if code in INCIDENT_TYPES:
-            return code  # type: ignore[return-value]
+            return code
     if override is not None:
         raise FeedError("unknown_type", f"{override!r} is not a Watchfloor incident type")
     raise FeedError("unknown_type", f"EIDO incident type {doc.type_code!r} (internal {doc.type_internal_code!r}: "

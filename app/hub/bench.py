@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import statistics
 import subprocess
@@ -145,6 +146,10 @@ async def _load(send, units: list[str], rate: float, seconds: float, sample: Sam
         tick += 1
 
 
+def _connected(client: HubClient) -> bool:
+    return client.state == "connected"
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU seconds process `pid` has used so far (Linux /proc), None elsewhere."""
     try:
@@ -184,7 +189,7 @@ async def run_hub_load(args: argparse.Namespace, workdir: Path) -> Sample:
         for feed in feeds:
             feed.start()
         for feed in feeds:
-            await feed.wait_for(lambda f=feed: f.state == "connected")
+            await feed.wait_for(functools.partial(_connected, feed))
         unit_ids = [f"U{i:05d}" for i in range(args.units)]
         await asyncio.gather(*(feeds[0].command("unit.register", {"id": u, "agency": "fire", "kind": "engine"})
                                for u in unit_ids))

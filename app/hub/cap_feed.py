@@ -21,7 +21,7 @@ import logging
 import os
 import urllib.request
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -336,7 +336,7 @@ class CapPoller:
 
     # -- applying ----------------------------------------------------------------------------------------
 
-    def _apply_in_order(self, documents: list[tuple[bytes, str, Callable[[], Any]]]) -> None:
+    def _apply_in_order(self, documents: Sequence[tuple[bytes, str, Callable[[], object]]]) -> None:
         """Parse all, then apply oldest `sent` first: an index lists newest first, an Update needs its Alert.
 
         Each document stands alone (the intake refuses one that fails in a way nobody foresaw as `unreadable`),

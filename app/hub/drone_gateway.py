@@ -268,7 +268,7 @@ class DroneFeeds:
             if sensor.azimuth is not None and heading is not None:  # CoT's azimuth is a true bearing
                 values["gimbal_yaw"] = _relative(sensor.azimuth - heading)
         self._telemetry("cot", source, raw, telemetry_args(drone, event.lat, event.lon, event.time.timestamp(),
-                                                           **values), device)
+                                                           footprint=None, **values), device)
         if event.video is not None:
             self.cot_video(source, raw, drone, event.video, device)
 

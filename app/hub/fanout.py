@@ -110,7 +110,9 @@ class Subscriber:
         taken = list(itertools.islice(self.queue.items(), limit))
         for key, _ in taken:
             del self.queue[key]
-            mover = self._position_units.pop(key, None) if isinstance(key, int) else None
+            if not isinstance(key, int):
+                continue  # a reply: no fix to forget
+            mover = self._position_units.pop(key, None)
             if mover is not None:
                 del self.positions[mover]
                 self._fields.pop(key, None)

@@ -37,6 +37,7 @@ Mapping (see docs/feeds.md):
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import math
@@ -187,7 +188,7 @@ class FeedGateway:
                                    ("klv", klv_port, self._klv_datagram)):
             if port is None:
                 continue
-            transport, _ = await loop.create_datagram_endpoint(lambda h=handle: _Datagrams(h),
+            transport, _ = await loop.create_datagram_endpoint(functools.partial(_Datagrams, handle),
                                                                local_addr=(self.host, port))
             _widen_receive_buffer(transport)
             self._transports.append(transport)

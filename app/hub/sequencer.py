@@ -317,6 +317,13 @@ def _check_same(command_key: str, applied: str | None, asked: str) -> None:
 def _resend_of(first: asyncio.Future[Applied]) -> asyncio.Future[Applied]:
     """The answer to a resend of a command still on its way to the log: its seqs, once committed."""
     resend: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
-    first.add_done_callback(lambda f: resend.set_result(Applied(f.result().seqs, True))
-                            if not f.exception() else resend.set_exception(f.exception()))
+
+    def relay(f: asyncio.Future[Applied]) -> None:
+        failure = f.exception()
+        if failure is None:
+            resend.set_result(Applied(f.result().seqs, True))
+        else:
+            resend.set_exception(failure)
+
+    first.add_done_callback(relay)
     return resend

@@ -360,14 +360,15 @@ class Hub:
                 refusal = failure if isinstance(failure, Refusal) else Refusal("internal", "the hub could not "
                                                                                             "store this")
                 self.count(f"refused.{refusal.code}")
+            elif f.result().duplicate:
+                self.count("commands_duplicate")
+            if command.id is None:
+                return
+            if failure is not None:
                 frame = encode(Reject(id=command.id, code=refusal.code, message=refusal.reason))
             else:
                 applied = f.result()
-                if applied.duplicate:
-                    self.count("commands_duplicate")
                 frame = encode(Ack(id=command.id, seqs=applied.seqs, duplicate=applied.duplicate))
-            if command.id is None:
-                return
             if peer.subscriber is not None:
                 peer.subscriber.reply(frame)  # behind the events it produced
             else:

@@ -156,7 +156,8 @@ class ProtocolError(Exception):
 _client_decoder = msgspec.json.Decoder(ClientMessage)
 _hub_decoder = msgspec.json.Decoder(HubMessage)
 _type_only = msgspec.json.Decoder(dict[str, Any])
-_args_decoders = {name: msgspec.json.Decoder(cls) for name, cls in COMMANDS.items()}
+_args_decoders: dict[str, msgspec.json.Decoder[Any]] = {
+    name: msgspec.json.Decoder(cls) for name, cls in COMMANDS.items()}
 _arg_names = {name: set(cls.__dataclass_fields__) for name, cls in COMMANDS.items()}
 encoder = msgspec.json.Encoder()
 

@@ -85,7 +85,7 @@ class UserStore:
             raise ValueError(f"a password needs at least {MIN_PASSWORD} characters")
         if self.get(name) is not None:
             raise ValueError(f"user {name!r} already exists")
-        self.db["users"].insert({"name": name, "password_hash": _hasher.hash(password), "role": role.value,
+        self.db.table("users").insert({"name": name, "password_hash": _hasher.hash(password), "role": role.value,
                                  "agency": agency, "full_name": full_name, "disabled": 0,
                                  "created_at": time.time()})
         return User(name, role, agency, full_name)
@@ -107,7 +107,7 @@ class UserStore:
         """Disable (or re-enable) an account; a disabled user cannot sign in."""
         if self.get(name) is None:
             raise ValueError(f"no user {name!r}")
-        self.db["users"].update(name, {"disabled": int(disabled)})
+        self.db.table("users").update(name, {"disabled": int(disabled)})
         self._bump_generation()
 
     def set_password(self, name: str, password: str) -> None:
@@ -116,7 +116,7 @@ class UserStore:
             raise ValueError(f"a password needs at least {MIN_PASSWORD} characters")
         if self.get(name) is None:
             raise ValueError(f"no user {name!r}")
-        self.db["users"].update(name, {"password_hash": _hasher.hash(password)})
+        self.db.table("users").update(name, {"password_hash": _hasher.hash(password)})
         self._bump_generation()
 
     def _bump_generation(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,10 +19,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Sign in and run the console until its window closes."""
     from app.client.connection import client_tls_context
-    from app.ui.console_app import make_app, open_console
+    from app.ui.display import display_problem, quiet_environment
+
+    quiet_environment()
+    problem = display_problem()
+    if problem:
+        print(f"watchfloor console: {problem}, so no window can open; run it on a machine with a screen (or "
+              "under `xvfb-run`).", file=sys.stderr)
+        return 2
+    from app.ui.console_app import make_app, open_console, quit_on_interrupt
     from app.ui.dialogs import LoginDialog
 
     app = make_app(args.theme)
+    quit_on_interrupt(app)
     password = os.environ.get("WATCHFLOOR_PASSWORD", "")
     url, user = args.url, args.user
     if not (user and password):

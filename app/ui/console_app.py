@@ -4,25 +4,61 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
+import signal
 import ssl
 import sys
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QMessageLogContext, QSettings, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 from app.ui.bridge import HubBridge
 from app.ui.city_services import CityServices
+from app.ui.display import quiet_environment
 from app.ui.main_window import MainWindow
 from app.ui.theme import apply_theme
 
 log = logging.getLogger("watchfloor.console")
+qt_log = logging.getLogger("watchfloor.qt")
+
+#: What Qt's multimedia and WebEngine print on machines without sound, a GPU or a session bus (no PipeWire, no
+#: PulseAudio server, no Vulkan, no VA-API): true, harmless, and nothing a dispatcher can act on. Kept at debug.
+NOISY_CATEGORIES = ("qt.multimedia", "qt.webenginecontext", "qt.rhi")
+NOISY_MESSAGES = ("PulseAudioService:", "Failed to create Vulkan instance", "Failed to create platform Vulkan",
+                  "Unable to detect GPU vendor", "GPUInfo not initialized", "libva ")
+
+
+def _qt_message(mode: QtMsgType, context: QMessageLogContext, message: str) -> None:
+    """Qt's messages into Python's logging: library noise at debug, the rest at its own level."""
+    category = context.category or "default"
+    if category.startswith(NOISY_CATEGORIES) or message.startswith(NOISY_MESSAGES):
+        qt_log.debug("%s: %s", category, message)
+        return
+    level = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+             QtMsgType.QtWarningMsg: logging.WARNING}.get(mode, logging.ERROR)
+    qt_log.log(level, "%s: %s", category, message)
+
+
+def quiet_libraries() -> None:
+    """Keep library noise off the terminal: Qt's own messages through `_qt_message`, and the environment of
+    `quiet_environment` (which the command lines set before they import Qt at all)."""
+    quiet_environment()
+    qInstallMessageHandler(_qt_message)
+
+
+def quit_on_interrupt(app: QApplication) -> None:
+    """Ctrl-C (and SIGTERM) quit the event loop, so the caller's clean-up runs. Qt's loop is C++: Python's
+    signal handlers only run when Python gets control, so a timer hands it control a few times a second."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: app.quit())
+    ticker = QTimer(app)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(200)
 
 
 def prepare_qt() -> None:
-    """Before the QApplication exists: WebEngine flags for root/headless, and the map's URL scheme."""
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
+    """Before the QApplication exists: library noise off, WebEngine flags for root/headless, the map's URL
+    scheme."""
+    quiet_libraries()
     try:
         import app.ui.map  # noqa: F401  (registers the wf:// scheme, which must precede the QApplication)
     except ImportError as exc:

@@ -6,7 +6,9 @@ import hashlib
 from importlib.metadata import version
 from pathlib import Path
 
-WEB_DIR = Path(__file__).resolve().parents[3] / "resources" / "web"
+from app.shipped import shipped
+
+WEB_DIR = shipped("web")
 
 _JS = [
     ("leaflet", "leaflet/leaflet.js"),
