@@ -6,6 +6,7 @@ second); all actions go out as hub commands through `send`, whose outcome comes 
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Callable
@@ -47,7 +48,7 @@ from app.ui.panels.chat import ChatPanel
 from app.ui.panels.command_line import CommandLine
 from app.ui.panels.detail import IncidentDetail
 from app.ui.review.actions import install_review_menu
-from app.ui.theme import STATE_COLORS, apply_theme, current_theme
+from app.ui.theme import DEFAULT_FONT_PT, STATE_COLORS, apply_theme, current_font_pt, current_theme
 from app.ui.timeline import Timelines, type_label
 from app.ui.triage_desk import TriageDesk
 
@@ -71,6 +72,8 @@ F10           Triage: A accept · M merge into an incident · X dismiss · Ctrl+
 Ctrl+Shift+V  Open the selected drone's video (drone board: Enter/V video · A assign · P publish link · K ack)
 Esc           Dismiss the banner
 Ctrl+Shift+T  Dark / light theme
+Ctrl+= / Ctrl+-  Larger / smaller text · Ctrl+0 default size
+Ctrl+F1       This help
 """
 
 
@@ -218,6 +221,9 @@ class MainWindow(QMainWindow):
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
         self._action(view, "Dark / light &theme", self.toggle_theme, ["Ctrl+Shift+T"])
+        self._action(view, "&Larger text", lambda: self.zoom_text(1), ["Ctrl+=", "Ctrl++"])
+        self._action(view, "&Smaller text", lambda: self.zoom_text(-1), ["Ctrl+-"])
+        self._action(view, "&Default text size", lambda: self.zoom_text(0), ["Ctrl+0"])
         self._action(view, "&Reset layout", lambda: self.restoreState(self._default_state), [])
         self.mute_action = self._action(view, "&Mute alert sound", self._toggle_mute, [])
         self.mute_action.setCheckable(True)
@@ -257,6 +263,7 @@ class MainWindow(QMainWindow):
         self.bridge.status_changed.connect(self.apply_status, queued)
         self.bridge.command_finished.connect(self.apply_result, queued)
         self.command_line.submitted.connect(self.run_cad)
+        self.command_line.help_requested.connect(self.show_help)
         self.queue.current_changed.connect(self.show_incident)
         self.queue.recommend.connect(self.open_recommend)
         self.queue.close_incident.connect(self.close_incident)
@@ -296,6 +303,10 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
             self._layout_restored = self.restoreState(state)
+        font_pt = self.settings.value(self._key("font_pt"))
+        if font_pt is not None and str(font_pt).isdigit():
+            app = QApplication.instance()
+            apply_theme(app, current_theme(app), int(str(font_pt)))  # type: ignore[arg-type]
 
     def save_layout(self) -> None:
         """Remember window geometry and dock layout for this user."""
@@ -329,6 +340,7 @@ class MainWindow(QMainWindow):
         self.chat.set_picture(self.picture)
         self.triage_desk.apply_frame(frame)
         self.map_feed.update(self.picture, now)
+        self._retire_banner()
         self.drone_desk.apply_frame(self.picture, now)
         if self.selected_incident is not None or touched:
             self._refresh_detail()
@@ -337,6 +349,14 @@ class MainWindow(QMainWindow):
             [i.id for i in self.picture.incidents.values() if i.status != IncidentStatus.CLOSED],
             self.alerts.pending_for_me() or sorted(self.picture.aid_requests))
         self._paint_counts()
+
+    def _retire_banner(self) -> None:
+        """A "NEW PRIORITY 1" banner goes once its incident is closed (or out of this console's picture)."""
+        kind, subject = self.banner.subject
+        if kind == "incident":
+            incident = self.picture.incidents.get(subject)
+            if incident is None or incident.status == IncidentStatus.CLOSED:
+                self.banner.dismiss()
 
     def _cue(self, events: list[ev.Event]) -> None:
         me, agency = self.status.user or self.bridge.user, self.status.agency
@@ -610,6 +630,15 @@ class MainWindow(QMainWindow):
             set_theme(theme)
         self._paint_connection()
 
+    def zoom_text(self, step: int) -> None:
+        """Ctrl+= / Ctrl+- one point larger or smaller (step 0: the default size); kept per user."""
+        app = QApplication.instance()
+        font_pt = current_font_pt(app) + step if step else DEFAULT_FONT_PT  # type: ignore[arg-type]
+        apply_theme(app, current_theme(app), font_pt)  # type: ignore[arg-type]
+        self.settings.setValue(self._key("font_pt"), current_font_pt(app))  # type: ignore[arg-type]
+        self.statusBar().showMessage(f"Text size {current_font_pt(app)} pt", 3000)  # type: ignore[arg-type]
+        self._paint_connection()
+
     def _toggle_mute(self) -> None:
         self.sound.muted = self.mute_action.isChecked()
 
@@ -617,7 +646,8 @@ class MainWindow(QMainWindow):
         """Keyboard shortcuts and the CAD command language."""
         box = QMessageBox(self)
         box.setWindowTitle("Keyboard and CAD commands")
-        box.setText("<pre>" + SHORTCUTS + "\nCAD command line\n" + help_text() + "</pre>")
+        # Rich text, so every `<unit>` and `<incident>` placeholder must be escaped or Qt swallows it as a tag.
+        box.setText("<pre>" + html.escape(SHORTCUTS + "\nCAD command line\n" + help_text()) + "</pre>")
         box.open()
         return box
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QCompleter, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCompleter, QLabel, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
 
-from app.client.cad import VERBS, CadCommand, CadError, help_text, parse
+from app.client.cad import VERBS, CadCommand, CadError, parse
 
 
 class CadLineEdit(QLineEdit):
@@ -111,6 +111,7 @@ class CommandLine(QWidget):
     """The command line and its feedback. Emits `submitted` with a parsed command; the window sends it."""
 
     submitted = Signal(object)  # CadCommand
+    help_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -120,6 +121,13 @@ class CommandLine(QWidget):
         self.feedback = QLabel("")
         self.feedback.setObjectName("cadFeedback")
         self.feedback.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long refusal wraps within the window instead of asking for its own width (an unwrapped label's
+        # minimum width is its whole text, and the window grew to thousands of pixels to give it that). No
+        # height-for-width either, which would make the top-level window resize itself on every message.
+        self.feedback.setWordWrap(True)
+        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(False)
+        self.feedback.setSizePolicy(policy)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(2)
@@ -146,7 +154,9 @@ class CommandLine(QWidget):
         self.edit.remember(line)
         self.edit.clear()
         if command.verb == "HELP":
-            self.show_info(help_text().replace("\n", "   ·   "))
+            # The full language is a table: it opens in the help window rather than squeezed into one line.
+            self.show_info("Help is open (Ctrl+F1 at any time)")
+            self.help_requested.emit()
             return
         self.show_info(f"» {command.summary} …")
         self.submitted.emit(command)
@@ -162,6 +172,7 @@ class CommandLine(QWidget):
             self.edit.setText(line)
         self._set_error(True)
         self.feedback.setText("✖ " + text)
+        self.feedback.setToolTip(text)
 
     def has_error(self) -> bool:
         """Whether the line shows an error."""

@@ -1,0 +1,92 @@
+"""The console stays legible: long CAD feedback never widens the window, the help shows its placeholders, the
+priority-1 banner leaves with its incident, and the text size follows Ctrl+= / Ctrl+- and is kept per user."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QTextDocument
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.ui.theme import DEFAULT_FONT_PT, apply_theme, current_font_pt, current_theme
+from tests.ui import console_fixtures
+
+hub = console_fixtures.hub
+console = console_fixtures.console
+
+
+def _type_cad(qtbot, window, line: str) -> None:
+    window.command_line.focus()
+    qtbot.keyClicks(window.command_line.edit, line)
+    qtbot.keyClick(window.command_line.edit, Qt.Key.Key_Return)
+
+
+def _close_dialogs(window) -> None:
+    for box in window.findChildren(QMessageBox):
+        box.close()
+
+
+def test_help_and_a_long_refusal_leave_the_window_width_alone(qtbot, hub, console) -> None:
+    fire = console("fire1")
+    qtbot.waitUntil(lambda: fire.isVisible())
+    width = fire.width()
+    _type_cad(qtbot, fire, "HELP")
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in fire.findChildren(QMessageBox)))
+    QApplication.processEvents()
+    assert fire.width() == width
+    _close_dialogs(fire)
+    fire.command_line.edit.clear()
+    # A refusal far longer than any screen: an address the geocoder cannot find is quoted back in full.
+    fire.send("incident.create", {"type": "fire_alarm", "lat": 60.17, "lon": 24.94, "address": "Bulevardi 1"})
+    qtbot.waitUntil(lambda: "1001" in fire.picture.incidents, timeout=5000)
+    _type_cad(qtbot, fire, "ADDR 1001 " + "Nowhere street behind the old harbour warehouse " * 40)
+    qtbot.waitUntil(lambda: fire.command_line.has_error(), timeout=5000)
+    assert len(fire.command_line.feedback.text()) > 300
+    QApplication.processEvents()
+    assert fire.width() == width
+    assert fire.centralWidget().width() <= fire.width()
+
+
+def test_help_shows_every_argument_placeholder(qtbot, hub, console) -> None:
+    fire = console("fire1")
+    box = fire.show_help()
+    shown = QTextDocument()
+    shown.setHtml(box.text())  # what the rich-text label renders
+    text = shown.toPlainText()
+    assert "D <unit> [<unit> ...] <incident>" in text
+    assert "CL <incident> <disposition>" in text
+    box.close()
+
+
+def test_priority_one_banner_leaves_when_its_incident_closes(qtbot, hub, console) -> None:
+    police = console("police1")
+    fire = console("fire1")
+    fire.send("incident.create", {"type": "cardiac_arrest", "lat": 60.17, "lon": 24.94, "address": "Kalevankatu 3"})
+    qtbot.waitUntil(lambda: police.banner.subject == ("incident", "1001"), timeout=5000)
+    fire.send("incident.close", {"incident": "1001", "disposition": "resolved"})
+    qtbot.waitUntil(lambda: hub.look(lambda p: p.incidents["1001"].status.value) == "closed", timeout=5000)
+    qtbot.waitUntil(lambda: not police.banner.isVisible(), timeout=5000)
+
+
+def test_text_size_follows_ctrl_plus_minus_and_is_kept(qtbot, hub, console, tmp_path) -> None:
+    app = QApplication.instance()
+    apply_theme(app, current_theme(app), DEFAULT_FONT_PT)
+    try:
+        fire = console("fire1")
+        fire.activateWindow()
+        size_of = lambda: fire.command_line.feedback.font().pointSize()  # noqa: E731
+        assert size_of() == DEFAULT_FONT_PT
+        qtbot.keyClick(fire, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClick(fire, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: size_of() == DEFAULT_FONT_PT + 2)
+        qtbot.keyClick(fire, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: size_of() == DEFAULT_FONT_PT + 1)
+        fire.close()
+        kept = QSettings(str(tmp_path / "fire1.ini"), QSettings.Format.IniFormat)
+        assert int(kept.value("fire1/font_pt")) == DEFAULT_FONT_PT + 1
+        # A new console for the same user comes back at that size.
+        apply_theme(app, current_theme(app), DEFAULT_FONT_PT)
+        again = console("fire1")
+        assert current_font_pt(app) == DEFAULT_FONT_PT + 1
+        assert again.command_line.feedback.font().pointSize() == DEFAULT_FONT_PT + 1
+    finally:
+        apply_theme(app, current_theme(app), DEFAULT_FONT_PT)
