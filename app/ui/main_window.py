@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -40,13 +41,14 @@ from app.ui.cues import Sound
 from app.ui.dialogs import AidDialog, Choice, CloseDialog, NewIncidentDialog, RecommendDialog
 from app.ui.drone_actions import DroneDesk
 from app.ui.map_feed import MapFeed
-from app.ui.models import IncidentQueueModel, UnitBoardModel
+from app.ui.models import IncidentQueueModel, UnitBoardModel, elapsed
 from app.ui.panels.alerts import AlertsPanel
 from app.ui.panels.banner import Banner
 from app.ui.panels.boards import IncidentQueueView, UnitBoardView
 from app.ui.panels.chat import ChatPanel
 from app.ui.panels.command_line import CommandLine
 from app.ui.panels.detail import IncidentDetail
+from app.ui.panels.outage import HeldCommandsDialog, MapDimmer, OutageBanner
 from app.ui.review.actions import install_review_menu
 from app.ui.theme import DEFAULT_FONT_PT, STATE_COLORS, apply_theme, current_font_pt, current_theme
 from app.ui.timeline import Timelines, type_label
@@ -102,6 +104,9 @@ class MainWindow(QMainWindow):
         self.timelines = Timelines()
         self.sound = Sound(self)
         self.started_at = time.time()
+        self.live_at: float | None = None  # when the picture was last known live (connected), wall clock
+        self.held_dialog: HeldCommandsDialog | None = None
+        self._decided: set[str] = set()  # held command ids already sent or dropped (a later status may lag)
         self._pending: dict[int, tuple[str, str | None]] = {}  # token -> (summary, CAD line)
         self.last_result: CommandResult | None = None
         self.selected_incident: str | None = None
@@ -124,6 +129,17 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.map, 1)
         layout.addWidget(self.command_line)
         self.setCentralWidget(centre)
+        self.map_dimmer = MapDimmer(self.map)
+
+        # Across the whole console, above every panel: a hub outage cannot be missed.
+        self.outage = OutageBanner()
+        self.outage_bar = QToolBar("Hub outage", self)
+        self.outage_bar.setObjectName("outageBar")
+        self.outage_bar.setMovable(False)
+        self.outage_bar.setFloatable(False)
+        self.outage_bar.toggleViewAction().setVisible(False)
+        self.outage_bar.addWidget(self.outage)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.outage_bar)
 
         # Panels.
         self.queue_model = IncidentQueueModel()
@@ -328,6 +344,8 @@ class MainWindow(QMainWindow):
     def apply_frame(self, frame: Frame) -> None:
         """A new picture from the network thread: refresh every view from it."""
         self.picture = frame.picture
+        if self.status.state == "connected":
+            self.live_at = time.time()
         if frame.reset:
             self.timelines.clear()
         touched = self.timelines.add(frame.events)
@@ -398,13 +416,44 @@ class MainWindow(QMainWindow):
             self.alerts.agency = status.agency
             self.command_line.agencies = frozenset(status.agencies) or None
         self.drone_desk.set_status(status)
+        if status.state == "connected":
+            self.live_at = time.time()
         self._paint_connection()
+        if status.state == "connected" and self.held_dialog is None \
+                and any(held.id not in self._decided for held in status.held):
+            self.confirm_held(status)
+
+    def confirm_held(self, status: ConnectionStatus) -> HeldCommandsDialog:
+        """After a reconnect: ask which of the commands typed during the outage still go (none goes unasked)."""
+        lines = [(held.id, self._pending.get(held.token, (held.name, None))[0]) for held in status.held
+                 if held.id not in self._decided]
+        dialog = HeldCommandsDialog(lines, self)
+        self.held_dialog = dialog
+
+        def decided(_result: int) -> None:
+            send = dialog.ticked()
+            drop = [command_id for command_id in dialog.ids() if command_id not in send]
+            self._decided.update(dialog.ids())
+            if send:
+                self.bridge.release(send)
+            if drop:
+                self.bridge.drop(drop)
+            self.held_dialog = None
+
+        dialog.finished.connect(decided)
+        dialog.open()
+        self.sound.play()
+        return dialog
 
     def apply_result(self, result: CommandResult) -> None:
         """A command's outcome: confirm it, or show the hub's reason in red."""
         self.last_result = result
         summary, line = self._pending.pop(result.token, (result.name, None))
-        if result.ok:
+        if result.code == "dropped":
+            self.statusBar().showMessage(f"✖ {summary}: dropped after the outage, never sent", 15000)
+            if line is not None:
+                self.command_line.show_error(f"{summary}: dropped after the outage, never sent")
+        elif result.ok:
             self.statusBar().showMessage(f"✔ {summary}", 6000)
             if line is not None and not self.command_line.has_error():
                 self.command_line.show_info(f"✔ {summary}")
@@ -422,7 +471,7 @@ class MainWindow(QMainWindow):
         token = self.bridge.send(name, args)
         self._pending[token] = (summary or name, line)
         if self.status.state != "connected":
-            self.statusBar().showMessage(f"⏳ {summary or name}: queued until the hub is back", 6000)
+            self.statusBar().showMessage(f"⏳ {summary or name}: queued; you confirm it when the hub is back", 6000)
         return token
 
     def run_cad(self, command: CadCommand) -> None:
@@ -672,6 +721,38 @@ class MainWindow(QMainWindow):
         self.connection_label.setText(("● " if self.status.state == "connected" else "◌ ") + self.connection_text())
         self.connection_label.setStyleSheet(f"QLabel#connection {{ background: {colour}; color: #0d1117; }}")
         self.connection_label.setToolTip(self.status.detail or self.bridge.url)
+        self._paint_outage()
+
+    def outage_text(self) -> str:
+        """The outage strip's words: not live, since when, what the link is doing, what waits to be sent."""
+        status = self.status
+        if status.state == "refused":
+            head = f"SIGNED OUT BY THE HUB — {status.detail}"
+        else:
+            head = "HUB CONNECTION LOST" if self.live_at is not None else "NOT CONNECTED TO THE HUB"
+        if self.live_at is None:
+            age = "nothing received yet"
+        else:
+            age = (f"NOT LIVE: the picture is {elapsed(time.time() - self.live_at)} old "
+                   f"(last live {time.strftime('%H:%M:%S', time.localtime(self.live_at))})")
+        link = self.connection_text().split(" · ")[0].lower()
+        text = f"⚠ {head} · {age} · {link}"
+        if status.queued:
+            text += f" · {status.queued} command{'s' if status.queued != 1 else ''} queued: you confirm them " \
+                    "before they go"
+        return text
+
+    def _paint_outage(self) -> None:
+        if self.status.state == "connected":
+            self.outage_bar.hide()
+            self.map_dimmer.clear()
+            return
+        text = self.outage_text()
+        self.outage.set_text(text)
+        self.outage_bar.show()
+        since = "no data yet" if self.live_at is None else \
+            f"picture as of {time.strftime('%H:%M:%S', time.localtime(self.live_at))}"
+        self.map_dimmer.dim(f"NOT LIVE — hub unreachable\n{since}")
 
     def _paint_counts(self) -> None:
         open_incidents = [i for i in self.picture.incidents.values() if i.status != IncidentStatus.CLOSED]

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QCompleter, QLabel, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCompleter, QLineEdit, QVBoxLayout, QWidget
 
 from app.client.cad import VERBS, CadCommand, CadError, parse
+from app.ui.panels import wrapping_label
 
 
 class CadLineEdit(QLineEdit):
@@ -118,16 +119,9 @@ class CommandLine(QWidget):
         self.edit = CadLineEdit()
         self.edit.setPlaceholderText("CAD  (F1)   D E12 1042 · ER E12 · OS M3 · AV E12 · CL 1042 resolved · "
                                      "AID 1042 police · ACC AR-3 · MSG all text · HELP")
-        self.feedback = QLabel("")
-        self.feedback.setObjectName("cadFeedback")
+        # A long refusal wraps within the window: it once widened the window to 9,689 px.
+        self.feedback = wrapping_label("cadFeedback")
         self.feedback.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # A long refusal wraps within the window instead of asking for its own width (an unwrapped label's
-        # minimum width is its whole text, and the window grew to thousands of pixels to give it that). No
-        # height-for-width either, which would make the top-level window resize itself on every message.
-        self.feedback.setWordWrap(True)
-        policy = QSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        policy.setHeightForWidth(False)
-        self.feedback.setSizePolicy(policy)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(2)
