@@ -4,7 +4,7 @@ priority-1 banner leaves with its incident, and the text size follows Ctrl+= / C
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QTextDocument
+from PySide6.QtGui import QFontMetrics, QTextDocument
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.ui.theme import DEFAULT_FONT_PT, apply_theme, current_font_pt, current_theme
@@ -88,5 +88,45 @@ def test_text_size_follows_ctrl_plus_minus_and_is_kept(qtbot, hub, console, tmp_
         again = console("fire1")
         assert current_font_pt(app) == DEFAULT_FONT_PT + 1
         assert again.command_line.feedback.font().pointSize() == DEFAULT_FONT_PT + 1
+    finally:
+        apply_theme(app, current_theme(app), DEFAULT_FONT_PT)
+
+
+def _cut_cells(view) -> list[str]:
+    """The cells of a board whose text does not fit its column (or row) at the view's current font."""
+    model, cut = view.model(), []
+    stretch = [c for c in range(model.columnCount())
+               if view.horizontalHeader().sectionResizeMode(c) == view.horizontalHeader().ResizeMode.Stretch]
+    for row in range(model.rowCount()):
+        if view.rowSpan(row, 0) > 1 or view.columnSpan(row, 0) > 1:
+            continue  # an agency header row spans the whole board
+        for column in range(model.columnCount()):
+            text = str(model.index(row, column).data() or "")
+            font = model.index(row, column).data(Qt.ItemDataRole.FontRole) or view.font()
+            font.setPointSize(view.font().pointSize())
+            metrics = QFontMetrics(font)
+            if column not in stretch and metrics.horizontalAdvance(text) + 6 > view.columnWidth(column):
+                cut.append(f"{text!r} in column {column}")
+            if metrics.height() > view.rowHeight(row):
+                cut.append(f"{text!r} in row {row} (height)")
+    return cut
+
+
+def test_board_columns_fit_their_text_at_a_large_size(qtbot, hub, console) -> None:
+    app = QApplication.instance()
+    apply_theme(app, current_theme(app), DEFAULT_FONT_PT)
+    try:
+        fire = console("fire1")
+        fire.send("incident.create", {"type": "structure_fire", "lat": 60.17, "lon": 24.94,
+                                      "address": "Mannerheimintie 100"})
+        qtbot.waitUntil(lambda: "1001" in fire.picture.incidents, timeout=5000)
+        fire.send("unit.assign", {"unit": "E1", "incident": "1001"})
+        qtbot.waitUntil(lambda: fire.picture.units["E1"].incident == "1001", timeout=5000)
+        for _ in range(6):
+            fire.zoom_text(1)
+        qtbot.waitUntil(lambda: fire.units.font().pointSize() == DEFAULT_FONT_PT + 6)
+        QApplication.processEvents()
+        assert _cut_cells(fire.units) == []
+        assert _cut_cells(fire.queue) == []
     finally:
         apply_theme(app, current_theme(app), DEFAULT_FONT_PT)
