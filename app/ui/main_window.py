@@ -738,8 +738,8 @@ class MainWindow(QMainWindow):
         link = self.connection_text().split(" · ")[0].lower()
         text = f"⚠ {head} · {age} · {link}"
         if status.queued:
-            text += f" · {status.queued} command{'s' if status.queued != 1 else ''} queued: you confirm them " \
-                    "before they go"
+            text += f" · {status.queued} command{'s' if status.queued != 1 else ''} held for you to confirm " \
+                    "when the hub is back"
         return text
 
     def _paint_outage(self) -> None:

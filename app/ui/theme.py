@@ -103,6 +103,8 @@ QStatusBar QLabel {{ padding: 0 8px; }}
 QLabel#connection {{ font-weight: 700; border-radius: 3px; padding: 2px 10px; }}
 QFrame#banner {{ border-radius: 0; }}
 QLabel#bannerText {{ font-size: {banner_pt}pt; font-weight: 700; color: white; }}
+QFrame#outage {{ background: #b62324; }}
+QLabel#outageText {{ font-size: {banner_pt}pt; font-weight: 700; color: white; }}
 QLabel#detailTitle {{ font-size: {title_pt}pt; font-weight: 700; }}
 QLabel#dim {{ color: {dim}; }}
 QMenuBar {{ background: {title}; }}

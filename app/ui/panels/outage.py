@@ -22,21 +22,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.panels import wrapping_label
-
-#: The outage colour: the same red as the OFFLINE state, with white text, in both themes.
-OUTAGE_RED = "#b62324"
-
 
 class OutageBanner(QFrame):
     """A steady (not flashing: it may last hours) red strip naming the outage and the age of the picture."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("outage")
-        self.setStyleSheet(f"QFrame#outage {{ background: {OUTAGE_RED}; }}"
-                           "QLabel#outageText { color: white; font-weight: 700; }")
-        self._label = wrapping_label("outageText")
+        self.setObjectName("outage")  # colours and size in the theme's style sheet (they follow Ctrl+= / Ctrl+-)
+        # One line, most important words first: a word-wrapped label in a tool bar asks for its height at zero
+        # width (one word a line) and took half the screen. Ignored width: a narrow window cuts the tail (the
+        # tooltip has all of it) instead of the text widening the window.
+        self._label = QLabel()
+        self._label.setObjectName("outageText")
+        self._label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 6, 12, 6)
         layout.addWidget(self._label, 1)
@@ -50,6 +48,7 @@ class OutageBanner(QFrame):
         """Say `text` (only repainted when it changed: this is called twice a second)."""
         if text != self._label.text():
             self._label.setText(text)
+            self._label.setToolTip(text)
 
 
 class MapDimmer(QWidget):
