@@ -2,7 +2,9 @@
 
 Used by the console (in its network thread), the simulator, feeds, benchmarks and tests. Commands go into the
 session's outbox first and are sent when connected; after a reconnect the outbox is resent under the same
-ids, so nothing typed offline is lost and nothing is applied twice.
+ids, so nothing typed offline is lost and nothing is applied twice. With `hold_outbox_on_reconnect` that resend
+waits for `release_outbox` (sent under the original ids) or `drop_outbox` (never sent, the future raises
+CommandDropped): a dispatcher decides whether what was typed during an outage still stands.
 """
 
 from __future__ import annotations
@@ -77,6 +79,10 @@ class CommandRefused(Exception):
         self.message = reject.message
 
 
+class CommandDropped(Exception):
+    """A command held after a reconnect was dropped by its sender: it was never sent to the hub."""
+
+
 class HubClient:
     """A self-healing connection to a hub.
 
@@ -92,12 +98,14 @@ class HubClient:
                  ssl_context: ssl.SSLContext | None = None, client: str = "watchfloor",
                  on_update: Callable[[Update], None] | None = None,
                  on_state: Callable[[str, str], None] | None = None,
-                 backoff_base: float = 0.5, backoff_max: float = 15.0) -> None:
+                 backoff_base: float = 0.5, backoff_max: float = 15.0,
+                 hold_outbox_on_reconnect: bool = False) -> None:
         if ssl_context is not None and urlsplit(url).scheme != "wss":
             raise ValueError(f"a TLS context is for wss:// URLs, and {url} is not one")
         self.url = url
         self.ssl_context = ssl_context if ssl_context is not None else client_tls_context(url)
-        self.session = ClientSession(user, password, subscribe=subscribe, client=client)
+        self.session = ClientSession(user, password, subscribe=subscribe, client=client,
+                                     hold_outbox=hold_outbox_on_reconnect)
         self.on_update = on_update
         self.on_state = on_state
         self.backoff_base = backoff_base
@@ -217,12 +225,33 @@ class HubClient:
 
         Sent now if connected, else when the connection comes back (resent under the same id).
         """
+        return self.submit(name, args)[1]
+
+    def submit(self, name: str, args: dict[str, Any]) -> tuple[str, asyncio.Future[Ack]]:
+        """`command`, also returning the command's outbox id (what `release_outbox` / `drop_outbox` take)."""
         outgoing = self.session.new_command(name, args)
         future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
         self._futures[outgoing.id] = future
         if self._ws is not None and self.session.welcome is not None:
             self._send_soon(self.session.frame_for(outgoing))
-        return future
+        return outgoing.id, future
+
+    def release_outbox(self, ids: list[str]) -> None:
+        """Send held commands now, under their original ids (the hub applies each once)."""
+        frames = self.session.release(ids)
+        if self._ws is not None and self.session.welcome is not None:
+            for frame in frames:
+                self._send_soon(frame)
+        # Not connected: they stay in the outbox, confirmed, and go with the next welcome.
+        self._changed.set()
+
+    def drop_outbox(self, ids: list[str]) -> None:
+        """Forget held commands: never sent; their futures raise CommandDropped."""
+        for outgoing in self.session.drop(ids):
+            future = self._futures.pop(outgoing.id, None)
+            if future is not None and not future.done():
+                future.set_exception(CommandDropped(f"{outgoing.name} was dropped and never sent"))
+        self._changed.set()
 
     async def call(self, name: str, args: dict[str, Any], timeout: float = 30.0) -> Ack:
         """Send a command and wait for its answer."""

@@ -1,7 +1,9 @@
 """The console's side of the connection, as a state machine with no sockets.
 
 It keeps the picture (a fold of what the hub sent), the last sequence number seen (to resume), and the outbox:
-commands not yet answered, resent after a reconnect under the same id so the hub applies each once.
+commands not yet answered, resent after a reconnect under the same id so the hub applies each once. With
+`hold_outbox` (the dispatcher's console) the resend waits for a person: after a welcome the unanswered commands
+are `held` until `release`d (sent under their original ids) or `drop`ped (never sent).
 """
 
 from __future__ import annotations
@@ -53,12 +55,14 @@ class Update:
     caught_up: bool = False
     pong: Pong | None = None
     results: list[Result] = field(default_factory=list)
+    held: list[Outgoing] = field(default_factory=list)
 
 
 class ClientSession:
     """Protocol state for a console or feed: survives reconnects (one instance per user session)."""
 
-    def __init__(self, user: str, password: str, subscribe: bool = True, client: str = "watchfloor") -> None:
+    def __init__(self, user: str, password: str, subscribe: bool = True, client: str = "watchfloor",
+                 hold_outbox: bool = False) -> None:
         self.user = user
         self._password = password
         self.want_events = subscribe
@@ -68,6 +72,11 @@ class ClientSession:
         self.last_seq: int | None = None
         self.outbox: OrderedDict[str, Outgoing] = OrderedDict()
         self.welcome: Welcome | None = None
+        self.hold_outbox = hold_outbox
+        #: Outbox ids waiting for the dispatcher's word after a reconnect (only with `hold_outbox`).
+        self.held: set[str] = set()
+        #: Ids the dispatcher confirmed: resent on every later welcome without asking again.
+        self._confirmed: set[str] = set()
         self._ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:12]
 
@@ -87,6 +96,31 @@ class ClientSession:
         """The command frame for an outbox entry (the same bytes on every resend)."""
         return command_frame(outgoing.name, outgoing.args, outgoing.id)
 
+    def release(self, ids: list[str]) -> list[bytes]:
+        """The dispatcher confirmed these held commands: the frames to send now, under their original ids."""
+        frames = []
+        for command_id in ids:
+            self.held.discard(command_id)
+            outgoing = self.outbox.get(command_id)
+            if outgoing is not None:
+                self._confirmed.add(command_id)
+                frames.append(self.frame_for(outgoing))
+        return frames
+
+    def drop(self, ids: list[str]) -> list[Outgoing]:
+        """The dispatcher dropped these held commands: out of the outbox, never sent. Returns what was dropped."""
+        dropped = []
+        for command_id in ids:
+            if command_id in self.held:
+                self.held.discard(command_id)
+                dropped.append(self.outbox.pop(command_id))
+        return dropped
+
+    def _answered(self, command_id: str) -> None:
+        self.outbox.pop(command_id, None)
+        self.held.discard(command_id)
+        self._confirmed.discard(command_id)
+
     def receive(self, frame: bytes | str) -> tuple[Update, list[bytes]]:
         """Fold one frame from the hub; returns what changed and the frames to send in reply."""
         message = decode_hub(frame)
@@ -100,11 +134,11 @@ class ClientSession:
                 update.events.append(event)
             self.last_seq = self.picture.seq
         elif isinstance(message, Ack):
-            self.outbox.pop(message.id, None)
+            self._answered(message.id)
             update.acks.append(message)
         elif isinstance(message, Reject):
             if message.id is not None:
-                self.outbox.pop(message.id, None)
+                self._answered(message.id)
             update.rejects.append(message)
         elif isinstance(message, Snapshot):
             self.picture = message.picture
@@ -118,7 +152,13 @@ class ClientSession:
             update.welcome = message
             if self.want_events:
                 replies.append(encode({"type": "subscribe", "since": self.last_seq}))
-            replies.extend(self.frame_for(o) for o in self.outbox.values())
+            for outgoing in self.outbox.values():
+                if self.hold_outbox and outgoing.id not in self._confirmed:
+                    self.held.add(outgoing.id)
+                if outgoing.id in self.held:
+                    update.held.append(outgoing)
+                else:
+                    replies.append(self.frame_for(outgoing))
         elif isinstance(message, Error):
             update.errors.append(message)
         elif isinstance(message, Pong):

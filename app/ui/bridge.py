@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 from PySide6.QtCore import QObject, Signal
 
-from app.client.connection import CommandRefused, HubClient
+from app.client.connection import CommandDropped, CommandRefused, HubClient
 from app.domain import events as ev
 from app.domain.events import Event
 from app.domain.picture import Picture
@@ -50,6 +50,18 @@ class Frame:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldCommand:
+    """A command typed before or during an outage, held after the reconnect until the dispatcher confirms it.
+
+    `token` is the one `HubBridge.send` returned for it; `id` its outbox id (kept if it is sent)."""
+
+    token: int
+    id: str
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionStatus:
     """The connection as the status bar shows it. `retry_at` is on the `time.monotonic` clock."""
 
@@ -61,6 +73,7 @@ class ConnectionStatus:
     role: str = ""
     agency: str = ""
     agencies: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (name, colour)
+    held: tuple[HeldCommand, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +119,7 @@ class HubBridge(QObject):
 
     def __init__(self, url: str, user: str, password: str, rate_hz: float = 8.0,
                  parent: QObject | None = None, backoff_max: float = 5.0,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, hold_outbox: bool = True) -> None:
         super().__init__(parent)
         self.url = url
         self._ssl_context = ssl_context
@@ -114,6 +127,7 @@ class HubBridge(QObject):
         self._password = password
         self._period = 1.0 / rate_hz
         self._backoff_max = backoff_max
+        self._hold_outbox = hold_outbox
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._client: HubClient | None = None
@@ -124,6 +138,7 @@ class HubBridge(QObject):
         self._dirty = False
         self._reset = False
         self._last_status: ConnectionStatus | None = None
+        self._tokens_by_id: dict[str, int] = {}
 
     # -- GUI-thread API --------------------------------------------------------------------------------
 
@@ -154,6 +169,26 @@ class HubBridge(QObject):
         asyncio.run_coroutine_threadsafe(self._command(token, name, args), self._loop)
         return token
 
+    def release(self, ids: list[str]) -> None:
+        """Send held commands (see `ConnectionStatus.held`) under their original ids. Never blocks."""
+        self._call_soon(lambda client: client.release_outbox(ids))
+
+    def drop(self, ids: list[str]) -> None:
+        """Never send these held commands; each ends with a `command_finished` coded "dropped". Never blocks."""
+        self._call_soon(lambda client: client.drop_outbox(ids))
+
+    def _call_soon(self, action: Any) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+
+        def run() -> None:
+            if self._client is not None:
+                action(self._client)
+                self._emit_status()
+
+        loop.call_soon_threadsafe(run)
+
     def query(self, what: str) -> None:
         """Ask the hub about its own state (e.g. "feeds"); the answer comes by `query_finished`. Never blocks."""
         if self._loop is None:
@@ -169,7 +204,8 @@ class HubBridge(QObject):
         asyncio.set_event_loop(loop)
         self._client = HubClient(self.url, self.user, self._password, client="watchfloor-console",
                                  on_update=self._on_update, on_state=self._on_state,
-                                 backoff_max=self._backoff_max, ssl_context=self._ssl_context)
+                                 backoff_max=self._backoff_max, ssl_context=self._ssl_context,
+                                 hold_outbox_on_reconnect=self._hold_outbox)
         self._password = ""
         try:
             loop.run_until_complete(self._main())
@@ -219,6 +255,8 @@ class HubBridge(QObject):
             user=welcome.user if welcome else self.user, role=welcome.role if welcome else "",
             agency=welcome.agency if welcome else "",
             agencies={a.code: (a.name, a.color) for a in welcome.agencies} if welcome else {},
+            held=tuple(HeldCommand(self._tokens_by_id.get(o.id, 0), o.id, o.name, o.args)
+                       for o in client.session.outbox.values() if o.id in client.session.held),
         )
         if status != self._last_status:
             self._last_status = status
@@ -240,16 +278,21 @@ class HubBridge(QObject):
 
     async def _command(self, token: int, name: str, args: dict[str, Any]) -> None:
         assert self._client is not None
-        future = self._client.command(name, args)
+        command_id, future = self._client.submit(name, args)
+        self._tokens_by_id[command_id] = token
         self._emit_status()  # the queued count may have grown (offline)
         try:
             ack = await future
         except CommandRefused as refused:
             result = CommandResult(token, name, args, False, refused.code, refused.message)
+        except CommandDropped as dropped:
+            result = CommandResult(token, name, args, False, "dropped", str(dropped))
         except Exception as exc:  # a bug or a closed client must still answer the GUI
             result = CommandResult(token, name, args, False, "error", str(exc))
         else:
             result = CommandResult(token, name, args, True, events=list(ack.seqs))
+        finally:
+            self._tokens_by_id.pop(command_id, None)
         self.command_finished.emit(result)
         self._emit_status()
 

@@ -6,6 +6,7 @@ second); all actions go out as hub commands through `send`, whose outcome comes 
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -39,15 +41,16 @@ from app.ui.cues import Sound
 from app.ui.dialogs import AidDialog, Choice, CloseDialog, NewIncidentDialog, RecommendDialog
 from app.ui.drone_actions import DroneDesk
 from app.ui.map_feed import MapFeed
-from app.ui.models import IncidentQueueModel, UnitBoardModel
+from app.ui.models import IncidentQueueModel, UnitBoardModel, elapsed
 from app.ui.panels.alerts import AlertsPanel
 from app.ui.panels.banner import Banner
 from app.ui.panels.boards import IncidentQueueView, UnitBoardView
 from app.ui.panels.chat import ChatPanel
 from app.ui.panels.command_line import CommandLine
 from app.ui.panels.detail import IncidentDetail
+from app.ui.panels.outage import HeldCommandsDialog, MapDimmer, OutageBanner
 from app.ui.review.actions import install_review_menu
-from app.ui.theme import STATE_COLORS, apply_theme, current_theme
+from app.ui.theme import DEFAULT_FONT_PT, STATE_COLORS, apply_theme, current_font_pt, current_theme
 from app.ui.timeline import Timelines, type_label
 from app.ui.triage_desk import TriageDesk
 
@@ -71,6 +74,8 @@ F10           Triage: A accept · M merge into an incident · X dismiss · Ctrl+
 Ctrl+Shift+V  Open the selected drone's video (drone board: Enter/V video · A assign · P publish link · K ack)
 Esc           Dismiss the banner
 Ctrl+Shift+T  Dark / light theme
+Ctrl+= / Ctrl+-  Larger / smaller text · Ctrl+0 default size
+Ctrl+F1       This help
 """
 
 
@@ -100,6 +105,9 @@ class MainWindow(QMainWindow):
         self.timelines = Timelines()
         self.sound = Sound(self)
         self.started_at = time.time()
+        self.live_at: float | None = None  # when the picture was last known live (connected), wall clock
+        self.held_dialog: HeldCommandsDialog | None = None
+        self._decided: set[str] = set()  # held command ids already sent or dropped (a later status may lag)
         self._pending: dict[int, tuple[str, str | None]] = {}  # token -> (summary, CAD line)
         self.last_result: CommandResult | None = None
         self.selected_incident: str | None = None
@@ -122,6 +130,17 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.map, 1)
         layout.addWidget(self.command_line)
         self.setCentralWidget(centre)
+        self.map_dimmer = MapDimmer(self.map)
+
+        # Across the whole console, above every panel: a hub outage cannot be missed.
+        self.outage = OutageBanner()
+        self.outage_bar = QToolBar("Hub outage", self)
+        self.outage_bar.setObjectName("outageBar")
+        self.outage_bar.setMovable(False)
+        self.outage_bar.setFloatable(False)
+        self.outage_bar.toggleViewAction().setVisible(False)
+        self.outage_bar.addWidget(self.outage)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.outage_bar)
 
         # Panels.
         self.queue_model = IncidentQueueModel()
@@ -219,6 +238,9 @@ class MainWindow(QMainWindow):
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
         self._action(view, "Dark / light &theme", self.toggle_theme, ["Ctrl+Shift+T"])
+        self._action(view, "&Larger text", lambda: self.zoom_text(1), ["Ctrl+=", "Ctrl++"])
+        self._action(view, "&Smaller text", lambda: self.zoom_text(-1), ["Ctrl+-"])
+        self._action(view, "&Default text size", lambda: self.zoom_text(0), ["Ctrl+0"])
         self._action(view, "&Reset layout", lambda: self.restoreState(self._default_state), [])
         self.mute_action = self._action(view, "&Mute alert sound", self._toggle_mute, [])
         self.mute_action.setCheckable(True)
@@ -258,6 +280,7 @@ class MainWindow(QMainWindow):
         self.bridge.status_changed.connect(self.apply_status, queued)
         self.bridge.command_finished.connect(self.apply_result, queued)
         self.command_line.submitted.connect(self.run_cad)
+        self.command_line.help_requested.connect(self.show_help)
         self.queue.current_changed.connect(self.show_incident)
         self.queue.recommend.connect(self.open_recommend)
         self.queue.close_incident.connect(self.close_incident)
@@ -297,6 +320,10 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
             self._layout_restored = self.restoreState(state)
+        font_pt = self.settings.value(self._key("font_pt"))
+        if font_pt is not None and str(font_pt).isdigit():
+            app = QApplication.instance()
+            apply_theme(app, current_theme(app), int(str(font_pt)))  # type: ignore[arg-type]
 
     def save_layout(self) -> None:
         """Remember window geometry and dock layout for this user."""
@@ -318,6 +345,8 @@ class MainWindow(QMainWindow):
     def apply_frame(self, frame: Frame) -> None:
         """A new picture from the network thread: refresh every view from it."""
         self.picture = frame.picture
+        if self.status.state == "connected":
+            self.live_at = time.time()
         if frame.reset:
             self.timelines.clear()
         touched = self.timelines.add(frame.events)
@@ -330,6 +359,7 @@ class MainWindow(QMainWindow):
         self.chat.set_picture(self.picture)
         self.triage_desk.apply_frame(frame)
         self.map_feed.update(self.picture, now)
+        self._retire_banner()
         self.drone_desk.apply_frame(self.picture, now)
         if self.selected_incident is not None or touched:
             self._refresh_detail()
@@ -338,6 +368,14 @@ class MainWindow(QMainWindow):
             [i.id for i in self.picture.incidents.values() if i.status != IncidentStatus.CLOSED],
             self.alerts.pending_for_me() or sorted(self.picture.aid_requests))
         self._paint_counts()
+
+    def _retire_banner(self) -> None:
+        """A "NEW PRIORITY 1" banner goes once its incident is closed (or out of this console's picture)."""
+        kind, subject = self.banner.subject
+        if kind == "incident":
+            incident = self.picture.incidents.get(subject)
+            if incident is None or incident.status == IncidentStatus.CLOSED:
+                self.banner.dismiss()
 
     def _cue(self, events: list[ev.Event]) -> None:
         me, agency = self.status.user or self.bridge.user, self.status.agency
@@ -380,13 +418,44 @@ class MainWindow(QMainWindow):
             self.command_line.agencies = frozenset(status.agencies) or None
         self.drone_desk.set_status(status)
         self.triage_desk.set_status(status)
+        if status.state == "connected":
+            self.live_at = time.time()
         self._paint_connection()
+        if status.state == "connected" and self.held_dialog is None \
+                and any(held.id not in self._decided for held in status.held):
+            self.confirm_held(status)
+
+    def confirm_held(self, status: ConnectionStatus) -> HeldCommandsDialog:
+        """After a reconnect: ask which of the commands typed during the outage still go (none goes unasked)."""
+        lines = [(held.id, self._pending.get(held.token, (held.name, None))[0]) for held in status.held
+                 if held.id not in self._decided]
+        dialog = HeldCommandsDialog(lines, self)
+        self.held_dialog = dialog
+
+        def decided(_result: int) -> None:
+            send = dialog.ticked()
+            drop = [command_id for command_id in dialog.ids() if command_id not in send]
+            self._decided.update(dialog.ids())
+            if send:
+                self.bridge.release(send)
+            if drop:
+                self.bridge.drop(drop)
+            self.held_dialog = None
+
+        dialog.finished.connect(decided)
+        dialog.open()
+        self.sound.play()
+        return dialog
 
     def apply_result(self, result: CommandResult) -> None:
         """A command's outcome: confirm it, or show the hub's reason in red."""
         self.last_result = result
         summary, line = self._pending.pop(result.token, (result.name, None))
-        if result.ok:
+        if result.code == "dropped":
+            self.statusBar().showMessage(f"✖ {summary}: dropped after the outage, never sent", 15000)
+            if line is not None:
+                self.command_line.show_error(f"{summary}: dropped after the outage, never sent")
+        elif result.ok:
             self.statusBar().showMessage(f"✔ {summary}", 6000)
             if line is not None and not self.command_line.has_error():
                 self.command_line.show_info(f"✔ {summary}")
@@ -404,7 +473,7 @@ class MainWindow(QMainWindow):
         token = self.bridge.send(name, args)
         self._pending[token] = (summary or name, line)
         if self.status.state != "connected":
-            self.statusBar().showMessage(f"⏳ {summary or name}: queued until the hub is back", 6000)
+            self.statusBar().showMessage(f"⏳ {summary or name}: queued; you confirm it when the hub is back", 6000)
         return token
 
     def run_cad(self, command: CadCommand) -> None:
@@ -612,6 +681,15 @@ class MainWindow(QMainWindow):
             set_theme(theme)
         self._paint_connection()
 
+    def zoom_text(self, step: int) -> None:
+        """Ctrl+= / Ctrl+- one point larger or smaller (step 0: the default size); kept per user."""
+        app = QApplication.instance()
+        font_pt = current_font_pt(app) + step if step else DEFAULT_FONT_PT  # type: ignore[arg-type]
+        apply_theme(app, current_theme(app), font_pt)  # type: ignore[arg-type]
+        self.settings.setValue(self._key("font_pt"), current_font_pt(app))  # type: ignore[arg-type]
+        self.statusBar().showMessage(f"Text size {current_font_pt(app)} pt", 3000)  # type: ignore[arg-type]
+        self._paint_connection()
+
     def _toggle_mute(self) -> None:
         self.sound.muted = self.mute_action.isChecked()
 
@@ -619,7 +697,8 @@ class MainWindow(QMainWindow):
         """Keyboard shortcuts and the CAD command language."""
         box = QMessageBox(self)
         box.setWindowTitle("Keyboard and CAD commands")
-        box.setText("<pre>" + SHORTCUTS + "\nCAD command line\n" + help_text() + "</pre>")
+        # Rich text, so every `<unit>` and `<incident>` placeholder must be escaped or Qt swallows it as a tag.
+        box.setText("<pre>" + html.escape(SHORTCUTS + "\nCAD command line\n" + help_text()) + "</pre>")
         box.open()
         return box
 
@@ -644,6 +723,38 @@ class MainWindow(QMainWindow):
         self.connection_label.setText(("● " if self.status.state == "connected" else "◌ ") + self.connection_text())
         self.connection_label.setStyleSheet(f"QLabel#connection {{ background: {colour}; color: #0d1117; }}")
         self.connection_label.setToolTip(self.status.detail or self.bridge.url)
+        self._paint_outage()
+
+    def outage_text(self) -> str:
+        """The outage strip's words: not live, since when, what the link is doing, what waits to be sent."""
+        status = self.status
+        if status.state == "refused":
+            head = f"SIGNED OUT BY THE HUB — {status.detail}"
+        else:
+            head = "HUB CONNECTION LOST" if self.live_at is not None else "NOT CONNECTED TO THE HUB"
+        if self.live_at is None:
+            age = "nothing received yet"
+        else:
+            age = (f"NOT LIVE: the picture is {elapsed(time.time() - self.live_at)} old "
+                   f"(last live {time.strftime('%H:%M:%S', time.localtime(self.live_at))})")
+        link = self.connection_text().split(" · ")[0].lower()
+        text = f"⚠ {head} · {age} · {link}"
+        if status.queued:
+            text += f" · {status.queued} command{'s' if status.queued != 1 else ''} held for you to confirm " \
+                    "when the hub is back"
+        return text
+
+    def _paint_outage(self) -> None:
+        if self.status.state == "connected":
+            self.outage_bar.hide()
+            self.map_dimmer.clear()
+            return
+        text = self.outage_text()
+        self.outage.set_text(text)
+        self.outage_bar.show()
+        since = "no data yet" if self.live_at is None else \
+            f"picture as of {time.strftime('%H:%M:%S', time.localtime(self.live_at))}"
+        self.map_dimmer.dim(f"NOT LIVE — hub unreachable\n{since}")
 
     def _paint_counts(self) -> None:
         open_incidents = [i for i in self.picture.incidents.values() if i.status != IncidentStatus.CLOSED]

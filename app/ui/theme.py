@@ -74,7 +74,7 @@ _LIGHT = {
 
 _QSS = """
 QMainWindow, QDialog {{ background: {window}; }}
-QWidget {{ color: {text}; font-size: 10pt; }}
+QWidget {{ color: {text}; font-size: {pt}pt; }}
 QDockWidget {{ titlebar-close-icon: none; }}
 QDockWidget::title {{ background: {title}; padding: 4px 8px; border-bottom: 1px solid {border};
     text-transform: uppercase; font-weight: 600; }}
@@ -87,7 +87,7 @@ QHeaderView::section {{ background: {panel}; color: {dim}; border: none; border-
 QLineEdit, QComboBox, QSpinBox, QTextEdit {{ background: {input}; border: 1px solid {border}; border-radius: 3px;
     padding: 4px 6px; selection-background-color: {highlight}; }}
 QLineEdit:focus, QComboBox:focus, QTextEdit:focus, QSpinBox:focus {{ border: 1px solid #3b7ddd; }}
-QLineEdit#cad {{ font-family: "DejaVu Sans Mono", monospace; font-size: 12pt; padding: 6px 8px; }}
+QLineEdit#cad {{ font-family: "DejaVu Sans Mono", monospace; font-size: {cad_pt}pt; padding: 6px 8px; }}
 QLineEdit#cad[error="true"] {{ border: 2px solid #f85149; background: #3a1214; }}
 QLabel#cadFeedback {{ font-family: "DejaVu Sans Mono", monospace; color: {dim}; padding: 0 8px; }}
 QLabel#cadFeedback[error="true"] {{ color: #ff7b72; font-weight: 600; }}
@@ -102,8 +102,10 @@ QStatusBar {{ background: {title}; border-top: 1px solid {border}; }}
 QStatusBar QLabel {{ padding: 0 8px; }}
 QLabel#connection {{ font-weight: 700; border-radius: 3px; padding: 2px 10px; }}
 QFrame#banner {{ border-radius: 0; }}
-QLabel#bannerText {{ font-size: 13pt; font-weight: 700; color: white; }}
-QLabel#detailTitle {{ font-size: 14pt; font-weight: 700; }}
+QLabel#bannerText {{ font-size: {banner_pt}pt; font-weight: 700; color: white; }}
+QFrame#outage {{ background: #b62324; }}
+QLabel#outageText {{ font-size: {banner_pt}pt; font-weight: 700; color: white; }}
+QLabel#detailTitle {{ font-size: {title_pt}pt; font-weight: 700; }}
 QLabel#dim {{ color: {dim}; }}
 QMenuBar {{ background: {title}; }}
 QMenuBar::item:selected, QMenu::item:selected {{ background: {highlight}; }}
@@ -118,9 +120,18 @@ QScrollBar::add-line, QScrollBar::sub-line {{ height: 0; }}
 """
 
 
-def apply_theme(app: QApplication, theme: str = "dark") -> None:
-    """Set the application's palette and style sheet for `theme` ("dark" or "light")."""
+#: The console's text size in points (Ctrl+= / Ctrl+- step it), and its bounds: below 8 pt a control room's
+#: screen at arm's length is unreadable, above 24 pt the panels no longer hold a useful number of rows.
+DEFAULT_FONT_PT = 10
+FONT_PT_RANGE = (8, 24)
+
+
+def apply_theme(app: QApplication, theme: str = "dark", font_pt: int | None = None) -> None:
+    """Set the application's palette and style sheet for `theme` ("dark" or "light") at `font_pt` points.
+
+    Without `font_pt` the size last applied is kept (switching the theme does not undo a zoom)."""
     c = _DARK if theme == "dark" else _LIGHT
+    pt = max(FONT_PT_RANGE[0], min(FONT_PT_RANGE[1], font_pt if font_pt is not None else current_font_pt(app)))
     app.setStyle("Fusion")
     palette = QPalette()
     roles = {
@@ -134,13 +145,21 @@ def apply_theme(app: QApplication, theme: str = "dark") -> None:
     for role, colour in roles.items():
         palette.setColor(role, QColor(colour))
     app.setPalette(palette)
-    app.setStyleSheet(_QSS.format(**c))
+    # The CAD line, the banner and the detail title keep their step above the body text at every size.
+    app.setStyleSheet(_QSS.format(**c, pt=pt, cad_pt=pt + 2, banner_pt=pt + 3, title_pt=pt + 4))
     app.setProperty("wf_theme", theme)
+    app.setProperty("wf_font_pt", pt)
 
 
 def current_theme(app: QApplication) -> str:
     """The theme last applied ("dark" unless told otherwise)."""
     return str(app.property("wf_theme") or "dark")
+
+
+def current_font_pt(app: QApplication) -> int:
+    """The text size last applied, in points."""
+    value = app.property("wf_font_pt")
+    return int(value) if isinstance(value, int) else DEFAULT_FONT_PT
 
 
 def dim_color(app: QApplication) -> str:

@@ -89,6 +89,8 @@ def test_offline_shows_reconnecting_and_queued_then_applies_once(qtbot, hub, con
     qtbot.waitUntil(lambda: "1 command queued" in fire.connection_label.text(), timeout=5000)
     assert fire.status.queued == 1
     hub.start()  # same database, same port
+    qtbot.waitUntil(lambda: fire.held_dialog is not None, timeout=15000)  # shown before it goes
+    fire.held_dialog.send_button.click()
     qtbot.waitUntil(lambda: fire.status.state == "connected" and fire.status.queued == 0, timeout=15000)
     qtbot.waitUntil(lambda: any(n.text == "typed while the hub was down"
                                 for n in fire.picture.incidents[incident].notes), timeout=5000)

@@ -147,6 +147,24 @@ def test_client_resends_its_outbox_after_every_welcome_under_the_same_ids() -> N
     assert update.acks[0].seqs == [5] and not cs.outbox
 
 
+def test_a_held_outbox_waits_for_the_dispatcher_then_goes_under_its_ids_or_never() -> None:
+    cs = ClientSession("f1", "pw", hold_outbox=True)
+    keep = cs.new_command("unit.assign", {"unit": "E1", "incident": "1001"})
+    drop = cs.new_command("unit.assign", {"unit": "E2", "incident": "1001"})
+    update, replies = cs.receive(welcome())
+    assert [json.loads(r)["type"] for r in replies] == ["subscribe"]  # nothing resent unasked
+    assert [o.id for o in update.held] == [keep.id, drop.id] and cs.held == {keep.id, drop.id}
+    assert [json.loads(f)["id"] for f in cs.release([keep.id])] == [keep.id]
+    assert [o.id for o in cs.drop([drop.id])] == [drop.id]
+    assert list(cs.outbox) == [keep.id] and not cs.held
+    assert cs.drop([keep.id]) == []  # a confirmed command can no longer be dropped
+    # The link drops before the ack: the confirmed command goes again with the next welcome, same id, unasked.
+    update, replies = cs.receive(welcome())
+    assert update.held == [] and json.loads(replies[1])["id"] == keep.id and len(replies) == 2
+    cs.receive(json.dumps({"type": "ack", "id": keep.id, "seqs": [7]}))
+    assert not cs.outbox
+
+
 def test_client_resumes_from_the_last_sequence_and_ignores_repeats() -> None:
     cs = ClientSession("f1", "pw")
     cs.receive(welcome())

@@ -6,7 +6,7 @@ Units (focus with F4): E en route, O on scene, T transporting, H at hospital, A 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
@@ -35,10 +35,28 @@ class _Board(QTableView):
         self.setShowGrid(False)
         self.setWordWrap(False)
         self.verticalHeader().hide()
-        self.verticalHeader().setDefaultSectionSize(24)
         self.horizontalHeader().setHighlightSections(False)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self._selected_key: str | None = None
+        self._fit_rows()
+
+    def fit_columns(self, stretch: int) -> None:
+        """Every column as wide as its header and contents at the current text size; `stretch` takes the rest.
+
+        (Fixed pixel widths cut "AVAIL" and incident numbers to "…" once the text was made larger.)"""
+        header = self.horizontalHeader()
+        for column in range(self.model().columnCount()):
+            mode = QHeaderView.ResizeMode.Stretch if column == stretch else QHeaderView.ResizeMode.ResizeToContents
+            header.setSectionResizeMode(column, mode)
+
+    def _fit_rows(self) -> None:
+        # Rows follow the text size (Ctrl+= / Ctrl+-), with room for the bold status cell's padding.
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit_rows()
 
     def setModel(self, model) -> None:
         super().setModel(model)
@@ -88,10 +106,7 @@ class IncidentQueueView(_Board):
     def __init__(self, model: IncidentQueueModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setModel(model)
-        header = self.horizontalHeader()
-        for column, width in enumerate((28, 48, 120, 200, 100, 64, 44)):
-            self.setColumnWidth(column, width)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.fit_columns(stretch=3)  # the address
         self.doubleClicked.connect(lambda index: self._emit(self.recommend))
 
     def _emit(self, signal) -> bool:
@@ -121,9 +136,7 @@ class UnitBoardView(_Board):
     def __init__(self, model: UnitBoardModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setModel(model)
-        for column, width in enumerate((60, 84, 58, 48, 50, 100)):
-            self.setColumnWidth(column, width)
-        self.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        self.fit_columns(stretch=5)  # the station
         model.modelReset.connect(self._span_headers)
 
     def _span_headers(self) -> None:

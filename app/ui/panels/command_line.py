@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QCompleter, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCompleter, QLineEdit, QVBoxLayout, QWidget
 
-from app.client.cad import VERBS, CadCommand, CadError, help_text, parse
+from app.client.cad import VERBS, CadCommand, CadError, parse
+from app.ui.panels import wrapping_label
 
 
 class CadLineEdit(QLineEdit):
@@ -111,14 +112,15 @@ class CommandLine(QWidget):
     """The command line and its feedback. Emits `submitted` with a parsed command; the window sends it."""
 
     submitted = Signal(object)  # CadCommand
+    help_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.edit = CadLineEdit()
         self.edit.setPlaceholderText("CAD  (F1)   D E12 1042 · ER E12 · OS M3 · AV E12 · CL 1042 resolved · "
                                      "AID 1042 police · ACC AR-3 · MSG all text · HELP")
-        self.feedback = QLabel("")
-        self.feedback.setObjectName("cadFeedback")
+        # A long refusal wraps within the window: it once widened the window to 9,689 px.
+        self.feedback = wrapping_label("cadFeedback")
         self.feedback.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
@@ -146,7 +148,9 @@ class CommandLine(QWidget):
         self.edit.remember(line)
         self.edit.clear()
         if command.verb == "HELP":
-            self.show_info(help_text().replace("\n", "   ·   "))
+            # The full language is a table: it opens in the help window rather than squeezed into one line.
+            self.show_info("Help is open (Ctrl+F1 at any time)")
+            self.help_requested.emit()
             return
         self.show_info(f"» {command.summary} …")
         self.submitted.emit(command)
@@ -162,6 +166,7 @@ class CommandLine(QWidget):
             self.edit.setText(line)
         self._set_error(True)
         self.feedback.setText("✖ " + text)
+        self.feedback.setToolTip(text)
 
     def has_error(self) -> bool:
         """Whether the line shows an error."""
