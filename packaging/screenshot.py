@@ -25,6 +25,8 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=4.0)
     parser.add_argument("--db", type=Path)
     parser.add_argument("--select", default="", help="incident id to select before the shot (default: first)")
+    parser.add_argument("--recommend", action="store_true",
+                        help="open the selected incident's Assign units dialog (its recommendation) before the shot")
     parser.add_argument("--new-incident", metavar="ADDRESS", default="",
                         help="open the new-incident dialog, type ADDRESS and press Create before the shot")
     args = parser.parse_args()
@@ -47,6 +49,8 @@ def main() -> int:
         incident = args.select or window.queue_model.key(0)
         if incident:
             window.focus_incident(incident)
+            if args.recommend:
+                window.open_recommend(incident)
         if args.new_incident:
             dialog = window.new_incident()
             dialog.set_type("structure_fire")

@@ -60,7 +60,9 @@ def recommend(incident: Incident, units: dict[str, Unit], travel: TravelModel | 
     """Rank available units for `incident`.
 
     For each kind the incident type needs, the nearest `need + per_kind_extra` available units with a known
-    position, fastest first. Units of agencies not yet involved are flagged: mutual aid is needed first.
+    position, fastest first. A kind the units already on the incident fill still offers `per_kind_extra`: the
+    dispatcher calling for more (a second alarm) must see who is nearest, not an empty list. Units of agencies
+    not yet involved are flagged: mutual aid is needed first.
     """
     travel = travel or StraightLineTravel()
     model_name = getattr(travel, "name", "road network")
@@ -74,8 +76,7 @@ def recommend(incident: Incident, units: dict[str, Unit], travel: TravelModel | 
     destination = (incident.lat, incident.lon)
     result: list[Recommendation] = []
     for kind, count in needs.items():
-        if count <= 0:
-            continue
+        count = max(count, 0)
         candidates = [u for u in units.values() if u.kind == kind and u.status == UnitStatus.AVAILABLE
                       and u.lat is not None and u.lon is not None]
         if not candidates:
@@ -87,7 +88,8 @@ def recommend(incident: Incident, units: dict[str, Unit], travel: TravelModel | 
         for t, unit in ranked[: count + per_kind_extra]:
             distance = fast_distance_m((unit.lat, unit.lon), destination)  # type: ignore[arg-type]
             aid = unit.agency not in incident.agencies
-            reason = (f"{kind} ({count} needed): {distance / 1000:.1f} km, ETA {_describe(t)} by "
+            wanted = f"{count} needed" if count else "plan met: one more"
+            reason = (f"{kind} ({wanted}): {distance / 1000:.1f} km, ETA {_describe(t)} by "
                       f"{model_name}" + (f"; needs mutual aid from {unit.agency}" if aid else ""))
             result.append(Recommendation(unit.id, kind, unit.agency, t, distance, aid, reason))
     return result

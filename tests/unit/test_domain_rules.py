@@ -11,6 +11,7 @@ from app.domain.agencies import Actor, Role
 from app.domain.decide import decide
 from app.domain.errors import Refusal
 from app.domain.events import Event
+from app.domain.incident_types import INCIDENT_TYPES
 from app.domain.picture import Picture, Viewer
 from app.domain.recommend import recommend
 from app.domain.visibility import seen_by
@@ -230,6 +231,17 @@ def test_recommendation_ranks_by_travel_time_and_flags_mutual_aid(world: World) 
     world.do(FIRE, "unit.assign", c.AssignUnit("E1", iid))
     after = recommend(world.picture.incidents[iid], world.picture.units)
     assert [r.unit for r in after if r.kind == "engine"] == ["E2"]  # E1 is busy now
+
+
+def test_a_kind_whose_plan_is_met_still_offers_the_nearest_one_more(world: World) -> None:
+    """A dispatcher calling a second alarm must see who is nearest, not "no unit of the kinds it needs"."""
+    iid = create(world)
+    assert INCIDENT_TYPES["structure_fire"].needs["engine"] == 2  # E1 fills one: one is still needed
+    world.do(FIRE, "unit.assign", c.AssignUnit("E1", iid))
+    world.do(FEED, "unit.register", c.RegisterUnit("E3", "fire", "engine", "St 2", 60.18, 24.96))
+    world.do(FIRE, "unit.assign", c.AssignUnit("E2", iid))  # the plan's two engines are now on it
+    engines = [r for r in recommend(world.picture.incidents[iid], world.picture.units) if r.kind == "engine"]
+    assert [r.unit for r in engines] == ["E3"] and "plan met: one more" in engines[0].reason
 
 
 def test_zones_and_alerts_validate_geometry(world: World) -> None:
