@@ -10,8 +10,9 @@ from app.domain.picture import Picture
 def comparable(picture: Picture) -> Picture:
     """The picture without the fold's bookkeeping, which depends on how many events it was sent, not on what
     it shows: `seq`/`at` (of the last event this viewer saw) and the hub's numbering (`counters`,
-    `next_incident_number`: a console counts only the items it was sent)."""
-    return replace(picture, seq=0, at=0.0, counters={}, next_incident_number=0)
+    `next_incident_number`: a console counts only the items it was sent), and intrusion detection's `tracks`
+    (folded from the positions this viewer was sent: coalesced for a console that falls behind)."""
+    return replace(picture, seq=0, at=0.0, counters={}, next_incident_number=0, tracks={})
 
 
 def differences(live: Picture, snapshot: Picture) -> list[str]:
