@@ -70,6 +70,10 @@ def _untrusted_detail(error: ssl.SSLCertVerificationError) -> str:
     return f"the hub's certificate is not trusted: {reason} (use --ca FILE with the control room's CA)"
 
 
+class SignInFailed(ConnectionError):
+    """`HubClient.sign_in` could not sign in: the hub did not answer in time, or refused (the message says why)."""
+
+
 class CommandRefused(Exception):
     """The hub rejected a command; `code` and `message` say why."""
 
@@ -140,6 +144,17 @@ class HubClient:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
         return self._task
+
+    async def sign_in(self, timeout: float) -> None:
+        """Start, and wait until signed in and caught up; `SignInFailed` if the hub does not answer within
+        `timeout` seconds or refuses (a command-line tool's way in: it has nobody to wait for a retry)."""
+        self.start()
+        try:
+            await self.wait_for(lambda: self.state in ("connected", "refused"), timeout)
+        except TimeoutError:
+            raise SignInFailed(f"the hub at {self.url} did not answer: {self.detail}") from None
+        if self.state == "refused":
+            raise SignInFailed(f"cannot sign in as {self.session.user} at {self.url}: {self.detail}")
 
     async def close(self) -> None:
         """Disconnect and stop reconnecting. Unanswered commands stay in the outbox."""

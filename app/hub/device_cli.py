@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from app.client.connection import CommandRefused, HubClient, client_tls_context
+from app.client.connection import CommandRefused, HubClient, SignInFailed, client_tls_context
 from app.domain.devices import CREDENTIALS, FORMATS, TRANSPORTS
 from app.hub.certificates import (
     CA_CERT,
@@ -181,15 +181,11 @@ def enroll(args: argparse.Namespace, password: str) -> int:
 async def _call(url: str, user: str, password: str, command: str, payload: dict[str, Any], timeout: float,
                 ssl_context: ssl.SSLContext | None = None) -> int:
     client = HubClient(url, user, password, subscribe=False, client="watchfloor-device", ssl_context=ssl_context)
-    client.start()
     try:
         try:
-            await client.wait_for(lambda: client.state in ("connected", "refused"), timeout)
-        except TimeoutError:
-            print(f"the hub at {url} did not answer: {client.detail}", file=sys.stderr)
-            return 1
-        if client.state == "refused":
-            print(f"sign-in refused: {client.detail}", file=sys.stderr)
+            await client.sign_in(timeout)
+        except SignInFailed as failed:
+            print(failed, file=sys.stderr)
             return 1
         try:
             await client.call(command, payload, timeout)

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.client.connection import CommandRefused, HubClient, client_tls_context
+from app.client.connection import CommandRefused, HubClient, SignInFailed, client_tls_context
 from app.feeds.eido import parse_eido
 from app.feeds.eido_incidents import find_imported, import_plan, incident_eido
 from app.feeds.errors import FeedError
@@ -98,15 +98,11 @@ async def import_eido(doc: Any, url: str, user: str, password: str, incident_typ
                       timeout: float, ssl_context: ssl.SSLContext | None) -> int:
     """Apply an EIDO's import plan through a HubClient; prints a line per step."""
     client = HubClient(url, user, password, client="watchfloor-eido-import", ssl_context=ssl_context)
-    client.start()
     try:
         try:
-            await client.wait_for(lambda: client.state in ("connected", "refused"), timeout)
-        except TimeoutError:
-            print(f"the hub at {url} did not answer: {client.detail}", file=sys.stderr)
-            return 1
-        if client.state == "refused":
-            print(f"cannot sign in: {client.detail}", file=sys.stderr)
+            await client.sign_in(timeout)
+        except SignInFailed as failed:
+            print(failed, file=sys.stderr)
             return 1
         try:
             plan = import_plan(doc, client.picture, incident_type)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from app.client.connection import CommandRefused, HubClient
+from app.client.connection import CommandRefused, HubClient, SignInFailed
 from app.domain import events as ev
 from app.domain.entities import UnitStatus
 from app.protocol.client_session import Update
@@ -284,13 +284,10 @@ class _Runner:
 
 
 async def _connect(client: HubClient, what: str, timeout: float) -> None:
-    client.start()
     try:
-        await client.wait_for(lambda: client.state in ("connected", "refused"), timeout)
-    except TimeoutError:
-        raise ConnectionError(f"cannot reach the hub with the {what} account: {client.detail}") from None
-    if client.state == "refused":
-        raise ConnectionError(f"the {what} account cannot sign in: {client.detail}")
+        await client.sign_in(timeout)
+    except SignInFailed as failed:
+        raise ConnectionError(f"the {what} account: {failed}") from None
 
 
 async def run_scenario(url: str, user: str, password: str, *, seed: int = 1, speed: float = 1.0,
