@@ -16,8 +16,8 @@ from app.domain.entities import Incident, IncidentStatus, Unit, UnitStatus
 from app.domain.picture import Picture
 from app.ui import map_search
 from app.ui.map import MapView
+from tests.ui.test_map_view import make_view
 
-FIXTURE = Path(__file__).parent / "fixtures" / "basemap_small.json"
 NOW = 1_800_000_000.0  # the console's clock, passed in: no test waits for a position to age
 
 # A small grid of named streets: Mannerheimintie and Keskuskatu run north-south and are crossed by
@@ -64,16 +64,6 @@ def geocoder() -> OfflineGeocoder:
     return OfflineGeocoder(Gazetteer(document))
 
 
-def make_view(qtbot, tmp_path, basemap: Path = FIXTURE) -> MapView:
-    view = MapView(basemap, cache_dir=tmp_path / "cache")
-    qtbot.addWidget(view)
-    view.resize(900, 700)
-    view.show()
-    with qtbot.waitSignal(view.ready, timeout=20000):
-        pass
-    return view
-
-
 @pytest.fixture
 def view(qtbot, tmp_path) -> MapView:
     return make_view(qtbot, tmp_path)
@@ -81,7 +71,7 @@ def view(qtbot, tmp_path) -> MapView:
 
 @pytest.fixture
 def grid_view(qtbot, tmp_path) -> MapView:
-    return make_view(qtbot, tmp_path, grid_basemap(tmp_path / "grid.json"))
+    return make_view(qtbot, tmp_path, basemap=grid_basemap(tmp_path / "grid.json"))
 
 
 def unit(uid: str, kind: str, lat: float, lon: float, **extra) -> dict:
