@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 from app.city.geocoder import make_geocoder
 from app.city.loader import load_city
@@ -100,3 +100,10 @@ def console(qtbot, hub, tmp_path) -> Callable[..., MainWindow]:
     yield make
     for window in windows:
         window.close()
+
+
+def type_cad(qtbot: Any, window: MainWindow, line: str) -> None:
+    """Type a line on a console's CAD line and press Enter, as a dispatcher does."""
+    window.command_line.focus()
+    qtbot.keyClicks(window.command_line.edit, line)
+    qtbot.keyClick(window.command_line.edit, Qt.Key.Key_Return)

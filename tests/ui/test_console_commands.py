@@ -9,16 +9,11 @@ from PySide6.QtCore import QSettings, Qt
 from app.client.connection import HubClient
 from app.ui.bridge import Frame
 from tests.ui import console_fixtures
+from tests.ui.console_fixtures import type_cad
 
 hub = console_fixtures.hub
 console = console_fixtures.console
 PASSWORD = console_fixtures.PASSWORD
-
-
-def _type_cad(qtbot, window, line: str) -> None:
-    window.command_line.focus()
-    qtbot.keyClicks(window.command_line.edit, line)
-    qtbot.keyClick(window.command_line.edit, Qt.Key.Key_Return)
 
 
 def _incident(qtbot, hub, window, **extra) -> str:
@@ -34,14 +29,14 @@ def test_cad_dispatch_and_status(qtbot, hub, console) -> None:
     fire = console("fire1")
     incident = _incident(qtbot, hub, fire, type="fire_alarm")
     assert incident == "1001"
-    _type_cad(qtbot, fire, "D E1 1001")
+    type_cad(qtbot, fire, "D E1 1001")
     qtbot.waitUntil(lambda: hub.look(lambda p: (p.units["E1"].status.value, p.units["E1"].incident))
                     == ("dispatched", "1001"), timeout=5000)
     qtbot.waitUntil(lambda: fire.command_line.feedback.text().startswith("✔"))
     assert not fire.command_line.has_error()
-    _type_cad(qtbot, fire, "er e1")
+    type_cad(qtbot, fire, "er e1")
     qtbot.waitUntil(lambda: hub.unit_status("E1") == "en_route", timeout=5000)
-    _type_cad(qtbot, fire, "N 1001 Alarm panel shows zone 3")
+    type_cad(qtbot, fire, "N 1001 Alarm panel shows zone 3")
     qtbot.waitUntil(lambda: [n.text for n in hub.look(lambda p: p.incidents["1001"].notes)]
                     == ["Alarm panel shows zone 3"], timeout=5000)
     # History: Up brings back the last line.
@@ -63,7 +58,7 @@ def test_completion_offers_units_and_incidents(qtbot, hub, console) -> None:
 
 def test_refused_and_malformed_commands_say_why(qtbot, hub, console) -> None:
     fire = console("fire1")
-    _type_cad(qtbot, fire, "D E1 9999")
+    type_cad(qtbot, fire, "D E1 9999")
     qtbot.waitUntil(lambda: fire.command_line.has_error(), timeout=5000)
     assert "there is no incident 9999" in fire.command_line.feedback.text()
     assert "unknown_incident" in fire.statusBar().currentMessage()
@@ -71,11 +66,11 @@ def test_refused_and_malformed_commands_say_why(qtbot, hub, console) -> None:
     # Another agency's unit: the hub's reason is shown as it is.
     incident = _incident(qtbot, hub, fire)
     fire.command_line.edit.clear()
-    _type_cad(qtbot, fire, f"D P1 {incident}")
+    type_cad(qtbot, fire, f"D P1 {incident}")
     qtbot.waitUntil(lambda: "belongs to police" in fire.command_line.feedback.text(), timeout=5000)
     # A line the parser cannot read never reaches the hub.
     fire.command_line.edit.clear()
-    _type_cad(qtbot, fire, "D E1")
+    type_cad(qtbot, fire, "D E1")
     assert fire.command_line.has_error() and "usage: D" in fire.command_line.feedback.text()
 
 
@@ -85,7 +80,7 @@ def test_offline_shows_reconnecting_and_queued_then_applies_once(qtbot, hub, con
     hub.stop()
     qtbot.waitUntil(lambda: fire.status.state in ("reconnecting", "connecting"), timeout=10000)
     qtbot.waitUntil(lambda: "RECONNECTING" in fire.connection_label.text(), timeout=10000)
-    _type_cad(qtbot, fire, f"N {incident} typed while the hub was down")
+    type_cad(qtbot, fire, f"N {incident} typed while the hub was down")
     qtbot.waitUntil(lambda: "1 command queued" in fire.connection_label.text(), timeout=5000)
     assert fire.status.queued == 1
     hub.start()  # same database, same port
@@ -126,7 +121,7 @@ def test_aid_declined_with_the_keyboard_answer(qtbot, hub, console) -> None:
     fire = console("fire1")
     medical = console("medical1")
     incident = _incident(qtbot, hub, fire, type="structure_fire")
-    _type_cad(qtbot, fire, f"AID {incident} medical standby")
+    type_cad(qtbot, fire, f"AID {incident} medical standby")
     qtbot.waitUntil(lambda: medical.alerts.pending_for_me() == ["AR-1"], timeout=5000)
     medical.answer_pending(False)  # F9 accepts, Shift+F9 declines
     qtbot.waitUntil(lambda: hub.look(lambda p: p.aid_requests["AR-1"].state) == "declined", timeout=5000)

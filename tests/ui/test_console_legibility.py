@@ -9,15 +9,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.ui.theme import DEFAULT_FONT_PT, apply_theme, current_font_pt, current_theme
 from tests.ui import console_fixtures
+from tests.ui.console_fixtures import type_cad
 
 hub = console_fixtures.hub
 console = console_fixtures.console
-
-
-def _type_cad(qtbot, window, line: str) -> None:
-    window.command_line.focus()
-    qtbot.keyClicks(window.command_line.edit, line)
-    qtbot.keyClick(window.command_line.edit, Qt.Key.Key_Return)
 
 
 def _settle(window) -> None:
@@ -35,7 +30,7 @@ def test_help_and_a_long_refusal_leave_the_window_width_alone(qtbot, hub, consol
     fire = console("fire1")
     qtbot.waitUntil(lambda: fire.isVisible())
     width = fire.width()
-    _type_cad(qtbot, fire, "HELP")
+    type_cad(qtbot, fire, "HELP")
     qtbot.waitUntil(lambda: any(b.isVisible() for b in fire.findChildren(QMessageBox)))
     _settle(fire)
     assert fire.minimumSizeHint().width() < width
@@ -45,7 +40,7 @@ def test_help_and_a_long_refusal_leave_the_window_width_alone(qtbot, hub, consol
     # A refusal far longer than any screen: an address the geocoder cannot find is quoted back in full.
     fire.send("incident.create", {"type": "fire_alarm", "lat": 60.17, "lon": 24.94, "address": "Bulevardi 1"})
     qtbot.waitUntil(lambda: "1001" in fire.picture.incidents, timeout=5000)
-    _type_cad(qtbot, fire, "ADDR 1001 " + "Nowhere street behind the old harbour warehouse " * 40)
+    type_cad(qtbot, fire, "ADDR 1001 " + "Nowhere street behind the old harbour warehouse " * 40)
     qtbot.waitUntil(lambda: fire.command_line.has_error(), timeout=5000)
     assert len(fire.command_line.feedback.text()) > 300
     # An unwrapped label asks for its whole text's width (thousands of px), and the window has to give it.

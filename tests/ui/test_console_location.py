@@ -13,6 +13,7 @@ from app.city.geocoder import make_geocoder
 from app.city.loader import load_city
 from app.city.osm import haversine_m
 from tests.ui import console_fixtures
+from tests.ui.console_fixtures import type_cad
 
 hub = console_fixtures.hub
 console = console_fixtures.console
@@ -24,12 +25,6 @@ def _type_address(qtbot, dialog, text: str) -> None:
     dialog.address.selectAll()
     qtbot.keyClicks(dialog.address, text)
     qtbot.keyClick(dialog.address, Qt.Key.Key_Return)
-
-
-def _type_cad(qtbot, window, line: str) -> None:
-    window.command_line.focus()
-    qtbot.keyClicks(window.command_line.edit, line)
-    qtbot.keyClick(window.command_line.edit, Qt.Key.Key_Return)
 
 
 def test_an_unknown_address_creates_nothing(qtbot, hub, console) -> None:
@@ -105,21 +100,21 @@ def test_edit_after_creation_and_precision_everywhere(qtbot, hub, console) -> No
     assert fire.queue_model.data(fire.queue_model.index(0, 3)).endswith("[address point]")
 
     # The CAD line shows it, moves it only to an address the geocoder finds, and edits the caller.
-    _type_cad(qtbot, fire, "I 1001")
+    type_cad(qtbot, fire, "I 1001")
     assert "Kaivokatu 2" in fire.command_line.feedback.text() and "[address point]" in fire.command_line.feedback.text()
-    _type_cad(qtbot, fire, "ADDR 1001 Sturenkatu 5")
+    type_cad(qtbot, fire, "ADDR 1001 Sturenkatu 5")
     assert "not found" in fire.command_line.feedback.text()
     fire.command_line.edit.clear()
     fire.city.geocoder, helsinki = make_geocoder(gazetteer=load_city("liechtenstein").gazetteer), fire.city.geocoder
-    _type_cad(qtbot, fire, "ADDR 1001 Kirchstrasse")  # three villages have one: which?
+    type_cad(qtbot, fire, "ADDR 1001 Kirchstrasse")  # three villages have one: which?
     assert "several places" in fire.command_line.feedback.text()
     fire.city.geocoder = helsinki
     fire.command_line.edit.clear()
-    _type_cad(qtbot, fire, "CALLER 1001 Pekka 050 1")
+    type_cad(qtbot, fire, "CALLER 1001 Pekka 050 1")
     qtbot.waitUntil(lambda: hub.look(lambda p: p.incidents["1001"].caller) == "Pekka 050 1", timeout=5000)
     assert hub.look(lambda p: p.incidents["1001"].address).startswith("Kaivokatu 2")  # ADDR changed nothing
     fire.command_line.edit.clear()
-    _type_cad(qtbot, fire, "ADDR 1001 Mannerheimintie 1")
+    type_cad(qtbot, fire, "ADDR 1001 Mannerheimintie 1")
     qtbot.waitUntil(lambda: hub.look(lambda p: p.incidents["1001"].address).startswith("Mannerheimintie 1"),
                     timeout=5000)
     assert hub.look(lambda p: p.incidents["1001"].location_precision) == "address_point"

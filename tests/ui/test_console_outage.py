@@ -3,18 +3,11 @@ during it is shown for confirmation after the reconnect: sent once when confirme
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-
 from tests.ui import console_fixtures
+from tests.ui.console_fixtures import type_cad
 
 hub = console_fixtures.hub
 console = console_fixtures.console
-
-
-def _type_cad(qtbot, window, line: str) -> None:
-    window.command_line.focus()
-    qtbot.keyClicks(window.command_line.edit, line)
-    qtbot.keyClick(window.command_line.edit, Qt.Key.Key_Return)
 
 
 def _incident(qtbot, hub, window) -> str:
@@ -27,7 +20,7 @@ def _outage_then_dispatch(qtbot, hub, window) -> str:
     incident = _incident(qtbot, hub, window)
     hub.stop()
     qtbot.waitUntil(lambda: window.status.state != "connected", timeout=10000)
-    _type_cad(qtbot, window, f"D E1 {incident}")
+    type_cad(qtbot, window, f"D E1 {incident}")
     qtbot.waitUntil(lambda: window.status.queued == 1, timeout=5000)
     hub.start()  # same database, same port
     qtbot.waitUntil(lambda: window.held_dialog is not None, timeout=15000)

@@ -7,15 +7,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from tests.ui import console_fixtures
+from tests.ui.console_fixtures import type_cad
 
 hub = console_fixtures.hub
 console = console_fixtures.console
-
-
-def _type_cad(qtbot, window, line: str) -> None:
-    window.command_line.focus()
-    qtbot.keyClicks(window.command_line.edit, line)
-    qtbot.keyClick(window.command_line.edit, Qt.Key.Key_Return)
 
 
 def test_call_to_close_across_two_agencies(qtbot, hub, console) -> None:
@@ -76,7 +71,7 @@ def test_call_to_close_across_two_agencies(qtbot, hub, console) -> None:
     assert not police.banner.isVisible()
 
     # Police dispatch their own unit from the CAD line; chat on the incident channel reaches fire.
-    _type_cad(qtbot, police, "D P1 1001")
+    type_cad(qtbot, police, "D P1 1001")
     qtbot.waitUntil(lambda: hub.look(lambda p: p.units["P1"].incident) == "1001", timeout=5000)
     police.focus_incident("1001")
     police.detail.chat_input.setText("P1 closing the road north of the scene")
@@ -85,8 +80,8 @@ def test_call_to_close_across_two_agencies(qtbot, hub, console) -> None:
 
     # Clear the units, then close with a disposition; both queues drop the call.
     for unit in ("E1", "E2", "L1"):
-        _type_cad(qtbot, fire, f"AV {unit}")
-    _type_cad(qtbot, police, "AV P1")
+        type_cad(qtbot, fire, f"AV {unit}")
+    type_cad(qtbot, police, "AV P1")
     qtbot.waitUntil(lambda: hub.look(lambda p: p.incidents["1001"].units) == [], timeout=5000)
     qtbot.waitUntil(lambda: fire.picture.incidents["1001"].units == [])
     closing = fire.close_incident("1001")
