@@ -24,10 +24,24 @@ ACCOUNTS = {
 }
 
 
+#: Ports handed out below Linux's ephemeral range (32768-60999 by default). A port the kernel picks for
+#: ``bind(0)`` comes from that range, which every outgoing connection also draws on; between the test closing its
+#: probe socket and the hub binding, a client socket could take it ("Address already in use"). Below the range
+#: only listeners bind, and each port is handed out once per test run.
+_PORTS = iter(range(20000 + (os.getpid() % 50) * 200, 32768))
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port that is free for both TCP and UDP (feeds listen on both) and not handed out before."""
+    for port in _PORTS:
+        try:
+            with socket.socket() as tcp, socket.socket(type=socket.SOCK_DGRAM) as udp:
+                tcp.bind(("127.0.0.1", port))
+                udp.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free loopback port left below the ephemeral range")
 
 
 class HubProcess:
