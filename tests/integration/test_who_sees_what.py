@@ -11,7 +11,6 @@ import base64
 import contextlib
 import random
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,11 +146,8 @@ class CotListener(asyncio.DatagramProtocol):
 
 
 @pytest.fixture
-def cot_port() -> Iterator[int]:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    yield port
+def cot_port() -> int:
+    return free_port()
 
 
 @pytest.fixture
