@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from app.store.jetstream import MAX_BATCH, EventStream
+from app.store.jetstream import MAX_BATCH, EventStream, copy_stream
 from app.store.log import EventLog, StoredEvent
 
 T = TypeVar("T")
@@ -36,19 +36,3 @@ class StreamUpstream:
     def catch_up(self, log_: EventLog) -> int:
         """Copy the stream's events after `log_`'s head into it, each checked against the chain."""
         return self._call(copy_stream(self.stream, log_))
-
-
-async def copy_stream(stream: EventStream, log_: EventLog) -> int:
-    """Copy every event of `stream` after `log_`'s head into `log_`; returns how many. The SQLite writes run on
-    the loop, in chunks: call it only while nothing else writes `log_` (the writer thread is waiting on it).
-
-    Each event must continue the local chain with the link the stream carries (ValueError otherwise): a copy
-    that disagrees with the stream is never extended."""
-    head = await stream.last_seq()
-    copied = 0
-    while log_.head_seq < head:
-        chunk = await stream.fetch(log_.head_seq, head)
-        digests = [(row.command, digest) for row, digest in chunk if row.command and digest]
-        log_.append_rows([row for row, _ in chunk], digests)
-        copied += len(chunk)
-    return copied

@@ -32,7 +32,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
-from app.store.log import StoredEvent
+from app.store.log import EventLog, StoredEvent
 
 STREAM = "WATCHFLOOR_EVENTS"
 SUBJECT = "watchfloor.events"
@@ -254,3 +254,30 @@ def _msg_id(row: StoredEvent, nth: dict[str, int]) -> str:
     n = nth.get(row.command, 0)
     nth[row.command] = n + 1
     return f"{row.command}#{n}"
+
+
+async def copy_stream(stream: EventStream, log_: EventLog) -> int:
+    """Copy every event of `stream` after `log_`'s head into `log_`; returns how many. The SQLite writes run on
+    the loop, in chunks: call it only while nothing else writes `log_` (the writer thread is waiting on it).
+
+    Each event must continue the local chain with the link the stream carries (ValueError otherwise): a copy
+    that disagrees with the stream is never extended."""
+    head = await stream.last_seq()
+    copied = 0
+    while log_.head_seq < head:
+        chunk = await stream.fetch(log_.head_seq, head)
+        digests = [(row.command, digest) for row, digest in chunk if row.command is not None and digest is not None]
+        log_.append_rows([row for row, _ in chunk], digests)
+        copied += len(chunk)
+    return copied
+
+
+def whole_commands(rows: list[StoredEvent], limit: int = MAX_BATCH) -> int:
+    """How many of `rows` (at most `limit`, at least one) to append together without splitting the events of one
+    command between two appends (their duplicate-tracking ids count a command's events from its first)."""
+    if len(rows) <= limit:
+        return len(rows)
+    cut = limit
+    while cut > 1 and rows[cut].command is not None and rows[cut].command == rows[cut - 1].command:
+        cut -= 1
+    return cut

@@ -21,7 +21,7 @@ from app.client.connection import CommandRefused, HubClient
 from app.hub.nats_cluster import Cluster, Node
 from app.store.chain import GENESIS_HASH, chain_hash
 from app.store.jetstream import EventStream, parse_log_url
-from app.store.log import StoredEvent
+from app.store.log import LogReader, StoredEvent
 from tests.integration.conftest import PASSWORD, ROOT, HubProcess, free_port, make_accounts
 
 
@@ -203,3 +203,63 @@ async def leader_name(cluster: Cluster) -> str:
         await stream.close()
     assert state.leader is not None
     return state.leader
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_a_log_moves_into_the_cluster_and_back_with_its_chain_intact(cluster: Cluster, tmp_path: Path) -> None:
+    embedded = tmp_path / "embedded.db"
+    make_accounts(embedded)
+    hub = HubProcess(embedded, free_port())
+    hub.start()
+
+    async def commands(url: str, texts: list[str]) -> None:
+        fire = HubClient(url, "fire1", PASSWORD, subscribe=False)
+        fire.start()
+        await fire.wait_for(lambda: fire.state == "connected", 30)
+        for text in texts:
+            await fire.call("message.send", {"channel": "all", "text": text})
+        await fire.close()
+
+    try:
+        asyncio.run(commands(hub.url, [f"embedded {i}" for i in range(30)]))
+    finally:
+        hub.stop()
+    assert audit(embedded).returncode == 0
+    original = LogReader(embedded)
+    before = [row for row, _ in original.stored_events(0, 10_000)]
+    original.close()
+
+    moved = cli("log", "import", "--db", str(embedded), "--log", cluster.url)
+    assert moved.returncode == 0, moved.stderr
+    assert f"imported {len(before)} events" in moved.stdout
+    again = cli("log", "import", "--db", str(embedded), "--log", cluster.url)  # resumes: nothing left to move
+    assert again.returncode == 0 and "imported 0 events" in again.stdout
+    other = tmp_path / "other.db"
+    make_accounts(other)
+    refused = cli("log", "import", "--db", str(other), "--log", cluster.url)
+    assert refused.returncode == 1 and "not this log's" in refused.stderr
+
+    # A hub on the cluster carries the imported log on.
+    clustered = hub_on(cluster, tmp_path / "clustered.db")
+    try:
+        asyncio.run(commands(clustered.url, ["on the cluster"]))
+    finally:
+        clustered.stop()
+
+    exported = tmp_path / "exported.db"
+    out = cli("log", "export", "--log", cluster.url, "--db", str(exported))
+    assert out.returncode == 0, out.stderr
+    assert cli("log", "export", "--log", cluster.url, "--db", str(exported)).returncode == 1  # never overwrites
+    assert cli("audit", "checkpoint", "--new-anchor", "--db", str(exported)).returncode == 0
+    verified = audit(exported)
+    assert verified.returncode == 0, verified.stderr
+    assert f"ok: {len(before) + 1} events" in verified.stdout
+    back = LogReader(exported)
+    after = [row for row, _ in back.stored_events(0, 10_000)]
+    back.close()
+    assert after[:len(before)] == before  # the same events, the same links
+    assert "on the cluster" in after[-1].data
