@@ -8,6 +8,7 @@ flow loses no acknowledged command.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import subprocess
 import sys
@@ -263,3 +264,50 @@ def test_a_log_moves_into_the_cluster_and_back_with_its_chain_intact(cluster: Cl
     back.close()
     assert after[:len(before)] == before  # the same events, the same links
     assert "on the cluster" in after[-1].data
+
+
+def free_base_port() -> int:
+    """A base port whose client, route and monitoring ports (base+i, +100+i, +200+i) are all free now."""
+    import socket
+
+    for _ in range(50):
+        base = free_port()
+        if base > 65_000:
+            continue
+        try:
+            with contextlib.ExitStack() as held:
+                for offset in (0, 1, 2, 100, 101, 102, 200, 201, 202):
+                    s = held.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free run of ports")
+
+
+def test_cluster_up_status_down_on_this_machine(tmp_path: Path) -> None:
+    folder = tmp_path / "cluster"
+    base = free_base_port()
+    running = None
+    try:
+        up = cli("cluster", "up", "--dir", str(folder), "--base-port", str(base))
+        assert up.returncode == 0, up.stderr
+        assert f"--log nats://127.0.0.1:{base},127.0.0.1:{base + 1},127.0.0.1:{base + 2}" in up.stdout
+        config = (folder / "n1.conf").read_text()
+        assert "sync_interval: always" in config and "127.0.0.1" in config
+        # A hub makes the stream; status then names its leader and replicas.
+        running = Cluster.load(folder)
+        stop = hub_on(running, tmp_path / "hub.db")
+        stop.stop()
+        status = cli("cluster", "status", "--dir", str(folder))
+        assert status.returncode == 0, status.stderr
+        for name in ("n1", "n2", "n3"):
+            assert f"{name}  nats://127.0.0.1:" in status.stdout and "healthy" in status.stdout
+        assert "stream WATCHFLOOR_EVENTS: 0 events, leader n" in status.stdout
+        assert status.stdout.count("replica n") == 2
+    finally:
+        down = cli("cluster", "down", "--dir", str(folder))
+    assert down.returncode == 0, down.stderr
+    assert running is not None and all(n.pid > 0 for n in running.nodes)
+    assert not any(running.running(n) for n in running.nodes)  # the processes it started are gone
+    assert "down" in cli("cluster", "status", "--dir", str(folder)).stdout
