@@ -49,9 +49,16 @@ class Alarm:
 
     since: float
     reason: str
+    #: The batch may have reached the upstream log although it was not acknowledged (its answer was lost, or
+    #: the local copy failed after it): then it is applied once however often it is resent under its id.
+    maybe_applied: bool = False
 
     def refusal(self) -> Refusal:
         """What a command is answered with while the alarm stands."""
+        if self.maybe_applied:
+            return Refusal("unavailable", f"the hub cannot write its event log ({self.reason}); it may have been "
+                                          "applied: send it again under the same id once the alarm clears (it is "
+                                          "applied once)")
         return Refusal("unavailable", f"the hub cannot write its event log ({self.reason}); nothing was applied: "
                                       "try again once the alarm clears")
 
@@ -121,7 +128,8 @@ class Upstream(Protocol):
     max_batch: int
 
     def extend(self, rows: list[StoredEvent], digests: dict[str, str]) -> None:
-        """Store `rows` (chained, continuing the upstream's head) before returning; raise if they cannot be."""
+        """Store `rows` (chained, continuing the upstream's head) before returning; raise if they cannot be: an
+        exception with `fenced = True` when none was stored because the head is not theirs (another writer)."""
 
     def catch_up(self, log_: EventLog) -> int:
         """Copy into `log_` every event upstream after its head; return how many."""
@@ -281,7 +289,10 @@ class Sequencer:
         """Refuse the batch the disk refused and all sequenced after it, rebuild the picture from the log, raise
         the alarm, and return once a probe write succeeds."""
         loop = asyncio.get_running_loop()
-        self.alarm = Alarm(self.clock(), f"{type(exc).__name__}: {exc}"[:300])
+        # Refused by an upstream's head check, nothing of the batch was stored; any other upstream failure leaves
+        # that open (an append whose answer was lost may land, and is found by the next catch-up).
+        fenced = getattr(exc, "fenced", False)
+        self.alarm = Alarm(self.clock(), f"{type(exc).__name__}: {exc}"[:300], self.upstream is not None and not fenced)
         log.critical("ALARM: the event log cannot be written (%s); commands are refused as unavailable until "
                      "it can; retrying every %.0f s", self.alarm.reason, PROBE_EVERY_S)
         waiting = waiting + self._waiting

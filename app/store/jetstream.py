@@ -49,7 +49,10 @@ _WRONG_LAST_SEQUENCE, _DUPLICATE_IN_BATCH = 10071, 10201
 
 
 class StreamFenced(Exception):
-    """The stream refused an append: another writer extended it from this hub's head (or it was changed)."""
+    """The stream refused an append: another writer extended it from this hub's head (or it was changed).
+    Nothing of the append was stored."""
+
+    fenced = True  # what the sequencer's alarm reads: nothing of the batch was applied
 
 
 class StreamUnavailable(Exception):
