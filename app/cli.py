@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cert": ("app.hub.cert_cli", "create the control room's CA and the hub's certificate for wss:// (TLS)"),
     "device": ("app.hub.device_cli", "register, list and revoke field devices (CoT, NMEA, MAVLink, KLV senders)"),
     "eido": ("app.hub.eido_cli", "import a NENA EIDO incident into a hub, or export one from a hub's log"),
+    "cluster": ("app.hub.cluster_cli", "a three-node NATS JetStream cluster on this machine for the clustered log"),
+    "log": ("app.store.log_cli", "move an event log between a SQLite file and a NATS JetStream cluster"),
     "audit": ("app.store.audit_cli", "verify the event log's tamper-evident hash chain"),
     "bench": ("app.sim.bench", "measure the hub under load (hub: side by side with a bare websockets broadcast; "
                                "sim: under the simulator's fleet, side by side with hub)"),

@@ -14,6 +14,9 @@ from typing import Any
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `watchfloor hub`."""
     parser.add_argument("--db", required=True, help="SQLite event log (created if missing)")
+    parser.add_argument("--log", metavar="nats://HOST:PORT,HOST:PORT,HOST:PORT",
+                        help="keep the event log in a replicated NATS JetStream stream (3 replicas); --db is then "
+                             "this hub's copy of it (and its accounts); default: the --db file is the log")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0: any free)")
     parser.add_argument("--cert", help="PEM certificate chain: serve wss:// (TLS) instead of ws://")
@@ -87,6 +90,13 @@ def run(args: argparse.Namespace) -> int:
     if args.lockout_after < 1 or args.refusal_delay < 0:
         raise SystemExit("--lockout-after must be at least 1 and --refusal-delay not negative")
     sign_in = ThrottlePolicy(first_delay=args.refusal_delay, lock_after=args.lockout_after)
+    if args.log:
+        from app.store.jetstream import parse_log_url
+
+        try:
+            parse_log_url(args.log)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -100,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
         await run_hub(args.db, args.host, args.port, context, ready=ready, stop=stop, feeds=feeds,
                       feed_io=feed_io_options(args), checkpoint_every=args.checkpoint_every, sign_in=sign_in,
-                      quarantine_budget=int(args.quarantine_mib * 1024 * 1024))
+                      quarantine_budget=int(args.quarantine_mib * 1024 * 1024), log_url=args.log)
 
     try:
         asyncio.run(main())

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -33,7 +33,7 @@ from app.domain.decide import decide
 from app.domain.errors import Refusal
 from app.domain.events import Event
 from app.domain.picture import Picture
-from app.store.log import EventLog, LogReader, encode_picture
+from app.store.log import EventLog, LogReader, StoredEvent, encode_picture
 
 log = logging.getLogger("watchfloor.hub")
 
@@ -49,9 +49,16 @@ class Alarm:
 
     since: float
     reason: str
+    #: The batch may have reached the upstream log although it was not acknowledged (its answer was lost, or
+    #: the local copy failed after it): then it is applied once however often it is resent under its id.
+    maybe_applied: bool = False
 
     def refusal(self) -> Refusal:
         """What a command is answered with while the alarm stands."""
+        if self.maybe_applied:
+            return Refusal("unavailable", f"the hub cannot write its event log ({self.reason}); it may have been "
+                                          "applied: send it again under the same id once the alarm clears (it is "
+                                          "applied once)")
         return Refusal("unavailable", f"the hub cannot write its event log ({self.reason}); nothing was applied: "
                                       "try again once the alarm clears")
 
@@ -111,13 +118,32 @@ class RecentCommands:
         return len(self._recent)
 
 
+class Upstream(Protocol):
+    """The seam between the sequencer and a log kept elsewhere first (a replicated stream): the writer thread
+    appends each batch there before it writes the local SQLite copy, and copies in what others appended.
+
+    Without one, the SQLite log is the log (the embedded default); with one, it is this hub's copy of it."""
+
+    #: The most events one append may carry (whole commands only).
+    max_batch: int
+
+    def extend(self, rows: list[StoredEvent], digests: dict[str, str]) -> None:
+        """Store `rows` (chained, continuing the upstream's head) before returning; raise if they cannot be: an
+        exception with `fenced = True` when none was stored because the head is not theirs (another writer)."""
+
+    def catch_up(self, log_: EventLog) -> int:
+        """Copy into `log_` every event upstream after its head; return how many."""
+
+
 class Sequencer:
     """Decides, numbers, commits and publishes. Call `submit` only from the hub's event loop."""
 
     def __init__(self, log_: EventLog, picture: Picture, known_commands: RecentCommands,
                  publish: Callable[[list[Event]], None], clock: Callable[[], float],
-                 agencies: frozenset[str], snapshot_every: int = 5000, judge_fixes: bool = True) -> None:
+                 agencies: frozenset[str], snapshot_every: int = 5000, judge_fixes: bool = True,
+                 upstream: Upstream | None = None) -> None:
         self.log = log_
+        self.upstream = upstream
         self.judge_fixes = judge_fixes  # intrusion detection (off for a sped-up simulation: see decide)
         self.picture = picture
         self.commands = known_commands
@@ -193,8 +219,7 @@ class Sequencer:
             if not self._pending:
                 self._idle.set()
                 continue
-            batch, waiting, digests = self._pending, self._waiting, self._digests
-            self._pending, self._waiting, self._digests = [], [], []
+            batch, waiting, digests = self._take()
             snapshot = None
             if self.picture.seq - self.last_snapshot_seq >= self.snapshot_every:
                 # Taken now, when the picture is exactly the fold up to this batch's last event.
@@ -218,6 +243,27 @@ class Sequencer:
                 self._wake.set()
             else:
                 self._idle.set()
+
+    def _take(self) -> tuple[list[tuple[Event, str | None]],
+                             list[tuple[asyncio.Future[Applied], list[int], str | None, str]], list[tuple[str, str]]]:
+        """The next batch to commit: everything pending, or (upstream) whole commands up to its largest append."""
+        limit = self.upstream.max_batch if self.upstream is not None else None
+        if limit is None or len(self._pending) <= limit:
+            taken = self._pending, self._waiting, self._digests
+            self._pending, self._waiting, self._digests = [], [], []
+            return taken
+        events = commands = 0
+        for _, seqs, _, _ in self._waiting:
+            if commands and events + len(seqs) > limit:
+                break
+            events += len(seqs)
+            commands += 1
+        keys = {key for _, _, key, _ in self._waiting[:commands]}
+        batch, waiting = self._pending[:events], self._waiting[:commands]
+        digests = [d for d in self._digests if d[0] in keys]
+        self._pending, self._waiting = self._pending[events:], self._waiting[commands:]
+        self._digests = [d for d in self._digests if d[0] not in keys]
+        return batch, waiting, digests
 
     def applied_before(self, command_key: str) -> Known | None:
         """What was applied under `command_key`, if anything (committed or on its way to the log)."""
@@ -243,7 +289,10 @@ class Sequencer:
         """Refuse the batch the disk refused and all sequenced after it, rebuild the picture from the log, raise
         the alarm, and return once a probe write succeeds."""
         loop = asyncio.get_running_loop()
-        self.alarm = Alarm(self.clock(), f"{type(exc).__name__}: {exc}"[:300])
+        # Refused by an upstream's head check, nothing of the batch was stored; any other upstream failure leaves
+        # that open (an append whose answer was lost may land, and is found by the next catch-up).
+        fenced = getattr(exc, "fenced", False)
+        self.alarm = Alarm(self.clock(), f"{type(exc).__name__}: {exc}"[:300], self.upstream is not None and not fenced)
         log.critical("ALARM: the event log cannot be written (%s); commands are refused as unavailable until "
                      "it can; retrying every %.0f s", self.alarm.reason, PROBE_EVERY_S)
         waiting = waiting + self._waiting
@@ -265,6 +314,8 @@ class Sequencer:
                     rebuilt = True
                 await asyncio.sleep(PROBE_EVERY_S)
                 await loop.run_in_executor(self.writer, self._probe)
+                if self.log.head_seq > self.committed_seq:  # what other hubs appended upstream meanwhile
+                    await self._caught_up()
             except Exception as again:
                 log.debug("event log still not usable: %s", again)
                 if not rebuilt:
@@ -275,6 +326,23 @@ class Sequencer:
             self.alarm = None
             return
 
+    async def _caught_up(self) -> None:
+        """After the local copy took events appended upstream by another hub: fold them into the picture and
+        publish them, as if this hub had sequenced them."""
+        loop = asyncio.get_running_loop()
+        before = self.committed_seq
+        self.committed_seq = self.log.head_seq
+        self.picture = await loop.run_in_executor(self.writer, self._committed_picture)
+        self.next_seq = self.committed_seq + 1
+        self.publish(await loop.run_in_executor(self.writer, self._events_after, before))
+
+    def _events_after(self, seq: int) -> list[Event]:
+        reader = LogReader(self.log.path)
+        try:
+            return reader.events_since(seq)
+        finally:
+            reader.close()
+
     def _committed_picture(self) -> Picture:
         reader = LogReader(self.log.path)
         try:
@@ -283,14 +351,22 @@ class Sequencer:
             reader.close()
 
     def _probe(self) -> None:
-        """A real write: the outage into the access log, so the audit shows it too."""
+        """A real write: the outage into the access log, so the audit shows it too; with an upstream, the local
+        copy brought up to it too (it must answer before commands are taken again)."""
         assert self.alarm is not None
+        if self.upstream is not None:
+            self.upstream.catch_up(self.log)
         self.log.access(self.alarm.since, "hub", "-", "event_log", "unavailable",
                         f"{self.alarm.reason}; writable again at {self.clock():.0f}")
 
     def _write(self, batch: list[tuple[Event, str | None]], digests: list[tuple[str, str]],
                snapshot: bytes | None) -> None:
-        self.log.append(batch, digests)
+        if self.upstream is None:
+            self.log.append(batch, digests)
+        else:  # the upstream first: only what it stored may be in the local copy
+            rows = self.log.chain(batch)
+            self.upstream.extend(rows, dict(digests))
+            self.log.append_rows(rows, digests)
         if snapshot is not None:
             try:
                 self.log.save_snapshot_blob(batch[-1][0].seq, batch[-1][0].ts, snapshot)

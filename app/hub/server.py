@@ -89,8 +89,12 @@ class Hub:
                  clock: Callable[[], float] = time.time, snapshot_every: int = 5000,
                  max_queue: int = 50_000, hello_timeout: float = 10.0,
                  checkpoint_every: float = CHECKPOINT_EVERY, sign_in: ThrottlePolicy | None = None,
-                 quarantine_budget: int = QUARANTINE_BUDGET, judge_fixes: bool = True) -> None:
+                 quarantine_budget: int = QUARANTINE_BUDGET, judge_fixes: bool = True,
+                 log_url: str | None = None) -> None:
         self.db_path = Path(db_path)
+        #: `nats://...`: the log is a JetStream stream and `db_path` this hub's copy of it (docs/deploy.md).
+        self.log_url = log_url
+        self.stream: Any = None  # an EventStream once started with `log_url`
         #: Intrusion detection on field devices' fixes (docs/security.md); off only for a sped-up simulation.
         self.judge_fixes = judge_fixes
         self.agencies = dict(agencies or DEFAULT_AGENCIES)
@@ -123,6 +127,7 @@ class Hub:
     async def start(self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None) -> int:
         """Rebuild the picture from the log, start the flusher and listen; returns the bound port."""
         loop = asyncio.get_running_loop()
+        upstream = await self._open_stream() if self.log_url else None
         picture, quarantined = await loop.run_in_executor(self.read_pool, self._recover)
         self.feeds.seed(*quarantined)
         # Command ids not in memory are looked up on the loop (one indexed read, only for an id not seen
@@ -130,7 +135,7 @@ class Hub:
         self._commands_reader = LogReader(self.db_path)
         known = RecentCommands(self._command_record)
         self.sequencer = Sequencer(self.log, picture, known, self.fanout.publish, self.clock,
-                                   frozenset(self.agencies), judge_fixes=self.judge_fixes)
+                                   frozenset(self.agencies), judge_fixes=self.judge_fixes, upstream=upstream)
         self._spawn(self.sequencer.run())
         for problem in self.anchor.alarms:  # raised by the check in `_recover`, before there was a writer
             self._audit("hub", "-", "audit", "alarm", problem)
@@ -159,6 +164,19 @@ class Hub:
         self.gateway = FeedGateway(self, device_map=device_map, host=host, signing_secret=mavlink_secret)
         return await self.gateway.start(cot_port, cot_udp_port, nmea_port, mavlink_port, klv_port, nmea_tcp_port,
                                         cot_tls)
+
+    async def _open_stream(self) -> Any:
+        """Connect to the clustered log, bring the local copy up to it, and return the sequencer's upstream."""
+        from app.hub.stream_log import StreamUpstream, copy_stream
+        from app.store.jetstream import EventStream, parse_log_url
+
+        assert self.log_url is not None
+        self.stream = EventStream(parse_log_url(self.log_url))
+        await self.stream.open()
+        copied = await copy_stream(self.stream, self.log)
+        log.info("event log on %s (stream %s); %d events copied into %s", self.log_url, self.stream.stream, copied,
+                 self.db_path)
+        return StreamUpstream(self.stream, asyncio.get_running_loop())
 
     def _recover(self) -> tuple[Picture, tuple[dict[str, int], list[dict[str, Any]], int]]:
         reader = self._reader()
@@ -193,6 +211,8 @@ class Hub:
         self.read_pool.shutdown(wait=True)
         self.sign_ins.close()
         self.log.close()
+        if self.stream is not None:
+            await self.stream.close()
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -486,12 +506,14 @@ async def run_hub(db_path: str | Path, host: str, port: int, ssl_context: ssl.SS
                   ready: Callable[[int], None] | None = None, stop: asyncio.Event | None = None,
                   feeds: dict[str, Any] | None = None, feed_io: dict[str, Any] | None = None,
                   checkpoint_every: float = CHECKPOINT_EVERY, sign_in: ThrottlePolicy | None = None,
-                  quarantine_budget: int = QUARANTINE_BUDGET) -> None:
+                  quarantine_budget: int = QUARANTINE_BUDGET, log_url: str | None = None) -> None:
     """Run a hub until `stop` is set (or forever); `feeds` are `Hub.start_feeds` arguments (None: no feeds),
     `feed_io` those of `app.hub.feed_io.start_feed_io` (CAP fetch and outbox, CoT out), `checkpoint_every` the
     seconds between signed audit checkpoints, `sign_in` the sign-in throttle (None: the defaults),
-    `quarantine_budget` the bytes the quarantine table may hold."""
-    hub = Hub(db_path, checkpoint_every=checkpoint_every, sign_in=sign_in, quarantine_budget=quarantine_budget)
+    `quarantine_budget` the bytes the quarantine table may hold, `log_url` a NATS JetStream cluster keeping the
+    log (None: the SQLite file is the log)."""
+    hub = Hub(db_path, checkpoint_every=checkpoint_every, sign_in=sign_in, quarantine_budget=quarantine_budget,
+              log_url=log_url)
     bound = await hub.start(host, port, ssl_context)
     if feeds:
         log.info("feed gateway ports: %s", await hub.start_feeds(**feeds))

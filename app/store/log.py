@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -167,6 +167,20 @@ class QuarantineWrite:
     pruned: int
 
 
+class StoredEvent(NamedTuple):
+    """One event as the log stores it: its fields (data and audience as the JSON text the hash covers), the
+    command that produced it (`user/id`), and its link in the hash chain."""
+
+    seq: int
+    ts: float
+    actor: str
+    kind: str
+    data: str
+    audience: str | None
+    command: str | None
+    hash: str
+
+
 class EventLog:
     """The writer side of the log. Not thread-safe: call it from one thread (the hub's writer)."""
 
@@ -204,6 +218,12 @@ class EventLog:
 
         Events must continue the sequence exactly; anything else is a bug and raises before writing.
         """
+        self.append_rows(self.chain(batch), digests)
+
+    def chain(self, batch: list[tuple[Event, str | None]]) -> list[StoredEvent]:
+        """The batch as stored rows, each linked to the one before it, continuing this log's head (not written).
+
+        Raises ValueError when the events do not continue the sequence exactly (a bug)."""
         rows = []
         prev = self.head_hash
         expected = self.head_seq + 1
@@ -213,9 +233,23 @@ class EventLog:
             data = _json.encode(event.data)
             audience = _json.encode(event.audience) if event.audience is not None else None
             prev = chain_hash(prev, event.seq, event.ts, event.actor, event.kind, data, audience)
-            rows.append((event.seq, event.ts, event.actor, event.kind, data.decode(),
-                         audience.decode() if audience else None, command, prev))
+            rows.append(StoredEvent(event.seq, event.ts, event.actor, event.kind, data.decode(),
+                                    audience.decode() if audience else None, command, prev))
             expected += 1
+        return rows
+
+    def append_rows(self, rows: list[StoredEvent], digests: list[tuple[str, str]] | None = None) -> None:
+        """Store rows made by `chain` (here or by another hub: a replicated log's copy) in one transaction.
+
+        Each row must continue this log's head and carry the hash that follows from it; a row that does not is
+        refused (ChainBreak-worthy ValueError) before anything is written, so a copy never forks its chain."""
+        prev, expected = self.head_hash, self.head_seq + 1
+        for row in rows:
+            link = chain_hash(prev, row.seq, row.ts, row.actor, row.kind, row.data.encode(),
+                              row.audience.encode() if row.audience is not None else None)
+            if row.seq != expected or row.hash != link:
+                raise ValueError(f"event {row.seq} does not continue this log at {expected - 1} with its hash")
+            prev, expected = link, expected + 1
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             self.conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -229,7 +263,7 @@ class EventLog:
                 self.conn.execute("ROLLBACK")
             raise
         if rows:
-            self.head_seq, self.head_hash = rows[-1][0], rows[-1][-1]
+            self.head_seq, self.head_hash = rows[-1].seq, rows[-1].hash
 
     def save_snapshot(self, picture: Picture) -> None:
         """Store the picture as of its `seq`, so rebuilding any later moment starts from here."""
@@ -335,6 +369,15 @@ class LogReader:
             sql += " LIMIT ?"
             params = (seq, limit)
         return [row_event(r) for r in self.conn.execute(sql, params)]
+
+    def stored_events(self, after_seq: int, limit: int) -> list[tuple[StoredEvent, str | None]]:
+        """Up to `limit` events after `after_seq` as stored (with command and hash), each with its command's
+        digest (None without one): what a copy of the log needs to carry on the same chain."""
+        rows = self.conn.execute(
+            "SELECT e.seq, e.ts, e.actor, e.kind, e.data, e.audience, e.command, e.hash, d.digest FROM events e "
+            "LEFT JOIN command_digests d ON d.command = e.command WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
+            (after_seq, limit)).fetchall()
+        return [(StoredEvent(*row[:8]), row[8]) for row in rows]
 
     def iter_events(self, after_seq: int = 0, until_seq: int | None = None, until_ts: float | None = None,
                     kinds: tuple[str, ...] | None = None) -> Iterator[Event]:
