@@ -27,7 +27,9 @@ from datetime import time as dtime
 from app.feeds.common import check_lat_lon
 from app.feeds.errors import FeedError, FeedIgnored
 
-MAX_SENTENCE = 200  # the standard says 82 characters; real receivers exceed it, we tolerate up to 200
+#: The standard says 82 characters; real receivers exceed it (an MTK-3301's ``$PMTKCHN`` channel report is 203), so
+#: we tolerate up to 256: still one bounded line.
+MAX_SENTENCE = 256
 KNOTS_TO_MPS = 1852.0 / 3600.0
 _DEVICE_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
 #: GGA quality 6 (dead reckoning), 7 (manual input) and 8 (simulator: a Garmin in demo mode) are no fix.
@@ -190,8 +192,9 @@ def parse_sentence(line: bytes | str) -> Sentence:
     address = fields[0]
     if address == "PWFID":
         return _parse_pwfid(fields)
-    if address[:1] == "P" and 2 <= len(address) <= 16 and address.isalnum():
-        raise FeedIgnored("proprietary", f"{address} is a manufacturer's own sentence")
+    if address[:1] == "P" and len(address) >= 2:
+        # A manufacturer's own sentence: its layout is the maker's (SiRF's "$PSRFTXTVersion GSW3..." has no comma).
+        raise FeedIgnored("proprietary", f"{address[:16]} is a manufacturer's own sentence")
     if not _ADDRESS.fullmatch(address):
         raise FeedError("malformed_sentence", f"bad address field {address[:10]!r}")
     talker, kind = address[:2], address[2:]
