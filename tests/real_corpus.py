@@ -45,11 +45,12 @@ DATAGRAM = 1400
 @dataclass
 class Item:
     """One thing the hub would act on: its kind ("fix", "drone", "camera", "message", "alert", "incident",
-    "triage") and where it is, when it has a place."""
+    "triage"), where it is when it has a place, and what it says when it is a message or an alert."""
 
     kind: str
     lat: float | None = None
     lon: float | None = None
+    text: str = ""
 
 
 @dataclass
@@ -108,7 +109,8 @@ def read_cot(data: bytes) -> Reading:
         meaning = interpret(parse_cot(data), CotSenders(), ())
         where: Any = getattr(meaning, "event", meaning)
         lat, lon = (where.lat, where.lon) if isinstance(meaning, UnitFix | DroneFix | CameraFix) else (None, None)
-        reading.items.append(Item(_COT_KINDS[type(meaning)], lat, lon))
+        text = meaning.text if isinstance(meaning, Broadcast) else ""
+        reading.items.append(Item(_COT_KINDS[type(meaning)], lat, lon, text))
 
     reading.guard(event)
     return reading
@@ -130,7 +132,7 @@ def read_cap(data: bytes) -> Reading:
         points = [p for area in areas for ring in area.polygons for p in ring[:1]] + \
                  [(c[0], c[1]) for area in areas for c in area.circles]
         lat, lon = points[0] if points else (None, None)
-        reading.items.append(Item("alert", lat, lon))
+        reading.items.append(Item("alert", lat, lon, steps.commands[0].args.headline if steps.commands else ""))
 
     for document in documents:
         reading.guard(functools.partial(alert, document))

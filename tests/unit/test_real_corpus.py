@@ -67,6 +67,9 @@ def test_a_real_file_is_read_as_its_manifest_says(entry: dict[str, Any]) -> None
         assert placed is not None
         assert (placed.lat, placed.lon) == (pytest.approx(entry["first"][0], abs=1e-6),
                                             pytest.approx(entry["first"][1], abs=1e-6))
+    if "says" in entry:  # what the first message or alert says (the file's own words)
+        assert reading.items, entry["path"]
+        assert entry["says"] in reading.items[0].text, reading.items[0].text
     # Nothing the hub acts on lies at (or next to) 0,0: the placeholder of devices without a fix.
     assert all(abs(item.lat) >= 0.01 or abs(item.lon or 0) >= 0.01
                for item in reading.items if item.lat is not None)
