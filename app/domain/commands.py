@@ -94,6 +94,7 @@ class ReportPosition:
     heading: float | None = None
     speed: float | None = None  # metres per second
     t: float | None = None  # when the fix was taken; default: when the hub received it
+    gnss: str | None = None  # the receiver's own warning about this fix: "jamming", "spoofing" or "unsafe"
 
 
 @dataclass(slots=True)
@@ -205,6 +206,7 @@ class ReportDroneTelemetry:
     battery: float | None = None
     footprint: list[tuple[float, float]] | None = None  # [[lat, lon], ...], e.g. KLV's four corners
     t: float | None = None
+    gnss: str | None = None  # the autopilot's own warning about this fix: "jamming", "spoofing" or "unsafe"
 
 
 @dataclass(slots=True)

@@ -33,7 +33,7 @@ from app.domain.lifecycle import (
 )
 from app.domain.location import PRECISIONS
 from app.domain.picture import Picture, viewer_of
-from app.domain.plausibility import Finding, Fix, check, is_device, is_replay, is_sybil, limits_of
+from app.domain.plausibility import GNSS_WARNINGS, Finding, Fix, check, is_device, is_replay, is_sybil, limits_of
 from app.domain.security_alerts import alert_drafts
 from app.domain.visibility import RESTRICTED_TO
 
@@ -122,13 +122,16 @@ class _Context:
         return {**data, RESTRICTED_TO: sorted({*incident.agencies, *([joining] if joining else [])})}
 
     def fix_drafts(self, draft: Draft, key: str, kind: str, reported_speed: float | None, unit: str | None = None,
-                   drone: str | None = None) -> list[Draft]:
+                   drone: str | None = None, gnss: str | None = None) -> list[Draft]:
         """A position's event (`draft`, with lat, lon, t) after intrusion detection: marked `suspect` with the
-        rule it breaks, followed by a `security.alert` (see `app.domain.plausibility`)."""
+        rule it breaks, followed by a `security.alert` (see `app.domain.plausibility`). `gnss`: the device's own
+        warning about its fix (a key of `GNSS_WARNINGS`; anything else is refused as `bad_gnss`)."""
+        if gnss is not None and gnss not in GNSS_WARNINGS:
+            raise Refusal("bad_gnss", f"gnss must be one of {', '.join(sorted(GNSS_WARNINGS))}, got {gnss[:20]!r}")
         if not self.judged:
             return [draft]  # people and signed-in feeds are trusted accounts; their times are often the hub's
         d = draft.data
-        fix = Fix(d["lat"], d["lon"], d["t"], self.actor.user, self.now, reported_speed)
+        fix = Fix(d["lat"], d["lon"], d["t"], self.actor.user, self.now, reported_speed, gnss)
         finding = check(self.picture.tracks.get(key), fix, limits_of(kind))
         if finding is None:
             return [draft]
@@ -411,7 +414,8 @@ def _report_position(cx: _Context, a: c.ReportPosition) -> list[Draft]:
         if not (math.isfinite(a.speed) and 0 <= a.speed < 400):
             raise Refusal("bad_speed", f"speed must be 0..400 m/s, got {a.speed}")
         data["speed"] = float(a.speed)
-    return cx.fix_drafts(Draft(ev.UNIT_POSITION, data), unit.id, unit.kind, data.get("speed"), unit=unit.id)
+    return cx.fix_drafts(Draft(ev.UNIT_POSITION, data), unit.id, unit.kind, data.get("speed"), unit=unit.id,
+                         gnss=a.gnss)
 
 
 def _request_aid(cx: _Context, a: c.RequestAid) -> list[Draft]:

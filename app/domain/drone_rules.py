@@ -103,7 +103,7 @@ def _telemetry(cx: _Context, a: c.ReportDroneTelemetry) -> list[Draft]:
             raise Refusal("bad_geometry", f"a footprint is 3 to {MAX_FOOTPRINT_POINTS} [lat, lon] points")
         data["footprint"] = [list(p) for p in check_polygon(a.footprint)]
     return cx.fix_drafts(Draft(ev.DRONE_TELEMETRY, data), track_key(drone.id), drone.kind, data.get("speed"),
-                         drone=drone.id)
+                         drone=drone.id, gnss=a.gnss)
 
 
 def _link(cx: _Context, a: c.SetDroneLink) -> list[Draft]:

@@ -61,6 +61,11 @@ SYBIL_WINDOW_S = 600.0
 SYBIL_COUNT = 10
 #: The prefix of a field device's actor in the log (`app.hub.gateway.device_actor`).
 DEVICE_PREFIX = "device:"
+#: What a GNSS receiver or autopilot says of its own fix when it doubts it, as the field's formats carry it (the
+#: feeds map theirs: MAVLink GNSS_INTEGRITY's jamming or spoofing state "detected", NMEA 4.10's navigational status
+#: "U", unsafe, in RMC or GNS), and the rule each raises. The device's own word outranks every other rule: its fix
+#: is applied and marked suspect whatever the track says.
+GNSS_WARNINGS: dict[str, str] = {"jamming": "gnss_jamming", "spoofing": "gnss_spoofing", "unsafe": "gnss_unsafe"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +125,7 @@ class Fix:
     source: str
     received: float
     reported_speed: float | None = None
+    gnss: str | None = None  # the receiver's own warning (a key of `GNSS_WARNINGS`), None when it has none
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +152,8 @@ def is_replay(track: Track | None, t: float) -> Finding | None:
 
 def check(track: Track | None, fix: Fix, limits: Limits) -> Finding | None:
     """The first rule a fix newer than the track's last breaks, or None when it is plausible."""
+    if fix.gnss is not None:
+        return Finding(GNSS_WARNINGS[fix.gnss], {"gnss": fix.gnss})
     ahead = fix.t - fix.received
     if ahead > FUTURE_S:
         return Finding("future", {"t": fix.t, "received": fix.received, "ahead_s": round(ahead, 1)})

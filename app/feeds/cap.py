@@ -2,8 +2,10 @@
 
 Parsing is two gates: defusedxml first (refuses DTDs and entities, so nothing reaches lxml that could
 expand), then lxml with a hardened parser for XML Schema validation against the vendored
-``resources/schemas/CAP-v1.2.xsd``. Geometry the schema leaves as free text (polygon, circle) is
-checked here: coordinates in range, polygons closed with at least four points.
+``resources/schemas/CAP-v1.2.xsd``. CAP 1.1 alerts, which several national services still publish, are
+validated against their own schema (``CAP-v1.1.xsd``) and then read as 1.2: everything read here has the same
+name and meaning in both (1.2 added optional elements and tightened a few patterns). Geometry the schema leaves
+as free text (polygon, circle) is checked here: coordinates in range, polygons closed with at least four points.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from app.feeds.errors import FeedError
 from app.shipped import shipped
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
+CAP11_NS = "urn:oasis:names:tc:emergency:cap:1.1"
 MAX_CAP_BYTES = 512 * 1024
 SCHEMA_PATH = shipped("schemas", "CAP-v1.2.xsd")
+#: The namespace of each CAP version read, and its schema.
+SCHEMAS = {CAP_NS: SCHEMA_PATH, CAP11_NS: shipped("schemas", "CAP-v1.1.xsd")}
 _N = f"{{{CAP_NS}}}"
 
 LatLon = tuple[float, float]
@@ -81,9 +86,9 @@ class CapAlert:
 
 
 @functools.cache
-def _schema() -> etree.XMLSchema:
+def _schema(namespace: str = CAP_NS) -> etree.XMLSchema:
     parser = _hardened_parser()
-    return etree.XMLSchema(etree.parse(str(SCHEMA_PATH), parser))
+    return etree.XMLSchema(etree.parse(str(SCHEMAS[namespace]), parser))
 
 
 def _hardened_parser() -> etree.XMLParser:
@@ -95,22 +100,26 @@ def _hardened_parser() -> etree.XMLParser:
 def validate_cap(data: bytes | str, *, max_bytes: int = MAX_CAP_BYTES) -> etree._Element:
     """Run both gates and return the lxml root; raise FeedError on the first problem."""
     root = parse_xml(data, max_bytes)  # size, DTD/entity refusal, well-formedness
-    if root.tag != f"{_N}alert":
-        raise FeedError("not_cap", f"root element is {root.tag[:80]}, expected a CAP 1.2 <alert>")
+    namespace = next((ns for ns in SCHEMAS if root.tag == f"{{{ns}}}alert"), None)
+    if namespace is None:
+        raise FeedError("not_cap", f"root element is {root.tag[:80]}, expected a CAP 1.2 (or 1.1) <alert>")
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     try:
         doc = etree.fromstring(raw, _hardened_parser())
     except etree.XMLSyntaxError as exc:  # defusedxml accepted it, so this is unexpected; still refuse
         raise FeedError("malformed_xml", str(exc)) from exc
-    schema = _schema()
+    schema = _schema(namespace)
     if not schema.validate(doc):
         first = schema.error_log[0]  # type: ignore[index]  # lxml-stubs omit _ErrorLog.__getitem__; lxml has it
         raise FeedError("schema_invalid", f"line {first.line}: {first.message}")
+    if namespace != CAP_NS:  # valid CAP 1.1: read as 1.2 (see the module's docstring)
+        for element in doc.iter(f"{{{namespace}}}*"):
+            element.tag = _N + etree.QName(element).localname
     return doc
 
 
 def parse_cap(data: bytes | str, *, max_bytes: int = MAX_CAP_BYTES) -> CapAlert:
-    """Parse and validate one CAP 1.2 alert."""
+    """Parse and validate one CAP 1.2 (or 1.1) alert."""
     root = validate_cap(data, max_bytes=max_bytes)
     return CapAlert(
         identifier=_text(root, "identifier"),

@@ -99,8 +99,8 @@ def _areas(alert: CapAlert, info: CapInfo) -> list[AlertAreaArgs]:
 
 def _issue(alert: CapAlert, alert_id: str, now: float) -> IssueAlert | Ignored:
     info = _info(alert)
-    if info is None:
-        raise FeedError("missing_field", "an Alert or Update needs at least one <info>")
+    if info is None:  # valid CAP (the USGS sends such headers), but nothing to show: no event, no area
+        return Ignored("no_info", f"{alert.identifier} carries no <info>")
     expiries = [i.expires.timestamp() for i in alert.infos if i.expires is not None]
     if expiries and max(expiries) <= now:
         return Ignored("expired", f"{alert.identifier} expired at {max(expiries):.0f}")

@@ -21,6 +21,8 @@ MAX_COT_BYTES = 64 * 1024
 TAKPROTO_MAGIC = 0xBF
 # CoT's "unknown" value for hae/ce/le.
 COT_UNKNOWN = 9999999.0
+#: How close to 0,0 a position is a placeholder (about 1 km: the Gulf of Guinea, 500 km from any coast).
+NULL_ISLAND_DEG = 0.01
 
 _KNOWN_DETAIL = frozenset(
     {"contact", "__group", "track", "remarks", "link", "__chat", "sensor", "__video", "emergency"}
@@ -118,9 +120,10 @@ class CotEvent:
 
     @property
     def has_fix(self) -> bool:
-        """False for the "no fix yet" placeholder at exactly 0,0 that TAK clients and UAS tools send before their
-        GPS has a position (ATAK with hae/ce/le 9999999, DJI bridges with ce 0): not a place anyone is."""
-        return not (self.lat == 0.0 and self.lon == 0.0)
+        """False for the "no fix yet" placeholder at or next to 0,0 that TAK clients and UAS tools send before their
+        GPS has a position (ATAK with hae/ce/le 9999999, DJI bridges with ce 0; an ATAK tablet without GPS reports
+        where its user tapped on the world map, -0.0043,-0.0077): open sea, not a place anyone is sent."""
+        return not (abs(self.lat) < NULL_ISLAND_DEG and abs(self.lon) < NULL_ISLAND_DEG)
 
     @property
     def is_friendly_ground(self) -> bool:

@@ -142,6 +142,9 @@ def interpret(event: CotEvent, senders: CotSenders, known_drones: Container[str]
             raise FeedIgnored("no_fix", f"camera {callsign or event.uid} has no position (0,0)")
         return CameraFix(unit_id_for(callsign or event.uid), event)
     if event.is_friendly_ground:
+        if any(link.relation == "p-p" and link.uid != event.uid for link in event.links):
+            # A point someone dropped on the map (ATAK links it to the device that made it): not a unit.
+            raise FeedIgnored("marker", f"{callsign or event.uid} is a map marker, not a unit's position")
         if not event.has_fix:
             raise FeedIgnored("no_fix", f"{callsign or event.uid} has no position yet (0,0)")
         agency = agency_for_group(group)

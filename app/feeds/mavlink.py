@@ -6,6 +6,9 @@
 they are counted and returned as :class:`FeedError` records (code ``bad_crc`` or ``garbage``) with
 the raw bytes in the reason, and parsing carries on at the next frame.
 
+Messages are read with pymavlink's development dialect (common plus the messages still in development), for
+GNSS_INTEGRITY: an autopilot's GNSS receiver saying it detects jamming or spoofing (`DroneTelemetry.gnss_warning`).
+
 A decoder given a drone's signing state (:func:`signing_state`) takes MAVLink 2 signed frames only: an
 unsigned frame, a wrong signature, or a timestamp not above the last one of its stream (a replay) is a
 ``bad_signature`` error, never applied.
@@ -18,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymavlink.dialects.v20 import common as mavlink2
+from pymavlink.dialects.v20 import development as mavlink2
 
 from app.feeds.errors import FeedError
 
@@ -31,6 +34,9 @@ MAV_KINDS = {1: "fixed_wing", 19: "vtol", 20: "vtol", 21: "vtol", 22: "vtol", 23
 #: MAVLink 2 signing timestamps count 10 microsecond units since 2015-01-01 00:00:00 UTC.
 SIGNING_EPOCH = 1420070400
 SIGNATURE_LEN = 6
+#: GNSS_INTEGRITY's jamming_state and spoofing_state value "detected" (GPS_JAMMING_STATE, GPS_SPOOFING_STATE):
+#: "mitigated" (the receiver coped, its fix stands) and "unknown" are no warning.
+GNSS_STATE_DETECTED = mavlink2.GPS_JAMMING_STATE_DETECTED
 
 
 def signing_state(key: bytes, now: float) -> mavlink2.MAVLinkSigning:
@@ -87,6 +93,8 @@ class DroneTelemetry:
     gimbal_yaw_absolute: float | None = None
     hfov: float | None = None
     vfov: float | None = None
+    gnss_jamming: int | None = None  # GNSS_INTEGRITY jamming_state (GPS_JAMMING_STATE)
+    gnss_spoofing: int | None = None  # GNSS_INTEGRITY spoofing_state (GPS_SPOOFING_STATE)
     messages: int = field(default=0, compare=False)
     #: Airframe HEARTBEATs and GLOBAL_POSITION_INTs seen, changed or not: a hovering drone repeats the same
     #: fix, and a link is alive as long as heartbeats come, though neither makes a `DroneUpdate`.
@@ -100,6 +108,16 @@ class DroneTelemetry:
         if self.vehicle_type is None:
             return None
         return MAV_KINDS.get(self.vehicle_type, "multirotor")
+
+    @property
+    def gnss_warning(self) -> str | None:
+        """"spoofing" or "jamming" while the autopilot's last GNSS_INTEGRITY says it detects it (spoofing first: it
+        is the worse, a position that looks right and is not), else None."""
+        if self.gnss_spoofing == GNSS_STATE_DETECTED:
+            return "spoofing"
+        if self.gnss_jamming == GNSS_STATE_DETECTED:
+            return "jamming"
+        return None
 
     @property
     def has_fix(self) -> bool:
@@ -163,6 +181,8 @@ def _message_fields(msg: Any) -> dict[str, Any] | None:
     if kind == "MOUNT_ORIENTATION":
         return {"gimbal_roll": msg.roll, "gimbal_pitch": msg.pitch, "gimbal_yaw": msg.yaw,
                 "gimbal_yaw_absolute": msg.yaw_absolute}
+    if kind == "GNSS_INTEGRITY":
+        return {"gnss_jamming": msg.jamming_state, "gnss_spoofing": msg.spoofing_state}
     if kind == "CAMERA_FOV_STATUS":
         return {"hfov": msg.hfov, "vfov": msg.vfov}
     if kind == "CAMERA_INFORMATION":

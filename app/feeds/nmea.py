@@ -27,13 +27,18 @@ from datetime import time as dtime
 from app.feeds.common import check_lat_lon
 from app.feeds.errors import FeedError, FeedIgnored
 
-MAX_SENTENCE = 200  # the standard says 82 characters; real receivers exceed it, we tolerate up to 200
+#: The standard says 82 characters; real receivers exceed it (an MTK-3301's ``$PMTKCHN`` channel report is 203), so
+#: we tolerate up to 256: still one bounded line.
+MAX_SENTENCE = 256
 KNOTS_TO_MPS = 1852.0 / 3600.0
 _DEVICE_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
 #: GGA quality 6 (dead reckoning), 7 (manual input) and 8 (simulator: a Garmin in demo mode) are no fix.
 _GGA_FIX = frozenset({1, 2, 3, 4, 5})
 #: GNS mode characters (one per constellation) that mean a real fix.
 _GNS_FIX = frozenset("ADPRF")
+#: NMEA 4.10's navigational status (the last field of RMC and GNS: S safe, C caution, U unsafe, V not given) that
+#: is the receiver's own warning about its fix (its integrity monitoring failed: jamming, spoofing, a bad satellite).
+_UNSAFE = "U"
 #: Talker (two characters: GP, GN, BD, II, U0...) and sentence type (three letters).
 _ADDRESS = re.compile(r"[A-Z][A-Z0-9][A-Z]{3}")
 _HALF_DAY = timedelta(hours=12)
@@ -51,6 +56,7 @@ class Rmc:
     lon: float
     speed_mps: float | None
     course_deg: float | None
+    nav_status: str | None = None  # NMEA 4.10's navigational status (S, C, U, V); None before 4.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,7 @@ class Gga:
     satellites: int | None
     hdop: float | None
     altitude_m: float | None
+    nav_status: str | None = None  # GNS only (NMEA 4.10): S, C, U or V
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +197,9 @@ def parse_sentence(line: bytes | str) -> Sentence:
     address = fields[0]
     if address == "PWFID":
         return _parse_pwfid(fields)
-    if address[:1] == "P" and 2 <= len(address) <= 16 and address.isalnum():
-        raise FeedIgnored("proprietary", f"{address} is a manufacturer's own sentence")
+    if address[:1] == "P" and len(address) >= 2:
+        # A manufacturer's own sentence: its layout is the maker's (SiRF's "$PSRFTXTVersion GSW3..." has no comma).
+        raise FeedIgnored("proprietary", f"{address[:16]} is a manufacturer's own sentence")
     if not _ADDRESS.fullmatch(address):
         raise FeedError("malformed_sentence", f"bad address field {address[:10]!r}")
     talker, kind = address[:2], address[2:]
@@ -298,6 +306,7 @@ def _parse_rmc(talker: str, f: list[str]) -> Rmc:
         lon=lon,
         speed_mps=None if speed is None else speed * KNOTS_TO_MPS,
         course_deg=None if course is None else course % 360.0,
+        nav_status=_nav_status(f, 13),
     )
 
 
@@ -335,7 +344,13 @@ def _parse_gns(talker: str, f: list[str]) -> Gga:
     sats = _number(f[7], "satellites")
     return Gga(talker=talker, time_of_day=tod, lat=lat, lon=lon, quality=1,
                satellites=None if sats is None else int(sats), hdop=_number(f[8], "hdop"),
-               altitude_m=_number(f[9], "altitude"))
+               altitude_m=_number(f[9], "altitude"), nav_status=_nav_status(f, 13))
+
+
+def _nav_status(f: list[str], index: int) -> str | None:
+    """NMEA 4.10's navigational status field, when the sentence has one (S, C, U or V; anything else is none)."""
+    value = f[index] if len(f) > index else ""
+    return value if value in ("S", "C", "U", "V") else None
 
 
 def _parse_gll(talker: str, f: list[str]) -> Gll:
@@ -452,6 +467,7 @@ class NmeaPosition:
     altitude_m: float | None
     speed_mps: float | None
     course_deg: float | None
+    gnss: str | None = None  # "unsafe": the receiver's last navigational status said so (NMEA 4.10 RMC or GNS)
 
     @property
     def epoch(self) -> float:
@@ -468,7 +484,8 @@ class NmeaSession:
     same time) update the session but report nothing, so one fix is one position. A fix without a date takes
     it from RMC or ZDA; a receiver that sends neither (GLL-only, GGA-only) gets the date of ``received`` (the
     hub's clock), once its second fix shows no date is coming. Errors raise ``FeedError``, valid sentences we
-    do not use ``FeedIgnored``.
+    do not use ``FeedIgnored``. The receiver's last navigational status (NMEA 4.10 RMC or GNS) goes with each fix:
+    ``gnss="unsafe"`` while it says U (a status in a later sentence of a fix already reported goes with the next).
     """
 
     def __init__(self, source: str, device_map: DeviceMap | None = None) -> None:
@@ -481,6 +498,7 @@ class NmeaSession:
         self._speed: float | None = None
         self._course: float | None = None
         self._reported: tuple[str, datetime] | None = None  # (device, time) of the last fix reported
+        self._gnss: str | None = None  # the receiver's own warning, from its last navigational status
 
     def feed(self, line: bytes | str, received: datetime | None = None) -> NmeaPosition | None:
         """Parse one sentence and return the position it completes, if any (`received`: when, aware)."""
@@ -494,6 +512,8 @@ class NmeaSession:
         if isinstance(sentence, Zda):
             self._date = sentence.time.date()
             return None
+        if isinstance(sentence, Rmc | Gga) and sentence.nav_status is not None:
+            self._gnss = "unsafe" if sentence.nav_status == _UNSAFE else None
         if isinstance(sentence, Rmc):
             self._date = sentence.time.date()
             self._speed, self._course = sentence.speed_mps, sentence.course_deg
@@ -533,6 +553,7 @@ class NmeaSession:
             altitude_m=self._altitude,
             speed_mps=self._speed,
             course_deg=self._course,
+            gnss=self._gnss,
         )
 
     def _callsign(self) -> str | None:

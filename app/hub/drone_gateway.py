@@ -58,7 +58,7 @@ def telemetry_args(drone: str, lat: float, lon: float, t: float | None = None,
                    ) -> c.ReportDroneTelemetry:
     """A `drone.telemetry` command from decoded values: unknown ones, and ones outside what the rules accept
     (e.g. a 0° field of view, a -1 battery), are left out."""
-    kept = {}
+    kept: dict[str, Any] = {}
     for name, value in values.items():
         low, high, _ = TELEMETRY_RANGES[name]
         if value is not None and math.isfinite(value) and low <= value <= high:
@@ -102,10 +102,12 @@ def mavlink_telemetry(drone_id: str, d: DroneTelemetry) -> c.ReportDroneTelemetr
     gimbal_yaw = d.gimbal_yaw
     if d.gimbal_yaw_absolute is not None and heading is not None and d.gimbal_yaw is None:
         gimbal_yaw = d.gimbal_yaw_absolute - heading
-    return telemetry_args(
+    args = telemetry_args(
         drone_id, d.latitude, d.longitude, alt_m=d.altitude_msl, agl_m=d.altitude_agl, heading=heading,
         speed=speed, pitch=d.pitch, roll=d.roll, gimbal_pitch=d.gimbal_pitch, gimbal_yaw=_relative(gimbal_yaw),
         hfov=d.hfov, vfov=d.vfov, battery=d.battery_percent)
+    args.gnss = d.gnss_warning  # the autopilot's own jamming or spoofing warning: the fix is marked suspect
+    return args
 
 
 def klv_telemetry(drone_id: str, p: KlvPacket) -> c.ReportDroneTelemetry:

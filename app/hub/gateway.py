@@ -286,13 +286,14 @@ class FeedGateway:
                                            kind=AGENCY_KIND.get(device.agency, "patrol")), device)
 
     def _position(self, feed: str, source: str, raw: bytes, device: Device, unit: str, lat: float, lon: float,
-                  heading: float | None, speed: float | None, t: float | None) -> None:
+                  heading: float | None, speed: float | None, t: float | None, gnss: str | None = None) -> None:
         if heading is not None and not (math.isfinite(heading) and 0 <= heading <= 360):
             heading = None
         if speed is not None and not (math.isfinite(speed) and 0 <= speed < 400):
             speed = None
         self._submit(feed, source, raw, "unit.position",
-                     c.ReportPosition(unit=unit, lat=lat, lon=lon, heading=heading, speed=speed, t=t), device)
+                     c.ReportPosition(unit=unit, lat=lat, lon=lon, heading=heading, speed=speed, t=t, gnss=gnss),
+                     device)
 
     # -- CoT -------------------------------------------------------------------------------------------
 
@@ -530,7 +531,7 @@ class FeedGateway:
             self.refuse_not_owned("nmea", source, raw, device, "unit", unit)
             return
         self._position("nmea", source, raw, device, unit, position.lat, position.lon, position.course_deg,
-                       position.speed_mps, position.epoch)
+                       position.speed_mps, position.epoch, position.gnss)
 
     # -- MAVLink ---------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,14 @@ def proto(name: str, version: TAKProtoVer) -> bytes:
     return bytes(xml2proto((REAL / name).read_bytes().strip(), version))
 
 
+def to_ms(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def essentials(event: CotEvent) -> tuple[object, ...]:
-    # Track speed is left out: protobuf 3 cannot tell a speed of 0 from none (iTAK sends course alone).
-    return (event.uid, event.type, event.how, event.time, event.stale, event.lat, event.lon, event.hae,
+    # Track speed is left out: protobuf 3 cannot tell a speed of 0 from none (iTAK sends course alone). Times are
+    # compared to the millisecond, all TAK protocol carries (a FreeTAKServer delete is stamped to the microsecond).
+    return (event.uid, event.type, event.how, to_ms(event.time), to_ms(event.stale), event.lat, event.lon, event.hae,
             event.callsign, event.group_name, event.track.course if event.track else None, event.video,
             event.sensor, event.emergency, event.links)
 

@@ -135,7 +135,8 @@ def replaced(old: str, new: str) -> bytes:
         (b"", "empty"),
         (sample("alert")[:400], "truncated"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "malformed_xml"),
-        (b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.1"/>', "not_cap"),
+        (b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.0"/>', "not_cap"),  # CAP 1.0: not read
+        (b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.1"/>', "schema_invalid"),  # 1.1, held to its schema
         (replaced("<msgType>Alert</msgType>", "<msgType>Panic</msgType>"), "schema_invalid"),
         (replaced("<sender>pelastus@hel.fi</sender>", ""), "schema_invalid"),
         (replaced("2024-05-01T12:00:00+03:00</sent>", "2024-05-01T09:00:00Z</sent>"), "schema_invalid"),

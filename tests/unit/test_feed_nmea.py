@@ -316,3 +316,33 @@ def test_midnight_between_a_fix_and_its_date():
 def test_device_map_keys_as_the_docs_write_them(key):
     session = NmeaSession("udp:10.0.0.8:5000", DeviceMap({key: "E11"}))
     assert session.feed(REAL[0]).callsign == "E11"
+
+
+# --- GNSS integrity: NMEA 4.10's navigational status --------------------------------------------------------
+
+#: A real NMEA 4.10 RMC (gpsd's navika-100-fix.log): mode A, navigational status V ("not given").
+NAVIKA_RMC = "$GPRMC,223251.00,A,3757.92653,N,12231.94543,W,0.068,338.51,210416,0.00,E,A,V*5B"
+#: A real GNS (gpsd's beidou-gb.log), NMEA 4.00: no navigational status field yet.
+BEIDOU_GNS = "$GNGNS,074155.799,3114.8770,N,12135.2463,E,ANNA,05,1.3,156.9,8.3,,0000*52"
+
+
+def with_status(line: str, status: str, *, append: bool = False) -> str:
+    """The real sentence with its navigational status set (or, for 4.00, appended), its checksum made right."""
+    body = line[1:line.rindex("*")]
+    body = f"{body},{status}" if append else f"{body[:-1]}{status}"
+    return with_checksum(body)
+
+
+def test_a_receiver_that_says_its_fix_is_unsafe_marks_its_fixes_until_it_says_otherwise() -> None:
+    assert parse_sentence(NAVIKA_RMC).nav_status == "V"
+    assert parse_sentence(BEIDOU_GNS).nav_status is None  # NMEA 4.00 has no such field
+    session = NmeaSession("udp:10.0.0.8:5000")
+    assert session.feed(NAVIKA_RMC).gnss is None  # V: the receiver gives no status
+    unsafe = with_status(NAVIKA_RMC.replace("223251.00", "223252.00"), "U")
+    assert pynmea2.parse(unsafe, check=True).nav_status == "U"
+    assert session.feed(unsafe).gnss == "unsafe"
+    safe = with_status(NAVIKA_RMC.replace("223251.00", "223253.00"), "S")
+    assert session.feed(safe).gnss is None
+    gns = NmeaSession("udp:10.0.0.9:5000")
+    gns.feed(with_checksum("GPZDA,074155.799,26,05,2014,,"))  # the date, so the GNS fix is reported
+    assert gns.feed(with_status(BEIDOU_GNS, "U", append=True)).gnss == "unsafe"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pymavlink import mavutil
 from pymavlink.dialects.v20 import common as mavlink2
+from pymavlink.dialects.v20 import development
 
 from app.feeds.errors import FeedError
 from app.feeds.mavlink import SIGNING_EPOCH, DroneUpdate, MavlinkDecoder, signing_state
@@ -184,3 +185,21 @@ def test_a_signing_decoder_takes_only_frames_signed_with_the_key_and_newer_than_
     refused(_position(_signed_sender(7, b"\x02" * 32, now + 10_000), lat=50.0))
     assert [type(item) for item in decoder.feed(_position(drone, lat=60.2))] == [DroneUpdate]
     assert decoder.drones[7].latitude == pytest.approx(60.2)
+
+
+def test_an_autopilots_gnss_integrity_report_of_jamming_or_spoofing_goes_with_its_fixes() -> None:
+    """GNSS_INTEGRITY (MAVLink development dialect): "detected" is a warning, "mitigated" and "unknown" are not."""
+    mav = development.MAVLink(None, srcSystem=11, srcComponent=1)
+
+    def integrity(jamming: int, spoofing: int) -> bytes:
+        return bytes(mav.gnss_integrity_encode(0, 0, 0, jamming, spoofing, 0, 0, 0, 255, 0, 255, 255).pack(mav))
+
+    decoder = MavlinkDecoder()
+    decoder.feed(bytes(mav.global_position_int_encode(1000, 601700000, 249400000, 0, 0, 0, 0, 0, 0).pack(mav)))
+    assert decoder.drones[11].gnss_warning is None
+    decoder.feed(integrity(development.GPS_JAMMING_STATE_DETECTED, development.GPS_SPOOFING_STATE_NOT_SPOOFED))
+    assert decoder.drones[11].gnss_warning == "jamming"
+    decoder.feed(integrity(development.GPS_JAMMING_STATE_DETECTED, development.GPS_SPOOFING_STATE_DETECTED))
+    assert decoder.drones[11].gnss_warning == "spoofing"
+    decoder.feed(integrity(development.GPS_JAMMING_STATE_MITIGATED, development.GPS_SPOOFING_STATE_UNKNOWN))
+    assert decoder.drones[11].gnss_warning is None

@@ -297,3 +297,30 @@ def test_one_alert_per_rule_and_unit_per_interval(world: World) -> None:
     raised = [rule_of(track.fix(2.0 * k, 5000.0 * (k % 2))) for k in range(1, 11)]
     assert raised == ["teleport"] + [None] * 9
     assert rule_of(track.fix(22 + ALERT_EVERY_S, 5000)) == "teleport"
+
+
+def test_a_receivers_own_jamming_or_spoofing_warning_marks_a_plausible_fix(world: World) -> None:
+    """GNSS integrity: the fix a receiver (or autopilot) itself doubts is applied, marked with its warning, and
+    raises an alert, though the track finds nothing wrong with it; the next fix without a warning is believed."""
+    track = Track(world)
+    track.fix(0, 0)
+    start = track.start
+    events = world.do(MODEM, "unit.position", c.ReportPosition("E1", north(20), LON, t=start + 2, gnss="unsafe"))
+    assert rule_of(events) == "gnss_unsafe" and alerts(events)[0].data["evidence"]["gnss"] == "unsafe"
+    assert world.picture.units["E1"].suspect == "gnss_unsafe" and world.picture.units["E1"].lat == north(20)
+    world.now = start + 3
+    assert rule_of(world.do(MODEM, "unit.position", c.ReportPosition("E1", north(40), LON, t=start + 4))) is None
+    assert world.picture.units["E1"].suspect == ""
+
+    world.do(FEED, "drone.register", c.RegisterDrone("UAV1", "police", "multirotor"))
+    for n, warning in enumerate(("jamming", "spoofing")):
+        world.now = start + 10 + n
+        events = world.do(DRONE_LINK, "drone.telemetry",
+                          c.ReportDroneTelemetry("UAV1", LAT, LON, t=start + 11 + n, gnss=warning))
+        assert rule_of(events) == f"gnss_{warning}" and alerts(events)[0].data["drone"] == "UAV1"
+        assert world.picture.drones["UAV1"].suspect == f"gnss_{warning}"
+
+
+def test_an_unknown_gnss_warning_is_refused(world: World) -> None:
+    refusal = world.refused(MODEM, "unit.position", c.ReportPosition("E1", LAT, LON, t=world.now, gnss="cloudy"))
+    assert refusal.code == "bad_gnss"
