@@ -9,8 +9,9 @@ cancelled or expired). Nothing is sent back to the device that it is the source 
 its own chat lines).
 
 Who sees what is the hub's one rule: each agency's devices share an `AgencyPicture`, an internal subscriber of
-the fan-out with that agency's viewer (`viewer_of` the device's actor, as for a console of that agency), so a
-restricted incident of another agency, and anything naming it, never reaches the picture they are sent from.
+the fan-out with that agency's viewer (`Viewer(agency)`, what a dispatcher of the agency sees; never a
+supervisor's), so a restricted incident of another agency, and anything naming it, never reaches the picture
+they are sent from.
 
 Backpressure as for consoles, without a backlog: an event only marks items due in each client's `CotDue`; each
 client has its own sender task that writes due items from the picture as it stands then, one batch at a time,
@@ -37,7 +38,7 @@ from typing import Any
 from app.domain.agencies import Actor
 from app.domain.devices import Device
 from app.domain.events import Event
-from app.domain.picture import Picture, Viewer, viewer_of
+from app.domain.picture import Picture, Viewer
 from app.feeds.cot import (
     TAK_PROTOCOL_VERSION,
     encode_pong,
@@ -62,6 +63,8 @@ STALE_S = 2 * REFRESH_S + 30
 BATCH = 256
 #: Chat lines a client is sent when it connects (later lines as they are posted).
 CHAT_ON_CONNECT = 50
+#: Items' written CoT kept per agency at most (then all forgotten and written again as needed).
+MAX_WRITTEN = 20_000
 
 
 class AgencyPicture:
@@ -127,6 +130,8 @@ class AgencyPicture:
 
     def cot(self, item: Item, now: float) -> bytes | None:
         """The item as CoT XML (None: nothing to show), written once until it changes."""
+        if len(self._cot) > MAX_WRITTEN:  # chat lines never change: without this they would pile up to the refresh
+            self._forget()
         if item not in self._cot:
             self._cot[item] = self.writer.write(item, self.picture, now, STALE_S)
         return self._cot[item]
@@ -200,7 +205,9 @@ class TakClient:
         if self._requested is not None:
             accepted = self.protocol == 0 and self._requested == TAK_PROTOCOL_VERSION
             requested, self._requested = self._requested, None
-            await self._write([encode_protocol_response(self.negotiation, accepted, time=self._time())])
+            # In XML when it switches; a repeated request after the switch is refused in TAK protocol frames.
+            await self._write([self._form(None, encode_protocol_response(self.negotiation, accepted,
+                                                                         time=self._time()))])
             if accepted:
                 self.protocol = 1  # nothing more in XML from here on
                 log.info("TAK client %s speaks TAK protocol %s", self.device.id, requested)
@@ -250,7 +257,9 @@ class TakClients:
     async def serving(self, device: Device, actor: Actor, writer: asyncio.StreamWriter) -> AsyncIterator[TakClient]:
         """Serve `device` (whose commands are `actor`'s) on `writer` while the context lasts (while its stream is
         being read)."""
-        viewer = viewer_of(actor)
+        # What a dispatcher of its agency sees: a phone in the field never sees as a supervisor or an all-agency
+        # feed does, whatever agency it was registered for.
+        viewer = Viewer(actor.agency)
         key = (viewer.agency, viewer.supervisor)
         view = self.views.get(key)
         if view is None:
@@ -273,10 +282,6 @@ class TakClients:
             pass  # the device went away; its reader notices and closes the stream
         except Exception:  # a bug must not take the device's stream (its reports) down with it
             log.exception("serving TAK client %s failed", client.device.id)
-
-    def clients(self) -> list[TakClient]:
-        """Every client being served."""
-        return [client for view in self.views.values() for client in view.clients]
 
     async def close(self) -> None:
         """Stop following the picture."""
