@@ -191,7 +191,7 @@ class TakClient:
         """Offer TAK protocol 1, send the whole picture once it is known, then what changes; until cancelled."""
         await self._write([encode_protocol_offer(self.negotiation, time=self._time())])
         await self.view.ready.wait()
-        self.due.mark(all_items(self.view.picture, messages=CHAT_ON_CONNECT))
+        self.changed(all_items(self.view.picture, messages=CHAT_ON_CONNECT))
         while True:
             await self._wake.wait()
             self._wake.clear()

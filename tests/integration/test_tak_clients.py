@@ -167,6 +167,8 @@ async def _protocol_one(boss: HubClient, port: int, xml: TakStream) -> None:
     await proto.until(lambda: bool(proto.events))
     offer = proto.events[0]
     assert offer.type == PROTOCOL_OFFER and 'TakProtocolSupport version="1"' in offer.detail_xml
+    # The whole picture comes at once, without waiting for a change (police's picture was followed already).
+    await proto.until(lambda: {"watchfloor.unit.E1", "watchfloor.unit.P1"} <= proto.uids())
     writer.write(encode_protocol_request(offer.uid))
     await writer.drain()
     await proto.until(lambda: any(e.type == PROTOCOL_RESPONSE for e in proto.events))
