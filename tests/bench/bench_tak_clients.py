@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import calendar
+import functools
 import os
 import re
 import sys
@@ -35,8 +36,15 @@ from tests.integration.conftest import free_port
 UNIT_EVENT = re.compile(rb'uid="watchfloor\.unit\.U\d+"[^>]*?time="(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z"')
 
 
+@functools.lru_cache(maxsize=64)
+def _second(stamp: bytes) -> int:
+    return calendar.timegm(time.strptime(stamp.decode(), "%Y-%m-%dT%H:%M:%S"))
+
+
 def fix_time(stamp: bytes, ms: bytes) -> float:
-    return calendar.timegm(time.strptime(stamp.decode(), "%Y-%m-%dT%H:%M:%S")) + int(ms) / 1000
+    """A CoT time attribute (whole seconds, milliseconds) as epoch seconds; strptime once per second, so the
+    harness costs little beside the hub."""
+    return _second(stamp) + int(ms) / 1000
 
 
 async def tak_client(port: int, token: str, sample: Sample, stop: asyncio.Event, ready: asyncio.Event,
