@@ -488,9 +488,72 @@ def encode_ping(uid: str = "takPing", *, time: datetime | None = None, stale_s: 
     return _serialize(event)
 
 
+def encode_pong(*, time: datetime | None = None, stale_s: float = 20.0) -> bytes:
+    """A TAK server's answer to a client's keep-alive (``t-x-c-t-r``)."""
+    event, _detail = _event("takPong", "t-x-c-t-r", 0.0, 0.0, how="h-g-i-g-o", time=time, stale_s=stale_s)
+    return _serialize(event)
+
+
 def encode_delete(uid: str, *, time: datetime | None = None, stale_s: float = 20.0) -> bytes:
     """Take an item off TAK maps (``t-x-d-d``): a link to the item's uid, and ``__forcedelete``."""
     event, detail = _event(f"{uid}.delete", "t-x-d-d", 0.0, 0.0, how="h-g-i-g-o", time=time, stale_s=stale_s)
     ET.SubElement(detail, "link", {"uid": uid, "relation": "none", "type": "none"})
     ET.SubElement(detail, "__forcedelete")
     return _serialize(event)
+
+
+# --- TAK protocol negotiation on a streaming connection (TAK's protocol.txt, "Streaming Connections") ------------
+
+#: The server offers TAK protocol versions, a client requests one, the server answers.
+PROTOCOL_OFFER, PROTOCOL_REQUEST, PROTOCOL_RESPONSE = "t-x-takp-v", "t-x-takp-q", "t-x-takp-r"
+#: The one TAK protocol version (protobuf) Watchfloor speaks besides XML.
+TAK_PROTOCOL_VERSION = "1"
+
+
+def _tak_control(uid: str, cot_type: str, tag: str, attrs: dict[str, str], time: datetime | None) -> bytes:
+    event, detail = _event(uid, cot_type, 0.0, 0.0, how="m-g", time=time, stale_s=60.0, hae=0.0, ce=999999.0,
+                           le=999999.0)
+    ET.SubElement(ET.SubElement(detail, "TakControl"), tag, attrs)
+    return _serialize(event)
+
+
+def encode_protocol_offer(uid: str, *, time: datetime | None = None) -> bytes:
+    """The server's offer of TAK protocol version 1 (``t-x-takp-v``, ``TakProtocolSupport``), sent once per
+    connection; `uid` names the negotiation."""
+    return _tak_control(uid, PROTOCOL_OFFER, "TakProtocolSupport", {"version": TAK_PROTOCOL_VERSION}, time)
+
+
+def encode_protocol_request(uid: str, version: str = TAK_PROTOCOL_VERSION, *, time: datetime | None = None) -> bytes:
+    """A client's request for a TAK protocol version (``t-x-takp-q``, ``TakRequest``), under the offer's uid."""
+    return _tak_control(uid, PROTOCOL_REQUEST, "TakRequest", {"version": version}, time)
+
+
+def encode_protocol_response(uid: str, accepted: bool, *, time: datetime | None = None) -> bytes:
+    """The server's answer to a request (``t-x-takp-r``, ``TakResponse status``); after "true" both sides send
+    only TAK protocol stream frames."""
+    return _tak_control(uid, PROTOCOL_RESPONSE, "TakResponse", {"status": "true" if accepted else "false"}, time)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamControl:
+    """A frame a TAK client sends its server about the connection itself: a keep-alive ("ping"), or a request
+    for a TAK protocol version ("request", with the `version` asked for, "" when it names none)."""
+
+    kind: str
+    version: str = ""
+
+
+def stream_control(data: bytes) -> StreamControl | None:
+    """What a stream frame (XML or TAK protocol) says about the connection; None for every other frame. Raises
+    ``FeedError`` for a frame that names a control type and cannot be read."""
+    if b"t-x-takp-q" not in data and b"t-x-c-t" not in data:  # the type is plain text in both forms
+        return None
+    root = parse_xml(takproto_to_xml(data) if is_takproto(data) else data, MAX_COT_BYTES)
+    if root.tag != "event":
+        return None
+    if root.get("type") == "t-x-c-t":
+        return StreamControl("ping")
+    if root.get("type") != PROTOCOL_REQUEST:
+        return None
+    request = root.find("detail/TakControl/TakRequest")
+    return StreamControl("request", "" if request is None else request.get("version", ""))

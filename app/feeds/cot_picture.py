@@ -1,20 +1,29 @@
-"""The common operating picture as CoT, for TAK users: units as tracks, incidents as map points. Sans-I/O.
+"""The common operating picture as CoT, for TAK users: units and drones as tracks, incidents and alerts as map
+points, chat lines as GeoChat. Sans-I/O.
 
 Types (MIL-STD-2525 as TAK writes them): police `a-f-G-U-U-L-C` (civilian law enforcement), medical
 `a-f-G-U-S-M`, drones `a-f-A-M-H-Q` (rotary-wing UAV), fire and anything else `a-f-G-U-C` (friendly ground
 unit; 2525 as TAK ships it has no fire-service symbol). The `<__group>` colour is the one the CoT input reads
 back as the same agency (Red fire, Blue police, White medical). Incidents are `b-m-p-s-p-i` points coloured by
-priority. uids are `watchfloor.unit.<id>` and `watchfloor.incident.<id>`, which the gateway recognises as its
-own if a TAK server echoes them back.
+priority; alerts are such points (at the centre of their first drawn area) coloured by severity. uids are
+`watchfloor.<kind>.<id>` (`item_uid`), which the gateway recognises as its own if a TAK server echoes them back.
+
+`item_cot(item, picture, now, stale_s)` writes one item (`Item`: kind and id) as it stands in a picture, or None
+when that picture has nothing to show for it (gone, closed, restricted away, cancelled, no position yet): a
+receiver that was shown it is then sent `delete_event(item_uid(item), now)`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
-from app.domain.entities import Incident, Unit
+from app.domain.drones import Drone
+from app.domain.entities import Alert, AlertArea, Incident, IncidentStatus, Message, Unit
 from app.domain.incident_types import INCIDENT_TYPES
-from app.feeds.cot import encode_delete, encode_incident, encode_position
+from app.domain.picture import Picture
+from app.feeds.cot import encode_chat, encode_delete, encode_incident, encode_position
 
 UID_PREFIX = "watchfloor."
 AGENCY_TYPE = {"police": "a-f-G-U-U-L-C", "medical": "a-f-G-U-S-M"}
@@ -23,16 +32,67 @@ GROUND_TYPE = "a-f-G-U-C"
 AGENCY_GROUP = {"fire": "Red", "police": "Blue", "medical": "White"}
 #: Signed ARGB as ATAK stores colours: priority 1 red, 2 orange, 3 yellow, 4 and 5 grey.
 PRIORITY_ARGB = {1: -65536, 2: -26368, 3: -256, 4: -7829368, 5: -7829368}
+#: Alerts by CAP severity, in the same colours.
+SEVERITY_ARGB = {"Extreme": -65536, "Severe": -26368, "Moderate": -256}
+GREY_ARGB = -7829368
+#: How long a TAK client keeps a chat line (GeoChat's own default is a day).
+CHAT_STALE_S = 86400.0
+#: Kinds of items (`Item.kind`).
+UNIT, INCIDENT, DRONE, ALERT, MESSAGE = "unit", "incident", "drone", "alert", "message"
 
 
-def unit_uid(unit_id: str) -> str:
-    """The CoT uid of a unit."""
-    return f"{UID_PREFIX}unit.{unit_id}"
+class Item(NamedTuple):
+    """One thing on a TAK map: a unit, incident, drone, alert or chat line, by id."""
+
+    kind: str
+    id: str
 
 
-def incident_uid(incident_id: str) -> str:
-    """The CoT uid of an incident."""
-    return f"{UID_PREFIX}incident.{incident_id}"
+def item_uid(item: Item) -> str:
+    """The CoT uid of a unit, incident, drone or alert (chat lines are GeoChat, never deleted)."""
+    return f"{UID_PREFIX}{item.kind}.{item.id}"
+
+
+def item_cot(item: Item, picture: Picture, now: float, stale_s: float) -> bytes | None:
+    """The item as `picture` shows it, as CoT XML; None when the picture has nothing to show for it."""
+    return _WRITERS[item.kind](item.id, picture, now, stale_s)
+
+
+def _unit_cot(unit_id: str, picture: Picture, now: float, stale_s: float) -> bytes | None:
+    unit = picture.units.get(unit_id)
+    if unit is None or unit.lat is None or unit.lon is None:
+        return None
+    return unit_event(unit, picture.incidents.get(unit.incident) if unit.incident else None, now, stale_s)
+
+
+def _incident_cot(incident_id: str, picture: Picture, now: float, stale_s: float) -> bytes | None:
+    incident = picture.incidents.get(incident_id)
+    if incident is None or incident.status == IncidentStatus.CLOSED:
+        return None
+    return incident_event(incident, now, stale_s)
+
+
+def _drone_cot(drone_id: str, picture: Picture, now: float, stale_s: float) -> bytes | None:
+    drone = picture.drones.get(drone_id)
+    if drone is None or drone.lat is None or drone.lon is None:
+        return None
+    return drone_event(drone, picture.incidents.get(drone.incident) if drone.incident else None, now, stale_s)
+
+
+def _alert_cot(alert_id: str, picture: Picture, now: float, stale_s: float) -> bytes | None:
+    alert = picture.alerts.get(alert_id)
+    if alert is None or not alert.active(now):
+        return None
+    return alert_event(alert, now, stale_s)
+
+
+def _message_cot(message_id: str, picture: Picture, now: float, stale_s: float) -> bytes | None:
+    message = next((m for m in reversed(picture.messages) if m.id == message_id), None)
+    return None if message is None else chat_event(message)
+
+
+_WRITERS: dict[str, Callable[[str, Picture, float, float], bytes | None]] = {
+    UNIT: _unit_cot, INCIDENT: _incident_cot, DRONE: _drone_cot, ALERT: _alert_cot, MESSAGE: _message_cot}
 
 
 def unit_event(unit: Unit, incident: Incident | None, now: float, stale_s: float) -> bytes:
@@ -43,7 +103,7 @@ def unit_event(unit: Unit, incident: Incident | None, now: float, stale_s: float
         remarks += f" · incident {incident.id} {_label(incident)} at {incident.address or 'map point'}"
     assert unit.lat is not None and unit.lon is not None
     return encode_position(
-        unit_uid(unit.id), unit.lat, unit.lon, callsign=unit.id, cot_type=cot_type,
+        item_uid(Item(UNIT, unit.id)), unit.lat, unit.lon, callsign=unit.id, cot_type=cot_type,
         time=datetime.fromtimestamp(unit.position_at or now, UTC), stale_s=stale_s,
         course=unit.heading, speed=unit.speed, group=AGENCY_GROUP.get(unit.agency, "Cyan"), role="Team Member",
         remarks=remarks)
@@ -54,10 +114,56 @@ def incident_event(incident: Incident, now: float, stale_s: float) -> bytes:
     units = ", ".join(incident.units) or "none"
     remarks = (f"P{incident.priority} {_label(incident)} · {incident.status.value.replace('_', ' ')} · "
                f"{incident.address or 'map point'} · units: {units}")
-    return encode_incident(incident_uid(incident.id), incident.lat, incident.lon,
+    return encode_incident(item_uid(Item(INCIDENT, incident.id)), incident.lat, incident.lon,
                            title=f"{incident.id} {_label(incident)}", remarks=remarks,
                            time=datetime.fromtimestamp(now, UTC), stale_s=stale_s,
                            color_argb=PRIORITY_ARGB.get(incident.priority, -7829368))
+
+
+def drone_event(drone: Drone, incident: Incident | None, now: float, stale_s: float) -> bytes:
+    """A drone's position (height above mean sea level as hae), link and the incident it works, if the receiver
+    may know it."""
+    remarks = f"drone · {drone.agency} · link {drone.link}"
+    if incident is not None:
+        remarks += f" · incident {incident.id} {_label(incident)}"
+    assert drone.lat is not None and drone.lon is not None
+    return encode_position(
+        item_uid(Item(DRONE, drone.id)), drone.lat, drone.lon, callsign=drone.id,
+        cot_type=DRONE_TYPE, time=datetime.fromtimestamp(drone.telemetry_at or now, UTC), stale_s=stale_s,
+        hae=drone.alt_m if drone.alt_m is not None else 9999999.0, course=drone.heading, speed=drone.speed,
+        group=AGENCY_GROUP.get(drone.agency, "Cyan"), role="Team Member", remarks=remarks)
+
+
+def alert_event(alert: Alert, now: float, stale_s: float) -> bytes | None:
+    """An alert as a map point at the centre of its first drawn area, titled with its headline; None for an
+    alert whose areas are only named (nothing to place on a map)."""
+    centre = next((c for c in map(_area_centre, alert.areas) if c is not None), None)
+    if centre is None:
+        return None
+    remarks = " · ".join(part for part in (f"{alert.severity} {alert.urgency}", alert.event, alert.description,
+                                           alert.instruction) if part)
+    if alert.expires is not None:
+        stale_s = max(1.0, min(stale_s, alert.expires - now))  # off TAK maps when it expires
+    return encode_incident(item_uid(Item(ALERT, alert.id)), centre[0], centre[1], title=f"ALERT {alert.headline}",
+                           remarks=remarks, time=datetime.fromtimestamp(now, UTC), stale_s=stale_s,
+                           color_argb=SEVERITY_ARGB.get(alert.severity, GREY_ARGB))
+
+
+def chat_event(message: Message) -> bytes:
+    """A chat line as GeoChat in a room named after its channel ("All Chat Rooms", "fire", "incident 1002")."""
+    scope, _, name = message.channel.partition(":")
+    room = "All Chat Rooms" if scope == "all" else name if scope == "agency" else f"{scope} {name}"
+    return encode_chat(f"{UID_PREFIX}hub", message.sender, message.text, chatroom=room, message_id=message.id,
+                       time=datetime.fromtimestamp(message.at, UTC), stale_s=CHAT_STALE_S)
+
+
+def _area_centre(area: AlertArea) -> tuple[float, float] | None:
+    if area.circle is not None:
+        return area.circle[0], area.circle[1]
+    if area.polygon:
+        return (sum(p[0] for p in area.polygon) / len(area.polygon),
+                sum(p[1] for p in area.polygon) / len(area.polygon))
+    return None
 
 
 def delete_event(uid: str, now: float) -> bytes:

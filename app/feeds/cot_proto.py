@@ -1,9 +1,13 @@
-"""TAK protocol version 1 (protobuf), the default of current TAK clients, read as the CoT XML event it stands for.
+"""TAK protocol version 1 (protobuf), the default of current TAK clients: read as the CoT XML event it stands for,
+and written from CoT XML for TAK clients that asked for it.
 
 Sans-I/O. Mesh (UDP, one message per datagram): ``0xbf 0x01 0xbf`` then a ``TakMessage``. Stream (TCP):
 ``0xbf``, the message's length as a base-128 varint, the ``TakMessage`` (``CotStreamSplitter`` cuts the stream
 into such frames). takproto (the TAK community's package of TAK's .proto files) decodes the protobuf; the
-event is then written as CoT XML so that `parse_cot` checks and reads it exactly like an XML event.
+event is then written as CoT XML so that `parse_cot` checks and reads it exactly like an XML event. The other
+way, `stream_frame(xml)` turns an event Watchfloor wrote as XML into a stream frame: the detail elements TAK
+gives typed fields (contact, __group, precisionlocation, status, takv, track) go there when the field holds all
+they say, everything else into ``xmlDetail``, so that reading the frame back gives the same event.
 """
 
 from __future__ import annotations
@@ -15,12 +19,19 @@ from xml.etree import ElementTree as ET
 from google.protobuf.message import DecodeError
 from takproto.proto import TakMessage
 
+from app.feeds.common import parse_timestamp, parse_xml
 from app.feeds.errors import FeedError, FeedIgnored
 
 MESH_HEADER = b"\xbf\x01\xbf"
 #: A varint of more bytes than this cannot be the length of a message we would take.
 MAX_VARINT_BYTES = 5
 _PLACE = "wf-xml-detail"  # where a message's xmlDetail goes in the event written out
+#: TakMessage detail field, CoT element, the attributes the field holds (all strings).
+_DETAIL_PARTS = (("contact", "contact", ("callsign", "endpoint")), ("group", "__group", ("name", "role")),
+                 ("precisionLocation", "precisionlocation", ("geopointsrc", "altsrc")),
+                 ("takv", "takv", ("device", "platform", "os", "version")))
+#: Events Watchfloor writes are this big at most (an incident's remarks are bounded by its fields' limits).
+MAX_OUT_BYTES = 256 * 1024
 
 
 def stream_frame_length(data: bytes | bytearray) -> int | None:
@@ -72,9 +83,7 @@ def _event_xml(ev: Any) -> bytes:
     ET.SubElement(event, "point", {name: repr(getattr(ev, name)) for name in ("lat", "lon", "hae", "ce", "le")})
     detail = ET.SubElement(event, "detail")
     d = ev.detail
-    for field, tag, names in (("contact", "contact", ("callsign", "endpoint")), ("group", "__group", ("name", "role")),
-                              ("precisionLocation", "precisionlocation", ("geopointsrc", "altsrc")),
-                              ("takv", "takv", ("device", "platform", "os", "version"))):
+    for field, tag, names in _DETAIL_PARTS:
         if d.HasField(field):
             part = getattr(d, field)
             ET.SubElement(detail, tag, {name: getattr(part, name) for name in names if getattr(part, name)})
@@ -95,3 +104,70 @@ def _time(ms: int, field: str) -> str:
     except (OverflowError, OSError, ValueError) as exc:
         raise FeedError("invalid_time", f"{field}={ms} is not a time") from exc
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def stream_frame(xml: bytes) -> bytes:
+    """One CoT XML event (as Watchfloor's encoders write it) as a TAK protocol v1 stream frame: 0xbf, the
+    message's length as a varint, the ``TakMessage``."""
+    payload = xml_to_takmessage(xml).SerializeToString()
+    return b"\xbf" + _varint(len(payload)) + payload
+
+
+def xml_to_takmessage(xml: bytes) -> Any:
+    """The ``TakMessage`` (with its ``cotEvent``) that stands for one CoT XML event."""
+    root = parse_xml(xml, MAX_OUT_BYTES)
+    message = TakMessage()
+    ev = message.cotEvent
+    for name in ("type", "access", "qos", "opex", "uid", "how"):
+        setattr(ev, name, root.get(name, ""))
+    for name, field in (("time", "sendTime"), ("start", "startTime"), ("stale", "staleTime")):
+        setattr(ev, field, round(parse_timestamp(root.get(name), name).timestamp() * 1000))
+    point = root.find("point")
+    if point is not None:
+        for name in ("lat", "lon", "hae", "ce", "le"):
+            setattr(ev, name, float(point.get(name, "0")))
+    detail = root.find("detail")
+    rest: list[bytes] = []
+    for element in detail if detail is not None else ():
+        if not _typed(ev.detail, element):
+            rest.append(ET.tostring(element, encoding="utf-8"))
+    ev.detail.xmlDetail = b"".join(rest).decode("utf-8")
+    return message
+
+
+def _typed(d: Any, element: ET.Element) -> bool:
+    """Put a detail element in its typed field when that field holds all it says; False when it does not."""
+    field = _FIELD_OF.get(element.tag)
+    if field is None or len(element) or (element.text or "").strip() or d.HasField(field):
+        return False
+    attrs = set(element.attrib)
+    for part, tag, names in _DETAIL_PARTS:
+        if element.tag == tag and attrs <= set(names):
+            for name in attrs:
+                setattr(getattr(d, part), name, element.get(name))
+            getattr(d, part).SetInParent()
+            return True
+    try:
+        if element.tag == "track" and attrs == {"course", "speed"}:
+            d.track.course, d.track.speed = float(element.get("course", "")), float(element.get("speed", ""))
+            return True
+        if element.tag == "status" and attrs == {"battery"}:
+            d.status.battery = int(element.get("battery", ""))
+            return True
+    except ValueError:  # not what the typed field holds: kept as XML
+        pass
+    return False
+
+
+_FIELD_OF = {tag: field for field, tag, _ in _DETAIL_PARTS} | {"track": "track", "status": "status"}
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)

@@ -30,11 +30,10 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from app.domain import events as ev
-from app.domain.entities import IncidentStatus
 from app.domain.events import Event
 from app.domain.picture import Picture
-from app.feeds.cot_picture import delete_event, incident_event, incident_uid, unit_event
+from app.feeds.cot_due import CotDue, all_items, items_changed
+from app.feeds.cot_picture import INCIDENT, UNIT, Item, item_cot
 from app.hub.watcher import PUBLIC, HubWatcher
 
 log = logging.getLogger("watchfloor.cot_out")
@@ -43,6 +42,37 @@ BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 30.0
 #: A TAK server that takes longer than this to accept one round's bytes is treated as gone.
 WRITE_TIMEOUT_S = 30.0
+#: What goes out to a TAK server: units and incidents (the public's; chat and alerts stay in the control room).
+OUT_KINDS = frozenset({UNIT, INCIDENT})
+
+
+class ItemWriter:
+    """Writes items as CoT (`item_cot`); an item that cannot be written (a value no check foresaw) is logged and
+    quarantined with its JSON under `feed`, once per state, and treated as nothing to show."""
+
+    def __init__(self, feeds: Any, feed: str, who: str) -> None:
+        self.feeds, self.feed, self.who = feeds, feed, who
+        self._reported: set[tuple[Item, bytes]] = set()  # items quarantined already, as they were
+
+    def write(self, item: Item, picture: Picture, now: float, stale_s: float) -> bytes | None:
+        """`item_cot`'s answer; None too for an item that cannot be written."""
+        try:
+            return item_cot(item, picture, now, stale_s)
+        except Exception as exc:
+            raw = msgspec.json.encode(_state(item, picture))
+            if (item, raw) not in self._reported:  # the same item again at the next refresh: once is enough
+                self._reported.add((item, raw))
+                log.exception("%s: %s %s cannot be written as CoT; skipped", self.who, item.kind, item.id)
+                self.feeds.quarantine(self.feed, f"{item.kind} {item.id}", "output_failed",
+                                      f"{type(exc).__name__}: {exc}", raw)
+            return None
+
+
+def _state(item: Item, picture: Picture) -> Any:
+    """The item's entity in the picture (for the quarantine)."""
+    if item.kind == "message":
+        return next((m for m in picture.messages if m.id == item.id), None)
+    return getattr(picture, f"{item.kind}s").get(item.id)
 
 
 def parse_target(target: str) -> tuple[str, str, int]:
@@ -64,9 +94,7 @@ class CotOut:
         self.refresh = refresh
         self.stale_s = 2 * refresh + 30  # an item outlives one missed refresh
         self.picture = Picture()
-        self.due_units: set[str] = set()
-        self.due_incidents: set[str] = set()
-        self.on_map: set[str] = set()  # incidents sent and not deleted since
+        self.due = CotDue(OUT_KINDS)
         self.sent = 0
         self.connected = False
         self.connects = 0
@@ -74,7 +102,7 @@ class CotOut:
         self._task: asyncio.Task[None] | None = None
         self._watcher = HubWatcher(hub, self._started, self._events)
         self.health = hub.feeds.feed(f"cot_out {target}", f"CoT out to {target}")
-        self._reported: set[tuple[str, bytes]] = set()  # items quarantined already, as they were
+        self.writer = ItemWriter(hub.feeds, self.health.name, f"CoT out {target}")
 
     async def start(self) -> None:
         """Follow the picture and start sending."""
@@ -96,64 +124,24 @@ class CotOut:
         self._all_due()
 
     def _all_due(self) -> None:
-        self.due_units = set(self.picture.units)
-        self.due_incidents = set(self.picture.incidents)
+        self.due.mark(all_items(self.picture, OUT_KINDS))
         self._wake.set()
 
     def _events(self, events: list[Event]) -> None:
         for event in events:
+            self.due.mark(items_changed(event, self.picture))
             self.picture.apply(event, PUBLIC)
-            d = event.data
-            if event.kind in (ev.UNIT_POSITION, ev.UNIT_STATUS, ev.UNIT_ASSIGNED):
-                self.due_units.add(d["unit"])
-                if event.kind != ev.UNIT_POSITION:  # the incident's unit list changed
-                    self.due_incidents.update(i for i in (d.get("incident"),) if i)
-            elif event.kind == ev.UNIT_REGISTERED:
-                self.due_units.add(d["id"])
-            elif event.kind in (ev.INCIDENT_CREATED, ev.INCIDENT_UPDATED, ev.INCIDENT_STATUS):
-                self.due_incidents.add(d["id"])
-                # Units on an incident that changed (or was restricted) describe it in their remarks.
-                self.due_units.update(u.id for u in self.picture.units.values() if u.incident == d["id"])
         self._wake.set()
 
     def _messages(self, now: float) -> list[bytes]:
         """CoT for everything due, from the current picture; clears what is due. An item that cannot be written
         is skipped and quarantined, never allowed to stop the rest."""
         out = []
-        for unit_id in sorted(self.due_units):
-            unit = self.picture.units.get(unit_id)
-            if unit is None or unit.lat is None or unit.lon is None:
-                continue
-            incident = self.picture.incidents.get(unit.incident) if unit.incident else None
-            try:
-                out.append(unit_event(unit, incident, now, self.stale_s))
-            except Exception as exc:
-                self._failed(f"unit {unit_id}", exc, unit)
-        for incident_id in sorted(self.due_incidents):
-            incident = self.picture.incidents.get(incident_id)
-            if incident is None or incident.status == IncidentStatus.CLOSED:
-                # Closed, or restricted (the public fold dropped it): off the map, if we ever put it there.
-                # An incident we never sent (restricted from the start) is not named, not even to delete it.
-                if incident_id in self.on_map:
-                    self.on_map.discard(incident_id)
-                    out.append(delete_event(incident_uid(incident_id), now))
-                continue
-            try:
-                out.append(incident_event(incident, now, self.stale_s))
-            except Exception as exc:
-                self._failed(f"incident {incident_id}", exc, incident)
-                continue
-            self.on_map.add(incident_id)
-        self.due_units, self.due_incidents = set(), set()
+        for item in sorted(self.due.take(len(self.due))):
+            message = self.due.shown(item, self.writer.write(item, self.picture, now, self.stale_s), now)
+            if message is not None:
+                out.append(message)
         return out
-
-    def _failed(self, what: str, exc: Exception, item: Any) -> None:
-        raw = msgspec.json.encode(item)
-        if (what, raw) in self._reported:  # the same item again at the next refresh: once is enough
-            return
-        self._reported.add((what, raw))
-        log.exception("CoT out %s: %s cannot be written as CoT; skipped", self.target, what)
-        self.hub.feeds.quarantine(self.health.name, what, "output_failed", f"{type(exc).__name__}: {exc}", raw)
 
     # -- sending -----------------------------------------------------------------------------------------
 

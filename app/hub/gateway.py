@@ -19,6 +19,8 @@ CoT over TLS (TAK's streaming port, 8089) demands a client certificate signed by
 (`watchfloor device enroll`); the handshake is ours (`start_tls` inside the connection, so a refused one is
 counted like any unknown sender), then the certificate's fingerprint finds the device and the stream is read
 exactly like a CoT TCP stream. A stream, TCP or TLS, whose device is revoked is closed at once, idle or not.
+While a device's stream (TCP or TLS) is open, the device is also sent the picture its agency may see, as a TAK
+server would (`app.hub.tak_clients`; a TAK protocol request or keep-alive on the stream goes there).
 
 Mapping (see docs/feeds.md):
 
@@ -72,6 +74,7 @@ from app.hub.camera_feed import cot_camera
 from app.hub.drone_gateway import LINK_TIMEOUT_S, DroneFeeds
 from app.hub.intake import UNKNOWN_SOURCE_RATE, Buckets
 from app.hub.signing_keys import drone_key
+from app.hub.tak_clients import TakClient, TakClients
 
 log = logging.getLogger("watchfloor.gateway")
 
@@ -159,6 +162,7 @@ class FeedGateway:
         self._registry = DeviceRegistry([])
         self._registry_of: dict[str, Device] | None = None
         self.drones = DroneFeeds(self, link_timeout)
+        self.tak_clients = TakClients(hub)  # the picture sent back down CoT streams
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -211,6 +215,7 @@ class FeedGateway:
         await asyncio.gather(*self._clients, return_exceptions=True)
         for server in self._servers:
             await server.wait_closed()
+        await self.tak_clients.close()
         await self.feeds.flush()
 
     # -- devices and intake ----------------------------------------------------------------------------
@@ -322,7 +327,8 @@ class FeedGateway:
             device = self._admit("cot", "tcp", peer, chunk, token)
             if device is None:
                 return  # throttled or unknown: counted; the stream is closed, not read
-            await self._cot_stream(reader, source, device, chunk)
+            async with self.tak_clients.serving(device, device_actor(device), writer) as client:
+                await self._cot_stream(reader, source, device, chunk, client)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except Exception:  # never let one client's stream hurt the others
@@ -350,7 +356,8 @@ class FeedGateway:
                                  certificate=fingerprint)
             if device is None:
                 return  # a certificate of our CA that no active device holds (never registered, or revoked)
-            await self._cot_stream(reader, source, device, b"")
+            async with self.tak_clients.serving(device, device_actor(device), writer) as client:
+                await self._cot_stream(reader, source, device, b"", client)
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         except Exception:  # never let one client's stream hurt the others
@@ -358,11 +365,15 @@ class FeedGateway:
         finally:
             self._leave(writer)
 
-    async def _cot_stream(self, reader: asyncio.StreamReader, source: str, device: Device, chunk: bytes) -> None:
-        """Read a device's CoT stream (after its first `chunk`) until it ends or the device is revoked."""
+    async def _cot_stream(self, reader: asyncio.StreamReader, source: str, device: Device, chunk: bytes,
+                          client: TakClient) -> None:
+        """Read a device's CoT stream (after its first `chunk`) until it ends or the device is revoked; what it
+        says about the connection itself goes to the `client` it is served as."""
         splitter = CotStreamSplitter()
         while True:
             for frame in splitter.feed(chunk):
+                if not isinstance(frame, FeedError) and client.control(frame):
+                    continue  # a TAK protocol request: no report
                 if not self._still_active(device):
                     self.feeds.quarantine("cot", source, "revoked", f"device {device.id} was revoked", b"")
                     return

@@ -1,8 +1,10 @@
-"""An internal subscriber: the hub's own outputs (CAP outbox, CoT out) follow committed events like a console.
+"""An internal subscriber: the hub's own outputs (CAP outbox, CoT out, TAK clients) follow committed events like a
+console.
 
-It registers a `Subscriber` with the fan-out exactly as a console's connection does, with the viewer of the
-public (no agency, not a supervisor), so restricted incidents and their events never reach an output, by the
-same rule that keeps them from other agencies' consoles. The starting picture is read from the log in a reader
+It registers a `Subscriber` with the fan-out exactly as a console's connection does, with a viewer: the public's
+(no agency, not a supervisor) for outputs to the outside world, so restricted incidents and their events never
+reach them, or an agency's for the TAK clients of its devices, by the same rule that keeps restricted incidents
+from other agencies' consoles. The starting picture is read from the log in a reader
 thread; after that, events arrive in order through the subscriber's queue (positions coalesced per unit) and
 the consumer's callback must only note what changed: anything slow belongs in the consumer's own task.
 """
@@ -32,11 +34,13 @@ class HubWatcher:
     """Calls `on_start(picture, extra)` once (again after an overflow), then `on_events(events)` as they commit.
 
     `prepare(reader, head)`, if given, runs in the reader thread next to the snapshot; its result is `extra`.
+    The picture and the events are those `viewer` may see.
     """
 
     def __init__(self, hub: Any, on_start: Callable[[Picture, Any], None], on_events: Callable[[list[Event]], None],
-                 prepare: Callable[[LogReader, int], Any] | None = None) -> None:
+                 prepare: Callable[[LogReader, int], Any] | None = None, viewer: Viewer = PUBLIC) -> None:
         self.hub = hub
+        self.viewer = viewer
         self.on_start = on_start
         self.on_events = on_events
         self.prepare = prepare
@@ -47,7 +51,7 @@ class HubWatcher:
     async def start(self) -> None:
         """Subscribe from the committed head: snapshot in a reader thread, then live events."""
         head = self.hub.sequencer.committed_seq
-        self.subscriber = Subscriber(PUBLIC, self._receive, self._overflowed, head, MAX_QUEUE)
+        self.subscriber = Subscriber(self.viewer, self._receive, self._overflowed, head, MAX_QUEUE)
         self.hub.fanout.subscribers.add(self.subscriber)
         self._pump = asyncio.get_running_loop().create_task(self.subscriber.pump())
         picture, extra = await asyncio.get_running_loop().run_in_executor(self.hub.read_pool, self._snapshot, head)
@@ -57,7 +61,7 @@ class HubWatcher:
     def _snapshot(self, head: int) -> tuple[Picture, Any]:
         reader = self.hub.open_reader()
         try:
-            picture = reader.picture_at(seq=head).visible_to(PUBLIC)
+            picture = reader.picture_at(seq=head).visible_to(self.viewer)
             return picture, self.prepare(reader, head) if self.prepare is not None else None
         finally:
             reader.close()

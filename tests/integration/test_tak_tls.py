@@ -62,9 +62,13 @@ async def send(writer: asyncio.StreamWriter, event: bytes) -> None:
 
 
 async def closed_by_hub(reader: asyncio.StreamReader) -> bool:
-    """True when the hub ends the connection (EOF or a TLS alert); a hub that keeps it open times this out."""
+    """True when the hub ends the connection (EOF or a TLS alert), after whatever it sent until then (a device is
+    served the picture); a hub that keeps it open times this out."""
     try:
-        return await asyncio.wait_for(reader.read(65536), 20) == b""
+        async with asyncio.timeout(20):
+            while await reader.read(65536):
+                pass
+        return True
     except (ssl.SSLError, ConnectionError):
         return True
 
