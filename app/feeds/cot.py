@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
-from app.feeds.common import check_lat_lon, check_size, parse_float, parse_timestamp, parse_xml
+from lxml import etree
+
+from app.feeds.common import check_lat_lon, check_size, parse_float, parse_timestamp, parse_xml_fast
 from app.feeds.cot_proto import takproto_to_xml
 from app.feeds.errors import FeedError
 
@@ -188,13 +190,15 @@ def parse_cot(data: bytes | str, *, max_bytes: int = MAX_COT_BYTES) -> CotEvent:
     """Parse one CoT XML event (one UDP datagram or one frame from ``CotStreamSplitter``)."""
     if isinstance(data, bytes | bytearray) and is_takproto(bytes(data)):
         data = takproto_to_xml(check_size(data, max_bytes))  # TAK protocol v1, checked as the XML it stands for
-    root = parse_xml(data, max_bytes)
+    root = parse_xml_fast(data, max_bytes)
     if root.tag != "event":
         raise FeedError("not_cot", f"root element is <{root.tag[:40]}>, expected <event>")
     uid = _required_attr(root, "uid")
     cot_type = _required_attr(root, "type")
-    time = parse_timestamp(root.get("time"), "time")
-    start = parse_timestamp(root.get("start") or root.get("time"), "start")
+    time_text = root.get("time")
+    time = parse_timestamp(time_text, "time")
+    start_text = root.get("start") or time_text
+    start = time if start_text == time_text else parse_timestamp(start_text, "start")  # usually the same text
     stale = parse_timestamp(root.get("stale"), "stale")
     if stale < start:
         raise FeedError("invalid_time", f"stale {stale.isoformat()} is before start {start.isoformat()}")
@@ -228,55 +232,68 @@ def parse_cot(data: bytes | str, *, max_bytes: int = MAX_COT_BYTES) -> CotEvent:
     )
 
 
-def _required_attr(elem: ET.Element, name: str) -> str:
+def _required_attr(elem: etree._Element, name: str) -> str:
     value = elem.get(name)
     if value is None or not value.strip():
         raise FeedError("missing_field", f"<{elem.tag}> has no {name}")
     return value.strip()
 
 
-def _float_attr(elem: ET.Element, name: str, *, required: bool) -> float | None:
+def _float_attr(elem: etree._Element, name: str, *, required: bool) -> float | None:
     return parse_float(elem.get(name), f"{elem.tag}@{name}", required=required)
 
 
-def _measure(elem: ET.Element, name: str) -> float | None:
+def _measure(elem: etree._Element, name: str) -> float | None:
     """An optional measurement where TAK tools write "NaN" for "not known" (ATAK's hae/ce/le, iTAK's track
     course): NaN and infinities read as absent; text that is no number at all is still refused."""
     text = elem.get(name)
-    if text is not None:
-        try:
-            if not math.isfinite(float(text)):
-                return None
-        except ValueError:
-            pass  # not a number: parse_float refuses it with its field name
-    return _float_attr(elem, name, required=False)
+    if text is None or not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise FeedError("wrong_type", f"{elem.tag}@{name}={text[:40]!r} is not a number") from exc
+    return value if math.isfinite(value) else None
 
 
-def _parse_detail(detail: ET.Element) -> dict[str, object]:
+def _parse_detail(detail: etree._Element) -> dict[str, object]:
     fields: dict[str, object] = {}
-    contact = detail.find("contact")
+    # One pass over the children instead of a find() per known tag (each find costs a path lookup): the first of
+    # each known tag, as find() would give, every <link>, and the unknown ones kept as XML.
+    known: dict[str, etree._Element] = {}
+    links: list[etree._Element] = []
+    unknown: list[str] = []
+    for child in detail:
+        tag = child.tag
+        if tag == "link":
+            links.append(child)
+        elif tag in _KNOWN_DETAIL:
+            known.setdefault(tag, child)
+        else:
+            unknown.append(etree.tostring(child, encoding="unicode"))
+    contact = known.get("contact")
     if contact is not None:
         fields["callsign"] = contact.get("callsign")
         fields["endpoint"] = contact.get("endpoint")
-    group = detail.find("__group")
+    group = known.get("__group")
     if group is not None:
         fields["group_name"] = group.get("name")
         fields["group_role"] = group.get("role")
-    track = detail.find("track")
+    track = known.get("track")
     if track is not None:
         course = _measure(track, "course")
         speed = _measure(track, "speed")
         if speed is not None and speed < 0:
             raise FeedError("out_of_range", f"track speed {speed} is negative")
         fields["track"] = CotTrack(course=None if course is None else course % 360.0, speed=speed)
-    remarks = detail.find("remarks")
+    remarks = known.get("remarks")
     if remarks is not None:
         fields["remarks"] = remarks.text or ""
     fields["links"] = tuple(
         CotLink(uid=link.get("uid", ""), type=link.get("type", ""), relation=link.get("relation", ""))
-        for link in detail.findall("link")
+        for link in links
     )
-    chat = detail.find("__chat")
+    chat = known.get("__chat")
     if chat is not None:
         grp = chat.find("chatgrp")
         fields["chat"] = CotChat(
@@ -286,29 +303,28 @@ def _parse_detail(detail: ET.Element) -> dict[str, object]:
             message_id=chat.get("messageId", ""),
             sender_uid=grp.get("uid0", "") if grp is not None else "",
         )
-    sensor = detail.find("sensor")
+    sensor = known.get("sensor")
     if sensor is not None:
         fields["sensor"] = CotSensor(
             **{k: _measure(sensor, k) for k in ("azimuth", "fov", "vfov", "range")},
             elevation=_measure(sensor, "elevation"),
             roll=_measure(sensor, "roll"),
         )
-    video = detail.find("__video")
+    video = known.get("__video")
     if video is not None:
         fields["video"] = _parse_video(video)  # None for an empty <__video/>: UAS tools send one before a feed
-    emergency = detail.find("emergency")
+    emergency = known.get("emergency")
     if emergency is not None:
         fields["emergency"] = CotEmergency(
             type=emergency.get("type", ""),
             cancel=emergency.get("cancel", "").lower() == "true",
             text=(emergency.text or "").strip(),
         )
-    unknown = [ET.tostring(child, encoding="unicode") for child in detail if child.tag not in _KNOWN_DETAIL]
     fields["detail_xml"] = "".join(unknown)
     return fields
 
 
-def _parse_video(video: ET.Element) -> CotVideo | None:
+def _parse_video(video: etree._Element) -> CotVideo | None:
     """The feed a ``__video`` names, or None when it names none (an empty ``<__video/>``)."""
     entry = video.find("ConnectionEntry")
     address = protocol = path = alias = ""

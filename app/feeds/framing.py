@@ -7,15 +7,19 @@ can count and quarantine it, and the splitter resynchronises by itself.
 
 from __future__ import annotations
 
+import re
+
 from app.feeds.cot import MAX_COT_BYTES, TAKPROTO_MAGIC
-from app.feeds.cot_proto import stream_frame_length
+from app.feeds.cot_proto import MAX_VARINT_BYTES, stream_frame_length
 from app.feeds.errors import FeedError
 
 Frame = bytes | FeedError
 
 _EVENT_OPEN = b"<event"
 _EVENT_CLOSE = b"</event>"
-_PROLOG = b"<?xml"
+_FRAME_OPEN = re.compile(rb"<\?xml|<event")
+_BLANK = re.compile(rb"[ \t\n\r\x0b\x0c]*")  # what bytes.strip() strips
+_PROTO_HEADER_BYTES = 1 + MAX_VARINT_BYTES  # 0xbf and its varint
 
 
 class CotStreamSplitter:
@@ -33,6 +37,7 @@ class CotStreamSplitter:
         self._buf = bytearray()
         self._discarding = False  # inside an oversize event: drop until its </event>
         self._skip = 0  # bytes still to drop of an oversize protobuf frame
+        self._scanned = 0  # where the search for "</event>" resumes: the bytes before it hold none
 
     @property
     def buffered(self) -> int:
@@ -45,80 +50,95 @@ class CotStreamSplitter:
         return bytes(self._buf) if self._buf.strip() else b""
 
     def feed(self, data: bytes) -> list[Frame]:
-        """Add bytes from the stream; return the frames completed by them."""
+        """Add bytes from the stream; return the frames completed by them.
+
+        Linear in the bytes fed: frames are read at a moving offset and the consumed prefix is cut once per
+        call, and a search for ``</event>`` resumes where the previous call's search stopped."""
         out: list[Frame] = []
         if self._skip:
             skipped = min(self._skip, len(data))
             self._skip -= skipped
             data = data[skipped:]
         self._buf += data
+        pos = self._cut(out)
+        del self._buf[:pos]
+        self._scanned = max(0, self._scanned - pos)
+        return out
+
+    def _cut(self, out: list[Frame]) -> int:
+        """Append the buffer's complete frames to ``out``; return how many bytes of it are consumed."""
+        buf = self._buf
+        pos = 0
         while True:
             if self._discarding:
-                end = self._buf.find(_EVENT_CLOSE)
+                end = buf.find(_EVENT_CLOSE, max(pos, self._scanned))
                 if end < 0:
-                    keep = len(_EVENT_CLOSE) - 1  # a "</event>" may straddle two chunks
-                    del self._buf[: max(0, len(self._buf) - keep)]
-                    return out
-                del self._buf[: end + len(_EVENT_CLOSE)]
+                    self._scanned = max(pos, len(buf) - len(_EVENT_CLOSE) + 1)  # "</event>" may straddle chunks
+                    return self._scanned
+                pos = end + len(_EVENT_CLOSE)
                 self._discarding = False
-            start = self._frame_start()
+                self._scanned = 0
+            start = self._frame_start(pos)
             if start is None:
-                return out
+                return pos
             if start < 0:  # nothing usable yet: keep a possible partial "<event"/"<?xml" tail
-                keep = len(_EVENT_OPEN) - 1
-                dropped = bytes(self._buf[: max(0, len(self._buf) - keep)])
-                del self._buf[: len(dropped)]
-                if dropped.strip():
-                    out.append(FeedError("garbage", f"skipped {len(dropped)} bytes between events"))
-                return out
-            if start > 0:
-                dropped = bytes(self._buf[:start])
-                del self._buf[:start]
-                if dropped.strip():
-                    out.append(FeedError("garbage", f"skipped {len(dropped)} bytes between events"))
-            if self._buf[:1] == bytes([TAKPROTO_MAGIC]):
-                try:
-                    total = stream_frame_length(self._buf)
+                keep_from = max(pos, len(buf) - len(_EVENT_OPEN) + 1)
+                self._garbage(out, pos, keep_from)
+                return keep_from
+            self._garbage(out, pos, start)
+            pos = start
+            if buf[pos] == TAKPROTO_MAGIC:
+                try:  # the header is the magic byte and a varint: a short slice holds it all
+                    total = stream_frame_length(buf[pos:pos + _PROTO_HEADER_BYTES])
                 except FeedError as error:  # no way to find the next frame in a broken binary stream
-                    self._buf.clear()
                     out.append(error)
-                    return out
-                if total is None or (total <= self.max_event_bytes and total > len(self._buf)):
-                    return out
+                    return len(buf)
+                held = len(buf) - pos
+                if total is None or (total <= self.max_event_bytes and total > held):
+                    return pos
                 if total > self.max_event_bytes:
                     out.append(FeedError("too_large", f"protobuf frame of {total} bytes exceeds "
                                                       f"{self.max_event_bytes}; dropped"))
-                    self._skip = max(0, total - len(self._buf))
-                    del self._buf[:total]
+                    self._skip = max(0, total - held)
+                    pos = min(len(buf), pos + total)
                     continue
-                out.append(bytes(self._buf[:total]))
-                del self._buf[:total]
+                out.append(bytes(buf[pos:pos + total]))
+                pos += total
                 continue
-            end = self._buf.find(_EVENT_CLOSE)
-            if end >= 0 and end + len(_EVENT_CLOSE) <= self.max_event_bytes:
+            end = buf.find(_EVENT_CLOSE, max(pos, self._scanned))
+            if end >= 0 and end + len(_EVENT_CLOSE) - pos <= self.max_event_bytes:
                 frame_end = end + len(_EVENT_CLOSE)
-                out.append(bytes(self._buf[:frame_end]))
-                del self._buf[:frame_end]
+                out.append(bytes(buf[pos:frame_end]))
+                pos = frame_end
+                self._scanned = 0
                 continue
-            if end >= 0 or len(self._buf) > self.max_event_bytes:
+            if end >= 0 or len(buf) - pos > self.max_event_bytes:
                 out.append(FeedError("too_large", f"event exceeds {self.max_event_bytes} bytes; dropped"))
+                self._scanned = 0
                 if end >= 0:
-                    del self._buf[: end + len(_EVENT_CLOSE)]
+                    pos = end + len(_EVENT_CLOSE)
                 else:
-                    self._buf.clear()
+                    pos = len(buf)
                     self._discarding = True
                 continue
-            return out
+            self._scanned = max(pos, len(buf) - len(_EVENT_CLOSE) + 1)
+            return pos
 
-    def _frame_start(self) -> int | None:
-        """Index where the next frame starts, -1 if none is in sight, None if the buffer is empty."""
-        if not self._buf:
+    def _garbage(self, out: list[Frame], start: int, end: int) -> None:
+        """Report the bytes between frames as garbage unless they are blank (newlines between events)."""
+        if end > start and self._buf[start:end].strip():
+            out.append(FeedError("garbage", f"skipped {end - start} bytes between events"))
+
+    def _frame_start(self, pos: int) -> int | None:
+        """Index where the next frame starts at or after ``pos``, -1 if none is in sight, None if nothing is
+        left."""
+        if pos >= len(self._buf):
             return None
-        first = len(self._buf) - len(self._buf.lstrip())
+        first = _BLANK.match(self._buf, pos).end()  # type: ignore[union-attr]  # matches the empty string too
         if first < len(self._buf) and self._buf[first] == TAKPROTO_MAGIC:
             return first
-        candidates = [i for i in (self._buf.find(_PROLOG), self._buf.find(_EVENT_OPEN)) if i >= 0]
-        return min(candidates) if candidates else -1
+        found = _FRAME_OPEN.search(self._buf, pos)  # one scan for whichever of "<?xml" or "<event" comes first
+        return -1 if found is None else found.start()
 
 
 class LineSplitter:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import ssl
 import threading
@@ -106,8 +105,8 @@ class Hub:
         self.checkpoint_every = checkpoint_every
         self._readers = threading.local()
         self.read_pool = ThreadPoolExecutor(2, thread_name_prefix="wf-log-reader")
-        # Argon2 (64 MiB, slow on purpose) on a few threads, each with its own user-store connection.
-        self.sign_ins = SignIns(self.db_path, clock, self._audit, sign_in, workers=min(4, os.cpu_count() or 2))
+        # Argon2 (64 MiB, slow on purpose) on a fixed pool of threads (sign_ins.PASSWORD_CHECKS): bounded memory.
+        self.sign_ins = SignIns(self.db_path, clock, self._audit, sign_in)
         self.fanout = FanOut(self._drop_slow)
         self.sequencer: Sequencer | None = None
         self.server: Server | None = None
@@ -426,7 +425,7 @@ class Hub:
             await ws.send(frame, text=True)
 
         head = self.sequencer.committed_seq
-        peer.subscriber = Subscriber(viewer, send, ws.close, head, self.max_queue)
+        peer.subscriber = Subscriber(viewer, send, ws.close, head, self.max_queue, frames=self.fanout.frames)
         self.fanout.subscribers.add(peer.subscriber)
         peer.pump = self._spawn(self._pump(peer.subscriber))
         loop = asyncio.get_running_loop()

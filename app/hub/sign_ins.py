@@ -1,7 +1,9 @@
 """The hub's sign-ins and live sessions: password checks on a pool of threads, throttling and lockouts,
 and closing the connections of an account that is disabled or given a new password.
 
-Argon2 is slow on purpose, so the checks run on `workers` threads, each with its own user-store connection.
+Argon2 is slow on purpose and takes 64 MiB per check, so the checks run on a fixed pool of `PASSWORD_CHECKS`
+threads, each with its own user-store connection: however many sign-ins arrive, and however many cores the machine
+has, sign-ins hold at most PASSWORD_CHECKS x 64 MiB.
 Each source address gets `CHECKS_PER_ADDRESS` turns at a time (its check and any refusal delay), so a flood
 of guesses from one address puts at most that many checks ahead of a sign-in from anywhere else; hellos
 waiting for a turn are capped per address and overall (`PendingSignIns`). A refusal is answered after the
@@ -35,6 +37,10 @@ log = logging.getLogger("watchfloor.hub")
 WATCH_EVERY = 1.0
 #: Sign-ins from one address checked (or serving their refusal delay) at the same time.
 CHECKS_PER_ADDRESS = 2
+#: Password checks running at the same time, hub-wide: the memory budget of sign-ins (Argon2 takes 64 MiB each,
+#: `app.store.users`), so a fixed number, not the core count. The rest wait in `PendingSignIns`' bounded queue
+#: or are told the hub is busy.
+PASSWORD_CHECKS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +65,7 @@ class SignIns:
     """Checks hellos for a hub and keeps its signed-in sessions honest. Use from the hub's loop."""
 
     def __init__(self, db_path: str | Path, clock: Callable[[], float], audit: Callable[..., None],
-                 policy: ThrottlePolicy | None = None, workers: int = 2, per_address: int = 32,
+                 policy: ThrottlePolicy | None = None, workers: int = PASSWORD_CHECKS, per_address: int = 32,
                  overall: int = 256) -> None:
         self.db_path = Path(db_path)
         self.clock = clock

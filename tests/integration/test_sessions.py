@@ -16,6 +16,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from app.hub.sign_ins import PASSWORD_CHECKS
 from app.protocol import codes
 from app.store.log import LogReader
 from app.store.users import UserStore
@@ -130,6 +131,34 @@ def test_a_real_user_signs_in_while_64_connections_guess_from_one_address(hub: H
         assert "busy" in checked
 
     asyncio.run(scenario())
+
+
+#: Argon2's memory per password check (app.store.users: memory_cost 64 MiB).
+ARGON2_MIB = 64
+
+
+def memory_mib(pid: int) -> dict[str, int]:
+    """A process's resident memory now (VmRSS) and at its peak so far (VmHWM), in MiB, from /proc."""
+    with open(f"/proc/{pid}/status") as status:
+        fields = dict(line.split(":", 1) for line in status if line.startswith(("VmRSS", "VmHWM")))
+    return {name: int(value.split()[0]) // 1024 for name, value in fields.items()}
+
+
+def test_64_sign_ins_at_once_from_16_addresses_take_the_memory_of_the_check_pool_not_of_64(hub: HubProcess) -> None:
+    assert hub.proc is not None
+    assert asyncio.run(hello(hub.url, "fire1", PASSWORD))[0] is None
+    single = memory_mib(hub.proc.pid)["VmHWM"]  # the peak with one Argon2 check (or start-up's own, if higher)
+
+    async def at_once() -> list[tuple[int | None, str, dict]]:
+        return await asyncio.gather(*(hello(hub.url, "fire1", PASSWORD, host=f"127.0.0.{2 + i % 16}")
+                                      for i in range(64)))
+
+    answers = asyncio.run(at_once())
+    assert [code for code, _, _ in answers] == [None] * 64  # within the queue's bounds every one waits its turn
+    peak = memory_mib(hub.proc.pid)["VmHWM"]
+    # At most PASSWORD_CHECKS checks hold their 64 MiB at once: one more than the single sign-in's peak had,
+    # plus room for 64 connections' buffers. A pool sized by the core count, or a thread per sign-in, goes over.
+    assert peak <= single + (PASSWORD_CHECKS - 1) * ARGON2_MIB + 24, (single, peak)
 
 
 def test_disabling_an_account_or_changing_its_password_closes_its_connections(hub: HubProcess) -> None:

@@ -186,6 +186,51 @@ def test_entities_are_refused_quickly(payload):
     assert time.perf_counter() - started < 5  # generous: expansion would take minutes and gigabytes
 
 
+def utf16(document: bytes) -> bytes:
+    """The same document in UTF-16: "<!DOCTYPE" is then no byte string a pre-parse scan would find."""
+    return document.replace(b'<?xml version="1.0"?>', b'<?xml version="1.0" encoding="UTF-16"?>').decode().encode(
+        "utf-16")
+
+
+DEEP_DETAIL = "<x>" * 70 + "</x>" * 70  # 73 levels with event and detail: over 64, under libxml2's own 256
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (utf16(BILLION_LAUGHS), "entity_expansion"),
+        (utf16(XXE), "entity_expansion"),
+        (b'<?xml version="1.0"?><!DOCTYPE event>' + cot(), "entity_expansion"),  # a DOCTYPE with nothing in it
+        (utf16(b'<?xml version="1.0"?><!DOCTYPE event>' + cot()), "entity_expansion"),
+        (b'<!DOCTYPE event SYSTEM "http://127.0.0.1:9/cot.dtd">' + cot(), "entity_expansion"),  # external DTD
+        (b'<!DOCTYPE event [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]>' + cot(), "entity_expansion"),
+        (cot(detail="<remarks>&xxe;</remarks>"), "malformed_xml"),  # an entity nobody declared
+        (cot(detail=DEEP_DETAIL), "too_deep"),
+        (cot(detail="<x>" * 300 + "</x>" * 300), "too_deep"),  # libxml2's own limit
+        (utf16(b'<?xml version="1.0"?>' + cot(detail=DEEP_DETAIL)), "too_deep"),
+        (cot() + b"<event/>", "malformed_xml"),  # two documents in one
+        (cot(detail="<remarks>h\u00e4t\u00e4</remarks>")[:-32], "truncated"),
+        (cot(detail="<remarks>\u00e4</remarks>").split("\u00e4".encode())[0] + "\u00e4".encode()[:1], "truncated"),
+        (b'<?xml version="1.0" encoding="x-unknown"?>' + cot(), "bad_encoding"),
+        (b"<event uid='\xff' type='a'/>", "malformed_xml"),  # not UTF-8
+    ],
+    ids=["utf16-billion-laughs", "utf16-external-entity", "doctype", "utf16-doctype", "external-dtd",
+         "parameter-entity", "undeclared-entity", "deep-73", "deep-300", "utf16-deep", "two-documents",
+         "truncated", "truncated-mid-character", "unknown-encoding", "bad-utf8"],
+)
+def test_the_c_parser_refuses_what_defusedxml_refused(payload, code):
+    assert code_of(payload) == code
+
+
+def test_nesting_up_to_the_limit_and_comments_are_fine():
+    ok = parse_cot(cot(detail="<x>" * 62 + "</x>" * 62))  # event, detail and 62 more: 64 levels
+    assert ok.detail_xml.count("<x") == 62
+    commented = parse_cot(cot(detail='<!-- a comment --><?pi x?><contact callsign="E1"/><takv os="34"/>'))
+    assert commented.callsign == "E1" and commented.detail_xml == '<takv os="34"/>'
+    assert parse_cot(utf16(b'<?xml version="1.0"?>' + cot(detail='<contact callsign="\u00c4"/>'.encode()
+                                                           .decode()))).callsign == "\u00c4"
+
+
 def test_five_megabytes_refused_before_parsing():
     huge = cot(detail="<remarks>" + "A" * 5_000_000 + "</remarks>")
     assert code_of(huge) == "too_large"
@@ -229,3 +274,46 @@ def test_wrong_python_type_is_refused():
     with pytest.raises(FeedError) as err:
         parse_cot(12345)  # type: ignore[arg-type]
     assert err.value.code == "wrong_type"
+
+
+# --- timestamps: the fast path and the exact one agree ---------------------------------------------
+
+TIME_FORMS = [
+    # (as a peer writes it, the instant in UTC)
+    ("2024-05-01T09:30:00Z", datetime(2024, 5, 1, 9, 30, tzinfo=UTC)),  # pytak, FreeTAKServer
+    ("2024-05-01T09:30:00.123Z", datetime(2024, 5, 1, 9, 30, 0, 123000, tzinfo=UTC)),  # ATAK, WinTAK
+    ("2024-05-01T09:30:00.1Z", datetime(2024, 5, 1, 9, 30, 0, 100000, tzinfo=UTC)),
+    ("2024-05-01T09:30:00.12Z", datetime(2024, 5, 1, 9, 30, 0, 120000, tzinfo=UTC)),
+    ("2024-05-01T09:30:00.123456Z", datetime(2024, 5, 1, 9, 30, 0, 123456, tzinfo=UTC)),  # Python isoformat
+    ("2024-05-01T09:30:00.1234567Z", datetime(2024, 5, 1, 9, 30, 0, 123456, tzinfo=UTC)),  # .NET: 7 digits
+    ("2024-05-01T09:30:00.123456789Z", datetime(2024, 5, 1, 9, 30, 0, 123456, tzinfo=UTC)),  # nanoseconds
+    ("2024-05-01T12:30:00+03:00", datetime(2024, 5, 1, 9, 30, tzinfo=UTC)),  # local time with its offset
+    ("2024-05-01T12:30:00.500+03:00", datetime(2024, 5, 1, 9, 30, 0, 500000, tzinfo=UTC)),
+    ("2024-05-01T04:00:00.25-05:30", datetime(2024, 5, 1, 9, 30, 0, 250000, tzinfo=UTC)),
+    ("2024-05-01T09:30:00+00:00", datetime(2024, 5, 1, 9, 30, tzinfo=UTC)),
+    ("2024-05-01T01:30:00-08:00", datetime(2024, 5, 1, 9, 30, tzinfo=UTC)),
+    ("2024-04-30T23:30:00-10:00", datetime(2024, 5, 1, 9, 30, tzinfo=UTC)),  # offset crosses midnight
+    ("2024-12-31T23:59:59.999Z", datetime(2024, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)),
+    ("2024-02-29T00:00:00Z", datetime(2024, 2, 29, tzinfo=UTC)),  # leap day
+    (" 2024-05-01T09:30:00Z\n", datetime(2024, 5, 1, 9, 30, tzinfo=UTC)),  # blanks around, as XML may keep
+]
+
+
+@pytest.mark.parametrize(("text", "instant"), TIME_FORMS, ids=[t.strip() for t, _ in TIME_FORMS])
+def test_cot_time_forms_read_as_the_same_instant(text, instant):
+    later = "2030-01-01T00:00:00Z"
+    event = parse_cot(cot(times=f'time="{text}" start="{text}" stale="{later}"'))
+    assert event.time == instant and event.start == instant and event.time.utcoffset().total_seconds() == 0
+    event = parse_cot(cot(times=f'time="2020-01-01T00:00:00Z" start="{text}" stale="{later}"'))
+    assert event.start == instant  # start read on its own, not taken from time
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024-13-01T09:30:00Z", "2023-02-29T09:30:00Z", "2024-05-01T24:00:00Z", "2024-05-01T09:60:00Z",
+     "2024-05-01 09:30:00Z", "2024-05-01T09:30Z", "20240501T093000Z", "2024-05-01T09:30:00.Z",
+     "2024-05-01T09:30:00z", "2024-05-01T09:30:00+0300", "2024-W18-3T09:30:00Z", "2024-05-01T09:30:00.123"],
+)
+def test_impossible_or_zoneless_times_are_refused(text):
+    assert code_of(cot(times=f'time="{text}" start="2024-05-01T09:30:00Z" stale="2030-01-01T00:00:00Z"')) == \
+        "invalid_time"

@@ -88,6 +88,33 @@ def test_buffer_stays_bounded_on_endless_garbage():
     assert splitter.buffered <= 4096 + 8
 
 
+def test_thousands_of_events_in_64k_reads_and_in_one_read_come_out_whole():
+    evs = events(30) * 100  # ~1 MiB: the reads hold ~100 events each, the single read all of them
+    stream = b"\n".join(evs)
+    for read in (64 * 1024, len(stream)):
+        splitter = CotStreamSplitter()
+        frames = [f for i in range(0, len(stream), read) for f in splitter.feed(stream[i:i + read])]
+        assert frames == evs and splitter.buffered == 0
+
+
+def test_an_oversize_event_byte_by_byte_is_dropped_once_and_the_next_one_read():
+    evs = events(2)
+    splitter = CotStreamSplitter(max_event_bytes=1000)
+    frames = []
+    for b in evs[0] + b"<event uid='big'>" + b"A" * 3000 + b"</event>" + evs[1]:
+        frames += splitter.feed(bytes([b]))
+        assert splitter.buffered <= 1000 + 8
+    assert frames[0] == evs[0] and frames[2:] == [evs[1]]
+    assert isinstance(frames[1], FeedError) and frames[1].code == "too_large"
+
+
+def test_xml_and_protobuf_frames_mixed_in_one_read():
+    evs = events(2)
+    proto = b"\xbf\x05hello"  # a TAK protocol v1 stream frame: magic, varint length 5, 5 bytes
+    frames = CotStreamSplitter().feed(evs[0] + proto + b"\n" + evs[1] + proto)
+    assert frames == [evs[0], proto, evs[1], proto]
+
+
 def test_line_splitter():
     splitter = LineSplitter(max_line=100)
     frames = splitter.feed(b"$GPRMC,a*00\r\n\r\n$GPG")
