@@ -18,7 +18,7 @@ from app.domain.errors import Refusal
 from app.domain.events import Event
 from app.domain.incident_history import IncidentHistory
 from app.domain.picture import Viewer
-from app.domain.response_times import incident_times
+from app.domain.response_times import RESPONSE_TAIL, TIMING_KINDS, times_in_window
 from app.domain.visibility import seen_by
 from app.protocol.messages import encode_event
 from app.protocol.queries import (
@@ -31,14 +31,8 @@ from app.protocol.queries import (
     TracksArgs,
     WindowArgs,
 )
-from app.store.history import LogHistory
+from app.store.history import LogHistory, Tracks
 from app.store.log import LogReader
-
-#: How long after a window's last call its units' dispatches and arrivals are still read (a call taken at 23:59
-#: is still measured), so a response-times answer never reads the rest of a long log.
-RESPONSE_TAIL = 24 * 3600.0
-#: The event kinds response times are folded from.
-_TIMING_KINDS = (ev.INCIDENT_CREATED, ev.INCIDENT_UPDATED, ev.UNIT_ASSIGNED, ev.UNIT_STATUS)
 
 
 def answer(reader: LogReader, viewer: Viewer, what: str, args: Any) -> dict[str, Any]:
@@ -107,15 +101,13 @@ def _picture(reader: LogReader, viewer: Viewer, args: PictureArgs) -> dict[str, 
 
 def _tracks(history: LogHistory, args: TracksArgs) -> dict[str, Any]:
     # Every unit's and drone's position is public (docs/security.md), so tracks are the same for every viewer.
-    units, cut = history.tracks(ev.UNIT_POSITION, args.t0, args.t1, args.units, args.limit)
-    left = args.limit - sum(len(points) for points in units.values())
-    drones: dict[str, Any] = {}
+    units = history.tracks(ev.UNIT_POSITION, args.t0, args.t1, args.units, args.limit)
+    left = args.limit - sum(len(points) for points in units.points.values())
+    drones = Tracks(truncated=args.drones != [])
     if left > 0:
-        drones, cut_drones = history.tracks(ev.DRONE_TELEMETRY, args.t0, args.t1, args.drones, left)
-        cut = cut or cut_drones
-    elif args.drones != []:
-        cut = True
-    return {"t0": args.t0, "t1": args.t1, "units": units, "drones": drones, "truncated": cut, "limit": args.limit}
+        drones = history.tracks(ev.DRONE_TELEMETRY, args.t0, args.t1, args.drones, left)
+    return {"t0": args.t0, "t1": args.t1, "units": units.points, "drones": drones.points,
+            "reporters": units.reporters, "truncated": units.truncated or drones.truncated, "limit": args.limit}
 
 
 def _response_times(history: LogHistory, viewer: Viewer, args: WindowArgs) -> dict[str, Any]:
@@ -127,6 +119,6 @@ def _response_times(history: LogHistory, viewer: Viewer, args: WindowArgs) -> di
     if end - start > LONGEST_WINDOW:
         raise Refusal("bad_args", f"history.response_times: a window is at most {LONGEST_WINDOW / 86400:.0f} "
                                   "days (this log is longer: give t0 and t1)")
-    events = (seen_by(viewer, e) for e in history.events_between(start, end + RESPONSE_TAIL, _TIMING_KINDS))
-    times = [t for t in incident_times(e for e in events if e is not None) if start <= t.created <= end]
+    seen = (seen_by(viewer, e) for e in history.events_between(start, end + RESPONSE_TAIL, TIMING_KINDS))
+    times = times_in_window((e for e in seen if e is not None), start, end)
     return {"t0": start, "t1": end, "times": times[:RESPONSE_TIMES_CAP], "truncated": len(times) > RESPONSE_TIMES_CAP}

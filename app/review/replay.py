@@ -18,20 +18,47 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 from app.domain import events as ev
 from app.domain.events import Event
 from app.domain.incident_history import IncidentHistory
 from app.domain.picture import Picture, Viewer
+from app.domain.response_times import RESPONSE_TAIL, TIMING_KINDS, IncidentTimes, times_in_window
 from app.domain.visibility import seen_by
 from app.store.history import LogHistory, TrackPoint
 from app.store.log import LogReader
 
-__all__ = ["Replay", "ReviewError", "TrackPoint"]
+__all__ = ["Replay", "ReviewError", "ReviewLog", "TrackPoint"]
 
 
 class ReviewError(Exception):
     """A log that cannot be reviewed (missing, not a Watchfloor log) or an item it does not hold."""
+
+
+class ReviewLog(Protocol):
+    """What review reads from a log, whether a file (`Replay`) or the hub's history over a console's connection
+    (`app.ui.review.hub_replay.HubReplay`): the figures, exports, reports and review windows take either."""
+
+    @property
+    def path(self) -> Path:
+        """Where the log is (its `name` is shown in titles and reports)."""
+        ...
+
+    def span(self) -> tuple[float, float]: ...
+    def picture_at(self, ts: float) -> Picture: ...
+    def tracks(self, t0: float, t1: float, units: Iterable[str] | None = None) -> dict[str, list[TrackPoint]]: ...
+    def drone_tracks(self, t0: float, t1: float, drones: Iterable[str] | None = None
+                     ) -> dict[str, list[TrackPoint]]: ...
+    def events(self, t0: float, t1: float, kinds: Iterable[str] | None = None,
+               incident: str | None = None) -> list[Event]: ...
+    def incident_events(self, incident_id: str) -> list[Event]: ...
+    def response_times(self, t0: float | None = None, t1: float | None = None) -> list[IncidentTimes]: ...
+    def feed_accounts(self) -> frozenset[str]: ...
+    def reporters(self, t0: float, t1: float) -> dict[str, list[str]]: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> ReviewLog: ...
+    def __exit__(self, *exc: object) -> None: ...
 
 
 class Replay:
@@ -90,11 +117,11 @@ class Replay:
 
         Every unit's position is public, so tracks are the same for every viewer.
         """
-        return self._history.tracks(ev.UNIT_POSITION, t0, t1, units)[0]
+        return self._history.tracks(ev.UNIT_POSITION, t0, t1, units).points
 
     def drone_tracks(self, t0: float, t1: float, drones: Iterable[str] | None = None) -> dict[str, list[TrackPoint]]:
         """Where drones flew between `t0` and `t1`: drone id -> its fixes in time order (public, as tracks)."""
-        return self._history.tracks(ev.DRONE_TELEMETRY, t0, t1, drones)[0]
+        return self._history.tracks(ev.DRONE_TELEMETRY, t0, t1, drones).points
 
     # -- events ----------------------------------------------------------------------------------------
 
@@ -124,6 +151,22 @@ class Replay:
             raise ReviewError(f"there is no incident {incident_id}")
         about = IncidentHistory(incident_id)
         return self._visible(e for e in self._history.events_from(created) if about(e))
+
+    def response_times(self, t0: float | None = None, t1: float | None = None) -> list[IncidentTimes]:
+        """The measured intervals of every call that came in between `t0` and `t1` (default: the whole log), as
+        the viewer may see them, oldest call first; dispatches and arrivals are read up to a day after `t1`."""
+        first, last = self.span()
+        start = first if t0 is None else t0
+        end = last if t1 is None else t1
+        return times_in_window(self.events(start, end + RESPONSE_TAIL, kinds=TIMING_KINDS), start, end)
+
+    def feed_accounts(self) -> frozenset[str]:
+        """The accounts whose events are machine inputs (feed accounts and registered field devices)."""
+        return self._history.feed_accounts()
+
+    def reporters(self, t0: float, t1: float) -> dict[str, list[str]]:
+        """Who reported each unit's positions between `t0` and `t1` (the actors behind the tracks)."""
+        return self._history.reporters(t0, t1)
 
     def _may_see(self, event: Event) -> bool:
         return self.viewer is None or self.viewer.may_see(event.audience)

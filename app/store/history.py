@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -41,6 +42,16 @@ class _DroneFix(msgspec.Struct):
     lat: float
     lon: float
     t: float | None = None
+
+
+@dataclass(slots=True)
+class Tracks:
+    """Fixes of a window: mover id -> its points in time order, and who reported them; `truncated` when a
+    limit cut the window short."""
+
+    points: dict[str, list[TrackPoint]] = field(default_factory=dict)
+    reporters: dict[str, list[str]] = field(default_factory=dict)
+    truncated: bool = False
 
 
 #: Kind of fix -> the data field naming what moved.
@@ -99,18 +110,18 @@ class LogHistory:
         return (e for e in (row_event(r) for r in rows) if e.seq >= created.seq)
 
     def tracks(self, kind: str, t0: float, t1: float, movers: Iterable[str] | None = None,
-               limit: int | None = None) -> tuple[dict[str, list[TrackPoint]], bool]:
-        """Where units (`kind` unit.position) or drones (drone.telemetry) moved between `t0` and `t1`: id -> its
-        fixes in time order, from at most `limit` fixes in all; and whether the limit cut the window short.
+               limit: int | None = None) -> Tracks:
+        """Where units (`kind` unit.position) or drones (drone.telemetry) moved between `t0` and `t1`, from at
+        most `limit` fixes in all.
 
         Reads only the fix rows of the window and decodes just mover, time and place from each."""
         mover = _MOVER[kind]
-        sql = "SELECT ts, data FROM events WHERE ts >= ? AND ts <= ? AND kind = ?"
+        sql = "SELECT ts, actor, data FROM events WHERE ts >= ? AND ts <= ? AND kind = ?"
         params: list[Any] = [t0, t1, kind]
         if movers is not None:
             wanted = sorted(set(movers))
             if not wanted:
-                return {}, False
+                return Tracks()
             sql += f" AND json_extract(data, '$.{mover}') IN ({','.join('?' * len(wanted))})"
             params += wanted
         sql += " ORDER BY ts, seq"
@@ -118,10 +129,35 @@ class LogHistory:
             sql += " LIMIT ?"
             params.append(limit + 1)
         decoder = _FIX_DECODERS[kind]
-        out: dict[str, list[TrackPoint]] = {}
-        for taken, (ts, data) in enumerate(self.conn.execute(sql, params)):
+        out = Tracks()
+        reporters: dict[str, set[str]] = {}
+        for taken, (ts, actor, data) in enumerate(self.conn.execute(sql, params)):
             if limit is not None and taken == limit:
-                return out, True
+                out.truncated = True
+                break
             fix = decoder.decode(data)
-            out.setdefault(fix.id, []).append((ts if fix.t is None else fix.t, fix.lat, fix.lon))
-        return out, False
+            out.points.setdefault(fix.id, []).append((ts if fix.t is None else fix.t, fix.lat, fix.lon))
+            reporters.setdefault(fix.id, set()).add(actor)
+        out.reporters = {mover: sorted(actors) for mover, actors in reporters.items()}
+        return out
+
+    def feed_accounts(self) -> frozenset[str]:
+        """The accounts whose events are machine inputs: role `feed` in the users table (a log copied without
+        it has none) and the registered field devices (their events are by `device:<id>`)."""
+        try:
+            rows = self.conn.execute("SELECT name FROM users WHERE role = 'feed'").fetchall()
+        except sqlite3.DatabaseError:
+            rows = []
+        devices = self.conn.execute("SELECT 'device:' || json_extract(data, '$.id') FROM events "
+                                    "WHERE kind = ?", (ev.DEVICE_REGISTERED,)).fetchall()
+        return frozenset({*(r[0] for r in rows), *(r[0] for r in devices)})
+
+    def reporters(self, t0: float, t1: float) -> dict[str, list[str]]:
+        """Who reported each unit's positions between `t0` and `t1` (the actors behind the tracks)."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT json_extract(data, '$.unit'), actor FROM events WHERE ts >= ? AND ts <= ? AND kind = ?",
+            (t0, t1, ev.UNIT_POSITION))
+        out: dict[str, list[str]] = {}
+        for unit, actor in rows:
+            out.setdefault(unit, []).append(actor)
+        return {unit: sorted(actors) for unit, actors in out.items()}
