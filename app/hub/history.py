@@ -57,7 +57,7 @@ def answer(reader: LogReader, viewer: Viewer, what: str, args: Any) -> dict[str,
 def _span(reader: LogReader, history: LogHistory) -> dict[str, Any]:
     span = history.span()
     first, last = span if span is not None else (None, None)
-    return {"first": first, "last": last, "head": reader.head()}
+    return {"first": first, "last": last, "head": reader.head(), "feeds": sorted(history.feed_accounts())}
 
 
 def _page(events: Iterable[Event], viewer: Viewer, limit: int) -> dict[str, Any]:

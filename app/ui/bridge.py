@@ -11,6 +11,7 @@ network.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import logging
@@ -195,6 +196,23 @@ class HubBridge(QObject):
             self.query_finished.emit(QueryResult(what, False, code="offline", message="not started"))
             return
         asyncio.run_coroutine_threadsafe(self._query(what), self._loop)
+
+    def ask(self, what: str, args: dict[str, Any], timeout: float = 30.0) -> Any:
+        """Ask the hub a query and wait for its data (raises CommandRefused, ConnectionError, TimeoutError).
+
+        Blocks: for review worker threads (`app.ui.review.hub_replay`), never the GUI or the network thread.
+        """
+        loop, client = self._loop, self._client
+        if loop is None or client is None:
+            raise ConnectionError("not connected to the hub")
+        if threading.current_thread() in (self._thread, threading.main_thread()):
+            raise RuntimeError("HubBridge.ask blocks: call it from a worker thread")
+        future = asyncio.run_coroutine_threadsafe(client.query(what, timeout, args), loop)
+        try:
+            return future.result(timeout + 5)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"the hub did not answer {what} within {timeout:.0f} s") from None
 
     # -- network thread --------------------------------------------------------------------------------
 
