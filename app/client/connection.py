@@ -282,8 +282,9 @@ class HubClient:
         self._send_soon(command_frame(name, args, None))
         return True
 
-    async def query(self, what: str, timeout: float = 10.0) -> Any:
-        """Ask the hub about its own state (e.g. "feeds"); returns the result's data or raises CommandRefused.
+    async def query(self, what: str, timeout: float = 10.0, args: dict[str, Any] | None = None) -> Any:
+        """Ask the hub about its own state (e.g. "feeds") or its history (`history.*` with `args`); returns the
+        result's data or raises CommandRefused.
 
         Queries are not queued while offline: they raise ConnectionError.
         """
@@ -292,7 +293,10 @@ class HubClient:
         query_id = f"q-{next(self._query_ids)}"
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queries[query_id] = future
-        self._send_soon(encode({"type": "query", "id": query_id, "what": what}))
+        body: dict[str, Any] = {"type": "query", "id": query_id, "what": what}
+        if args is not None:
+            body["args"] = args
+        self._send_soon(encode(body))
         try:
             return await asyncio.wait_for(future, timeout)
         finally:

@@ -53,10 +53,22 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "review.open": frozenset({S}),
 }
 
-#: Hub queries (answered from the hub's state, not the log) -> roles that may ask. Feed health shows raw
-#: quarantined input, which may carry any agency's data: only the people who run the floor read it.
+#: Who reviews the log through the hub: the roles the console's Review menu is for (`review.open`).
+_REVIEWERS = ALLOWED["review.open"]
+
+#: Hub queries -> roles that may ask. Feed health shows raw quarantined input, which may carry any agency's
+#: data: only the people who run the floor read it. An incident's history is every console's incident
+#: timeline (whoever sees the incident sees its history); the rest of the history (any moment's picture,
+#: windows of events, tracks, response times) is review. What each answer holds is filtered in the hub by the
+#: one visibility rule (`history_viewer` in `app.domain.visibility`).
 QUERIES: dict[str, frozenset[Role]] = {
     "feeds": frozenset({D, S}),
+    "history.incident": frozenset({D, S, DRONE, Role.OBSERVER}),
+    "history.span": _REVIEWERS,
+    "history.events": _REVIEWERS,
+    "history.picture": _REVIEWERS,
+    "history.tracks": _REVIEWERS,
+    "history.response_times": _REVIEWERS,
 }
 
 #: An agency value that stands for every agency: system feeds (the simulator, a CAD-to-CAD link).

@@ -21,7 +21,8 @@ def incident_of(event: Event) -> str | None:
     d = event.data
     if event.kind in (ev.INCIDENT_CREATED, ev.INCIDENT_UPDATED, ev.INCIDENT_STATUS, ev.INCIDENT_NOTE):
         return str(d.get("id"))
-    if event.kind in (ev.UNIT_ASSIGNED, ev.UNIT_STATUS, ev.AID_REQUESTED, ev.DRONE_ASSIGNED, ev.INCIDENT_ATTACHED):
+    if event.kind in (ev.UNIT_ASSIGNED, ev.UNIT_STATUS, ev.AID_REQUESTED, ev.DRONE_ASSIGNED, ev.INCIDENT_ATTACHED,
+                      ev.CANDIDATE_PROPOSED, ev.CANDIDATE_ACCEPTED, ev.CANDIDATE_MERGED):
         value = d.get("incident")
         return str(value) if value else None
     if event.kind == ev.INCIDENT_SHARED:
@@ -104,4 +105,16 @@ def describe(event: Event) -> str:
         return f"Shared whole with {', '.join(d['incident']['agencies']).upper()}"
     if kind == ev.INCIDENT_ATTACHED:
         return f"Snapshot {d['id']} attached" + (f": {d['caption']}" if d.get("caption") else "")
+    if kind == ev.CANDIDATE_CREATED:
+        return f"Report {d['id']} from {d['source']} {d['source_id']}: {type_label(d['type'])}" + (
+            f" — {d['text']}" if d.get("text") else "")
+    if kind == ev.CANDIDATE_PROPOSED:
+        return f"Report {d['id']} may be incident {d['incident']} ({d['distance_m']:.0f} m away)"
+    if kind == ev.CANDIDATE_ACCEPTED:
+        return f"Report {d['id']} accepted as incident {d['incident']}"
+    if kind == ev.CANDIDATE_MERGED:
+        # A merge into a restricted incident does not name it (everyone sees the report leave the queue).
+        return f"Report {d['id']} merged into " + (f"incident {d['incident']}" if d.get("incident") else "an incident")
+    if kind == ev.CANDIDATE_DISMISSED:
+        return f"Report {d['id']} dismissed" + (f": {d['reason']}" if d.get("reason") else "")
     return kind

@@ -58,6 +58,12 @@ def viewer_of(actor: Actor) -> Viewer:
     return Viewer(actor.agency, supervisor=actor.role == Role.SUPERVISOR or actor.agency == ALL_AGENCIES)
 
 
+#: The version of the fold (`Picture.apply` and the picture's shape). Raise it with any change to how events fold
+#: or to what a picture holds: a stored snapshot made by another version is never used (the picture is folded
+#: from an older snapshot of this version, or from the start), so a changed fold never starts from a stale one.
+FOLD_VERSION = 1
+
+
 @dataclass(slots=True)
 class Picture:
     """Everything known now: the fold of events up to `seq`."""

@@ -121,6 +121,19 @@ def incident_times(events: Iterable[Event]) -> list[IncidentTimes]:
     return result
 
 
+#: How long after a window's last call its units' dispatches and arrivals are still read: a call taken at 23:59
+#: is still measured, and measuring a window never reads the rest of a long log.
+RESPONSE_TAIL = 24 * 3600.0
+#: The event kinds the measures are folded from.
+TIMING_KINDS = (ev.INCIDENT_CREATED, ev.INCIDENT_UPDATED, ev.UNIT_ASSIGNED, ev.UNIT_STATUS)
+
+
+def times_in_window(events: Iterable[Event], start: float, end: float) -> list[IncidentTimes]:
+    """The measures of the calls that came in between `start` and `end`, from `events` (TIMING_KINDS, in
+    sequence order, from `start` to RESPONSE_TAIL after `end`), oldest call first."""
+    return [t for t in incident_times(events) if start <= t.created <= end]
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile (the value at or below which p% of the values fall)."""
     ordered = sorted(values)

@@ -27,6 +27,8 @@ from enum import Enum
 from typing import Any
 
 from app.domain import events as ev
+from app.domain.agencies import Actor
+from app.domain.authority import ALL_AGENCIES
 from app.domain.events import Event
 from app.domain.picture import Viewer
 
@@ -58,6 +60,18 @@ _PARTIAL: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     ev.DRONE_ASSIGNED: _without_incident,
     ev.INCIDENT_UPDATED: _restriction_only,
 }
+
+
+def history_viewer(actor: Actor) -> Viewer:
+    """The viewer a user reviews the log's history as (the hub's `history.*` queries): their own agency.
+
+    Live, a supervisor watches every agency's restricted calls as they happen (`viewer_of`); the history holds
+    every restricted call's whole past (callers, notes, chat), readable from any workstation, so it is read on a
+    need-to-know basis: an agency's supervisor reviews the calls their agency may see (its own, those it
+    worked through mutual aid or a supervisor's dispatch, and every public one). Only a control-room account
+    of every agency (`*`) reviews everything. See docs/security.md, "Review through the hub".
+    """
+    return Viewer(actor.agency, supervisor=actor.agency == ALL_AGENCIES)
 
 
 def sight(viewer: Viewer, event: Event) -> Sight:

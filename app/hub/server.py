@@ -24,11 +24,12 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from app.domain.agencies import DEFAULT_AGENCIES, Actor, Agency, Role
-from app.domain.authority import ALL_AGENCIES, QUERIES, check_query
+from app.domain.authority import ALL_AGENCIES, check_query
 from app.domain.errors import Refusal
 from app.domain.picture import Picture, Viewer, viewer_of
 from app.domain.sign_in import ThrottlePolicy
-from app.domain.visibility import seen_by
+from app.domain.visibility import history_viewer, seen_by
+from app.hub import history
 from app.hub.anchor import CHECKPOINT_EVERY, Anchor
 from app.hub.cap_feed import CapIntake
 from app.hub.fanout import FanOut, Subscriber
@@ -51,6 +52,7 @@ from app.protocol.messages import (
     encode_event,
     events_frames,
 )
+from app.protocol.queries import HISTORY_PREFIX
 from app.protocol.server_session import (
     FEED_LIMIT,
     HUMAN_LIMIT,
@@ -68,6 +70,8 @@ log = logging.getLogger("watchfloor.hub")
 
 #: A console further behind than this many events gets a snapshot instead of the tail.
 TAIL_LIMIT = 20_000
+#: History queries one connection may have waiting or running at once; more are refused as `busy`.
+HISTORY_IN_FLIGHT = 4
 #: The feeds of the websocket endpoint: what feed accounts send, and reports (from anyone who may submit them).
 WEBSOCKET_FEED, REPORTS_FEED = "websocket", "reports"
 REPORT_COMMAND = "report.submit"
@@ -105,6 +109,8 @@ class Hub:
         self.checkpoint_every = checkpoint_every
         self._readers = threading.local()
         self.read_pool = ThreadPoolExecutor(2, thread_name_prefix="wf-log-reader")
+        # History queries (review) on a thread of their own, so a long review never delays a console's catch-up.
+        self.history_pool = ThreadPoolExecutor(1, thread_name_prefix="wf-history")
         # Argon2 (64 MiB, slow on purpose) on a fixed pool of threads (sign_ins.PASSWORD_CHECKS): bounded memory.
         self.sign_ins = SignIns(self.db_path, clock, self._audit, sign_in)
         self.fanout = FanOut(self._drop_slow)
@@ -208,6 +214,7 @@ class Hub:
             self.anchor.sign()  # the writer has stopped: the log is at rest as signed
             self._commands_reader.close()
         self.read_pool.shutdown(wait=True)
+        self.history_pool.shutdown(wait=True, cancel_futures=True)
         self.sign_ins.close()
         self.log.close()
         if self.stream is not None:
@@ -313,7 +320,7 @@ class Hub:
             elif isinstance(action, Execute):
                 self._execute(peer, action, frame)
             elif isinstance(action, Answer):
-                await self._answer(peer, action.query)
+                await self._answer(peer, action.query, action.args)
             elif isinstance(action, StartSubscription):
                 await self._subscribe(peer, action.since)
             elif isinstance(action, Authenticate):
@@ -395,21 +402,50 @@ class Hub:
 
         future.add_done_callback(answered)
 
-    async def _answer(self, peer: Peer, query: Query) -> None:
-        """Answer a query from the hub's own state (not the log): "feeds" is the feed health."""
+    async def _answer(self, peer: Peer, query: Query, args: Any = None) -> None:
+        """Answer a query: "feeds" from the hub's own state, `history.*` from the log on the history thread (in
+        a task of its own, so the connection's commands are not held up behind a long read)."""
         assert peer.actor is not None
-        if query.what not in QUERIES:
-            reply = encode(Reject(id=query.id, code="unknown_query", message=f"there is no query {query.what!r}; "
-                                  f"ask for one of {', '.join(sorted(QUERIES))}"))
-        else:
-            try:
-                check_query(peer.actor, query.what)
-            except Refusal as refusal:
-                self._audit(peer.actor.user, peer.address, f"query {query.what}", "forbidden", refusal.reason)
-                reply = encode(Reject(id=query.id, code=refusal.code, message=refusal.reason))
-            else:
-                reply = encode(Result(id=query.id, what=query.what, data=self.health(viewer_of(peer.actor))))
-        await self._send_quietly(peer.ws, reply)
+        try:
+            check_query(peer.actor, query.what)
+        except Refusal as refusal:
+            self._audit(peer.actor.user, peer.address, f"query {query.what}", "forbidden", refusal.reason)
+            await self._send_quietly(peer.ws, encode(Reject(id=query.id, code=refusal.code, message=refusal.reason)))
+            return
+        if not query.what.startswith(HISTORY_PREFIX):
+            reply = encode(Result(id=query.id, what=query.what, data=self.health(viewer_of(peer.actor))))
+            await self._send_quietly(peer.ws, reply)
+            return
+        if peer.history_in_flight >= HISTORY_IN_FLIGHT:
+            self.count("history_busy")
+            await self._send_quietly(peer.ws, encode(Reject(
+                id=query.id, code="busy", message=f"at most {HISTORY_IN_FLIGHT} history queries at a time on one "
+                                                  "connection; ask again when one is answered")))
+            return
+        peer.history_in_flight += 1
+        self._spawn(self._answer_history(peer, query, args))
+
+    async def _answer_history(self, peer: Peer, query: Query, args: Any) -> None:
+        assert peer.actor is not None
+        viewer = history_viewer(peer.actor)
+        self.count(f"history.{query.what.removeprefix(HISTORY_PREFIX)}")
+        try:
+            frame = await asyncio.get_running_loop().run_in_executor(
+                self.history_pool, self._history_frame, query, args, viewer)
+        finally:
+            peer.history_in_flight -= 1
+        await self._send_quietly(peer.ws, frame)
+
+    def _history_frame(self, query: Query, args: Any, viewer: Viewer) -> bytes:
+        """The answer's frame, read and encoded on the history thread (a picture's encoding is not the loop's)."""
+        try:
+            data = history.answer(self._reader(), viewer, query.what, args)
+        except Refusal as refusal:
+            return encode(Reject(id=query.id, code=refusal.code, message=refusal.reason))
+        except Exception:  # a read that failed (the disk, a damaged page): the asker hears of it, the hub goes on
+            log.exception("history query %s failed", query.what)
+            return encode(Reject(id=query.id, code="internal", message="the hub could not read its history"))
+        return encode(Result(id=query.id, what=query.what, data=data))
 
     async def _send_quietly(self, ws: ServerConnection, frame: bytes) -> None:
         # The client went away; it resends the commands it has no answer for.
@@ -466,6 +502,7 @@ class Peer:
     actor: Actor | None = None
     subscriber: Subscriber | None = None
     pump: asyncio.Task[Any] | None = None
+    history_in_flight: int = 0  # history queries waiting or running for this connection
 
     @property
     def host(self) -> str:

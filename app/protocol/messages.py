@@ -56,11 +56,12 @@ class Ping(msgspec.Struct, tag="ping", tag_field="type", forbid_unknown_fields=T
 
 
 class Query(msgspec.Struct, tag="query", tag_field="type", forbid_unknown_fields=True):
-    """Ask the hub about its own state, which is not in the log (`what`: "feeds"); answered by a `result`
-    with the same `id`, or a `reject`."""
+    """Ask the hub about its own state (`what`: "feeds") or its history (`history.*`, `args` as
+    `app.protocol.queries` types them); answered by a `result` with the same `id`, or a `reject`."""
 
     id: str
     what: str
+    args: msgspec.Raw = msgspec.Raw(b"{}")
 
 
 ClientMessage = Hello | Subscribe | Command | Ping | Query

@@ -26,6 +26,7 @@ from app.protocol.messages import (
     decode_client,
     encode,
 )
+from app.protocol.queries import decode_query_args
 
 
 @dataclass(slots=True)
@@ -54,6 +55,7 @@ class Execute:
 @dataclass(slots=True)
 class Answer:
     query: Query
+    args: Any = None
 
 
 @dataclass(slots=True)
@@ -155,7 +157,10 @@ class ServerSession:
         if isinstance(message, Ping):
             return [Send(encode(Pong(t=message.t)))]
         if isinstance(message, Query):
-            return [Answer(message)]
+            try:
+                return [Answer(message, decode_query_args(message))]
+            except ProtocolError as exc:
+                return [self._error(exc.code, exc.message, exc.command_id)]
         return [self._error("unexpected", "hello was already accepted on this connection")]
 
     def _on_hello(self, message: object) -> list[Action]:

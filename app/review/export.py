@@ -22,7 +22,7 @@ from app.domain.events import Event
 from app.domain.geo import EARTH_RADIUS_M
 from app.domain.narrative import describe, incident_of, type_label
 from app.domain.picture import Picture
-from app.review.replay import Replay, ReviewError, TrackPoint
+from app.review.replay import ReviewError, ReviewLog, TrackPoint
 
 CSV_COLUMNS = ("seq", "time", "actor", "kind", "incident", "unit", "summary", "data")
 #: A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): such cells get a '.
@@ -48,12 +48,12 @@ def _text_out(out: str | Path | TextIO) -> Iterator[TextIO]:
 # -- what an export covers ----------------------------------------------------------------------------------
 
 
-def _window(replay: Replay, t0: float | None, t1: float | None) -> tuple[float, float]:
+def _window(replay: ReviewLog, t0: float | None, t1: float | None) -> tuple[float, float]:
     first, last = replay.span()
     return (first if t0 is None else t0), (last if t1 is None else t1)
 
 
-def export_events(replay: Replay, t0: float | None = None, t1: float | None = None, incident: str | None = None,
+def export_events(replay: ReviewLog, t0: float | None = None, t1: float | None = None, incident: str | None = None,
                   positions: bool = False) -> list[Event]:
     """The events an export holds: those of the window, or everything about one incident (in the window
     when one is given). Positions only when asked for: a busy day holds millions."""
@@ -83,7 +83,7 @@ def unit_spans(events: list[Event], incident: str, end: float) -> dict[str, list
     return spans
 
 
-def incident_tracks(replay: Replay, incident: str, events: list[Event] | None = None) -> dict[str, list[TrackPoint]]:
+def incident_tracks(replay: ReviewLog, incident: str, events: list[Event] | None = None) -> dict[str, list[TrackPoint]]:
     """Where each unit drove while it was committed to `incident`."""
     events = replay.incident_events(incident) if events is None else events
     end = replay.span()[1]
@@ -101,7 +101,7 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def export_csv(replay: Replay, out: str | Path | TextIO, t0: float | None = None, t1: float | None = None,
+def export_csv(replay: ReviewLog, out: str | Path | TextIO, t0: float | None = None, t1: float | None = None,
                incident: str | None = None, positions: bool = False) -> int:
     """Write events as CSV (one row per event, `CSV_COLUMNS`, times ISO 8601 UTC); returns the row count."""
     events = export_events(replay, t0, t1, incident, positions)
@@ -179,18 +179,7 @@ def alert_feature(alert: Alert) -> dict[str, Any]:
                     cancelled=alert.cancelled, source=alert.source, actor=alert.issued_by)
 
 
-def _reporters(replay: Replay, t0: float, t1: float) -> dict[str, list[str]]:
-    """Who reported each unit's positions in a window (the actors behind the tracks)."""
-    rows = replay.conn.execute(
-        "SELECT DISTINCT json_extract(data, '$.unit'), actor FROM events WHERE ts >= ? AND ts <= ? AND kind = ?",
-        (t0, t1, ev.UNIT_POSITION))
-    out: dict[str, list[str]] = {}
-    for unit, actor in rows:
-        out.setdefault(unit, []).append(actor)
-    return {unit: sorted(actors) for unit, actors in out.items()}
-
-
-def geojson_collection(replay: Replay, t0: float | None = None, t1: float | None = None,
+def geojson_collection(replay: ReviewLog, t0: float | None = None, t1: float | None = None,
                        incident: str | None = None) -> dict[str, Any]:
     """The map of a window (or of one incident) as a GeoJSON FeatureCollection: incidents as points, unit
     tracks as LineStrings, zones and alert areas as polygons; each feature carries its actor."""
@@ -215,7 +204,7 @@ def geojson_collection(replay: Replay, t0: float | None = None, t1: float | None
         drawn.zones, drawn.alerts = before.zones, before.alerts
     removed = {e.data["id"]: e.ts for e in events if e.kind == ev.ZONE_REMOVED}
     drawn.apply_all(e for e in events if e.kind in (ev.ZONE_CREATED, ev.ALERT_ISSUED, ev.ALERT_CANCELLED))
-    reporters = _reporters(replay, start, end)
+    reporters = replay.reporters(start, end)
     features = [incident_feature(i) for i in incidents]
     features += [track_feature(unit, points, reporters.get(unit, []),
                                picture.units[unit].agency if unit in picture.units else "")
@@ -226,7 +215,7 @@ def geojson_collection(replay: Replay, t0: float | None = None, t1: float | None
             "properties": {"from": iso(start), "to": iso(end), "incident": incident, "source": replay.path.name}}
 
 
-def export_geojson(replay: Replay, out: str | Path | TextIO, t0: float | None = None, t1: float | None = None,
+def export_geojson(replay: ReviewLog, out: str | Path | TextIO, t0: float | None = None, t1: float | None = None,
                    incident: str | None = None) -> int:
     """Write `geojson_collection` as a file; returns the number of features."""
     collection = geojson_collection(replay, t0, t1, incident)

@@ -1,7 +1,7 @@
 """Response-time figures for a stretch of a stored log (glue between `Replay` and `app.domain.response_times`).
 
 An incident counts in a window when its call came in during the window; its dispatches and arrivals are read
-up to the end of the log, so a call taken at 23:59 is still measured. The measures and the NFPA benchmarks
+up to a day after the window, so a call taken at 23:59 is still measured. The measures and the NFPA benchmarks
 are `app.domain.response_times`'s; benchmarks follow the incident's owning agency (a medical call reached
 first by a mutual-aid fire engine is measured, and judged, as a medical call).
 """
@@ -10,12 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.domain import events as ev
-from app.domain.response_times import Figure, IncidentTimes, figures, incident_times
-from app.review.replay import Replay, ReviewError
-
-#: The event kinds the measures are folded from.
-_KINDS = (ev.INCIDENT_CREATED, ev.INCIDENT_UPDATED, ev.UNIT_ASSIGNED, ev.UNIT_STATUS)
+from app.domain.response_times import Figure, IncidentTimes, figures
+from app.review.replay import ReviewError, ReviewLog
 
 #: How figures can be grouped: dimension -> the group an incident falls in (sortable as text).
 DIMENSIONS: dict[str, Callable[[IncidentTimes], str]] = {
@@ -29,14 +25,10 @@ _MEASURE_NAMES = {"call_processing": "call processing", "turnout": "turnout", "t
                   "total": "total response"}
 
 
-def response_times(replay: Replay, t0: float | None = None, t1: float | None = None) -> list[IncidentTimes]:
+def response_times(replay: ReviewLog, t0: float | None = None, t1: float | None = None) -> list[IncidentTimes]:
     """The measured intervals of every incident whose call came in between `t0` and `t1` (default: all),
-    as the replay's viewer may see them, oldest call first."""
-    first, last = replay.span()
-    start = first if t0 is None else t0
-    end = last if t1 is None else t1
-    times = incident_times(replay.events(start, last, kinds=_KINDS))
-    return [t for t in times if start <= t.created <= end]
+    as the replay's viewer may see them, oldest call first (a log file's `Replay`, or the hub's answer)."""
+    return replay.response_times(t0, t1)
 
 
 def figures_by(times: list[IncidentTimes], dimension: str = "agency") -> list[Figure]:

@@ -6,7 +6,7 @@ fast because nothing is folded from the start: the hub stores a snapshot every 5
 at time T is the newest snapshot at or before T plus a fold of at most 5,000 events, bounded by sequence
 number (one step down the time index finds it). Tracks read only position rows of the window and decode
 just unit, time and place from each (never a whole event); timelines and incident histories read the
-index that leaves positions out (schema version 2), so a busy day's millions of fixes are never scanned.
+ that leaves positions out (schema version 2), so a busy day's millions of fixes are never scanned.
 
 With a `viewer`, everything is what that viewer may see: the picture through `Picture.visible_to` (exactly
 what a console of that agency receives when it connects at T) and events through the visibility rule
@@ -18,38 +18,47 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import msgspec
+from typing import Protocol
 
 from app.domain import events as ev
 from app.domain.events import Event
+from app.domain.incident_history import IncidentHistory
 from app.domain.picture import Picture, Viewer
+from app.domain.response_times import RESPONSE_TAIL, TIMING_KINDS, IncidentTimes, times_in_window
 from app.domain.visibility import seen_by
-from app.store.log import LogReader, row_event
+from app.store.history import LogHistory, TrackPoint
+from app.store.log import LogReader
 
-#: One point of a unit's track: (time of the fix, lat, lon).
-TrackPoint = tuple[float, float, float]
-
-_COLUMNS = "seq, ts, actor, kind, data, audience"
-_NOT_POSITION = f"kind != '{ev.UNIT_POSITION}'"  # spelled as the partial index's WHERE, so SQLite uses it
-_RELEASED = ("available", "out_of_service")  # unit statuses that free a unit from its incident
-
-
-class _Fix(msgspec.Struct):
-    """The part of a position's data a track needs (msgspec skips the rest without building it)."""
-
-    unit: str
-    lat: float
-    lon: float
-    t: float | None = None
-
-
-_fix_decoder = msgspec.json.Decoder(_Fix)
+__all__ = ["Replay", "ReviewError", "ReviewLog", "TrackPoint"]
 
 
 class ReviewError(Exception):
     """A log that cannot be reviewed (missing, not a Watchfloor log) or an item it does not hold."""
+
+
+class ReviewLog(Protocol):
+    """What review reads from a log, whether a file (`Replay`) or the hub's history over a console's connection
+    (`app.ui.review.hub_replay.HubReplay`): the figures, exports, reports and review windows take either."""
+
+    @property
+    def path(self) -> Path:
+        """Where the log is (its `name` is shown in titles and reports)."""
+        ...
+
+    def span(self) -> tuple[float, float]: ...
+    def picture_at(self, ts: float) -> Picture: ...
+    def tracks(self, t0: float, t1: float, units: Iterable[str] | None = None) -> dict[str, list[TrackPoint]]: ...
+    def drone_tracks(self, t0: float, t1: float, drones: Iterable[str] | None = None
+                     ) -> dict[str, list[TrackPoint]]: ...
+    def events(self, t0: float, t1: float, kinds: Iterable[str] | None = None,
+               incident: str | None = None) -> list[Event]: ...
+    def incident_events(self, incident_id: str) -> list[Event]: ...
+    def response_times(self, t0: float | None = None, t1: float | None = None) -> list[IncidentTimes]: ...
+    def feed_accounts(self) -> frozenset[str]: ...
+    def reporters(self, t0: float, t1: float) -> dict[str, list[str]]: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> ReviewLog: ...
+    def __exit__(self, *exc: object) -> None: ...
 
 
 class Replay:
@@ -63,13 +72,9 @@ class Replay:
         try:
             self._reader = LogReader(self.path)
             self._reader.conn.execute("SELECT seq FROM events LIMIT 1").fetchall()
-            has_index = self._reader.conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_ts_not_position'").fetchone()
+            self._history = LogHistory(self._reader)
         except sqlite3.DatabaseError as exc:  # not SQLite at all, or SQLite without an event log
             raise ReviewError(f"{self.path} is not a Watchfloor log ({exc})") from None
-        # Named, not left to the planner: without statistics it may prefer walking the whole table in seq
-        # order to sorting a few thousand rows. A log no hub has opened since version 2 lacks the index.
-        self._not_positions = "events INDEXED BY events_ts_not_position" if has_index else "events"
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -90,11 +95,10 @@ class Replay:
 
     def span(self) -> tuple[float, float]:
         """The times of the first and the last event in the log (it may still be growing)."""
-        first = self.conn.execute("SELECT ts FROM events ORDER BY ts LIMIT 1").fetchone()
-        last = self.conn.execute("SELECT ts FROM events ORDER BY ts DESC LIMIT 1").fetchone()
-        if first is None:
+        span = self._history.span()
+        if span is None:
             raise ReviewError(f"{self.path} holds no events yet")
-        return first[0], last[0]
+        return span
 
     def seq_at(self, ts: float) -> int:
         """The sequence number of the newest event at or before `ts` (0 before the first event)."""
@@ -113,19 +117,11 @@ class Replay:
 
         Every unit's position is public, so tracks are the same for every viewer.
         """
-        sql = "SELECT ts, data FROM events WHERE ts >= ? AND ts <= ? AND kind = ?"
-        params: list[Any] = [t0, t1, ev.UNIT_POSITION]
-        if units is not None:
-            wanted = sorted(set(units))
-            if not wanted:
-                return {}
-            sql += f" AND json_extract(data, '$.unit') IN ({','.join('?' * len(wanted))})"
-            params += wanted
-        out: dict[str, list[TrackPoint]] = {}
-        for ts, data in self.conn.execute(sql + " ORDER BY ts, seq", params):
-            fix = _fix_decoder.decode(data)
-            out.setdefault(fix.unit, []).append((ts if fix.t is None else fix.t, fix.lat, fix.lon))
-        return out
+        return self._history.tracks(ev.UNIT_POSITION, t0, t1, units).points
+
+    def drone_tracks(self, t0: float, t1: float, drones: Iterable[str] | None = None) -> dict[str, list[TrackPoint]]:
+        """Where drones flew between `t0` and `t1`: drone id -> its fixes in time order (public, as tracks)."""
+        return self._history.tracks(ev.DRONE_TELEMETRY, t0, t1, drones).points
 
     # -- events ----------------------------------------------------------------------------------------
 
@@ -140,35 +136,37 @@ class Replay:
         if incident is not None:
             return [e for e in self.incident_events(incident)
                     if t0 <= e.ts <= t1 and (wanted is None or e.kind in wanted)]
-        if wanted is not None and ev.UNIT_POSITION in wanted:
-            sql = f"SELECT {_COLUMNS} FROM events WHERE ts >= ? AND ts <= ?"
-        else:
-            sql = f"SELECT {_COLUMNS} FROM {self._not_positions} WHERE {_NOT_POSITION} AND ts >= ? AND ts <= ?"
-        params: list[Any] = [t0, t1]
-        if wanted is not None:
-            sql += f" AND kind IN ({','.join('?' * len(wanted))})"
-            params += sorted(wanted)
-        return self._visible(row_event(r) for r in self.conn.execute(sql + " ORDER BY seq", params))
+        return self._visible(self._history.events_between(t0, t1, wanted))
 
     def incident_events(self, incident_id: str) -> list[Event]:
-        """Everything about one incident, oldest first: its own events, the assignments and the status
-        changes of its units while they were assigned to it, its chat channel, its mutual-aid requests and
-        answers, and the alerts issued or cancelled while it was open.
+        """Everything about one incident, oldest first, as `app.domain.incident_history` picks it (its own
+        events, its units' and drones' part, chat, mutual aid, triage reports, alerts while it was open).
 
         Raises `ReviewError` when the log holds no such incident or the viewer may not see it (as the hub
         does, a restricted incident of another agency is not admitted to exist).
         """
         incident_id = str(incident_id)
-        created = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM {self._not_positions} WHERE {_NOT_POSITION} AND kind = ?"
-            " AND json_extract(data, '$.id') = ? ORDER BY seq LIMIT 1", (ev.INCIDENT_CREATED, incident_id)).fetchone()
-        if created is None or not self._may_see(row_event(created)):
+        created = self._history.incident_created(incident_id)
+        if created is None or not self._may_see(created):
             raise ReviewError(f"there is no incident {incident_id}")
-        rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM {self._not_positions} WHERE {_NOT_POSITION} AND ts >= ? ORDER BY seq",
-            (created[1],))
-        about = _IncidentFilter(incident_id)
-        return self._visible(e for e in (row_event(r) for r in rows) if e.seq >= created[0] and about(e))
+        about = IncidentHistory(incident_id)
+        return self._visible(e for e in self._history.events_from(created) if about(e))
+
+    def response_times(self, t0: float | None = None, t1: float | None = None) -> list[IncidentTimes]:
+        """The measured intervals of every call that came in between `t0` and `t1` (default: the whole log), as
+        the viewer may see them, oldest call first; dispatches and arrivals are read up to a day after `t1`."""
+        first, last = self.span()
+        start = first if t0 is None else t0
+        end = last if t1 is None else t1
+        return times_in_window(self.events(start, end + RESPONSE_TAIL, kinds=TIMING_KINDS), start, end)
+
+    def feed_accounts(self) -> frozenset[str]:
+        """The accounts whose events are machine inputs (feed accounts and registered field devices)."""
+        return self._history.feed_accounts()
+
+    def reporters(self, t0: float, t1: float) -> dict[str, list[str]]:
+        """Who reported each unit's positions between `t0` and `t1` (the actors behind the tracks)."""
+        return self._history.reporters(t0, t1)
 
     def _may_see(self, event: Event) -> bool:
         return self.viewer is None or self.viewer.may_see(event.audience)
@@ -178,46 +176,3 @@ class Replay:
             return list(events)
         seen = (seen_by(self.viewer, e) for e in events)
         return [e for e in seen if e is not None]
-
-
-class _IncidentFilter:
-    """Decides, event by event in sequence order, whether an event is about one incident."""
-
-    def __init__(self, incident_id: str) -> None:
-        self.id = incident_id
-        self.units: set[str] = set()  # units assigned to it now
-        self.aid: set[str] = set()  # its aid request ids
-        self.closed_at: float | None = None  # when it was closed (None while open): alerts after do not count
-
-    def __call__(self, e: Event) -> bool:
-        d = e.data
-        if e.kind.startswith("incident."):
-            if d.get("id") != self.id:
-                return False
-            if e.kind == ev.INCIDENT_STATUS:
-                self.closed_at = e.ts if d.get("status") == "closed" else None
-            return True
-        if e.kind == ev.UNIT_ASSIGNED:
-            if d["incident"] == self.id:
-                self.units.add(d["unit"])
-                return True
-            self.units.discard(d["unit"])
-            return False
-        if e.kind == ev.UNIT_STATUS:
-            if d["unit"] not in self.units:
-                return False
-            if d["status"] in _RELEASED:
-                self.units.discard(d["unit"])
-            return True
-        if e.kind == ev.AID_REQUESTED:
-            if d["incident"] == self.id:
-                self.aid.add(d["id"])
-                return True
-            return False
-        if e.kind == ev.AID_ANSWERED:
-            return d["id"] in self.aid
-        if e.kind == ev.MESSAGE_POSTED:
-            return d["channel"] == f"incident:{self.id}"
-        if e.kind in (ev.ALERT_ISSUED, ev.ALERT_CANCELLED):
-            return self.closed_at is None
-        return False

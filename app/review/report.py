@@ -18,7 +18,7 @@ from app.domain.narrative import describe, type_label
 from app.domain.response_times import MEASURES, IncidentTimes, benchmark_for
 from app.review.export import incident_tracks
 from app.review.figures import duration, response_times
-from app.review.replay import Replay, ReviewError
+from app.review.replay import ReviewError, ReviewLog
 from app.review.svgmap import AGENCY_INK, OTHER_INK, Pin, Track, svg_map
 
 _MEASURE_LABELS = {"call_processing": ("Call processing", "call created → first unit dispatched"),
@@ -175,7 +175,7 @@ def _map(city: City, incident: Incident, tracks: list[Track]) -> str:
             f"(labelled where each set off; filled dot: last fix). {legend}</figcaption></figure>")
 
 
-def incident_report_html(replay: Replay, incident_id: str, city: City | None = None) -> str:
+def incident_report_html(replay: ReviewLog, incident_id: str, city: City | None = None) -> str:
     """The report on one incident as a self-contained, offline HTML document (see the module docstring).
 
     Raises `ReviewError` if the log holds no such incident for the replay's viewer.

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from app.domain.events import Event
-from app.domain.picture import Picture
+from app.domain.picture import FOLD_VERSION, Picture
 from app.store.at_rest import create_private_file, make_private_dir, open_database, tighten
 from app.store.chain import (
     ACCESS,
@@ -66,14 +66,29 @@ def connect(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+class StaleSnapshot(ValueError):
+    """A snapshot made by another version of the fold: never used."""
+
+
+def fold_mark(version: int = FOLD_VERSION) -> bytes:
+    """The bytes a snapshot blob of fold `version` starts with. Inside the blob, so the snapshots' hash chain
+    (which covers the blob's digest) covers the version too."""
+    return b"fold:%d\n" % version
+
+
 def encode_picture(picture: Picture) -> bytes:
-    """A compressed snapshot of a picture."""
-    return zlib.compress(_json.encode(picture), 3)
+    """A snapshot of a picture: the fold's version, then the compressed picture."""
+    return fold_mark() + zlib.compress(_json.encode(picture), 3)
 
 
 def decode_picture(blob: bytes) -> Picture:
-    """The picture in a snapshot blob."""
-    return _picture_decoder.decode(zlib.decompress(blob))
+    """The picture in a snapshot blob of this fold's version; StaleSnapshot for any other (older snapshots
+    carry no version at all)."""
+    mark = fold_mark()
+    if not blob.startswith(mark):
+        raise StaleSnapshot(f"the snapshot was made by another version of the fold (this is {FOLD_VERSION})")
+    return _picture_decoder.decode(zlib.decompress(blob[len(mark):]))
+
 
 
 def row_event(row: tuple[Any, ...]) -> Event:
@@ -412,9 +427,12 @@ class LogReader:
 
     def latest_snapshot(self, at_or_before_seq: int | None = None,
                         at_or_before_ts: float | None = None) -> Picture | None:
-        """The newest snapshot not after the given sequence number or time (among the trusted ones, if given)."""
+        """The newest snapshot of this fold's version not after the given sequence number or time (among the
+        trusted ones, if given). Snapshots of another version are passed over, unread."""
+        mark = fold_mark()
         if self.trusted_snapshots is None:
-            sql, params = "SELECT picture FROM snapshots WHERE 1=1", list[Any]()
+            sql = "SELECT picture FROM snapshots WHERE substr(picture, 1, ?) = ?"
+            params: list[Any] = [len(mark), mark]
             if at_or_before_seq is not None:
                 sql += " AND seq <= ?"
                 params.append(at_or_before_seq)
@@ -427,7 +445,10 @@ class LogReader:
         for seq in sorted(trusted, reverse=True):
             if at_or_before_seq is not None and seq > at_or_before_seq:
                 continue
-            row = self.conn.execute("SELECT ts, picture FROM snapshots WHERE seq = ?", (seq,)).fetchone()
+            row = self.conn.execute("SELECT ts, picture FROM snapshots WHERE seq = ? AND substr(picture, 1, ?) = ?",
+                                    (seq, len(mark), mark)).fetchone()
+            if row is None and self.conn.execute("SELECT 1 FROM snapshots WHERE seq = ?", (seq,)).fetchone():
+                continue  # of another fold's version: vouched for, but not this hub's to use
             if row is None:
                 self._refuse(seq, "it was removed from the log")
             elif blob_digest(row[1]) != trusted[seq]:

@@ -11,6 +11,7 @@ network.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import logging
@@ -98,6 +99,7 @@ class QueryResult:
     data: Any = None
     code: str = ""
     message: str = ""
+    args: dict[str, Any] | None = None  # what was asked (a history query's incident and page)
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -189,12 +191,30 @@ class HubBridge(QObject):
 
         loop.call_soon_threadsafe(run)
 
-    def query(self, what: str) -> None:
-        """Ask the hub about its own state (e.g. "feeds"); the answer comes by `query_finished`. Never blocks."""
+    def query(self, what: str, args: dict[str, Any] | None = None) -> None:
+        """Ask the hub about its own state (e.g. "feeds") or its history (`history.incident` with `args`); the
+        answer comes by `query_finished`. Never blocks."""
         if self._loop is None:
-            self.query_finished.emit(QueryResult(what, False, code="offline", message="not started"))
+            self.query_finished.emit(QueryResult(what, False, code="offline", message="not started", args=args))
             return
-        asyncio.run_coroutine_threadsafe(self._query(what), self._loop)
+        asyncio.run_coroutine_threadsafe(self._query(what, args), self._loop)
+
+    def ask(self, what: str, args: dict[str, Any], timeout: float = 30.0) -> Any:
+        """Ask the hub a query and wait for its data (raises CommandRefused, ConnectionError, TimeoutError).
+
+        Blocks: for review worker threads (`app.ui.review.hub_replay`), never the GUI or the network thread.
+        """
+        loop, client = self._loop, self._client
+        if loop is None or client is None:
+            raise ConnectionError("not connected to the hub")
+        if threading.current_thread() in (self._thread, threading.main_thread()):
+            raise RuntimeError("HubBridge.ask blocks: call it from a worker thread")
+        future = asyncio.run_coroutine_threadsafe(client.query(what, timeout, args), loop)
+        try:
+            return future.result(timeout + 5)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"the hub did not answer {what} within {timeout:.0f} s") from None
 
     # -- network thread --------------------------------------------------------------------------------
 
@@ -296,14 +316,14 @@ class HubBridge(QObject):
         self.command_finished.emit(result)
         self._emit_status()
 
-    async def _query(self, what: str) -> None:
+    async def _query(self, what: str, args: dict[str, Any] | None) -> None:
         assert self._client is not None
         try:
-            data = await self._client.query(what)
+            data = await self._client.query(what, args=args)
         except CommandRefused as refused:
-            result = QueryResult(what, False, code=refused.code, message=refused.message)
+            result = QueryResult(what, False, code=refused.code, message=refused.message, args=args)
         except (ConnectionError, TimeoutError) as exc:
-            result = QueryResult(what, False, code="offline", message=str(exc) or "the hub did not answer")
+            result = QueryResult(what, False, code="offline", message=str(exc) or "the hub did not answer", args=args)
         else:
-            result = QueryResult(what, True, data)
+            result = QueryResult(what, True, data, args=args)
         self.query_finished.emit(result)

@@ -137,7 +137,6 @@ def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Call
                               feeds["mavlink"])  # the demo drone's MAVLink comes in there
     window = open_console(hub.url, "supervisor1" if getattr(args, "supervisor", False) else f"{args.agency}1",
                           DEMO_PASSWORD)
-    window.review.set_log(db)  # the embedded hub's log is on this machine: review reads it directly
 
     def cleanup() -> None:
         stop.set()

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
@@ -30,12 +31,13 @@ from app.city.geocoder import precision_of
 from app.client.cad import CadCommand, help_text, incident_line
 from app.domain import events as ev
 from app.domain.entities import IncidentStatus
+from app.domain.events import Event
 from app.domain.incident_types import INCIDENT_TYPES
 from app.domain.picture import Picture
 from app.domain.recommend import recommend
 from app.ui import map_search
 from app.ui.alert_tools import AlertTools
-from app.ui.bridge import CommandResult, ConnectionStatus, Frame, HubBridge
+from app.ui.bridge import CommandResult, ConnectionStatus, Frame, HubBridge, QueryResult
 from app.ui.city_services import CityServices
 from app.ui.cues import Sound
 from app.ui.dialogs import AidDialog, Choice, CloseDialog, NewIncidentDialog, RecommendDialog
@@ -279,6 +281,7 @@ class MainWindow(QMainWindow):
         self.bridge.frame.connect(self.apply_frame, queued)
         self.bridge.status_changed.connect(self.apply_status, queued)
         self.bridge.command_finished.connect(self.apply_result, queued)
+        self.bridge.query_finished.connect(self._history_page, queued)
         self.command_line.submitted.connect(self.run_cad)
         self.command_line.help_requested.connect(self.show_help)
         self.queue.current_changed.connect(self.show_incident)
@@ -662,8 +665,28 @@ class MainWindow(QMainWindow):
 
     def _refresh_detail(self) -> None:
         incident_id = self.selected_incident
+        if incident_id is not None and self.status.state == "connected" and self.timelines.wanted(incident_id):
+            self.timelines.fetching(incident_id)  # its timeline is the hub's history of it (app/ui/timeline.py)
+            self.bridge.query("history.incident", {"incident": incident_id})
         self.detail.show_incident(incident_id, self.picture, self.timelines.of(incident_id) if incident_id else [],
                                   time.time())
+
+    def _history_page(self, result: QueryResult) -> None:
+        """A page of an incident's history for its timeline: ask for the next, or show it once complete."""
+        if result.what != "history.incident" or result.args is None:
+            return
+        incident = str(result.args["incident"])
+        if not result.ok:
+            self.timelines.unavailable(incident)
+        else:
+            events = msgspec.convert(result.data["events"], list[Event])
+            after = result.data["next"]
+            if not self.timelines.page(incident, events, last=after is None):
+                if after is not None and self.timelines.awaiting(incident):
+                    self.bridge.query("history.incident", {"incident": incident, "after": after})
+                return
+        if incident == self.selected_incident:
+            self._refresh_detail()
 
     def _focus_dock(self, name: str, widget: QWidget) -> None:
         dock = self.docks[name]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 
-from app.domain.picture import Viewer
 from app.ui.review.actions import may_review
 from tests.ui import console_fixtures
 from tests.ui.console_fixtures import PASSWORD
@@ -27,14 +26,13 @@ def test_review_menu_hidden_for_a_dispatcher_shown_for_a_supervisor(qtbot, hub, 
     assert "&Review" in [a.text() for a in dispatcher.menuBar().actions()]  # present, but hidden
     supervisor = console("super1")
     qtbot.waitUntil(lambda: supervisor.review.menu.menuAction().isVisible(), timeout=10000)
-    assert supervisor.review.viewer is None  # a supervisor reviews everything
+    assert supervisor.review.seen_as == "FIRE view"  # the hub answers as the supervisor's agency may see
 
 
 def test_exports_of_the_hubs_log_run_off_the_gui_thread(qtbot, hub, console, tmp_path):
     hub.ensure_user("super1", PASSWORD, "supervisor", "fire")
     window = console("super1")
     qtbot.waitUntil(lambda: window.review.menu.menuAction().isVisible(), timeout=10000)
-    window.review.set_log(hub.db_path)
     window.send("incident.create", {"type": "structure_fire", "lat": 60.1699, "lon": 24.9384,
                                     "address": "Aleksanterinkatu 52", "notes": "Smoke from the roof"})
     qtbot.waitUntil(lambda: bool(window.picture.incidents), timeout=10000)
@@ -76,7 +74,7 @@ def test_a_dispatcher_given_the_right_reviews_as_their_agency(qtbot, hub, consol
     monkeypatch.setitem(authority.ALLOWED, "review.open", frozenset({Role.SUPERVISOR, Role.DISPATCHER}))
     window = console("police1")
     qtbot.waitUntil(lambda: window.review.menu.menuAction().isVisible(), timeout=10000)
-    assert window.review.viewer == Viewer("police")
+    assert window.review.seen_as == "POLICE view"
 
 
 def test_replay_command_refuses_a_missing_or_foreign_file_clearly(tmp_path, capsys):

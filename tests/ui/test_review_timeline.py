@@ -11,7 +11,7 @@ from app.domain import events as ev
 from app.domain.picture import Viewer
 from app.domain.response_times import benchmark_for, incident_times
 from app.sim.map import FallbackMap
-from app.ui.review.lanes import ALERTS, MESSAGES, NOTES, incident_lane, unit_lane
+from app.ui.review.lanes import ALERTS, DRONES, MESSAGES, NOTES, incident_lane, unit_lane
 from app.ui.review.source import ReviewSource
 from app.ui.review.timeline_window import OVER, UNJUDGED, WITHIN, TimelineWindow
 from tests.ui.shift_log import ShiftLog, write_shift_log
@@ -60,7 +60,7 @@ def test_incident_lanes_show_statuses_units_and_markers(qtbot, shift):
     # Expected independently from the events written: the units ever assigned and each one's statuses.
     assigned = [e.data["unit"] for e in shift.events if e.kind == ev.UNIT_ASSIGNED and e.data["incident"] == incident]
     assert [lane.key for lane in lanes.lanes] == [incident_lane(incident), *map(unit_lane, dict.fromkeys(assigned)),
-                                                 NOTES, MESSAGES, "feed", ALERTS]
+                                                 NOTES, MESSAGES, DRONES, "feed", ALERTS]
     unit = assigned[0]
     statuses = ["dispatched"] + [e.data["status"] for e in shift.events if e.kind == ev.UNIT_STATUS
                                  and e.data["unit"] == unit and e.data.get("incident") == incident

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from app.domain.authority import QUERIES
 from app.domain.picture import Picture
 from app.protocol import codes
 from app.protocol.client_session import ClientSession
@@ -19,8 +20,10 @@ from app.protocol.messages import (
     events_frame,
     events_frames,
 )
+from app.protocol.queries import HISTORY_PAGE, QUERY_ARGS, TRACK_POINTS, IncidentHistoryArgs
 from app.protocol.server_session import (
     FLOOD_CLOSE_AFTER,
+    Answer,
     Authenticate,
     Close,
     Execute,
@@ -236,3 +239,31 @@ def test_a_client_far_over_its_rate_is_closed_even_though_tokens_trickle_back() 
     assert closed is not None and closed.code == codes.CLOSE_FLOOD
     steady = ready_session(RateLimit(rate=50, burst=200))  # 60/s: refused now and then, never closed
     assert not any(isinstance(a, Close) for i in range(20_000) for a in steady.receive(ping, i / 60))
+
+
+def test_queries_are_decoded_with_their_arguments_and_bad_ones_refused_by_id() -> None:
+    s = ready_session()
+    action = s.receive(json.dumps({"type": "query", "id": "q1", "what": "history.incident",
+                                   "args": {"incident": "1001", "limit": 50}}), 1.0)[0]
+    assert isinstance(action, Answer) and isinstance(action.args, IncidentHistoryArgs)
+    assert (action.args.incident, action.args.after, action.args.limit) == ("1001", 0, 50)
+    assert isinstance(s.receive(json.dumps({"type": "query", "id": "q2", "what": "feeds"}), 1.0)[0], Answer)
+    for query, code, words in [
+            ({"what": "history.all"}, "unknown_query", "there is no query 'history.all'"),
+            ({"what": "history.picture"}, "bad_args", "missing required field `at`"),
+            ({"what": "history.picture", "args": {"at": 1.0, "x": 1}}, "bad_args", "unknown field `x`"),
+            ({"what": "history.events", "args": {"t0": 5.0, "t1": 1.0}}, "bad_args", "ends (1.0) before it starts"),
+            ({"what": "history.events", "args": {"t0": 0, "t1": 1, "limit": HISTORY_PAGE + 1}}, "bad_args",
+             f"limit must be 1 to {HISTORY_PAGE}"),
+            ({"what": "history.tracks", "args": {"t0": 0, "t1": 1, "limit": TRACK_POINTS + 1}}, "bad_args",
+             f"limit must be 1 to {TRACK_POINTS}"),
+            ({"what": "history.incident", "args": {"incident": "1001", "after": -1}}, "bad_args", "after must"),
+            ({"what": "feeds", "args": {"verbose": True}}, "bad_args", "unknown field `verbose`")]:
+        answer = reply(s.receive(json.dumps({"type": "query", "id": "q3", **query}), 1.0))
+        assert (answer["type"], answer["id"], answer["code"]) == ("reject", "q3", code), answer
+        assert words in answer["message"], answer
+
+
+def test_every_query_has_arguments_and_a_role_entry() -> None:
+    assert set(QUERY_ARGS) == set(QUERIES)
+    assert all(QUERIES[what] for what in QUERIES)

@@ -8,9 +8,17 @@ from pathlib import Path
 import pytest
 
 from app.domain.events import Event
-from app.domain.picture import Picture
+from app.domain.picture import FOLD_VERSION, Picture
 from app.store.checkpoints import audit_log
-from app.store.log import EventLog, LogReader, QuarantineRow, encode_picture
+from app.store.log import (
+    EventLog,
+    LogReader,
+    QuarantineRow,
+    StaleSnapshot,
+    decode_picture,
+    encode_picture,
+    fold_mark,
+)
 from app.store.schema import SCHEMA_VERSION
 from app.store.users import UserStore
 
@@ -176,3 +184,30 @@ def test_a_reader_serves_only_trusted_snapshots_whose_picture_is_unchanged(tmp_p
     conn.close()
     assert reader.latest_snapshot() is None and refused == [(10, "its stored picture was altered")]
     assert reader.picture_at() == Picture().apply_all(e for e, _ in batch)  # folded from the events
+
+
+def test_a_snapshot_of_another_fold_version_is_never_used(tmp_path: Path) -> None:
+    """A snapshot records the version of the fold that made it; readers and a hub pass over any other version
+    (and over snapshots from before versions were recorded) and fold from an older matching one instead."""
+    db = tmp_path / "log.db"
+    log = EventLog(db)
+    batch = unit_events(1, 40)
+    log.append(batch[:10])
+    log.save_snapshot(Picture().apply_all(e for e, _ in batch[:10]))  # this fold's version
+    log.append(batch[10:20])
+    # A snapshot "made by" another fold: its picture is wrong for this fold (empty), as a stale one would be.
+    wrong = Picture(seq=20)
+    log.save_snapshot_blob(20, 120.0, fold_mark(FOLD_VERSION + 1) + encode_picture(wrong)[len(fold_mark()):])
+    log.append(batch[20:30])
+    # And one from before snapshots carried a version: the bare compressed picture.
+    log.save_snapshot_blob(30, 130.0, encode_picture(Picture(seq=30))[len(fold_mark()):])
+    log.append(batch[30:])
+    full = Picture().apply_all(e for e, _ in batch)
+    for reader in (LogReader(db), LogReader(db, dict(log.trusted_snapshots))):
+        assert reader.latest_snapshot().seq == 10
+        assert reader.latest_snapshot(at_or_before_seq=25).seq == 10
+        assert reader.picture_at() == full
+        assert reader.picture_at(seq=25) == Picture().apply_all(e for e, _ in batch[:25])
+        reader.close()
+    with pytest.raises(StaleSnapshot):
+        decode_picture(fold_mark(FOLD_VERSION + 1) + encode_picture(wrong)[len(fold_mark()):])

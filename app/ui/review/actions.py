@@ -7,6 +7,7 @@ log on a worker thread; a PDF is printed by Qt WebEngine asynchronously on the G
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,10 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QWidget
 
-from app.domain.authority import ALLOWED
-from app.domain.picture import Viewer
+from app.domain.authority import ALL_AGENCIES, ALLOWED
 from app.ui.review.background import Jobs
-from app.ui.review.source import ReviewSource
+from app.ui.review.hub_replay import HubSource
+from app.ui.review.source import LogSource, ReviewSource
 
 #: How far back "the last hour" reaches, seconds.
 HOUR = 3600.0
@@ -38,7 +39,7 @@ class ReviewActions(QObject):
     exported = Signal(str)  # path written
     export_failed = Signal(str)  # what went wrong
 
-    def __init__(self, parent: QMainWindow, source: Callable[[], ReviewSource | None],
+    def __init__(self, parent: QMainWindow, source: Callable[[], LogSource | None],
                  incident: Callable[[], str | None] = lambda: None,
                  moment: Callable[[], float | None] = lambda: None) -> None:
         super().__init__(parent)
@@ -79,7 +80,7 @@ class ReviewActions(QObject):
 
     # -- windows -------------------------------------------------------------------------------------
 
-    def source(self) -> ReviewSource | None:
+    def source(self) -> LogSource | None:
         """The log under review; asks for a file when none is known."""
         source = self._source()
         if source is None:
@@ -134,7 +135,7 @@ class ReviewActions(QObject):
         window.show()
         return window
 
-    def last_hour(self, source: ReviewSource) -> tuple[float, float]:
+    def last_hour(self, source: LogSource) -> tuple[float, float]:
         """The hour before the moment under review (or before the end of the log)."""
         end = self._moment()
         if end is None:
@@ -171,7 +172,7 @@ class ReviewActions(QObject):
         if path:
             self.export_window(source, *self.last_hour(source), Path(path), fmt)
 
-    def export_report(self, source: ReviewSource, incident: str, path: Path, fmt: str) -> None:
+    def export_report(self, source: LogSource, incident: str, path: Path, fmt: str) -> None:
         """Write one incident's report as HTML or PDF (the log is read off the GUI thread)."""
         from app.review.report import incident_report_html
 
@@ -201,7 +202,7 @@ class ReviewActions(QObject):
                 f"Cannot print the report to {p}"))
         self.printer.print_html(html, path)
 
-    def export_window(self, source: ReviewSource, t0: float, t1: float, path: Path, fmt: str) -> None:
+    def export_window(self, source: LogSource, t0: float, t1: float, path: Path, fmt: str) -> None:
         """Write the events (CSV) or the map (GeoJSON) of a window, off the GUI thread."""
         from app.review.export import export_csv, export_geojson
 
@@ -222,36 +223,33 @@ class ReviewActions(QObject):
 
 
 class ConsoleReview(ReviewActions):
-    """The Review menu of the live console: the hub's log, seen as the signed-in user may see it."""
+    """The Review menu of the live console: the hub's history over the console's own connection, as the hub
+    lets the signed-in user see it (no log file: docs/security.md, "Review through the hub")."""
 
-    def __init__(self, window: Any, db_path: Path | None = None) -> None:
-        super().__init__(window, self._log, incident=lambda: window.selected_incident)
-        self.db_path = db_path
-        self.viewer: Viewer | None = None
+    def __init__(self, window: Any) -> None:
+        super().__init__(window, self._hub, incident=lambda: window.selected_incident, moment=time.time)
+        self.bridge = window.bridge
+        self.seen_as = ""  # whose view the hub gives this user, once signed in
         self.menu = self.build(window.menuBar().addMenu("&Review"))
         self.menu.menuAction().setVisible(False)
         window.bridge.status_changed.connect(self.apply_status)
 
-    def _log(self) -> ReviewSource | None:
-        return ReviewSource(self.db_path, self.viewer) if self.db_path else None
-
-    def set_log(self, db_path: Path | None) -> None:
-        """The hub's log file, when it is on this machine."""
-        self.db_path = db_path
+    def _hub(self) -> HubSource | None:
+        return HubSource(self.bridge.ask, self.bridge.url, self.seen_as) if self.seen_as else None
 
     def apply_status(self, status: Any) -> None:
-        """Show the menu only to a role that may review; review as that user's agency sees the log."""
+        """Show the menu only to a role that may review; the hub answers as that user's agency may see."""
         allowed = bool(status.role) and may_review(status.role)
         self.menu.menuAction().setVisible(allowed)
         self.menu.setEnabled(allowed)
         if allowed:
-            self.viewer = None if status.role == "supervisor" else Viewer(status.agency)
+            self.seen_as = "all agencies" if status.agency == ALL_AGENCIES else f"{status.agency.upper()} view"
 
 
-def install_review_menu(window: Any, db_path: Path | None = None) -> ConsoleReview:
-    """Add the Review menu to the console; shown only when the signed-in role may review.
+def install_review_menu(window: Any) -> ConsoleReview:
+    """Add the Review menu to the console; shown only when the signed-in role may review (`review.open`).
 
-    `db_path` is the hub's log when it is on this machine (`watchfloor demo` runs the hub embedded); without
-    it the menu asks for a log file. A dispatcher given the right sees only what their agency may see.
+    Its windows, figures and reports read the hub's history over the console's connection; reading a log
+    file directly is `watchfloor replay --db` and `watchfloor review` (offline investigation, with file access).
     """
-    return ConsoleReview(window, db_path)
+    return ConsoleReview(window)

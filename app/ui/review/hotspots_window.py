@@ -19,7 +19,7 @@ from app.ui.review.background import Jobs
 from app.ui.review.replay_window import review_map
 from app.ui.review.response_window import WINDOWS
 from app.ui.review.review_frame import ReviewFrame
-from app.ui.review.source import ReviewSource, clock
+from app.ui.review.source import LogSource, clock
 
 ALL_TYPES = ""
 #: Heat weight of a call by priority: a P1 counts most.
@@ -38,7 +38,7 @@ class Call:
     priority: int
 
 
-def calls_in(source: ReviewSource, hours: float | None) -> tuple[float, float, list[Call]]:
+def calls_in(source: LogSource, hours: float | None) -> tuple[float, float, list[Call]]:
     """Every call the viewer may see that came in within the last `hours` of the log (None: all of it)."""
     with source.open() as replay:
         first, last = replay.span()
@@ -58,7 +58,7 @@ def calls_in(source: ReviewSource, hours: float | None) -> tuple[float, float, l
 class HotspotsWindow(ReviewFrame):
     """Heat map of calls, filtered by type, over a time window."""
 
-    def __init__(self, source: ReviewSource, *, map_factory: Callable[[], QWidget] = review_map,
+    def __init__(self, source: LogSource, *, map_factory: Callable[[], QWidget] = review_map,
                  parent: QWidget | None = None) -> None:
         super().__init__(source, "Hotspots", parent)
         self.calls: list[Call] = []

@@ -1,8 +1,9 @@
 """Swimlanes of an incident (or of a time window) from the log: status spans, markers and timed intervals.
 
 No Qt here: the timeline window draws these; tests read them directly. Lanes, top to bottom: each incident's
-status, each unit's status while committed (one lane per unit), then notes, messages and mutual aid, feed
-inputs, and public alerts as markers. Intervals are the response steps a supervisor looks for: call
+status, each unit's status while committed (one lane per unit), then notes, messages, mutual aid and triage
+reports, the drones' part (assigned, released, look requests, snapshots attached), feed inputs, and public
+alerts as markers. Intervals are the response steps a supervisor looks for: call
 processing (created -> first dispatch) on the incident lane, turnout (dispatched -> en route) and travel
 (en route -> on scene) on each unit's lane, each judged against its NFPA benchmark when one applies.
 """
@@ -20,8 +21,13 @@ from app.domain.picture import Picture
 from app.domain.response_times import Benchmark, benchmark_for
 
 #: Marker lanes, in the order drawn under the incident and unit lanes.
-NOTES, MESSAGES, FEED, ALERTS = "notes", "messages", "feed", "alerts"
-MARKER_LANES = {NOTES: "Notes", MESSAGES: "Messages · aid", FEED: "Feed inputs", ALERTS: "Alerts"}
+NOTES, MESSAGES, DRONES, FEED, ALERTS = "notes", "messages", "drones", "feed", "alerts"
+MARKER_LANES = {NOTES: "Notes", MESSAGES: "Messages · aid · reports", DRONES: "Drones · snapshots",
+                FEED: "Feed inputs", ALERTS: "Alerts"}
+
+_MESSAGE_KINDS = (ev.MESSAGE_POSTED, ev.AID_REQUESTED, ev.AID_ANSWERED, ev.CANDIDATE_PROPOSED,
+                  ev.CANDIDATE_ACCEPTED, ev.CANDIDATE_MERGED)
+_DRONE_KINDS = (ev.DRONE_ASSIGNED, ev.DRONE_LOOK_REQUESTED, ev.DRONE_LOOK_ACKNOWLEDGED, ev.INCIDENT_ATTACHED)
 
 #: How each response measure is called on screen.
 MEASURE_LABELS = {"call_processing": "Call processing", "turnout": "Turnout", "travel": "Travel",
@@ -147,6 +153,7 @@ class _Builder:
         self.unit_agency: dict[str, str] = {}
         self.steps: dict[str, _Steps] = {}
         self.aid_incident: dict[str, str] = {}
+        self.drone_incident: dict[str, str] = {}  # drone -> the incident it works now
         self.incident_order: list[str] = []
         self.unit_order: list[str] = []
 
@@ -201,6 +208,12 @@ class _Builder:
             self.aid_incident[str(d["id"])] = incident
         elif kind == ev.AID_ANSWERED:
             incident = self.aid_incident.get(str(d["id"]))
+        elif kind == ev.DRONE_ASSIGNED:  # a release names no incident: it is the one the drone worked
+            incident = d.get("incident") or self.drone_incident.pop(d["drone"], None)
+            if d.get("incident"):
+                self.drone_incident[d["drone"]] = d["incident"]
+        elif kind in (ev.DRONE_LOOK_REQUESTED, ev.DRONE_LOOK_ACKNOWLEDGED):
+            incident = self.drone_incident.get(d["drone"])
         if kind in (ev.ALERT_ISSUED, ev.ALERT_CANCELLED):
             self.out.markers.append(Marker(ALERTS, e.ts, _alert_text(e), e))
             return
@@ -226,8 +239,10 @@ class _Builder:
             self.out.markers.append(Marker(incident_lane(incident), e.ts, describe(e), e))
         elif kind == ev.INCIDENT_NOTE:
             self.out.markers.append(Marker(NOTES, e.ts, describe(e), e))
-        elif kind in (ev.MESSAGE_POSTED, ev.AID_REQUESTED, ev.AID_ANSWERED):
+        elif kind in _MESSAGE_KINDS:
             self.out.markers.append(Marker(MESSAGES, e.ts, describe(e), e))
+        elif kind in _DRONE_KINDS:
+            self.out.markers.append(Marker(DRONES, e.ts, describe(e), e))
         elif kind == ev.UNIT_ASSIGNED:
             self._assigned(e, incident)
         elif kind == ev.UNIT_STATUS:

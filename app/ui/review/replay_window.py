@@ -30,14 +30,14 @@ from PySide6.QtWidgets import (
 
 from app.domain.entities import IncidentStatus
 from app.domain.picture import Picture
-from app.review.replay import Replay
+from app.review.replay import ReviewLog
 from app.ui.map_feed import MapFeed
 from app.ui.models import IncidentQueueModel, UnitBoardModel, elapsed
 from app.ui.panels.boards import IncidentQueueView, UnitBoardView
 from app.ui.review.actions import ReviewActions
 from app.ui.review.background import Jobs, LatestOnly
 from app.ui.review.review_frame import ReviewFrame
-from app.ui.review.source import ReviewSource, clock
+from app.ui.review.source import LogSource, clock
 from app.ui.theme import current_theme
 
 SPEEDS = (1, 5, 10, 30, 60)
@@ -71,14 +71,14 @@ class ReplayWindow(ReviewFrame):
     MARK = "REPLAY"
     BANNER = "#8a4a12"  # amber-brown: the past, unmistakably not the live picture
 
-    def __init__(self, source: ReviewSource, *, map_factory: Callable[[], QWidget] = review_map,
+    def __init__(self, source: LogSource, *, map_factory: Callable[[], QWidget] = review_map,
                  trail_minutes: int = 10, parent: QWidget | None = None) -> None:
         super().__init__(source, "Shift replay", parent)
         self.t0 = self.t1 = 0.0
         self.moment: Moment | None = None
         self.error: str | None = None
         self._play_from: tuple[float, float] | None = None  # (monotonic, T) when play started or speed changed
-        self._replay: Replay | None = None  # the worker's own connection (used only on the worker thread)
+        self._replay: ReviewLog | None = None  # the worker's own connection (used only on the worker thread)
 
         self.map = map_factory()
         self.map_feed = MapFeed(self.map)
@@ -338,7 +338,7 @@ class ReplayWindow(ReviewFrame):
         super().closeEvent(event)
 
 
-def open_replay(source: ReviewSource, **kwargs: Any) -> ReplayWindow:
+def open_replay(source: LogSource, **kwargs: Any) -> ReplayWindow:
     """Open and show a replay window."""
     window = ReplayWindow(source, **kwargs)
     window.show()

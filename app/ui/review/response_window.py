@@ -32,7 +32,7 @@ from app.review.figures import DIMENSIONS, duration, figures_by, response_times
 from app.ui.review.background import Jobs
 from app.ui.review.lanes import MEASURE_LABELS
 from app.ui.review.review_frame import ReviewFrame
-from app.ui.review.source import ReviewSource, clock
+from app.ui.review.source import LogSource, clock
 
 MEDIAN, WITHIN, OVER, UNJUDGED = "#3b7ddd", "#3fb950", "#f85149", "#8b949e"
 #: Time windows offered, as hours back from the end of the log (None: the whole log).
@@ -142,7 +142,7 @@ class ResponseTimesWindow(ReviewFrame):
 
     COLUMNS = ("Group", "Phase", "n", "Median", "90th pct", "Benchmark", "Within", "Meets")
 
-    def __init__(self, source: ReviewSource, parent: QWidget | None = None) -> None:
+    def __init__(self, source: LogSource, parent: QWidget | None = None) -> None:
         super().__init__(source, "Response times", parent)
         self.result: ResponseFigures | None = None
         self.error: str | None = None

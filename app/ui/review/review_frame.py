@@ -11,7 +11,7 @@ from typing import ClassVar
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
 
-from app.ui.review.source import ReviewSource
+from app.ui.review.source import LogSource
 
 
 class ReviewFrame(QMainWindow):
@@ -22,7 +22,7 @@ class ReviewFrame(QMainWindow):
     MARK = "REVIEW"
     BANNER = "#5b2a86"  # violet: a colour the live console never uses
 
-    def __init__(self, source: ReviewSource, title: str, parent: QWidget | None = None) -> None:
+    def __init__(self, source: LogSource, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.source = source
         self.setWindowTitle(f"Watchfloor {self.MARK} — {title} — {source.path.name} ({source.seen_as})")

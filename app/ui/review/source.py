@@ -1,21 +1,42 @@
 """The log under review and whose eyes it is seen through; opened afresh by each worker thread.
 
+The console reviews the hub's history over its connection (`HubSource`); a log file (`ReviewSource`) is for
+offline investigation by whoever holds the file (`watchfloor replay --db`).
+
 SQLite connections are not shared between threads here: every job opens its own read-only `Replay` (cheap:
 one file open) so an export running beside a seek never interleaves on one connection.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from app.domain.picture import Viewer
-from app.review.replay import Replay
+from app.review.replay import Replay, ReviewLog
 
 #: The feed gateway's own account (CoT, NMEA, MAVLink inputs), which has no row in the users table.
 GATEWAY_ACTOR = "gateway"
+
+
+class LogSource(Protocol):
+    """Where review reads from: a log file (`ReviewSource`) or the hub (`app.ui.review.hub_replay.HubSource`)."""
+
+    @property
+    def path(self) -> Path:
+        """The log's name in titles (`path.name`)."""
+        ...
+
+    @property
+    def seen_as(self) -> str:
+        """Whose view this is, for window titles and banners."""
+        ...
+
+    def open(self) -> ReviewLog:
+        """A `ReviewLog` to read (close it when done; may block: call it off the GUI thread)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +58,10 @@ class ReviewSource:
         return f"{self.viewer.agency.upper()} view"
 
 
-def feed_accounts(replay: Replay) -> frozenset[str]:
-    """The accounts whose events are machine inputs (role `feed` in the log's users table, the gateway, and the
-    registered field devices, whose events are by `device:<id>`)."""
-    try:
-        rows = replay.conn.execute("SELECT name FROM users WHERE role = 'feed'").fetchall()
-    except sqlite3.DatabaseError:  # a log copied without its users table
-        rows = []
-    devices = replay.conn.execute("SELECT 'device:' || json_extract(data, '$.id') FROM events "
-                                  "WHERE kind = 'device.registered'").fetchall()
-    return frozenset({GATEWAY_ACTOR, *(r[0] for r in rows), *(r[0] for r in devices)})
+def feed_accounts(replay: ReviewLog) -> frozenset[str]:
+    """The accounts whose events are machine inputs (role `feed`, the gateway, and the registered field devices,
+    whose events are by `device:<id>`)."""
+    return frozenset({GATEWAY_ACTOR, *replay.feed_accounts()})
 
 
 def clock(ts: float, with_date: bool = False) -> str:

@@ -26,13 +26,14 @@ from PySide6.QtWidgets import (
 
 from app.domain.events import Event
 from app.domain.narrative import type_label
-from app.review.replay import Replay
+from app.review.replay import ReviewLog
 from app.ui.models import elapsed
 from app.ui.review.actions import ReviewActions
 from app.ui.review.background import Jobs
 from app.ui.review.event_detail import EventDetail
 from app.ui.review.lanes import (
     ALERTS,
+    DRONES,
     FEED,
     MARKER_LANES,
     MEASURE_LABELS,
@@ -45,13 +46,13 @@ from app.ui.review.lanes import (
     build_swimlanes,
 )
 from app.ui.review.review_frame import ReviewFrame
-from app.ui.review.source import ReviewSource, clock, feed_accounts
+from app.ui.review.source import LogSource, clock, feed_accounts
 from app.ui.theme import INCIDENT_STATUS_COLORS, UNIT_STATUS_COLORS, UNIT_STATUS_LABELS
 
 WITHIN, OVER, UNJUDGED = "#3fb950", "#f85149", "#8b949e"
 #: Marker lane -> (symbol, colour).
-MARKER_STYLE = {NOTES: ("s", "#d2a8ff"), MESSAGES: ("o", "#58a6ff"), FEED: ("t1", "#e3b341"),
-                ALERTS: ("d", "#ff7b72")}
+MARKER_STYLE = {NOTES: ("s", "#d2a8ff"), MESSAGES: ("o", "#58a6ff"), DRONES: ("p", "#56d4dd"),
+                FEED: ("t1", "#e3b341"), ALERTS: ("d", "#ff7b72")}
 INCIDENT_MARKER = ("star", "#e6edf3")
 STATUS_BAR = (0.10, 0.50)  # lane-relative top and height of a status bar
 INTERVAL_BAR = (0.66, 0.24)
@@ -155,7 +156,7 @@ class TimelinePlot(pg.PlotWidget):
 class TimelineWindow(ReviewFrame):
     """Timeline of one incident, or of every incident in a time window."""
 
-    def __init__(self, source: ReviewSource, *, incident: str | None = None,
+    def __init__(self, source: LogSource, *, incident: str | None = None,
                  window: tuple[float, float] | None = None, parent: QWidget | None = None) -> None:
         if incident is None and window is None:
             raise ValueError("a timeline needs an incident or a time window")
@@ -228,7 +229,7 @@ class TimelineWindow(ReviewFrame):
             return lanes, f"Shift window {clock(t0, True)} – {clock(t1)} · {opened} incidents"
 
     @staticmethod
-    def _load_incident(replay: Replay, incident_id: str) -> tuple[Swimlanes, str]:
+    def _load_incident(replay: ReviewLog, incident_id: str) -> tuple[Swimlanes, str]:
         events = replay.incident_events(incident_id)
         created = events[0]
         end = replay.span()[1]
@@ -350,7 +351,7 @@ class TimelineWindow(ReviewFrame):
         super().closeEvent(event)
 
 
-def open_timeline(source: ReviewSource, incident: str | None = None,
+def open_timeline(source: LogSource, incident: str | None = None,
                   window: tuple[float, float] | None = None) -> TimelineWindow:
     """Open and show a timeline window."""
     win = TimelineWindow(source, incident=incident, window=window)
