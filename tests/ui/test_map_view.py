@@ -222,3 +222,21 @@ def test_mbtiles_scheme_serves_tiles_to_the_page(qtbot, tmp_path, js_eval):
 def test_distance_helper_is_consistent():
     # Guard for the measure test's expectation: 0.01 degree of latitude on a 6371 km sphere.
     assert 6371008.8 * math.radians(0.01) == pytest.approx(1112, rel=0.01)
+
+
+def test_traffic_lights_show_from_street_level_only(qtbot, tmp_path, js_eval):
+    basemap = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    lights = [(60.1712, 24.9441), (60.1716, 24.9437), (60.178, 24.936)]  # two at the centre, one far off
+    basemap["layers"]["signals"] = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": {"id": i + 1}}
+        for i, (lat, lon) in enumerate(lights)
+    ]}
+    path = tmp_path / "basemap.json"
+    path.write_text(json.dumps(basemap), encoding="utf-8")
+    view = make_view(qtbot, tmp_path, basemap=path)
+    assert js_value(js_eval, view, "wf.layerCount('signals')") == 3
+    view.center_on(60.1714, 24.944, 15)
+    qtbot.waitUntil(lambda: js_value(js_eval, view, "JSON.parse(wf.stats()).zoom") == 15, timeout=5000)
+    assert js_value(js_eval, view, "wf.signalsDrawn()") == 0  # a district overview: no clutter of lights
+    view.center_on(60.1714, 24.944, 17)
+    qtbot.waitUntil(lambda: js_value(js_eval, view, "wf.signalsDrawn()") == 2, timeout=5000)

@@ -21,7 +21,8 @@
       },
       label: { street: '#8e97a3', place: '#dfe5ec', poi: '#8a98a6', water: '#5d8fb5', park: '#6e9c76' },
       halo: 'rgba(10,13,18,0.95)', text: '#e8eef5', tick: '#e8eef5', casing: '#0a0d12', selection: '#00e5ff',
-      measure: '#00e5ff', stale: '#f0b429', droneText: '#f3a6ff'
+      measure: '#00e5ff', stale: '#f0b429', droneText: '#f3a6ff',
+      signal: { housing: '#20242b', edge: '#5a616d', lamp: '#c9a227' }
     },
     light: {
       background: '#ece8e1', water: '#a9cfe0', waterStroke: '#8dbbd0', park: '#c9e3bf', building: '#d8cfc7',
@@ -33,7 +34,8 @@
       },
       label: { street: '#4a4a4a', place: '#111111', poi: '#5a4a3a', water: '#2f6d92', park: '#2f6b35' },
       halo: 'rgba(255,255,255,0.92)', text: '#111111', tick: '#111111', casing: '#ffffff', selection: '#0077ff',
-      measure: '#0055cc', stale: '#a15c00', droneText: '#8e24aa'
+      measure: '#0055cc', stale: '#a15c00', droneText: '#8e24aa',
+      signal: { housing: '#3a3a3a', edge: '#ffffff', lamp: '#e0a800' }
     }
   };
 
@@ -684,8 +686,31 @@
     return (LABEL_MIN_ZOOM[l.kind] || 16) + rank * 0.5;
   }
 
+  /* Traffic lights (signalised intersections) from street level only, where a junction is a few dozen pixels
+     across: a small dark lamp housing with a light, under the names (a name may cover one; never the reverse). */
+  var SIGNAL_MIN_ZOOM = 16;
+  function paintSignals(ctx, layer) {
+    var z = layer._map.getZoom(), list = layer.signals || [];
+    layer.signalsDrawn = 0;
+    if (z < SIGNAL_MIN_ZOOM) { return; }
+    var housing = new Path2D(), lamps = new Path2D();
+    for (var i = 0; i < list.length; i++) {
+      var p = layer.toPoint(list[i].lat, list[i].lon);
+      if (!layer.visible(p, 6)) { continue; }
+      housing.rect(p[0] - 3, p[1] - 5, 6, 10);
+      lamps.moveTo(p[0] + 1.6, p[1]);
+      lamps.arc(p[0], p[1], 1.6, 0, 2 * Math.PI);
+      layer.signalsDrawn += 1;
+    }
+    ctx.fillStyle = theme.signal.housing; ctx.strokeStyle = theme.signal.edge; ctx.lineWidth = 1;
+    ctx.fill(housing); ctx.stroke(housing);
+    ctx.fillStyle = theme.signal.lamp;
+    ctx.fill(lamps);
+  }
+
   /* Basemap names: shown by zoom and rank, most important first, never overlapping one another. */
   function paintLabels(ctx, layer) {
+    paintSignals(ctx, layer);
     var z = layer._map.getZoom(), boxes = layer.boxes = new Boxes(), list = layer.sorted || [];
     ctx.lineJoin = 'round'; ctx.textBaseline = 'middle'; ctx.textAlign = 'center'; ctx.lineWidth = 3;
     ctx.strokeStyle = theme.halo;
@@ -769,6 +794,9 @@
       l.minZoom = labelMinZoom(l);
       return l;
     }).sort(function (a, b) { return a.minZoom - b.minZoom; });
+    var signals = (data.layers && data.layers.signals && data.layers.signals.features) || [];
+    layers.labels.signals = signals.filter(function (f) { return f.geometry && f.geometry.type === 'Point'; })
+      .map(function (f) { return { id: f.properties && f.properties.id, lat: f.geometry.coordinates[1], lon: f.geometry.coordinates[0] }; });
     layers.labels.redraw();
     indexStreets(data.layers && data.layers.roads);
     basemap.info = { name: data.name, bounds: data.bounds, center: data.center };
@@ -1413,9 +1441,11 @@
   };
   wf.layerCount = function (name) {
     if (name === "labels") { return JSON.stringify((layers.labels.sorted || []).length); }
+    if (name === "signals") { return JSON.stringify((layers.labels.signals || []).length); }
     var l = basemap.layers[name] || areas[name];
     return JSON.stringify(l ? l.getLayers().length : 0);
   };
+  wf.signalsDrawn = function () { return JSON.stringify(layers.labels.signalsDrawn || 0); };
   wf.tileStats = function () { return JSON.stringify(basemap.tiles ? basemap.tiles.stats : null); };
   wf.stats = function () {
     var c = map.getCenter();
