@@ -140,7 +140,7 @@ def _signals(
     incoming: dict[int, list[int]] = {}
     for u, v in edges:
         incoming.setdefault(v, []).append(u)
-    signals = []
+    signals: list[dict[str, Any]] = []
     for osm_id, _lat, _lon in sorted(extract.signals):
         node = index.get(osm_id)
         if node is None or node not in incoming:  # a light on a footway or cycleway: not for a fire engine
