@@ -21,7 +21,8 @@ def incident_of(event: Event) -> str | None:
     d = event.data
     if event.kind in (ev.INCIDENT_CREATED, ev.INCIDENT_UPDATED, ev.INCIDENT_STATUS, ev.INCIDENT_NOTE):
         return str(d.get("id"))
-    if event.kind in (ev.UNIT_ASSIGNED, ev.UNIT_STATUS, ev.AID_REQUESTED, ev.DRONE_ASSIGNED, ev.INCIDENT_ATTACHED):
+    if event.kind in (ev.UNIT_ASSIGNED, ev.UNIT_STATUS, ev.AID_REQUESTED, ev.DRONE_ASSIGNED, ev.INCIDENT_ATTACHED,
+                      ev.SIGNAL_REQUESTED):
         value = d.get("incident")
         return str(value) if value else None
     if event.kind == ev.INCIDENT_SHARED:
@@ -104,4 +105,12 @@ def describe(event: Event) -> str:
         return f"Shared whole with {', '.join(d['incident']['agencies']).upper()}"
     if kind == ev.INCIDENT_ATTACHED:
         return f"Snapshot {d['id']} attached" + (f": {d['caption']}" if d.get("caption") else "")
+    if kind == ev.SIGNAL_REQUESTED:
+        again = "again " if d["kind"] == "update" else ""
+        return (f"{d['unit']} asked {again}for green at signal {d['intersection']} (approach {d['approach']}, "
+                f"{d['role']}, importance {d['importance']})")
+    if kind == ev.SIGNAL_ANSWERED:
+        return f"Signal {d['intersection']} answered {d['unit']}: {d['status']}"
+    if kind == ev.SIGNAL_ENDED:
+        return f"{d['unit']}'s priority at signal {d['intersection']} ended: {d['reason'].replace('_', ' ')}"
     return kind
