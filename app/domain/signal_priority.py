@@ -177,7 +177,7 @@ def follow_route(picture: Picture, unit: Unit, passes: Iterable[SignalPass], now
     ahead: dict[int, SignalPass] = {}
     for signal_pass in passes:
         if signal_pass.eta_s <= policy.horizon_s:
-            ahead.setdefault(signal_pass.intersection.id, signal_pass)
+            ahead.setdefault(signal_pass.intersection, signal_pass)
     for intersection, s in held.items():
         if intersection in ahead:
             continue
@@ -208,7 +208,7 @@ def follow_route(picture: Picture, unit: Unit, passes: Iterable[SignalPass], now
 def _request_draft(request: int, kind: str, unit: Unit, incident: Incident, signal_pass: SignalPass, eta: float,
                    role: str, importance: int, policy: PriorityPolicy, audience: list[str] | None) -> Draft:
     return Draft(ev.SIGNAL_REQUESTED, {
-        "intersection": signal_pass.intersection.id, "unit": unit.id, "incident": incident.id, "request": request,
+        "intersection": signal_pass.intersection, "unit": unit.id, "incident": incident.id, "request": request,
         "kind": kind, "approach": signal_pass.approach, "role": role, "importance": importance,
         "eta_from": round(eta - policy.lead_s, 1), "eta_to": round(eta + policy.hold_s, 1),
     }, audience)

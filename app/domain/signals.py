@@ -7,6 +7,7 @@ approaches from the road graph; signal priority (`app/domain/signal_priority.py`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from app.domain.geo import LatLon
 
@@ -44,9 +45,18 @@ class SignalisedIntersection:
 
 @dataclass(frozen=True, slots=True)
 class SignalPass:
-    """A route's passage through a signalised intersection: by which approach, how many seconds from the start."""
+    """A route's passage through a signalised intersection (its id): by which approach, how many seconds from the
+    start."""
 
-    intersection: SignalisedIntersection
+    intersection: int
     approach: int
     eta_s: float
+
+
+class RoutePlanner(Protocol):
+    """The lights a drive passes (the city's road graph, `app.city.roads.RoadNetwork`, is one)."""
+
+    def signal_passes(self, origin: LatLon, destination: LatLon, speed_factor: float = 1.0) -> list[SignalPass]:
+        """The signalised intersections the fastest route from `origin` to `destination` drives through."""
+        ...
 

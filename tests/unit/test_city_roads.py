@@ -175,10 +175,10 @@ def test_a_route_passes_its_signals_by_the_approach_it_takes_with_the_time_to_ea
     network = _network(LIGHTS)
     assert [s.id for s in network.signals] == [1, 2]
     [north] = network.signal_passes(A, C)
-    assert (north.intersection.id, north.approach) == (1, 1)
+    assert (north.intersection, north.approach) == (1, 1)
     assert north.eta_s == pytest.approx(haversine_m(*A, *B) / 10, rel=1e-6)
     [south] = network.signal_passes(C, A, speed_factor=2.0)
-    assert (south.intersection.id, south.approach) == (2, 2)
+    assert (south.intersection, south.approach) == (2, 2)
     assert south.eta_s == pytest.approx(haversine_m(*C, *D) / 5 / 2, rel=1e-6)
     assert network.signal_passes(A, (60.0005, 25.0)) == []  # stops short of b's stop line
     assert network.signal_passes((60.1, 25.0), A) == []

@@ -11,16 +11,14 @@ from app.domain.events import Draft, Event
 from app.domain.narrative import describe, incident_of
 from app.domain.picture import Picture, Viewer
 from app.domain.signal_priority import PriorityPolicy, answer, expire, follow_route
-from app.domain.signals import Approach, SignalisedIntersection, SignalPass
+from app.domain.signals import SignalPass
 
 NOW = 1_795_240_000.0
 POLICY = PriorityPolicy()
-LIGHT = {n: SignalisedIntersection(n, 1000 + n, 60.17, 24.94, (Approach(1, 0.0), Approach(2, 90.0)))
-         for n in (1, 2, 3)}
 
 
 def on(intersection: int, eta_s: float, approach: int = 1) -> SignalPass:
-    return SignalPass(LIGHT[intersection], approach, eta_s)
+    return SignalPass(intersection, approach, eta_s)
 
 
 class Floor:
