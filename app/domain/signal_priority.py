@@ -178,11 +178,14 @@ def follow_route(picture: Picture, unit: Unit, passes: Iterable[SignalPass], now
     for signal_pass in passes:
         if signal_pass.eta_s <= policy.horizon_s:
             ahead.setdefault(signal_pass.intersection, signal_pass)
+    # A light no longer ahead was passed when it came before one still ahead (the unit is further along the same
+    # way, however fast it drove); with none still ahead, when it was due about now. Otherwise: diverted.
+    still_ahead = [s.eta_from for i, s in held.items() if i in ahead]
     for intersection, s in held.items():
         if intersection in ahead:
             continue
-        # No longer ahead: passed if it was due about now, else the route goes another way.
-        passed = s.eta_from + policy.lead_s <= now + policy.drift_s
+        due = s.eta_from + policy.lead_s <= now + policy.drift_s
+        passed = s.eta_from < min(still_ahead) if still_ahead else due
         drafts.append(_ended_draft(s, "passed" if passed else "diverted", audience))
     for intersection, signal_pass in ahead.items():
         eta = now + signal_pass.eta_s

@@ -130,7 +130,7 @@ class SignalLink:
             responding = unit.status == UnitStatus.EN_ROUTE and unit.lat is not None and unit.lon is not None
             if not responding and unit.id not in self._planned:
                 continue
-            if responding and self._planned.get(unit.id) == unit.position_at:
+            if responding and unit.id in self._planned and self._planned[unit.id] == unit.position_at:
                 continue  # no new fix: the route ahead is what it was
             incident = picture.incidents.get(unit.incident or "")
             passes = []

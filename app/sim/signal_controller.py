@@ -19,6 +19,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 from app.feeds.errors import FeedError
 from app.feeds.signal_priority import (
@@ -105,8 +106,7 @@ class _Endpoint(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)  # the selector's datagram transport
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         answer = self.controllers.receive(data, time.time())

@@ -124,6 +124,16 @@ def test_passed_lights_are_served_a_new_route_cancels_the_rest() -> None:
     assert "signal.ended:diverted" in floor.kinds and "signal.ended:passed" in floor.kinds
 
 
+def test_a_light_behind_the_unit_on_the_same_way_is_passed_however_early() -> None:
+    floor = Floor()
+    floor.incident("1001")
+    e11 = floor.unit("E11", "1001")
+    floor.fold(follow_route(floor.picture, e11, [on(1, 30), on(2, 60)], NOW, POLICY))
+    floor.fold(answer(floor.picture, 1, "E11", floor.picture.signals[1].request, "granted"))
+    floor.fold(follow_route(floor.picture, e11, [on(2, 40)], NOW + 2, POLICY), at=NOW + 2)  # much faster than planned
+    assert floor.state()[1] == ("E11", "served")
+
+
 def test_a_unit_that_stops_responding_gives_everything_up() -> None:
     floor = Floor()
     floor.incident("1001")
