@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("app.sim.bench", "measure the hub under load (hub: side by side with a bare websockets broadcast; "
                                "sim: under the simulator's fleet, side by side with hub)"),
     "city": ("app.city.cli", "import a city from OpenStreetMap data: basemap, road graph, gazetteer"),
+    "signals": ("app.sim.signal_controller", "a traffic-signal controller simulator that answers signal priority "
+                                             "requests (SREM) with status (SSEM)"),
     "sim": ("app.sim.cli", "play a realistic shift (or a load test) against a hub: fleet, calls, dispatch"),
     "review": ("app.review.cli", "supervisor review of a stored log: response-time figures, exports, reports"),
     "console": ("app.ui.cli_console", "the control-room console, connected to a hub"),

@@ -25,8 +25,23 @@ def _write_json(path: Path, document: dict[str, Any]) -> int:
 
 
 def labels_only(basemap: dict[str, Any]) -> dict[str, Any]:
-    """The basemap document with its labels alone: what the map loads whole when it draws tiles."""
-    return {**basemap, "layers": {"labels": basemap["layers"]["labels"]}}
+    """The basemap document with its labels and traffic lights alone: what the map loads whole when it draws
+    tiles (both are points the page places itself)."""
+    layers = basemap["layers"]
+    return {**basemap, "layers": {name: layers[name] for name in ("labels", "signals") if name in layers}}
+
+
+def signal_layer(roads: dict[str, Any]) -> dict[str, Any]:
+    """The signalised intersections of `roads.json` as a GeoJSON point layer for the map (`id`: IntersectionID)."""
+    features = []
+    for signal in roads["signals"]:
+        lat, lon = roads["nodes"][signal["node"]]
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+            "properties": {"id": signal["id"]},
+        })
+    return {"type": "FeatureCollection", "features": features}
 
 
 def import_city(source: str | Path, out_dir: str | Path, name: str) -> dict[str, Any]:
@@ -40,6 +55,7 @@ def import_city(source: str | Path, out_dir: str | Path, name: str) -> dict[str,
     extract = read_extract(source)
     basemap = build_basemap(extract, name)
     roads = build_road_graph(extract)
+    basemap["layers"]["signals"] = signal_layer(roads)
     gazetteer = build_gazetteer(extract)
     out_dir.mkdir(parents=True, exist_ok=True)
     sizes = {
@@ -65,6 +81,7 @@ def import_city(source: str | Path, out_dir: str | Path, name: str) -> dict[str,
             "tiles": tiles["tiles"],
             "roads.nodes": len(roads["nodes"]),
             "roads.edges": len(roads["edges"]),
+            "roads.signals": len(roads["signals"]),
             **{
                 f"gazetteer.{key}": len(gazetteer[key])
                 for key in ("addresses", "streets", "places", "facilities", "municipalities")

@@ -60,6 +60,8 @@ class OsmExtract:
     areas: list[Feature] = field(default_factory=list)  # every assembled polygon that has tags
     # nodes with tags we use, and named relations whose area is cut by the extract's edge, as points
     nodes: list[Feature] = field(default_factory=list)
+    # `highway=traffic_signals` nodes: (node id, lat, lon); the road graph finds their approaches
+    signals: list[tuple[int, float, float]] = field(default_factory=list)
 
 
 def _wanted_way(tags: Any) -> bool:
@@ -101,6 +103,7 @@ def read_extract(path: str | Path) -> OsmExtract:
     relation_tags: dict[int, dict[str, str]] = {}
     way_points: dict[int, Feature] = {}
     nodes: list[Feature] = []
+    signals: list[tuple[int, float, float]] = []
     ways: list[Way] = []
     areas: list[Feature] = []
     lats: list[float] = []
@@ -113,6 +116,8 @@ def read_extract(path: str | Path) -> OsmExtract:
                 continue
             lats.append(loc.lat)
             lons.append(loc.lon)
+            if tags.get("highway") == "traffic_signals":
+                signals.append((obj.id, loc.lat, loc.lon))
             if _wanted_node(tags):
                 nodes.append(Feature("node", obj.id, dict(tags), shapely.Point(loc.lon, loc.lat)))
         elif isinstance(obj, osmium.osm.Way):
@@ -157,4 +162,4 @@ def read_extract(path: str | Path) -> OsmExtract:
         bounds = (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
     else:
         bounds = (min(lons), min(lats), max(lons), max(lats))
-    return OsmExtract(bounds=bounds, ways=ways, areas=areas, nodes=nodes)
+    return OsmExtract(bounds=bounds, ways=ways, areas=areas, nodes=nodes, signals=signals)

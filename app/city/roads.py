@@ -1,8 +1,10 @@
 """The drivable road graph: built from OSM at import time, and routed on by dispatch and the simulator.
 
 `roads.json` holds `{"format": "watchfloor-roads/1", "nodes": [[lat, lon], ...], "edges": [[from, to,
-length_m, speed_kmh], ...]}`: directed edges between node indexes, one per drivable direction of each way
-segment. `RoadNetwork` loads it and answers drive times and routes between any two (lat, lon) points.
+length_m, speed_kmh], ...], "signals": [{"id", "osm", "node", "approaches": [{"id", "from", "bearing"}]}]}`:
+directed edges between node indexes, one per drivable direction of each way segment, and the signalised
+intersections on them. `RoadNetwork` loads it and answers drive times and routes between any two (lat, lon)
+points, and which traffic lights a route passes when.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import numpy as np
 import shapely
 
 from app.city.osm import OsmExtract, haversine_m
+from app.domain.geo import bearing_deg
+from app.domain.signals import MAX_APPROACHES, Approach, SignalisedIntersection, SignalPass
 
 FORMAT = "watchfloor-roads/1"
 
@@ -121,7 +125,34 @@ def build_road_graph(extract: OsmExtract) -> dict[str, Any]:
         "format": FORMAT,
         "nodes": nodes,
         "edges": [[u, v, length, speed] for (u, v), (length, speed) in edges.items()],
+        "signals": _signals(extract, index, nodes, edges),
     }
+
+
+def _signals(
+    extract: OsmExtract, index: dict[int, int], nodes: list[list[float]], edges: dict[tuple[int, int], Any]
+) -> list[dict[str, Any]]:
+    """The signalised intersections on drivable roads, each with its approaches (the edges driven into it).
+
+    Ids follow OSM node order so that one extract always numbers its intersections alike; approaches are
+    numbered 1.. clockwise from north by the bearing of travel, at most `MAX_APPROACHES` (J2735's ApproachID).
+    """
+    incoming: dict[int, list[int]] = {}
+    for u, v in edges:
+        incoming.setdefault(v, []).append(u)
+    signals: list[dict[str, Any]] = []
+    for osm_id, _lat, _lon in sorted(extract.signals):
+        node = index.get(osm_id)
+        if node is None or node not in incoming:  # a light on a footway or cycleway: not for a fire engine
+            continue
+        (lat, lon) = nodes[node]
+        bearings = sorted((round(bearing_deg((nodes[u][0], nodes[u][1]), (lat, lon)), 1), u) for u in incoming[node])
+        approaches = [
+            {"id": number, "from": u, "bearing": bearing}
+            for number, (bearing, u) in enumerate(bearings[:MAX_APPROACHES], start=1)
+        ]
+        signals.append({"id": len(signals) + 1, "osm": osm_id, "node": node, "approaches": approaches})
+    return signals
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +205,19 @@ class RoadNetwork:
             else np.array([])
         )
         self._tree = shapely.STRtree(self._lines)
+        self.signals: list[SignalisedIntersection] = []
+        # road node -> (its intersection, approach id by the node driven in from)
+        self._signal_at: dict[int, tuple[SignalisedIntersection, dict[int, int]]] = {}
+        for signal in document.get("signals", []):
+            if signal["node"] not in index:
+                continue
+            kept = [a for a in signal["approaches"] if a["from"] in index]
+            lat, lon = coordinates[signal["node"]]
+            intersection = SignalisedIntersection(
+                signal["id"], signal["osm"], lat, lon, tuple(Approach(a["id"], a["bearing"]) for a in kept)
+            )
+            self.signals.append(intersection)
+            self._signal_at[index[signal["node"]]] = (intersection, {index[a["from"]]: a["id"] for a in kept})
 
     @property
     def node_count(self) -> int:
@@ -283,36 +327,66 @@ class RoadNetwork:
         """Drive seconds from `origin` to `destination`, or None when no road joins them."""
         return self.travel_seconds_many([origin], destination, speed_factor)[0]
 
+    def _road_path(self, origin: LatLon, destination: LatLon) -> tuple[_Snap, _Snap, list[int], list[float]] | None:
+        """The fastest way by road: both snaps, the road nodes driven through and the road seconds to each.
+
+        None when unreachable; no nodes when the way runs straight along the one segment both points are on.
+        """
+        start, end = self._snap_all([origin, destination])
+        if start is None or end is None:
+            return None
+        entries = self._entries(end)
+        dist, previous = _dijkstra(self._forward, self._exits(start), set(entries))
+        options = [(dist[n] + seconds, n) for n, seconds in entries.items() if n in dist]
+        direct = self._same_segment(start, end)
+        if direct is not None and (not options or direct <= min(options)[0]):
+            return start, end, [], []
+        if not options:
+            return None
+        node = min(options)[1]
+        path = []
+        while node != -1:
+            path.append(node)
+            node = previous[node]
+        path.reverse()
+        return start, end, path, [dist[n] for n in path]
+
     def route(self, origin: LatLon, destination: LatLon) -> list[LatLon]:
         """The fastest polyline to drive from `origin` to `destination` ([] when unreachable).
 
         It starts at `origin`, joins the road at the nearest point, follows road nodes, leaves the road at the
         point nearest the destination and ends at `destination`.
         """
-        start, end = self._snap_all([origin, destination])
-        if start is None or end is None:
+        found = self._road_path(origin, destination)
+        if found is None:
             return []
-        entries = self._entries(end)
-        dist, previous = _dijkstra(self._forward, self._exits(start), set(entries))
-        options = [(dist[n] + seconds, n) for n, seconds in entries.items() if n in dist]
-        direct = self._same_segment(start, end)
-        if direct is not None and (not options or direct <= min(options)[0]):
-            middle: list[LatLon] = []
-        elif options:
-            node = min(options)[1]
-            path = []
-            while node != -1:
-                path.append(node)
-                node = previous[node]
-            middle = [self._coords[n] for n in reversed(path)]
-        else:
-            return []
+        start, end, path, _ = found
         polyline: list[LatLon] = []
-        for point in [origin, start.position, *middle, end.position, destination]:
+        for point in [origin, start.position, *(self._coords[n] for n in path), end.position, destination]:
             point = (float(point[0]), float(point[1]))
             if not polyline or polyline[-1] != point:
                 polyline.append(point)
         return polyline
+
+    def signal_passes(self, origin: LatLon, destination: LatLon, speed_factor: float = 1.0) -> list[SignalPass]:
+        """The signalised intersections the fastest route drives through, in order, with the approach taken and
+        the seconds from `origin` to each stop line (road time / `speed_factor`, as `travel_seconds`)."""
+        if speed_factor <= 0:
+            raise ValueError("speed_factor must be positive")
+        found = self._road_path(origin, destination)
+        if found is None or not found[2]:
+            return []
+        start, _, path, seconds = found
+        off_road = self._off_road_seconds(start)
+        # The first node is entered from the other end of the segment the origin lies on.
+        before = [start.a if path and path[0] == start.b else start.b, *path[:-1]]
+        passes = []
+        for node, came_from, road_s in zip(path, before, seconds, strict=True):
+            signal = self._signal_at.get(node)
+            if signal is None or came_from not in signal[1]:
+                continue
+            passes.append(SignalPass(signal[0].id, signal[1][came_from], off_road + road_s / speed_factor))
+        return passes
 
 
 def _dijkstra(

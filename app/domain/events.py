@@ -77,3 +77,7 @@ DEVICE_REVOKED = "device.revoked"
 #: Intrusion detection found a suspect fix (supervisors only: app.domain.security_alerts).
 SECURITY_ALERT = "security.alert"
 SECURITY_ACKNOWLEDGED = "security.acknowledged"
+#: Signal priority at a traffic light for a responding unit (app.domain.signal_priority): asked, answered, over.
+SIGNAL_REQUESTED = "signal.requested"
+SIGNAL_ANSWERED = "signal.answered"
+SIGNAL_ENDED = "signal.ended"

@@ -43,6 +43,15 @@ def fast_distance_m(a: LatLon, b: LatLon) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
+def bearing_deg(a: LatLon, b: LatLon) -> float:
+    """Initial bearing from `a` to `b`, degrees clockwise from north in [0, 360)."""
+    lat1, lat2 = math.radians(a[0]), math.radians(b[0])
+    dlon = math.radians(b[1] - a[1])
+    x = math.sin(dlon) * math.cos(lat2)
+    y = math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(dlon)
+    return math.degrees(math.atan2(x, y)) % 360.0
+
+
 def check_polygon(points: list[list[float]] | list[tuple[float, float]]) -> list[LatLon]:
     """Validate a polygon ring given as [(lat, lon), ...]: three to MAX_POLYGON_POINTS distinct corners, each a
     [lat, lon] pair on Earth."""

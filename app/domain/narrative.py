@@ -22,7 +22,8 @@ def incident_of(event: Event) -> str | None:
     if event.kind in (ev.INCIDENT_CREATED, ev.INCIDENT_UPDATED, ev.INCIDENT_STATUS, ev.INCIDENT_NOTE):
         return str(d.get("id"))
     if event.kind in (ev.UNIT_ASSIGNED, ev.UNIT_STATUS, ev.AID_REQUESTED, ev.DRONE_ASSIGNED, ev.INCIDENT_ATTACHED,
-                      ev.CANDIDATE_PROPOSED, ev.CANDIDATE_ACCEPTED, ev.CANDIDATE_MERGED):
+                      ev.CANDIDATE_PROPOSED, ev.CANDIDATE_ACCEPTED, ev.CANDIDATE_MERGED,
+                      ev.SIGNAL_REQUESTED):
         value = d.get("incident")
         return str(value) if value else None
     if event.kind == ev.INCIDENT_SHARED:
@@ -117,4 +118,12 @@ def describe(event: Event) -> str:
         return f"Report {d['id']} merged into " + (f"incident {d['incident']}" if d.get("incident") else "an incident")
     if kind == ev.CANDIDATE_DISMISSED:
         return f"Report {d['id']} dismissed" + (f": {d['reason']}" if d.get("reason") else "")
+    if kind == ev.SIGNAL_REQUESTED:
+        again = "again " if d["kind"] == "update" else ""
+        return (f"{d['unit']} asked {again}for green at signal {d['intersection']} (approach {d['approach']}, "
+                f"{d['role']}, importance {d['importance']})")
+    if kind == ev.SIGNAL_ANSWERED:
+        return f"Signal {d['intersection']} answered {d['unit']}: {d['status']}"
+    if kind == ev.SIGNAL_ENDED:
+        return f"{d['unit']}'s priority at signal {d['intersection']} ended: {d['reason'].replace('_', ' ')}"
     return kind

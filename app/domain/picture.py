@@ -34,8 +34,10 @@ from app.domain.entities import (
 from app.domain.events import Event
 from app.domain.plausibility import Fix, Registrar, Track, advance, is_device, registered
 from app.domain.security_alerts import SECURITY_HANDLERS, SecurityLog
+from app.domain.signal_priority import SIGNAL_HANDLERS, SignalPriority, release
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 #: How many chat lines a picture keeps; older lines stay in the log.
 MESSAGES_KEPT = 2000
@@ -90,6 +92,8 @@ class Picture:
     registrars: dict[str, Registrar] = field(default_factory=dict)
     #: Security alerts (supervisors' pictures only).
     security: SecurityLog = field(default_factory=SecurityLog)
+    #: Signal priority for responding units, one per signalised intersection (app.domain.signal_priority).
+    signals: dict[int, SignalPriority] = field(default_factory=dict)
 
     def next_id(self, prefix: str) -> str:
         """The id the next item with this prefix gets, e.g. "AR-3" (counted by the fold)."""
@@ -157,6 +161,8 @@ class Picture:
             tracks=dict(self.tracks),
             registrars=dict(self.registrars),
             security=self.security if viewer.supervisor else SecurityLog(),
+            # scoped like their incident's events, which name the unit's call
+            signals={k: s for k, s in self.signals.items() if viewer.may_see(self.incident_audience(s.incident))},
         )
         return copy
 
@@ -167,6 +173,7 @@ class Picture:
         _narrow(self.incidents, seen.incidents)
         _narrow(self.aid_requests, seen.aid_requests)
         _narrow(self.candidates, seen.candidates)
+        _narrow(self.signals, seen.signals)
         self.messages[:] = seen.messages
         for unit_id, unit in seen.units.items():
             self.units[unit_id].incident = unit.incident
@@ -183,7 +190,7 @@ class Picture:
         return None
 
 
-def _narrow(part: dict[str, T], kept: dict[str, T]) -> None:
+def _narrow(part: dict[K, T], kept: dict[K, T]) -> None:
     """Make `part` hold just what `kept` holds, in place."""
     for key in [k for k in part if k not in kept]:
         del part[key]
@@ -205,6 +212,7 @@ def _unit_registered(p: Picture, e: Event) -> None:
 def _unit_retired(p: Picture, e: Event) -> None:
     p.units.pop(e.data["unit"], None)
     p.tracks.pop(e.data["unit"], None)
+    release(p, e.data["unit"])
 
 
 def _unit_position(p: Picture, e: Event) -> None:
@@ -225,6 +233,8 @@ def _unit_status(p: Picture, e: Event) -> None:
     unit = p.units[d["unit"]]
     unit.status = UnitStatus(d["status"])
     unit.status_at = e.ts
+    if unit.status != UnitStatus.EN_ROUTE:
+        release(p, unit.id)
     if unit.status in (UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE) and unit.incident is not None:
         incident = p.incidents.get(unit.incident)
         if incident is not None and unit.id in incident.units:
@@ -411,3 +421,4 @@ _HANDLERS.update(DRONE_HANDLERS)
 _HANDLERS.update(CAMERA_HANDLERS)
 _HANDLERS.update(DEVICE_HANDLERS)
 _HANDLERS.update(SECURITY_HANDLERS)
+_HANDLERS.update(SIGNAL_HANDLERS)

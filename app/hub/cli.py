@@ -57,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="send units and incidents as CoT to a TAK server (tcp) or a multicast group (udp); "
                              "may be repeated")
     parser.add_argument("--cot-ttl", type=int, default=1, help="multicast TTL for udp --cot-out (1: local network)")
+    parser.add_argument("--signal-priority", metavar="udp://HOST:PORT",
+                        help="ask the traffic controllers' priority service there for green for responding units "
+                             "(ETSI SREM/SSEM; routes on the current city's road graph; docs/security.md)")
+    parser.add_argument("--signal-agencies", default="fire=2,medical=1,police=1", metavar="AGENCY=PRIORITY,...",
+                        help="which agencies' units ask for signal priority, and on calls of which priority at "
+                             "most (1 is the most urgent); default fire=2,medical=1,police=1")
     parser.add_argument("--no-klv-video", dest="klv_video", action="store_false",
                         help="do not read the ST 0601 KLV inside drones' MPEG-TS video links (read by default)")
     parser.add_argument("--klv-video-allow", action="append", metavar="NETWORK",
@@ -210,9 +216,32 @@ def feed_io_options(args: argparse.Namespace) -> dict[str, Any] | None:
             parse_target(target)
         except ValueError as exc:
             raise SystemExit(f"--cot-out {exc}") from None
-    if not (args.cap_url or args.cap_dir or args.cap_out or args.cot_out or args.klv_video):
+    signals = signal_options(args)
+    if not (args.cap_url or args.cap_dir or args.cap_out or args.cot_out or args.klv_video or signals):
         return None
     return {"cap_url": args.cap_url, "cap_interval": args.cap_interval, "cap_allow": cap_allow,
             "cap_deadline": args.cap_deadline, "cap_dir": args.cap_dir,
             "cap_out": args.cap_out, "cap_sender": args.cap_sender, "cot_out": args.cot_out, "cot_ttl": args.cot_ttl,
-            "klv_video": args.klv_video, "klv_video_allow": klv_video_allow}
+            "klv_video": args.klv_video, "klv_video_allow": klv_video_allow, **signals}
+
+
+def signal_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The signal priority link's arguments: target, the current city's road graph, the agencies' policy."""
+    if not args.signal_priority:
+        return {}
+    from app.city.loader import load_city
+    from app.domain.signal_priority import PriorityPolicy
+    from app.hub.cot_out import parse_target
+
+    try:
+        if parse_target(args.signal_priority)[0] != "udp":
+            raise ValueError(f"{args.signal_priority!r}: expected udp://HOST:PORT")
+        max_priority = {}
+        for item in args.signal_agencies.split(","):
+            agency, _, priority = item.strip().partition("=")
+            max_priority[agency] = int(priority)
+    except ValueError as exc:
+        raise SystemExit(f"--signal-priority/--signal-agencies: {exc}") from None
+    city = load_city()
+    return {"signal_priority": args.signal_priority, "signal_planner": city.roads,
+            "signal_policy": PriorityPolicy(max_priority=max_priority)}

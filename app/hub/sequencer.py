@@ -31,7 +31,7 @@ import msgspec
 from app.domain.agencies import Actor
 from app.domain.decide import decide
 from app.domain.errors import Refusal
-from app.domain.events import Event
+from app.domain.events import Draft, Event
 from app.domain.picture import Picture
 from app.store.log import EventLog, LogReader, StoredEvent, encode_picture
 
@@ -193,9 +193,21 @@ class Sequencer:
             log.exception("the rule for %s failed; refused as internal", name)
             raise Refusal("internal", f"the hub failed on this {name} (the error is logged); nothing was "
                                       "applied") from exc
+        return self._sequence(loop, actor.user, now, drafts, command_key, digest)
+
+    def record(self, actor: str, drafts: list[Draft]) -> asyncio.Future[Applied]:
+        """Sequence events the hub itself decided (its signal priority service: `app.domain.signal_priority`
+        rules run on this picture, on this loop, just before); no client command can reach this path.
+        Raises `unavailable` while the log cannot be written."""
+        if self.alarm is not None:
+            raise self.alarm.refusal()
+        return self._sequence(asyncio.get_running_loop(), actor, self.clock(), drafts, None, "")
+
+    def _sequence(self, loop: asyncio.AbstractEventLoop, user: str, now: float, drafts: list[Draft],
+                  command_key: str | None, digest: str) -> asyncio.Future[Applied]:
         seqs = []
         for draft in drafts:
-            event = Event(self.next_seq, now, actor.user, draft.kind, draft.data, draft.audience)
+            event = Event(self.next_seq, now, user, draft.kind, draft.data, draft.audience)
             self.next_seq += 1
             self.picture.apply(event)
             self._pending.append((event, command_key))

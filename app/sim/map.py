@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -280,12 +279,3 @@ def load_map(city_path: str | None = None) -> Map:  # a city name ("porto") or a
 def nearest(stations: list[Station], point: LatLon) -> Station:
     """The station nearest to `point` (ties: the first listed)."""
     return min(stations, key=lambda s: fast_distance_m(s.point, point))
-
-
-def bearing_deg(a: LatLon, b: LatLon) -> float:
-    """Initial bearing from a to b, degrees clockwise from north in [0, 360)."""
-    lat1, lat2 = math.radians(a[0]), math.radians(b[0])
-    dlon = math.radians(b[1] - a[1])
-    x = math.sin(dlon) * math.cos(lat2)
-    y = math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(dlon)
-    return math.degrees(math.atan2(x, y)) % 360.0

@@ -5,8 +5,7 @@ from __future__ import annotations
 import bisect
 import itertools
 
-from app.domain.geo import LatLon, fast_distance_m
-from app.sim.map import bearing_deg
+from app.domain.geo import LatLon, bearing_deg, fast_distance_m
 
 #: Urban driving (patrolling, returning to station): 30-50 km/h, in metres per second.
 URBAN_SPEED_MS = (30 / 3.6, 50 / 3.6)

@@ -141,6 +141,12 @@ def camera_dicts(picture: Picture, now: float) -> list[dict[str, Any]]:
             for c in sorted(picture.cameras.values(), key=lambda c: c.id) if c.lat is not None and c.lon is not None]
 
 
+def signal_dicts(picture: Picture) -> list[dict[str, Any]]:
+    """The traffic lights responding units asked for priority at, with their state, as the map takes them."""
+    return [{"id": s.intersection, "state": s.state, "unit": s.unit}
+            for s in sorted(picture.signals.values(), key=lambda s: s.intersection)]
+
+
 class MapFeed:
     """Remembers what the map shows and sends it the differences."""
 
@@ -174,7 +180,8 @@ class MapFeed:
                                   ("tracks", drone_tracks(picture), self.view.set_tracks),
                                   ("looks", look_dicts(picture, now), self.view.set_looks),
                                   ("in_view", in_view_items(picture), self.view.set_in_view),
-                                  ("cameras", camera_dicts(picture, now), self.view.set_cameras)):
+                                  ("cameras", camera_dicts(picture, now), self.view.set_cameras),
+                                  ("signals", signal_dicts(picture), self.view.set_signal_states)):
             if value != self._replaced.get(name, [] if name != "tracks" else {}):
                 self._replaced[name] = value
                 send(value)

@@ -96,6 +96,9 @@ class SchematicMap(QWidget):
     def set_cameras(self, cameras: Sequence[Mapping[str, Any]]) -> None:
         self.cameras = [dict(camera) for camera in cameras]
 
+    def set_signal_states(self, states: Sequence[Mapping[str, Any]]) -> None:
+        self.signal_states = [dict(state) for state in states]
+
     def set_in_view(self, items: Sequence[Mapping[str, str]]) -> None:
         self.in_view = {(item["kind"], item["id"]) for item in items}
         self.update()

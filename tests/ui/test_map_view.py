@@ -222,3 +222,63 @@ def test_mbtiles_scheme_serves_tiles_to_the_page(qtbot, tmp_path, js_eval):
 def test_distance_helper_is_consistent():
     # Guard for the measure test's expectation: 0.01 degree of latitude on a 6371 km sphere.
     assert 6371008.8 * math.radians(0.01) == pytest.approx(1112, rel=0.01)
+
+
+def test_traffic_lights_show_from_street_level_only(qtbot, tmp_path, js_eval):
+    basemap = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    lights = [(60.1712, 24.9441), (60.1716, 24.9437), (60.178, 24.936)]  # two at the centre, one far off
+    basemap["layers"]["signals"] = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": {"id": i + 1}}
+        for i, (lat, lon) in enumerate(lights)
+    ]}
+    path = tmp_path / "basemap.json"
+    path.write_text(json.dumps(basemap), encoding="utf-8")
+    view = make_view(qtbot, tmp_path, basemap=path)
+    assert js_value(js_eval, view, "wf.layerCount('signals')") == 3
+    view.center_on(60.1714, 24.944, 15)
+    qtbot.waitUntil(lambda: js_value(js_eval, view, "JSON.parse(wf.stats()).zoom") == 15, timeout=5000)
+    assert js_value(js_eval, view, "wf.signalsDrawn()") == 0  # a district overview: no clutter of lights
+    view.center_on(60.1714, 24.944, 17)
+    qtbot.waitUntil(lambda: js_value(js_eval, view, "wf.signalsDrawn()") == 2, timeout=5000)
+
+
+def test_lights_a_responding_unit_asked_for_show_their_state_from_district_level(qtbot, tmp_path, js_eval):
+    basemap = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    lights = [(60.1712, 24.9441), (60.1716, 24.9437), (60.1720, 24.9430)]
+    basemap["layers"]["signals"] = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": {"id": i + 1}}
+        for i, (lat, lon) in enumerate(lights)
+    ]}
+    path = tmp_path / "basemap.json"
+    path.write_text(json.dumps(basemap), encoding="utf-8")
+    view = make_view(qtbot, tmp_path, basemap=path)
+    view.center_on(60.1714, 24.944, 14)
+    qtbot.waitUntil(lambda: js_value(js_eval, view, "JSON.parse(wf.stats()).zoom") == 14, timeout=5000)
+    assert js_value(js_eval, view, "wf.signalsDrawn()") == 0
+    view.set_signal_states([{"id": 1, "state": "granted", "unit": "E11"},
+                            {"id": 2, "state": "requested", "unit": "E11"}])
+    qtbot.waitUntil(lambda: js_value(js_eval, view, "wf.signalsLit()") == {"granted": 1, "requested": 1},
+                    timeout=5000)
+    assert js_value(js_eval, view, "wf.signalsDrawn()") == 2  # the light nobody asked for stays out at z14
+    view.set_signal_states([])
+    qtbot.waitUntil(lambda: js_value(js_eval, view, "wf.signalsLit()") == {}, timeout=5000)
+
+
+def test_the_console_sends_the_map_each_lights_state_from_the_picture(qtbot) -> None:
+    from app.domain.picture import Picture
+    from app.domain.signal_priority import SignalPriority
+    from app.ui.map_feed import MapFeed
+    from tests.ui.schematic_map import SchematicMap
+
+    picture = Picture(signals={
+        9: SignalPriority(9, "E11", "1001", 9, 1, "fire", 14, 100.0, 120.0, "granted", 90.0, 91.0),
+        4: SignalPriority(4, "E11", "1001", 4, 2, "fire", 14, 130.0, 150.0, "requested", 90.0),
+    })
+    schematic = SchematicMap()
+    feed = MapFeed(schematic)
+    feed.update(picture, 95.0)
+    assert schematic.signal_states == [{"id": 4, "state": "requested", "unit": "E11"},
+                                       {"id": 9, "state": "granted", "unit": "E11"}]
+    picture.signals.clear()
+    feed.update(picture, 96.0)
+    assert schematic.signal_states == []

@@ -67,7 +67,7 @@ def test_basemap_has_the_agreed_shape(built: Path) -> None:
     (south, west), (north, east) = basemap["bounds"]
     assert SOUTH <= south < north <= NORTH and WEST <= west < east <= EAST
     assert south < basemap["center"][0] < north and west < basemap["center"][1] < east
-    assert list(basemap["layers"]) == ["water", "parks", "buildings", "roads", "rail", "labels"]
+    assert list(basemap["layers"]) == ["water", "parks", "buildings", "roads", "rail", "labels", "signals"]
     geometry_types = {
         "water": {"Polygon", "MultiPolygon"},
         "parks": {"Polygon", "MultiPolygon"},
@@ -75,6 +75,7 @@ def test_basemap_has_the_agreed_shape(built: Path) -> None:
         "roads": {"LineString"},
         "rail": {"LineString"},
         "labels": {"Point"},
+        "signals": {"Point"},
     }
     for layer, collection in basemap["layers"].items():
         assert collection["type"] == "FeatureCollection"
@@ -114,6 +115,24 @@ def test_road_graph_is_directed_with_lengths_and_speeds(built: Path) -> None:
     assert one_way, "central Helsinki has one-way streets"
     assert all(0 < length < 500 and 5 <= speed <= 80 for _, _, length, speed in edges)
     assert {10, 30, 40} <= {speed for *_, speed in edges}  # pedestrian streets, maxspeed 30 and 40
+
+
+def test_road_graph_keeps_the_extracts_traffic_lights_with_their_approaches(built: Path) -> None:
+    lights = {
+        node.id
+        for node in osmium.FileProcessor(str(PBF), osmium.osm.NODE)
+        if node.tags.get("highway") == "traffic_signals"
+    }
+    roads = _read(built / "roads.json")
+    signals, edges = roads["signals"], {(u, v) for u, v, _, _ in roads["edges"]}
+    assert len(lights) == 135 and 115 <= len(signals) <= len(lights)  # a few stand on footways
+    assert {s["osm"] for s in signals} <= lights
+    assert [s["id"] for s in signals] == list(range(1, len(signals) + 1))
+    for signal in signals:
+        assert signal["approaches"], signal
+        for approach in signal["approaches"]:
+            assert (approach["from"], signal["node"]) in edges and 0 <= approach["bearing"] < 360
+    assert _read(built / "city.json")["counts"]["roads.signals"] == len(signals)
 
 
 def test_gazetteer_holds_every_distinct_address_of_the_extract(built: Path) -> None:

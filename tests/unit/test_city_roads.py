@@ -9,8 +9,16 @@ import pytest
 
 from app.city.geocoder import OfflineGeocoder
 from app.city.loader import load_city
-from app.city.osm import haversine_m
-from app.city.roads import FORMAT, OFF_ROAD_SPEED_KMH, RoadNetwork, directions, drivable_class, speed_kmh
+from app.city.osm import OsmExtract, Way, haversine_m
+from app.city.roads import (
+    FORMAT,
+    OFF_ROAD_SPEED_KMH,
+    RoadNetwork,
+    build_road_graph,
+    directions,
+    drivable_class,
+    speed_kmh,
+)
 
 # A 3x1 ladder ~111 m per rung along a meridian: a -> b -> c one-way north at 36 km/h (10 m/s), and a
 # two-way detour a - d - c at 18 km/h (5 m/s) to the east.
@@ -18,7 +26,7 @@ A, B, C = (60.0, 25.0), (60.001, 25.0), (60.002, 25.0)
 D = (60.001, 25.002)
 
 
-def _network() -> RoadNetwork:
+def _network(signals: list[dict[str, object]] | None = None) -> RoadNetwork:
     nodes = [list(A), list(B), list(C), list(D)]
 
     def length(u: int, v: int) -> float:
@@ -27,7 +35,7 @@ def _network() -> RoadNetwork:
     edges = [[0, 1, length(0, 1), 36], [1, 2, length(1, 2), 36]]
     for u, v in ((0, 3), (3, 2)):
         edges += [[u, v, length(u, v), 18], [v, u, length(u, v), 18]]
-    return RoadNetwork({"format": FORMAT, "nodes": nodes, "edges": edges})
+    return RoadNetwork({"format": FORMAT, "nodes": nodes, "edges": edges, "signals": signals or []})
 
 
 def test_one_way_street_is_fast_one_way_only() -> None:
@@ -153,3 +161,49 @@ def test_recommendation_ranks_by_drive_time_over_the_real_road_graph() -> None:
     assert by_line == ["E-NEAR", "E-FAR"]
     assert [r.unit for r in by_road] == ["E-FAR", "E-NEAR"]
     assert "road network" in by_road[0].reason
+
+
+# Lights at b (entered only from a: the street is one-way north) and at d (entered from a or from c).
+LIGHTS = [
+    {"id": 1, "osm": 11, "node": 1, "approaches": [{"id": 1, "from": 0, "bearing": 0.0}]},
+    {"id": 2, "osm": 12, "node": 3, "approaches": [{"id": 1, "from": 0, "bearing": 45.0},
+                                                   {"id": 2, "from": 2, "bearing": 135.0}]},
+]
+
+
+def test_a_route_passes_its_signals_by_the_approach_it_takes_with_the_time_to_each() -> None:
+    network = _network(LIGHTS)
+    assert [s.id for s in network.signals] == [1, 2]
+    [north] = network.signal_passes(A, C)
+    assert (north.intersection, north.approach) == (1, 1)
+    assert north.eta_s == pytest.approx(haversine_m(*A, *B) / 10, rel=1e-6)
+    [south] = network.signal_passes(C, A, speed_factor=2.0)
+    assert (south.intersection, south.approach) == (2, 2)
+    assert south.eta_s == pytest.approx(haversine_m(*C, *D) / 5 / 2, rel=1e-6)
+    assert network.signal_passes(A, (60.0005, 25.0)) == []  # stops short of b's stop line
+    assert network.signal_passes((60.1, 25.0), A) == []
+
+
+def test_the_import_keeps_lights_on_drivable_roads_and_numbers_approaches_clockwise_from_north() -> None:
+    centre, north, east, south, west = (60.0, 25.0), (60.001, 25.0), (60.0, 25.002), (59.999, 25.0), (60.0, 24.998)
+    street = {"highway": "secondary"}
+    ways = [
+        Way(1, street, [[(2, *north), (1, *centre), (4, *south)]]),
+        Way(2, {**street, "oneway": "yes"}, [[(3, *east), (1, *centre), (5, *west)]]),  # westbound only
+        Way(3, {"highway": "footway"}, [[(5, *west), (6, 60.0, 24.997)]]),
+    ]
+    extract = OsmExtract(bounds=(24.99, 59.99, 25.01, 60.01), ways=ways,
+                         signals=[(6, 60.0, 24.997), (1, *centre)])
+    [light] = build_road_graph(extract)["signals"]  # the footway's crossing light is no driver's
+    assert light["osm"] == 1 and light["id"] == 1
+    nodes = build_road_graph(extract)["nodes"]
+    arriving = [(a["id"], a["bearing"], tuple(nodes[a["from"]])) for a in light["approaches"]]
+    # heading south from the north arm (180), west from the east arm (270), north from the south arm (0)
+    assert arriving == [(1, 0.0, south), (2, 180.0, north), (3, 270.0, east)]
+
+
+def test_the_shipped_cities_have_their_traffic_lights() -> None:
+    helsinki = load_city("helsinki").roads
+    assert len(helsinki.signals) > 100  # 135 tagged in the extract; a few stand on footways or cut-off stubs
+    assert all(1 <= len(s.approaches) <= 15 for s in helsinki.signals)
+    assert len({s.id for s in helsinki.signals}) == len(helsinki.signals)

@@ -22,6 +22,7 @@ from app.domain.entities import ALERT_VALUES
 from app.domain.incident_types import INCIDENT_TYPES
 from app.domain.location import PRECISIONS
 from app.domain.picture import Picture
+from app.domain.signal_priority import STATES
 from app.domain.triage import SOURCE_KINDS
 from app.protocol.messages import decode_hub, encode
 
@@ -123,6 +124,7 @@ ALLOWED: dict[tuple[str, str], typing.Iterable[str]] = {
     ("Device", "transport"): TRANSPORTS,
     ("Device", "credential"): CREDENTIALS,
     **{("Alert", name): values for name, values in ALERT_VALUES.items()},
+    ("SignalPriority", "state"): STATES,
 }
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 POINT_LAYERS = ("units", "incidents", "drones")
-REPLACED_LAYERS = ("zones", "alerts", "footprints", "tracks", "heat", "looks", "inView", "cameras")
+REPLACED_LAYERS = ("zones", "alerts", "footprints", "tracks", "heat", "looks", "inView", "cameras", "signalStates")
 
 
 class ChangeStage:

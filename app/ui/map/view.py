@@ -269,6 +269,10 @@ class MapView(QWidget):
         """Replace all cameras: {id, label, lat, lon, wedge: [[lat, lon], ...] or None, stale}."""
         self._stage.replace("cameras", list(cameras))
 
+    def set_signal_states(self, states: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the lit traffic lights: {id (IntersectionID), state: requested|granted|rejected|served, unit}."""
+        self._stage.replace("signalStates", list(states))
+
     def set_looks(self, looks: Sequence[Mapping[str, Any]]) -> None:
         """Replace the open "look here" requests: {id, drone, lat, lon, note, acknowledged}."""
         self._stage.replace("looks", list(looks))
