@@ -9,6 +9,7 @@ the connection. Browsers open several connections for the static files, so nothi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -48,7 +49,8 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     address: str = "?"
-    params: dict[str, Any] = field(default_factory=dict)
+    #: Bytes of a refused body still on the way (read and dropped after the answer, so the client reads it).
+    unread: int = 0
 
     def json(self) -> dict[str, Any]:
         """The body as a JSON object, or BadRequest."""
@@ -98,6 +100,7 @@ async def read_body(reader: asyncio.StreamReader, request: Request, limit: int) 
     if length < 0:
         raise BadRequest(HTTPStatus.BAD_REQUEST, "bad Content-Length")
     if length > limit:
+        request.unread = length
         raise BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                          f"the report is too large ({length / 1048576:.1f} MB; at most {limit / 1048576:.1f} MB)")
     try:
@@ -121,6 +124,21 @@ class Response:
                 f"Content-Type: {self.content_type}", f"Content-Length: {len(self.body)}", "Connection: close",
                 *(f"{k}: {v}" for k, v in {**SECURITY_HEADERS, **self.headers}.items())]
         return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + self.body
+
+
+async def discard(reader: asyncio.StreamReader, length: int, limit: int) -> None:
+    """Read and drop up to `limit` of a refused body's `length` bytes within `BODY_DEADLINE_S`: a client still
+    sending gets to read the refusal instead of a broken connection."""
+    async def drain() -> None:
+        left = min(length, limit)
+        while left > 0:
+            chunk = await reader.read(min(left, 65536))
+            if not chunk:
+                return
+            left -= len(chunk)
+
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        await asyncio.wait_for(drain(), BODY_DEADLINE_S)
 
 
 def json_response(data: Any, status: HTTPStatus = HTTPStatus.OK) -> Response:

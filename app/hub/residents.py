@@ -66,6 +66,7 @@ from app.hub.resident_http import (
     BadRequest,
     Request,
     Response,
+    discard,
     error_response,
     json_response,
     read_body,
@@ -184,9 +185,14 @@ class ResidentDesk:
             else:
                 self.connections[address] = open_here + 1
                 try:
-                    response = await self._answer(reader, address)
+                    request, response = await self._answer(reader, address)
+                    writer.write(response.encode())
+                    await asyncio.wait_for(writer.drain(), 30)
+                    if request is not None and request.unread:
+                        await discard(reader, request.unread, 2 * MAX_REPORT_BODY)
                 finally:
                     self._release(address)
+                return
             writer.write(response.encode())
             await asyncio.wait_for(writer.drain(), 30)
         except (ConnectionError, TimeoutError, ssl.SSLError):
@@ -203,20 +209,22 @@ class ResidentDesk:
         else:
             self.connections.pop(address, None)
 
-    async def _answer(self, reader: asyncio.StreamReader, address: str) -> Response:
+    async def _answer(self, reader: asyncio.StreamReader, address: str) -> tuple[Request | None, Response]:
+        request = None
         try:
             request = await read_head(reader, address)
             if not self.address_requests.take(address, ADDRESS_REQUESTS[0]):
                 self.hub.count("residents.throttled")
-                return error_response(HTTPStatus.TOO_MANY_REQUESTS, "too_many_requests",
-                                      "too many requests from your network; wait a little and try again", 5)
-            return await self._route(reader, request)
+                return request, error_response(HTTPStatus.TOO_MANY_REQUESTS, "too_many_requests",
+                                               "too many requests from your network; wait a little and try "
+                                               "again", 5)
+            return request, await self._route(reader, request)
         except BadRequest as bad:
-            return error_response(bad.status, "bad_request", bad.message)
+            return request, error_response(bad.status, "bad_request", bad.message)
         except Exception:  # a bug on one request must not take the endpoint down
             log.exception("residents' endpoint failed on a request")
-            return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal", "something went wrong here; "
-                                  "if this is an emergency, call 112")
+            return request, error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal", "something went wrong "
+                                           "here; if this is an emergency, call 112")
 
     async def _route(self, reader: asyncio.StreamReader, request: Request) -> Response:
         path, method = request.path, request.method
