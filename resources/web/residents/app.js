@@ -18,6 +18,10 @@
       noRequests: 'You have sent no reports from this device.', noAlerts: 'No public alerts for your area.',
       received: 'Received', help_on_the_way: 'Help is on the way', closed: 'Closed', waiting: 'Waiting to send',
       until: 'until ', photoBad: 'This file could not be read as a photo.',
+      refused: { outside_jurisdiction: 'This place is outside the area this service covers: call 112.',
+        not_an_image: 'The attached file is not a photo (JPEG, PNG or WebP).',
+        photo_too_large: 'The photo is too large: choose a smaller one.',
+        too_many_reports: 'You have sent several reports just now: this one will be sent in a minute. In an emergency, call 112.' },
       cat: { fire: 'Fire', medical: 'Medical', crime: 'Crime in progress', suspicious: 'Suspicious activity',
         hazard: 'Hazard', other: 'Other' }
     },
@@ -34,6 +38,10 @@
       noRequests: 'Sie haben von diesem Gerät noch nichts gemeldet.', noAlerts: 'Keine öffentlichen Warnungen für Ihre Gegend.',
       received: 'Eingegangen', help_on_the_way: 'Hilfe ist unterwegs', closed: 'Abgeschlossen', waiting: 'Wartet auf Versand',
       until: 'bis ', photoBad: 'Diese Datei ist kein lesbares Foto.',
+      refused: { outside_jurisdiction: 'Dieser Ort liegt außerhalb des Gebiets dieses Dienstes: Rufen Sie 112 an.',
+        not_an_image: 'Die angehängte Datei ist kein Foto (JPEG, PNG oder WebP).',
+        photo_too_large: 'Das Foto ist zu groß: Wählen Sie ein kleineres.',
+        too_many_reports: 'Sie haben gerade mehrere Meldungen gesendet: Diese wird in einer Minute gesendet. Im Notfall rufen Sie 112 an.' },
       cat: { fire: 'Brand', medical: 'Medizinischer Notfall', crime: 'Laufende Straftat', suspicious: 'Verdächtige Beobachtung',
         hazard: 'Gefahrenstelle', other: 'Anderes' }
     },
@@ -50,6 +58,10 @@
       noRequests: 'Et ole lähettänyt ilmoituksia tältä laitteelta.', noAlerts: 'Alueellesi ei ole julkisia tiedotteita.',
       received: 'Vastaanotettu', help_on_the_way: 'Apu on tulossa', closed: 'Päättynyt', waiting: 'Odottaa lähetystä',
       until: 'asti ', photoBad: 'Tätä tiedostoa ei voi lukea kuvana.',
+      refused: { outside_jurisdiction: 'Paikka on tämän palvelun alueen ulkopuolella: soita 112.',
+        not_an_image: 'Liitetty tiedosto ei ole kuva (JPEG, PNG tai WebP).',
+        photo_too_large: 'Kuva on liian suuri: valitse pienempi.',
+        too_many_reports: 'Olet juuri lähettänyt useita ilmoituksia: tämä lähetetään minuutin kuluttua. Hätätilanteessa soita 112.' },
       cat: { fire: 'Tulipalo', medical: 'Sairauskohtaus tai vamma', crime: 'Käynnissä oleva rikos',
         suspicious: 'Epäilyttävää toimintaa', hazard: 'Vaaranpaikka', other: 'Muu' }
     }
@@ -66,7 +78,12 @@
     var a = new Uint8Array(12); crypto.getRandomValues(a);
     return Array.prototype.map.call(a, function (b) { return ('0' + b.toString(16)).slice(-2); }).join('');
   }
-  function say(text, kind) { var m = $('message'); m.textContent = text; m.className = 'message ' + (kind || ''); }
+  /* A refusal in the page's language when it is one the page knows; else the hub's own words. */
+  function refusal(answer) { return t('refused')[answer.error] || answer.message || answer.error; }
+  function say(text, kind) {
+    var m = $('message'); m.textContent = text; m.className = 'message ' + (kind || '');
+    if (text) { m.scrollIntoView({ block: 'nearest' }); }
+  }
 
   /* ---------- language ---------- */
 
@@ -99,7 +116,7 @@
   function setPlace(lat, lon, how) {
     place = { lat: lat, lon: lon, how: how };
     if (map) {
-      if (!marker) { marker = L.circleMarker([lat, lon], { radius: 9, color: '#b3261e', fillOpacity: 0.6 }).addTo(map); }
+      if (!marker) { marker = L.circleMarker([lat, lon], { radius: 10, color: '#fff', weight: 3, fillColor: '#b3261e', fillOpacity: 1 }).addTo(map); }
       marker.setLatLng([lat, lon]); map.setView([lat, lon], Math.max(map.getZoom(), 16));
     }
     showPlace(); loadAlerts();
@@ -112,11 +129,11 @@
     say(t('locating'));
     navigator.geolocation.getCurrentPosition(function (pos) {
       say(''); setPlace(pos.coords.latitude, pos.coords.longitude, 'gps');
-    }, function () { say(t('noLocation'), 'error'); }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+    }, function () { say(t('noLocation'), 'error'); }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 0 });
   }
   function makeMap() {
-    map = L.map('map', { zoomControl: true, attributionControl: true }).setView(cfg.center, 13);
-    map.createPane('wfBase');
+    map = L.map('map', { zoomControl: true, attributionControl: true }).fitBounds(cfg.bounds);
+    map.createPane('wfBase').style.zIndex = 200;  /* under the marker, as Leaflet's own tile pane */
     if (cfg.tiles) {
       new window.WfVectorTiles(cfg.tiles, function (layer, props) {
         if (layer === 'water') { return { fillColor: '#a8cfe8', fillOpacity: 1, stroke: false, color: '#a8cfe8', weight: 1 }; }
@@ -182,10 +199,10 @@
       }).then(function (r) {
         flushing = false;
         if (r.status === 429 || r.status === 503) {  /* try again later: the report stays queued */
-          say(r.answer.message, 'error'); return;
+          say(refusal(r.answer), 'error'); return;
         }
         store.set('queue', store.get('queue', []).filter(function (q) { return q.ref !== report.ref; }));
-        if (!r.ok) { say(r.answer.message || r.answer.error, 'error'); return; }
+        if (!r.ok) { say(refusal(r.answer), 'error'); renderRequests(); flush(false); return; }
         if (r.answer.token) { store.set('token', r.answer.token); }
         var requests = store.get('requests', []);
         requests.unshift({ ref: report.ref, category: report.category, sentAt: report.sentAt, state: r.answer.state });
