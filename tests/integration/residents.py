@@ -23,9 +23,9 @@ LAT, LON = 60.1700, 24.9450
 class ResidentHub(HubProcess):
     """A hub with its residents' endpoint on `residents_port`."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, extra: list[str] | None = None) -> None:
         self.residents_port = free_port()
-        super().__init__(db, free_port(), ["--residents-port", str(self.residents_port)])
+        super().__init__(db, free_port(), ["--residents-port", str(self.residents_port), *(extra or [])])
 
     @property
     def residents_url(self) -> str:

@@ -8,12 +8,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
+import ssl
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from app.client.connection import HubClient
+from app.hub.certificates import CA_CERT, HUB_CERT, HUB_KEY, create_authority, issue_hub_certificate
 from app.hub.resident_photos import MAX_PHOTO_BYTES
+from tests.integration.conftest import make_accounts
 from tests.integration.residents import LAT, LON, ResidentHub, photo_jpeg, resident_hub
 from tests.integration.waiting import signed_in, until
 
@@ -145,3 +154,27 @@ def test_residents_see_the_public_alerts_for_their_area(resident_hub: ResidentHu
     assert shown["headline"] == "Smoke over Kruununhaka" and shown["areas"] == ["Kruununhaka"]
     assert "issued_by" not in shown
     assert alerts(LAT + 0.01, LON) == []  # 1.1 km north: outside the circle
+
+
+def test_with_the_hubs_certificate_the_app_is_served_over_https_only(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    tls = tmp_path / "tls"
+    issue_hub_certificate(create_authority(tls, "Test CA", now, 30), tls, ["localhost"], ["127.0.0.1"], now, 30)
+    db = tmp_path / "hub.db"
+    make_accounts(db)
+    hub = ResidentHub(db, ["--cert", str(tls / HUB_CERT), "--key", str(tls / HUB_KEY)])
+    hub.start(timeout=120)
+    try:
+        assert any(f"residents' app on https://127.0.0.1:{hub.residents_port}" in line for line in hub.output)
+        context = ssl.create_default_context(cafile=str(tls / CA_CERT))
+        url = f"https://127.0.0.1:{hub.residents_port}"
+        with urllib.request.urlopen(url + "/manifest.webmanifest", context=context, timeout=30) as response:
+            assert json.loads(response.read())["start_url"] == "/"
+        body = json.dumps(report("https-report-01")).encode()
+        request = urllib.request.Request(url + "/api/reports", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:
+            assert response.status == 201
+        with pytest.raises(OSError):  # no plaintext beside it (a URLError, or the connection dropped)
+            urllib.request.urlopen(f"http://127.0.0.1:{hub.residents_port}/", timeout=30)
+    finally:
+        hub.stop()
