@@ -35,6 +35,12 @@ CATEGORIES: dict[str, str] = {
     "hazard": "public_service",
     "other": "public_service",
 }
+#: The non-emergency categories offered to Open311 GeoReport v2 clients: code -> (name, description).
+OPEN311_SERVICES: dict[str, tuple[str, str]] = {
+    "hazard": ("Hazard", "Something dangerous in a public place: a fallen tree, a broken barrier, a smell of gas"),
+    "suspicious": ("Suspicious activity", "Something the police should look at that is not a crime in progress"),
+    "other": ("Other", "Anything else the control room should know that is not an emergency"),
+}
 #: The candidate's source kind: the public-safety app (`app.domain.triage.SOURCE_KINDS`).
 SOURCE = "app"
 #: The start of every resident candidate's source id, so dispatchers see where a report came from.
@@ -118,6 +124,11 @@ def request_state(candidate: Candidate | None, incidents: dict[str, Incident]) -
     if incident is not None and incident.status == IncidentStatus.CLOSED:
         return RequestState.CLOSED
     return RequestState.HELP_ON_THE_WAY
+
+
+def open311_status(state: RequestState) -> str:
+    """GeoReport v2's status of a request: "open" until it is closed."""
+    return "closed" if state == RequestState.CLOSED else "open"
 
 
 def alerts_at(alerts: Iterable[Alert], point: LatLon | None, now: float) -> list[Alert]:

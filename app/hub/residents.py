@@ -15,6 +15,7 @@ its own limits, and nothing a resident sends reaches the picture except as a tri
 - ``GET /api/config``: the city's name, language, bounds and the report categories; ``GET /tiles/z/x/y.pbf``: the
   city's own vector tiles, for picking a place on the map offline from any other server.
 - ``GET /photos/<name>``: a cleaned photo, by its unguessable name (the candidate's media link for dispatchers).
+- ``/open311/v2/...``: Open311 GeoReport v2 for non-emergency reports from other city apps (`app.hub.open311`).
 
 Limits: requests and reports per address, reports per device (token buckets, `app.hub.intake`), connections in
 all and per address, uploads decoded at a time, request sizes and deadlines, photos on disk
@@ -59,6 +60,7 @@ from app.domain.residents import (
     request_state,
     source_id,
 )
+from app.hub import open311
 from app.hub.certificates import write_once
 from app.hub.intake import Buckets
 from app.hub.resident_http import (
@@ -99,6 +101,8 @@ ADDRESS_REPORTS = (1 / 6, 180.0)
 ADDRESS_REQUESTS = (20.0, 10.0)
 MAX_CONNECTIONS = 512
 MAX_CONNECTIONS_PER_ADDRESS = 32
+#: How refusals are answered (anything else: 422).
+REFUSAL_STATUS = {"too_many_reports": HTTPStatus.TOO_MANY_REQUESTS, "unavailable": HTTPStatus.SERVICE_UNAVAILABLE}
 #: Photos decoded at a time (Pillow holds the pixels: 40 MP x 4 bytes each at worst).
 DECODERS = 2
 #: Reports submitted by this process not yet seen committed (their state is "received" meanwhile).
@@ -231,6 +235,8 @@ class ResidentDesk:
         if method == "POST" and path == "/api/reports":
             await read_body(reader, request, MAX_REPORT_BODY)
             return await self._report(request)
+        if path.startswith(open311.PREFIX):
+            return await open311.route(self, reader, request)
         if method != "GET":
             return error_response(HTTPStatus.METHOD_NOT_ALLOWED, "bad_method", f"{method} is not served here")
         if path in STATIC:
@@ -293,47 +299,50 @@ class ResidentDesk:
                 return error_response(HTTPStatus.FORBIDDEN, "bad_token", "this device's token is not valid; "
                                       "clear the app's data and report again")
         else:  # the first report: the device id follows from the ref, so a resend of it gets the same one
-            device = hmac.new(self.secret, _DEVICE_LABEL + ref.encode(), hashlib.sha256).hexdigest()[:16]
-        self.health.input(f"resident@{request.address}")
-        key = f"{RESIDENT_ACTOR.user}/{device}/{ref}"
-        throttled = self._throttled(device, request.address)
-        if throttled is not None:
-            return throttled
+            device = self.device_id(ref)
         try:
-            report = check_report(body.get("category"), body.get("lat"), body.get("lon"), body.get("text", ""),
-                                  self.city.bounds)
-            photo = body.get("photo")
-            media_url = ""
-            if photo:
-                media_url = await self._photo(photo)
+            await self.take(request.address, device, ref, body.get("category"), body.get("lat"), body.get("lon"),
+                            body.get("text", ""), body.get("photo"))
+        except Refusal as refusal:
+            retry = 60 if refusal.code == "too_many_reports" else None
+            return error_response(REFUSAL_STATUS.get(refusal.code, HTTPStatus.UNPROCESSABLE_ENTITY), refusal.code,
+                                  refusal.reason, retry)
+        return json_response({"ref": ref, "token": self._token(device), "state": "received"},
+                             HTTPStatus.CREATED)
+
+    def device_id(self, seed: str) -> str:
+        """A device id made from `seed` (a first report's reference, a client's own device id) under the secret."""
+        return hmac.new(self.secret, _DEVICE_LABEL + seed.encode(), hashlib.sha256).hexdigest()[:16]
+
+    async def take(self, address: str, device: str, ref: str, category: Any, lat: Any, lon: Any, text: Any,
+                   photo: Any = None) -> None:
+        """One report into triage as a candidate (the page's and Open311's); raises Refusal with what to tell the
+        sender. A resend of the same `ref` from the same device is applied once."""
+        self.health.input(f"resident@{address}")
+        try:
+            self._throttle(device, address)
+            report = check_report(category, lat, lon, text, self.city.bounds)
+            media_url = await self._photo(photo) if photo else ""
             args = c.SubmitReport(source=SOURCE, source_id=source_id(device, ref), type=report.type, lat=report.lat,
                                   lon=report.lon, text=report_text(report, bool(media_url)), media_url=media_url)
-            applied = await self.hub.sequencer.submit(RESIDENT_ACTOR, "report.submit", args, key)
-        except Refusal as refusal:
+            applied = await self.hub.sequencer.submit(RESIDENT_ACTOR, "report.submit", args,
+                                                      f"{RESIDENT_ACTOR.user}/{device}/{ref}")
+        except Refusal as refusal:  # counted, never stored: it may be someone's position or words
             self.hub.count(f"residents.refused.{refusal.code}")
-            status = HTTPStatus.UNPROCESSABLE_ENTITY if refusal.code != "unavailable" else \
-                HTTPStatus.SERVICE_UNAVAILABLE
-            return error_response(status, refusal.code, refusal.reason)
+            raise
         self.health.accept()
         if not applied.duplicate:
             self.recent[ref] = device
             while len(self.recent) > RECENT_REPORTS:
                 self.recent.popitem(last=False)
-        return json_response({"ref": ref, "token": self._token(device), "state": "received"},
-                             HTTPStatus.CREATED)
 
-    def _throttled(self, device: str, address: str) -> Response | None:
+    def _throttle(self, device: str, address: str) -> None:
         if not self.device_reports.take(device, DEVICE_REPORTS[0]):
-            self.hub.count("residents.throttled_device")
-            return error_response(HTTPStatus.TOO_MANY_REQUESTS, "too_many_reports",
-                                  "you have sent several reports just now; wait a minute before the next one "
-                                  "(in an emergency, call 112)", 60)
+            raise Refusal("too_many_reports", "you have sent several reports just now; wait a minute before the "
+                                              "next one (in an emergency, call 112)")
         if not self.address_reports.take(address, ADDRESS_REPORTS[0]):
-            self.hub.count("residents.throttled_address")
-            return error_response(HTTPStatus.TOO_MANY_REQUESTS, "too_many_reports",
-                                  "too many reports from your network just now; wait a minute and try again "
-                                  "(in an emergency, call 112)", 60)
-        return None
+            raise Refusal("too_many_reports", "too many reports from your network just now; wait a minute and try "
+                                              "again (in an emergency, call 112)")
 
     async def _photo(self, photo: Any) -> str:
         if not isinstance(photo, str):
@@ -357,17 +366,22 @@ class ResidentDesk:
         if device is None:
             return error_response(HTTPStatus.UNAUTHORIZED, "bad_token", "this report can be followed only from "
                                                                         "the device that sent it")
+        state = self.state_of(ref, device)
+        if state is None:
+            return error_response(HTTPStatus.NOT_FOUND, "unknown_report", "there is no such report of yours")
+        return json_response({"ref": ref, "state": str(state)})
+
+    def state_of(self, ref: str, device: str | None) -> RequestState | None:
+        """What the sender of report `ref` is told; None when `device` (if given) did not send it."""
         candidate_id = self.refs.get(ref)
         candidate = self.picture.candidates.get(candidate_id) if candidate_id else None
         if candidate is not None:
-            if _device(candidate.source_id) != device:
-                return error_response(HTTPStatus.NOT_FOUND, "unknown_report", "there is no such report of yours")
-            state = request_state(candidate, self.picture.incidents)
-        elif self.recent.get(ref) == device:  # submitted, its candidate not yet seen committed
-            state = RequestState.RECEIVED
-        else:
-            state = request_state(None, {})  # decided long ago and let go by the picture, or never sent
-        return json_response({"ref": ref, "state": str(state)})
+            if device is not None and _device(candidate.source_id) != device:
+                return None
+            return request_state(candidate, self.picture.incidents)
+        if ref in self.recent and device in (None, self.recent[ref]):  # submitted, not yet seen committed
+            return RequestState.RECEIVED
+        return request_state(None, {})  # decided long ago and let go by the picture, or never sent
 
     def _alerts(self, request: Request) -> Response:
         point = None

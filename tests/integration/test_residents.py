@@ -11,6 +11,7 @@ import io
 import json
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,3 +179,42 @@ def test_with_the_hubs_certificate_the_app_is_served_over_https_only(tmp_path: P
             urllib.request.urlopen(f"http://127.0.0.1:{hub.residents_port}/", timeout=30)
     finally:
         hub.stop()
+
+
+def test_open311_clients_report_non_emergencies_into_triage_and_follow_them(resident_hub: ResidentHub) -> None:
+    hub = resident_hub
+
+    def form(path: str, fields: dict[str, str]) -> tuple[int, Any]:
+        return hub.http("POST", path, urllib.parse.urlencode(fields).encode(),
+                        {"Content-Type": "application/x-www-form-urlencoded"})
+
+    status, services = hub.http("GET", "/open311/v2/services.json")
+    assert status == 200 and [s["service_code"] for s in services] == ["hazard", "suspicious", "other"]
+    status, created = form("/open311/v2/requests.json", {"service_code": "hazard", "lat": str(LAT),
+                                                         "long": str(LON), "description": "Fallen tree on the path"})
+    assert status == 201, created
+    request_id = created[0]["service_request_id"]
+    assert request_id.startswith("o311-")
+    asyncio.run(until(lambda: hub.http("GET", f"/open311/v2/requests/{request_id}.json")[1][0]["status"] == "open"))
+
+    async def dismiss() -> None:
+        async with signed_in(hub.url, "fire1") as (fire,):
+            await fire.wait_for(lambda: len(fire.picture.candidates) == 1, 20)
+            candidate = next(iter(fire.picture.candidates.values()))
+            assert candidate.source_id.endswith(request_id) and candidate.type == "public_service"
+            assert candidate.text == "[hazard] Fallen tree on the path"
+            await fire.call("candidate.dismiss", {"candidate": candidate.id, "reason": "passed to the city"})
+
+    asyncio.run(dismiss())
+    asyncio.run(until(lambda: hub.http("GET", f"/open311/v2/requests/{request_id}.json")[1][0]["status"]
+                      == "closed"))
+    # Emergencies, fetched media, places far away, unknown ids and XML: refused in GeoReport's error form.
+    for fields, words in (({"service_code": "fire", "lat": str(LAT), "long": str(LON)}, "112"),
+                          ({"service_code": "other", "lat": str(LAT), "long": str(LON),
+                            "media_url": "http://10.0.0.1/x.jpg"}, "fetches nothing"),
+                          ({"service_code": "other", "lat": "47.14", "long": "9.52"}, "km outside"),
+                          ({"service_code": "other", "lat": "north", "long": "east"}, "numbers")):
+        status, answer = form("/open311/v2/requests.json", fields)
+        assert status == 400 and words in answer[0]["description"], answer
+    assert hub.http("GET", "/open311/v2/requests/o311-00000000000000000000.json")[0] == 404
+    assert hub.http("GET", "/open311/v2/services.xml")[0] == 404
