@@ -17,8 +17,8 @@ apt_packages=(
   ffmpeg
 )
 if [ "$want_tests" = 1 ]; then
-  # PDF rendering
-  apt_packages+=(poppler-utils)
+  # PDF rendering; a real browser for the residents' web app tests (driven by Selenium through Debian's driver)
+  apt_packages+=(poppler-utils chromium chromium-driver)
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()

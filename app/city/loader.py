@@ -33,6 +33,9 @@ SHIPPED = {
     "porto": "porto-2020.osm.pbf",
     "helsinki": "Helsinki.osm.pbf",
 }
+#: the language residents of the shipped cities read (ISO 639-1), for the residents' web app; a city's own
+#: `language` in its city.json wins, and any other city is served in English alone
+LANGUAGES = {"liechtenstein": "de", "porto": "pt", "helsinki": "fi"}
 #: the city of a fresh installation: a whole country with one 112 control room for police, fire and ambulance
 DEFAULT_CITY = "liechtenstein"
 #: the modules whose code decides what a build contains: a change to any of them rebuilds shipped cities
@@ -75,6 +78,11 @@ class City:
     def attribution(self) -> str:
         """The attribution the map must show ("© OpenStreetMap contributors")."""
         return str(self.metadata["attribution"])
+
+    @property
+    def language(self) -> str:
+        """The residents' language (ISO 639-1): city.json's `language`, else the shipped city's, else "en"."""
+        return str(self.metadata.get("language") or LANGUAGES.get(self.name.lower(), "en"))
 
     @property
     def bounds(self) -> tuple[LatLon, LatLon]:

@@ -68,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--klv-video-allow", action="append", metavar="NETWORK",
                         help="let drone video links on this internal network be read for their KLV (CIDR, e.g. "
                              "10.20.0.0/16 or 127.0.0.1); only public addresses are read otherwise; may be repeated")
+    parser.add_argument("--residents-port", type=int,
+                        help="serve the residents' public-safety web app on this port of --host (HTTPS with "
+                             "--cert; 0: any free); off if not given (docs/residents.md)")
+    parser.add_argument("--residents-url",
+                        help="the residents' app's public address as dispatchers reach it, for photo links "
+                             "(default: its scheme, --host and port)")
     parser.add_argument("--key-file", help="encrypt the log at rest (SQLCipher) with the key in this file (0600; "
                                            "or set WATCHFLOOR_DB_KEY); see docs/security.md")
     parser.add_argument("--checkpoint-every", type=float, default=60.0,
@@ -114,9 +120,12 @@ def run(args: argparse.Namespace) -> int:
             # Scripts and tests wait for this line to know the port.
             print(f"watchfloor hub listening on {scheme}://{args.host}:{port}", flush=True)
 
+        residents = None if args.residents_port is None else {"port": args.residents_port,
+                                                              "public_url": args.residents_url}
         await run_hub(args.db, args.host, args.port, context, ready=ready, stop=stop, feeds=feeds,
                       feed_io=feed_io_options(args), checkpoint_every=args.checkpoint_every, sign_in=sign_in,
-                      quarantine_budget=int(args.quarantine_mib * 1024 * 1024), log_url=args.log)
+                      quarantine_budget=int(args.quarantine_mib * 1024 * 1024), log_url=args.log,
+                      residents=residents)
 
     try:
         asyncio.run(main())

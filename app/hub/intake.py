@@ -22,13 +22,13 @@ BUCKETS_KEPT = 4096
 
 
 class TokenBucket:
-    """`rate` tokens a second, at most `rate * BURST_S` (at least 1) held."""
+    """`rate` tokens a second, at most `rate * burst_s` (at least 1) held."""
 
     __slots__ = ("capacity", "rate", "stamp", "tokens")
 
-    def __init__(self, rate: float, now: float) -> None:
+    def __init__(self, rate: float, now: float, burst_s: float = BURST_S) -> None:
         self.rate = rate
-        self.capacity = max(1.0, rate * BURST_S)
+        self.capacity = max(1.0, rate * burst_s)
         self.tokens = self.capacity
         self.stamp = now
 
@@ -47,17 +47,19 @@ class TokenBucket:
 
 
 class Buckets:
-    """Token buckets by key (a source address, a device id), bounded in number."""
+    """Token buckets by key (a source address, a device id), bounded in number; each holds `burst_s` seconds'
+    worth of tokens (people report in bursts rarer and longer than a fleet's tick)."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], burst_s: float = BURST_S) -> None:
         self.clock = clock
+        self.burst_s = burst_s
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
     def bucket(self, key: str, rate: float) -> TokenBucket:
         """The bucket for `key` (made full on first use; a changed rate starts a new one)."""
         bucket = self._buckets.get(key)
         if bucket is None or bucket.rate != rate:
-            bucket = self._buckets[key] = TokenBucket(rate, self.clock())
+            bucket = self._buckets[key] = TokenBucket(rate, self.clock(), self.burst_s)
             if len(self._buckets) > BUCKETS_KEPT:
                 self._buckets.popitem(last=False)
         else:

@@ -542,12 +542,14 @@ async def run_hub(db_path: str | Path, host: str, port: int, ssl_context: ssl.SS
                   ready: Callable[[int], None] | None = None, stop: asyncio.Event | None = None,
                   feeds: dict[str, Any] | None = None, feed_io: dict[str, Any] | None = None,
                   checkpoint_every: float = CHECKPOINT_EVERY, sign_in: ThrottlePolicy | None = None,
-                  quarantine_budget: int = QUARANTINE_BUDGET, log_url: str | None = None) -> None:
+                  quarantine_budget: int = QUARANTINE_BUDGET, log_url: str | None = None,
+                  residents: dict[str, Any] | None = None) -> None:
     """Run a hub until `stop` is set (or forever); `feeds` are `Hub.start_feeds` arguments (None: no feeds),
     `feed_io` those of `app.hub.feed_io.start_feed_io` (CAP fetch and outbox, CoT out), `checkpoint_every` the
     seconds between signed audit checkpoints, `sign_in` the sign-in throttle (None: the defaults),
     `quarantine_budget` the bytes the quarantine table may hold, `log_url` a NATS JetStream cluster keeping the
-    log (None: the SQLite file is the log)."""
+    log (None: the SQLite file is the log), `residents` the residents' endpoint's `port` and `public_url` (None:
+    not served; `app.hub.residents`)."""
     hub = Hub(db_path, checkpoint_every=checkpoint_every, sign_in=sign_in, quarantine_budget=quarantine_budget,
               log_url=log_url)
     bound = await hub.start(host, port, ssl_context)
@@ -557,6 +559,16 @@ async def run_hub(db_path: str | Path, host: str, port: int, ssl_context: ssl.SS
         from app.hub.feed_io import start_feed_io
 
         log.info("feed I/O: %s", [type(s).__name__ for s in await start_feed_io(hub, **feed_io)])
+    if residents is not None:
+        from app.city.loader import load_city
+        from app.hub.residents import ResidentDesk
+
+        # A shipped city is built on first use (seconds): not on the loop, which already serves consoles.
+        city = await asyncio.get_running_loop().run_in_executor(None, load_city)
+        desk = ResidentDesk(hub, city, host, residents["port"], ssl_context, residents.get("public_url"))
+        await desk.start()
+        hub.services.append(desk)
+        print(f"watchfloor residents' app on {desk.public_url}", flush=True)
     if ready is not None:
         ready(bound)
     try:
