@@ -44,7 +44,7 @@ class Timelines:
             incident = incident_of(event)
             if event.kind == ev.AID_REQUESTED and incident:
                 self._aid_incident[str(event.data["id"])] = incident
-            elif event.kind == ev.AID_ANSWERED:
+            elif event.kind in (ev.AID_ANSWERED, ev.AID_CANCELLED):
                 incident = self._aid_incident.get(str(event.data["id"]))
             if not incident:
                 continue
