@@ -824,7 +824,7 @@ class MainWindow(QMainWindow):
         self.alerts.set_timers(timers, now)
         if new and self.started_at <= now:
             names = ", ".join(f"{t.unit} {t.kind}" for t in new)
-            self.statusBar().showMessage(f"⏰ Overdue: {names} — check on the unit, then ACK <unit>", 15000)
+            self.statusBar().showMessage(f"‼ Overdue: {names} — check on the unit, then ACK <unit>", 15000)
             self.docks["alerts"].raise_()
             self.sound.play()
 

@@ -175,7 +175,7 @@ class IncidentQueueModel(_KeyedModel):
 SUSPECT_MARK = "⚠"
 SUSPECT_COLOUR = "#f0883e"
 #: How the board marks a unit whose last position is too old to say where it is (app.domain.timers.is_stale).
-STALE_MARK = "⌛"
+STALE_MARK = "◷"  # a clock face: the fonts the console ships with have no hourglass
 OVERDUE_COLOUR = "#b62324"
 
 
@@ -273,9 +273,12 @@ class UnitBoardModel(_KeyedModel):
                     UNIT_STATUS_LABELS.get(status, status), (unit.incident or "") + stacked,
                     elapsed(now - unit.status_at), timer_text(unit, now, self.limits), unit.station)[column]
         timer = unit_timer(unit, self.limits)
-        if timer is not None and timer.overdue(now) and role == Qt.ItemDataRole.BackgroundRole \
-                and column != 2:
-            return QBrush(QColor(OVERDUE_COLOUR))  # the whole row turns red, status cell keeps its colour
+        if timer is not None and timer.overdue(now) and column != 2:
+            # The whole row turns red (the status cell keeps its colour), its text white to stay legible.
+            if role == Qt.ItemDataRole.BackgroundRole:
+                return QBrush(QColor(OVERDUE_COLOUR))
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(QColor("#ffffff"))
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == 0:
                 return QBrush(QColor(SUSPECT_COLOUR if unit.suspect else agency_color(unit.agency, self.agencies)))

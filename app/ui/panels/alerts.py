@@ -140,7 +140,7 @@ class AlertsPanel(QWidget):
             if self.timers.currentItem() is None and self.timers.count():
                 self.timers.setCurrentRow(0)
         for row, timer in enumerate(timers):  # the overdue time keeps counting
-            self.timers.item(row).setText(f"⏰ {timer.unit} ({timer.agency.upper()}) {timer.kind} overdue by "
+            self.timers.item(row).setText(f"‼ {timer.unit} ({timer.agency.upper()}) {timer.kind} overdue by "
                                           f"{elapsed(-timer.remaining(now))} — ACK {timer.unit}")
         self.timers_box.setVisible(bool(timers))
 
