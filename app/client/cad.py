@@ -6,10 +6,12 @@ returns the hub commands a line stands for, or raises `CadError` with a message 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.entities import Incident, UnitStatus
+from app.domain.incident_search import summary
 from app.domain.incident_types import INCIDENT_TYPES
 from app.domain.location import precision_label
 
@@ -251,11 +253,18 @@ def parse(line: str, agencies: frozenset[str] | None = None) -> CadCommand:
 
 def incident_line(incident: Incident) -> str:
     """The one-line answer to `I <incident>`: "1003 P1 Structure fire · Aeulestrasse 20 [address point] · NEW"."""
-    itype = INCIDENT_TYPES.get(incident.type)
-    where = incident.address or f"{incident.lat:.5f}, {incident.lon:.5f}"
-    precision = f" [{precision_label(incident.location_precision)}]" if incident.location_precision else ""
-    return (f"{incident.id} P{incident.priority} {itype.label if itype else incident.type} · {where}{precision} · "
-            f"{incident.status.value.replace('_', ' ').upper()}")
+    return summary_line(summary(incident))
+
+
+def summary_line(found: Mapping[str, Any]) -> str:
+    """An incident's line from its search summary (`app.domain.incident_search.summary`, as the hub answers a
+    search): number, priority, type, where, status, and HELD with its reason."""
+    itype = INCIDENT_TYPES.get(found["type"])
+    where = found["address"] or f"{found['lat']:.5f}, {found['lon']:.5f}"
+    precision = f" [{precision_label(found['location_precision'])}]" if found["location_precision"] else ""
+    held = f" · HELD {found.get('hold_reason', '')}".rstrip() if found.get("held") else ""
+    return (f"{found['id']} P{found['priority']} {itype.label if itype else found['type']} · {where}{precision} · "
+            f"{str(found['status']).replace('_', ' ').upper()}{held}")
 
 
 def help_text() -> str:

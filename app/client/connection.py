@@ -287,12 +287,21 @@ class HubClient:
 
         Queries are not queued while offline: they raise ConnectionError.
         """
+        return await self._ask({"type": "query", "what": what}, timeout)
+
+    async def search(self, criteria: dict[str, Any], timeout: float = 10.0) -> Any:
+        """Search every incident in the hub's history (`criteria`: number, words, incident_type, unit, since,
+        until, limit: docs/protocol.md, "search"); returns {"incidents": [...]} or raises as `query` does."""
+        return await self._ask({"type": "search", **criteria}, timeout)
+
+    async def _ask(self, body: dict[str, Any], timeout: float) -> Any:
+        """Send a question to the hub under a new id and wait for its result."""
         if self._ws is None or self.session.welcome is None:
             raise ConnectionError("not connected to the hub")
         query_id = f"q-{next(self._query_ids)}"
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queries[query_id] = future
-        self._send_soon(encode({"type": "query", "id": query_id, "what": what}))
+        self._send_soon(encode({**body, "id": query_id}))
         try:
             return await asyncio.wait_for(future, timeout)
         finally:

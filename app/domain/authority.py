@@ -63,6 +63,8 @@ ALLOWED: dict[str, frozenset[Role]] = {
 #: quarantined input, which may carry any agency's data: only the people who run the floor read it.
 QUERIES: dict[str, frozenset[Role]] = {
     "feeds": frozenset({D, S}),
+    # The incident search over the whole history: each user sees only the incidents it may see.
+    "search": frozenset({D, S}),
 }
 
 #: An agency value that stands for every agency: system feeds (the simulator, a CAD-to-CAD link).

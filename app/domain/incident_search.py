@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from app.domain.entities import Incident, IncidentStatus
 from app.domain.incident_types import INCIDENT_TYPES
-from app.domain.picture import Picture
+from app.domain.picture import Picture, Viewer
 
 #: "2h", "30m", "2d", "90s" -> seconds.
 _SPAN = re.compile(r"^(\d{1,6})([smhd])$")
@@ -81,10 +81,21 @@ def matches(incident: Incident, search: Search) -> bool:
     return search.until is None or incident.created_at <= search.until
 
 
-def search(picture: Picture, wanted: Search, limit: int = 50) -> list[Incident]:
-    """The matching incidents, newest first, at most `limit`."""
-    found = [i for i in picture.incidents.values() if matches(i, wanted)]
+def search(picture: Picture, wanted: Search, limit: int = 50, viewer: Viewer | None = None) -> list[Incident]:
+    """The matching incidents (those `viewer` may see, if given), newest first, at most `limit`."""
+    found = [i for i in picture.incidents.values() if matches(i, wanted)
+             and (viewer is None or viewer.may_see(picture.incident_audience(i.id)))]
     return sorted(found, key=lambda i: (-i.created_at, -int(i.id) if i.id.isdigit() else 0))[:limit]
+
+
+#: The fields of an incident a search answer carries (not its notes or attachments: open it for those).
+SUMMARY_FIELDS = ("id", "type", "priority", "address", "status", "owner", "agencies", "created_at", "closed_at",
+                  "disposition", "history_units", "held", "hold_reason", "location_precision", "lat", "lon")
+
+
+def summary(incident: Incident) -> dict[str, object]:
+    """An incident as a search answer lists it."""
+    return {name: getattr(incident, name) for name in SUMMARY_FIELDS}
 
 
 def pending_calls(picture: Picture) -> list[Incident]:

@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from app.domain.agencies import DEFAULT_AGENCIES, Actor, Agency, Role
 from app.domain.authority import ALL_AGENCIES, QUERIES, check_query
 from app.domain.errors import Refusal
+from app.domain.incident_search import Search, search, summary
 from app.domain.picture import Picture, Viewer, viewer_of
 from app.domain.sign_in import ThrottlePolicy
 from app.domain.visibility import seen_by
@@ -46,6 +47,7 @@ from app.protocol.messages import (
     Query,
     Reject,
     Result,
+    SearchIncidents,
     Snapshot,
     Welcome,
     encode,
@@ -376,9 +378,17 @@ class Hub:
 
         future.add_done_callback(answered)
 
-    async def _answer(self, peer: Peer, query: Query) -> None:
-        """Answer a query from the hub's own state (not the log): "feeds" is the feed health."""
+    async def _answer(self, peer: Peer, query: Query | SearchIncidents) -> None:
+        """Answer a query from the hub's own state (not the log): "feeds" is the feed health; a search is
+        answered from the hub's picture, the fold of the whole log."""
         assert peer.actor is not None
+        if isinstance(query, SearchIncidents):
+            reply = self._search(peer.actor, query)
+            if isinstance(reply, Refusal):
+                self._audit(peer.actor.user, peer.address, "search", "forbidden", reply.reason)
+                reply = encode(Reject(id=query.id, code=reply.code, message=reply.reason))
+            await self._send_quietly(peer.ws, reply)
+            return
         if query.what not in QUERIES:
             reply = encode(Reject(id=query.id, code="unknown_query", message=f"there is no query {query.what!r}; "
                                   f"ask for one of {', '.join(sorted(QUERIES))}"))
@@ -391,6 +401,19 @@ class Hub:
             else:
                 reply = encode(Result(id=query.id, what=query.what, data=self.health(viewer_of(peer.actor))))
         await self._send_quietly(peer.ws, reply)
+
+    def _search(self, actor: Actor, query: SearchIncidents) -> bytes | Refusal:
+        """The incidents `actor` may see that match `query`, newest first (a Result frame), or the refusal."""
+        try:
+            check_query(actor, "search")
+        except Refusal as refusal:
+            return refusal
+        assert self.sequencer is not None
+        wanted = Search(number=query.number.strip(), words=tuple(query.words.lower().split()),
+                        type=query.incident_type.strip().lower(), unit=query.unit.strip().upper(),
+                        since=query.since, until=query.until)
+        found = search(self.sequencer.picture, wanted, query.limit, viewer_of(actor))
+        return encode(Result(id=query.id, what="search", data={"incidents": [summary(i) for i in found]}))
 
     async def _send_quietly(self, ws: ServerConnection, frame: bytes) -> None:
         # The client went away; it resends the commands it has no answer for.

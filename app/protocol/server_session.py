@@ -21,6 +21,7 @@ from app.protocol.messages import (
     ProtocolError,
     Query,
     Reject,
+    SearchIncidents,
     Subscribe,
     decode_args,
     decode_client,
@@ -53,7 +54,7 @@ class Execute:
 
 @dataclass(slots=True)
 class Answer:
-    query: Query
+    query: Query | SearchIncidents
 
 
 @dataclass(slots=True)
@@ -135,10 +136,11 @@ class ServerSession:
                 self.state = "closed"
                 self._count("flood_closed")
                 return [Close(codes.CLOSE_FLOOD, "flood: too many messages; slow down and reconnect")]
-            command_id = message.id if isinstance(message, Command | Query) else None
+            command_id = message.id if isinstance(message, Command | Query | SearchIncidents) else None
             return [self._error("rate_limited", f"more than {self.limit.rate:.0f} messages/s; "
                                                 "this one was not applied", command_id)]
-        if isinstance(message, Command | Query) and message.id is not None and len(message.id) > MAX_ID_CHARS:
+        if isinstance(message, Command | Query | SearchIncidents) and message.id is not None \
+                and len(message.id) > MAX_ID_CHARS:
             return [self._error("bad_id", f"an id has at most {MAX_ID_CHARS} characters, not {len(message.id)}; "
                                           "this one was not applied", message.id)]
         if isinstance(message, Command):
@@ -154,7 +156,7 @@ class ServerSession:
             return [StartSubscription(message.since)]
         if isinstance(message, Ping):
             return [Send(encode(Pong(t=message.t)))]
-        if isinstance(message, Query):
+        if isinstance(message, Query | SearchIncidents):
             return [Answer(message)]
         return [self._error("unexpected", "hello was already accepted on this connection")]
 

@@ -196,6 +196,13 @@ class HubBridge(QObject):
             return
         asyncio.run_coroutine_threadsafe(self._query(what), self._loop)
 
+    def search(self, criteria: dict[str, Any]) -> None:
+        """Search the hub's whole history of incidents; the answer comes by `query_finished` (what "search")."""
+        if self._loop is None:
+            self.query_finished.emit(QueryResult("search", False, code="offline", message="not started"))
+            return
+        asyncio.run_coroutine_threadsafe(self._query("search", criteria), self._loop)
+
     # -- network thread --------------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -296,10 +303,10 @@ class HubBridge(QObject):
         self.command_finished.emit(result)
         self._emit_status()
 
-    async def _query(self, what: str) -> None:
+    async def _query(self, what: str, criteria: dict[str, Any] | None = None) -> None:
         assert self._client is not None
         try:
-            data = await self._client.query(what)
+            data = await (self._client.search(criteria) if criteria is not None else self._client.query(what))
         except CommandRefused as refused:
             result = QueryResult(what, False, code=refused.code, message=refused.message)
         except (ConnectionError, TimeoutError) as exc:

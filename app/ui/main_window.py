@@ -27,16 +27,16 @@ from PySide6.QtWidgets import (
 )
 
 from app.city.geocoder import precision_of
-from app.client.cad import CadCommand, help_text, incident_line
+from app.client.cad import CadCommand, help_text, incident_line, summary_line
 from app.domain import events as ev
 from app.domain.entities import IncidentStatus
-from app.domain.incident_search import SearchError, parse_search, pending_calls, search
+from app.domain.incident_search import SearchError, parse_search, pending_calls, search, summary
 from app.domain.incident_types import INCIDENT_TYPES
 from app.domain.picture import Picture
 from app.domain.recommend import recommend
 from app.ui import map_search
 from app.ui.alert_tools import AlertTools
-from app.ui.bridge import CommandResult, ConnectionStatus, Frame, HubBridge
+from app.ui.bridge import CommandResult, ConnectionStatus, Frame, HubBridge, QueryResult
 from app.ui.city_services import CityServices
 from app.ui.cues import Sound
 from app.ui.dialogs import AidDialog, Choice, CloseDialog, NewIncidentDialog, RecommendDialog
@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
         self.last_result: CommandResult | None = None
         self.selected_incident: str | None = None
         self.timer_watch = TimerWatch()  # overdue unit timers: which to show, which to cue
+        self._searching: str | None = None  # the title of the search the hub is answering
         self.setWindowTitle(f"Watchfloor — {bridge.user}")
         self.resize(1600, 1000)
         self.setDockNestingEnabled(True)
@@ -307,6 +308,7 @@ class MainWindow(QMainWindow):
         self.chat.send.connect(self._send_chat)
         self.alerts.answer.connect(self.answer_aid)
         self.alerts.open_incident.connect(self.focus_incident)
+        self.bridge.query_finished.connect(self._search_finished, Qt.ConnectionType.QueuedConnection)
         self.alerts.check_unit.connect(
             lambda u: self.send("unit.check", {"unit": u, "note": ""}, f"{u} checked"))
         self.banner.accept.connect(lambda r: self.answer_aid(r, True))
@@ -541,19 +543,40 @@ class MainWindow(QMainWindow):
             self.send(name, args, command.summary, line)
 
     def _show_search(self, text: str, line: str | None) -> None:
-        """Q and S: the pending calls, or the incidents a search finds, listed under the CAD line."""
+        """Q: the pending calls. S: the incidents a search finds in the hub's whole history (while the hub is
+        unreachable: in this console's picture, said so). Listed under the CAD line."""
         if text == "pending":
-            found, title = pending_calls(self.picture), "Pending calls"
+            self._list_found("Pending calls", [summary(i) for i in pending_calls(self.picture)])
+            return
+        try:
+            wanted = parse_search(text, time.time())
+        except SearchError as error:
+            self.command_line.show_error(str(error), line)
+            return
+        if self.status.state == "connected":
+            self._searching = f"Search “{text}”"
+            self.command_line.show_info(f"{self._searching}: asking the hub …")
+            self.bridge.search({"number": wanted.number, "words": " ".join(wanted.words),
+                                "incident_type": wanted.type, "unit": wanted.unit, "since": wanted.since,
+                                "until": wanted.until})
+            return
+        self._list_found(f"Search “{text}” (hub unreachable: this console's picture only)",
+                         [summary(i) for i in search(self.picture, wanted)])
+
+    def _search_finished(self, result: QueryResult) -> None:
+        if result.what != "search" or self._searching is None:
+            return
+        title, self._searching = self._searching, None
+        if result.ok:
+            self._list_found(title, list(result.data["incidents"]))
         else:
-            try:
-                found, title = search(self.picture, parse_search(text, time.time())), f"Search “{text}”"
-            except SearchError as error:
-                self.command_line.show_error(str(error), line)
-                return
+            self.command_line.show_error(f"{title}: {result.message} [{result.code}]")
+
+    def _list_found(self, title: str, found: list[dict[str, Any]]) -> None:
         if not found:
             self.command_line.show_info(f"{title}: none")
             return
-        shown = [incident_line(i) + (f" · HELD {i.hold_reason}".rstrip() if i.held else "") for i in found[:8]]
+        shown = [summary_line(i) for i in found[:8]]
         more = f"\n… and {len(found) - 8} more: narrow the search" if len(found) > 8 else ""
         self.command_line.show_info(f"{title} ({len(found)}):\n" + "\n".join(shown) + more)
 

@@ -55,7 +55,8 @@ def test_hold_under_control_reopen_and_aid_that_ends_with_its_incident(qtbot, hu
 
 
 def test_search_every_incident_by_number_address_type_unit_and_time(qtbot, hub, console) -> None:
-    fire = console("fire1")
+    fire, police = console("fire1"), console("police1")
+    hidden = _incident(qtbot, hub, police, type="assault", address="Bulevardi 5", restricted=True)
     first = _incident(qtbot, hub, fire, address="Bulevardi 1")
     _incident(qtbot, hub, fire, type="fire_alarm", address="Erottaja 1")
     type_cad(qtbot, fire, f"D E2 {first}")
@@ -63,7 +64,8 @@ def test_search_every_incident_by_number_address_type_unit_and_time(qtbot, hub, 
     qtbot.waitUntil(lambda: fire.picture.incidents[first].status == "closed", timeout=5000)
 
     def search(line: str) -> list[str]:
-        type_cad(qtbot, fire, line)
+        type_cad(qtbot, fire, line)  # the hub answers from its whole history
+        qtbot.waitUntil(lambda: "asking the hub" not in fire.command_line.feedback.text(), timeout=5000)
         return fire.command_line.feedback.text().splitlines()
 
     found = search("S unit:E2")  # a closed incident is found by a unit that was on it
@@ -71,6 +73,11 @@ def test_search_every_incident_by_number_address_type_unit_and_time(qtbot, hub, 
     assert "CLOSED" in found[1]
     assert search("S erottaja type:fire_alarm since:1h")[0].endswith("(1):")
     assert search(f"S {first}")[1].startswith(first)
+    # Police's restricted call on the same street is not fire's to find.
+    assert search("S bulevardi")[0] == "Search “bulevardi” (1):"
+    type_cad(qtbot, police, "S bulevardi")
+    qtbot.waitUntil(lambda: "(2):" in police.command_line.feedback.text(), timeout=5000)
+    assert hidden in police.command_line.feedback.text()
     assert search("S bulevardi until:1h") == ["Search “bulevardi until:1h”: none"]
     search("S since:yesterday")
     assert fire.command_line.has_error() and "since:2h" in fire.command_line.feedback.text()
