@@ -32,8 +32,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "OS": ("OS <unit> [<unit> ...]", "units on scene"),
     "TR": ("TR <unit> [<unit> ...]", "units transporting a patient"),
     "AH": ("AH <unit> [<unit> ...]", "units at hospital"),
-    "AV": ("AV <unit> [<unit> ...]", "units available (clears them from their incident; a stacked next "
-                                     "assignment then goes out)"),
+    "AV": ("AV <unit> [<unit> ...]", "units available (cleared from their incident; a stacked assignment "
+                                     "then goes out)"),
     "OOS": ("OOS <unit> [<unit> ...]", "units out of service"),
     "DIV": ("DIV <unit> <incident> <reason>", "divert a committed unit to a more urgent incident"),
     "STK": ("STK <unit> [<incident>]", "stack a unit's next assignment (no incident: withdraw it)"),
@@ -45,8 +45,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "HOLD": ("HOLD <incident> [reason]", "hold a pending call (not yet dispatched)"),
     "UNHOLD": ("UNHOLD <incident>", "release a held call"),
     "Q": ("Q", "list the pending calls (not yet dispatched, held ones last)"),
-    "S": ("S <words> [type:<code>] [unit:<unit>] [since:<2h|30m|2d>]",
-          "search every incident: number, address, type, unit, time window"),
+    "S": ("S <words> [type: unit: since: until:]", "search every incident, closed ones too: number, address words, "
+                                                  "type:<code>, unit:<unit>, since:2h / until:30m"),
     "N": ("N <incident> <text>", "add a note to an incident's narrative"),
     "P": ("P <incident> <1-5>", "change an incident's priority (1 is most urgent)"),
     "I": ("I <incident>", "show an incident: type, priority, address and how precisely it is located"),
