@@ -333,15 +333,12 @@ def _retire_unit(cx: _Context, a: c.RetireUnit) -> list[Draft]:
     return [Draft(ev.UNIT_RETIRED, {"unit": unit.id, "reason": reason})]
 
 
-def _drive_incident(cx: _Context, incident: Incident, unit_status: UnitStatus,
-                    current: IncidentStatus | None = None) -> list[Draft]:
-    """The incident status a unit's progress implies, if it moves the incident forward (from `current`, when
-    earlier drafts of the same command changed it)."""
+def _drive_incident(cx: _Context, incident: Incident, unit_status: UnitStatus) -> list[Draft]:
+    """The incident status a unit's progress implies, if it moves the incident forward."""
     target = UNIT_DRIVES_INCIDENT.get(unit_status)
-    current = current or incident.status
-    if target is None or current == IncidentStatus.CLOSED:
+    if target is None or incident.status == IncidentStatus.CLOSED:
         return []
-    if INCIDENT_PROGRESS.index(target) <= INCIDENT_PROGRESS.index(current):
+    if INCIDENT_PROGRESS.index(target) <= INCIDENT_PROGRESS.index(incident.status):
         return []
     return [cx.scoped(ev.INCIDENT_STATUS, {"id": incident.id, "status": target.value}, incident.id)]
 
@@ -366,13 +363,11 @@ def check_may_join(cx: _Context, unit: Unit, incident: Incident) -> None:
                                       f"request mutual aid from {unit.agency} first")
 
 
-def assignment_drafts(cx: _Context, unit: Unit, incident: Incident, status: IncidentStatus | None = None
-                      ) -> list[Draft]:
-    """The events of `unit` being dispatched to `incident` (checked by the caller). `status` is the incident's
-    status when earlier drafts of the same command changed it."""
+def assignment_drafts(cx: _Context, unit: Unit, incident: Incident) -> list[Draft]:
+    """The events of `unit` being dispatched to `incident` (checked by the caller: divert and stacking use it)."""
     joining = unit.agency not in incident.agencies
     data = cx.naming({"unit": unit.id, "incident": incident.id}, incident, unit.agency)
-    drafts = [Draft(ev.UNIT_ASSIGNED, data), *_drive_incident(cx, incident, UnitStatus.DISPATCHED, status)]
+    drafts = [Draft(ev.UNIT_ASSIGNED, data), *_drive_incident(cx, incident, UnitStatus.DISPATCHED)]
     if joining and incident.restricted:
         # A supervisor sent another agency's unit to a restricted call: that agency now works it, and its
         # consoles never had it, so they get it whole, as it is once these events apply.
