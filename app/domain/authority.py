@@ -13,15 +13,21 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "incident.update": frozenset({D, S}),
     "incident.status": frozenset({D, S}),
     "incident.close": frozenset({D, S}),
-    "incident.reopen": frozenset({S}),
+    "incident.reopen": frozenset({D, S}),
+    "incident.clear": frozenset({D, S}),
+    "incident.hold": frozenset({D, S}),
     "incident.note": frozenset({D, S, DRONE}),
     "unit.register": frozenset({S, F}),
     "unit.assign": frozenset({D, S}),
     "unit.status": frozenset({D, S, F}),
     "unit.position": frozenset({D, S, F, DRONE}),
     "unit.retire": frozenset({S}),
+    "unit.divert": frozenset({D, S}),
+    "unit.stack": frozenset({D, S}),
+    "unit.check": frozenset({D, S}),
     "aid.request": frozenset({D, S}),
     "aid.answer": frozenset({D, S}),
+    "aid.cancel": frozenset({D, S}),
     "message.send": frozenset({D, S, DRONE, F}),  # feeds relay chat from the field (TAK GeoChat)
     "zone.create": frozenset({D, S}),
     "zone.remove": frozenset({D, S}),
@@ -69,6 +75,8 @@ QUERIES: dict[str, frozenset[Role]] = {
     "history.picture": _REVIEWERS,
     "history.tracks": _REVIEWERS,
     "history.response_times": _REVIEWERS,
+    # The incident search over the whole history: each user sees only the incidents it may see.
+    "search": frozenset({D, S}),
 }
 
 #: An agency value that stands for every agency: system feeds (the simulator, a CAD-to-CAD link).

@@ -106,6 +106,48 @@ class RetireUnit:
 
 
 @dataclass(slots=True)
+class DivertUnit:
+    """Send a committed unit to another (more urgent) incident; the reason goes into both narratives."""
+
+    unit: str
+    incident: str
+    reason: str
+
+
+@dataclass(slots=True)
+class StackAssignment:
+    """A unit's next assignment, taking effect when it becomes available (`incident` None clears it)."""
+
+    unit: str
+    incident: str | None = None
+
+
+@dataclass(slots=True)
+class ClearIncident:
+    """Release every unit committed to an incident and close it, in one step."""
+
+    incident: str
+    disposition: str
+
+
+@dataclass(slots=True)
+class HoldIncident:
+    """Hold a call that is not yet dispatched (a pending call waiting for something), or release the hold."""
+
+    incident: str
+    held: bool = True
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class CheckUnit:
+    """The dispatcher checked on a unit (acknowledges its overdue timer and restarts its clock)."""
+
+    unit: str
+    note: str = ""
+
+
+@dataclass(slots=True)
 class RequestAid:
     incident: str
     agency: str
@@ -117,6 +159,14 @@ class AnswerAid:
     request: str
     accept: bool
     note: str = ""
+
+
+@dataclass(slots=True)
+class CancelAid:
+    """The asking agency withdraws a pending mutual-aid request."""
+
+    request: str
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -357,6 +407,12 @@ COMMANDS: dict[str, type[DataclassInstance]] = {
     "unit.status": SetUnitStatus,
     "unit.position": ReportPosition,
     "unit.retire": RetireUnit,
+    "unit.divert": DivertUnit,
+    "unit.stack": StackAssignment,
+    "unit.check": CheckUnit,
+    "incident.clear": ClearIncident,
+    "incident.hold": HoldIncident,
+    "aid.cancel": CancelAid,
     "aid.request": RequestAid,
     "aid.answer": AnswerAid,
     "message.send": SendMessage,

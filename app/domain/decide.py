@@ -20,7 +20,7 @@ from app.domain.checks import MAX_SHORT_TEXT, check_expires, check_time
 from app.domain.checks import check_incident_type as _incident_type
 from app.domain.checks import check_priority as _priority
 from app.domain.checks import check_text as _text
-from app.domain.entities import ALERT_VALUES, Incident, IncidentStatus, Unit, UnitStatus
+from app.domain.entities import ALERT_VALUES, AidRequest, Incident, IncidentStatus, Unit, UnitStatus
 from app.domain.errors import Refusal
 from app.domain.events import Draft
 from app.domain.geo import check_lat_lon, check_polygon, fast_distance_m
@@ -94,6 +94,12 @@ class _Context:
         if not acts_for(self.actor, unit.agency):
             raise Refusal("forbidden", f"unit {unit.id} belongs to {unit.agency}, not {self.actor.agency}")
         return unit
+
+    def may_release(self, unit: Unit) -> bool:
+        """Whether the actor may release `unit` from its incident: its own agency's dispatchers, the agency that
+        owns the incident (it decides when its call is over), supervisors and all-agency feeds."""
+        incident = self.picture.incidents.get(unit.incident) if unit.incident else None
+        return acts_for(self.actor, unit.agency) or (incident is not None and acts_for(self.actor, incident.owner))
 
     def new_callsign(self, what: str, raw: str, taken: Container[str], agency: str) -> str:
         """Check a callsign being registered (a unit's, a drone's) for `agency`: well formed, new, and the
@@ -265,13 +271,31 @@ def _close_incident(cx: _Context, a: c.CloseIncident) -> list[Draft]:
     if incident.units:
         busy = ", ".join(f"{u} ({cx.picture.units[u].status})" for u in incident.units)
         raise Refusal("units_committed", f"incident {incident.id} still has units committed: {busy}; "
-                                         "clear them first")
+                                         f"clear them first (CLA {incident.id} <disposition> releases them all)")
+    return closing_drafts(cx, incident, disposition)
+
+
+def closing_drafts(cx: _Context, incident: Incident, disposition: str) -> list[Draft]:
+    """The incident's close, and the end of its pending aid requests: nobody may accept help for a call that
+    is over (one was accepted 14 minutes after its incident closed)."""
     data = {"id": incident.id, "status": IncidentStatus.CLOSED.value, "disposition": disposition}
-    return [cx.scoped(ev.INCIDENT_STATUS, data, incident.id)]
+    drafts = [cx.scoped(ev.INCIDENT_STATUS, data, incident.id)]
+    for request in cx.picture.aid_requests.values():
+        if request.incident == incident.id and request.state == "pending":
+            drafts.append(aid_cancelled(cx, request, f"incident {incident.id} closed"))
+    return drafts
+
+
+def aid_cancelled(cx: _Context, request: AidRequest, reason: str) -> Draft:
+    """The `aid.cancelled` event for `request`, for the same audience as its request."""
+    audience = cx.picture.incident_audience(request.incident)
+    return Draft(ev.AID_CANCELLED, {"id": request.id, "reason": reason},
+                 sorted({*audience, request.to_agency}) if audience else None)
 
 
 def _reopen_incident(cx: _Context, a: c.ReopenIncident) -> list[Draft]:
     incident = cx.incident(a.incident)
+    cx.involved(incident)
     if incident.status != IncidentStatus.CLOSED:
         raise Refusal("bad_transition", f"incident {incident.id} is not closed")
     drafts = [cx.scoped(ev.INCIDENT_STATUS, {"id": incident.id, "status": IncidentStatus.NEW.value},
@@ -329,11 +353,22 @@ def _assign_unit(cx: _Context, a: c.AssignUnit) -> list[Draft]:
         raise Refusal("unit_out_of_service", f"unit {unit.id} is out of service")
     if unit.status != UnitStatus.AVAILABLE:
         where = f" on incident {unit.incident}" if unit.incident else ""
-        raise Refusal("unit_busy", f"unit {unit.id} is {unit.status}{where}")
-    joining = unit.agency not in incident.agencies
-    if joining and cx.actor.role != Role.SUPERVISOR:
+        raise Refusal("unit_busy", f"unit {unit.id} is {unit.status}{where} (DIV diverts it, STK stacks its "
+                                   "next assignment)")
+    check_may_join(cx, unit, incident)
+    return assignment_drafts(cx, unit, incident)
+
+
+def check_may_join(cx: _Context, unit: Unit, incident: Incident) -> None:
+    """Refuse sending `unit` to `incident` when its agency is not working it (supervisors may)."""
+    if unit.agency not in incident.agencies and cx.actor.role != Role.SUPERVISOR:
         raise Refusal("aid_required", f"{unit.agency} is not involved in incident {incident.id}: "
                                       f"request mutual aid from {unit.agency} first")
+
+
+def assignment_drafts(cx: _Context, unit: Unit, incident: Incident) -> list[Draft]:
+    """The events of `unit` being dispatched to `incident` (checked by the caller: divert and stacking use it)."""
+    joining = unit.agency not in incident.agencies
     data = cx.naming({"unit": unit.id, "incident": incident.id}, incident, unit.agency)
     drafts = [Draft(ev.UNIT_ASSIGNED, data), *_drive_incident(cx, incident, UnitStatus.DISPATCHED)]
     if joining and incident.restricted:
@@ -349,11 +384,17 @@ def _assign_unit(cx: _Context, a: c.AssignUnit) -> list[Draft]:
 
 
 def _set_unit_status(cx: _Context, a: c.SetUnitStatus) -> list[Draft]:
-    unit = cx.own_unit(a.unit)
+    unit = cx.unit(a.unit)
     try:
         status = UnitStatus(a.status)
     except ValueError:
         raise Refusal("bad_status", f"{a.status!r} is not a unit status") from None
+    # Releasing a unit from an incident is also the incident owner's call; every other change is the unit's own.
+    if not (acts_for(cx.actor, unit.agency) or (status == UnitStatus.AVAILABLE and cx.may_release(unit))):
+        owner = cx.picture.incidents[unit.incident].owner if unit.incident in cx.picture.incidents else None
+        also = f" (or the owner of incident {unit.incident}, {owner}, to release it)" if owner else ""
+        raise Refusal("forbidden", f"unit {unit.id} belongs to {unit.agency}, not {cx.actor.agency}: only "
+                                   f"{unit.agency}{also} or a supervisor may change it")
     if status == unit.status:
         raise Refusal("no_change", f"unit {unit.id} is already {status}")
     if status == UnitStatus.DISPATCHED:
@@ -361,16 +402,46 @@ def _set_unit_status(cx: _Context, a: c.SetUnitStatus) -> list[Draft]:
     if status not in UNIT_TRANSITIONS[unit.status]:
         raise Refusal("bad_transition", f"unit {unit.id} cannot go from {unit.status} to {status}")
     incident = cx.picture.incidents.get(unit.incident) if unit.incident else None
+    if status == UnitStatus.AVAILABLE:
+        return release_drafts(cx, unit, frozenset({unit.id}))
     data = {"unit": unit.id, "status": status.value, "previous": unit.status.value, "incident": unit.incident}
     drafts = [Draft(ev.UNIT_STATUS, cx.naming(data, incident)), *_on_scene_far(cx, unit, status, incident)]
     if incident is not None:
         drafts += _drive_incident(cx, incident, status)
-        # The last unit cancelled before anyone arrived puts the call back in the queue as new.
-        left = [u for u in incident.units if u != unit.id]
-        if status == UnitStatus.AVAILABLE and not left and incident.status in (
-                IncidentStatus.DISPATCHED, IncidentStatus.EN_ROUTE):
-            drafts.append(cx.scoped(ev.INCIDENT_STATUS, {"id": incident.id, "status": "new"}, incident.id))
     return drafts
+
+
+def release_drafts(cx: _Context, unit: Unit, leaving: frozenset[str], requeue: bool = True) -> list[Draft]:
+    """`unit` made available and released from its incident, then sent on to its stacked next assignment if it
+    has one. `leaving`: every unit this command releases from the same incident; with `requeue`, the last of
+    them cancelled before anyone arrived puts the call back in the queue as new."""
+    incident = cx.picture.incidents.get(unit.incident) if unit.incident else None
+    data = {"unit": unit.id, "status": UnitStatus.AVAILABLE.value, "previous": unit.status.value,
+            "incident": unit.incident}
+    drafts = [Draft(ev.UNIT_STATUS, cx.naming(data, incident))]
+    if incident is not None and requeue:
+        drafts += requeue_drafts(cx, incident, leaving)
+    return drafts + stacked_drafts(cx, unit)
+
+
+def requeue_drafts(cx: _Context, incident: Incident, leaving: frozenset[str]) -> list[Draft]:
+    """The call back in the queue as new when the last of its units (`leaving` now) goes before anyone arrived."""
+    if [u for u in incident.units if u not in leaving] or incident.status not in (
+            IncidentStatus.DISPATCHED, IncidentStatus.EN_ROUTE):
+        return []
+    return [cx.scoped(ev.INCIDENT_STATUS, {"id": incident.id, "status": "new"}, incident.id)]
+
+
+def stacked_drafts(cx: _Context, unit: Unit) -> list[Draft]:
+    """A unit becoming available goes on to its stacked assignment; a stack whose incident closed meanwhile is
+    withdrawn."""
+    if unit.next_incident is None:
+        return []
+    following = cx.picture.incidents.get(unit.next_incident)
+    if following is not None and following.status != IncidentStatus.CLOSED:
+        return assignment_drafts(cx, unit, following)
+    return [Draft(ev.UNIT_STACKED, {"unit": unit.id, "incident": None},
+                  cx.picture.incident_audience(unit.next_incident))]
 
 
 #: A unit said to be on scene whose recent fix is further than this from the incident: CAD and GPS disagree.
@@ -444,11 +515,14 @@ def _answer_aid(cx: _Context, a: c.AnswerAid) -> list[Draft]:
         raise Refusal("forbidden", f"request {request.id} is for {request.to_agency} to answer")
     if request.state != "pending":
         raise Refusal("already_answered", f"request {request.id} was already {request.state}")
+    incident = cx.picture.incidents.get(request.incident)
+    if incident is None or incident.status == IncidentStatus.CLOSED:
+        raise Refusal("incident_closed", f"incident {request.incident} is closed: request {request.id} ended "
+                                         "with it")
     data = {"id": request.id, "accepted": a.accept, "note": _text(a.note, "note", required=False)}
     audience = cx.picture.incident_audience(request.incident)
     drafts = [Draft(ev.AID_ANSWERED, data, sorted({*audience, request.to_agency}) if audience else None)]
-    incident = cx.picture.incidents.get(request.incident)
-    if a.accept and audience and request.to_agency not in audience and incident is not None:
+    if a.accept and audience and request.to_agency not in audience:
         # Aid accepted on a restricted incident: the aiding agency saw none of it until now.
         agencies = [*incident.agencies, request.to_agency]
         drafts.append(Draft(ev.INCIDENT_SHARED, _shared(cx.picture, incident, {"agencies": agencies}),
@@ -574,3 +648,4 @@ from app.domain import camera_rules as _camera_rules  # noqa: E402,F401
 from app.domain import device_rules as _device_rules  # noqa: E402,F401
 from app.domain import drone_rules as _drone_rules  # noqa: E402,F401
 from app.domain import security_rules as _security_rules  # noqa: E402,F401
+from app.domain import unit_operations as _unit_operations  # noqa: E402,F401

@@ -75,6 +75,8 @@ class Incident:
     closed_at: float | None = None
     attachments: list[Attachment] = field(default_factory=list)  # snapshots, e.g. from a drone's video
     location_precision: str = ""  # app.domain.location.PRECISIONS; "" for incidents from before it was kept
+    held: bool = False  # a pending call held back from dispatch (until a unit is sent or the hold is released)
+    hold_reason: str = ""
 
 
 def incident_from_wire(d: dict[str, Any]) -> Incident:
@@ -103,6 +105,8 @@ class Unit:
     speed: float | None = None
     position_at: float | None = None
     suspect: str = ""  # the intrusion-detection rule that doubts the current position ("" when believed)
+    next_incident: str | None = None  # a stacked assignment, taking effect when the unit becomes available
+    checked_at: float | None = None  # when a dispatcher last checked on it (restarts its status timer)
 
 
 @dataclass(slots=True)
@@ -116,7 +120,7 @@ class AidRequest:
     note: str
     requested_at: float
     requested_by: str
-    state: str = "pending"  # pending | accepted | declined
+    state: str = "pending"  # pending | accepted | declined | cancelled (withdrawn, or its incident closed)
     answered_at: float | None = None
     answered_by: str | None = None
     answer_note: str = ""

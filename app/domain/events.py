@@ -40,6 +40,10 @@ UNIT_REGISTERED = "unit.registered"
 UNIT_POSITION = "unit.position"
 UNIT_STATUS = "unit.status"
 UNIT_ASSIGNED = "unit.assigned"
+#: A unit's next assignment (taking effect when it becomes available), or its withdrawal (incident null).
+UNIT_STACKED = "unit.stacked"
+#: A dispatcher checked on a unit: its status timer starts again (app.domain.timers).
+UNIT_CHECKED = "unit.checked"
 INCIDENT_CREATED = "incident.created"
 INCIDENT_UPDATED = "incident.updated"
 INCIDENT_STATUS = "incident.status"
@@ -49,6 +53,10 @@ INCIDENT_NOTE = "incident.note"
 INCIDENT_SHARED = "incident.shared"
 AID_REQUESTED = "aid.requested"
 AID_ANSWERED = "aid.answered"
+#: A pending aid request withdrawn by the asking agency, or ended because its incident closed.
+AID_CANCELLED = "aid.cancelled"
+#: A call held in (or released from) the pending queue.
+INCIDENT_HELD = "incident.held"
 MESSAGE_POSTED = "message.posted"
 ZONE_CREATED = "zone.created"
 ZONE_REMOVED = "zone.removed"

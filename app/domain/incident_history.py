@@ -2,8 +2,9 @@
 
 Shared by the hub's `history.incident` query and the offline `Replay`, so an incident's history reads the same
 from any console and from the file: its own events (created, updated, status, notes, snapshots attached, shared),
-the assignments and status changes of its units while they work it, its drones' part (assigned, released, look
-requests and their acknowledgements while on it), its chat channel, its mutual-aid requests and answers, the
+the assignments, status changes, checks, stacked next assignments and signal priority of its units while
+they work it, its drones' part (assigned, released, look
+requests and their acknowledgements while on it), its chat channel, its mutual-aid requests, answers and cancellations, the
 triage reports proposed for, accepted as or merged into it, and the alerts issued or cancelled while it was open.
 Pure: no I/O.
 """
@@ -19,6 +20,8 @@ RELEASED = ("available", "out_of_service")
 
 _CANDIDATE_LINKS = (ev.CANDIDATE_PROPOSED, ev.CANDIDATE_ACCEPTED, ev.CANDIDATE_MERGED)
 _DRONE_LOOKS = (ev.DRONE_LOOK_REQUESTED, ev.DRONE_LOOK_ACKNOWLEDGED)
+#: What happens to a unit while it works an incident: checks on it, its green lights on the way.
+_UNIT_WORK = (ev.UNIT_CHECKED, ev.SIGNAL_REQUESTED, ev.SIGNAL_ANSWERED, ev.SIGNAL_ENDED)
 
 
 class IncidentHistory:
@@ -42,13 +45,19 @@ class IncidentHistory:
                 self.closed_at = e.ts if d.get("status") == "closed" else None
             return True
         if kind == ev.UNIT_ASSIGNED:
-            return _follow(self.units, d["unit"], d.get("incident") == self.id)
+            was_ours = d["unit"] in self.units
+            # A unit diverted away from this incident is part of its history too.
+            return _follow(self.units, d["unit"], d.get("incident") == self.id) or was_ours
         if kind == ev.UNIT_STATUS:
             if d["unit"] not in self.units:
                 return False
             if d["status"] in RELEASED:
                 self.units.discard(d["unit"])
             return True
+        if kind == ev.UNIT_STACKED:
+            return d.get("incident") == self.id
+        if kind in _UNIT_WORK:
+            return d["unit"] in self.units
         if kind == ev.DRONE_ASSIGNED:
             ours = d.get("incident") == self.id
             was_ours = d["drone"] in self.drones
@@ -62,7 +71,7 @@ class IncidentHistory:
                 self.aid.add(d["id"])
                 return True
             return False
-        if kind == ev.AID_ANSWERED:
+        if kind in (ev.AID_ANSWERED, ev.AID_CANCELLED):
             return d["id"] in self.aid
         if kind == ev.MESSAGE_POSTED:
             return d["channel"] == f"incident:{self.id}"

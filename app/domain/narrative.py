@@ -19,11 +19,12 @@ def type_label(code: str) -> str:
 def incident_of(event: Event) -> str | None:
     """The incident an event is about, if any."""
     d = event.data
-    if event.kind in (ev.INCIDENT_CREATED, ev.INCIDENT_UPDATED, ev.INCIDENT_STATUS, ev.INCIDENT_NOTE):
+    if event.kind in (ev.INCIDENT_CREATED, ev.INCIDENT_UPDATED, ev.INCIDENT_STATUS, ev.INCIDENT_NOTE,
+                      ev.INCIDENT_HELD):
         return str(d.get("id"))
     if event.kind in (ev.UNIT_ASSIGNED, ev.UNIT_STATUS, ev.AID_REQUESTED, ev.DRONE_ASSIGNED, ev.INCIDENT_ATTACHED,
                       ev.CANDIDATE_PROPOSED, ev.CANDIDATE_ACCEPTED, ev.CANDIDATE_MERGED,
-                      ev.SIGNAL_REQUESTED):
+                      ev.SIGNAL_REQUESTED, ev.UNIT_STACKED):
         value = d.get("incident")
         return str(value) if value else None
     if event.kind == ev.INCIDENT_SHARED:
@@ -57,6 +58,15 @@ def describe(event: Event) -> str:
     if kind == ev.AID_ANSWERED:
         verdict = "ACCEPTED" if d["accepted"] else "DECLINED"
         return f"Mutual aid {d['id']} {verdict}" + (f": {d['note']}" if d.get("note") else "")
+    if kind == ev.AID_CANCELLED:
+        return f"Mutual aid {d['id']} CANCELLED" + (f": {d['reason']}" if d.get("reason") else "")
+    if kind == ev.INCIDENT_HELD:
+        return ("HELD" if d["held"] else "Hold released") + (f": {d['reason']}" if d.get("reason") else "")
+    if kind == ev.UNIT_STACKED:
+        return f"{d['unit']} stacked next" if d.get("incident") else f"{d['unit']} next assignment withdrawn"
+    if kind == ev.UNIT_CHECKED:
+        return f"{d['unit']} checked ({str(d['status']).replace('_', ' ')})" + (
+            f": {d['note']}" if d.get("note") else "")
     if kind == ev.MESSAGE_POSTED:
         return f"[{d.get('agency', '')}] {d['text']}"
     if kind == ev.UNIT_REGISTERED:

@@ -140,9 +140,7 @@ class Picture:
             seq=self.seq,
             at=self.at,
             incidents={k: v for k, v in self.incidents.items() if viewer.may_see(self.incident_audience(k))},
-            units={k: u if u.incident is None or viewer.may_see(self.incident_audience(u.incident))
-                   else replace(u, incident=None)  # a restricted incident is not named to outsiders
-                   for k, u in self.units.items()},
+            units={k: self._unit_as_seen(u, viewer) for k, u in self.units.items()},
             aid_requests={
                 k: a for k, a in self.aid_requests.items()
                 if viewer.may_see(self.incident_audience(a.incident)) or viewer.agency == a.to_agency
@@ -166,6 +164,12 @@ class Picture:
         )
         return copy
 
+    def _unit_as_seen(self, unit: Unit, viewer: Viewer) -> Unit:
+        """A restricted incident (committed to, or stacked next) is not named to outsiders."""
+        hidden = {key: None for key in ("incident", "next_incident")
+                  if getattr(unit, key) is not None and not viewer.may_see(self.incident_audience(getattr(unit, key)))}
+        return replace(unit, **hidden) if hidden else unit  # type: ignore[arg-type]
+
     def _keep_visible(self, viewer: Viewer) -> None:
         """Leave out what `viewer` may not see (after an incident was restricted away from it), in place: the
         console's views hold on to the picture's containers and entities."""
@@ -177,6 +181,7 @@ class Picture:
         self.messages[:] = seen.messages
         for unit_id, unit in seen.units.items():
             self.units[unit_id].incident = unit.incident
+            self.units[unit_id].next_incident = unit.next_incident
         for drone_id, drone in seen.drones.items():
             self.drones[drone_id].incident = drone.incident
 
@@ -233,27 +238,52 @@ def _unit_status(p: Picture, e: Event) -> None:
     unit = p.units[d["unit"]]
     unit.status = UnitStatus(d["status"])
     unit.status_at = e.ts
+    unit.checked_at = None
     if unit.status != UnitStatus.EN_ROUTE:
         release(p, unit.id)
-    if unit.status in (UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE) and unit.incident is not None:
-        incident = p.incidents.get(unit.incident)
-        if incident is not None and unit.id in incident.units:
-            incident.units.remove(unit.id)
-        unit.incident = None
+    if unit.status in (UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE):
+        _leave_incident(p, unit)
 
 
 def _unit_assigned(p: Picture, e: Event) -> None:
     d = e.data
     unit = p.units[d["unit"]]
     incident = p.incidents.get(d["incident"])
+    _leave_incident(p, unit)  # a diverted unit leaves the incident it was committed to
     unit.status = UnitStatus.DISPATCHED
     unit.status_at = e.ts
+    unit.checked_at = None
     unit.incident = d["incident"]
+    if unit.next_incident is not None and unit.next_incident == unit.incident:
+        unit.next_incident = None  # its stacked assignment took effect
     if incident is not None:
         incident.units.append(unit.id)
         incident.history_units.append(unit.id)
+        incident.held = False  # a held call that gets a unit is no longer waiting
+        incident.hold_reason = ""
         if unit.agency not in incident.agencies:
             incident.agencies.append(unit.agency)
+
+
+def _leave_incident(p: Picture, unit: Unit) -> None:
+    if unit.incident is None:
+        return
+    incident = p.incidents.get(unit.incident)
+    if incident is not None and unit.id in incident.units:
+        incident.units.remove(unit.id)
+    unit.incident = None
+
+
+def _unit_stacked(p: Picture, e: Event) -> None:
+    unit = p.units.get(e.data["unit"])
+    if unit is not None:
+        unit.next_incident = e.data.get("incident")
+
+
+def _unit_checked(p: Picture, e: Event) -> None:
+    unit = p.units.get(e.data["unit"])
+    if unit is not None:
+        unit.checked_at = e.ts
 
 
 def _incident_created(p: Picture, e: Event) -> None:
@@ -352,6 +382,23 @@ def _aid_answered(p: Picture, e: Event) -> None:
         incident.agencies.append(request.to_agency)
 
 
+def _aid_cancelled(p: Picture, e: Event) -> None:
+    request = p.aid_requests.get(e.data["id"])
+    if request is None:
+        return
+    request.state = "cancelled"
+    request.answered_at = e.ts
+    request.answered_by = e.actor
+    request.answer_note = e.data.get("reason", "")
+
+
+def _incident_held(p: Picture, e: Event) -> None:
+    incident = p.incidents.get(e.data["id"])
+    if incident is not None:
+        incident.held = bool(e.data["held"])
+        incident.hold_reason = e.data.get("reason", "") if incident.held else ""
+
+
 def _message_posted(p: Picture, e: Event) -> None:
     p._count(e.data["id"])
     d = e.data
@@ -403,6 +450,10 @@ _HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
     ev.UNIT_RETIRED: _unit_retired,
     ev.UNIT_STATUS: _unit_status,
     ev.UNIT_ASSIGNED: _unit_assigned,
+    ev.UNIT_STACKED: _unit_stacked,
+    ev.UNIT_CHECKED: _unit_checked,
+    ev.AID_CANCELLED: _aid_cancelled,
+    ev.INCIDENT_HELD: _incident_held,
     ev.INCIDENT_CREATED: _incident_created,
     ev.INCIDENT_UPDATED: _incident_updated,
     ev.INCIDENT_STATUS: _incident_status,

@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from app.domain.agencies import DEFAULT_AGENCIES, Actor, Agency, Role
 from app.domain.authority import ALL_AGENCIES, check_query
 from app.domain.errors import Refusal
+from app.domain.incident_search import Search, search, summary
 from app.domain.picture import Picture, Viewer, viewer_of
 from app.domain.sign_in import ThrottlePolicy
 from app.domain.visibility import history_viewer, seen_by
@@ -46,6 +47,7 @@ from app.protocol.messages import (
     Query,
     Reject,
     Result,
+    SearchIncidents,
     Snapshot,
     Welcome,
     encode,
@@ -402,10 +404,18 @@ class Hub:
 
         future.add_done_callback(answered)
 
-    async def _answer(self, peer: Peer, query: Query, args: Any = None) -> None:
-        """Answer a query: "feeds" from the hub's own state, `history.*` from the log on the history thread (in
-        a task of its own, so the connection's commands are not held up behind a long read)."""
+    async def _answer(self, peer: Peer, query: Query | SearchIncidents, args: Any = None) -> None:
+        """Answer a query: "feeds" from the hub's own state, a search from the hub's picture (the fold of the
+        whole log), `history.*` from the log on the history thread (in a task of its own, so the connection's
+        commands are not held up behind a long read)."""
         assert peer.actor is not None
+        if isinstance(query, SearchIncidents):
+            reply = self._search(peer.actor, query)
+            if isinstance(reply, Refusal):
+                self._audit(peer.actor.user, peer.address, "search", "forbidden", reply.reason)
+                reply = encode(Reject(id=query.id, code=reply.code, message=reply.reason))
+            await self._send_quietly(peer.ws, reply)
+            return
         try:
             check_query(peer.actor, query.what)
         except Refusal as refusal:
@@ -446,6 +456,19 @@ class Hub:
             log.exception("history query %s failed", query.what)
             return encode(Reject(id=query.id, code="internal", message="the hub could not read its history"))
         return encode(Result(id=query.id, what=query.what, data=data))
+
+    def _search(self, actor: Actor, query: SearchIncidents) -> bytes | Refusal:
+        """The incidents `actor` may see that match `query`, newest first (a Result frame), or the refusal."""
+        try:
+            check_query(actor, "search")
+        except Refusal as refusal:
+            return refusal
+        assert self.sequencer is not None
+        wanted = Search(number=query.number.strip(), words=tuple(query.words.lower().split()),
+                        type=query.incident_type.strip().lower(), unit=query.unit.strip().upper(),
+                        since=query.since, until=query.until)
+        found = search(self.sequencer.picture, wanted, query.limit, viewer_of(actor))
+        return encode(Result(id=query.id, what="search", data={"incidents": [summary(i) for i in found]}))
 
     async def _send_quietly(self, ws: ServerConnection, frame: bytes) -> None:
         # The client went away; it resends the commands it has no answer for.

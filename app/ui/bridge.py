@@ -216,6 +216,13 @@ class HubBridge(QObject):
             future.cancel()
             raise TimeoutError(f"the hub did not answer {what} within {timeout:.0f} s") from None
 
+    def search(self, criteria: dict[str, Any]) -> None:
+        """Search the hub's whole history of incidents; the answer comes by `query_finished` (what "search")."""
+        if self._loop is None:
+            self.query_finished.emit(QueryResult("search", False, code="offline", message="not started"))
+            return
+        asyncio.run_coroutine_threadsafe(self._query("search", criteria, search=True), self._loop)
+
     # -- network thread --------------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -316,10 +323,10 @@ class HubBridge(QObject):
         self.command_finished.emit(result)
         self._emit_status()
 
-    async def _query(self, what: str, args: dict[str, Any] | None) -> None:
+    async def _query(self, what: str, args: dict[str, Any] | None, search: bool = False) -> None:
         assert self._client is not None
         try:
-            data = await self._client.query(what, args=args)
+            data = await (self._client.search(args or {}) if search else self._client.query(what, args=args))
         except CommandRefused as refused:
             result = QueryResult(what, False, code=refused.code, message=refused.message, args=args)
         except (ConnectionError, TimeoutError) as exc:

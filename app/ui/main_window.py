@@ -28,9 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.city.geocoder import precision_of
-from app.client.cad import CadCommand, help_text, incident_line
+from app.client.cad import CadCommand, help_text, incident_line, summary_line
 from app.domain import events as ev
 from app.domain.entities import IncidentStatus
+from app.domain.incident_search import SearchError, parse_search, pending_calls, search, summary
 from app.domain.events import Event
 from app.domain.incident_types import INCIDENT_TYPES
 from app.domain.picture import Picture
@@ -55,6 +56,7 @@ from app.ui.review.actions import install_review_menu
 from app.ui.theme import DEFAULT_FONT_PT, STATE_COLORS, apply_theme, current_font_pt, current_theme
 from app.ui.timeline import Timelines, type_label
 from app.ui.triage_desk import TriageDesk
+from app.ui.unit_timers import TimerWatch, load_limits
 
 log = logging.getLogger("watchfloor.console")
 
@@ -111,8 +113,15 @@ class MainWindow(QMainWindow):
         self.held_dialog: HeldCommandsDialog | None = None
         self._decided: set[str] = set()  # held command ids already sent or dropped (a later status may lag)
         self._pending: dict[int, tuple[str, str | None]] = {}  # token -> (summary, CAD line)
+        #: A many-unit CAD line's commands (token -> line number) and each unit's outcome so far, in order: every
+        #: unit's refusal is reported on its own while the others go.
+        self._line_of: dict[int, int] = {}
+        self._line_outcomes: dict[int, dict[int, str | None]] = {}
+        self._line_count = 0
         self.last_result: CommandResult | None = None
         self.selected_incident: str | None = None
+        self.timer_watch = TimerWatch()  # overdue unit timers: which to show, which to cue
+        self._searching: str | None = None  # the title of the search the hub is answering
         self.setWindowTitle(f"Watchfloor — {bridge.user}")
         self.resize(1600, 1000)
         self.setDockNestingEnabled(True)
@@ -302,6 +311,9 @@ class MainWindow(QMainWindow):
         self.chat.send.connect(self._send_chat)
         self.alerts.answer.connect(self.answer_aid)
         self.alerts.open_incident.connect(self.focus_incident)
+        self.bridge.query_finished.connect(self._search_finished, Qt.ConnectionType.QueuedConnection)
+        self.alerts.check_unit.connect(
+            lambda u: self.send("unit.check", {"unit": u, "note": ""}, f"{u} checked"))
         self.banner.accept.connect(lambda r: self.answer_aid(r, True))
         self.banner.decline.connect(lambda r: self.answer_aid(r, False))
         self.banner.open_incident.connect(self.focus_incident)
@@ -418,6 +430,9 @@ class MainWindow(QMainWindow):
             self.chat.agencies = status.agencies
             self.chat.set_channels(status.agency)
             self.alerts.agency = status.agency
+            self.timer_watch.agency, self.timer_watch.role = status.agency, status.role
+            limits = load_limits(self.settings, list(status.agencies))
+            self.timer_watch.limits = self.unit_model.limits = self.map_feed.limits = limits
             self.command_line.agencies = frozenset(status.agencies) or None
         self.drone_desk.set_status(status)
         self.triage_desk.set_status(status)
@@ -454,7 +469,9 @@ class MainWindow(QMainWindow):
         """A command's outcome: confirm it, or show the hub's reason in red."""
         self.last_result = result
         summary, line = self._pending.pop(result.token, (result.name, None))
-        if result.code == "dropped":
+        if result.token in self._line_of:
+            self._unit_outcome(result, summary, line)
+        elif result.code == "dropped":
             self.statusBar().showMessage(f"✖ {summary}: dropped after the outage, never sent", 15000)
             if line is not None:
                 self.command_line.show_error(f"{summary}: dropped after the outage, never sent")
@@ -468,6 +485,24 @@ class MainWindow(QMainWindow):
             self.command_line.show_error(reason, line)
             QApplication.beep()
         self._paint_connection()
+
+    def _unit_outcome(self, result: CommandResult, summary: str, line: str | None) -> None:
+        """One unit's outcome on a many-unit line: the line shows every unit's, the refused ones with why."""
+        number = self._line_of.pop(result.token)
+        outcomes = self._line_outcomes[number]
+        outcomes[result.token] = f"✔ {summary}" if result.ok else f"✖ {summary}: {result.message} [{result.code}]"
+        if any(text is None for text in outcomes.values()):
+            return
+        del self._line_outcomes[number]
+        texts = [text for text in outcomes.values() if text]
+        refused = [text for text in texts if text.startswith("✖")]
+        said = " · ".join([*refused, *(text for text in texts if text not in refused)])
+        self.statusBar().showMessage(said, 15000 if refused else 6000)
+        if refused:
+            self.command_line.show_error(said.removeprefix("✖ "), line)
+            QApplication.beep()
+        elif line is not None and not self.command_line.has_error():
+            self.command_line.show_info(said)
 
     # -- outgoing ------------------------------------------------------------------------------------
 
@@ -489,14 +524,64 @@ class MainWindow(QMainWindow):
             else:
                 self.command_line.show_info(incident_line(incident))
             return
+        if command.search:
+            self._show_search(command.search, line)
+            return
         commands = command.commands
         if command.locate:
             located = self._locate_for_cad(commands[0][1])
             if located is None:
                 return
             commands = [(commands[0][0], located)]
+        if len(command.labels) > 1:
+            self._line_count += 1
+            outcomes: dict[int, str | None] = {}
+            self._line_outcomes[self._line_count] = outcomes
+            for (name, args), label in zip(commands, command.labels, strict=True):
+                token = self.send(name, args, label, line)
+                self._line_of[token] = self._line_count
+                outcomes[token] = None
+            return
         for name, args in commands:
             self.send(name, args, command.summary, line)
+
+    def _show_search(self, text: str, line: str | None) -> None:
+        """Q: the pending calls. S: the incidents a search finds in the hub's whole history (while the hub is
+        unreachable: in this console's picture, said so). Listed under the CAD line."""
+        if text == "pending":
+            self._list_found("Pending calls", [summary(i) for i in pending_calls(self.picture)])
+            return
+        try:
+            wanted = parse_search(text, time.time())
+        except SearchError as error:
+            self.command_line.show_error(str(error), line)
+            return
+        if self.status.state == "connected":
+            self._searching = f"Search “{text}”"
+            self.command_line.show_info(f"{self._searching}: asking the hub …")
+            self.bridge.search({"number": wanted.number, "words": " ".join(wanted.words),
+                                "incident_type": wanted.type, "unit": wanted.unit, "since": wanted.since,
+                                "until": wanted.until})
+            return
+        self._list_found(f"Search “{text}” (hub unreachable: this console's picture only)",
+                         [summary(i) for i in search(self.picture, wanted)])
+
+    def _search_finished(self, result: QueryResult) -> None:
+        if result.what != "search" or self._searching is None:
+            return
+        title, self._searching = self._searching, None
+        if result.ok:
+            self._list_found(title, list(result.data["incidents"]))
+        else:
+            self.command_line.show_error(f"{title}: {result.message} [{result.code}]")
+
+    def _list_found(self, title: str, found: list[dict[str, Any]]) -> None:
+        if not found:
+            self.command_line.show_info(f"{title}: none")
+            return
+        shown = [summary_line(i) for i in found[:8]]
+        more = f"\n… and {len(found) - 8} more: narrow the search" if len(found) > 8 else ""
+        self.command_line.show_info(f"{title} ({len(found)}):\n" + "\n".join(shown) + more)
 
     def _locate_for_cad(self, args: dict[str, Any]) -> dict[str, Any] | None:
         """ADDR: the update with the geocoded point and precision, or None (shown as an error) if not found."""
@@ -779,6 +864,16 @@ class MainWindow(QMainWindow):
             f"picture as of {time.strftime('%H:%M:%S', time.localtime(self.live_at))}"
         self.map_dimmer.dim(f"NOT LIVE — hub unreachable\n{since}")
 
+    def _watch_timers(self, now: float) -> None:
+        """Overdue unit timers: listed under Alerts (red), cued once each as they go overdue."""
+        timers, new = self.timer_watch.overdue(self.picture, now)
+        self.alerts.set_timers(timers, now)
+        if new and self.started_at <= now:
+            names = ", ".join(f"{t.unit} {t.kind}" for t in new)
+            self.statusBar().showMessage(f"‼ Overdue: {names} — check on the unit, then ACK <unit>", 15000)
+            self.docks["alerts"].raise_()
+            self.sound.play()
+
     def _paint_counts(self) -> None:
         open_incidents = [i for i in self.picture.incidents.values() if i.status != IncidentStatus.CLOSED]
         waiting = sum(1 for i in open_incidents if i.status == IncidentStatus.NEW)
@@ -789,6 +884,7 @@ class MainWindow(QMainWindow):
     def _tick(self) -> None:
         self.queue_model.tick()
         self.unit_model.tick()
+        self._watch_timers(time.time())
         self.clock_label.setText(time.strftime("%H:%M:%S"))
         if self.status.state != "connected" or self.status.queued:
             self._paint_connection()

@@ -15,25 +15,23 @@ from app.domain.drones import Drone, inside_footprint
 from app.domain.entities import IncidentStatus
 from app.domain.footprint import offset_latlon
 from app.domain.picture import Picture
+from app.domain.timers import Limits, limits_for
 from app.ui.timeline import type_label
 
 #: Telemetry older than this draws the drone and its footprint greyed out (as the drone board colours it red).
 DRONE_STALE_S = 10.0
 #: An acknowledged "look here" stays on the map this long, in green, so the dispatcher sees it was taken up.
 LOOK_KEPT_AFTER_ACK_S = 600.0
-#: How old a unit's last position fix may get before the map draws it stale, with its age, seconds. Idle AVL
-#: units report about once a minute (moving ones every few seconds; the simulator does the same), so twice
-#: the idle interval: one missed report is not yet news. One figure for all feeds until each declares its own.
-UNIT_FIX_EVERY_S = 120.0
 #: The map's clock is re-sent when the console's time drifts this far from where the page's clock has run.
 CLOCK_SLACK_S = 1.0
 
 
-def unit_dicts(picture: Picture) -> dict[str, dict[str, Any]]:
-    """Units with a position, as the map takes them."""
+def unit_dicts(picture: Picture, limits: dict[str, Limits] | None = None) -> dict[str, dict[str, Any]]:
+    """Units with a position, as the map takes them; the map draws a fix older than `fix_every` (the agency's
+    stale limit, app.domain.timers) as stale, with its age."""
     return {u.id: {"id": u.id, "callsign": u.id, "agency": u.agency, "kind": u.kind, "status": u.status.value,
                    "lat": u.lat, "lon": u.lon, "heading": u.heading, "speed": u.speed, "incident": u.incident,
-                   "fix_at": u.position_at, "fix_every": UNIT_FIX_EVERY_S, "suspect": u.suspect}
+                   "fix_at": u.position_at, "fix_every": limits_for(u.agency, limits).stale_s, "suspect": u.suspect}
             for u in picture.units.values() if u.lat is not None and u.lon is not None}
 
 
@@ -152,6 +150,7 @@ class MapFeed:
 
     def __init__(self, view: Any) -> None:
         self.view = view
+        self.limits: dict[str, Limits] | None = None  # per-agency stale limits (None: the defaults)
         self._units: dict[str, dict[str, Any]] = {}
         self._incidents: dict[str, dict[str, Any]] = {}
         self._zones: list[dict[str, Any]] = []
@@ -163,7 +162,8 @@ class MapFeed:
     def update(self, picture: Picture, now: float) -> None:
         """Send the map what changed in `picture`."""
         self._send_clock(now)
-        self._units = self._diff(unit_dicts(picture), self._units, self.view.upsert_units, self.view.remove_units)
+        self._units = self._diff(unit_dicts(picture, self.limits), self._units, self.view.upsert_units,
+                                 self.view.remove_units)
         self._incidents = self._diff(incident_dicts(picture), self._incidents, self.view.upsert_incidents,
                                      self.view.remove_incidents)
         zones = zone_dicts(picture)

@@ -16,6 +16,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from app.domain.entities import Incident, IncidentStatus, Unit
 from app.domain.location import precision_label
 from app.domain.picture import Picture
+from app.domain.timers import Limits, is_stale, unit_timer
 from app.ui.theme import (
     INCIDENT_STATUS_COLORS,
     PRIORITY_COLORS,
@@ -133,7 +134,8 @@ class IncidentQueueModel(_KeyedModel):
                 precision = incident.location_precision
                 return f"{where}  [{precision_label(precision)}]" if precision else where
             if column == 4:
-                return incident.status.value.replace("_", " ").upper()
+                held = f" · HELD {incident.hold_reason}".rstrip() if incident.held else ""
+                return incident.status.value.replace("_", " ").upper() + held
             if column == 5:
                 return " ".join(incident.units) or "—"
             if column == 6:
@@ -151,6 +153,8 @@ class IncidentQueueModel(_KeyedModel):
             until = self.flash_until.get(incident.id, 0.0)
             if until > self.clock() and int(self.clock() * 2) % 2 == 0:
                 return QBrush(QColor("#7a1d1d"))
+            if incident.held:
+                return QBrush(QColor(139, 148, 158, 40))  # grey: waiting on purpose, not forgotten
             if incident.status == IncidentStatus.NEW:
                 return QBrush(QColor(248, 81, 73, 38))
         if role == Qt.ItemDataRole.FontRole and column in (0, 1):
@@ -170,12 +174,28 @@ class IncidentQueueModel(_KeyedModel):
 #: How the unit board marks a unit whose current position intrusion detection doubts.
 SUSPECT_MARK = "⚠"
 SUSPECT_COLOUR = "#f0883e"
+#: How the board marks a unit whose last position is too old to say where it is (app.domain.timers.is_stale).
+STALE_MARK = "◷"  # a clock face: the fonts the console ships with have no hourglass
+OVERDUE_COLOUR = "#b62324"
+
+
+def timer_text(unit: Unit, now: float, limits: dict[str, Limits] | None) -> str:
+    """The board's timer cell: "turnout 0:42" counting down, "TURNOUT +1:05" once overdue ("✓" once checked)."""
+    timer = unit_timer(unit, limits)
+    if timer is None:
+        return ""
+    left = timer.remaining(now)
+    checked = " ✓" if timer.acknowledged else ""
+    if left < 0:
+        return f"{timer.kind.upper()} +{elapsed(-left)}{checked}"
+    return f"{timer.kind} {elapsed(left)}{checked}"
 
 
 class UnitBoardModel(_KeyedModel):
     """Units grouped by agency (a header row per agency), then by id; status colour and time in status."""
 
-    HEADERS = ("Unit", "Kind", "Status", "Inc", "Time", "Station")
+    HEADERS = ("Unit", "Kind", "Status", "Inc", "Time", "Timer", "Station")
+    TIMER_COLUMN = 5
     HEADER_PREFIX = "agency:"
 
     def __init__(self) -> None:
@@ -183,6 +203,7 @@ class UnitBoardModel(_KeyedModel):
         self._units: dict[str, Unit] = {}
         self._summary: dict[str, str] = {}
         self.own_agency = ""
+        self.limits: dict[str, Limits] | None = None  # per-agency timer limits (None: the defaults)
 
     def set_picture(self, picture: Picture) -> None:
         """Refresh from a snapshot."""
@@ -242,12 +263,22 @@ class UnitBoardModel(_KeyedModel):
         status = unit.status.value
         if role == KEY_ROLE:
             return unit.id
+        now = self.clock()
         if role == Qt.ItemDataRole.DisplayRole:
             # A suspect position (intrusion detection doubts it) is marked, not hidden: the unit is where its
-            # device says, and nobody should believe it without a look.
-            return (unit.id + (f" {SUSPECT_MARK}" if unit.suspect else ""), unit.kind.replace("_", " "),
-                    UNIT_STATUS_LABELS.get(status, status), unit.incident or "", elapsed(self.clock() - unit.status_at),
-                    unit.station)[column]
+            # device says, and nobody should believe it without a look. So is a stale one.
+            stale = f" {STALE_MARK}" if is_stale(unit, now, self.limits) else ""
+            stacked = f" → {unit.next_incident}" if unit.next_incident else ""
+            return (unit.id + (f" {SUSPECT_MARK}" if unit.suspect else "") + stale, unit.kind.replace("_", " "),
+                    UNIT_STATUS_LABELS.get(status, status), (unit.incident or "") + stacked,
+                    elapsed(now - unit.status_at), timer_text(unit, now, self.limits), unit.station)[column]
+        timer = unit_timer(unit, self.limits)
+        if timer is not None and timer.overdue(now) and column != 2:
+            # The whole row turns red (the status cell keeps its colour), its text white to stay legible.
+            if role == Qt.ItemDataRole.BackgroundRole:
+                return QBrush(QColor(OVERDUE_COLOUR))
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(QColor("#ffffff"))
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == 0:
                 return QBrush(QColor(SUSPECT_COLOUR if unit.suspect else agency_color(unit.agency, self.agencies)))
@@ -264,7 +295,10 @@ class UnitBoardModel(_KeyedModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{unit.id} ({unit.agency} {unit.kind}) {status.replace('_', ' ')}" + (
                 f" on incident {unit.incident}" if unit.incident else "") + (
-                f"; position suspect: {unit.suspect.replace('_', ' ')}" if unit.suspect else "")
+                f"; next: incident {unit.next_incident}" if unit.next_incident else "") + (
+                f"; position suspect: {unit.suspect.replace('_', ' ')}" if unit.suspect else "") + (
+                "; position STALE: its last fix is too old to say where it is" if is_stale(unit, now, self.limits)
+                else "")
         return None
 
 

@@ -7,7 +7,8 @@ import dataclasses
 
 from app.domain.entities import Unit, UnitStatus
 from app.domain.picture import Picture
-from app.ui.map_feed import UNIT_FIX_EVERY_S, MapFeed
+from app.domain.timers import limits_for
+from app.ui.map_feed import MapFeed
 from tests.ui import console_fixtures
 from tests.ui.schematic_map import SchematicMap
 
@@ -26,7 +27,7 @@ def test_the_console_map_searches_its_picture_and_names_addresses(qtbot, hub, co
     assert window.map.place_resolver(60.1681, 24.9417) == {"address": "Mannerheimintie 1", "street": "Mannerheimintie"}
     # The map is told when each unit's position was taken and how often its feed should report.
     assert window.map.units[unit.id]["fix_at"] == unit.position_at
-    assert window.map.units[unit.id]["fix_every"] == UNIT_FIX_EVERY_S
+    assert window.map.units[unit.id]["fix_every"] == limits_for(unit.agency).stale_s
 
 
 def test_map_feed_keeps_the_page_clock_on_the_consoles(qtbot) -> None:

@@ -60,3 +60,36 @@ def test_help_lists_every_verb() -> None:
     assert parse("help").verb == "HELP"
     for verb in ("D ", "ER ", "CL ", "AID ", "ACC ", "MSG "):
         assert verb in help_text()
+
+
+def test_many_units_on_a_status_line_each_with_its_own_label() -> None:
+    command = parse("AV E13 E14 L12 e13")
+    assert command.commands == [("unit.status", {"unit": u, "status": "available"}) for u in ("E13", "E14", "L12")]
+    assert command.labels == ["E13 available", "E14 available", "L12 available"]
+    assert parse("ACK E1 M3").commands == [("unit.check", {"unit": "E1", "note": ""}),
+                                           ("unit.check", {"unit": "M3", "note": ""})]
+
+
+def test_unit_operations_and_lifecycle_verbs() -> None:
+    assert parse("DIV e12 1044 P1 fire, nearest").commands == [
+        ("unit.divert", {"unit": "E12", "incident": "1044", "reason": "P1 fire, nearest"})]
+    assert parse("STK E12 1044").commands == [("unit.stack", {"unit": "E12", "incident": "1044"})]
+    assert parse("STK E12").commands == [("unit.stack", {"unit": "E12", "incident": None})]
+    assert parse("CLA 1042 resolved").commands == [("incident.clear", {"incident": "1042", "disposition": "resolved"})]
+    assert parse("UC 1042").commands == [("incident.status", {"incident": "1042", "status": "under_control"})]
+    assert parse("RO 1042 rang back").commands == [("incident.reopen", {"incident": "1042", "reason": "rang back"})]
+    assert parse("HOLD 1042 wait for police").commands == [
+        ("incident.hold", {"incident": "1042", "held": True, "reason": "wait for police"})]
+    assert parse("UNHOLD 1042").commands == [("incident.hold", {"incident": "1042", "held": False, "reason": ""})]
+    assert parse("CAN 3 fire out").commands == [("aid.cancel", {"request": "AR-3", "reason": "fire out"})]
+    assert (parse("Q").commands, parse("Q").search) == ([], "pending")
+    assert parse("S bulevardi unit:E1").search == "bulevardi unit:E1"
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("DIV E12 1044", "usage: DIV"), ("STK", "usage: STK"), ("STK E1 x", "not an incident"), ("CLA 1042", "usage: CLA"),
+    ("UC", "usage: UC"), ("UNHOLD 1 2", "usage: UNHOLD"), ("CAN", "usage: CAN"), ("S", "usage: S"), ("AV", "usage: AV"),
+    ("Q 1", "usage: Q")])
+def test_new_verbs_say_what_is_expected(line: str, expected: str) -> None:
+    with pytest.raises(CadError, match=expected):
+        parse(line, AGENCIES)

@@ -134,7 +134,7 @@ def test_roles_and_agencies_are_enforced(world: World) -> None:
     assert world.refused(POLICE, "unit.assign", c.AssignUnit("E1", iid)).code == "forbidden"  # not its unit
     assert world.refused(POLICE, "unit.assign", c.AssignUnit("P1", iid)).code == "aid_required"
     assert world.refused(POLICE, "incident.note", c.AddNote(iid, "hi")).code == "forbidden"
-    assert world.refused(FIRE, "incident.reopen", c.ReopenIncident(iid)).code == "forbidden"
+    assert world.refused(POLICE, "incident.reopen", c.ReopenIncident(iid)).code == "forbidden"
 
 
 def test_mutual_aid_brings_another_agency_in(world: World) -> None:

@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
 from app.domain.alert_area import Inside, inside, named_only
 from app.domain.entities import Alert
 from app.domain.picture import Picture
+from app.domain.timers import UnitTimer
+from app.ui.models import OVERDUE_COLOUR, elapsed
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 _SEVERITY_ORDER = {"Extreme": 0, "Severe": 1, "Moderate": 2, "Minor": 3}
@@ -35,6 +37,7 @@ class AlertsPanel(QWidget):
     """Aid requests (pending first) and alerts in force. Accept/Decline act on the selected pending request."""
 
     answer = Signal(str, bool)  # request id, accept
+    check_unit = Signal(str)  # unit id: the dispatcher checked on it (acknowledges its overdue timer)
     open_incident = Signal(str)
     select_on_map = Signal(str, str)  # kind (alert, unit, incident, zone), id
     issue_alert = Signal()
@@ -43,6 +46,24 @@ class AlertsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.agency = ""
+        # Overdue unit timers first: each needs a look now (Enter or "Checked" acknowledges it, as ACK <unit> does).
+        self.timers = QListWidget()
+        self.timers.setObjectName("overdue-timers")
+        self.timers.setMaximumHeight(120)
+        self.timers.itemActivated.connect(lambda item: self.check_unit.emit(item.data(ID_ROLE)))
+        self.checked = QPushButton("Checked (ACK)")
+        self.checked.setObjectName("check-unit")
+        self.checked.clicked.connect(self._check_current)
+        self.timers_box = QWidget()
+        timers_layout = QVBoxLayout(self.timers_box)
+        timers_layout.setContentsMargins(0, 0, 0, 0)
+        timers_title = QLabel("OVERDUE TIMERS")
+        timers_title.setObjectName("dim")
+        timers_layout.addWidget(timers_title)
+        timers_layout.addWidget(self.timers)
+        timers_layout.addWidget(self.checked)
+        self.timers_box.hide()
+        self._timer_signature: tuple = ()
         self.list = QListWidget()
         self.list.setAlternatingRowColors(True)
         self.accept = QPushButton("Accept (F9)")
@@ -92,6 +113,7 @@ class AlertsPanel(QWidget):
         split.setSizes([100, 200])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.timers_box)
         layout.addWidget(split)
         self._pending_for_me: list[str] = []
         self._signature: tuple = ()
@@ -99,6 +121,33 @@ class AlertsPanel(QWidget):
         self._incident_of: dict[str, str] = {}
         self.inside: dict[str, Inside] = {}  # alert id -> what its areas hold, as last shown
         self._update_buttons()
+
+    def set_timers(self, timers: list[UnitTimer], now: float) -> None:
+        """The overdue timers to show (most overdue first); the box hides when there are none."""
+        signature = tuple((t.unit, t.kind, t.started_at) for t in timers)
+        current = self.timers.currentItem().data(ID_ROLE) if self.timers.currentItem() else None
+        if signature != self._timer_signature:
+            self._timer_signature = signature
+            self.timers.clear()
+            for timer in timers:
+                item = QListWidgetItem()
+                item.setData(ID_ROLE, timer.unit)
+                item.setForeground(QBrush(QColor("#ffffff")))
+                item.setBackground(QBrush(QColor(OVERDUE_COLOUR)))
+                self.timers.addItem(item)
+                if timer.unit == current:
+                    self.timers.setCurrentItem(item)
+            if self.timers.currentItem() is None and self.timers.count():
+                self.timers.setCurrentRow(0)
+        for row, timer in enumerate(timers):  # the overdue time keeps counting
+            self.timers.item(row).setText(f"‼ {timer.unit} ({timer.agency.upper()}) {timer.kind} overdue by "
+                                          f"{elapsed(-timer.remaining(now))} — ACK {timer.unit}")
+        self.timers_box.setVisible(bool(timers))
+
+    def _check_current(self) -> None:
+        item = self.timers.currentItem()
+        if item is not None:
+            self.check_unit.emit(item.data(ID_ROLE))
 
     def pending_for_me(self) -> list[str]:
         """Aid requests to this agency still unanswered, oldest first."""
@@ -127,7 +176,7 @@ class AlertsPanel(QWidget):
             item = QListWidgetItem(text)
             item.setData(ID_ROLE, request.id)
             self._incident_of[request.id] = request.incident
-            colour = {"pending": "#e3b341", "accepted": "#3fb950", "declined": "#f85149"}[request.state]
+            colour = {"pending": "#e3b341", "accepted": "#3fb950", "declined": "#f85149"}.get(request.state, "#8b949e")
             item.setForeground(QBrush(QColor(colour if request.state != "pending" or mine else "#d6dde6")))
             if mine:
                 item.setBackground(QBrush(QColor(154, 103, 0, 90)))

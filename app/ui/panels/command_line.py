@@ -39,10 +39,12 @@ class CadLineEdit(QLineEdit):
             return self._vocabulary["verbs"]
         verb = self.text().split()[0].upper() if self.text().split() else ""
         units, incidents = self._vocabulary.get("units", []), self._vocabulary.get("incidents", [])
-        if verb in ("ACC", "DEC"):
+        if verb in ("ACC", "DEC", "CAN"):
             return self._vocabulary.get("requests", [])
-        if verb in ("CL", "N", "P", "AID"):
+        if verb in ("CL", "CLA", "N", "P", "AID", "UC", "RO", "HOLD", "UNHOLD", "I"):
             return incidents if position == 1 else []
+        if verb in ("DIV", "STK"):
+            return units if position == 1 else incidents if position == 2 else []
         if verb == "D":
             return units + incidents
         if verb == "MSG":
@@ -118,7 +120,7 @@ class CommandLine(QWidget):
         super().__init__(parent)
         self.edit = CadLineEdit()
         self.edit.setPlaceholderText("CAD  (F1)   D E12 1042 · ER E12 · OS M3 · AV E12 · CL 1042 resolved · "
-                                     "AID 1042 police · ACC AR-3 · MSG all text · HELP")
+                                     "AID 1042 police · ACC AR-3 · DIV E12 1044 reason · CLA 1042 resolved · Q · HELP")
         # A long refusal wraps within the window: it once widened the window to 9,689 px.
         self.feedback = wrapping_label("cadFeedback")
         self.feedback.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

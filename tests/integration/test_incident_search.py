@@ -1,0 +1,50 @@
+"""The incident search over the hub's whole history, on the wire against a real hub: closed incidents found,
+restricted ones only by those who may see them, observers refused, bad criteria answered in plain words."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from app.client.connection import CommandRefused
+from tests.integration.conftest import HubProcess
+from tests.integration.test_sessions import answer, signed_in_raw
+from tests.integration.waiting import signed_in
+
+
+def test_search_finds_closed_incidents_and_only_what_the_user_may_see(hub: HubProcess) -> None:
+    async def scenario() -> None:
+        async with signed_in(hub.url, "fire1", "police1", "observer1") as (fire, police, observer):
+            await fire.call("incident.create", {"type": "structure_fire", "lat": 60.17, "lon": 24.94,
+                                                "address": "Bulevardi 1"})
+            await fire.call("incident.close", {"incident": "1001", "disposition": "resolved"})
+            await police.call("incident.create", {"type": "assault", "lat": 60.17, "lon": 24.94,
+                                                  "address": "Bulevardi 5", "restricted": True})
+            found = await fire.search({"words": "BULEVARDI"})
+            assert [(i["id"], i["status"], i["disposition"]) for i in found["incidents"]] == [
+                ("1001", "closed", "resolved")]
+            found = await police.search({"words": "bulevardi"})
+            assert [i["id"] for i in found["incidents"]] == ["1002", "1001"]  # newest first
+            found = await police.search({"incident_type": "structure", "until": 0.0})
+            assert found["incidents"] == []
+            with pytest.raises(CommandRefused, match="forbidden"):
+                await observer.search({"words": "bulevardi"})
+
+    asyncio.run(scenario())
+
+
+def test_bad_search_criteria_are_refused_in_plain_words(hub: HubProcess) -> None:
+    async def scenario() -> None:
+        ws = await signed_in_raw(hub.url, "fire1")
+        refused = await answer(ws, json.dumps({"type": "search", "id": "q-1", "limit": 0}))
+        assert refused["type"] == "reject" and refused["id"] == "q-1", refused
+        assert refused["message"] == "invalid search message: Expected `int` >= 1 - at `$.limit`"
+        refused = await answer(ws, json.dumps({"type": "search", "id": "q-2", "color": "red"}))
+        assert refused["type"] == "reject" and "color" in refused["message"], refused
+        fine = await answer(ws, json.dumps({"type": "search", "id": "q-3", "number": "1001"}))
+        assert fine == {"type": "result", "id": "q-3", "what": "search", "data": {"incidents": []}}
+        await ws.close()
+
+    asyncio.run(scenario())
