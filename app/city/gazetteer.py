@@ -167,8 +167,8 @@ def _municipality_areas(extract: OsmExtract) -> list[tuple[str, BaseGeometry]]:
 def _settlements(extract: OsmExtract) -> list[dict[str, Any]]:
     """Named settlements (city, town, village, suburb) as points: the fallback for the municipality."""
     return [
-        {"name": n.tags["name"], "lat": round(n.geometry.y, 7), "lon": round(n.geometry.x, 7)}
-        for n in extract.nodes
+        {"name": n.tags["name"], "lat": round(n.geometry.centroid.y, 7), "lon": round(n.geometry.centroid.x, 7)}
+        for n in extract.nodes  # a node's geometry is a point: its own centroid
         if n.osm_type == "node" and n.tags.get("place") in SETTLEMENTS and n.tags.get("name")
     ]
 
@@ -360,7 +360,7 @@ class Gazetteer:
 
         # Streets in metres: one MultiLineString per street, for interpolation, crossings and reverse lookups.
         self.streets: list[Street] = []
-        self._street_lines: list[BaseGeometry] = []
+        self._street_lines: list[shapely.MultiLineString] = []
         for s in document["streets"]:
             lines = shapely.MultiLineString([[self._xy((lat, lon)) for lat, lon in line] for line in s["lines"]])
             longest = max(lines.geoms, key=lambda line: line.length)

@@ -1,11 +1,11 @@
 """Which events make up one incident's history, decided event by event in sequence order.
 
 Shared by the hub's `history.incident` query and the offline `Replay`, so an incident's history reads the same
-from any console and from the file: its own events (created, updated, status, notes, snapshots attached, shared),
-the assignments, status changes, checks, stacked next assignments and signal priority of its units while
-they work it, its drones' part (assigned, released, look
-requests and their acknowledgements while on it), its chat channel, its mutual-aid requests, answers and cancellations, the
-triage reports proposed for, accepted as or merged into it, and the alerts issued or cancelled while it was open.
+from any console and from the file: its own events (created, updated, status, held, notes, snapshots attached,
+shared), the assignments, status changes, checks, stacked next assignments and signal priority of its units while
+they work it (and a divert away from it), its drones' part (assigned, released, look requests and their
+acknowledgements while on it), its chat channel, its mutual-aid requests, answers and cancellations, the triage
+reports proposed for, accepted as or merged into it, and the alerts issued or cancelled while it was open.
 Pure: no I/O.
 """
 

@@ -564,7 +564,7 @@ def stream_control(data: bytes) -> StreamControl | None:
     ``FeedError`` for a frame that names a control type and cannot be read."""
     if b"t-x-takp-q" not in data and b"t-x-c-t" not in data:  # the type is plain text in both forms
         return None
-    root = parse_xml(takproto_to_xml(data) if is_takproto(data) else data, MAX_COT_BYTES)
+    root = parse_xml_fast(takproto_to_xml(data) if is_takproto(data) else data, MAX_COT_BYTES)
     if root.tag != "event":
         return None
     if root.get("type") == "t-x-c-t":

@@ -31,8 +31,8 @@ from app.city.geocoder import precision_of
 from app.client.cad import CadCommand, help_text, incident_line, summary_line
 from app.domain import events as ev
 from app.domain.entities import IncidentStatus
-from app.domain.incident_search import SearchError, parse_search, pending_calls, search, summary
 from app.domain.events import Event
+from app.domain.incident_search import SearchError, parse_search, pending_calls, search, summary
 from app.domain.incident_types import INCIDENT_TYPES
 from app.domain.picture import Picture
 from app.domain.recommend import recommend
