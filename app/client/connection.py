@@ -283,33 +283,29 @@ class HubClient:
         return True
 
     async def query(self, what: str, timeout: float = 10.0, args: dict[str, Any] | None = None) -> Any:
-        """Ask the hub about its own state (e.g. "feeds") or its history (`history.*` with `args`); returns the
-        result's data or raises CommandRefused.
+        """Ask the hub about its own state (e.g. "feeds"), for an incident search ("search") or its history
+        (`history.*`), with `args`; returns the result's data or raises CommandRefused.
 
         Queries are not queued while offline: they raise ConnectionError.
         """
-        body: dict[str, Any] = {"type": "query", "what": what}
-        if args is not None:
-            body["args"] = args
-        return await self._ask(body, timeout)
-
-    async def search(self, criteria: dict[str, Any], timeout: float = 10.0) -> Any:
-        """Search every incident in the hub's history (`criteria`: number, words, incident_type, unit, since,
-        until, limit: docs/protocol.md, "search"); returns {"incidents": [...]} or raises as `query` does."""
-        return await self._ask({"type": "search", **criteria}, timeout)
-
-    async def _ask(self, body: dict[str, Any], timeout: float) -> Any:
-        """Send a question to the hub under a new id and wait for its result."""
         if self._ws is None or self.session.welcome is None:
             raise ConnectionError("not connected to the hub")
         query_id = f"q-{next(self._query_ids)}"
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queries[query_id] = future
-        self._send_soon(encode({**body, "id": query_id}))
+        body: dict[str, Any] = {"type": "query", "id": query_id, "what": what}
+        if args is not None:
+            body["args"] = args
+        self._send_soon(encode(body))
         try:
             return await asyncio.wait_for(future, timeout)
         finally:
             self._queries.pop(query_id, None)
+
+    async def search(self, criteria: dict[str, Any], timeout: float = 10.0) -> Any:
+        """Search every incident in the hub's history (`criteria`: number, words, incident_type, unit, since,
+        until, limit: docs/protocol.md, "search"); returns {"incidents": [...]} or raises as `query` does."""
+        return await self.query("search", timeout, criteria)
 
     def send_raw(self, frame: bytes | str) -> None:
         """Send a frame as it is (tests of the hub's handling of bad input)."""

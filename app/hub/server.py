@@ -47,14 +47,13 @@ from app.protocol.messages import (
     Query,
     Reject,
     Result,
-    SearchIncidents,
     Snapshot,
     Welcome,
     encode,
     encode_event,
     events_frames,
 )
-from app.protocol.queries import HISTORY_PREFIX
+from app.protocol.queries import HISTORY_PREFIX, SearchArgs
 from app.protocol.server_session import (
     FEED_LIMIT,
     HUMAN_LIMIT,
@@ -404,18 +403,11 @@ class Hub:
 
         future.add_done_callback(answered)
 
-    async def _answer(self, peer: Peer, query: Query | SearchIncidents, args: Any = None) -> None:
+    async def _answer(self, peer: Peer, query: Query, args: Any = None) -> None:
         """Answer a query: "feeds" from the hub's own state, a search from the hub's picture (the fold of the
         whole log), `history.*` from the log on the history thread (in a task of its own, so the connection's
         commands are not held up behind a long read)."""
         assert peer.actor is not None
-        if isinstance(query, SearchIncidents):
-            reply = self._search(peer.actor, query)
-            if isinstance(reply, Refusal):
-                self._audit(peer.actor.user, peer.address, "search", "forbidden", reply.reason)
-                reply = encode(Reject(id=query.id, code=reply.code, message=reply.reason))
-            await self._send_quietly(peer.ws, reply)
-            return
         try:
             check_query(peer.actor, query.what)
         except Refusal as refusal:
@@ -423,7 +415,8 @@ class Hub:
             await self._send_quietly(peer.ws, encode(Reject(id=query.id, code=refusal.code, message=refusal.reason)))
             return
         if not query.what.startswith(HISTORY_PREFIX):
-            reply = encode(Result(id=query.id, what=query.what, data=self.health(viewer_of(peer.actor))))
+            data = self._search(peer.actor, args) if query.what == "search" else self.health(viewer_of(peer.actor))
+            reply = encode(Result(id=query.id, what=query.what, data=data))
             await self._send_quietly(peer.ws, reply)
             return
         if peer.history_in_flight >= HISTORY_IN_FLIGHT:
@@ -457,18 +450,14 @@ class Hub:
             return encode(Reject(id=query.id, code="internal", message="the hub could not read its history"))
         return encode(Result(id=query.id, what=query.what, data=data))
 
-    def _search(self, actor: Actor, query: SearchIncidents) -> bytes | Refusal:
-        """The incidents `actor` may see that match `query`, newest first (a Result frame), or the refusal."""
-        try:
-            check_query(actor, "search")
-        except Refusal as refusal:
-            return refusal
+    def _search(self, actor: Actor, args: SearchArgs) -> dict[str, Any]:
+        """The incidents `actor` may see that match `args`, newest first."""
         assert self.sequencer is not None
-        wanted = Search(number=query.number.strip(), words=tuple(query.words.lower().split()),
-                        type=query.incident_type.strip().lower(), unit=query.unit.strip().upper(),
-                        since=query.since, until=query.until)
-        found = search(self.sequencer.picture, wanted, query.limit, viewer_of(actor))
-        return encode(Result(id=query.id, what="search", data={"incidents": [summary(i) for i in found]}))
+        wanted = Search(number=args.number.strip(), words=tuple(args.words.lower().split()),
+                        type=args.incident_type.strip().lower(), unit=args.unit.strip().upper(),
+                        since=args.since, until=args.until)
+        found = search(self.sequencer.picture, wanted, args.limit, viewer_of(actor))
+        return {"incidents": [summary(i) for i in found]}
 
     async def _send_quietly(self, ws: ServerConnection, frame: bytes) -> None:
         # The client went away; it resends the commands it has no answer for.

@@ -6,7 +6,7 @@ the hub's hot path does not build throw-away dicts.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 
@@ -64,22 +64,8 @@ class Query(msgspec.Struct, tag="query", tag_field="type", forbid_unknown_fields
     args: msgspec.Raw = msgspec.Raw(b"{}")
 
 
-class SearchIncidents(msgspec.Struct, tag="search", tag_field="type", forbid_unknown_fields=True):
-    """Search every incident in the hub's history (closed ones included), as this user may see them; answered by
-    a `result` with `what` "search" and the same `id`, or a `reject`. Every given criterion must match."""
-
-    id: str
-    number: str = ""  # an incident number
-    words: Annotated[str, msgspec.Meta(max_length=200)] = ""  # each word in the address or caller
-    incident_type: str = ""  # a type code, or part of its label
-    unit: str = ""  # a unit that was ever assigned to it
-    since: float | None = None  # created at or after (Unix seconds)
-    until: float | None = None  # created at or before
-    limit: Annotated[int, msgspec.Meta(ge=1, le=200)] = 50
-
-
-ClientMessage = Hello | Subscribe | Command | Ping | Query | SearchIncidents
-CLIENT_TYPES = frozenset({"hello", "subscribe", "command", "ping", "query", "search"})
+ClientMessage = Hello | Subscribe | Command | Ping | Query
+CLIENT_TYPES = frozenset({"hello", "subscribe", "command", "ping", "query"})
 
 
 class AgencyInfo(msgspec.Struct):

@@ -1,14 +1,16 @@
-"""What each query asks, as typed arguments: the hub's own state (`feeds`) and its history (`history.*`).
+"""What each query asks, as typed arguments: the hub's own state (`feeds`), the incident search (`search`) and its
+history (`history.*`).
 
 A `query` frame names `what` and carries `args` (an object; none for `feeds` and `history.span`). Arguments are
 decoded and checked here, in one msgspec pass, before the hub reads anything: an unknown query is refused as
 `unknown_query`, wrong arguments (a missing field, an unknown one, a page larger than the hub serves, a window
-that ends before it starts or is longer than the hub reads) as `bad_args`. See docs/protocol.md, "History".
+that ends before it starts or is longer than the hub reads) as `bad_args`. See docs/protocol.md, "History" and
+"search".
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -71,9 +73,23 @@ class WindowArgs(msgspec.Struct, forbid_unknown_fields=True):
     t1: float | None = None
 
 
+class SearchArgs(msgspec.Struct, forbid_unknown_fields=True):
+    """Search every incident in the hub's history (closed ones included), as this user may see them; every given
+    criterion must match."""
+
+    number: str = ""  # an incident number
+    words: Annotated[str, msgspec.Meta(max_length=200)] = ""  # each word in the address or caller
+    incident_type: str = ""  # a type code, or part of its label
+    unit: str = ""  # a unit that was ever assigned to it
+    since: float | None = None  # created at or after (Unix seconds)
+    until: float | None = None  # created at or before
+    limit: Annotated[int, msgspec.Meta(ge=1, le=200)] = 50
+
+
 #: Query `what` -> its arguments. History queries read the log; `feeds` is the hub's own state.
 QUERY_ARGS: dict[str, type[msgspec.Struct]] = {
     "feeds": NoArgs,
+    "search": SearchArgs,
     "history.span": NoArgs,
     "history.incident": IncidentHistoryArgs,
     "history.events": EventsArgs,

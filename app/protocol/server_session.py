@@ -21,7 +21,6 @@ from app.protocol.messages import (
     ProtocolError,
     Query,
     Reject,
-    SearchIncidents,
     Subscribe,
     decode_args,
     decode_client,
@@ -55,7 +54,7 @@ class Execute:
 
 @dataclass(slots=True)
 class Answer:
-    query: Query | SearchIncidents
+    query: Query
     args: Any = None
 
 
@@ -138,10 +137,10 @@ class ServerSession:
                 self.state = "closed"
                 self._count("flood_closed")
                 return [Close(codes.CLOSE_FLOOD, "flood: too many messages; slow down and reconnect")]
-            command_id = message.id if isinstance(message, Command | Query | SearchIncidents) else None
+            command_id = message.id if isinstance(message, Command | Query) else None
             return [self._error("rate_limited", f"more than {self.limit.rate:.0f} messages/s; "
                                                 "this one was not applied", command_id)]
-        if isinstance(message, Command | Query | SearchIncidents) and message.id is not None \
+        if isinstance(message, Command | Query) and message.id is not None \
                 and len(message.id) > MAX_ID_CHARS:
             return [self._error("bad_id", f"an id has at most {MAX_ID_CHARS} characters, not {len(message.id)}; "
                                           "this one was not applied", message.id)]
@@ -158,8 +157,6 @@ class ServerSession:
             return [StartSubscription(message.since)]
         if isinstance(message, Ping):
             return [Send(encode(Pong(t=message.t)))]
-        if isinstance(message, SearchIncidents):
-            return [Answer(message)]
         if isinstance(message, Query):
             try:
                 return [Answer(message, decode_query_args(message))]

@@ -192,8 +192,8 @@ class HubBridge(QObject):
         loop.call_soon_threadsafe(run)
 
     def query(self, what: str, args: dict[str, Any] | None = None) -> None:
-        """Ask the hub about its own state (e.g. "feeds") or its history (`history.incident` with `args`); the
-        answer comes by `query_finished`. Never blocks."""
+        """Ask the hub about its own state (e.g. "feeds"), for an incident search ("search") or its history
+        (`history.incident`), with `args`; the answer comes by `query_finished`. Never blocks."""
         if self._loop is None:
             self.query_finished.emit(QueryResult(what, False, code="offline", message="not started", args=args))
             return
@@ -215,13 +215,6 @@ class HubBridge(QObject):
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise TimeoutError(f"the hub did not answer {what} within {timeout:.0f} s") from None
-
-    def search(self, criteria: dict[str, Any]) -> None:
-        """Search the hub's whole history of incidents; the answer comes by `query_finished` (what "search")."""
-        if self._loop is None:
-            self.query_finished.emit(QueryResult("search", False, code="offline", message="not started"))
-            return
-        asyncio.run_coroutine_threadsafe(self._query("search", criteria, search=True), self._loop)
 
     # -- network thread --------------------------------------------------------------------------------
 
@@ -323,10 +316,10 @@ class HubBridge(QObject):
         self.command_finished.emit(result)
         self._emit_status()
 
-    async def _query(self, what: str, args: dict[str, Any] | None, search: bool = False) -> None:
+    async def _query(self, what: str, args: dict[str, Any] | None) -> None:
         assert self._client is not None
         try:
-            data = await (self._client.search(args or {}) if search else self._client.query(what, args=args))
+            data = await self._client.query(what, args=args)
         except CommandRefused as refused:
             result = QueryResult(what, False, code=refused.code, message=refused.message, args=args)
         except (ConnectionError, TimeoutError) as exc:

@@ -559,9 +559,9 @@ class MainWindow(QMainWindow):
         if self.status.state == "connected":
             self._searching = f"Search “{text}”"
             self.command_line.show_info(f"{self._searching}: asking the hub …")
-            self.bridge.search({"number": wanted.number, "words": " ".join(wanted.words),
-                                "incident_type": wanted.type, "unit": wanted.unit, "since": wanted.since,
-                                "until": wanted.until})
+            self.bridge.query("search", {"number": wanted.number, "words": " ".join(wanted.words),
+                                          "incident_type": wanted.type, "unit": wanted.unit,
+                                          "since": wanted.since, "until": wanted.until})
             return
         self._list_found(f"Search “{text}” (hub unreachable: this console's picture only)",
                          [summary(i) for i in search(self.picture, wanted)])

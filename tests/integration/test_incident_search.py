@@ -38,12 +38,15 @@ def test_search_finds_closed_incidents_and_only_what_the_user_may_see(hub: HubPr
 def test_bad_search_criteria_are_refused_in_plain_words(hub: HubProcess) -> None:
     async def scenario() -> None:
         ws = await signed_in_raw(hub.url, "fire1")
-        refused = await answer(ws, json.dumps({"type": "search", "id": "q-1", "limit": 0}))
+        refused = await answer(ws, json.dumps({"type": "query", "id": "q-1", "what": "search", "args": {"limit": 0}}))
         assert refused["type"] == "reject" and refused["id"] == "q-1", refused
-        assert refused["message"] == "invalid search message: Expected `int` >= 1 - at `$.limit`"
-        refused = await answer(ws, json.dumps({"type": "search", "id": "q-2", "color": "red"}))
+        assert refused["code"] == "bad_args"
+        assert refused["message"] == "search: Expected `int` >= 1 - at `$.limit`"
+        refused = await answer(ws, json.dumps({"type": "query", "id": "q-2", "what": "search",
+                                               "args": {"color": "red"}}))
         assert refused["type"] == "reject" and "color" in refused["message"], refused
-        fine = await answer(ws, json.dumps({"type": "search", "id": "q-3", "number": "1001"}))
+        fine = await answer(ws, json.dumps({"type": "query", "id": "q-3", "what": "search",
+                                            "args": {"number": "1001"}}))
         assert fine == {"type": "result", "id": "q-3", "what": "search", "data": {"incidents": []}}
         await ws.close()
 
