@@ -12,6 +12,7 @@ import re
 from app.feeds.cot import MAX_COT_BYTES, TAKPROTO_MAGIC
 from app.feeds.cot_proto import MAX_VARINT_BYTES, stream_frame_length
 from app.feeds.errors import FeedError
+from app.feeds.nmea import MAX_SENTENCE
 
 Frame = bytes | FeedError
 
@@ -144,11 +145,11 @@ class CotStreamSplitter:
 class LineSplitter:
     """Split a line-oriented stream (NMEA 0183 over TCP) at LF, stripping CR.
 
-    Lines longer than ``max_line`` (NMEA allows 82 characters; we tolerate up to 200 by default)
-    are reported as "too_large" and dropped up to the next newline.
+    Lines longer than ``max_line`` (NMEA allows 82 characters; by default we tolerate what a sentence may be,
+    ``MAX_SENTENCE``) are reported as "too_large" and dropped up to the next newline.
     """
 
-    def __init__(self, max_line: int = 200) -> None:
+    def __init__(self, max_line: int = MAX_SENTENCE) -> None:
         self.max_line = max_line
         self._buf = bytearray()
         self._discarding = False

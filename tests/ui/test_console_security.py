@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from PySide6.QtCore import Qt
 
 from app.domain.commands import RegisterDevice
+from app.domain.plausibility import GNSS_WARNINGS
 from app.feeds.cot import encode_position
 from app.ui.models import SUSPECT_MARK
+from app.ui.panels.security import RULE_LABELS
 from tests.ui import console_fixtures
 from tests.ui.console_fixtures import PASSWORD
 from tests.ui.test_console_devices import register
@@ -66,3 +68,8 @@ def test_the_supervisor_sees_and_acknowledges_a_finding_and_the_fix_is_marked(qt
     qtbot.waitUntil(lambda: panel.table.item(0, 6).text()
                     == "acknowledged by super1: crew confirms they are at the station", timeout=5000)
     assert not panel.acknowledge_button.isEnabled() and boss.docks["security"].windowTitle() == "Security"
+
+
+def test_the_panel_explains_the_gnss_warnings_devices_raise() -> None:
+    """A receiver's own jamming, spoofing or unsafe warning is shown with what it means, not just its code."""
+    assert set(GNSS_WARNINGS.values()) <= set(RULE_LABELS)

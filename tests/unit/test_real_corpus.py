@@ -45,9 +45,9 @@ def test_the_manifest_lists_every_file_once_with_its_source_and_licence() -> Non
 
 
 def test_the_readme_names_every_file() -> None:
-    readme = (REAL / "README.md").read_text(encoding="utf-8")
-    missing = [entry["path"] for entry in ENTRIES if Path(entry["path"]).name not in readme]
-    assert missing == []
+    rows = [line for line in (REAL / "README.md").read_text(encoding="utf-8").splitlines() if line.startswith("| `")]
+    named = sorted(line.split("`")[1] for line in rows)
+    assert named == sorted(Path(entry["path"]).name for entry in ENTRIES)  # one row each
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[entry["path"] for entry in ENTRIES])

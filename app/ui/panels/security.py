@@ -34,6 +34,9 @@ RULE_LABELS = {
     "identity_clash": "one unit, two devices, two places",
     "sybil": "device making up new units",
     "on_scene_far": "CAD on scene, GPS far away",
+    "gnss_jamming": "the device's GNSS receiver reports jamming",
+    "gnss_spoofing": "the device's GNSS receiver reports spoofing",
+    "gnss_unsafe": "the device's GNSS receiver calls its fix unsafe",
 }
 
 
