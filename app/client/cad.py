@@ -175,14 +175,15 @@ def parse(line: str, agencies: frozenset[str] | None = None) -> CadCommand:
         if not rest or (verb in ("UC", "UNHOLD") and len(rest) != 1):
             raise _usage(verb)
         incident = _incident(rest[0], verb)
-        name, args, said = {
+        lines: dict[str, tuple[str, dict[str, Any], str]] = {
             "UC": ("incident.status", {"incident": incident, "status": "under_control"}, f"{incident} under control"),
             "RO": ("incident.reopen", {"incident": incident, "reason": text_after(2)}, f"reopen {incident}"),
             "HOLD": ("incident.hold", {"incident": incident, "held": True, "reason": text_after(2)},
                      f"hold {incident}"),
             "UNHOLD": ("incident.hold", {"incident": incident, "held": False, "reason": ""},
                        f"release the hold on {incident}"),
-        }[verb]
+        }
+        name, args, said = lines[verb]
         return CadCommand(verb, [(name, args)], said)
     if verb == "CAN":
         if not rest:
