@@ -175,7 +175,7 @@ def parse(line: str, agencies: frozenset[str] | None = None) -> CadCommand:
         if not rest or (verb in ("UC", "UNHOLD") and len(rest) != 1):
             raise _usage(verb)
         incident = _incident(rest[0], verb)
-        plans: dict[str, tuple[str, dict[str, Any], str]] = {
+        lines: dict[str, tuple[str, dict[str, Any], str]] = {
             "UC": ("incident.status", {"incident": incident, "status": "under_control"}, f"{incident} under control"),
             "RO": ("incident.reopen", {"incident": incident, "reason": text_after(2)}, f"reopen {incident}"),
             "HOLD": ("incident.hold", {"incident": incident, "held": True, "reason": text_after(2)},
@@ -183,7 +183,7 @@ def parse(line: str, agencies: frozenset[str] | None = None) -> CadCommand:
             "UNHOLD": ("incident.hold", {"incident": incident, "held": False, "reason": ""},
                        f"release the hold on {incident}"),
         }
-        name, args, said = plans[verb]
+        name, args, said = lines[verb]
         return CadCommand(verb, [(name, args)], said)
     if verb == "CAN":
         if not rest:

@@ -70,7 +70,7 @@ F3            Incident queue: Enter/R assign units · C close · N note · Space
 F4            Unit board: E en route · O on scene · T transporting · H at hospital · A available · S out of service
 F5            Incident detail: note box
 F6            Chat
-F7            Alerts (mutual aid)
+F7            Alerts (mutual aid) · Shift+F7 overdue unit timers: Enter = checked on the unit (as ACK <unit>)
 F8            Acknowledge the drone "look here" request on the banner (drone operators)
 F9            Accept the pending mutual-aid request · Shift+F9 decline
 Ctrl+F        Map search: address, crossing, place, callsign or incident number; Enter goes there · Esc back
@@ -276,6 +276,7 @@ class MainWindow(QMainWindow):
             "F5": lambda: self._focus_dock("detail", self.detail.note),
             "F6": lambda: (self._focus_dock("chat", self.chat.input)),
             "F7": lambda: self._focus_dock("alerts", self.alerts.list),
+            "Shift+F7": lambda: self._focus_dock("alerts", self.alerts.timers),
             "Ctrl+F": self.map.focus_search,
             "F9": lambda: self.answer_pending(True), "Shift+F9": lambda: self.answer_pending(False),
             "Esc": self.banner.dismiss,

@@ -50,8 +50,12 @@ def test_overdue_turnout_is_alerted_and_acknowledged(qtbot, hub, console, tmp_pa
         qtbot.waitUntil(lambda: "by 0:03" in fire.alerts.timers.item(0).text(), timeout=2000)
         fire.grab().save(os.path.join(os.environ["WATCHFLOOR_SCREENSHOTS"], "overdue_timer.png"))
 
-    # The dispatcher checks on the crew and acknowledges from the keyboard: Enter on the overdue entry.
-    fire.alerts.timers.setFocus()
+    # The dispatcher checks on the crew and acknowledges from the keyboard: Shift+F7, Enter on the overdue entry.
+    fire.activateWindow()
+    qtbot.waitUntil(fire.isActiveWindow)
+    fire.command_line.focus()
+    qtbot.keyClick(fire.command_line.edit, Qt.Key.Key_F7, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: fire.alerts.timers.hasFocus())
     qtbot.keyClick(fire.alerts.timers, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: hub.look(lambda p: p.units["E1"].checked_at) is not None, timeout=5000)
     checks = hub.look(lambda p: p.units["E1"].checked_at)
