@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from app.domain.drones import Drone
 from app.domain.entities import Alert, AlertArea, Incident, IncidentStatus, Message, Unit
@@ -58,11 +58,12 @@ def item_cot(item: Item, picture: Picture, now: float, stale_s: float) -> bytes 
     return _WRITERS[item.kind](item.id, picture, now, stale_s)
 
 
-def _unit_cot(unit_id: str, picture: Picture, now: float, stale_s: float) -> bytes | None:
-    unit = picture.units.get(unit_id)
-    if unit is None or unit.lat is None or unit.lon is None:
+def _track_cot(thing: Unit | Drone | None, write: Callable[[Any, Incident | None, float, float], bytes],
+               picture: Picture, now: float, stale_s: float) -> bytes | None:
+    """A unit or drone with a position, with the incident it works if `picture` shows that incident."""
+    if thing is None or thing.lat is None or thing.lon is None:
         return None
-    return unit_event(unit, picture.incidents.get(unit.incident) if unit.incident else None, now, stale_s)
+    return write(thing, picture.incidents.get(thing.incident) if thing.incident else None, now, stale_s)
 
 
 def _incident_cot(incident_id: str, picture: Picture, now: float, stale_s: float) -> bytes | None:
@@ -70,13 +71,6 @@ def _incident_cot(incident_id: str, picture: Picture, now: float, stale_s: float
     if incident is None or incident.status == IncidentStatus.CLOSED:
         return None
     return incident_event(incident, now, stale_s)
-
-
-def _drone_cot(drone_id: str, picture: Picture, now: float, stale_s: float) -> bytes | None:
-    drone = picture.drones.get(drone_id)
-    if drone is None or drone.lat is None or drone.lon is None:
-        return None
-    return drone_event(drone, picture.incidents.get(drone.incident) if drone.incident else None, now, stale_s)
 
 
 def _alert_cot(alert_id: str, picture: Picture, now: float, stale_s: float) -> bytes | None:
@@ -92,7 +86,9 @@ def _message_cot(message_id: str, picture: Picture, now: float, stale_s: float) 
 
 
 _WRITERS: dict[str, Callable[[str, Picture, float, float], bytes | None]] = {
-    UNIT: _unit_cot, INCIDENT: _incident_cot, DRONE: _drone_cot, ALERT: _alert_cot, MESSAGE: _message_cot}
+    UNIT: lambda i, p, now, stale_s: _track_cot(p.units.get(i), unit_event, p, now, stale_s),
+    DRONE: lambda i, p, now, stale_s: _track_cot(p.drones.get(i), drone_event, p, now, stale_s),
+    INCIDENT: _incident_cot, ALERT: _alert_cot, MESSAGE: _message_cot}
 
 
 def unit_event(unit: Unit, incident: Incident | None, now: float, stale_s: float) -> bytes:

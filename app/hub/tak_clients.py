@@ -71,11 +71,10 @@ class AgencyPicture:
     """The picture one agency's devices may see, folded from the fan-out with the agency's viewer, and the CoT of
     its items, written once for all the agency's clients until an item changes."""
 
-    def __init__(self, hub: Any, viewer: Viewer, writer: ItemWriter, refresh: float = REFRESH_S) -> None:
+    def __init__(self, hub: Any, viewer: Viewer, writer: ItemWriter) -> None:
         self.clock = hub.clock
         self.viewer = viewer
         self.writer = writer
-        self.refresh = refresh
         self.picture = Picture()
         self.clients: set[TakClient] = set()
         self.ready = asyncio.Event()
@@ -85,7 +84,7 @@ class AgencyPicture:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Follow the picture (from the log, then live) and renew everything every `refresh` seconds."""
+        """Follow the picture (from the log, then live) and renew everything every `REFRESH_S` seconds."""
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def close(self) -> None:
@@ -99,7 +98,7 @@ class AgencyPicture:
     async def _run(self) -> None:
         await self._watcher.start()
         while True:
-            await asyncio.sleep(self.refresh)
+            await asyncio.sleep(REFRESH_S)
             self._forget()
             for client in self.clients:
                 client.changed(all_items(self.picture))
@@ -159,7 +158,6 @@ class TakClient:
         self.due = CotDue(skip=[*(Item(UNIT, u) for u in device.units), *(Item(DRONE, d) for d in device.drones)])
         self.protocol = 0  # 0: CoT XML; 1: TAK protocol stream frames (after the client asked)
         self.negotiation = f"watchfloor-takp-{uuid.uuid4()}"
-        self.sent = 0
         self._requested: str | None = None
         self._pongs = 0
         self._wake = asyncio.Event()
@@ -240,17 +238,15 @@ class TakClient:
             return
         self.writer.write(b"".join(messages))
         await self.writer.drain()  # only this client's task waits for a slow reader
-        self.sent += len(messages)
 
 
 class TakClients:
-    """The TAK clients of one gateway, and the agency pictures they are sent from (one per viewer, started with
+    """The TAK clients of one gateway, and the agency pictures they are sent from (one per agency, started with
     its first client and kept while the gateway runs)."""
 
-    def __init__(self, hub: Any, refresh: float = REFRESH_S) -> None:
+    def __init__(self, hub: Any) -> None:
         self.hub = hub
-        self.refresh = refresh
-        self.views: dict[tuple[str, bool], AgencyPicture] = {}
+        self.views: dict[str, AgencyPicture] = {}  # by agency
         self.writer = ItemWriter(hub.feeds, "cot", "TAK clients")
 
     @contextlib.asynccontextmanager
@@ -259,11 +255,9 @@ class TakClients:
         being read)."""
         # What a dispatcher of its agency sees: a phone in the field never sees as a supervisor or an all-agency
         # feed does, whatever agency it was registered for.
-        viewer = Viewer(actor.agency)
-        key = (viewer.agency, viewer.supervisor)
-        view = self.views.get(key)
+        view = self.views.get(actor.agency)
         if view is None:
-            view = self.views[key] = AgencyPicture(self.hub, viewer, self.writer, self.refresh)
+            view = self.views[actor.agency] = AgencyPicture(self.hub, Viewer(actor.agency), self.writer)
             view.start()
         client = TakClient(view, device, actor, writer)
         view.clients.add(client)

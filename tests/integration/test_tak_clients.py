@@ -21,10 +21,12 @@ from app.feeds.cot import (
     PROTOCOL_OFFER,
     PROTOCOL_RESPONSE,
     CotEvent,
+    encode_ping,
     encode_protocol_request,
     is_takproto,
     parse_cot,
 )
+from app.feeds.cot_proto import stream_frame
 from app.feeds.errors import FeedError
 from app.feeds.framing import CotStreamSplitter
 from tests.integration.conftest import HubProcess, free_port, make_accounts
@@ -174,12 +176,15 @@ async def _protocol_one(boss: HubClient, port: int, xml: TakStream) -> None:
     await proto.until(lambda: any(e.type == PROTOCOL_RESPONSE for e in proto.events))
     switch = next(i for i, e in enumerate(proto.events) if e.type == PROTOCOL_RESPONSE)
     assert proto.events[switch].uid == offer.uid and 'status="true"' in proto.events[switch].detail_xml
+    writer.write(stream_frame(encode_ping()))  # the client speaks TAK protocol too now; a keep-alive is answered
+    await writer.drain()
     await boss.call("unit.position", {"unit": "P2", "lat": LAT + 0.02, "lon": LON + 0.02})
     await boss.call("message.send", {"channel": "all", "text": "marker 3"})
     await proto.until(lambda: "marker 3" in proto.chat())
     await xml.until(lambda: "marker 3" in xml.chat())
     after = proto.events[switch + 1:]
     assert after and all(proto.protobuf[switch + 1:])  # nothing but TAK protocol frames after the answer
+    await proto.until(lambda: any(e.type == "t-x-c-t-r" for e in proto.events))
     moved, same = proto.last("watchfloor.unit.P2"), xml.last("watchfloor.unit.P2")
     assert moved is not None and moved in after and same is not None
 

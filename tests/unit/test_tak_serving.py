@@ -18,8 +18,12 @@ from app.feeds.cot import (
     PROTOCOL_RESPONSE,
     CotEvent,
     StreamControl,
+    _serialize,
+    encode_chat,
+    encode_incident,
     encode_ping,
     encode_pong,
+    encode_position,
     encode_protocol_offer,
     encode_protocol_request,
     encode_protocol_response,
@@ -180,3 +184,29 @@ def test_a_receiver_is_told_to_delete_only_what_it_was_shown() -> None:
     assert parse_cot(gone).links[0].uid == "watchfloor.incident.1001"
     assert fire.shown(Item(INCIDENT, "1001"), None, NOW) is None  # once
     assert police.shown(Item(INCIDENT, "1002"), None, NOW) is None  # never shown: never named
+
+
+NASTY = 'Fire & "smoke" <at> \'Main\'\nSt\t1\r · ☎ ]]>'
+
+
+def test_events_are_written_byte_for_byte_as_elementtree_writes_them() -> None:
+    event = ET.Element("event", {"uid": NASTY, "type": "a-f-G-U-C"})
+    ET.SubElement(event, "point", {"lat": "60.1", "lon": "24.9"})
+    detail = ET.SubElement(event, "detail")
+    ET.SubElement(detail, "contact", {"callsign": NASTY})
+    ET.SubElement(detail, "remarks", {"to": NASTY}).text = NASTY
+    ET.SubElement(detail, "empty").tail = NASTY
+    ET.SubElement(detail, "blank").text = ""
+    assert _serialize(event) == b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(event, encoding="utf-8")
+
+
+@pytest.mark.parametrize("cot", [
+    encode_position("u&<1>", 60.1, 24.9, callsign=NASTY, remarks=NASTY, group="Red", role="Team Member", course=1.0,
+                    speed=2.0),
+    encode_incident("watchfloor.incident.1", 60.1, 24.9, title=NASTY, remarks=NASTY),
+    encode_chat("watchfloor.hub", NASTY, NASTY, chatroom="fire", message_id="MSG-1")], ids=["unit", "incident", "chat"])
+def test_what_the_encoders_write_reads_back_whole(cot: bytes) -> None:
+    event = parse_cot(cot)
+    said = event.chat.message if event.chat is not None else event.remarks
+    assert said == NASTY.replace("\r", "\n")  # XML reads a carriage return in text as a newline
+    assert event.callsign in (None, NASTY) and (event.chat is None or event.chat.sender_callsign == NASTY)
