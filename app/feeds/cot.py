@@ -202,7 +202,12 @@ def parse_cot(data: bytes | str, *, max_bytes: int = MAX_COT_BYTES) -> CotEvent:
     stale = parse_timestamp(root.get("stale"), "stale")
     if stale < start:
         raise FeedError("invalid_time", f"stale {stale.isoformat()} is before start {start.isoformat()}")
-    point = root.find("point")
+    point = detail = None
+    for child in root:  # one pass for both, not a find() (a path lookup) for each; the first of each, as find()
+        if child.tag == "point" and point is None:
+            point = child
+        elif child.tag == "detail" and detail is None:
+            detail = child
     if point is None:
         raise FeedError("missing_field", "<point> is missing")
     lat, lon = check_lat_lon(
@@ -213,7 +218,6 @@ def parse_cot(data: bytes | str, *, max_bytes: int = MAX_COT_BYTES) -> CotEvent:
     ce = _measure(point, "ce")
     le = _measure(point, "le")
     fields: dict[str, object] = {}
-    detail = root.find("detail")
     if detail is not None:
         fields = _parse_detail(detail)
     return CotEvent(

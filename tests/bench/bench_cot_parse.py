@@ -10,7 +10,8 @@ Python the same way, so the two runs differ only in the code. Figures per event,
 - the XML parse alone: the parser behind ``parse_cot`` (defusedxml before), and both C candidates with the
   refusals: lxml (``parse_xml_fast``, as after) and pyexpat with defusedxml's handlers on a C tree builder;
 - timestamps: the three of one event (time, start, stale);
-- the TCP stream splitter fed 64 KiB reads and 1 KiB reads of events back to back.
+- the TCP stream splitter fed 64 KiB reads and 1 KiB reads of events back to back, with and without an XML
+  declaration before each event (ATAK writes one; pytak and cot_load.py do not).
 
 It also checks that both revisions read every sample event (``tests/data/real/cot``, ``tests/unit/data/feeds``)
 to the same ``CotEvent`` (``detail_xml`` compared as XML, not as text: ElementTree writes ``<x />`` where lxml
@@ -92,14 +93,17 @@ CHILD = textwrap.dedent('''
     }
     if fast is not None:
         out["lxml"] = per_event(lambda: fast(event, 65536))
-    stream = event * (4 * 1024 * 1024 // len(event))
-    for read in (65536, 1024):
-        chunks = [stream[i:i + read] for i in range(0, len(stream), read)]
-        def split():
-            splitter = CotStreamSplitter()
-            for chunk in chunks:
-                splitter.feed(chunk)
-        out[f"split_{read}"] = min(timeit.repeat(split, number=1, repeat=3)) / (len(stream) // len(event)) * 1e6
+    bare = event[event.index(b"<event"):]  # as pytak and cot_load.py send: no XML declaration
+    for form, one in (("decl", event), ("bare", bare)):
+        stream = one * (4 * 1024 * 1024 // len(one))
+        for read in (65536, 1024):
+            chunks = [stream[i:i + read] for i in range(0, len(stream), read)]
+            def split():
+                splitter = CotStreamSplitter()
+                for chunk in chunks:
+                    splitter.feed(chunk)
+            out[f"split_{form}_{read}"] = (min(timeit.repeat(split, number=1, repeat=3))
+                                           / (len(stream) // len(one)) * 1e6)
 
     def reading(path):
         try:
@@ -145,8 +149,10 @@ def main() -> None:
         ("parse_cot, one position", "parse_cot"),
         ("  XML parse inside it", "xml_parse"),
         ("  timestamps (3)", "timestamps"),
-        ("stream splitter, 64 KiB reads", "split_65536"),
-        ("stream splitter, 1 KiB reads", "split_1024"),
+        ("splitter, 64 KiB reads, no <?xml", "split_bare_65536"),
+        ("splitter, 1 KiB reads, no <?xml", "split_bare_1024"),
+        ("splitter, 64 KiB reads, <?xml", "split_decl_65536"),
+        ("splitter, 1 KiB reads, <?xml", "split_decl_1024"),
     ]
     print(f"CoT ingest, µs per event (best of 3 x {args.events})   before={args.before}   after=worktree")
     print(f"{'':34s}{'before':>10s}{'after':>10s}{'speed-up':>10s}")
