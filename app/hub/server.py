@@ -65,6 +65,8 @@ from app.protocol.server_session import (
     ServerSession,
     StartSubscription,
 )
+from app.store.chain import SNAPSHOTS
+from app.store.checkpoints import vouch_for_earlier_snapshots
 from app.store.log import EventLog, LogReader, QuarantineRow
 
 log = logging.getLogger("watchfloor.hub")
@@ -108,6 +110,7 @@ class Hub:
         self.read_pool = ThreadPoolExecutor(2, thread_name_prefix="wf-log-reader")
         # History queries (review) on a thread of their own, so a long review never delays a console's catch-up.
         self.history_pool = ThreadPoolExecutor(1, thread_name_prefix="wf-history")
+        self._earlier_snapshots: dict[int, str] | None = None  # vouched on the history thread (`_history_snapshots`)
         # Argon2 (64 MiB, slow on purpose) on a few threads, each with its own user-store connection.
         self.sign_ins = SignIns(self.db_path, clock, self._audit, sign_in, workers=min(4, os.cpu_count() or 2))
         self.fanout = FanOut(self._drop_slow)
@@ -420,13 +423,30 @@ class Hub:
     def _history_frame(self, query: Query, args: Any, viewer: Viewer) -> bytes:
         """The answer's frame, read and encoded on the history thread (a picture's encoding is not the loop's)."""
         try:
-            data = history.answer(self._reader(), viewer, query.what, args)
+            reader = self._reader()
+            if query.what == "history.picture":
+                reader.trusted_snapshots = self._history_snapshots(reader)
+            data = history.answer(reader, viewer, query.what, args)
         except Refusal as refusal:
             return encode(Reject(id=query.id, code=refusal.code, message=refusal.reason))
         except Exception:  # a read that failed (the disk, a damaged page): the asker hears of it, the hub goes on
             log.exception("history query %s failed", query.what)
             return encode(Reject(id=query.id, code="internal", message="the hub could not read its history"))
         return encode(Result(id=query.id, what=query.what, data=data))
+
+    def _history_snapshots(self, reader: LogReader) -> dict[int, str]:
+        """The snapshots a picture of any moment may start from (on the history thread): those the hub trusts,
+        and, once vouched for (the first time a picture is asked), every earlier one on the snapshots' chain up
+        to the head the hub vouches for. Without that, a hub restarted on a long log would fold a moment of the
+        morning from the log's start. None are added while the audit alarm stands."""
+        if self._earlier_snapshots is None and not self.anchor.alarms:
+            seq, link = self.log.heads[SNAPSHOTS.name]
+            vouched = vouch_for_earlier_snapshots(reader.conn, seq, link)
+            if vouched is None:
+                self.anchor.raise_alarm("snapshots: the chain of stored snapshots does not reach the head the hub "
+                                  "vouches for; pictures of past moments are folded from the log's start")
+            self._earlier_snapshots = vouched or {}
+        return {**(self._earlier_snapshots or {}), **self.log.trusted_snapshots}
 
     async def _send_quietly(self, ws: ServerConnection, frame: bytes) -> None:
         # The client went away; it resends the commands it has no answer for.
