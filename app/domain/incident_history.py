@@ -11,9 +11,13 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from app.domain import events as ev
 from app.domain.events import Event
 from app.domain.narrative import incident_of
+from app.domain.picture import Viewer
+from app.domain.visibility import seen_by
 
 #: Unit statuses that free a unit from its incident.
 RELEASED = ("available", "out_of_service")
@@ -89,3 +93,17 @@ def _follow(working: set[str], who: str, ours: bool) -> bool:
     else:
         working.discard(who)
     return ours
+
+
+def seen_history(incident_id: str, events: Iterable[Event], viewer: Viewer | None) -> Iterator[Event]:
+    """The history of incident `incident_id` in `events` (in sequence order, from its creation on) as `viewer`
+    received it (None: everything, as stored): each event in the form the one visibility rule gives the viewer,
+    picked by the rules above applied to those forms. That is the timeline a console of that viewer connected
+    throughout built live, so a late joiner gets the same, and the history never ties to the incident an event
+    the viewer was sent without it (a unit sent to the call before the viewer's agency could see it).
+    """
+    about = IncidentHistory(incident_id)
+    for event in events:
+        seen = event if viewer is None else seen_by(viewer, event)
+        if seen is not None and about(seen):
+            yield seen

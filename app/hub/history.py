@@ -10,13 +10,14 @@ the viewer may not see is answered as if it did not exist, and no event about it
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
 from app.domain import events as ev
 from app.domain.errors import Refusal
 from app.domain.events import Event
-from app.domain.incident_history import IncidentHistory
+from app.domain.incident_history import seen_history
 from app.domain.picture import Viewer
 from app.domain.response_times import RESPONSE_TAIL, TIMING_KINDS, times_in_window
 from app.domain.visibility import seen_by
@@ -78,11 +79,12 @@ def _page(events: Iterable[Event], viewer: Viewer, limit: int) -> dict[str, Any]
 
 def _incident(history: LogHistory, viewer: Viewer, args: IncidentHistoryArgs) -> dict[str, Any]:
     created = history.incident_created(args.incident)
-    if created is None or not viewer.may_see(created.audience):
-        # As the hub does everywhere, a restricted incident of another agency is not admitted to exist.
+    shown = seen_history(args.incident, history.events_from(created), viewer) if created is not None else iter(())
+    first = next(shown, None)
+    if first is None:
+        # As the hub does everywhere, an incident the viewer was never shown is not admitted to exist.
         raise Refusal("unknown_incident", f"there is no incident {args.incident}")
-    about = IncidentHistory(args.incident)
-    events = (e for e in history.events_from(created) if about(e) and e.seq > args.after)
+    events = (e for e in itertools.chain([first], shown) if e.seq > args.after)
     return {"incident": args.incident, **_page(events, viewer, args.limit)}
 
 

@@ -65,6 +65,8 @@ from app.protocol.server_session import (
     ServerSession,
     StartSubscription,
 )
+from app.store.chain import SNAPSHOTS
+from app.store.checkpoints import vouch_for_earlier_snapshots
 from app.store.log import EventLog, LogReader, QuarantineRow
 
 log = logging.getLogger("watchfloor.hub")
@@ -112,6 +114,7 @@ class Hub:
         self.read_pool = ThreadPoolExecutor(2, thread_name_prefix="wf-log-reader")
         # History queries (review) on a thread of their own, so a long review never delays a console's catch-up.
         self.history_pool = ThreadPoolExecutor(1, thread_name_prefix="wf-history")
+        self._earlier_snapshots: dict[int, str] | None = None  # vouched on the history thread (`_history_snapshots`)
         # Argon2 (64 MiB, slow on purpose) on a fixed pool of threads (sign_ins.PASSWORD_CHECKS): bounded memory.
         self.sign_ins = SignIns(self.db_path, clock, self._audit, sign_in)
         self.fanout = FanOut(self._drop_slow)
@@ -442,7 +445,10 @@ class Hub:
     def _history_frame(self, query: Query, args: Any, viewer: Viewer) -> bytes:
         """The answer's frame, read and encoded on the history thread (a picture's encoding is not the loop's)."""
         try:
-            data = history.answer(self._reader(), viewer, query.what, args)
+            reader = self._reader()
+            if query.what == "history.picture":
+                reader.trusted_snapshots = self._history_snapshots(reader)
+            data = history.answer(reader, viewer, query.what, args)
         except Refusal as refusal:
             return encode(Reject(id=query.id, code=refusal.code, message=refusal.reason))
         except Exception:  # a read that failed (the disk, a damaged page): the asker hears of it, the hub goes on
@@ -458,6 +464,20 @@ class Hub:
                         since=args.since, until=args.until)
         found = search(self.sequencer.picture, wanted, args.limit, viewer_of(actor))
         return {"incidents": [summary(i) for i in found]}
+
+    def _history_snapshots(self, reader: LogReader) -> dict[int, str]:
+        """The snapshots a picture of any moment may start from (on the history thread): those the hub trusts,
+        and, once vouched for (the first time a picture is asked), every earlier one on the snapshots' chain up
+        to the head the hub vouches for. Without that, a hub restarted on a long log would fold a moment of the
+        morning from the log's start. None are added while the audit alarm stands."""
+        if self._earlier_snapshots is None and not self.anchor.alarms:
+            seq, link = self.log.heads[SNAPSHOTS.name]
+            vouched = vouch_for_earlier_snapshots(reader.conn, seq, link)
+            if vouched is None:
+                self.anchor.raise_alarm("snapshots: the chain of stored snapshots does not reach the head the hub "
+                                  "vouches for; pictures of past moments are folded from the log's start")
+            self._earlier_snapshots = vouched or {}
+        return {**(self._earlier_snapshots or {}), **self.log.trusted_snapshots}
 
     async def _send_quietly(self, ws: ServerConnection, frame: bytes) -> None:
         # The client went away; it resends the commands it has no answer for.

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from app.domain import events as ev
 from app.domain.events import Event
-from app.domain.incident_history import IncidentHistory
+from app.domain.incident_history import seen_history
 from app.domain.picture import Picture, Viewer
 from app.domain.response_times import RESPONSE_TAIL, TIMING_KINDS, IncidentTimes, times_in_window
 from app.domain.visibility import seen_by
@@ -142,15 +142,17 @@ class Replay:
         """Everything about one incident, oldest first, as `app.domain.incident_history` picks it (its own
         events, its units' and drones' part, chat, mutual aid, triage reports, alerts while it was open).
 
-        Raises `ReviewError` when the log holds no such incident or the viewer may not see it (as the hub
+        With a viewer, the history as that viewer received it (`app.domain.incident_history.seen_history`).
+        Raises `ReviewError` when the log holds no such incident or the viewer was shown none of it (as the hub
         does, a restricted incident of another agency is not admitted to exist).
         """
         incident_id = str(incident_id)
         created = self._history.incident_created(incident_id)
-        if created is None or not self._may_see(created):
+        history = [] if created is None else list(seen_history(incident_id, self._history.events_from(created),
+                                                               self.viewer))
+        if not history:
             raise ReviewError(f"there is no incident {incident_id}")
-        about = IncidentHistory(incident_id)
-        return self._visible(e for e in self._history.events_from(created) if about(e))
+        return history
 
     def response_times(self, t0: float | None = None, t1: float | None = None) -> list[IncidentTimes]:
         """The measured intervals of every call that came in between `t0` and `t1` (default: the whole log), as
@@ -167,9 +169,6 @@ class Replay:
     def reporters(self, t0: float, t1: float) -> dict[str, list[str]]:
         """Who reported each unit's positions between `t0` and `t1` (the actors behind the tracks)."""
         return self._history.reporters(t0, t1)
-
-    def _may_see(self, event: Event) -> bool:
-        return self.viewer is None or self.viewer.may_see(event.audience)
 
     def _visible(self, events: Iterable[Event]) -> list[Event]:
         if self.viewer is None:

@@ -252,6 +252,20 @@ def vouch_for_snapshot(conn: sqlite3.Connection, seq: int, link: str) -> tuple[i
     return seq, blob_digest(row[1])
 
 
+def vouch_for_earlier_snapshots(conn: sqlite3.Connection, head_seq: int, head_link: str) -> dict[int, str] | None:
+    """seq -> picture digest of every snapshot up to `head_seq`, if the snapshots' chain recomputed from its
+    start reaches `head_link` there (a link the hub already vouches for: checked against a signed checkpoint, or
+    written by the hub itself); None if it does not. One pass over the snapshots, so a hub can serve pictures of
+    any moment from the snapshot nearest it, not only from the newest it checked at start."""
+    prev = chain_start(conn, SNAPSHOTS)[1]
+    digests: dict[int, str] = {}
+    for seq, ts, picture in conn.execute("SELECT seq, ts, picture FROM snapshots WHERE seq <= ? ORDER BY seq",
+                                         (head_seq,)):
+        prev = row_hash(prev, snapshot_fields(seq, ts, picture))
+        digests[seq] = blob_digest(picture)
+    return digests if prev == head_link else None
+
+
 def _when(checkpoint: Checkpoint) -> str:
     seq = checkpoint.anchor(EVENTS)[0]
     return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(checkpoint.at))}, event {seq}"

@@ -36,7 +36,8 @@ TYPES = (("structure_fire", "fire", 1), ("vehicle_fire", "fire", 2), ("traffic_c
 
 
 def cache_path(units: int, hours: float, incidents: int, every: float) -> Path:
-    return Path(f"/tmp/watchfloor-bench-replay-{units}u-{hours:g}h-{incidents}i-{every:g}s-v1.db")
+    # v2: snapshots carry the fold's version (a v1 log's snapshots are never used).
+    return Path(f"/tmp/watchfloor-bench-replay-{units}u-{hours:g}h-{incidents}i-{every:g}s-v2.db")
 
 
 def schedule_incidents(rng: random.Random, units: list[tuple[str, str]], hours: float,

@@ -142,3 +142,27 @@ def test_history_is_paged_and_bad_queries_get_clear_errors(review_hub: HubProces
             # The connection still works after the refusals.
             assert (await fsuper.query("history.span"))["head"] == span["head"]
     asyncio.run(scenario())
+
+
+def test_an_agency_that_gains_sight_by_mutual_aid_gets_the_history_it_was_sent(review_hub: HubProcess) -> None:
+    async def scenario() -> None:
+        async with signed_in(review_hub.url, "feed1", "fire1", "police1", "pilot1") as (feed, fire, police, pilot):
+            shift = await run_shift(feed, fire, police, pilot)
+            assert await refused(police, "history.incident", {"incident": shift.fire_call}) == "unknown_incident"
+            await fire.call("aid.request", {"incident": shift.fire_call, "agency": "police", "note": "traffic"})
+            await police.wait_for(lambda: bool(police.picture.aid_requests))
+            request = next(iter(police.picture.aid_requests))
+            await police.call("aid.answer", {"request": request, "accept": True, "note": "two cars"})
+            await police.wait_for(lambda: shift.fire_call in police.picture.incidents)
+            await fire.call("incident.note", {"incident": shift.fire_call, "text": "police on the way"})
+            await police.wait_for(lambda: any(n.text == "police on the way"
+                                              for n in police.picture.incidents[shift.fire_call].notes))
+            history = await police.query("history.incident", args={"incident": shift.fire_call})
+            seen = kinds(history["events"])
+            # What police were sent: the aid request and answer, the whole incident when they gained sight,
+            # and what followed; not E1's dispatch from before, which police were sent without the incident.
+            assert seen[:3] == ["aid.requested", "aid.answered", "incident.shared"], seen
+            assert seen[-1] == "incident.note" and "unit.assigned" not in seen
+            whole = await fire.query("history.incident", args={"incident": shift.fire_call})
+            assert kinds(whole["events"])[:2] == ["incident.created", "unit.assigned"]
+    asyncio.run(scenario())
