@@ -385,7 +385,9 @@ class RoadNetwork:
             signal = self._signal_at.get(node)
             if signal is None or came_from not in signal[1]:
                 continue
-            passes.append(SignalPass(signal[0].id, signal[1][came_from], off_road + road_s / speed_factor))
+            light = signal[0]
+            passes.append(SignalPass(light.id, signal[1][came_from], off_road + road_s / speed_factor, light.lat,
+                                     light.lon))
         return passes
 
 

@@ -53,6 +53,9 @@ ALLOWED: dict[str, frozenset[Role]] = {
     # Field devices are registered and revoked by supervisors only: a device writes to the map.
     "device.register": frozenset({S}),
     "device.revoke": frozenset({S}),
+    # Signal priority is the hub's own; only a supervisor turns it off (and on) for an area.
+    "signal.suspend": frozenset({S}),
+    "signal.resume": frozenset({S}),
     # Intrusion-detection findings go to supervisors only, and they acknowledge them.
     "security.acknowledge": frozenset({S}),
     # Not a hub command: the console's Review menu (replay, timelines, figures, exports of the log file).

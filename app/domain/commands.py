@@ -188,6 +188,17 @@ class RemoveZone:
 
 
 @dataclass(slots=True)
+class SuspendSignalPriority:
+    polygon: list[tuple[float, float]]
+    note: str = ""
+
+
+@dataclass(slots=True)
+class ResumeSignalPriority:
+    suspension: str
+
+
+@dataclass(slots=True)
 class AlertAreaArgs:
     polygon: list[tuple[float, float]] | None = None
     circle: list[float] | None = None  # [lat, lon, radius_m]
@@ -396,6 +407,8 @@ class AcknowledgeSecurityAlert:
 
 #: Command name on the wire -> its arguments.
 COMMANDS: dict[str, type[DataclassInstance]] = {
+    "signal.suspend": SuspendSignalPriority,
+    "signal.resume": ResumeSignalPriority,
     "incident.create": CreateIncident,
     "incident.update": UpdateIncident,
     "incident.status": SetIncidentStatus,

@@ -13,7 +13,7 @@ from typing import Any
 
 from app.domain import commands as c
 from app.domain import events as ev
-from app.domain import triage
+from app.domain import signal_priority, triage
 from app.domain.agencies import UNIT_KINDS, Actor, Role
 from app.domain.authority import acts_for, check_role
 from app.domain.checks import MAX_SHORT_TEXT, check_expires, check_time
@@ -551,6 +551,14 @@ def _create_zone(cx: _Context, a: c.CreateZone) -> list[Draft]:
     return [Draft(ev.ZONE_CREATED, data)]
 
 
+def _suspend_signal_priority(cx: _Context, a: c.SuspendSignalPriority) -> list[Draft]:
+    return signal_priority.suspend(cx.picture, check_polygon(a.polygon), _text(a.note, "note", MAX_SHORT_TEXT))
+
+
+def _resume_signal_priority(cx: _Context, a: c.ResumeSignalPriority) -> list[Draft]:
+    return signal_priority.resume(cx.picture, a.suspension)
+
+
 def _remove_zone(cx: _Context, a: c.RemoveZone) -> list[Draft]:
     zone = cx.picture.zones.get(a.zone)
     if zone is None:
@@ -637,6 +645,8 @@ _RULES: dict[str, Callable[[_Context, Any], list[Draft]]] = {
     "aid.answer": _answer_aid,
     "message.send": _send_message,
     "zone.create": _create_zone,
+    "signal.suspend": _suspend_signal_priority,
+    "signal.resume": _resume_signal_priority,
     "zone.remove": _remove_zone,
     "alert.issue": _issue_alert,
     "alert.cancel": _cancel_alert,

@@ -89,3 +89,6 @@ SECURITY_ACKNOWLEDGED = "security.acknowledged"
 SIGNAL_REQUESTED = "signal.requested"
 SIGNAL_ANSWERED = "signal.answered"
 SIGNAL_ENDED = "signal.ended"
+#: A supervisor turned signal priority off in an area, and on again.
+SIGNAL_SUSPENDED = "signal.suspended"
+SIGNAL_RESUMED = "signal.resumed"

@@ -134,6 +134,10 @@ def describe(event: Event) -> str:
                 f"{d['role']}, importance {d['importance']})")
     if kind == ev.SIGNAL_ANSWERED:
         return f"Signal {d['intersection']} answered {d['unit']}: {d['status']}"
+    if kind == ev.SIGNAL_SUSPENDED:
+        return f"Signal priority suspended in area {d['id']}" + (f": {d['note']}" if d.get("note") else "")
+    if kind == ev.SIGNAL_RESUMED:
+        return f"Signal priority resumed in area {d['id']}"
     if kind == ev.SIGNAL_ENDED:
         return f"{d['unit']}'s priority at signal {d['intersection']} ended: {d['reason'].replace('_', ' ')}"
     return kind

@@ -34,7 +34,7 @@ from app.domain.entities import (
 from app.domain.events import Event
 from app.domain.plausibility import Fix, Registrar, Track, advance, is_device, registered
 from app.domain.security_alerts import SECURITY_HANDLERS, SecurityLog
-from app.domain.signal_priority import SIGNAL_HANDLERS, SignalPriority, release
+from app.domain.signal_priority import SIGNAL_HANDLERS, SignalPriority, SignalSuspension, release
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -94,6 +94,8 @@ class Picture:
     security: SecurityLog = field(default_factory=SecurityLog)
     #: Signal priority for responding units, one per signalised intersection (app.domain.signal_priority).
     signals: dict[int, SignalPriority] = field(default_factory=dict)
+    #: Areas where a supervisor suspended signal priority.
+    signal_suspensions: dict[str, SignalSuspension] = field(default_factory=dict)
 
     def next_id(self, prefix: str) -> str:
         """The id the next item with this prefix gets, e.g. "AR-3" (counted by the fold)."""
@@ -161,6 +163,7 @@ class Picture:
             security=self.security if viewer.supervisor else SecurityLog(),
             # scoped like their incident's events, which name the unit's call
             signals={k: s for k, s in self.signals.items() if viewer.may_see(self.incident_audience(s.incident))},
+            signal_suspensions=dict(self.signal_suspensions),
         )
         return copy
 

@@ -12,10 +12,13 @@ The rules (pure: time is passed in, routes are passed in as `SignalPass` lists):
   `timed_out` after `answer_timeout_s`; a grant whose window has passed ends `timed_out` too;
 - a re-send (`update`) when the ETA drifts by more than `drift_s`, which again waits for the controller;
 - cancelled when the unit has passed (`passed`, shown as `served`), takes another way (`diverted`) or stops
-  responding (`stood_down`).
+  responding (`stood_down`);
+- nothing asked, and whatever is held ended (`suspended`), inside an area where a supervisor suspended signal
+  priority (`signal.suspend`: roadworks, a police operation, a controller fault).
 Without a priority service nothing is requested and nothing assumed: units drive as they always did.
 
-Events (docs/protocol.md): `signal.requested`, `signal.answered`, `signal.ended`.
+Events (docs/protocol.md): `signal.requested`, `signal.answered`, `signal.ended`, `signal.suspended`,
+`signal.resumed`.
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import shapely
+
 from app.domain import events as ev
 from app.domain.entities import Incident, Unit, UnitStatus
+from app.domain.errors import Refusal
 from app.domain.events import Draft, Event
 from app.domain.signals import SignalPass
 
@@ -36,7 +42,7 @@ if TYPE_CHECKING:
 STATES = ("requested", "granted", "rejected", "served")
 ACTIVE = frozenset({"requested", "granted"})
 #: signal.ended reasons
-END_REASONS = ("passed", "diverted", "stood_down", "timed_out", "preempted", "cancelled")
+END_REASONS = ("passed", "diverted", "stood_down", "timed_out", "preempted", "suspended")
 #: what the controllers' answers (J2735 PrioritizationResponseStatus) mean for the picture
 ANSWER_STATE = {"granted": "granted", "rejected": "rejected", "maxPresence": "rejected",
                 "reserviceLocked": "rejected", "unknown": "requested", "requested": "requested",
@@ -99,6 +105,31 @@ class SignalPriority:
     answered_at: float | None = None
 
 
+@dataclass(slots=True)
+class SignalSuspension:
+    """An area where a supervisor turned signal priority off (until resumed)."""
+
+    id: str  # "SP-n"
+    polygon: list[tuple[float, float]]  # [(lat, lon), ...]
+    note: str
+    by: str
+    at: float
+
+    def covers(self, lat: float, lon: float) -> bool:
+        """Whether (lat, lon) lies inside (or on the edge of) the area."""
+        return bool(shapely.Polygon([(x, y) for y, x in self.polygon]).covers(shapely.Point(lon, lat)))
+
+
+def _suspended(p: Picture, e: Event) -> None:
+    p._count(e.data["id"])
+    p.signal_suspensions[e.data["id"]] = SignalSuspension(
+        e.data["id"], [(pt[0], pt[1]) for pt in e.data["polygon"]], e.data.get("note", ""), e.actor, e.ts)
+
+
+def _resumed(p: Picture, e: Event) -> None:
+    p.signal_suspensions.pop(e.data["id"], None)
+
+
 def _requested(p: Picture, e: Event) -> None:
     d = e.data
     p.signals[d["intersection"]] = SignalPriority(
@@ -138,6 +169,8 @@ SIGNAL_HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
     ev.SIGNAL_REQUESTED: _requested,
     ev.SIGNAL_ANSWERED: _answered,
     ev.SIGNAL_ENDED: _ended,
+    ev.SIGNAL_SUSPENDED: _suspended,
+    ev.SIGNAL_RESUMED: _resumed,
 }
 
 
@@ -175,9 +208,14 @@ def follow_route(picture: Picture, unit: Unit, passes: Iterable[SignalPass], now
     importance = policy.importance.get(role, 1)
     drafts: list[Draft] = []
     ahead: dict[int, SignalPass] = {}
+    suspended: set[int] = set()
     for signal_pass in passes:
-        if signal_pass.eta_s <= policy.horizon_s:
+        if any(area.covers(signal_pass.lat, signal_pass.lon) for area in picture.signal_suspensions.values()):
+            suspended.add(signal_pass.intersection)
+        elif signal_pass.eta_s <= policy.horizon_s:
             ahead.setdefault(signal_pass.intersection, signal_pass)
+    for intersection in sorted(suspended & held.keys()):
+        drafts.append(_ended_draft(held.pop(intersection), "suspended", audience))
     # A light no longer ahead was passed when it came before one still ahead (the unit is further along the same
     # way, however fast it drove); with none still ahead, when it was due about now. Otherwise: diverted.
     still_ahead = [s.eta_from for i, s in held.items() if i in ahead]
@@ -238,3 +276,16 @@ def answer(picture: Picture, intersection: int, unit: str, request: int, status:
         return []
     return [Draft(ev.SIGNAL_ANSWERED, {"intersection": intersection, "unit": unit, "request": request,
                                        "status": status}, picture.incident_audience(held.incident))]
+
+
+def suspend(picture: Picture, polygon: list[tuple[float, float]], note: str) -> list[Draft]:
+    """A supervisor turns signal priority off inside `polygon` (already checked: 3+ corners on Earth)."""
+    return [Draft(ev.SIGNAL_SUSPENDED, {"id": picture.next_id("SP"), "polygon": [list(p) for p in polygon],
+                                        "note": note})]
+
+
+def resume(picture: Picture, suspension: str) -> list[Draft]:
+    """A supervisor turns it on again; None when there is no such suspension."""
+    if suspension not in picture.signal_suspensions:
+        raise Refusal("unknown_suspension", f"there is no signal priority suspension {suspension}")
+    return [Draft(ev.SIGNAL_RESUMED, {"id": suspension})]

@@ -51,6 +51,8 @@ class SignalPass:
     intersection: int
     approach: int
     eta_s: float
+    lat: float
+    lon: float
 
 
 class RoutePlanner(Protocol):

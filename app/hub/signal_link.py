@@ -70,12 +70,15 @@ class SignalLink:
         self.health = hub.feeds.feed(f"signal_priority {target}", f"Signal priority (SREM/SSEM) with {target}")
         self.sent = 0
         self._sequence = 0
-        self._planned: dict[str, float | None] = {}  # unit -> the fix time its route was last planned from
+        # unit -> (the fix time, the suspensions' version) its route was last planned with
+        self._planned: dict[str, tuple[float | None, int]] = {}
+        self._version = 0
         self._address: tuple[str, int] | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._inbox: list[tuple[bytes, tuple[str, int]]] = []
         # what each unit has asked the controllers for and not cancelled, by intersection
         self._outstanding: dict[str, dict[int, PriorityRequest]] = {}
+        self._areas: set[str] = set()  # the suspensions the routes were last planned with
         self._roles: dict[str, str | None] = {}  # a unit's role, kept for its cancels after it is retired
         self._task: asyncio.Task[None] | None = None
 
@@ -123,6 +126,10 @@ class SignalLink:
         if sequencer.alarm is not None:
             return  # the log cannot be written: ask for nothing we could not record
         picture: Picture = sequencer.picture
+        areas = set(picture.signal_suspensions)
+        if areas != self._areas:  # a supervisor suspended or resumed an area: every route ahead is looked at again
+            self._areas = areas
+            self._version += 1
         drafts = self._answers(picture)
         now = self.hub.clock()
         drafts += expire(picture, now, self.policy)
@@ -130,7 +137,7 @@ class SignalLink:
             responding = unit.status == UnitStatus.EN_ROUTE and unit.lat is not None and unit.lon is not None
             if not responding and unit.id not in self._planned:
                 continue
-            if responding and unit.id in self._planned and self._planned[unit.id] == unit.position_at:
+            if responding and self._planned.get(unit.id) == (unit.position_at, self._version):
                 continue  # no new fix: the route ahead is what it was
             incident = picture.incidents.get(unit.incident or "")
             passes = []
@@ -139,7 +146,7 @@ class SignalLink:
                 passes = self.planner.signal_passes((unit.lat, unit.lon), (incident.lat, incident.lon),
                                                     SPEED_FACTOR)
             if responding:
-                self._planned[unit.id] = unit.position_at
+                self._planned[unit.id] = (unit.position_at, self._version)
             else:
                 self._planned.pop(unit.id, None)
             drafts += follow_route(picture, unit, passes, now, self.policy)

@@ -56,8 +56,7 @@ def test_import_writes_tiles_and_labels(helsinki: City) -> None:
     assert helsinki.metadata["counts"]["tiles"] >= len(zooms)
     labels = json.loads(helsinki.labels_path.read_text(encoding="utf-8"))
     basemap = json.loads(helsinki.basemap_path.read_text(encoding="utf-8"))
-    # Drawn over the tiles, as vectors: the names and the traffic lights (signal priority).
-    assert list(labels["layers"]) == ["labels", "signals"]
+    assert list(labels["layers"]) == ["labels", "signals"]  # the points the page places itself
     assert labels["layers"]["labels"] == basemap["layers"]["labels"]
     assert labels["layers"]["signals"] == basemap["layers"]["signals"]
     assert labels["bounds"] == basemap["bounds"] and labels["attribution"] == basemap["attribution"]

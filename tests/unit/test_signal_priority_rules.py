@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from app.domain import events as ev
+from app.domain.agencies import Actor, Role
+from app.domain.commands import ResumeSignalPriority, SuspendSignalPriority
+from app.domain.decide import decide
 from app.domain.entities import Incident, IncidentStatus, Unit, UnitStatus
+from app.domain.errors import Refusal
 from app.domain.events import Draft, Event
 from app.domain.narrative import describe, incident_of
 from app.domain.picture import Picture, Viewer
@@ -18,7 +24,8 @@ POLICY = PriorityPolicy()
 
 
 def on(intersection: int, eta_s: float, approach: int = 1) -> SignalPass:
-    return SignalPass(intersection, approach, eta_s)
+    """Light n stands at (60.17, 24.94 + n/1000)."""
+    return SignalPass(intersection, approach, eta_s, 60.17, 24.94 + intersection / 1000)
 
 
 class Floor:
@@ -177,3 +184,29 @@ def test_a_restricted_incidents_priorities_are_seen_only_by_its_agencies() -> No
     assert draft.audience == ["police"]
     assert floor.picture.visible_to(Viewer("fire")).signals == {}
     assert set(floor.picture.visible_to(Viewer("police")).signals) == {1}
+
+
+def test_a_supervisor_suspends_priority_for_an_area_and_resumes_it() -> None:
+    floor = Floor()
+    floor.incident("1001")
+    e11 = floor.unit("E11", "1001")
+    floor.fold(follow_route(floor.picture, e11, [on(1, 10), on(2, 30)], NOW, POLICY))
+    around_light_2 = [(60.169, 24.9415), (60.169, 24.9425), (60.171, 24.9425), (60.171, 24.9415)]
+    with pytest.raises(Refusal) as refused:
+        decide(floor.picture, Actor("anna", Role.DISPATCHER, "fire"), "signal.suspend",
+               SuspendSignalPriority(around_light_2), NOW)
+    assert refused.value.code == "forbidden"
+    boss = Actor("sanna", Role.SUPERVISOR, "fire")
+    floor.fold(decide(floor.picture, boss, "signal.suspend", SuspendSignalPriority(around_light_2, "roadworks"), NOW))
+    [area] = floor.picture.signal_suspensions.values()
+    assert (area.id, area.note, area.by) == ("SP-1", "roadworks", "hub")  # the fold's actor is the event's
+    # light 2 is in the area: what E11 holds there ends, and nothing is asked there again
+    ended = floor.fold(follow_route(floor.picture, e11, [on(1, 8), on(2, 28)], NOW + 2, POLICY))
+    assert [(d.data["intersection"], d.data["reason"]) for d in ended] == [(2, "suspended")]
+    assert floor.state() == {1: ("E11", "requested")}
+    assert follow_route(floor.picture, e11, [on(1, 7), on(2, 27)], NOW + 3, POLICY) == []
+    floor.fold(decide(floor.picture, boss, "signal.resume", ResumeSignalPriority("SP-1"), NOW + 4))
+    [asked] = follow_route(floor.picture, e11, [on(1, 6), on(2, 26)], NOW + 4, POLICY)
+    assert asked.data["intersection"] == 2
+    with pytest.raises(Refusal):
+        decide(floor.picture, boss, "signal.resume", ResumeSignalPriority("SP-1"), NOW + 5)
