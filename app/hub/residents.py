@@ -21,8 +21,10 @@ its own limits, and nothing a resident sends reaches the picture except as a tri
 
 Limits: requests and reports per address, reports per device (token buckets, `app.hub.intake`), connections in
 all and per address, uploads decoded at a time, request sizes and deadlines, photos on disk
-(`app.hub.resident_photos`). The request states follow committed events through an internal subscriber with the
-public's viewer (`app.hub.watcher`), like the CAP outbox.
+(`app.hub.resident_photos`). The request states follow committed events through an internal subscriber
+(`app.hub.watcher`) that sees every agency's candidates (each resident's report is scoped to the agency that
+handles it, `app.domain.residents.handling_agency`); residents are told only what `request_state` and
+`public_alert` derive from it.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from app.domain.agencies import Actor, Role
 from app.domain.errors import Refusal
 from app.domain.events import Event
 from app.domain.geo import check_lat_lon
-from app.domain.picture import Picture
+from app.domain.picture import Picture, Viewer
 from app.domain.residents import (
     CATEGORIES,
     JURISDICTION_MARGIN_M,
@@ -60,6 +62,7 @@ from app.domain.residents import (
     alerts_at,
     check_report,
     distance_outside,
+    handling_agency,
     public_alert,
     report_text,
     request_state,
@@ -82,13 +85,16 @@ from app.hub.resident_http import (
 )
 from app.hub.resident_photos import MAX_PHOTO_BYTES, PhotoStore, clean_photo
 from app.hub.resident_push import PushOut, application_server_key, vapid_key
-from app.hub.watcher import PUBLIC, HubWatcher
+from app.hub.watcher import HubWatcher
 from app.shipped import shipped
 
 log = logging.getLogger("watchfloor.residents")
 
 #: Reports are applied as this feed account (candidates show it as `received_by`).
 RESIDENT_ACTOR = Actor("resident-app", Role.FEED, "*")
+#: Whose picture the desk follows: every agency's, since a resident's report is seen only by the agency that
+#: handles it. Residents are told only what `request_state` and `public_alert` derive from it.
+DESK_VIEWER = Viewer("*", supervisor=True)
 #: The endpoint's name in the hub's feed health.
 FEED = "residents"
 WEB = shipped("web")
@@ -146,7 +152,7 @@ class ResidentDesk:
         self.health = hub.feeds.feed(FEED, "Residents' app")
         contact = public_url if public_url and public_url.startswith("https://") else "mailto:watchfloor@localhost"
         self.push = PushOut(vapid_key(folder / "vapid.pem"), contact, push_allow, hub.count)
-        self._watcher = HubWatcher(hub, self._started, self._events)
+        self._watcher = HubWatcher(hub, self._started, self._events, viewer=DESK_VIEWER)
         self.server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -179,7 +185,7 @@ class ResidentDesk:
 
     def _events(self, events: list[Event]) -> None:
         for event in events:
-            self.picture.apply(event, PUBLIC)
+            self.picture.apply(event, DESK_VIEWER)
             if event.kind == ev.CANDIDATE_CREATED and str(event.data["source_id"]).startswith(SOURCE_PREFIX):
                 ref = _ref(event.data["source_id"])
                 self.refs[ref] = event.data["id"]
@@ -343,7 +349,8 @@ class ResidentDesk:
             report = check_report(category, lat, lon, text, self.city.bounds)
             media_url = await self._photo(photo) if photo else ""
             args = c.SubmitReport(source=SOURCE, source_id=source_id(device, ref), type=report.type, lat=report.lat,
-                                  lon=report.lon, text=report_text(report, bool(media_url)), media_url=media_url)
+                                  lon=report.lon, text=report_text(report, bool(media_url)), media_url=media_url,
+                                  agency=handling_agency(report.type, self.hub.agencies))
             applied = await self.hub.sequencer.submit(RESIDENT_ACTOR, "report.submit", args,
                                                       f"{RESIDENT_ACTOR.user}/{device}/{ref}")
         except Refusal as refusal:  # counted, never stored: it may be someone's position or words

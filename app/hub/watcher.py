@@ -32,11 +32,14 @@ class HubWatcher:
     """Calls `on_start(picture, extra)` once (again after an overflow), then `on_events(events)` as they commit.
 
     `prepare(reader, head)`, if given, runs in the reader thread next to the snapshot; its result is `extra`.
+    `viewer` is whose picture it follows: the public's, unless the consumer tells the public only what pure
+    rules derive from more (the residents' desk follows reports scoped to one agency).
     """
 
     def __init__(self, hub: Any, on_start: Callable[[Picture, Any], None], on_events: Callable[[list[Event]], None],
-                 prepare: Callable[[LogReader, int], Any] | None = None) -> None:
+                 prepare: Callable[[LogReader, int], Any] | None = None, viewer: Viewer = PUBLIC) -> None:
         self.hub = hub
+        self.viewer = viewer
         self.on_start = on_start
         self.on_events = on_events
         self.prepare = prepare
@@ -47,7 +50,7 @@ class HubWatcher:
     async def start(self) -> None:
         """Subscribe from the committed head: snapshot in a reader thread, then live events."""
         head = self.hub.sequencer.committed_seq
-        self.subscriber = Subscriber(PUBLIC, self._receive, self._overflowed, head, MAX_QUEUE)
+        self.subscriber = Subscriber(self.viewer, self._receive, self._overflowed, head, MAX_QUEUE)
         self.hub.fanout.subscribers.add(self.subscriber)
         self._pump = asyncio.get_running_loop().create_task(self.subscriber.pump())
         picture, extra = await asyncio.get_running_loop().run_in_executor(self.hub.read_pool, self._snapshot, head)
@@ -57,7 +60,7 @@ class HubWatcher:
     def _snapshot(self, head: int) -> tuple[Picture, Any]:
         reader = self.hub.open_reader()
         try:
-            picture = reader.picture_at(seq=head).visible_to(PUBLIC)
+            picture = reader.picture_at(seq=head).visible_to(self.viewer)
             return picture, self.prepare(reader, head) if self.prepare is not None else None
         finally:
             reader.close()
