@@ -325,6 +325,7 @@ class SubmitReport:
     text: str = ""
     media_url: str = ""  # a photo or clip the source offers
     t: float | None = None  # when the source observed it; default: when the hub received it
+    agency: str | None = None  # only this agency's consoles (and supervisors) see it: a resident's position
 
 
 @dataclass(slots=True)

@@ -22,6 +22,7 @@ from app.domain.checks import check_text
 from app.domain.entities import Alert, Incident, IncidentStatus
 from app.domain.errors import Refusal
 from app.domain.geo import check_lat_lon, fast_distance_m
+from app.domain.incident_types import INCIDENT_TYPES
 from app.domain.triage import Candidate, CandidateState
 
 #: What a resident can report, and the incident type the candidate proposes (a dispatcher may choose another
@@ -100,6 +101,14 @@ def distance_outside(bounds: tuple[LatLon, LatLon], point: LatLon) -> float:
 def source_id(device: str, report: str) -> str:
     """The candidate's source id: the app, the reporting device's public id and the report's reference."""
     return f"{SOURCE_PREFIX} {device} {report}"
+
+
+def handling_agency(type_: str, agencies: Iterable[str]) -> str | None:
+    """The agency whose dispatchers handle a report of `type_` (the type's own agency), who alone (with
+    supervisors) see the resident's report and position in triage; None when the hub has no such agency: then
+    every agency sees it, as any report."""
+    agency = INCIDENT_TYPES[type_].agency
+    return agency if agency in set(agencies) else None
 
 
 def report_text(report: ResidentReport, has_photo: bool) -> str:

@@ -6,7 +6,10 @@ incident (a note on that incident), or dismisses it with a reason. Many reports 
 already has, so `report.submit` proposes a merge when an open incident of the same type is close in space and
 time (`MERGE_RADIUS_M`, `MERGE_WINDOW_S`).
 
-Candidates are seen by every agency (a report has no owner until someone takes it). A restricted incident is
+Candidates are seen by every agency (a report has no owner until someone takes it), except a report submitted
+for one agency (`agency`: a resident's report, whose position only the dispatchers who would handle it may
+see): it and its decision reach only that agency and supervisors, and to anyone else it does not exist. A
+restricted incident is
 never named to an agency that cannot see it: the public proposal only considers unrestricted incidents, and a
 nearer restricted one is proposed in a separate `candidate.proposed` event scoped to that incident's agencies.
 Merging into a restricted incident tells everyone that the candidate was merged, but not where.
@@ -96,6 +99,12 @@ class Candidate:
     decided_by: str | None = None
     decided_at: float | None = None
     reason: str = ""
+    agency: str | None = None  # the only agency that sees it (besides supervisors); None: every agency
+
+    @property
+    def audience(self) -> list[str] | None:
+        """Who may see the candidate (`Viewer.may_see`)."""
+        return None if self.agency is None else [self.agency]
 
     def proposed_merge(self) -> MergeProposal | None:
         """The nearest incident proposed for merge, or None."""
@@ -135,6 +144,9 @@ def _submit_report(cx: _Context, a: c.SubmitReport) -> list[Draft]:
     media_url = check_text(a.media_url, "media url", MAX_URL, required=False)
     if media_url and not media_url.lower().startswith(URL_SCHEMES):
         raise Refusal("bad_url", f"media url must start with {', '.join(URL_SCHEMES)}")
+    agency = a.agency
+    if agency is not None and cx.agencies is not None and agency not in cx.agencies:
+        raise Refusal("unknown_agency", f"there is no agency {agency!r} to report to")
     # Without the source's own time the report is as old as the event that carries it (its `ts`).
     reported_at = cx.now if a.t is None else check_time(a.t, cx.now, "report")
     candidate_id = cx.picture.next_id("C")
@@ -149,7 +161,9 @@ def _submit_report(cx: _Context, a: c.SubmitReport) -> list[Draft]:
     }
     if a.t is not None:
         data["reported_at"] = reported_at
-    drafts = [Draft(ev.CANDIDATE_CREATED, data)]
+    if agency is not None:
+        data["agency"] = agency
+    drafts = [Draft(ev.CANDIDATE_CREATED, data, None if agency is None else [agency])]
     if matches and matches[0][1].restricted:
         nearest, incident = matches[0]
         drafts.append(cx.scoped(ev.CANDIDATE_PROPOSED, {"id": candidate_id, **_proposal_data(nearest)},
@@ -163,7 +177,7 @@ def _proposal_data(proposal: MergeProposal) -> dict[str, Any]:
 
 def _pending(cx: _Context, candidate_id: str) -> Candidate:
     candidate = cx.picture.candidates.get(candidate_id)
-    if candidate is None:
+    if candidate is None or not cx.viewer.may_see(candidate.audience):  # one for another agency: not there
         raise Refusal("unknown_candidate", f"there is no candidate {candidate_id}")
     if candidate.state != CandidateState.PENDING:
         raise Refusal("already_decided", f"candidate {candidate.id} was already {candidate.state} "
@@ -187,7 +201,8 @@ def _accept(cx: _Context, a: c.AcceptCandidate) -> list[Draft]:
         priority=a.priority if a.priority is not None else candidate.priority, address=candidate.address,
         caller=f"{candidate.source} {candidate.source_id}", notes=_summary(candidate)))
     incident_id = drafts[0].data["id"]
-    return [*drafts, Draft(ev.CANDIDATE_ACCEPTED, {"id": candidate.id, "incident": incident_id})]
+    return [*drafts, Draft(ev.CANDIDATE_ACCEPTED, {"id": candidate.id, "incident": incident_id},
+                           candidate.audience)]
 
 
 def _merge(cx: _Context, a: c.MergeCandidate) -> list[Draft]:
@@ -196,13 +211,13 @@ def _merge(cx: _Context, a: c.MergeCandidate) -> list[Draft]:
     drafts = cx.rule("incident.note", c.AddNote(incident.id, _summary(candidate, "Merged report")))
     # Everyone sees the candidate leave the queue; only those who may see the incident learn which one.
     link = None if incident.restricted else incident.id
-    return [*drafts, Draft(ev.CANDIDATE_MERGED, {"id": candidate.id, "incident": link})]
+    return [*drafts, Draft(ev.CANDIDATE_MERGED, {"id": candidate.id, "incident": link}, candidate.audience)]
 
 
 def _dismiss(cx: _Context, a: c.DismissCandidate) -> list[Draft]:
     candidate = _pending(cx, a.candidate)
     reason = check_text(a.reason, "reason", MAX_SHORT_TEXT)
-    return [Draft(ev.CANDIDATE_DISMISSED, {"id": candidate.id, "reason": reason})]
+    return [Draft(ev.CANDIDATE_DISMISSED, {"id": candidate.id, "reason": reason}, candidate.audience)]
 
 
 RULES: dict[str, Callable[[Any, Any], list[Draft]]] = {
@@ -224,7 +239,7 @@ def _created(p: Picture, e: Event) -> None:
         id=d["id"], source=d["source"], source_id=d["source_id"], type=d["type"], lat=d["lat"], lon=d["lon"],
         reported_at=d.get("reported_at", e.ts), received_at=e.ts, received_by=e.actor, priority=d.get("priority"),
         address=d.get("address", ""), text=d.get("text", ""), media_url=d.get("media_url", ""),
-        proposals=[MergeProposal(**proposal)] if proposal else [],
+        proposals=[MergeProposal(**proposal)] if proposal else [], agency=d.get("agency"),
     )
 
 
@@ -260,9 +275,12 @@ HANDLERS: dict[str, Callable[[Picture, Event], None]] = {
 
 
 def visible_candidates(picture: Picture, viewer: Viewer) -> dict[str, Candidate]:
-    """The candidates as `viewer` may see them: proposals of incidents hidden from the viewer left out."""
+    """The candidates as `viewer` may see them: those for other agencies and proposals of incidents hidden from
+    the viewer left out."""
     out = {}
     for key, candidate in picture.candidates.items():
+        if not viewer.may_see(candidate.audience):
+            continue
         shown = [p for p in candidate.proposals if viewer.may_see(picture.incident_audience(p.incident))]
         out[key] = candidate if len(shown) == len(candidate.proposals) else replace(candidate, proposals=shown)
     return out

@@ -74,6 +74,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--residents-url",
                         help="the residents' app's public address as dispatchers reach it, for photo links "
                              "(default: its scheme, --host and port)")
+    parser.add_argument("--residents-push-allow", action="append", metavar="NETWORK",
+                        help="let residents' Web Push subscriptions name a push service on this internal network "
+                             "(CIDR, e.g. 127.0.0.1 for a test's push service); only public https:// push "
+                             "services are taken otherwise; may be repeated")
     parser.add_argument("--key-file", help="encrypt the log at rest (SQLCipher) with the key in this file (0600; "
                                            "or set WATCHFLOOR_DB_KEY); see docs/security.md")
     parser.add_argument("--checkpoint-every", type=float, default=60.0,
@@ -109,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
             parse_log_url(args.log)
         except ValueError as exc:
             raise SystemExit(str(exc)) from None
+    push_allow = _networks("--residents-push-allow", args.residents_push_allow)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -121,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"watchfloor hub listening on {scheme}://{args.host}:{port}", flush=True)
 
         residents = None if args.residents_port is None else {"port": args.residents_port,
-                                                              "public_url": args.residents_url}
+                                                              "public_url": args.residents_url,
+                                                              "push_allow": push_allow}
         await run_hub(args.db, args.host, args.port, context, ready=ready, stop=stop, feeds=feeds,
                       feed_io=feed_io_options(args), checkpoint_every=args.checkpoint_every, sign_in=sign_in,
                       quarantine_budget=int(args.quarantine_mib * 1024 * 1024), log_url=args.log,
@@ -132,6 +138,15 @@ def run(args: argparse.Namespace) -> int:
     except LogLockedError as exc:  # encrypted without the key, a wrong key, or not a database
         raise SystemExit(str(exc)) from None
     return 0
+
+
+def _networks(option: str, values: list[str] | None) -> tuple[Any, ...]:
+    from app.hub.cap_fetch import parse_networks
+
+    try:
+        return parse_networks(values or [])
+    except ValueError as exc:
+        raise SystemExit(f"{option}: {exc}") from None
 
 
 def _tls(cert: str, key: str) -> ssl.SSLContext:

@@ -15,12 +15,16 @@ its own limits, and nothing a resident sends reaches the picture except as a tri
 - ``GET /api/config``: the city's name, language, bounds and the report categories; ``GET /tiles/z/x/y.pbf``: the
   city's own vector tiles, for picking a place on the map offline from any other server.
 - ``GET /photos/<name>``: a cleaned photo, by its unguessable name (the candidate's media link for dispatchers).
+- ``GET /api/push``: the hub's VAPID public key; ``POST /api/push`` ``{"subscription", "lat", "lon"}``: Web Push
+  of the alerts for that place (`app.hub.resident_push`).
 - ``/open311/v2/...``: Open311 GeoReport v2 for non-emergency reports from other city apps (`app.hub.open311`).
 
 Limits: requests and reports per address, reports per device (token buckets, `app.hub.intake`), connections in
 all and per address, uploads decoded at a time, request sizes and deadlines, photos on disk
-(`app.hub.resident_photos`). The request states follow committed events through an internal subscriber with the
-public's viewer (`app.hub.watcher`), like the CAP outbox.
+(`app.hub.resident_photos`). The request states follow committed events through an internal subscriber
+(`app.hub.watcher`) that sees every agency's candidates (each resident's report is scoped to the agency that
+handles it, `app.domain.residents.handling_agency`); residents are told only what `request_state` and
+`public_alert` derive from it.
 """
 
 from __future__ import annotations
@@ -47,20 +51,25 @@ from app.domain import events as ev
 from app.domain.agencies import Actor, Role
 from app.domain.errors import Refusal
 from app.domain.events import Event
-from app.domain.picture import Picture
+from app.domain.geo import check_lat_lon
+from app.domain.picture import Picture, Viewer
 from app.domain.residents import (
     CATEGORIES,
+    JURISDICTION_MARGIN_M,
     SOURCE,
     SOURCE_PREFIX,
     RequestState,
     alerts_at,
     check_report,
+    distance_outside,
+    handling_agency,
     public_alert,
     report_text,
     request_state,
     source_id,
 )
 from app.hub import open311
+from app.hub.cap_fetch import Network
 from app.hub.certificates import write_once
 from app.hub.intake import Buckets
 from app.hub.resident_http import (
@@ -75,13 +84,17 @@ from app.hub.resident_http import (
     read_head,
 )
 from app.hub.resident_photos import MAX_PHOTO_BYTES, PhotoStore, clean_photo
-from app.hub.watcher import PUBLIC, HubWatcher
+from app.hub.resident_push import PushOut, application_server_key, vapid_key
+from app.hub.watcher import HubWatcher
 from app.shipped import shipped
 
 log = logging.getLogger("watchfloor.residents")
 
 #: Reports are applied as this feed account (candidates show it as `received_by`).
 RESIDENT_ACTOR = Actor("resident-app", Role.FEED, "*")
+#: Whose picture the desk follows: every agency's, since a resident's report is seen only by the agency that
+#: handles it. Residents are told only what `request_state` and `public_alert` derive from it.
+DESK_VIEWER = Viewer("*", supervisor=True)
 #: The endpoint's name in the hub's feed health.
 FEED = "residents"
 WEB = shipped("web")
@@ -101,6 +114,7 @@ ADDRESS_REPORTS = (1 / 6, 180.0)
 ADDRESS_REQUESTS = (20.0, 10.0)
 MAX_CONNECTIONS = 512
 MAX_CONNECTIONS_PER_ADDRESS = 32
+MAX_PUSH_BODY = 8 * 1024
 #: How refusals are answered (anything else: 422).
 REFUSAL_STATUS = {"too_many_reports": HTTPStatus.TOO_MANY_REQUESTS, "unavailable": HTTPStatus.SERVICE_UNAVAILABLE}
 #: Photos decoded at a time (Pillow holds the pixels: 40 MP x 4 bytes each at worst).
@@ -117,7 +131,7 @@ class ResidentDesk:
     """The residents' endpoint of one hub. Make it on the hub's loop, then `await start()`, `await close()`."""
 
     def __init__(self, hub: Any, city: City, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
-                 public_url: str | None = None) -> None:
+                 public_url: str | None = None, push_allow: tuple[Network, ...] = ()) -> None:
         self.hub = hub
         self.city = city
         self.host, self.port, self.ssl_context = host, port, ssl_context
@@ -136,12 +150,15 @@ class ResidentDesk:
         self.refs: dict[str, str] = {}  # report ref -> candidate id (the candidates this picture holds)
         self.recent: OrderedDict[str, str] = OrderedDict()  # ref -> device, submitted but not yet seen
         self.health = hub.feeds.feed(FEED, "Residents' app")
-        self._watcher = HubWatcher(hub, self._started, self._events)
+        contact = public_url if public_url and public_url.startswith("https://") else "mailto:watchfloor@localhost"
+        self.push = PushOut(vapid_key(folder / "vapid.pem"), contact, push_allow, hub.count)
+        self._watcher = HubWatcher(hub, self._started, self._events, viewer=DESK_VIEWER)
         self.server: asyncio.Server | None = None
 
     async def start(self) -> int:
         """Follow the picture, then listen; returns the bound port."""
         await self._watcher.start()
+        self.push.start()
         self.server = await asyncio.start_server(self._connection, self.host, self.port, ssl=self.ssl_context,
                                                  limit=MAX_HEAD_BYTES)
         self.port = next(iter(self.server.sockets)).getsockname()[1]
@@ -157,6 +174,7 @@ class ResidentDesk:
             self.server.close()
             await self.server.wait_closed()
         await self._watcher.close()
+        await self.push.close()
 
     # -- the picture ---------------------------------------------------------------------------------------
 
@@ -167,11 +185,13 @@ class ResidentDesk:
 
     def _events(self, events: list[Event]) -> None:
         for event in events:
-            self.picture.apply(event, PUBLIC)
+            self.picture.apply(event, DESK_VIEWER)
             if event.kind == ev.CANDIDATE_CREATED and str(event.data["source_id"]).startswith(SOURCE_PREFIX):
                 ref = _ref(event.data["source_id"])
                 self.refs[ref] = event.data["id"]
                 self.recent.pop(ref, None)
+            elif event.kind == ev.ALERT_ISSUED and event.data["id"] in self.picture.alerts:
+                self.push.alert_issued(self.picture.alerts[event.data["id"]], self.hub.clock())
         if len(self.refs) > 2 * len(self.picture.candidates) + 100:  # decided candidates the picture let go
             self.refs = {r: k for r, k in self.refs.items() if k in self.picture.candidates}
 
@@ -237,12 +257,17 @@ class ResidentDesk:
             return await self._report(request)
         if path.startswith(open311.PREFIX):
             return await open311.route(self, reader, request)
+        if method == "POST" and path == "/api/push":
+            await read_body(reader, request, MAX_PUSH_BODY)
+            return await self._subscribe(request)
         if method != "GET":
             return error_response(HTTPStatus.METHOD_NOT_ALLOWED, "bad_method", f"{method} is not served here")
         if path in STATIC:
             return self._static(STATIC[path])
         if path == "/api/config":
             return json_response(self._config())
+        if path == "/api/push":
+            return json_response({"key": application_server_key(self.push.key)})
         if path == "/api/alerts":
             return self._alerts(request)
         if path.startswith("/api/reports/"):
@@ -324,7 +349,8 @@ class ResidentDesk:
             report = check_report(category, lat, lon, text, self.city.bounds)
             media_url = await self._photo(photo) if photo else ""
             args = c.SubmitReport(source=SOURCE, source_id=source_id(device, ref), type=report.type, lat=report.lat,
-                                  lon=report.lon, text=report_text(report, bool(media_url)), media_url=media_url)
+                                  lon=report.lon, text=report_text(report, bool(media_url)), media_url=media_url,
+                                  agency=handling_agency(report.type, self.hub.agencies))
             applied = await self.hub.sequencer.submit(RESIDENT_ACTOR, "report.submit", args,
                                                       f"{RESIDENT_ACTOR.user}/{device}/{ref}")
         except Refusal as refusal:  # counted, never stored: it may be someone's position or words
@@ -382,6 +408,18 @@ class ResidentDesk:
         if ref in self.recent and device in (None, self.recent[ref]):  # submitted, not yet seen committed
             return RequestState.RECEIVED
         return request_state(None, {})  # decided long ago and let go by the picture, or never sent
+
+    async def _subscribe(self, request: Request) -> Response:
+        """`{"subscription": PushSubscription.toJSON(), "lat", "lon"}`: push the alerts for that place here."""
+        body = request.json()
+        try:
+            lat, lon = check_lat_lon(body.get("lat", "none"), body.get("lon", "none"))
+            if distance_outside(self.city.bounds, (lat, lon)) > JURISDICTION_MARGIN_M:
+                raise Refusal("outside_jurisdiction", "this place is outside the area this service covers")
+            await self.push.subscribe(body.get("subscription"), lat, lon)
+        except Refusal as refusal:
+            return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, refusal.code, refusal.reason)
+        return json_response({"subscribed": True}, HTTPStatus.CREATED)
 
     def _alerts(self, request: Request) -> Response:
         point = None

@@ -597,7 +597,8 @@ async def run_hub(db_path: str | Path, host: str, port: int, ssl_context: ssl.SS
 
         # A shipped city is built on first use (seconds): not on the loop, which already serves consoles.
         city = await asyncio.get_running_loop().run_in_executor(None, load_city)
-        desk = ResidentDesk(hub, city, host, residents["port"], ssl_context, residents.get("public_url"))
+        desk = ResidentDesk(hub, city, host, residents["port"], ssl_context, residents.get("public_url"),
+                            residents.get("push_allow", ()))
         await desk.start()
         hub.services.append(desk)
         print(f"watchfloor residents' app on {desk.public_url}", flush=True)

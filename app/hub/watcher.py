@@ -34,7 +34,8 @@ class HubWatcher:
     """Calls `on_start(picture, extra)` once (again after an overflow), then `on_events(events)` as they commit.
 
     `prepare(reader, head)`, if given, runs in the reader thread next to the snapshot; its result is `extra`.
-    The picture and the events are those `viewer` may see.
+    `viewer` is whose picture it follows: the public's, unless the consumer tells the public only what pure
+    rules derive from more (the residents' desk follows reports scoped to one agency).
     """
 
     def __init__(self, hub: Any, on_start: Callable[[Picture, Any], None], on_events: Callable[[list[Event]], None],

@@ -53,8 +53,11 @@ def test_a_residents_report_is_triaged_by_a_dispatcher_and_the_resident_follows_
     assert state_of(hub, "fire-report-0001", token) == "received"
 
     async def dispatch() -> None:
-        async with signed_in(hub.url, "fire1") as (fire,):
+        async with signed_in(hub.url, "fire1", "police1", "super1") as (fire, police, boss):
             await fire.wait_for(lambda: len(fire.picture.candidates) == 1, 20)
+            await boss.wait_for(lambda: len(boss.picture.candidates) == 1, 20)
+            # The resident's position is for the agency that handles a fire (and supervisors) only.
+            assert not police.picture.candidates
             candidate = next(iter(fire.picture.candidates.values()))
             assert (candidate.source, candidate.type, candidate.received_by) == ("app", "structure_fire",
                                                                                  "resident-app")
@@ -73,6 +76,7 @@ def test_a_residents_report_is_triaged_by_a_dispatcher_and_the_resident_follows_
             assert ack.seqs
             await fire.call("incident.close", {"incident": incident, "disposition": "extinguished"})
             await until(lambda: state_of(hub, "fire-report-0001", token) == "closed")
+            assert not police.picture.candidates  # the decision did not reach them either
 
     asyncio.run(dispatch())
     # Another device, or none, learns nothing of it.
@@ -198,12 +202,12 @@ def test_open311_clients_report_non_emergencies_into_triage_and_follow_them(resi
     asyncio.run(until(lambda: hub.http("GET", f"/open311/v2/requests/{request_id}.json")[1][0]["status"] == "open"))
 
     async def dismiss() -> None:
-        async with signed_in(hub.url, "fire1") as (fire,):
-            await fire.wait_for(lambda: len(fire.picture.candidates) == 1, 20)
-            candidate = next(iter(fire.picture.candidates.values()))
+        async with signed_in(hub.url, "police1") as (police,):  # public service calls are police's
+            await police.wait_for(lambda: len(police.picture.candidates) == 1, 20)
+            candidate = next(iter(police.picture.candidates.values()))
             assert candidate.source_id.endswith(request_id) and candidate.type == "public_service"
-            assert candidate.text == "[hazard] Fallen tree on the path"
-            await fire.call("candidate.dismiss", {"candidate": candidate.id, "reason": "passed to the city"})
+            assert candidate.text == "[hazard] Fallen tree on the path" and candidate.agency == "police"
+            await police.call("candidate.dismiss", {"candidate": candidate.id, "reason": "passed to the city"})
 
     asyncio.run(dismiss())
     asyncio.run(until(lambda: hub.http("GET", f"/open311/v2/requests/{request_id}.json")[1][0]["status"]

@@ -126,10 +126,10 @@ def test_a_resident_reports_a_fire_and_sees_help_on_the_way(browser: Any, reside
     wait.until(lambda d: "Waiting to send" not in find("#request-list").text
                and "Hazard" in find("#request-list").text)
 
-    async def queue_length() -> int:
-        async with signed_in(hub.url, "fire1") as (fire,):
-            await fire.wait_for(lambda: len(fire.picture.candidates) == 2, 20)
-            return len(fire.picture.candidates)
+    async def queue_length() -> int:  # the fire for fire, the hazard for police: a supervisor sees both
+        async with signed_in(hub.url, "super1") as (boss,):
+            await boss.wait_for(lambda: len(boss.picture.candidates) == 2, 20)
+            return len(boss.picture.candidates)
 
     assert asyncio.run(queue_length()) == 2
 

@@ -249,8 +249,11 @@ class Floor:
         elif action == "report":
             seen = self.consoles["super1"].picture.incidents.get(incident)
             if seen is not None:
+                # Half of them a resident's, scoped to one agency (app/domain/residents.py).
+                scoped = {"agency": pick(["fire", "police", "medical"])} if self.rng.random() < 0.5 else {}
                 await self.do("super1", "report.submit", {"source": "app", "source_id": "resident-1",
-                                                          "type": seen.type, "lat": seen.lat, "lon": seen.lon})
+                                                          "type": seen.type, "lat": seen.lat, "lon": seen.lon,
+                                                          **scoped})
         elif action == "merge":
             pending = sorted(k for k, v in self.consoles["super1"].picture.candidates.items() if v.state == "pending")
             if pending:

@@ -7,6 +7,7 @@ import pytest
 
 from app.domain import commands as c
 from app.domain.errors import Refusal
+from app.domain.picture import Viewer
 from app.domain.residents import (
     CATEGORIES,
     JURISDICTION_MARGIN_M,
@@ -15,13 +16,15 @@ from app.domain.residents import (
     alerts_at,
     check_report,
     distance_outside,
+    handling_agency,
     public_alert,
     report_text,
     request_state,
     source_id,
 )
 from app.domain.triage import SOURCE_KINDS
-from tests.unit.test_domain_rules import FEED, FIRE, SUPER, World
+from app.domain.visibility import seen_by
+from tests.unit.test_domain_rules import FEED, FIRE, POLICE, SUPER, World
 
 #: Central Helsinki's box, as the test city's bounds.
 BOUNDS = ((60.164155, 24.935176), (60.179113, 24.953415))
@@ -118,3 +121,28 @@ def test_a_resident_sees_the_alerts_in_force_for_where_they_are() -> None:
     shown = public_alert(w.picture.alerts[elsewhere])
     assert shown["headline"] == "Gas leak in Kallio" and shown["instruction"] == "Keep windows shut"
     assert "issued_by" not in shown and "source" not in shown
+
+
+def test_a_residents_report_is_seen_only_by_the_agency_that_handles_it_and_supervisors() -> None:
+    assert handling_agency("structure_fire", ["fire", "police"]) == "fire"
+    assert handling_agency("robbery", ["fire", "police"]) == "police"
+    assert handling_agency("medical_emergency", ["fire", "police"]) is None  # no such agency here: everyone
+    w = World()
+    args = c.SubmitReport(source=SOURCE, source_id=source_id("dev1", "r1"), type="structure_fire", lat=LAT, lon=LON,
+                          agency="fire")
+    created = w.do(FEED, "report.submit", args)
+    cid = created[0].data["id"]
+    assert created[0].audience == ["fire"]
+    assert seen_by(Viewer("police"), created[0]) is None and seen_by(Viewer("fire"), created[0]) is not None
+    assert cid in w.picture.visible_to(Viewer("fire")).candidates
+    assert cid in w.picture.visible_to(Viewer("police", supervisor=True)).candidates
+    assert cid not in w.picture.visible_to(Viewer("police")).candidates
+    assert cid not in w.picture.visible_to(Viewer("medical")).candidates
+    # Police cannot decide on what they cannot see (nor learn that it exists); fire can, and the decision is
+    # scoped as the report was.
+    assert w.refused(POLICE, "candidate.dismiss", c.DismissCandidate(cid, "prank")).code == "unknown_candidate"
+    decided = w.do(FIRE, "candidate.dismiss", c.DismissCandidate(cid, "prank"))
+    assert decided[0].audience == ["fire"] and seen_by(Viewer("police"), decided[0]) is None
+    assert w.refused(FEED, "report.submit", c.SubmitReport(source=SOURCE, source_id="x", type="structure_fire",
+                                                           lat=LAT, lon=LON, agency="coastguard")
+                     ).code == "unknown_agency"

@@ -18,6 +18,8 @@
       noRequests: 'You have sent no reports from this device.', noAlerts: 'No public alerts for your area.',
       received: 'Received', help_on_the_way: 'Help is on the way', closed: 'Closed', waiting: 'Waiting to send',
       until: 'until ', photoBad: 'This file could not be read as a photo.',
+      notify: 'Notify me of alerts for this place', notifyOn: 'You will be notified of alerts for this place.',
+      notifyOff: 'Notifications are not available in this browser.', notifyWhere: 'Share your location first (Report, Where?).',
       refused: { outside_jurisdiction: 'This place is outside the area this service covers: call 112.',
         not_an_image: 'The attached file is not a photo (JPEG, PNG or WebP).',
         photo_too_large: 'The photo is too large: choose a smaller one.',
@@ -38,6 +40,8 @@
       noRequests: 'Sie haben von diesem Gerät noch nichts gemeldet.', noAlerts: 'Keine öffentlichen Warnungen für Ihre Gegend.',
       received: 'Eingegangen', help_on_the_way: 'Hilfe ist unterwegs', closed: 'Abgeschlossen', waiting: 'Wartet auf Versand',
       until: 'bis ', photoBad: 'Diese Datei ist kein lesbares Foto.',
+      notify: 'Bei Warnungen für diesen Ort benachrichtigen', notifyOn: 'Sie werden bei Warnungen für diesen Ort benachrichtigt.',
+      notifyOff: 'Benachrichtigungen sind in diesem Browser nicht verfügbar.', notifyWhere: 'Teilen Sie zuerst Ihren Standort (Melden, Wo?).',
       refused: { outside_jurisdiction: 'Dieser Ort liegt außerhalb des Gebiets dieses Dienstes: Rufen Sie 112 an.',
         not_an_image: 'Die angehängte Datei ist kein Foto (JPEG, PNG oder WebP).',
         photo_too_large: 'Das Foto ist zu groß: Wählen Sie ein kleineres.',
@@ -58,6 +62,8 @@
       noRequests: 'Et ole lähettänyt ilmoituksia tältä laitteelta.', noAlerts: 'Alueellesi ei ole julkisia tiedotteita.',
       received: 'Vastaanotettu', help_on_the_way: 'Apu on tulossa', closed: 'Päättynyt', waiting: 'Odottaa lähetystä',
       until: 'asti ', photoBad: 'Tätä tiedostoa ei voi lukea kuvana.',
+      notify: 'Ilmoita tämän paikan tiedotteista', notifyOn: 'Saat ilmoituksen tämän paikan tiedotteista.',
+      notifyOff: 'Ilmoitukset eivät ole käytettävissä tässä selaimessa.', notifyWhere: 'Jaa ensin sijaintisi (Ilmoita, Missä?).',
       refused: { outside_jurisdiction: 'Paikka on tämän palvelun alueen ulkopuolella: soita 112.',
         not_an_image: 'Liitetty tiedosto ei ole kuva (JPEG, PNG tai WebP).',
         photo_too_large: 'Kuva on liian suuri: valitse pienempi.',
@@ -100,6 +106,7 @@
     $('tab-report').textContent = t('tabReport'); $('tab-requests').textContent = t('tabRequests');
     $('tab-alerts').textContent = t('tabAlerts'); $('what-label').textContent = t('what');
     $('where-label').textContent = t('where'); $('locate').textContent = t('locate');
+    $('notify').textContent = t('notify');
     $('text-label').textContent = t('text'); $('photo-label').textContent = t('photo'); $('send').textContent = t('send');
     var box = $('categories'), checked = (document.querySelector('input[name=category]:checked') || {}).value;
     box.textContent = '';
@@ -271,6 +278,28 @@
     });
   }
 
+  /* ---------- Web Push ---------- */
+
+  function b64url(text) {
+    var raw = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4));
+    return Uint8Array.from(raw, function (c) { return c.charCodeAt(0); });
+  }
+  function notify() {
+    if (!place) { $('notify-state').textContent = t('notifyWhere'); return; }
+    if (!('PushManager' in window) || !navigator.serviceWorker) { $('notify-state').textContent = t('notifyOff'); return; }
+    Notification.requestPermission().then(function (permission) {
+      if (permission !== 'granted') { throw new Error('denied'); }
+      return Promise.all([navigator.serviceWorker.ready, fetch('/api/push').then(function (r) { return r.json(); })]);
+    }).then(function (got) {
+      return got[0].pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64url(got[1].key) });
+    }).then(function (subscription) {
+      return fetch('/api/push', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ subscription: subscription.toJSON(), lat: place.lat, lon: place.lon }) });
+    }).then(function (response) {
+      $('notify-state').textContent = response.ok ? t('notifyOn') : t('notifyOff');
+    }).catch(function () { $('notify-state').textContent = t('notifyOff'); });
+  }
+
   /* ---------- start ---------- */
 
   function tab(name) {
@@ -286,6 +315,7 @@
     document.querySelectorAll('.tab').forEach(function (b) { b.addEventListener('click', function () { tab(b.dataset.tab); }); });
     $('lang').addEventListener('click', function () { lang = $('lang').dataset.to; store.set('lang', lang); render(); });
     $('locate').addEventListener('click', locate);
+    $('notify').addEventListener('click', notify);
     $('photo').addEventListener('change', function () { readPhoto($('photo').files[0]); });
     $('form').addEventListener('submit', function (e) {
       var file = $('photo').files[0];

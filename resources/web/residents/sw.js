@@ -34,3 +34,17 @@ self.addEventListener('fetch', function (event) {
     return caches.match(event.request).then(function (hit) { return hit || Response.error(); });
   }));
 });
+
+/* Web Push: a public alert for the area this browser subscribed for (app/hub/resident_push.py). */
+self.addEventListener('push', function (event) {
+  var alert = {};
+  try { alert = event.data ? event.data.json() : {}; } catch (e) { alert = { title: event.data.text() }; }
+  event.waitUntil(self.registration.showNotification(alert.title || 'Alert', {
+    body: alert.body || '', tag: alert.id || 'alert', icon: '/icon.svg', data: { url: '/#alerts' }
+  }));
+});
+
+self.addEventListener('notificationclick', function (event) {
+  event.notification.close();
+  event.waitUntil(self.clients.openWindow('/#alerts'));
+});
