@@ -20,6 +20,7 @@ the stream, checked link by link against the chain), so resume, replay, review a
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -34,12 +35,16 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 
 from app.store.log import EventLog, StoredEvent
 
+log = logging.getLogger("watchfloor.log")
+
 STREAM = "WATCHFLOOR_EVENTS"
 SUBJECT = "watchfloor.events"
 #: The server's ceiling on one atomic batch (its `jetstream.limits.batch.max_msgs`, 1000 by default).
 MAX_BATCH = 1000
 #: How long an append is retried while the stream has no leader or no quorum before the hub gives up on it.
 APPEND_DEADLINE_S = 30.0
+#: How long a hub waits at start for any of the servers to answer.
+CONNECT_DEADLINE_S = 15.0
 #: How long an append waits for the stream's acknowledgement in one attempt.
 ATTEMPT_TIMEOUT_S = 5.0
 #: Duplicate tracking by `Nats-Msg-Id`, in seconds (the stream's duplicate window).
@@ -126,18 +131,31 @@ class EventStream:
     async def open(self, create: bool = True) -> None:
         """Connect (to any of the servers; the client moves to another when one dies) and make sure the stream
         exists (made here with `replicas` replicas on file storage, when `create`)."""
-        self._nc = await nats.connect(servers=self.servers, connect_timeout=2, reconnect_time_wait=0.2,
-                                      max_reconnect_attempts=-1, allow_reconnect=True, name="watchfloor")
+        where = ",".join(self.servers)
+        try:
+            self._nc = await asyncio.wait_for(nats.connect(
+                servers=self.servers, connect_timeout=2, reconnect_time_wait=0.2, max_reconnect_attempts=-1,
+                allow_reconnect=True, name="watchfloor", error_cb=_connection_trouble), CONNECT_DEADLINE_S)
+        except (TimeoutError, nats.errors.Error, OSError) as exc:
+            raise StreamUnavailable(f"cannot reach a NATS server at {where} within {CONNECT_DEADLINE_S:.0f} s "
+                                    f"({type(exc).__name__}: {exc})") from None
         self._js = self._nc.jetstream(timeout=ATTEMPT_TIMEOUT_S)
         try:
-            await self._js.stream_info(self.stream)
+            await self._retrying(lambda: self.js.stream_info(self.stream))
         except nats.js.errors.NotFoundError:
             if not create:
-                raise StreamUnavailable(f"there is no stream {self.stream} on {','.join(self.servers)}") from None
-            await self._js.add_stream(StreamConfig(
+                raise StreamUnavailable(f"there is no stream {self.stream} on {where}") from None
+            await self._create()
+
+    async def _create(self) -> None:
+        try:
+            await self.js.add_stream(StreamConfig(
                 name=self.stream, subjects=[self.subject], storage=StorageType.FILE, num_replicas=self.replicas,
                 allow_atomic=True, duplicate_window=DUPLICATE_WINDOW_S, max_msgs_per_subject=-1,
                 deny_delete=True, deny_purge=True))
+        except nats.js.errors.APIError as exc:  # e.g. fewer nodes than replicas
+            raise StreamUnavailable(f"cannot make the stream {self.stream} with {self.replicas} replicas: "
+                                    f"{exc.description}") from None
 
     @property
     def js(self) -> JetStreamContext:
@@ -181,7 +199,7 @@ class EventStream:
         while True:
             try:
                 return await attempt()
-            except (StreamFenced, ValueError):
+            except (StreamFenced, ValueError, nats.js.errors.NotFoundError):
                 raise
             except (TimeoutError, nats.errors.Error, nats.js.errors.Error, OSError) as exc:
                 if loop.time() + pause > give_up:
@@ -247,6 +265,12 @@ class EventStream:
         """Send what is buffered and disconnect."""
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.drain()
+
+
+async def _connection_trouble(exc: Exception) -> None:
+    """The client's reports of a lost or refused connection: logged, not printed (it reconnects by itself, and
+    an append that fails meanwhile is retried or refused as `unavailable`)."""
+    log.info("NATS connection: %s: %s", type(exc).__name__, exc)
 
 
 def _msg_id(row: StoredEvent, nth: dict[str, int]) -> str:

@@ -311,3 +311,12 @@ def test_cluster_up_status_down_on_this_machine(tmp_path: Path) -> None:
     assert running is not None and all(n.pid > 0 for n in running.nodes)
     assert not any(running.running(n) for n in running.nodes)  # the processes it started are gone
     assert "down" in cli("cluster", "status", "--dir", str(folder)).stdout
+
+
+def test_a_hub_whose_cluster_cannot_be_reached_says_so_and_exits(tmp_path: Path) -> None:
+    db = str(tmp_path / "hub.db")
+    wrong = cli("hub", "--db", db, "--port", "0", "--log", "127.0.0.1:4222")
+    assert wrong.returncode != 0 and "expected nats://HOST:PORT" in wrong.stderr
+    nobody = cli("hub", "--db", db, "--port", "0", "--log", f"nats://127.0.0.1:{free_port()}")
+    assert nobody.returncode == 1
+    assert "cannot reach a NATS server" in nobody.stderr and "Traceback" not in nobody.stderr
