@@ -148,14 +148,16 @@ class EventStream:
             await self._create()
 
     async def _create(self) -> None:
+        """Make the stream (the same request again is answered as done, so a retry after a lost answer is safe);
+        right after a cluster starts its JetStream may not answer yet, which is retried like an append."""
+        config = StreamConfig(name=self.stream, subjects=[self.subject], storage=StorageType.FILE,
+                              num_replicas=self.replicas, allow_atomic=True, duplicate_window=DUPLICATE_WINDOW_S,
+                              max_msgs_per_subject=-1, deny_delete=True, deny_purge=True)
         try:
-            await self.js.add_stream(StreamConfig(
-                name=self.stream, subjects=[self.subject], storage=StorageType.FILE, num_replicas=self.replicas,
-                allow_atomic=True, duplicate_window=DUPLICATE_WINDOW_S, max_msgs_per_subject=-1,
-                deny_delete=True, deny_purge=True))
-        except nats.js.errors.APIError as exc:  # e.g. fewer nodes than replicas
+            await self._retrying(lambda: self.js.add_stream(config))
+        except StreamUnavailable as exc:  # e.g. fewer nodes than replicas
             raise StreamUnavailable(f"cannot make the stream {self.stream} with {self.replicas} replicas: "
-                                    f"{exc.description}") from None
+                                    f"{exc}") from None
 
     @property
     def js(self) -> JetStreamContext:
@@ -165,7 +167,7 @@ class EventStream:
 
     async def state(self) -> StreamState:
         """The stream's last sequence, leader and replicas."""
-        info = await self.js.stream_info(self.stream)
+        info = await self._retrying(lambda: self.js.stream_info(self.stream))
         cluster = info.cluster
         replicas = [(str(p.name), bool(p.current), bool(p.offline)) for p in (cluster.replicas or [])] \
             if cluster is not None else []
@@ -245,7 +247,13 @@ class EventStream:
         return message.data is not None and to_stored(message.data)[0].hash == row.hash
 
     async def fetch(self, after_seq: int, until_seq: int, limit: int = 500) -> list[tuple[StoredEvent, str | None]]:
-        """Up to `limit` events after `after_seq` and up to `until_seq`, in order, with their digests."""
+        """Up to `limit` events after `after_seq` and up to `until_seq`, in order, with their digests (retried
+        like an append while the stream has no leader)."""
+        result: list[tuple[StoredEvent, str | None]] = await self._retrying(
+            lambda: self._fetch(after_seq, until_seq, limit))
+        return result
+
+    async def _fetch(self, after_seq: int, until_seq: int, limit: int) -> list[tuple[StoredEvent, str | None]]:
         want = min(limit, until_seq - after_seq)
         if want <= 0:
             return []
@@ -290,6 +298,15 @@ async def copy_stream(stream: EventStream, log_: EventLog) -> int:
     Each event must continue the local chain with the link the stream carries (ValueError otherwise): a copy
     that disagrees with the stream is never extended."""
     head = await stream.last_seq()
+    if log_.head_seq > head:
+        raise StreamUnavailable(f"this hub's copy {log_.path} holds {log_.head_seq} events and the stream "
+                                f"{stream.stream} only {head}: it is another log's copy, or the stream lost events; "
+                                "import the copy into an empty stream (watchfloor log import) or start with a new --db")
+    if log_.head_seq > 0:  # the copy's newest event must be the stream's event at that place, link for link
+        theirs = await stream.fetch(log_.head_seq - 1, log_.head_seq)
+        if not theirs or theirs[0][0].hash != log_.head_hash:
+            raise StreamUnavailable(f"this hub's copy {log_.path} is not a copy of the stream {stream.stream}: their "
+                                    f"event {log_.head_seq} differs; start with a new --db")
     copied = 0
     while log_.head_seq < head:
         chunk = await stream.fetch(log_.head_seq, head)
