@@ -137,6 +137,12 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(main())
     except LogLockedError as exc:  # encrypted without the key, a wrong key, or not a database
         raise SystemExit(str(exc)) from None
+    except Exception as exc:  # the clustered log cannot be reached or made: one sentence, no traceback
+        from app.store.jetstream import StreamUnavailable
+
+        if isinstance(exc, StreamUnavailable):
+            raise SystemExit(f"watchfloor hub --log: {exc}") from None
+        raise
     return 0
 
 

@@ -176,8 +176,8 @@ class Hub:
 
     async def _open_stream(self) -> Any:
         """Connect to the clustered log, bring the local copy up to it, and return the sequencer's upstream."""
-        from app.hub.stream_log import StreamUpstream, copy_stream
-        from app.store.jetstream import EventStream, parse_log_url
+        from app.hub.stream_log import StreamUpstream
+        from app.store.jetstream import EventStream, copy_stream, parse_log_url
 
         assert self.log_url is not None
         self.stream = EventStream(parse_log_url(self.log_url))

@@ -20,6 +20,7 @@ the stream, checked link by link against the chain), so resume, replay, review a
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -34,12 +35,16 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 
 from app.store.log import EventLog, StoredEvent
 
+log = logging.getLogger("watchfloor.log")
+
 STREAM = "WATCHFLOOR_EVENTS"
 SUBJECT = "watchfloor.events"
 #: The server's ceiling on one atomic batch (its `jetstream.limits.batch.max_msgs`, 1000 by default).
 MAX_BATCH = 1000
 #: How long an append is retried while the stream has no leader or no quorum before the hub gives up on it.
 APPEND_DEADLINE_S = 30.0
+#: How long a hub waits at start for any of the servers to answer.
+CONNECT_DEADLINE_S = 15.0
 #: How long an append waits for the stream's acknowledgement in one attempt.
 ATTEMPT_TIMEOUT_S = 5.0
 #: Duplicate tracking by `Nats-Msg-Id`, in seconds (the stream's duplicate window).
@@ -126,18 +131,33 @@ class EventStream:
     async def open(self, create: bool = True) -> None:
         """Connect (to any of the servers; the client moves to another when one dies) and make sure the stream
         exists (made here with `replicas` replicas on file storage, when `create`)."""
-        self._nc = await nats.connect(servers=self.servers, connect_timeout=2, reconnect_time_wait=0.2,
-                                      max_reconnect_attempts=-1, allow_reconnect=True, name="watchfloor")
+        where = ",".join(self.servers)
+        try:
+            self._nc = await asyncio.wait_for(nats.connect(
+                servers=self.servers, connect_timeout=2, reconnect_time_wait=0.2, max_reconnect_attempts=-1,
+                allow_reconnect=True, name="watchfloor", error_cb=_connection_trouble), CONNECT_DEADLINE_S)
+        except (TimeoutError, nats.errors.Error, OSError) as exc:
+            raise StreamUnavailable(f"cannot reach a NATS server at {where} within {CONNECT_DEADLINE_S:.0f} s "
+                                    f"({type(exc).__name__}: {exc})") from None
         self._js = self._nc.jetstream(timeout=ATTEMPT_TIMEOUT_S)
         try:
-            await self._js.stream_info(self.stream)
+            await self._retrying(lambda: self.js.stream_info(self.stream))
         except nats.js.errors.NotFoundError:
             if not create:
-                raise StreamUnavailable(f"there is no stream {self.stream} on {','.join(self.servers)}") from None
-            await self._js.add_stream(StreamConfig(
-                name=self.stream, subjects=[self.subject], storage=StorageType.FILE, num_replicas=self.replicas,
-                allow_atomic=True, duplicate_window=DUPLICATE_WINDOW_S, max_msgs_per_subject=-1,
-                deny_delete=True, deny_purge=True))
+                raise StreamUnavailable(f"there is no stream {self.stream} on {where}") from None
+            await self._create()
+
+    async def _create(self) -> None:
+        """Make the stream (the same request again is answered as done, so a retry after a lost answer is safe);
+        right after a cluster starts its JetStream may not answer yet, which is retried like an append."""
+        config = StreamConfig(name=self.stream, subjects=[self.subject], storage=StorageType.FILE,
+                              num_replicas=self.replicas, allow_atomic=True, duplicate_window=DUPLICATE_WINDOW_S,
+                              max_msgs_per_subject=-1, deny_delete=True, deny_purge=True)
+        try:
+            await self._retrying(lambda: self.js.add_stream(config))
+        except StreamUnavailable as exc:  # e.g. fewer nodes than replicas
+            raise StreamUnavailable(f"cannot make the stream {self.stream} with {self.replicas} replicas: "
+                                    f"{exc}") from None
 
     @property
     def js(self) -> JetStreamContext:
@@ -147,7 +167,7 @@ class EventStream:
 
     async def state(self) -> StreamState:
         """The stream's last sequence, leader and replicas."""
-        info = await self.js.stream_info(self.stream)
+        info = await self._retrying(lambda: self.js.stream_info(self.stream))
         cluster = info.cluster
         replicas = [(str(p.name), bool(p.current), bool(p.offline)) for p in (cluster.replicas or [])] \
             if cluster is not None else []
@@ -181,7 +201,7 @@ class EventStream:
         while True:
             try:
                 return await attempt()
-            except (StreamFenced, ValueError):
+            except (StreamFenced, ValueError, nats.js.errors.NotFoundError):
                 raise
             except (TimeoutError, nats.errors.Error, nats.js.errors.Error, OSError) as exc:
                 if loop.time() + pause > give_up:
@@ -227,7 +247,13 @@ class EventStream:
         return message.data is not None and to_stored(message.data)[0].hash == row.hash
 
     async def fetch(self, after_seq: int, until_seq: int, limit: int = 500) -> list[tuple[StoredEvent, str | None]]:
-        """Up to `limit` events after `after_seq` and up to `until_seq`, in order, with their digests."""
+        """Up to `limit` events after `after_seq` and up to `until_seq`, in order, with their digests (retried
+        like an append while the stream has no leader)."""
+        result: list[tuple[StoredEvent, str | None]] = await self._retrying(
+            lambda: self._fetch(after_seq, until_seq, limit))
+        return result
+
+    async def _fetch(self, after_seq: int, until_seq: int, limit: int) -> list[tuple[StoredEvent, str | None]]:
         want = min(limit, until_seq - after_seq)
         if want <= 0:
             return []
@@ -249,6 +275,12 @@ class EventStream:
             await self._nc.drain()
 
 
+async def _connection_trouble(exc: Exception) -> None:
+    """The client's reports of a lost or refused connection: logged, not printed (it reconnects by itself, and
+    an append that fails meanwhile is retried or refused as `unavailable`)."""
+    log.info("NATS connection: %s: %s", type(exc).__name__, exc)
+
+
 def _msg_id(row: StoredEvent, nth: dict[str, int]) -> str:
     """The duplicate-tracking id of an event: its command's key and its place among that command's events, or
     (an event no command produced) its chain link, which names its place and content."""
@@ -266,6 +298,15 @@ async def copy_stream(stream: EventStream, log_: EventLog) -> int:
     Each event must continue the local chain with the link the stream carries (ValueError otherwise): a copy
     that disagrees with the stream is never extended."""
     head = await stream.last_seq()
+    if log_.head_seq > head:
+        raise StreamUnavailable(f"this hub's copy {log_.path} holds {log_.head_seq} events and the stream "
+                                f"{stream.stream} only {head}: it is another log's copy, or the stream lost events; "
+                                "import the copy into an empty stream (watchfloor log import) or start with a new --db")
+    if log_.head_seq > 0:  # the copy's newest event must be the stream's event at that place, link for link
+        theirs = await stream.fetch(log_.head_seq - 1, log_.head_seq)
+        if not theirs or theirs[0][0].hash != log_.head_hash:
+            raise StreamUnavailable(f"this hub's copy {log_.path} is not a copy of the stream {stream.stream}: their "
+                                    f"event {log_.head_seq} differs; start with a new --db")
     copied = 0
     while log_.head_seq < head:
         chunk = await stream.fetch(log_.head_seq, head)

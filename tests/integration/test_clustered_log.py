@@ -311,3 +311,51 @@ def test_cluster_up_status_down_on_this_machine(tmp_path: Path) -> None:
     assert running is not None and all(n.pid > 0 for n in running.nodes)
     assert not any(running.running(n) for n in running.nodes)  # the processes it started are gone
     assert "down" in cli("cluster", "status", "--dir", str(folder)).stdout
+
+
+def test_a_hub_whose_cluster_cannot_be_reached_says_so_and_exits(tmp_path: Path) -> None:
+    db = str(tmp_path / "hub.db")
+    wrong = cli("hub", "--db", db, "--port", "0", "--log", "127.0.0.1:4222")
+    assert wrong.returncode != 0 and "expected nats://HOST:PORT" in wrong.stderr
+    nobody = cli("hub", "--db", db, "--port", "0", "--log", f"nats://127.0.0.1:{free_port()}")
+    assert nobody.returncode == 1
+    assert "cannot reach a NATS server" in nobody.stderr and "Traceback" not in nobody.stderr
+
+
+def test_a_hub_whose_copy_is_another_log_refuses_to_start_on_the_stream(cluster: Cluster, tmp_path: Path) -> None:
+    first = hub_on(cluster, tmp_path / "first.db")
+    try:
+        asyncio.run(send_messages(first.url, ["on the stream"]))
+    finally:
+        first.stop()
+    elsewhere = tmp_path / "elsewhere.db"  # an embedded log with events of its own
+    make_accounts(elsewhere)
+    embedded = HubProcess(elsewhere, free_port())
+    embedded.start()
+    try:
+        asyncio.run(send_messages(embedded.url, ["not on the stream", "nor this"]))
+    finally:
+        embedded.stop()
+    ahead = cli("hub", "--db", str(elsewhere), "--port", "0", "--log", cluster.url)
+    assert ahead.returncode == 1 and "holds 2 events and the stream WATCHFLOOR_EVENTS only 1" in ahead.stderr
+    other = tmp_path / "other.db"
+    make_accounts(other)
+    lone = HubProcess(other, free_port())
+    lone.start()
+    try:
+        asyncio.run(send_messages(lone.url, ["a different first event"]))
+    finally:
+        lone.stop()
+    differs = cli("hub", "--db", str(other), "--port", "0", "--log", cluster.url)
+    assert differs.returncode == 1 and "is not a copy of the stream" in differs.stderr
+    assert_log_is_whole(stream_rows(cluster))
+    assert len(stream_rows(cluster)) == 1
+
+
+async def send_messages(url: str, texts: list[str]) -> None:
+    fire = HubClient(url, "fire1", PASSWORD, subscribe=False)
+    fire.start()
+    await fire.wait_for(lambda: fire.state == "connected", 30)
+    for text in texts:
+        await fire.call("message.send", {"channel": "all", "text": text})
+    await fire.close()
