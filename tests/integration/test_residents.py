@@ -9,6 +9,7 @@ import asyncio
 import base64
 import io
 import json
+import socket
 import ssl
 import urllib.error
 import urllib.parse
@@ -222,3 +223,23 @@ def test_open311_clients_report_non_emergencies_into_triage_and_follow_them(resi
         assert status == 400 and words in answer[0]["description"], answer
     assert hub.http("GET", "/open311/v2/requests/o311-00000000000000000000.json")[0] == 404
     assert hub.http("GET", "/open311/v2/services.xml")[0] == 404
+
+
+def test_malformed_and_oversize_http_is_answered_and_costs_a_bounded_amount(resident_hub: ResidentHub) -> None:
+    def raw(request: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", resident_hub.residents_port), timeout=30) as conn:
+            conn.sendall(request)
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        return answer
+
+    huge_head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 20_000 + b"\r\n\r\n"
+    assert raw(huge_head).startswith(b"HTTP/1.1 431 ")
+    chunked = b"POST /api/reports HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    assert raw(chunked).startswith(b"HTTP/1.1 411 ")
+    assert raw(b"HELLO\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+    assert raw(b"DELETE /api/reports HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 405 ")
+    page = raw(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert page.startswith(b"HTTP/1.1 200 ") and b"Content-Security-Policy: default-src 'self'" in page
+    assert b'rel="manifest"' in page

@@ -146,3 +146,10 @@ def test_a_residents_report_is_seen_only_by_the_agency_that_handles_it_and_super
     assert w.refused(FEED, "report.submit", c.SubmitReport(source=SOURCE, source_id="x", type="structure_fire",
                                                            lat=LAT, lon=LON, agency="coastguard")
                      ).code == "unknown_agency"
+
+
+def test_the_residents_language_is_the_citys() -> None:
+    from app.city.loader import LANGUAGES, load_city
+
+    assert load_city().language == "fi"  # the suite's Helsinki (tests/conftest.py)
+    assert LANGUAGES["liechtenstein"] == "de"
