@@ -443,8 +443,8 @@ class Hub:
             seq, link = self.log.heads[SNAPSHOTS.name]
             vouched = vouch_for_earlier_snapshots(reader.conn, seq, link)
             if vouched is None:
-                self.anchor.raise_alarm("snapshots: the chain of stored snapshots does not reach the head the hub "
-                                  "vouches for; pictures of past moments are folded from the log's start")
+                self.anchor.raise_alarm("snapshots: the chain of stored snapshots does not reach the head the "
+                                        "hub vouches for; pictures of past moments are folded from the log's start")
             self._earlier_snapshots = vouched or {}
         return {**(self._earlier_snapshots or {}), **self.log.trusted_snapshots}
 
