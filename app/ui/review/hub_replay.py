@@ -38,10 +38,6 @@ def _windows(t0: float, t1: float) -> Iterator[tuple[float, float]]:
         start = end
 
 
-#: How many times a window cut at the hub's cap of fixes is halved at most (down to the clock's resolution).
-_MAX_SPLITS = 40
-
-
 def _merge(answers: Iterable[dict[str, list[list[float]]]]) -> dict[str, list[TrackPoint]]:
     """Tracks from answers in time order, each fix once (windows that meet share their edge's fixes)."""
     out: dict[str, list[TrackPoint]] = {}
@@ -109,23 +105,24 @@ class HubReplay:
             yield from self._whole_tracks(start, end, None if units is None else sorted(set(units)),
                                           None if drones is None else sorted(set(drones)))
 
-    def _whole_tracks(self, t0: float, t1: float, units: list[str] | None, drones: list[str] | None,
-                      depth: int = 0) -> Iterator[dict[str, Any]]:
-        """Answers that together hold every fix of the window: one the hub cut at its cap is asked again in two
-        halves (a fix stamped at the middle comes in both; `_merge` keeps it once)."""
-        args: dict[str, Any] = {"t0": t0, "t1": t1, "units": units, "drones": drones}
-        if self._track_limit is not None:
-            args["limit"] = self._track_limit
-        answer = self._query("history.tracks", args)
-        middle = (t0 + t1) / 2
-        if not answer["truncated"] or depth >= _MAX_SPLITS or not t0 < middle < t1:
-            yield answer  # whole, or more fixes stamped in one instant than one answer holds
-            return
-        yield from self._whole_tracks(t0, middle, units, drones, depth + 1)
-        yield from self._whole_tracks(middle, t1, units, drones, depth + 1)
+    def _whole_tracks(self, t0: float, t1: float, units: list[str] | None, drones: list[str] | None
+                      ) -> Iterator[dict[str, Any]]:
+        """Answers that together hold every fix of the window (one kind at a time): an answer the hub cut at its
+        cap says where the rest starts (`until`), and the rest is asked for from there (the fixes stamped at
+        that instant come twice; `_merge` keeps them once)."""
+        while True:
+            args: dict[str, Any] = {"t0": t0, "t1": t1, "units": units, "drones": drones}
+            if self._track_limit is not None:
+                args["limit"] = self._track_limit
+            answer = self._query("history.tracks", args)
+            yield answer
+            until = answer.get("until")
+            if not answer["truncated"] or until is None or until <= t0:
+                return  # whole, or more fixes stamped in one instant than one answer holds
+            t0 = until
 
     def tracks(self, t0: float, t1: float, units: Iterable[str] | None = None) -> dict[str, list[TrackPoint]]:
-        """Where units drove between `t0` and `t1` (every fix: windows the hub cuts at its cap are asked in parts)."""
+        """Where units drove between `t0` and `t1` (every fix: a window the hub cuts at its cap is asked on)."""
         return _merge(answer["units"] for answer in self._tracks_answer(t0, t1, units, []))
 
     def drone_tracks(self, t0: float, t1: float, drones: Iterable[str] | None = None) -> dict[str, list[TrackPoint]]:
