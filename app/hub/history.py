@@ -1,6 +1,6 @@
 """The hub's answers to history queries (`history.*`): read from its log, as the asking user may see it.
 
-Runs on the hub's history thread, with that thread's own read-only connection (`LogReader`, WAL), never on the
+Runs on the hub's history threads, each with its own read-only connection (`LogReader`, WAL), never on the
 loop. Every answer is bounded and says so: pages of events (`next`: ask again with `after` set to it), a cap on
 track points and on measured incidents (`truncated`), windows no longer than `LONGEST_WINDOW`; the arguments were
 checked when the frame was decoded (`app.protocol.queries`). What the user may see is decided by the one rule

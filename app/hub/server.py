@@ -108,9 +108,10 @@ class Hub:
         self.checkpoint_every = checkpoint_every
         self._readers = threading.local()
         self.read_pool = ThreadPoolExecutor(2, thread_name_prefix="wf-log-reader")
-        # History queries (review) on a thread of their own, so a long review never delays a console's catch-up.
-        self.history_pool = ThreadPoolExecutor(1, thread_name_prefix="wf-history")
-        self._earlier_snapshots: dict[int, str] | None = None  # vouched on the history thread (`_history_snapshots`)
+        # History queries (review, incident timelines) on threads of their own, so a long review never delays a
+        # console's catch-up; two, so one long review does not hold up every console's incident timeline.
+        self.history_pool = ThreadPoolExecutor(2, thread_name_prefix="wf-history")
+        self._earlier_snapshots: dict[int, str] | None = None  # vouched on a history thread (`_history_snapshots`)
         # Argon2 (64 MiB, slow on purpose) on a few threads, each with its own user-store connection.
         self.sign_ins = SignIns(self.db_path, clock, self._audit, sign_in, workers=min(4, os.cpu_count() or 2))
         self.fanout = FanOut(self._drop_slow)
@@ -387,7 +388,7 @@ class Hub:
         future.add_done_callback(answered)
 
     async def _answer(self, peer: Peer, query: Query, args: Any = None) -> None:
-        """Answer a query: "feeds" from the hub's own state, `history.*` from the log on the history thread (in
+        """Answer a query: "feeds" from the hub's own state, `history.*` from the log on a history thread (in
         a task of its own, so the connection's commands are not held up behind a long read)."""
         assert peer.actor is not None
         try:
@@ -421,7 +422,7 @@ class Hub:
         await self._send_quietly(peer.ws, frame)
 
     def _history_frame(self, query: Query, args: Any, viewer: Viewer) -> bytes:
-        """The answer's frame, read and encoded on the history thread (a picture's encoding is not the loop's)."""
+        """The answer's frame, read and encoded on a history thread (a picture's encoding is not the loop's)."""
         try:
             reader = self._reader()
             if query.what == "history.picture":
@@ -435,7 +436,7 @@ class Hub:
         return encode(Result(id=query.id, what=query.what, data=data))
 
     def _history_snapshots(self, reader: LogReader) -> dict[int, str]:
-        """The snapshots a picture of any moment may start from (on the history thread): those the hub trusts,
+        """The snapshots a picture of any moment may start from (on a history thread): those the hub trusts,
         and, once vouched for (the first time a picture is asked), every earlier one on the snapshots' chain up
         to the head the hub vouches for. Without that, a hub restarted on a long log would fold a moment of the
         morning from the log's start. None are added while the audit alarm stands."""
