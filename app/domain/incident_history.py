@@ -100,10 +100,20 @@ def seen_history(incident_id: str, events: Iterable[Event], viewer: Viewer | Non
     received it (None: everything, as stored): each event in the form the one visibility rule gives the viewer,
     picked by the rules above applied to those forms. That is the timeline a console of that viewer connected
     throughout built live, so a late joiner gets the same, and the history never ties to the incident an event
-    the viewer was sent without it (a unit sent to the call before the viewer's agency could see it).
+    the viewer was sent without it (a unit sent to the call before the viewer's agency could see it). Nothing
+    is yielded unless the viewer was shown an event naming the incident (public alerts alone do not make an
+    incident the viewer may not see exist for it).
     """
     about = IncidentHistory(incident_id)
+    held: list[Event] | None = []  # what comes before the first event naming the incident (None: it came)
     for event in events:
         seen = event if viewer is None else seen_by(viewer, event)
-        if seen is not None and about(seen):
-            yield seen
+        if seen is None or not about(seen):
+            continue
+        if held is not None:
+            if incident_of(seen) != incident_id:
+                held.append(seen)
+                continue
+            yield from held
+            held = None
+        yield seen

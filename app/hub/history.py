@@ -1,6 +1,6 @@
 """The hub's answers to history queries (`history.*`): read from its log, as the asking user may see it.
 
-Runs on the hub's history thread, with that thread's own read-only connection (`LogReader`, WAL), never on the
+Runs on the hub's history threads, each with its own read-only connection (`LogReader`, WAL), never on the
 loop. Every answer is bounded and says so: pages of events (`next`: ask again with `after` set to it), a cap on
 track points and on measured incidents (`truncated`), windows no longer than `LONGEST_WINDOW`; the arguments were
 checked when the frame was decoded (`app.protocol.queries`). What the user may see is decided by the one rule
@@ -108,8 +108,12 @@ def _tracks(history: LogHistory, args: TracksArgs) -> dict[str, Any]:
     drones = Tracks(truncated=args.drones != [])
     if left > 0:
         drones = history.tracks(ev.DRONE_TELEMETRY, args.t0, args.t1, args.drones, left)
+    # Where the rest of a cut window starts, for a query of one kind (`units: []` or `drones: []`): ask again
+    # with it as `t0` (the fixes stamped at that instant come again).
+    one_kind = drones if args.units == [] else units if args.drones == [] else None
     return {"t0": args.t0, "t1": args.t1, "units": units.points, "drones": drones.points,
-            "reporters": units.reporters, "truncated": units.truncated or drones.truncated, "limit": args.limit}
+            "reporters": units.reporters, "truncated": units.truncated or drones.truncated,
+            "until": one_kind.until if one_kind is not None else None, "limit": args.limit}
 
 
 def _response_times(history: LogHistory, viewer: Viewer, args: WindowArgs) -> dict[str, Any]:

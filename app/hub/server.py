@@ -112,9 +112,10 @@ class Hub:
         self.checkpoint_every = checkpoint_every
         self._readers = threading.local()
         self.read_pool = ThreadPoolExecutor(2, thread_name_prefix="wf-log-reader")
-        # History queries (review) on a thread of their own, so a long review never delays a console's catch-up.
-        self.history_pool = ThreadPoolExecutor(1, thread_name_prefix="wf-history")
-        self._earlier_snapshots: dict[int, str] | None = None  # vouched on the history thread (`_history_snapshots`)
+        # History queries (review, incident timelines) on threads of their own, so a long review never delays a
+        # console's catch-up; two, so one long review does not hold up every console's incident timeline.
+        self.history_pool = ThreadPoolExecutor(2, thread_name_prefix="wf-history")
+        self._earlier_snapshots: dict[int, str] | None = None  # vouched on a history thread (`_history_snapshots`)
         # Argon2 (64 MiB, slow on purpose) on a fixed pool of threads (sign_ins.PASSWORD_CHECKS): bounded memory.
         self.sign_ins = SignIns(self.db_path, clock, self._audit, sign_in)
         self.fanout = FanOut(self._drop_slow)
@@ -408,7 +409,7 @@ class Hub:
 
     async def _answer(self, peer: Peer, query: Query, args: Any = None) -> None:
         """Answer a query: "feeds" from the hub's own state, a search from the hub's picture (the fold of the
-        whole log), `history.*` from the log on the history thread (in a task of its own, so the connection's
+        whole log), `history.*` from the log on a history thread (in a task of its own, so the connection's
         commands are not held up behind a long read)."""
         assert peer.actor is not None
         try:
@@ -443,7 +444,7 @@ class Hub:
         await self._send_quietly(peer.ws, frame)
 
     def _history_frame(self, query: Query, args: Any, viewer: Viewer) -> bytes:
-        """The answer's frame, read and encoded on the history thread (a picture's encoding is not the loop's)."""
+        """The answer's frame, read and encoded on a history thread (a picture's encoding is not the loop's)."""
         try:
             reader = self._reader()
             if query.what == "history.picture":
@@ -466,7 +467,7 @@ class Hub:
         return {"incidents": [summary(i) for i in found]}
 
     def _history_snapshots(self, reader: LogReader) -> dict[int, str]:
-        """The snapshots a picture of any moment may start from (on the history thread): those the hub trusts,
+        """The snapshots a picture of any moment may start from (on a history thread): those the hub trusts,
         and, once vouched for (the first time a picture is asked), every earlier one on the snapshots' chain up
         to the head the hub vouches for. Without that, a hub restarted on a long log would fold a moment of the
         morning from the log's start. None are added while the audit alarm stands."""
@@ -474,8 +475,8 @@ class Hub:
             seq, link = self.log.heads[SNAPSHOTS.name]
             vouched = vouch_for_earlier_snapshots(reader.conn, seq, link)
             if vouched is None:
-                self.anchor.raise_alarm("snapshots: the chain of stored snapshots does not reach the head the hub "
-                                  "vouches for; pictures of past moments are folded from the log's start")
+                self.anchor.raise_alarm("snapshots: the chain of stored snapshots does not reach the head the "
+                                        "hub vouches for; pictures of past moments are folded from the log's start")
             self._earlier_snapshots = vouched or {}
         return {**(self._earlier_snapshots or {}), **self.log.trusted_snapshots}
 

@@ -20,8 +20,9 @@ from app.protocol.messages import ProtocolError, Query
 #: events reach HISTORY_PAGE_BYTES encoded, so one answer stays well inside a client's frame limit.
 HISTORY_PAGE = 2000
 HISTORY_PAGE_BYTES = 768 * 1024
-#: Most track points one `history.tracks` answer holds (units and drones together; the default).
-TRACK_POINTS = 50_000
+#: Most track points one `history.tracks` answer holds (units and drones together; the default): about 1 MiB of
+#: JSON, within the frame limit many clients keep (see MAX_EVENTS_FRAME_BYTES).
+TRACK_POINTS = 15_000
 #: Longest window (seconds) `history.events`, `history.tracks` and `history.response_times` read.
 LONGEST_WINDOW = 31 * 24 * 3600.0
 #: Most incidents one `history.response_times` answer measures.

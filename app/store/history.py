@@ -52,6 +52,8 @@ class Tracks:
     points: dict[str, list[TrackPoint]] = field(default_factory=dict)
     reporters: dict[str, list[str]] = field(default_factory=dict)
     truncated: bool = False
+    #: When cut short: the time stamp of the last event taken (the rest of the window starts there).
+    until: float | None = None
 
 
 #: Kind of fix -> the data field naming what moved.
@@ -135,10 +137,13 @@ class LogHistory:
             if limit is not None and taken == limit:
                 out.truncated = True
                 break
+            out.until = ts
             fix = decoder.decode(data)
             out.points.setdefault(fix.id, []).append((ts if fix.t is None else fix.t, fix.lat, fix.lon))
             reporters.setdefault(fix.id, set()).add(actor)
         out.reporters = {mover: sorted(actors) for mover, actors in reporters.items()}
+        if not out.truncated:
+            out.until = None
         return out
 
     def feed_accounts(self) -> frozenset[str]:

@@ -5,6 +5,7 @@ never receives fire's restricted call or any event about it), bounded and paged,
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ import pytest
 
 from app.client.connection import CommandRefused, HubClient
 from app.protocol.queries import HISTORY_PAGE, LONGEST_WINDOW
-from tests.integration.conftest import HubProcess, free_port, make_accounts
+from app.review.replay import Replay
+from app.ui.review.hub_replay import HubReplay
+from tests.integration.conftest import PASSWORD, HubProcess, free_port, make_accounts
 from tests.integration.shift_history import SECRET, Shift, add_review_accounts, run_shift
 from tests.integration.waiting import signed_in
 
@@ -166,3 +169,40 @@ def test_an_agency_that_gains_sight_by_mutual_aid_gets_the_history_it_was_sent(r
             whole = await fire.query("history.incident", args={"incident": shift.fire_call})
             assert kinds(whole["events"])[:2] == ["incident.created", "unit.assigned"]
     asyncio.run(scenario())
+
+
+def test_review_through_the_hub_reads_the_same_history_as_the_file(review_hub: HubProcess) -> None:
+    """`HubReplay` (the console's review source) over the wire equals `Replay` on the file for a viewer of every
+    agency, whole track windows included when the hub cuts each answer at a small cap."""
+    async def shift() -> Shift:
+        async with signed_in(review_hub.url, "feed1", "fire1", "police1", "pilot1") as (feed, fire, police, pilot):
+            return await run_shift(feed, fire, police, pilot)
+
+    made = asyncio.run(shift())
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    room = HubClient(review_hub.url, "room1", PASSWORD, subscribe=False)
+    try:
+        loop.call_soon_threadsafe(room.start)
+        asyncio.run_coroutine_threadsafe(room.wait_for(lambda: room.state == "connected", 30), loop).result(35)
+
+        def ask(what: str, args: dict[str, Any]) -> Any:
+            return asyncio.run_coroutine_threadsafe(room.query(what, 30, args), loop).result(35)
+
+        wire = HubReplay(ask, "hub", track_limit=2)  # every window of more than two fixes is cut
+        with Replay(review_hub.db) as file:
+            first, last = file.span()
+            assert wire.span() == (first, last)
+            assert wire.tracks(first, last) == file.tracks(first, last)
+            assert len(wire.tracks(first, last)["E1"]) == 5
+            assert wire.drone_tracks(first, last) == file.drone_tracks(first, last)
+            assert wire.incident_events(made.police_call) == file.incident_events(made.police_call)
+            assert wire.events(first, last) == file.events(first, last)
+            assert wire.picture_at(last) == file.picture_at(last)
+            assert wire.response_times() == file.response_times()
+            assert wire.reporters(first, last) == file.reporters(first, last)
+    finally:
+        asyncio.run_coroutine_threadsafe(room.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)

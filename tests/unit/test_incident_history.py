@@ -9,8 +9,9 @@ import pytest
 
 from app.domain import events as ev
 from app.domain.events import Event
-from app.domain.incident_history import IncidentHistory
+from app.domain.incident_history import IncidentHistory, seen_history
 from app.domain.narrative import describe, incident_of
+from app.domain.picture import Viewer
 
 
 def event(seq: int, kind: str, **data: Any) -> Event:
@@ -55,3 +56,23 @@ def test_triage_events_are_told_in_words(kind: str, data: dict[str, Any], line: 
     assert describe(e) == line
     assert incident_of(e) == incident
 
+
+
+def test_the_history_a_viewer_gets_is_what_it_was_sent() -> None:
+    fire, police = Viewer("fire"), Viewer("police")
+    stream = [
+        Event(1, 101.0, "fire1", ev.INCIDENT_CREATED, {"id": "1001", "type": "structure_fire", "priority": 1,
+                                                       "owner": "fire", "restricted": True}, ["fire"]),
+        Event(2, 102.0, "fire1", ev.UNIT_ASSIGNED, {"unit": "E1", "incident": "1001", "restricted_to": ["fire"]}),
+        Event(3, 103.0, "sim", ev.ALERT_ISSUED, {"id": "AL-1", "headline": "Flood"}),
+        Event(4, 104.0, "fire1", ev.AID_REQUESTED, {"id": "AID-1", "incident": "1001", "to_agency": "police"},
+              ["fire", "police"]),
+        Event(5, 105.0, "police1", ev.AID_ANSWERED, {"id": "AID-1", "accepted": True}, ["fire", "police"]),
+        Event(6, 106.0, "fire1", ev.INCIDENT_NOTE, {"id": "1001", "text": "police on the way"}, ["fire", "police"]),
+    ]
+    assert [e.seq for e in seen_history("1001", stream, fire)] == [1, 2, 3, 4, 5, 6]
+    # Police: not E1's dispatch (sent to them without the incident); the alert once the incident is named.
+    assert [e.seq for e in seen_history("1001", stream, police)] == [3, 4, 5, 6]
+    # Before the aid request, police were shown nothing naming the incident: it does not exist for them.
+    assert list(seen_history("1001", stream[:3], police)) == []
+    assert [e.seq for e in seen_history("1001", stream, None)] == [1, 2, 3, 4, 5, 6]

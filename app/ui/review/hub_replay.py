@@ -38,17 +38,28 @@ def _windows(t0: float, t1: float) -> Iterator[tuple[float, float]]:
         start = end
 
 
-def _tracks(raw: dict[str, list[list[float]]]) -> dict[str, list[TrackPoint]]:
-    return {mover: [(p[0], p[1], p[2]) for p in points] for mover, points in raw.items()}
+def _merge(answers: Iterable[dict[str, list[list[float]]]]) -> dict[str, list[TrackPoint]]:
+    """Tracks from answers in time order, each fix once (windows that meet share their edge's fixes)."""
+    out: dict[str, list[TrackPoint]] = {}
+    for raw in answers:
+        for mover, points in raw.items():
+            track = out.setdefault(mover, [])
+            for p in points:
+                point = (p[0], p[1], p[2])
+                if not track or point[0] > track[-1][0] or point not in track[-8:]:
+                    track.append(point)
+    return out
 
 
 class HubReplay:
     """The hub's history as a `ReviewLog` (see the module docstring)."""
 
-    def __init__(self, ask: Ask, name: str) -> None:
+    def __init__(self, ask: Ask, name: str, track_limit: int | None = None) -> None:
+        """`track_limit`: fixes per `history.tracks` answer (None: the hub's default and cap)."""
         self._ask = ask
         self.path = Path(name)
         self._span: dict[str, Any] | None = None
+        self._track_limit = track_limit
 
     def _query(self, what: str, args: dict[str, Any] | None = None) -> Any:
         try:
@@ -91,25 +102,32 @@ class HubReplay:
     def _tracks_answer(self, t0: float, t1: float, units: Iterable[str] | None,
                        drones: Iterable[str] | None) -> Iterator[dict[str, Any]]:
         for start, end in _windows(t0, t1):
-            yield self._query("history.tracks", {"t0": start, "t1": end,
-                                                 "units": None if units is None else sorted(set(units)),
-                                                 "drones": None if drones is None else sorted(set(drones))})
+            yield from self._whole_tracks(start, end, None if units is None else sorted(set(units)),
+                                          None if drones is None else sorted(set(drones)))
+
+    def _whole_tracks(self, t0: float, t1: float, units: list[str] | None, drones: list[str] | None
+                      ) -> Iterator[dict[str, Any]]:
+        """Answers that together hold every fix of the window (one kind at a time): an answer the hub cut at its
+        cap says where the rest starts (`until`), and the rest is asked for from there (the fixes stamped at
+        that instant come twice; `_merge` keeps them once)."""
+        while True:
+            args: dict[str, Any] = {"t0": t0, "t1": t1, "units": units, "drones": drones}
+            if self._track_limit is not None:
+                args["limit"] = self._track_limit
+            answer = self._query("history.tracks", args)
+            yield answer
+            until = answer.get("until")
+            if not answer["truncated"] or until is None or until <= t0:
+                return  # whole, or more fixes stamped in one instant than one answer holds
+            t0 = until
 
     def tracks(self, t0: float, t1: float, units: Iterable[str] | None = None) -> dict[str, list[TrackPoint]]:
-        """Where units drove between `t0` and `t1` (at most the hub's cap of points per window)."""
-        out: dict[str, list[TrackPoint]] = {}
-        for answer in self._tracks_answer(t0, t1, units, []):
-            for unit, points in _tracks(answer["units"]).items():
-                out.setdefault(unit, []).extend(points)
-        return out
+        """Where units drove between `t0` and `t1` (every fix: a window the hub cuts at its cap is asked on)."""
+        return _merge(answer["units"] for answer in self._tracks_answer(t0, t1, units, []))
 
     def drone_tracks(self, t0: float, t1: float, drones: Iterable[str] | None = None) -> dict[str, list[TrackPoint]]:
         """Where drones flew between `t0` and `t1`."""
-        out: dict[str, list[TrackPoint]] = {}
-        for answer in self._tracks_answer(t0, t1, [], drones):
-            for drone, points in _tracks(answer["drones"]).items():
-                out.setdefault(drone, []).extend(points)
-        return out
+        return _merge(answer["drones"] for answer in self._tracks_answer(t0, t1, [], drones))
 
     def reporters(self, t0: float, t1: float) -> dict[str, list[str]]:
         """Who reported each unit's positions between `t0` and `t1`."""
