@@ -371,12 +371,12 @@ class FeedGateway:
         splitter = CotStreamSplitter()
         while True:
             for frame in splitter.feed(chunk):
-                if not isinstance(frame, FeedError) and client.control(frame):
-                    continue  # a TAK protocol request: no report
                 if not self._still_active(device):
                     self.feeds.quarantine("cot", source, "revoked", f"device {device.id} was revoked", b"")
                     return
-                await self._tcp_token("cot", device)
+                await self._tcp_token("cot", device)  # control frames too: no way around the device's bucket
+                if not isinstance(frame, FeedError) and client.control(frame):
+                    continue  # a TAK protocol request: answered, not a report
                 self.feeds.feed("cot").input(source)
                 if isinstance(frame, FeedError):
                     self.feeds.quarantine("cot", source, frame.code, frame.reason, chunk)
