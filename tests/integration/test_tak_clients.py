@@ -111,6 +111,7 @@ def test_tak_clients_receive_what_their_agency_may_see(tmp_path: Path) -> None:
         phone = tmp_path / "PHONE-P1.zip"
         enroll(hub, tls, "PHONE-P1", "P1", tls_port, phone)
         asyncio.run(_scenario(hub, phone, tcp_port))
+        asyncio.run(_send_without_reading(hub, tcp_port, db))
     finally:
         hub.stop()
         hub.kill()
@@ -229,22 +230,6 @@ async def _slow_client_holds_up_nobody(boss: HubClient, feed: HubClient, police:
     writer.close()
 
 
-def test_a_device_that_never_reads_while_it_sends_loses_nothing(tmp_path: Path) -> None:
-    """The hub writes the picture to every device; a device that does not read it loses none of its reports:
-    one that streams far more than the socket buffers hold and then ends its stream as TCP has it (shuts its
-    side, reads until the hub closes), and one that closes at once without reading (a reset), whose reports the
-    hub had received but, throttled, not read yet."""
-    db, port = tmp_path / "hub.db", free_port()
-    make_accounts(db)
-    hub = HubProcess(db, free_port(), ["--cot-port", str(port)])
-    hub.start()
-    try:
-        asyncio.run(_send_without_reading(hub, port, db))
-    finally:
-        hub.stop()
-        hub.kill()
-
-
 def fixes(first: int, count: int) -> list[bytes]:
     """P7's positions number `first` to `first + count - 1`, one second apart, a metre or so apart."""
     start = time.time() - 3000
@@ -253,6 +238,10 @@ def fixes(first: int, count: int) -> list[bytes]:
 
 
 async def _send_without_reading(hub: HubProcess, port: int, db: Path) -> None:
+    """The hub writes the picture to every device; a device that does not read it loses none of its reports:
+    one that streams far more than the socket buffers hold and then ends its stream as TCP has it (shuts its
+    side, reads until the hub closes), and one that closes at once without reading (a reset), whose reports the
+    hub had received but, throttled, not read yet."""
     async with signed_in(hub.url, "super1", "police1") as (boss, police):
         def at_fix(n: int) -> bool:
             unit = police.picture.units.get("P7")
