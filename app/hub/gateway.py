@@ -126,6 +126,28 @@ def _widen_receive_buffer(transport: asyncio.BaseTransport) -> None:
         log.warning("cannot widen the UDP receive buffer: %s", exc)
 
 
+class _KeepWhatArrived(asyncio.StreamReader):
+    """A device's stream that ends in a reset still yields every byte that arrived before it. A device that sends
+    and closes without reading what it was served (the picture, `app.hub.tak_clients`) resets the connection, and
+    asyncio's reader would otherwise raise at once and drop what it holds unread."""
+
+    def set_exception(self, exc: Exception) -> None:
+        if isinstance(exc, ConnectionError):
+            self.feed_eof()
+        else:
+            super().set_exception(exc)
+
+
+async def _stream_server(client: Any, host: str, port: int) -> asyncio.Server:
+    """`asyncio.start_server` with `_KeepWhatArrived` readers."""
+    loop = asyncio.get_running_loop()
+
+    def protocol() -> asyncio.StreamReaderProtocol:
+        return asyncio.StreamReaderProtocol(_KeepWhatArrived(loop=loop), client, loop=loop)
+
+    return await loop.create_server(protocol, host, port)
+
+
 class _Datagrams(asyncio.DatagramProtocol):
     def __init__(self, handle: Any) -> None:
         self.handle = handle
@@ -174,7 +196,7 @@ class FeedGateway:
         loop = asyncio.get_running_loop()
         if cot_tls is not None:
             self._cot_tls = cot_tls
-            server = await asyncio.start_server(self._cot_tls_client, cot_tls.host, cot_tls.port)
+            server = await _stream_server(self._cot_tls_client, cot_tls.host, cot_tls.port)
             self._servers.append(server)
             self.ports["cot_tls"] = server.sockets[0].getsockname()[1]
             self._listening("cot", f"tls {cot_tls.host}:{self.ports['cot_tls']}")
@@ -182,7 +204,7 @@ class FeedGateway:
                                    ("nmea_tcp", nmea_tcp_port, self._nmea_client)):
             if port is None:
                 continue
-            server = await asyncio.start_server(client, self.host, port)
+            server = await _stream_server(client, self.host, port)
             self._servers.append(server)
             self.ports[name] = server.sockets[0].getsockname()[1]
             self._listening(name.removesuffix("_tcp"), f"tcp {self.host}:{self.ports[name]}")
@@ -372,12 +394,12 @@ class FeedGateway:
         splitter = CotStreamSplitter()
         while True:
             for frame in splitter.feed(chunk):
-                if not isinstance(frame, FeedError) and client.control(frame):
-                    continue  # a TAK protocol request: no report
                 if not self._still_active(device):
                     self.feeds.quarantine("cot", source, "revoked", f"device {device.id} was revoked", b"")
                     return
-                await self._tcp_token("cot", device)
+                await self._tcp_token("cot", device)  # control frames too: no way around the device's bucket
+                if not isinstance(frame, FeedError) and client.control(frame):
+                    continue  # a TAK protocol request: answered, not a report
                 self.feeds.feed("cot").input(source)
                 if isinstance(frame, FeedError):
                     self.feeds.quarantine("cot", source, frame.code, frame.reason, chunk)

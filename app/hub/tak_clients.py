@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -236,6 +237,11 @@ class TakClient:
     async def _write(self, messages: list[bytes]) -> None:
         if not messages:
             return
+        sock = self.writer.get_extra_info("socket")
+        if sock is not None and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            # The device reset the connection (it closed without reading): stop here. A write now would fail,
+            # and asyncio would then stop reading too, losing reports the device sent before it closed.
+            raise ConnectionResetError(f"device {self.device.id} reset the connection")
         self.writer.write(b"".join(messages))
         await self.writer.drain()  # only this client's task waits for a slow reader
 

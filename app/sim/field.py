@@ -159,17 +159,21 @@ class FieldRadios:
         self.agencies = dict(agencies)
         self.errors: Counter[str] = Counter()
         self._tak: asyncio.StreamWriter | None = None
+        self._served: asyncio.Task[None] | None = None  # reads what the hub serves the TAK device, and drops it
         self._udp: dict[str, asyncio.DatagramTransport] = {}
 
     async def open(self, timeout: float = 30.0) -> None:
         """Connect the police TAK stream and open the UDP senders; ConnectionError if the hub is not there."""
         loop = asyncio.get_running_loop()
         try:
-            _, self._tak = await asyncio.wait_for(asyncio.open_connection(self.ports.host, self.ports.cot_tcp),
-                                                  timeout)
+            tak_in, self._tak = await asyncio.wait_for(
+                asyncio.open_connection(self.ports.host, self.ports.cot_tcp), timeout)
         except (OSError, TimeoutError) as exc:
             raise ConnectionError(f"cannot reach the hub's CoT port {self.ports.host}:{self.ports.cot_tcp}: "
                                   f"{exc}") from None
+        # The hub serves a TAK device its agency's picture: read it, so the hub's side never fills and the
+        # stream ends cleanly (a close with unread data resets it, losing reports not yet delivered).
+        self._served = loop.create_task(_drop_all(tak_in))
         for name, port in ((COT_UDP, self.ports.cot_udp), (NMEA, self.ports.nmea)):
             transport, _ = await loop.create_datagram_endpoint(lambda n=name: _Datagrams(n, self.errors),
                                                                remote_addr=(self.ports.host, port))
@@ -230,9 +234,22 @@ class FieldRadios:
         for sender in self._udp.values():
             sender.close()
         if self._tak is not None:
+            if self._served is not None and not self._tak.is_closing():
+                with contextlib.suppress(ConnectionError, TimeoutError):
+                    self._tak.write_eof()  # the end of our reports; the hub closes its side when it has read them
+                    await asyncio.wait_for(asyncio.shield(self._served), 10)
+            if self._served is not None:
+                self._served.cancel()
             self._tak.close()
             with contextlib.suppress(ConnectionError):
                 await self._tak.wait_closed()
+
+
+async def _drop_all(reader: asyncio.StreamReader) -> None:
+    """Read a stream to its end, keeping nothing."""
+    with contextlib.suppress(ConnectionError):
+        while await reader.read(1 << 16):
+            pass
 
 
 def fix_time(ms: int) -> datetime:

@@ -22,7 +22,7 @@ from app.hub.gateway import FeedGateway
 from app.hub.server import Hub
 from app.store.log import LogReader
 from app.store.users import UserStore
-from tests.integration.devices import register_device
+from tests.integration.devices import register_device, send_stream
 from tests.integration.waiting import until
 
 with warnings.catch_warnings():
@@ -38,16 +38,6 @@ def udp_send(port: int, data: bytes) -> None:
 
 
 FIRE_TOKEN = "fire-tak-secret"
-
-
-async def tcp_send(port: int, data: bytes, token: str | None = None) -> None:
-    _, writer = await asyncio.open_connection("127.0.0.1", port)
-    if token is not None:
-        writer.write(f"WATCHFLOOR-TOKEN {token}\n".encode())
-    writer.write(data)
-    await writer.drain()
-    writer.close()
-    await writer.wait_closed()
 
 
 def cot(uid: str, lat: float, lon: float, callsign: str | None = None, group: str | None = None) -> bytes:
@@ -132,14 +122,14 @@ def test_cot_nmea_and_mavlink_move_units(tmp_path: Path) -> None:
         await register_device(console, "POLICE-TAK", "police", ["cot"], "tcp", units=["P-9"])
         await register_device(console, "FIRE-MODEM", "fire", ["cot"], "udp", units=["Engine-7"])
         # CoT over TCP registers the device's unit that does not exist yet (a fire engine) and moves it.
-        await tcp_send(gateway.ports["cot_tcp"], cot("ANDROID-1", 60.1700, 24.9400, "Engine 7", "Red"), FIRE_TOKEN)
+        await send_stream(gateway.ports["cot_tcp"], cot("ANDROID-1", 60.1700, 24.9400, "Engine 7", "Red"), FIRE_TOKEN)
         await console.wait_for(at(console, "Engine-7", 60.17, 24.94), 10)
         unit = console.picture.units["Engine-7"]
         assert (unit.agency, unit.kind) == ("fire", "engine")
         # Two events back to back in one TCP stream, then UDP.
-        await tcp_send(gateway.ports["cot_tcp"], cot("ANDROID-1", 60.1705, 24.9405, "Engine 7", "Red")
+        await send_stream(gateway.ports["cot_tcp"], cot("ANDROID-1", 60.1705, 24.9405, "Engine 7", "Red")
                        + cot("ANDROID-1", 60.1710, 24.9410, "Engine 7", "Red"), FIRE_TOKEN)
-        await tcp_send(gateway.ports["cot_tcp"], cot("ANDROID-2", 60.1, 24.9, "P 9", "Blue"))
+        await send_stream(gateway.ports["cot_tcp"], cot("ANDROID-2", 60.1, 24.9, "P 9", "Blue"))
         await console.wait_for(at(console, "P-9", 60.1, 24.9), 10)
         await console.wait_for(at(console, "Engine-7", 60.171, 24.941), 10)
         assert console.picture.units["P-9"].kind == "patrol"
@@ -163,7 +153,7 @@ def test_cot_nmea_and_mavlink_move_units(tmp_path: Path) -> None:
 
         # GeoChat and 911 from a device's own callsigns become messages on "all", from the device's agency.
         udp_send(gateway.ports["cot_udp"], encode_chat("ANDROID-1", "Engine 7", "hello from the field"))
-        await tcp_send(gateway.ports["cot_tcp"], emergency_911("ANDROID-2", "P 9"))
+        await send_stream(gateway.ports["cot_tcp"], emergency_911("ANDROID-2", "P 9"))
         await console.wait_for(lambda: len(console.picture.messages) >= 2, 10)
         texts = {m.text: m.agency for m in console.picture.messages}
         assert texts["Engine 7: hello from the field"] == "fire"
@@ -213,7 +203,7 @@ def test_hostile_input_is_quarantined_and_the_hub_keeps_serving(tmp_path: Path) 
             assert newest["source"].startswith("udp:127.0.0.1:") and newest["raw"]
 
         # Garbage and a truncated event on the TCP stream.
-        await tcp_send(gateway.ports["cot_tcp"], b"garbage garbage " * 20 + good[:100])
+        await send_stream(gateway.ports["cot_tcp"], b"garbage garbage " * 20 + good[:100])
         await until(lambda: gateway.feeds.feed("cot").quarantined >= 6)
         await gateway.feeds.flush()
         codes = {q["code"] for q in LogReader(db).quarantined("cot")}
@@ -270,7 +260,7 @@ def test_watchfloor_hub_cli_starts_the_gateway(tmp_path: Path) -> None:
         console.start()
         try:
             await console.wait_for(lambda: console.state == "connected", 10)
-            await tcp_send(cot_port, cot("ANDROID-8", 60.15, 24.95, "Unit 8", "Green"))
+            await send_stream(cot_port, cot("ANDROID-8", 60.15, 24.95, "Unit 8", "Green"))
             await console.wait_for(at(console, "Unit-8", 60.15, 24.95), 10)
             udp_send(cot_port, cot("ANDROID-8", 60.16, 24.96, "Unit 8", "Green"))
             await console.wait_for(at(console, "Unit-8", 60.16, 24.96), 10)

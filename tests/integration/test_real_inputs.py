@@ -28,7 +28,7 @@ from app.client.connection import HubClient
 from app.domain.devices import MAX_RATE
 from app.feeds.klv import decode_uas_ls, encode_uas_ls
 from tests.integration.conftest import HubProcess, free_port, make_accounts
-from tests.integration.devices import register_device
+from tests.integration.devices import register_device, send_stream
 from tests.integration.waiting import signed_in
 from tests.replay_now import cot_at, nmea_at
 
@@ -79,14 +79,6 @@ def senders() -> Iterator[dict[str, Sender]]:
     yield made
     for sender in made.values():
         sender.close()
-
-
-async def tcp_send(port: int, data: bytes) -> None:
-    _, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(data)
-    await writer.drain()
-    writer.close()
-    await writer.wait_closed()
 
 
 async def feeds_until(console: HubClient, condition: Callable[[dict[str, Any]], bool],
@@ -196,12 +188,12 @@ async def cot(console: HubClient, port: int, sender: Sender) -> None:
         return cot_at((cot_dir / name).read_bytes(), time.time())
 
     # TCP, as iTAK streams XML: the event, a newline, the connection closes.
-    await tcp_send(port, replayed("itak-pli.xml").strip() + b"\n")
+    await send_stream(port, replayed("itak-pli.xml").strip() + b"\n")
     await seen(console, unit_at(console, "DFPC-iSchmidt", (41.52309645, -107.72376567)), "the iTAK unit")
     # TAK protocol v1, the default of current clients: the watch's emergency as a mesh datagram (UDP), the
     # drone as stream frames (TCP), encoded by takproto from the replayed XML.
     sender.send(port, bytes(xml2proto(replayed("wearos-emergency-b-a-o.xml"), TAKProtoVer.MESH)))
-    await tcp_send(port, bytes(xml2proto(replayed("uastool-dji.xml"), TAKProtoVer.STREAM)))
+    await send_stream(port, bytes(xml2proto(replayed("uastool-dji.xml"), TAKProtoVer.STREAM)))
     # XML over UDP: a drone before its fix, cameras, things nothing here uses.
     for name in ("uastool-dji-m30t-nofix.xml", "camera-i25.xml", "camera-lake-city.cot", "file-transfer-ack-nan.xml",
                  "spotted-b-m-p-s-m.xml", "chat-delivered-b-t-f-d.xml"):
@@ -222,7 +214,7 @@ async def cot(console: HubClient, port: int, sender: Sender) -> None:
     # The iTAK report as recorded in 2023, not replayed at the current time: refused for its time, the unit
     # stays where its replay put it. (Last, as a quarantine shows the feed's health as "errors" for a minute.)
     where = console.picture.units["DFPC-iSchmidt"].position_at
-    await tcp_send(port, (cot_dir / "itak-pli.xml").read_bytes().strip() + b"\n")
+    await send_stream(port, (cot_dir / "itak-pli.xml").read_bytes().strip() + b"\n")
     report = await feeds_until(console, lambda r: r["cot"]["quarantined"] >= 1)
     assert report["cot"]["quarantined"] == 1 and report["cot"]["last_error"]["code"] == "bad_time", report["cot"]
     assert "position of DFPC-iSchmidt" in report["cot"]["last_error"]["reason"]
@@ -240,7 +232,7 @@ async def nmea(console: HubClient, ports: dict[str, int], senders: dict[str, Sen
     # A GLL-only receiver over TCP: the GLL sentences of the GR601-W log (replayed by its RMC dates), nothing
     # else. Without a date, the hub dates their times of day from its own clock.
     gll = [line for line in nmea_at(sentences("gr601-w.log"), time.time()) if line[3:6] == "GLL"]
-    await tcp_send(ports["nmea_tcp"], "".join(f"{line}\r\n" for line in gll).encode())
+    await send_stream(ports["nmea_tcp"], "".join(f"{line}\r\n" for line in gll).encode())
     for log, unit in NMEA_UDP.items():
         await seen(console, unit_at(console, unit, last_fix(logs[log], "RMC")), f"{unit} at the end of {log}")
     await seen(console, unit_at(console, "E12", last_fix(gll, "GLL")), "E12 at its last GLL fix")

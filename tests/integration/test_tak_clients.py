@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
+import time
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app.client.connection import HubClient
@@ -22,6 +25,7 @@ from app.feeds.cot import (
     PROTOCOL_RESPONSE,
     CotEvent,
     encode_ping,
+    encode_position,
     encode_protocol_request,
     is_takproto,
     parse_cot,
@@ -29,8 +33,10 @@ from app.feeds.cot import (
 from app.feeds.cot_proto import stream_frame
 from app.feeds.errors import FeedError
 from app.feeds.framing import CotStreamSplitter
+from app.hub.gateway import token_sha256
 from tests.integration.conftest import HubProcess, free_port, make_accounts
-from tests.integration.devices import register_device
+from tests.integration.devices import register_device, send_stream
+from tests.integration.test_field_devices import positions
 from tests.integration.test_tak_tls import enroll, tak_client
 from tests.integration.test_tls import watchfloor
 from tests.integration.waiting import signed_in
@@ -105,6 +111,7 @@ def test_tak_clients_receive_what_their_agency_may_see(tmp_path: Path) -> None:
         phone = tmp_path / "PHONE-P1.zip"
         enroll(hub, tls, "PHONE-P1", "P1", tls_port, phone)
         asyncio.run(_scenario(hub, phone, tcp_port))
+        asyncio.run(_send_without_reading(hub, tcp_port, db))
     finally:
         hub.stop()
         hub.kill()
@@ -221,3 +228,42 @@ async def _slow_client_holds_up_nobody(boss: HubClient, feed: HubClient, police:
     assert fixes[-1].lat == LAT + 0.001 * (moves - 1)
     assert len(fixes) < moves, f"{len(fixes)} positions of P2: older ones should have been dropped unsent"
     writer.close()
+
+
+def fixes(first: int, count: int) -> list[bytes]:
+    """P7's positions number `first` to `first + count - 1`, one second apart, a metre or so apart."""
+    start = time.time() - 3000
+    return [encode_position("ANDROID-P7", LAT + 1e-5 * i, LON, callsign="P7",
+                            time=datetime.fromtimestamp(start + i, UTC)) for i in range(first, first + count)]
+
+
+async def _send_without_reading(hub: HubProcess, port: int, db: Path) -> None:
+    """The hub writes the picture to every device; a device that does not read it loses none of its reports:
+    one that streams far more than the socket buffers hold and then ends its stream as TCP has it (shuts its
+    side, reads until the hub closes), and one that closes at once without reading (a reset), whose reports the
+    hub had received but, throttled, not read yet."""
+    async with signed_in(hub.url, "super1", "police1") as (boss, police):
+        def at_fix(n: int) -> bool:
+            unit = police.picture.units.get("P7")
+            return unit is not None and unit.lat is not None and abs(unit.lat - (LAT + 1e-5 * n)) < 1e-9
+
+        await register_device(boss, "SCRIPT", "police", ["cot"], "tcp", units=["P7"], token="script", rate=5000)
+        await boss.call("message.send", {"channel": "all", "text": "something to serve"})
+        await send_stream(port, b"".join(fixes(0, 2000)), "script")  # about 800 KB, nothing read until the end
+        await police.wait_for(lambda: at_fix(1999), 60)
+        assert len(positions(db, "P7")) == 2000
+
+        await boss.call("device.register", {"id": "SLOW-SCRIPT", "agency": "police", "formats": ["cot"],
+                                            "transport": "tcp", "source": "127.0.0.1", "units": ["P8"],
+                                            "credential": "token", "token_sha256": token_sha256("slow"),
+                                            "rate": 50})
+        _, writer = await token_client(port, "slow")
+        writer.write(b"".join(fix.replace(b'"P7"', b'"P8"').replace(b"ANDROID-P7", b"ANDROID-P8")
+                              for fix in fixes(0, 200)))  # 80 KB: in the hub at once, read at 50/s
+        await writer.drain()
+        await police.wait_for(lambda: "P8" in police.picture.units, 30)  # the hub is reading it
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.close()  # a reset, whatever is unread
+        await police.wait_for(lambda: police.picture.units["P8"].lat == LAT + 1e-5 * 199, 60)
+    assert len(positions(db, "P8")) == 200

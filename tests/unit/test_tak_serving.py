@@ -183,6 +183,12 @@ def test_a_receiver_is_told_to_delete_only_what_it_was_shown() -> None:
     assert gone is not None and parse_cot(gone).type == "t-x-d-d"
     assert parse_cot(gone).links[0].uid == "watchfloor.incident.1001"
     assert fire.shown(Item(INCIDENT, "1001"), None, NOW) is None  # once
+    closed, close = picture(), e(11, ev.INCIDENT_STATUS, id="1001", status="closed", disposition="out")
+    assert Item(INCIDENT, "1001") in items_changed(close, closed)
+    closed.apply(close)
+    assert item_cot(Item(INCIDENT, "1001"), closed, NOW, 150.0) is None  # closed: off the map
+    retired = picture().apply_all([e(11, ev.UNIT_RETIRED, "super1", unit="E1")])
+    assert item_cot(Item(UNIT, "E1"), retired, NOW, 150.0) is None
     assert police.shown(Item(INCIDENT, "1002"), None, NOW) is None  # never shown: never named
 
 
