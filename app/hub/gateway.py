@@ -39,11 +39,9 @@ Mapping (see docs/feeds.md):
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import math
-import socket
 import ssl
 import time
 from collections import OrderedDict
@@ -71,6 +69,7 @@ from app.feeds.framing import CotStreamSplitter, LineSplitter
 from app.feeds.mavlink import MavlinkDecoder, signing_state
 from app.feeds.nmea import DeviceMap, NmeaSession
 from app.hub.camera_feed import cot_camera
+from app.hub.datagrams import DatagramListener
 from app.hub.drone_gateway import LINK_TIMEOUT_S, DroneFeeds
 from app.hub.intake import UNKNOWN_SOURCE_RATE, Buckets
 from app.hub.signing_keys import drone_key
@@ -85,9 +84,6 @@ MAX_TCP_CLIENTS = 256
 READ_CHUNK = 65536
 #: The gateway's feeds as the Feeds panel names them.
 FEED_LABELS = {"cot": "CoT (TAK)", "nmea": "NMEA GPS", "mavlink": "MAVLink drones", "klv": "KLV drone metadata"}
-#: UDP receive buffer asked for (the kernel caps it at net.core.rmem_max): a fleet's reports arrive in bursts,
-#: and what overflows the default ~208 KiB is lost without a trace.
-UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 #: The first line a TCP device with a token credential sends: `WATCHFLOOR-TOKEN <token>\n`.
 TOKEN_PREFIX = b"WATCHFLOOR-TOKEN "
 MAX_TOKEN_LINE = 256
@@ -118,14 +114,6 @@ def device_actor(device: Device) -> Actor:
 
 
 
-def _widen_receive_buffer(transport: asyncio.BaseTransport) -> None:
-    sock = transport.get_extra_info("socket")
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
-    except OSError as exc:  # keep the default: the listener works, bursts may overflow sooner
-        log.warning("cannot widen the UDP receive buffer: %s", exc)
-
-
 class _KeepWhatArrived(asyncio.StreamReader):
     """A device's stream that ends in a reset still yields every byte that arrived before it. A device that sends
     and closes without reading what it was served (the picture, `app.hub.tak_clients`) resets the connection, and
@@ -148,17 +136,6 @@ async def _stream_server(client: Any, host: str, port: int) -> asyncio.Server:
     return await loop.create_server(protocol, host, port)
 
 
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, handle: Any) -> None:
-        self.handle = handle
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.handle(data, addr)
-
-    def error_received(self, exc: Exception) -> None:
-        log.warning("udp listener error: %s", exc)
-
-
 class FeedGateway:
     """Feed listeners for a started `Hub`. `await start(...)`, then `await close()`."""
 
@@ -173,7 +150,7 @@ class FeedGateway:
         self.ports: dict[str, int] = {}
         self.feeds = hub.feeds
         self.buckets = Buckets(time.monotonic)
-        self._transports: list[asyncio.BaseTransport] = []
+        self._listeners: list[DatagramListener] = []
         self._servers: list[asyncio.Server] = []
         self._clients: set[asyncio.Task[None]] = set()
         self._nmea: OrderedDict[Any, NmeaSession] = OrderedDict()
@@ -193,7 +170,6 @@ class FeedGateway:
                     klv_port: int | None = None, nmea_tcp_port: int | None = None,
                     cot_tls: CotTls | None = None) -> dict[str, int]:
         """Listen on the given ports (None: that listener is off; 0: any free port); returns the bound ports."""
-        loop = asyncio.get_running_loop()
         if cot_tls is not None:
             self._cot_tls = cot_tls
             server = await _stream_server(self._cot_tls_client, cot_tls.host, cot_tls.port)
@@ -214,11 +190,9 @@ class FeedGateway:
                                    ("klv", klv_port, self._klv_datagram)):
             if port is None:
                 continue
-            transport, _ = await loop.create_datagram_endpoint(functools.partial(_Datagrams, handle),
-                                                               local_addr=(self.host, port))
-            _widen_receive_buffer(transport)
-            self._transports.append(transport)
-            self.ports[name] = transport.get_extra_info("sockname")[1]
+            listener = DatagramListener.open(self.host, port, handle)  # read in batches: one wake-up, many
+            self._listeners.append(listener)
+            self.ports[name] = listener.port
             self._listening(name.removesuffix("_udp"), f"udp {self.host}:{self.ports[name]}")
         if mavlink_port is not None or klv_port is not None:
             self.drones.start()
@@ -229,8 +203,8 @@ class FeedGateway:
         """Stop listening, drop TCP clients and wait for pending quarantine writes."""
         for server in self._servers:
             server.close()
-        for transport in self._transports:
-            transport.close()
+        for listener in self._listeners:
+            listener.close()
         await self.drones.close()
         for task in list(self._clients):
             task.cancel()
