@@ -50,6 +50,7 @@ from app.ui.panels.command_line import CommandLine
 from app.ui.panels.detail import IncidentDetail
 from app.ui.panels.outage import HeldCommandsDialog, MapDimmer, OutageBanner
 from app.ui.review.actions import install_review_menu
+from app.ui.signal_tools import SignalTools
 from app.ui.theme import DEFAULT_FONT_PT, STATE_COLORS, apply_theme, current_font_pt, current_theme
 from app.ui.timeline import Timelines, type_label
 from app.ui.triage_desk import TriageDesk
@@ -171,6 +172,7 @@ class MainWindow(QMainWindow):
         self._shortcuts()
         self._wire()
         self.alert_tools = AlertTools(self)  # issue alerts, save CAP, export EIDO, what is inside an alert
+        self.signal_tools = SignalTools(self)  # the supervisor's switch for signal priority in an area
         self._restore_layout()
 
         self.ticker = QTimer(self)
