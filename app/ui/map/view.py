@@ -270,7 +270,8 @@ class MapView(QWidget):
         self._stage.replace("cameras", list(cameras))
 
     def set_signal_states(self, states: Sequence[Mapping[str, Any]]) -> None:
-        """Replace the lit traffic lights: {id (IntersectionID), state: requested|granted|rejected|served, unit}."""
+        """Replace the lit traffic lights: {id (IntersectionID), state: requested|granted|rejected|unanswered|served,
+        unit}."""
         self._stage.replace("signalStates", list(states))
 
     def set_looks(self, looks: Sequence[Mapping[str, Any]]) -> None:

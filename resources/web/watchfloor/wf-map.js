@@ -23,7 +23,7 @@
       halo: 'rgba(10,13,18,0.95)', text: '#e8eef5', tick: '#e8eef5', casing: '#0a0d12', selection: '#00e5ff',
       measure: '#00e5ff', stale: '#f0b429', droneText: '#f3a6ff',
       signal: { housing: '#20242b', edge: '#5a616d', lamp: '#c9a227', requested: '#ffb300', granted: '#00e676',
-                rejected: '#ff5252', served: '#78909c' }
+                rejected: '#ff5252', unanswered: '#b0bec5', served: '#78909c' }
     },
     light: {
       background: '#ece8e1', water: '#a9cfe0', waterStroke: '#8dbbd0', park: '#c9e3bf', building: '#d8cfc7',
@@ -37,7 +37,7 @@
       halo: 'rgba(255,255,255,0.92)', text: '#111111', tick: '#111111', casing: '#ffffff', selection: '#0077ff',
       measure: '#0055cc', stale: '#a15c00', droneText: '#8e24aa',
       signal: { housing: '#3a3a3a', edge: '#ffffff', lamp: '#e0a800', requested: '#e08e00', granted: '#00a152',
-                rejected: '#d50000', served: '#607d8b' }
+                rejected: '#d50000', unanswered: '#9e9e9e', served: '#607d8b' }
     }
   };
 
