@@ -360,6 +360,7 @@ class MainWindow(QMainWindow):
         self.alerts.set_picture(self.picture, now)
         self.chat.set_picture(self.picture)
         self.triage_desk.apply_frame(frame)
+        self.map_feed.router = getattr(self.city.travel, "route", None)  # the road graph, once it has loaded
         self.map_feed.update(self.picture, now)
         self._retire_banner()
         self.drone_desk.apply_frame(self.picture, now)

@@ -274,6 +274,10 @@ class MapView(QWidget):
         unit}."""
         self._stage.replace("signalStates", list(states))
 
+    def set_routes(self, routes: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the drawn ways ahead of units under signal priority: {id (unit), points: [[lat, lon], ...]}."""
+        self._stage.replace("routes", list(routes))
+
     def set_looks(self, looks: Sequence[Mapping[str, Any]]) -> None:
         """Replace the open "look here" requests: {id, drone, lat, lon, note, acknowledged}."""
         self._stage.replace("looks", list(looks))

@@ -81,7 +81,7 @@
   var selection = { kind: null, id: null };
   /* Items a drone's camera sees now ("incident:1042", "unit:E1"): ringed so the picture and the map agree. */
   var inView = new Set();
-  var areas = { zones: null, alerts: null, footprints: null, tracks: null, looks: null, cameras: null };
+  var areas = { zones: null, alerts: null, footprints: null, tracks: null, looks: null, cameras: null, routes: null };
   var areaItems = { zone: [], alert: [] };
   var heat = null;
   var stats = { batches: 0, applyMsTotal: 0, applyMsMax: 0, drawMsTotal: 0, draws: 0, drawMsMax: 0 };
@@ -1058,6 +1058,17 @@
     });
   }
 
+  /* The way ahead of each unit driving under signal priority: a dashed line to its incident, under the lights. */
+  function setRoutes(routes) {
+    var g = replaceGroup('routes');
+    routes.forEach(function (r) {
+      L.polyline(r.points, {
+        renderer: areaRenderer, color: theme.signal.granted, weight: 3, opacity: 0.75, dashArray: '8 6',
+        interactive: false
+      }).addTo(g);
+    });
+  }
+
   function setHeat(points) {
     if (!heat) {
       heat = L.heatLayer([], { radius: 24, blur: 20, maxZoom: 17, minOpacity: 0.25 }).addTo(map);
@@ -1153,6 +1164,7 @@
     if (b.looks) { setLooks(b.looks); }
     if (b.cameras) { setCameras(b.cameras); }
     if (b.signalStates) { setSignalStates(b.signalStates); }
+    if (b.routes) { setRoutes(b.routes); }
     if (b.inView) { setInView(b.inView); }
     if (b.heat) { setHeat(b.heat); }
     (b.commands || []).forEach(applyCommand);
