@@ -167,8 +167,9 @@ def _municipality_areas(extract: OsmExtract) -> list[tuple[str, BaseGeometry]]:
 def _settlements(extract: OsmExtract) -> list[dict[str, Any]]:
     """Named settlements (city, town, village, suburb) as points: the fallback for the municipality."""
     return [
-        {"name": n.tags["name"], "lat": round(n.geometry.centroid.y, 7), "lon": round(n.geometry.centroid.x, 7)}
-        for n in extract.nodes  # a node's geometry is a point: its own centroid
+        {"name": n.tags["name"], "lat": round(float(shapely.get_y(n.geometry)), 7),
+         "lon": round(float(shapely.get_x(n.geometry)), 7)}
+        for n in extract.nodes
         if n.osm_type == "node" and n.tags.get("place") in SETTLEMENTS and n.tags.get("name")
     ]
 
@@ -491,7 +492,7 @@ class Gazetteer:
                 continue
             (k1, a1), (k2, a2) = max(below, key=lambda ka: ka[0]), min(above, key=lambda ka: ka[0])
             line = min(
-                lines.geoms,
+                shapely.get_parts(lines),
                 key=lambda g: g.distance(shapely.Point(self._xy((a1.lat, a1.lon))))
                 + g.distance(shapely.Point(self._xy((a2.lat, a2.lon)))),
             )
@@ -546,7 +547,7 @@ class Gazetteer:
         index = self.streets.index(street)
         lines = self._street_lines[index]
         here = shapely.Point(self._xy(point))
-        line = min(lines.geoms, key=lambda g: g.distance(here))
+        line = min(shapely.get_parts(lines), key=lambda g: g.distance(here))
         at = line.project(here)
         before: tuple[float, str] | None = None
         after: tuple[float, str] | None = None

@@ -9,7 +9,8 @@ The rules (pure: time is passed in, routes are passed in as `SignalPass` lists):
 - at most one active request per intersection; a more important one (fire and EMS over police, configurable)
   takes it over, the other ends `preempted`; of equal importance the first keeps it;
 - a request is only `granted` when the controller says so: unanswered it stays `requested`, and ends
-  `timed_out` after `answer_timeout_s`; a grant whose window has passed ends `timed_out` too;
+  `timed_out` after `answer_timeout_s` (shown `unanswered`, not asked again on this run); a grant whose window
+  has passed ends `timed_out` too;
 - a re-send (`update`) when the ETA drifts by more than `drift_s`, which again waits for the controller;
 - cancelled when the unit has passed (`passed`, shown as `served`), takes another way (`diverted`) or stops
   responding (`stood_down`);
@@ -38,8 +39,8 @@ from app.domain.signals import SignalPass
 if TYPE_CHECKING:
     from app.domain.picture import Picture
 
-#: SignalPriority.state: waiting for the controller, confirmed, refused, and passed under priority
-STATES = ("requested", "granted", "rejected", "served")
+#: SignalPriority.state: waiting for the controller, confirmed, refused, never answered, passed under priority
+STATES = ("requested", "granted", "rejected", "unanswered", "served")
 ACTIVE = frozenset({"requested", "granted"})
 #: signal.ended reasons
 END_REASONS = ("passed", "diverted", "stood_down", "timed_out", "preempted", "suspended")
@@ -154,6 +155,8 @@ def _ended(p: Picture, e: Event) -> None:
         return
     if d["reason"] == "passed" and held.state == "granted":
         held.state = "served"
+    elif d["reason"] == "timed_out" and held.state == "requested":
+        held.state = "unanswered"  # kept (and not asked again on this run): the service is down or deaf
     else:
         del p.signals[d["intersection"]]
 
@@ -236,7 +239,7 @@ def follow_route(picture: Picture, unit: Unit, passes: Iterable[SignalPass], now
             continue
         other = picture.signals.get(intersection)
         if other is not None and other.unit == unit.id:
-            continue  # rejected (asked once, not again on every fix) or served
+            continue  # rejected or unanswered (asked once, not again on every fix), or served
         if other is not None and other.state in ACTIVE:
             if other.importance >= importance:
                 continue  # equal or more important traffic holds this crossing: drive through without priority

@@ -130,9 +130,19 @@ class SignalLink:
         if areas != self._areas:  # a supervisor suspended or resumed an area: every route ahead is looked at again
             self._areas = areas
             self._version += 1
-        drafts = self._answers(picture)
+        # Each batch of events is applied to the hub's picture as it is recorded, so the next unit's rules see
+        # what the previous one took (two units never both hold one light), and nothing ends twice.
+        drafts: list[Draft] = []
+        committed: list[asyncio.Future[Any]] = []
+
+        def record(batch: list[Draft]) -> None:
+            if batch:
+                committed.append(sequencer.record(ACTOR, batch))
+                drafts.extend(batch)
+
         now = self.hub.clock()
-        drafts += expire(picture, now, self.policy)
+        record(self._answers(picture))
+        record(expire(picture, now, self.policy))
         for unit in list(picture.units.values()):
             responding = unit.status == UnitStatus.EN_ROUTE and unit.lat is not None and unit.lon is not None
             if not responding and unit.id not in self._planned:
@@ -149,10 +159,9 @@ class SignalLink:
                 self._planned[unit.id] = (unit.position_at, self._version)
             else:
                 self._planned.pop(unit.id, None)
-            drafts += follow_route(picture, unit, passes, now, self.policy)
+            record(follow_route(picture, unit, passes, now, self.policy))
         messages = self._messages(picture, drafts, now)
-        if drafts:
-            await sequencer.record(ACTOR, drafts)  # logged before anything goes out
+        await asyncio.gather(*committed)  # logged before anything goes out
         for message in messages:
             self._send(encode_srem(message))
 

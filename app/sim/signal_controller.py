@@ -121,6 +121,25 @@ async def serve(controllers: SignalControllers, host: str, port: int) -> asyncio
     return transport
 
 
+class SimulatedControllers:
+    """The simulator as one of a hub's services (the demo): `await start()` listens on a free local UDP port."""
+
+    def __init__(self) -> None:
+        self.controllers = SignalControllers()
+        self.port = 0
+        self._transport: asyncio.DatagramTransport | None = None
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1, on a port the system picks (`port`)."""
+        self._transport = await serve(self.controllers, "127.0.0.1", 0)
+        self.port = int(self._transport.get_extra_info("sockname")[1])
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._transport is not None:
+            self._transport.close()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`watchfloor signals sim` arguments."""
     sub = parser.add_subparsers(dest="action", required=True)

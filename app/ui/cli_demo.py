@@ -19,6 +19,7 @@ import platformdirs
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
+    from app.hub.server import Hub
     from app.sim.field import FeedPorts
     from app.ui.main_window import MainWindow
 
@@ -131,6 +132,8 @@ def start_demo(args: argparse.Namespace) -> tuple[QApplication, MainWindow, Call
     hub = HubThread(db, port=args.port, judge_fixes=args.speed == 1)
     hub.start()
     feeds = hub.start_feeds(**gateway_options(ScenarioConfig().units))  # the fleet reports as in the field
+    assert hub.hub is not None
+    hub.run(start_signal_priority(hub.hub))
     logging.getLogger("watchfloor.demo").info("demo hub at %s (log %s), feeds %s", hub.url, db, feeds)
     stop = threading.Event()
     scenario = start_scenario(hub.url, args.seed, args.speed, stop, FeedPorts.of_gateway(hub.host, feeds),
@@ -204,6 +207,7 @@ def run_headless(args: argparse.Namespace) -> int:
             port = await hub.start(args.host, args.port)
             # The feed listeners take unauthenticated input: they stay on this machine, whatever --host is.
             feeds = await hub.start_feeds("127.0.0.1", **gateway_options(ScenarioConfig().units))
+            await start_signal_priority(hub)
             local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
             print(headless_banner(args.host, port, db), flush=True)
             halt = threading.Event()
@@ -218,6 +222,21 @@ def run_headless(args: argparse.Namespace) -> int:
 
     asyncio.run(serve())
     return 0
+
+
+async def start_signal_priority(hub: Hub) -> None:
+    """Green lights for the scenario's responding units: the traffic controller simulator and the hub's signal
+    priority link to it, both closed with the hub."""
+    from app.city.loader import load_city
+    from app.hub.signal_link import SignalLink
+    from app.sim.signal_controller import SimulatedControllers
+
+    controllers = SimulatedControllers()
+    await controllers.start()
+    hub.services.append(controllers)
+    link = SignalLink(hub, f"udp://127.0.0.1:{controllers.port}", load_city().roads)
+    await link.start()
+    hub.services.append(link)
 
 
 def headless_banner(host: str, port: int, db: Path) -> str:

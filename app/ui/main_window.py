@@ -53,6 +53,7 @@ from app.ui.panels.command_line import CommandLine
 from app.ui.panels.detail import IncidentDetail
 from app.ui.panels.outage import HeldCommandsDialog, MapDimmer, OutageBanner
 from app.ui.review.actions import install_review_menu
+from app.ui.signal_tools import SignalTools
 from app.ui.theme import DEFAULT_FONT_PT, STATE_COLORS, apply_theme, current_font_pt, current_theme
 from app.ui.timeline import Timelines, type_label
 from app.ui.triage_desk import TriageDesk
@@ -182,6 +183,7 @@ class MainWindow(QMainWindow):
         self._shortcuts()
         self._wire()
         self.alert_tools = AlertTools(self)  # issue alerts, save CAP, export EIDO, what is inside an alert
+        self.signal_tools = SignalTools(self)  # the supervisor's switch for signal priority in an area
         self._restore_layout()
 
         self.ticker = QTimer(self)
@@ -374,6 +376,7 @@ class MainWindow(QMainWindow):
         self.alerts.set_picture(self.picture, now)
         self.chat.set_picture(self.picture)
         self.triage_desk.apply_frame(frame)
+        self.map_feed.router = getattr(self.city.travel, "route", None)  # the road graph, once it has loaded
         self.map_feed.update(self.picture, now)
         self._retire_banner()
         self.drone_desk.apply_frame(self.picture, now)

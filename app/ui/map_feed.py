@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from app.domain.cameras import Camera
@@ -145,6 +146,33 @@ def signal_dicts(picture: Picture) -> list[dict[str, Any]]:
             for s in sorted(picture.signals.values(), key=lambda s: s.intersection)]
 
 
+#: a road router: the fastest polyline from one (lat, lon) to another ([] when unreachable)
+Router = Callable[[tuple[float, float], tuple[float, float]], list[tuple[float, float]]]
+
+
+def route_dicts(picture: Picture, router: Router | None,
+                cache: dict[str, tuple[tuple[float, float, str], list[list[float]]]]) -> list[dict[str, Any]]:
+    """The way ahead of each unit that holds signal priority, as the map takes it; `cache` keeps each unit's line
+    until it moves or is sent elsewhere (a route costs a graph search)."""
+    if router is None:
+        return []
+    routes = []
+    for unit_id in sorted({s.unit for s in picture.signals.values()}):
+        unit = picture.units.get(unit_id)
+        incident = picture.incidents.get(unit.incident or "") if unit is not None else None
+        if unit is None or incident is None or unit.lat is None or unit.lon is None:
+            continue
+        key = (unit.lat, unit.lon, incident.id)
+        if unit_id not in cache or cache[unit_id][0] != key:
+            cache[unit_id] = (key, [[lat, lon] for lat, lon in router((unit.lat, unit.lon),
+                                                                       (incident.lat, incident.lon))])
+        if cache[unit_id][1]:
+            routes.append({"id": unit_id, "points": cache[unit_id][1]})
+    for gone in set(cache) - {r["id"] for r in routes}:
+        del cache[gone]
+    return routes
+
+
 class MapFeed:
     """Remembers what the map shows and sends it the differences."""
 
@@ -158,6 +186,9 @@ class MapFeed:
         self._drones: dict[str, dict[str, Any]] = {}
         self._replaced: dict[str, Any] = {}
         self._clock: tuple[float, float] | None = None  # (console time sent, monotonic time it was sent)
+        #: the city's router once it is loaded (`RoadNetwork.route`): draws the way ahead of units under priority
+        self.router: Router | None = None
+        self._routes: dict[str, tuple[tuple[float, float, str], list[list[float]]]] = {}
 
     def update(self, picture: Picture, now: float) -> None:
         """Send the map what changed in `picture`."""
@@ -181,7 +212,8 @@ class MapFeed:
                                   ("looks", look_dicts(picture, now), self.view.set_looks),
                                   ("in_view", in_view_items(picture), self.view.set_in_view),
                                   ("cameras", camera_dicts(picture, now), self.view.set_cameras),
-                                  ("signals", signal_dicts(picture), self.view.set_signal_states)):
+                                  ("signals", signal_dicts(picture), self.view.set_signal_states),
+                                  ("routes", route_dicts(picture, self.router, self._routes), self.view.set_routes)):
             if value != self._replaced.get(name, [] if name != "tracks" else {}):
                 self._replaced[name] = value
                 send(value)

@@ -99,6 +99,9 @@ class SchematicMap(QWidget):
     def set_signal_states(self, states: Sequence[Mapping[str, Any]]) -> None:
         self.signal_states = [dict(state) for state in states]
 
+    def set_routes(self, routes: Sequence[Mapping[str, Any]]) -> None:
+        self.routes = [dict(route) for route in routes]
+
     def set_in_view(self, items: Sequence[Mapping[str, str]]) -> None:
         self.in_view = {(item["kind"], item["id"]) for item in items}
         self.update()

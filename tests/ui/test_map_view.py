@@ -265,6 +265,7 @@ def test_lights_a_responding_unit_asked_for_show_their_state_from_district_level
 
 
 def test_the_console_sends_the_map_each_lights_state_from_the_picture(qtbot) -> None:
+    from app.domain.entities import Incident, IncidentStatus, Unit, UnitStatus
     from app.domain.picture import Picture
     from app.domain.signal_priority import SignalPriority
     from app.ui.map_feed import MapFeed
@@ -274,11 +275,34 @@ def test_the_console_sends_the_map_each_lights_state_from_the_picture(qtbot) -> 
         9: SignalPriority(9, "E11", "1001", 9, 1, "fire", 14, 100.0, 120.0, "granted", 90.0, 91.0),
         4: SignalPriority(4, "E11", "1001", 4, 2, "fire", 14, 130.0, 150.0, "requested", 90.0),
     })
+    picture.incidents["1001"] = Incident("1001", "structure_fire", 1, 60.175, 24.95, "", IncidentStatus.DISPATCHED,
+                                         90.0, "anna", "fire", ["fire"])
+    picture.units["E11"] = Unit("E11", "fire", "engine", "Erottaja", UnitStatus.EN_ROUTE, 90.0, incident="1001",
+                                lat=60.168, lon=24.94)
+    picture.units["E12"] = Unit("E12", "fire", "engine", "Erottaja", UnitStatus.EN_ROUTE, 90.0, incident="1001",
+                                lat=60.169, lon=24.94)  # drives without priority: no line drawn for it
+    routed: list[tuple[tuple[float, float], tuple[float, float]]] = []
+
+    def router(origin: tuple[float, float], destination: tuple[float, float]) -> list[tuple[float, float]]:
+        routed.append((origin, destination))
+        return [origin, (origin[0], destination[1]), destination]
+
     schematic = SchematicMap()
     feed = MapFeed(schematic)
+    feed.router = router
     feed.update(picture, 95.0)
     assert schematic.signal_states == [{"id": 4, "state": "requested", "unit": "E11"},
                                        {"id": 9, "state": "granted", "unit": "E11"}]
+    assert schematic.routes == [{"id": "E11", "points": [[60.168, 24.94], [60.168, 24.95], [60.175, 24.95]]}]
+    feed.update(picture, 95.5)
+    assert len(routed) == 1  # the unit did not move: its line is not searched for again
     picture.signals.clear()
     feed.update(picture, 96.0)
-    assert schematic.signal_states == []
+    assert schematic.signal_states == [] and schematic.routes == []
+
+
+def test_the_way_ahead_of_a_unit_under_priority_is_drawn(view, js_eval, qtbot):
+    view.set_routes([{"id": "E11", "points": [[60.168, 24.94], [60.168, 24.95], [60.175, 24.95]]}])
+    qtbot.waitUntil(lambda: js_value(js_eval, view, "wf.layerCount('routes')") == 1, timeout=5000)
+    view.set_routes([])
+    qtbot.waitUntil(lambda: js_value(js_eval, view, "wf.layerCount('routes')") == 0, timeout=5000)

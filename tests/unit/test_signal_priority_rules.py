@@ -97,9 +97,11 @@ def test_only_the_controllers_answer_grants_and_an_unanswered_request_times_out(
     assert floor.state() == {1: ("E11", "granted"), 2: ("E11", "requested")}
     assert expire(floor.picture, NOW + POLICY.answer_timeout_s - 1, POLICY) == []
     floor.fold(expire(floor.picture, NOW + POLICY.answer_timeout_s + 1, POLICY))
-    assert floor.state() == {1: ("E11", "granted")}  # the unanswered one ended; the grant stands in its window
+    # the unanswered one ended (shown as such, and not asked again); the grant stands in its window
+    assert floor.state() == {1: ("E11", "granted"), 2: ("E11", "unanswered")}
+    assert follow_route(floor.picture, e11, [on(1, 8), on(2, 28)], NOW + 12, POLICY) == []
     floor.fold(expire(floor.picture, NOW + 20 + POLICY.hold_s + 1, POLICY))
-    assert floor.state() == {}  # and a grant whose window is over ends too
+    assert floor.state() == {2: ("E11", "unanswered")}  # and a grant whose window is over ends too
 
 
 def test_a_drifting_eta_is_sent_again_and_waits_for_a_new_answer() -> None:

@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 POINT_LAYERS = ("units", "incidents", "drones")
-REPLACED_LAYERS = ("zones", "alerts", "footprints", "tracks", "heat", "looks", "inView", "cameras", "signalStates")
+REPLACED_LAYERS = ("zones", "alerts", "footprints", "tracks", "heat", "looks", "inView", "cameras", "signalStates",
+                   "routes")
 
 
 class ChangeStage:

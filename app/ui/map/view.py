@@ -270,8 +270,13 @@ class MapView(QWidget):
         self._stage.replace("cameras", list(cameras))
 
     def set_signal_states(self, states: Sequence[Mapping[str, Any]]) -> None:
-        """Replace the lit traffic lights: {id (IntersectionID), state: requested|granted|rejected|served, unit}."""
+        """Replace the lit traffic lights: {id (IntersectionID), state: requested|granted|rejected|unanswered|served,
+        unit}."""
         self._stage.replace("signalStates", list(states))
+
+    def set_routes(self, routes: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the drawn ways ahead of units under signal priority: {id (unit), points: [[lat, lon], ...]}."""
+        self._stage.replace("routes", list(routes))
 
     def set_looks(self, looks: Sequence[Mapping[str, Any]]) -> None:
         """Replace the open "look here" requests: {id, drone, lat, lon, note, acknowledged}."""

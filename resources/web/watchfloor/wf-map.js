@@ -23,7 +23,7 @@
       halo: 'rgba(10,13,18,0.95)', text: '#e8eef5', tick: '#e8eef5', casing: '#0a0d12', selection: '#00e5ff',
       measure: '#00e5ff', stale: '#f0b429', droneText: '#f3a6ff',
       signal: { housing: '#20242b', edge: '#5a616d', lamp: '#c9a227', requested: '#ffb300', granted: '#00e676',
-                rejected: '#ff5252', served: '#78909c' }
+                rejected: '#ff5252', unanswered: '#b0bec5', served: '#78909c' }
     },
     light: {
       background: '#ece8e1', water: '#a9cfe0', waterStroke: '#8dbbd0', park: '#c9e3bf', building: '#d8cfc7',
@@ -37,7 +37,7 @@
       halo: 'rgba(255,255,255,0.92)', text: '#111111', tick: '#111111', casing: '#ffffff', selection: '#0077ff',
       measure: '#0055cc', stale: '#a15c00', droneText: '#8e24aa',
       signal: { housing: '#3a3a3a', edge: '#ffffff', lamp: '#e0a800', requested: '#e08e00', granted: '#00a152',
-                rejected: '#d50000', served: '#607d8b' }
+                rejected: '#d50000', unanswered: '#9e9e9e', served: '#607d8b' }
     }
   };
 
@@ -81,7 +81,7 @@
   var selection = { kind: null, id: null };
   /* Items a drone's camera sees now ("incident:1042", "unit:E1"): ringed so the picture and the map agree. */
   var inView = new Set();
-  var areas = { zones: null, alerts: null, footprints: null, tracks: null, looks: null, cameras: null };
+  var areas = { zones: null, alerts: null, footprints: null, tracks: null, looks: null, cameras: null, routes: null };
   var areaItems = { zone: [], alert: [] };
   var heat = null;
   var stats = { batches: 0, applyMsTotal: 0, applyMsMax: 0, drawMsTotal: 0, draws: 0, drawMsMax: 0 };
@@ -1058,6 +1058,17 @@
     });
   }
 
+  /* The way ahead of each unit driving under signal priority: a dashed line to its incident, under the lights. */
+  function setRoutes(routes) {
+    var g = replaceGroup('routes');
+    routes.forEach(function (r) {
+      L.polyline(r.points, {
+        renderer: areaRenderer, color: theme.signal.granted, weight: 3, opacity: 0.75, dashArray: '8 6',
+        interactive: false
+      }).addTo(g);
+    });
+  }
+
   function setHeat(points) {
     if (!heat) {
       heat = L.heatLayer([], { radius: 24, blur: 20, maxZoom: 17, minOpacity: 0.25 }).addTo(map);
@@ -1153,6 +1164,7 @@
     if (b.looks) { setLooks(b.looks); }
     if (b.cameras) { setCameras(b.cameras); }
     if (b.signalStates) { setSignalStates(b.signalStates); }
+    if (b.routes) { setRoutes(b.routes); }
     if (b.inView) { setInView(b.inView); }
     if (b.heat) { setHeat(b.heat); }
     (b.commands || []).forEach(applyCommand);
