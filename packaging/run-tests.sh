@@ -7,5 +7,5 @@ export QTWEBENGINE_CHROMIUM_FLAGS="--no-sandbox --disable-gpu"
 .venv/bin/ruff check app tests
 .venv/bin/lint-imports
 # the layers below the console, typed ([tool.mypy] in pyproject.toml)
-.venv/bin/mypy app/domain app/protocol app/store app/feeds app/hub app/client
+.venv/bin/mypy app/domain app/protocol app/store app/feeds app/hub app/client app/city
 exec .venv/bin/python -m pytest "$@"
