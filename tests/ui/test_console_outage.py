@@ -28,9 +28,12 @@ def _outage_then_dispatch(qtbot, hub, window) -> str:
 
 
 def _round_trip(qtbot, hub, window, incident: str, text: str) -> None:
-    """A note sent after the decision has reached the hub: anything sent before it on the link has too."""
+    """A note sent after the decision has reached the hub: anything sent before it on the link has too. Waits for
+    the console to hold the note's answer as well: a hub stopped before the answer arrives leaves the note in the
+    outbox, and the reconnect rightly holds it for confirmation."""
     window.send("incident.note", {"incident": incident, "text": text})
     qtbot.waitUntil(lambda: text in hub.look(lambda p: [n.text for n in p.incidents[incident].notes]), timeout=5000)
+    qtbot.waitUntil(lambda: window.status.queued == len(window.status.held), timeout=5000)
 
 
 def test_outage_strip_with_the_pictures_age_and_a_veiled_map_until_the_hub_is_back(qtbot, hub, console) -> None:
