@@ -53,9 +53,11 @@ def agency_color(code: str, agencies: dict[str, tuple[str, str]] | None = None) 
 
 
 def readable(colour: str) -> str:
-    """The colour, darkened on the light theme if it would vanish into the background (white EMS, say)."""
+    """The colour, darkened on a light background if it would vanish into it (white EMS, say). Judged by the
+    palette's own background, not the theme's name, so a window shown without `apply_theme` (Qt's light default
+    palette) reads right too."""
     app = QApplication.instance()
-    if app is None or current_theme(app) == "dark":  # type: ignore[arg-type]
+    if not isinstance(app, QApplication) or app.palette().color(QPalette.ColorRole.Base).lightnessF() < 0.5:
         return colour
     qcolour = QColor(colour)
     return qcolour.darker(260).name() if qcolour.lightnessF() > 0.7 else colour

@@ -4,10 +4,10 @@ priority-1 banner leaves with its incident, and the text size follows Ctrl+= / C
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QFontMetrics, QTextDocument
+from PySide6.QtGui import QColor, QFontMetrics, QPalette, QTextDocument
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.ui.theme import DEFAULT_FONT_PT, apply_theme, current_font_pt, current_theme
+from app.ui.theme import DEFAULT_FONT_PT, agency_color, apply_theme, current_font_pt, current_theme
 from tests.ui import console_fixtures
 from tests.ui.console_fixtures import type_cad
 
@@ -134,3 +134,22 @@ def test_board_columns_fit_their_text_at_a_large_size(qtbot, hub, console) -> No
         assert _cut_cells(fire.queue) == []
     finally:
         apply_theme(app, current_theme(app), DEFAULT_FONT_PT)
+
+
+def test_white_ems_is_darkened_on_whatever_light_background_the_console_has(qapp) -> None:
+    """EMS's colour is white: on a light background (the light theme, or Qt's default palette before any theme is
+    applied) its unit board header and callsigns would vanish; on the dark theme it stays white."""
+    saved = qapp.palette(), qapp.styleSheet(), qapp.property("wf_theme")
+    try:
+        for light in (True, False):
+            if light:
+                qapp.setPalette(QPalette(QColor("#ffffff")))  # no theme applied: a light palette
+            else:
+                apply_theme(qapp, "dark")
+            background = qapp.palette().color(QPalette.ColorRole.Base).lightnessF()
+            ems = QColor(agency_color("medical")).lightnessF()
+            assert abs(background - ems) > 0.4, (light, background, ems)
+    finally:  # as it was: later tests see no theme applied
+        qapp.setStyleSheet(saved[1])
+        qapp.setProperty("wf_theme", saved[2])
+        qapp.setPalette(saved[0])
