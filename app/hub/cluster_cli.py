@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 
-import platformdirs
+from app.city.loader import data_dir
 
 
 def default_dir() -> Path:
     """Where the development cluster lives unless --dir says otherwise: under Watchfloor's data folder."""
-    return Path(os.environ.get("WATCHFLOOR_DATA_DIR") or platformdirs.user_data_dir("watchfloor")) / "cluster"
+    return data_dir() / "cluster"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -103,6 +103,7 @@ class Hub:
         self.stream: Any = None  # an EventStream once started with `log_url`
         #: Intrusion detection on field devices' fixes (docs/security.md); off only for a sped-up simulation.
         self.judge_fixes = judge_fixes
+        self.snapshot_every = snapshot_every
         self.agencies = dict(agencies or DEFAULT_AGENCIES)
         self.clock = clock
         self.max_queue = max_queue
@@ -145,7 +146,8 @@ class Hub:
         self._commands_reader = LogReader(self.db_path)
         known = RecentCommands(self._command_record)
         self.sequencer = Sequencer(self.log, picture, known, self.fanout.publish, self.clock,
-                                   frozenset(self.agencies), judge_fixes=self.judge_fixes, upstream=upstream)
+                                   frozenset(self.agencies), snapshot_every=self.snapshot_every,
+                                   judge_fixes=self.judge_fixes, upstream=upstream)
         self._spawn(self.sequencer.run())
         for problem in self.anchor.alarms:  # raised by the check in `_recover`, before there was a writer
             self._audit("hub", "-", "audit", "alarm", problem)

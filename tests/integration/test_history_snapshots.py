@@ -8,8 +8,10 @@ from pathlib import Path
 
 from app.domain.events import Event
 from app.domain.picture import FOLD_VERSION, Picture
-from app.store.log import EventLog, encode_picture, fold_mark
-from tests.integration.conftest import HubProcess, free_port, make_accounts
+from app.client.connection import HubClient
+from app.hub.server import Hub
+from app.store.log import EventLog, LogReader, encode_picture, fold_mark
+from tests.integration.conftest import PASSWORD, HubProcess, free_port, make_accounts
 from tests.integration.shift_history import add_review_accounts
 from tests.integration.waiting import signed_in
 
@@ -67,3 +69,28 @@ def test_a_past_moment_starts_from_the_nearest_snapshot_of_this_fold(tmp_path: P
     finally:
         hub.stop()
         hub.kill()
+
+
+def test_the_hub_stores_snapshots_as_often_as_it_is_told(tmp_path: Path) -> None:
+    """`Hub(snapshot_every=N)` reaches the writer: a snapshot every N events, not the default 5,000."""
+    db = tmp_path / "hub.db"
+    make_accounts(db)
+
+    async def scenario() -> None:
+        hub = Hub(db, snapshot_every=10)
+        port = await hub.start()
+        feed = HubClient(f"ws://127.0.0.1:{port}", "feed1", PASSWORD, subscribe=False)
+        feed.start()
+        await feed.wait_for(lambda: feed.state == "connected")
+        for i in range(25):
+            await feed.command("message.send", {"channel": "all", "text": f"report {i}"})
+        await feed.close()
+        await hub.close()
+
+    asyncio.run(scenario())
+    reader = LogReader(db)
+    try:
+        snapshot = reader.latest_snapshot()
+        assert snapshot is not None and snapshot.seq >= 20
+    finally:
+        reader.close()
