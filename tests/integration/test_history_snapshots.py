@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from app.client.connection import HubClient
 from app.domain.events import Event
 from app.domain.picture import FOLD_VERSION, Picture
-from app.client.connection import HubClient
 from app.hub.server import Hub
 from app.store.log import EventLog, LogReader, encode_picture, fold_mark
 from tests.integration.conftest import PASSWORD, HubProcess, free_port, make_accounts
