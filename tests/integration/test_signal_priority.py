@@ -236,3 +236,31 @@ def test_answers_that_do_not_answer_what_was_asked_change_nothing(tmp_path: Path
         hub.kill()
         service.close()
         stranger.close()
+
+
+def test_the_simulator_command_answers_a_request_over_udp() -> None:
+    """`watchfloor signals sim` as its own process: an SREM in, the SSEM granting it back."""
+    import subprocess
+    import sys
+
+    from app.feeds.signal_priority import SignalRequest, decode_ssem, encode_srem
+    from tests.integration.conftest import ROOT
+
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "signals", "sim", "--port", "0"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "listening on udp://127.0.0.1:" in line, line
+        port = int(line.rsplit(":", 1)[1])
+        minute, ms = its_time(time.time())
+        request = SignalRequest(7, minute, ms, 1, "ambulance", 14, "A22",
+                                (PriorityRequest(5, 1, "request", 2, minute, ms, 20_000),))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(10)
+            client.sendto(encode_srem(request), ("127.0.0.1", port))
+            answer = decode_ssem(client.recvfrom(4096)[0])
+        assert [(s.intersection, s.station, s.status) for s in answer.statuses] == [(5, 7, "granted")]
+    finally:
+        proc.terminate()
+        proc.wait(10)
