@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,14 +20,17 @@ from app.domain.picture import Picture
 from app.feeds.signal_priority import (
     PriorityRequest,
     PriorityStatus,
+    SignalRequest,
     SignalStatus,
     decode_srem,
+    decode_ssem,
+    encode_srem,
     encode_ssem,
     its_time,
 )
 from app.hub.signal_link import station_id
 from app.sim.signal_controller import SignalControllers, serve
-from tests.integration.conftest import HubProcess, free_port, make_accounts
+from tests.integration.conftest import ROOT, HubProcess, free_port, make_accounts
 from tests.integration.waiting import signed_in, until
 
 LatLon = tuple[float, float]
@@ -240,12 +245,6 @@ def test_answers_that_do_not_answer_what_was_asked_change_nothing(tmp_path: Path
 
 def test_the_simulator_command_answers_a_request_over_udp() -> None:
     """`watchfloor signals sim` as its own process: an SREM in, the SSEM granting it back."""
-    import subprocess
-    import sys
-
-    from app.feeds.signal_priority import SignalRequest, decode_ssem, encode_srem
-    from tests.integration.conftest import ROOT
-
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "signals", "sim", "--port", "0"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
