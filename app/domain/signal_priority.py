@@ -189,6 +189,7 @@ def _next_request_id(picture: Picture, unit: str, intersection: int) -> int:
 
 
 def _ended_draft(s: SignalPriority, reason: str, audience: list[str] | None) -> Draft:
+    assert reason in END_REASONS, reason
     return Draft(ev.SIGNAL_ENDED, {"intersection": s.intersection, "unit": s.unit, "request": s.request,
                                    "reason": reason}, audience)
 

@@ -42,6 +42,9 @@ SPEED_FACTOR = 1.3
 MAX_REQUESTS = 32
 #: datagrams read per second at most: a flood from the service's address costs bounded CPU
 MAX_DATAGRAMS_PER_TICK = 200
+#: a unit's route ahead is searched again at most this often (a route search costs milliseconds on the loop;
+#: fixes may come every second): the drift rule works in seconds, so this loses nothing
+REPLAN_EVERY_S = 3.0
 
 
 def station_id(unit: str) -> int:
@@ -70,8 +73,9 @@ class SignalLink:
         self.health = hub.feeds.feed(f"signal_priority {target}", f"Signal priority (SREM/SSEM) with {target}")
         self.sent = 0
         self._sequence = 0
-        # unit -> (the fix time, the suspensions' version) its route was last planned with
+        # unit -> (the fix time, the suspensions' version) its route was last planned with, and when
         self._planned: dict[str, tuple[float | None, int]] = {}
+        self._planned_at: dict[str, float] = {}
         self._version = 0
         self._address: tuple[str, int] | None = None
         self._transport: asyncio.DatagramTransport | None = None
@@ -149,6 +153,9 @@ class SignalLink:
                 continue
             if responding and self._planned.get(unit.id) == (unit.position_at, self._version):
                 continue  # no new fix: the route ahead is what it was
+            if responding and unit.id in self._planned and self._planned[unit.id][1] == self._version \
+                    and now - self._planned_at[unit.id] < REPLAN_EVERY_S:
+                continue  # planned a moment ago: the next round will do
             incident = picture.incidents.get(unit.incident or "")
             passes = []
             if responding and incident is not None:
@@ -157,8 +164,10 @@ class SignalLink:
                                                     SPEED_FACTOR)
             if responding:
                 self._planned[unit.id] = (unit.position_at, self._version)
+                self._planned_at[unit.id] = now
             else:
                 self._planned.pop(unit.id, None)
+                self._planned_at.pop(unit.id, None)
             record(follow_route(picture, unit, passes, now, self.policy))
         messages = self._messages(picture, drafts, now)
         await asyncio.gather(*committed)  # logged before anything goes out

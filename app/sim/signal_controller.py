@@ -158,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         transport = await serve(SignalControllers(), args.host, args.port)
-        print(f"watchfloor signal controllers listening on udp://{args.host}:{args.port}", flush=True)
+        port = transport.get_extra_info("sockname")[1]  # the one the system chose for --port 0
+        print(f"watchfloor signal controllers listening on udp://{args.host}:{port}", flush=True)
         try:
             await stop.wait()
         finally:

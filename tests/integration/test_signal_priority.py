@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,9 +17,20 @@ import pytest
 from app.city.loader import load_city
 from app.client.connection import HubClient
 from app.domain.picture import Picture
+from app.feeds.signal_priority import (
+    PriorityRequest,
+    PriorityStatus,
+    SignalRequest,
+    SignalStatus,
+    decode_srem,
+    decode_ssem,
+    encode_srem,
+    encode_ssem,
+    its_time,
+)
 from app.hub.signal_link import station_id
 from app.sim.signal_controller import SignalControllers, serve
-from tests.integration.conftest import HubProcess, free_port, make_accounts
+from tests.integration.conftest import ROOT, HubProcess, free_port, make_accounts
 from tests.integration.waiting import signed_in, until
 
 LatLon = tuple[float, float]
@@ -177,3 +190,76 @@ def test_with_the_priority_service_down_units_are_sent_and_nothing_is_assumed_gr
     finally:
         hub.stop()
         hub.kill()
+
+
+def test_answers_that_do_not_answer_what_was_asked_change_nothing(tmp_path: Path) -> None:
+    """A service that lies or breaks: garbage is quarantined, a grant for a request never sent and a grant from
+    another address are ignored; only a true answer from the service grants."""
+    origin, destination, lights, _ = a_route()
+    service = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    service.bind(("127.0.0.1", 0))
+    service.settimeout(30)
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    hub = start_hub(tmp_path, service.getsockname()[1])
+
+    def status(request: PriorityRequest, station: int, request_id: int) -> bytes:
+        minute, ms = its_time(time.time())
+        return encode_ssem(SignalStatus(99, minute, ms, 1, (PriorityStatus(
+            request.intersection, station, request_id, 1, "fire", request.approach, "granted"),)))
+
+    async def scenario() -> None:
+        async with signed_in(hub.url, "super1", "fire1", "feed1") as (boss, fire, feed):
+            await respond(feed, fire, "E11", "engine", "fire", "structure_fire", origin, destination)
+            data, link = await asyncio.get_running_loop().run_in_executor(None, service.recvfrom, 4096)
+            asked = decode_srem(data)
+            first = next(r for r in asked.requests if r.intersection == lights[0])
+            await boss.wait_for(lambda: states(boss.picture, "E11").get(lights[0]) == "requested", 30)
+
+            service.sendto(b"\x02\x0a garbage", link)
+            service.sendto(status(first, asked.station, (first.request_id + 1) % 256), link)  # never asked
+            stranger.sendto(status(first, asked.station, first.request_id), link)  # right answer, wrong sender
+
+            async def counted() -> bool:
+                report = await boss.query("feeds")
+                health = next(f for f in report["feeds"] if f["name"].startswith("signal_priority"))
+                return bool(health["quarantined"] == 1 and health["ignored_kinds"].get("not_ours") == 1
+                            and health["ignored_kinds"].get("not_the_service") == 1)
+
+            deadline = time.monotonic() + 20
+            while not await counted():
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.1)
+            assert states(boss.picture, "E11")[lights[0]] == "requested"  # none of it granted anything
+
+            service.sendto(status(first, asked.station, first.request_id), link)  # the true answer
+            await boss.wait_for(lambda: states(boss.picture, "E11").get(lights[0]) == "granted", 15)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        hub.stop()
+        hub.kill()
+        service.close()
+        stranger.close()
+
+
+def test_the_simulator_command_answers_a_request_over_udp() -> None:
+    """`watchfloor signals sim` as its own process: an SREM in, the SSEM granting it back."""
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "signals", "sim", "--port", "0"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "listening on udp://127.0.0.1:" in line, line
+        port = int(line.rsplit(":", 1)[1])
+        minute, ms = its_time(time.time())
+        request = SignalRequest(7, minute, ms, 1, "ambulance", 14, "A22",
+                                (PriorityRequest(5, 1, "request", 2, minute, ms, 20_000),))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(10)
+            client.sendto(encode_srem(request), ("127.0.0.1", port))
+            answer = decode_ssem(client.recvfrom(4096)[0])
+        assert [(s.intersection, s.station, s.status) for s in answer.statuses] == [(5, 7, "granted")]
+    finally:
+        proc.terminate()
+        proc.wait(10)
