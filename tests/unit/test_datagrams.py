@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 from typing import Any
 
@@ -37,7 +38,7 @@ def test_a_burst_larger_than_a_batch_arrives_whole_and_in_order_and_other_work_r
         assert [data for data, _ in received] == payloads
         assert {addr for _, addr in received} == {sender.getsockname()}
         # Read in batches (not one datagram per wake-up), and never more than BATCH before other work runs.
-        steps = [b - a for a, b in zip(between, between[1:], strict=False) if b > a]
+        steps = [b - a for a, b in itertools.pairwise(between) if b > a]
         assert steps and max(steps) <= BATCH and max(steps) > 1
         listener.close()
         sender.close()

@@ -95,7 +95,7 @@ def test_a_console_whose_sends_take_long_gets_longer_intervals_and_shorter_again
         sent: list[bytes] = []
         slow, task = console(fanout, sent, Viewer("fire"), delay=MAX_FRAME_INTERVAL)
         seq = 0
-        while slow.interval < MAX_FRAME_INTERVAL:  # each send outlasts half an interval: it is behind
+        while slow.interval < MAX_FRAME_INTERVAL:  # each send outlasts the interval: it is behind
             seq += 1
             fanout.publish([note(seq)])
             await until(lambda last=seq: last in {s for frame in sent for s in seqs(frame)})
