@@ -10,10 +10,10 @@ its console hopeless; the hub closes it, and the console resumes from its last s
 nothing.
 
 Frames go by time, not by commit: a console gets at most one `events` frame per interval (FRAME_INTERVAL,
-longer while its sends take long: it is behind), at ticks on a grid every console shares, so the group commits
-of an interval (hundreds a second under a field load) reach it as one frame, and consoles that see the same
-events send the same frame, built once (`FrameCache`). A command's answer does not wait for the tick: it goes
-at once, behind the events queued before it.
+longer while its sends take longer than that: it is behind), at ticks on a grid every console shares, so the
+group commits of an interval (hundreds a second under a field load) reach it as one frame, and consoles that
+see the same events send the same frame, built once (`FrameCache`). A command's answer does not wait for the
+tick: it goes at once, behind the events queued before it.
 """
 
 from __future__ import annotations
@@ -159,9 +159,11 @@ class Subscriber:
             self._adapt(loop.time() - started, backlog)
 
     def _adapt(self, sending: float, backlog: int) -> None:
-        """Behind (the sends took over half an interval, or more than a frame was queued): double the interval,
-        so more positions coalesce before the next frame; keeping up: halve it back towards the shortest."""
-        if sending > self.interval / 2 or backlog > EVENTS_PER_FRAME:
+        """Behind (the sends took longer than an interval, or more than a frame was queued): double the interval,
+        so more positions coalesce before the next frame; keeping up: halve it back towards the shortest. Only a
+        console that cannot keep up at this frame rate slows down: a longer interval costs latency and coalesces
+        fixes a console could have had."""
+        if sending > self.interval or backlog > EVENTS_PER_FRAME:
             self.interval = min(max(MAX_FRAME_INTERVAL, self.min_interval), self.interval * 2)
         else:
             self.interval = max(self.min_interval, self.interval / 2)

@@ -7,9 +7,9 @@ For each revision ("before": a git revision's ``app`` package from ``git archive
 "after": this worktree) and each rate: a fresh hub (``python -m app.cli hub --cot-port``, the revision's code)
 on a fresh database with 10 fire dispatchers, a TAK device registered for the load's units at the most a device
 may send (5,000 records/s, ``app.domain.devices.MAX_RATE``), then ``/work/shared/peers/cot_load.py --proto wf``
-(1 sender over TCP, 10 Watchfloor consoles, 50 units, ~425-byte events) against it. A rate is clean when every
-fix was delivered to every console (loss 0) and the wall-clock latency p99 is under 100 ms. The machine's load
-average is printed beside every figure (taken by cot_load.py as the run starts).
+(1 sender over TCP, 10 Watchfloor consoles, ``--units`` uids, ~425-byte events) against it. A rate is clean
+when every fix was delivered to every console (loss 0) and the wall-clock latency p99 is under 100 ms. The
+machine's load average is printed beside every figure (taken by cot_load.py as the run starts).
 
 The load's unit names carry a per-run tag; it is fixed here (``cot_load.RUN``) so the device can be registered
 for them before the run.
@@ -42,7 +42,6 @@ from app.store.users import UserStore  # noqa: E402
 PEERS = Path(os.environ.get("WF_PEERS", "/work/shared/peers"))
 PASSWORD = "bench password 1"
 CONSOLES = 10
-UNITS = 50
 
 # Runs cot_load.py with its run tag fixed (its children are forked, so they share it).
 HARNESS = textwrap.dedent('''
@@ -97,19 +96,19 @@ class Hub:
             self.proc.wait(5)
 
 
-async def register(url: str, run: str) -> None:
+async def register(url: str, run: str, units: int) -> None:
     """The load's sender as a fire TAK device that owns every callsign cot_load sends under."""
     supervisor = HubClient(url, "super", PASSWORD, subscribe=False)
     await supervisor.sign_in(30)
-    units = [unit_id_for(f"{run}S0U{u:04d}") for u in range(UNITS)] + [unit_id_for(f"{run}S0{x}") for x in
+    owned = [unit_id_for(f"{run}S0U{u:04d}") for u in range(units)] + [unit_id_for(f"{run}S0{x}") for x in
                                                                        ("PRB", "SA")]
     await supervisor.call("device.register", {"id": "LOAD-TAK", "agency": "fire", "formats": ["cot"],
-                                              "transport": "tcp", "source": "127.0.0.1", "units": units,
+                                              "transport": "tcp", "source": "127.0.0.1", "units": owned,
                                               "drones": [], "rate": MAX_RATE}, 10)
     await supervisor.close()
 
 
-def one_run(code: Path, rate: int, duration: float, label: str) -> dict:
+def one_run(code: Path, rate: int, duration: float, units: int, label: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "hub.db"
         users = UserStore(db)
@@ -121,11 +120,11 @@ def one_run(code: Path, rate: int, duration: float, label: str) -> dict:
         run = secrets.token_hex(3)
         out = Path(tmp) / "result.json"
         try:
-            asyncio.run(register(f"ws://127.0.0.1:{hub.port}", run))
+            asyncio.run(register(f"ws://127.0.0.1:{hub.port}", run, units))
             subprocess.run(
                 [sys.executable, "-c", HARNESS, str(PEERS), run, "--proto", "wf", "--port", str(hub.cot_port),
                  "--ws-port", str(hub.port), "--user-prefix", "console", "--password", PASSWORD,
-                 "--query-user", "super", "-K", str(CONSOLES), "-M", "1", "--units", str(UNITS),
+                 "--query-user", "super", "-K", str(CONSOLES), "-M", "1", "--units", str(units),
                  "--rate", str(rate), "--duration", str(duration), "--drain", "15", "--connect-gap", "0.05",
                  "--server-pid", str(hub.proc.pid), "--label", label, "--json", str(out)],
                 check=True, capture_output=True, text=True, timeout=duration + 240)
@@ -139,6 +138,8 @@ def main() -> None:
     parser.add_argument("--before", default="main")
     parser.add_argument("--rates", default="2000,3000,4000,5000")
     parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--units", type=int, default=50,
+                        help="uids the sender cycles through (at most MAX_OWNED - 2 = 1998: the probe and SA too)")
     parser.add_argument("--only", choices=["before", "after"], default=None)
     parser.add_argument("--verbose", action="store_true", help="print cot_load.py's whole result")
     args = parser.parse_args()
@@ -153,7 +154,7 @@ def main() -> None:
             best = 0
             for rate in rates:
                 started = time.monotonic()
-                r = one_run(code, rate, args.duration, f"{name}-{rate}")
+                r = one_run(code, rate, args.duration, args.units, f"{name}-{rate}")
                 clean = r["loss_max"] == 0 and r["lat_wall_p99_ms"] is not None and r["lat_wall_p99_ms"] < 100
                 best = rate if clean else best
                 if args.verbose:
@@ -162,7 +163,7 @@ def main() -> None:
                       f"{r['lat_wall_p99_ms']:9.1f}{r['server_cpu_pct'] or 0:10.0f}{r['server_rss_mb_max'] or 0:8.0f}"
                       f"{'yes' if clean else 'no':>7s}   {r['load_avg']}   ({time.monotonic() - started:.0f} s)",
                       flush=True)
-            print(f"{name}: highest clean rate {best}/s (of {args.rates})", flush=True)
+            print(f"{name}: highest clean rate {best}/s (of {args.rates}; {args.units} units)", flush=True)
 
 
 if __name__ == "__main__":
