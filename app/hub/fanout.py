@@ -8,19 +8,12 @@ Positions are coalesced per unit (and drone telemetry per drone): a newer fix re
 a console that falls behind gets the latest picture rather than a backlog. A queue that still overflows marks
 its console hopeless; the hub closes it, and the console resumes from its last sequence number later, losing
 nothing.
-
-Frames go by time, not by commit: a console gets at most one `events` frame per interval (FRAME_INTERVAL,
-longer while its sends take longer than that: it is behind), at ticks on a grid every console shares, so the
-group commits of an interval (hundreds a second under a field load) reach it as one frame, and consoles that
-see the same events send the same frame, built once (`FrameCache`). A command's answer does not wait for the
-tick: it goes at once, behind the events queued before it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 from collections.abc import Awaitable, Callable
 
 from app.domain.events import DRONE_TELEMETRY, UNIT_POSITION, Event
@@ -34,43 +27,15 @@ from app.protocol.messages import EVENTS_PER_FRAME, encode_event, events_frames
 COALESCED = {UNIT_POSITION: "unit", DRONE_TELEMETRY: "drone"}
 
 
-#: Seconds between a console's frames while it keeps up: what is committed meanwhile goes as one frame.
-FRAME_INTERVAL = 0.025
-#: The longest interval: a console whose sends take long (a slow link) gets fewer, larger frames, where newer
-#: positions have replaced more of the older ones, up to this.
-MAX_FRAME_INTERVAL = 0.1
-
-
 def _supersedes(kind: str, older: frozenset[str], newer: frozenset[str]) -> bool:
     return kind == UNIT_POSITION or older <= newer
-
-
-class FrameCache:
-    """The frames built at the current tick, by the events they carry: consoles that see the same events in the
-    same form (the same encoded bytes) share one frame. Forgotten at the next tick."""
-
-    def __init__(self) -> None:
-        self.tick = -1.0
-        self._frames: dict[tuple[bytes, ...], list[bytes]] = {}
-
-    def frames(self, tick: float, batch: list[bytes]) -> list[bytes]:
-        """The `events` frames of `batch` (encoded events, in order), built once per tick."""
-        if tick != self.tick:
-            self.tick = tick
-            self._frames.clear()
-        key = tuple(batch)
-        frames = self._frames.get(key)
-        if frames is None:
-            frames = self._frames[key] = events_frames(batch)
-        return frames
 
 
 class Subscriber:
     """One console's outgoing queue. `send` writes a text frame to its websocket; `close` closes it."""
 
     def __init__(self, viewer: Viewer, send: Callable[[bytes], Awaitable[None]],
-                 close: Callable[[int, str], Awaitable[None]], after_seq: int, max_queue: int,
-                 interval: float = FRAME_INTERVAL, frames: FrameCache | None = None) -> None:
+                 close: Callable[[int, str], Awaitable[None]], after_seq: int, max_queue: int) -> None:
         self.viewer = viewer
         self._send = send
         self.close = close  # closes the console's connection (used when it is dropped as hopeless)
@@ -83,12 +48,6 @@ class Subscriber:
         self.overflowed = False
         self.coalesced = 0
         self.delivered = 0
-        self.frames_sent = 0
-        self.min_interval = interval
-        self.interval = interval  # now: from min_interval up to MAX_FRAME_INTERVAL (see `_adapt`)
-        self._frames = frames or FrameCache()
-        self._tick = -1.0  # the grid time this console's current frame belongs to (-1: sent at once)
-        self._answer = False  # a command's answer is queued: send without waiting for the tick
         self._replies = itertools.count()
         self._position_units: dict[int, tuple[str, str]] = {}  # seq of a queued fix -> (kind, unit or drone)
         self._fields: dict[int, frozenset[str]] = {}  # seq of a queued drone fix -> its data's fields
@@ -120,7 +79,6 @@ class Subscriber:
     def reply(self, frame: bytes) -> None:
         """Queue a whole frame (an ack) behind the events already queued, so it never overtakes them."""
         self.queue[("reply", next(self._replies))] = frame
-        self._answer = True
         self.ready.set()
 
     def go_live(self) -> None:
@@ -129,21 +87,12 @@ class Subscriber:
         self.ready.set()
 
     async def pump(self) -> None:
-        """Send queued items until cancelled: at most one frame of events per interval, answers at once."""
-        loop = asyncio.get_running_loop()
+        """Send queued items until cancelled."""
         while True:
             await self.ready.wait()
             self.ready.clear()
             if not self.live:
                 continue
-            if self._answer:
-                self._tick = -1.0
-            else:
-                # Wait for the next tick of the shared grid: what commits meanwhile joins this frame.
-                self._tick = math.ceil(loop.time() / self.interval) * self.interval
-                await asyncio.sleep(max(0.0, self._tick - loop.time()))
-            self._answer = False
-            started, backlog = loop.time(), len(self.queue)
             while self.queue:
                 # One frame's worth at a time: the rest stays in the queue, where newer positions still
                 # replace older ones and the fan-out can see how far behind this console is.
@@ -156,17 +105,6 @@ class Subscriber:
                         batch = []
                         await self._send(data)
                 await self._flush(batch)
-            self._adapt(loop.time() - started, backlog)
-
-    def _adapt(self, sending: float, backlog: int) -> None:
-        """Behind (the sends took longer than an interval, or more than a frame was queued): double the interval,
-        so more positions coalesce before the next frame; keeping up: halve it back towards the shortest. Only a
-        console that cannot keep up at this frame rate slows down: a longer interval costs latency and coalesces
-        fixes a console could have had."""
-        if sending > self.interval or backlog > EVENTS_PER_FRAME:
-            self.interval = min(max(MAX_FRAME_INTERVAL, self.min_interval), self.interval * 2)
-        else:
-            self.interval = max(self.min_interval, self.interval / 2)
 
     def _take(self, limit: int) -> list[tuple[object, bytes]]:
         taken = list(itertools.islice(self.queue.items(), limit))
@@ -181,12 +119,8 @@ class Subscriber:
         return taken
 
     async def _flush(self, batch: list[bytes]) -> None:
-        if not batch:
-            return
-        frames = events_frames(batch) if self._tick < 0 else self._frames.frames(self._tick, batch)
-        for frame in frames:
+        for frame in events_frames(batch):
             await self._send(frame)
-            self.frames_sent += 1
         self.delivered += len(batch)
 
 
@@ -196,7 +130,6 @@ class FanOut:
     def __init__(self, on_overflow: Callable[[Subscriber], None]) -> None:
         self.subscribers: set[Subscriber] = set()
         self.on_overflow = on_overflow
-        self.frames = FrameCache()  # shared by the subscribers made with it (`Subscriber(frames=...)`)
 
     def publish(self, events: list[Event]) -> None:
         """Offer committed events to every subscriber (called by the sequencer after each commit)."""

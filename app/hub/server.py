@@ -496,7 +496,7 @@ class Hub:
             await ws.send(frame, text=True)
 
         head = self.sequencer.committed_seq
-        peer.subscriber = Subscriber(viewer, send, ws.close, head, self.max_queue, frames=self.fanout.frames)
+        peer.subscriber = Subscriber(viewer, send, ws.close, head, self.max_queue)
         self.fanout.subscribers.add(peer.subscriber)
         peer.pump = self._spawn(self._pump(peer.subscriber))
         loop = asyncio.get_running_loop()

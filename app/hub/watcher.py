@@ -52,8 +52,7 @@ class HubWatcher:
     async def start(self) -> None:
         """Subscribe from the committed head: snapshot in a reader thread, then live events."""
         head = self.hub.sequencer.committed_seq
-        self.subscriber = Subscriber(self.viewer, self._receive, self._overflowed, head, MAX_QUEUE,
-                                     frames=self.hub.fanout.frames)
+        self.subscriber = Subscriber(self.viewer, self._receive, self._overflowed, head, MAX_QUEUE)
         self.hub.fanout.subscribers.add(self.subscriber)
         self._pump = asyncio.get_running_loop().create_task(self.subscriber.pump())
         picture, extra = await asyncio.get_running_loop().run_in_executor(self.hub.read_pool, self._snapshot, head)
