@@ -18,6 +18,10 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 
+from takproto import parse_proto
+from takproto.constants import TAKProtoVer
+from takproto.functions import msg2proto
+
 from app.feeds.nmea import checksum
 
 _EVENT_TAG = re.compile(rb"<event\b[^>]*>")
@@ -50,6 +54,20 @@ def cot_at(xml: bytes, now: float) -> bytes:
         return m["name"] + m["q"] + moved + (m["fraction"] or b"") + b"Z" + m["q"]
 
     return xml[:tag.start()] + _EVENT_TIME.sub(shifted, tag[0]) + xml[tag.end():]
+
+
+def takproto_mesh_at(datagram: bytes, now: float) -> bytes:
+    """A TAK protocol v1 mesh datagram with its event's send time brought to the second before `now`, start and
+    stale times shifted alike (whole seconds, milliseconds kept); every other field as captured."""
+    message = parse_proto(datagram)
+    if message is None or not message.HasField("cotEvent"):
+        raise ValueError("not a TAK protocol v1 event")
+    event = message.cotEvent
+    offset_ms = 1000 * math.floor(now - event.sendTime / 1000)
+    event.sendTime += offset_ms
+    event.startTime += offset_ms
+    event.staleTime += offset_ms
+    return bytes(msg2proto(message, TAKProtoVer.MESH))
 
 
 def _cot_seconds(text: bytes) -> datetime:

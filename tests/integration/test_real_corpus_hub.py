@@ -1,0 +1,368 @@
+"""Every file of the real-world corpus (tests/data/real), driven by its manifest, through the transport the hub
+really takes it on into a real hub process (one hub per format), held to what a console sees.
+
+Per file: what the hub's `feeds` report counts for it (accepted, ignored by kind, quarantined by code, as its
+manifest entry says: `app/hub/feed_status.py`), and what a console's picture shows for what it accepts (the unit,
+drone or camera at the manifest's place, the message or alert with the file's own words, the triage note).
+Every file comes from a device of its own (its own UDP port, or its own token on TCP), registered for the units
+and drones it names, so that the counts of one file are not mixed with another's.
+
+Captures are replayed at the current time (`tests/replay_now.py`): the hub takes observed times only from the
+last 7 days. MAVLink and KLV go as recorded (the hub times their fixes by when it receives them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import socket
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymavlink import mavutil
+from takproto import xml2proto
+from takproto.constants import TAKProtoVer
+
+from app.client.connection import HubClient
+from app.domain.devices import MAX_RATE
+from app.feeds.cot import parse_cot
+from app.feeds.cot_meaning import Broadcast, CameraFix, CotSenders, DroneFix, UnitFix, interpret, unit_id_for
+from app.feeds.errors import FeedError, FeedIgnored
+from tests.integration.conftest import HubProcess, free_port, make_accounts
+from tests.integration.devices import register_device, send_stream
+from tests.integration.waiting import signed_in
+from tests.real_corpus import DATAGRAM, REAL, manifest
+from tests.replay_now import cot_at, nmea_at, takproto_mesh_at
+
+ENTRIES: list[dict[str, Any]] = manifest()["file"]
+#: Datagrams of an NMEA-over-UDP relay: whole sentences packed up to this size.
+NMEA_DATAGRAM = 1024
+#: Datagrams sent before waiting for the hub to count them: a burst no bigger than a socket buffer holds.
+BURST = 64
+
+
+def of_format(fmt: str) -> list[dict[str, Any]]:
+    return [entry for entry in ENTRIES if entry["format"] == fmt]
+
+
+def km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance (haversine), written out so the check does not lean on the code under test."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+
+class Sender:
+    """A UDP socket on a port of its own: one device's address (``127.0.0.1:<port>``)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port: int = self.sock.getsockname()[1]
+
+    def send(self, port: int, data: bytes) -> None:
+        self.sock.sendto(data, ("127.0.0.1", port))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def senders() -> Iterator[Callable[[], Sender]]:
+    made: list[Sender] = []
+
+    def new() -> Sender:
+        made.append(Sender())
+        return made[-1]
+
+    yield new
+    for sender in made:
+        sender.close()
+
+
+def run_hub(tmp_path: Path, args: list[str], scenario: Callable[[HubProcess], Awaitable[None]]) -> None:
+    db = tmp_path / "hub.db"
+    make_accounts(db)
+    hub = HubProcess(db, free_port(), args)
+    hub.start()
+    try:
+        asyncio.run(scenario(hub))
+    finally:
+        hub.stop()
+        hub.kill()
+
+
+class Tally:
+    """One feed's counters in the `feeds` report, before and after one file, as that file's share."""
+
+    def __init__(self, console: HubClient, feed: str) -> None:
+        self.console, self.feed = console, feed
+        self.before: dict[str, Any] = {"received": 0, "accepted": 0, "ignored": 0, "quarantined": 0,
+                                       "ignored_kinds": {}, "recent": []}
+
+    async def now(self) -> dict[str, Any]:
+        report = await self.console.query("feeds")
+        return next((f for f in report["feeds"] if f["name"] == self.feed), self.before)
+
+    async def settle(self, entry: dict[str, Any], received: int, timeout: float = 30.0) -> dict[str, Any]:
+        """Wait until the hub has counted the file's `received` inputs and at least what its entry expects
+        (accepted, each ignored kind, each quarantine); then hold the file's share to its entry exactly."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        want_quarantined = sum(entry["quarantined"].values())
+        while True:
+            after = await self.now()
+            share = self.share(after)
+            if share["received"] >= received and (share["accepted"] > 0) >= (entry["outcome"] == "accepted") \
+                    and set(entry["ignored"]) <= set(share["ignored_kinds"]) \
+                    and share["quarantined"] >= want_quarantined:
+                break
+            if loop.time() > deadline:
+                raise AssertionError(f"{entry['path']}: the hub counted {json.dumps(share)[:2000]}")
+            await asyncio.sleep(0.05)
+        self.before = after
+        what = entry["path"]
+        assert share["received"] == received, (what, json.dumps(share))
+        assert (share["accepted"] > 0) == (entry["outcome"] == "accepted"), (what, json.dumps(share))
+        assert sorted(share["ignored_kinds"]) == entry["ignored"], (what, json.dumps(share))
+        assert share["codes"] == entry["quarantined"], (what, json.dumps(share))
+        return share
+
+    def share(self, after: dict[str, Any]) -> dict[str, Any]:
+        before = self.before
+        kinds = {kind: n - before["ignored_kinds"].get(kind, 0) for kind, n in after["ignored_kinds"].items()}
+        quarantined = after["quarantined"] - before["quarantined"]
+        return {"received": after["received"] - before["received"],
+                "accepted": after["accepted"] - before["accepted"],
+                "ignored_kinds": {kind: n for kind, n in kinds.items() if n},
+                "quarantined": quarantined,
+                # The feed remembers its newest quarantined inputs (newest first): this file's are the first ones.
+                "codes": dict(Counter(item["code"] for item in after["recent"][:quarantined])),
+                "reasons": [item["reason"] for item in after["recent"][:min(quarantined, 3)]]}
+
+
+async def seen(console: HubClient, condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    try:
+        await console.wait_for(condition, timeout)
+    except TimeoutError:
+        raise AssertionError(f"{what} not seen by the console") from None
+
+
+def placed(entry: dict[str, Any], where: tuple[float | None, float | None], parsed: tuple[float, float]) -> bool:
+    """Whether a console's position is the one the entry expects: within `near` km of where the input was
+    recorded, exactly `first` (an independent parser's reading), else where the file says it is."""
+    lat, lon = where
+    if lat is None or lon is None:
+        return False
+    if "near" in entry:
+        return km((lat, lon), (entry["near"][0], entry["near"][1])) <= entry["near"][2]
+    expected = entry.get("first", parsed)
+    return abs(lat - expected[0]) < 1e-6 and abs(lon - expected[1]) < 1e-6
+
+
+# -- CoT: XML over UDP and TCP, TAK protocol v1 mesh datagrams and stream frames ------------------------------
+
+
+def cot_owner(data: bytes) -> tuple[list[str], list[str], Any]:
+    """The units and drones a CoT file's device must be registered for, and what the event means (None when
+    it is ignored or refused): the device registry is configuration, what the console sees is the test."""
+    try:
+        meaning = interpret(parse_cot(data), CotSenders(), ())
+    except (FeedError, FeedIgnored):
+        return [], [], None
+    if isinstance(meaning, UnitFix):
+        return [meaning.unit], [], meaning
+    if isinstance(meaning, Broadcast):
+        return [unit_id_for(meaning.speaker)], [], meaning
+    if isinstance(meaning, DroneFix):
+        return [], [meaning.drone], meaning
+    return [], [], meaning
+
+
+def cot_transport(n: int, path: str) -> str:
+    """How file `n` goes: TAK protocol v1 files as mesh datagrams; XML alternately as a UDP datagram, a TCP
+    stream, and (made by takproto from the replayed XML, as current TAK clients send) TAK protocol v1 stream
+    frames over TCP. The broken event goes as one datagram, as its manifest entry reads it: on a TCP stream
+    the framer would (rightly) read its early </event> as the end of one event and the rest as bytes between
+    events, another count for the same bytes."""
+    if path.endswith(".bin") or path.startswith("cot-refused/"):
+        return "udp"
+    return ("udp", "tcp", "tak-stream")[n % 3]
+
+
+def test_every_real_cot_input_through_the_cot_port(tmp_path: Path, senders: Callable[[], Sender]) -> None:
+    port = free_port()
+
+    async def scenario(hub: HubProcess) -> None:
+        async with signed_in(hub.url, "super1") as (console,):
+            tally = Tally(console, "cot")
+            for n, entry in enumerate(of_format("cot")):
+                raw = (REAL / entry["path"]).read_bytes()
+                way = cot_transport(n, entry["path"])
+                data = takproto_mesh_at(raw, time.time()) if entry["path"].endswith(".bin") else replayed_cot(raw)
+                units, drones, meaning = cot_owner(data)
+                device = f"COT-{n}"
+                if not units and not drones:  # a device reports for something: here, a unit of its own name
+                    units = [device]
+                if way == "udp":
+                    sender = senders()
+                    await register_device(console, device, "police", ["cot"], "udp", f"127.0.0.1:{sender.port}",
+                                          units, drones, rate=MAX_RATE)
+                    sender.send(port, data)
+                else:
+                    await register_device(console, device, "police", ["cot"], "tcp", units=units, drones=drones,
+                                          token=device, rate=MAX_RATE)
+                    sent = data.strip() + b"\n" if way == "tcp" else \
+                        bytes(xml2proto(data.decode("utf-8"), TAKProtoVer.STREAM))
+                    await send_stream(port, sent, token=device)
+                await tally.settle(entry, 1)
+                if entry["outcome"] == "accepted":
+                    await cot_seen(console, entry, meaning)
+
+    run_hub(tmp_path, ["--cot-port", str(port)], scenario)
+
+
+def replayed_cot(raw: bytes) -> bytes:
+    try:
+        return cot_at(raw, time.time())
+    except ValueError:  # no event time to move (a broken event): sent as it is
+        return raw
+
+
+async def cot_seen(console: HubClient, entry: dict[str, Any], meaning: Any) -> None:
+    what = entry["path"]
+    if isinstance(meaning, UnitFix):
+        await seen(console, lambda: (u := console.picture.units.get(meaning.unit)) is not None
+                   and placed(entry, (u.lat, u.lon), (meaning.lat, meaning.lon)), f"{what}: unit {meaning.unit}")
+    elif isinstance(meaning, DroneFix):
+        await seen(console, lambda: (d := console.picture.drones.get(meaning.drone)) is not None
+                   and placed(entry, (d.lat, d.lon), (meaning.event.lat, meaning.event.lon)),
+                   f"{what}: drone {meaning.drone}")
+    elif isinstance(meaning, CameraFix):
+        await seen(console, lambda: (c := console.picture.cameras.get(meaning.camera)) is not None
+                   and placed(entry, (c.lat, c.lon), (meaning.event.lat, meaning.event.lon)),
+                   f"{what}: camera {meaning.camera}")
+    elif isinstance(meaning, Broadcast):
+        says = entry.get("says", meaning.text).strip()  # a posted message's text is trimmed (app.domain.decide)
+        await seen(console, lambda: any(says in m.text for m in console.picture.messages), f"{what}: {says!r}")
+    else:
+        raise AssertionError(f"{what}: accepted as {meaning!r}, which no console check covers")
+
+
+# -- NMEA 0183 over UDP, one receiver per port ----------------------------------------------------------------
+
+
+def nmea_lines(raw: bytes) -> list[str]:
+    """The receiver's output (gpsd's '#' notes are not sent), replayed at the current time when the log has a
+    date (RMC or ZDA); a log without one goes as recorded (the hub dates its times of day by its own clock)."""
+    lines = [line.rstrip("\r") for line in raw.decode("latin-1").split("\n")]
+    lines = [line for line in lines if line.strip() and not line.startswith("#")]
+    try:
+        return nmea_at(lines, time.time())
+    except ValueError:
+        return lines
+
+
+def packed(lines: list[str], size: int) -> list[bytes]:
+    datagrams, current = [], b""
+    for line in lines:
+        sentence = line.encode("latin-1") + b"\r\n"
+        if current and len(current) + len(sentence) > size:
+            datagrams.append(current)
+            current = b""
+        current += sentence
+    return [*datagrams, current] if current else datagrams
+
+
+def test_every_real_nmea_log_through_the_nmea_port(tmp_path: Path, senders: Callable[[], Sender]) -> None:
+    port = free_port()
+
+    async def scenario(hub: HubProcess) -> None:
+        async with signed_in(hub.url, "super1") as (console,):
+            tally = Tally(console, "nmea")
+            for n, entry in enumerate(of_format("nmea")):
+                unit, sender = f"GPS{n}", senders()
+                await register_device(console, f"NMEA-{n}", "fire", ["nmea"], "udp", f"127.0.0.1:{sender.port}",
+                                      [unit], rate=MAX_RATE)
+                await console.call("unit.register", {"id": unit, "agency": "fire", "kind": "engine"})
+                datagrams = packed(nmea_lines((REAL / entry["path"]).read_bytes()), NMEA_DATAGRAM)
+                await send_paced(tally, sender, port, datagrams)
+                await tally.settle(entry, len(datagrams))
+                if entry["outcome"] == "accepted":
+                    await seen(console, lambda u=unit, e=entry: (
+                        (p := console.picture.units.get(u)) is not None and p.lat is not None
+                        and (abs(p.lat) >= 0.01 or abs(p.lon or 0) >= 0.01)
+                        and ("near" not in e or km((p.lat, p.lon or 0), tuple(e["near"][:2])) <= e["near"][2])),
+                        f"{entry['path']}: {unit} where the log was recorded")
+
+    run_hub(tmp_path, ["--nmea-port", str(port)], scenario)
+
+
+async def send_paced(tally: Tally, sender: Sender, port: int, datagrams: list[bytes]) -> None:
+    """Send in bursts, each once the hub has counted the one before: a replay as fast as the hub takes it,
+    with none lost to a full socket buffer."""
+    start = tally.before["received"]
+    for n in range(0, len(datagrams), BURST):
+        for datagram in datagrams[n:n + BURST]:
+            sender.send(port, datagram)
+        want = start + min(n + BURST, len(datagrams))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while (await tally.now())["received"] < want:
+            if loop.time() > deadline:
+                raise AssertionError(f"the hub counted {(await tally.now())['received'] - start} of {want - start}")
+            await asyncio.sleep(0.02)
+
+
+# -- MAVLink over UDP, KLV over UDP -------------------------------------------------------------------------
+
+
+def test_every_real_telemetry_log_through_the_mavlink_and_klv_ports(tmp_path: Path,
+                                                                     senders: Callable[[], Sender]) -> None:
+    ports = {"mavlink": free_port(), "klv": free_port()}
+
+    async def scenario(hub: HubProcess) -> None:
+        async with signed_in(hub.url, "super1") as (console,):
+            tallies = {"mavlink": Tally(console, "mavlink"), "klv": Tally(console, "klv")}
+            for n, entry in enumerate(of_format("mavlink") + of_format("klv")):
+                fmt, path, sender, last = entry["format"], REAL / entry["path"], senders(), (0.0, 0.0)
+                await register_device(console, f"UAS-{n}", "police", [fmt], "udp", f"127.0.0.1:{sender.port}",
+                                      drones=["UAV1"] if fmt == "mavlink" else [], rate=MAX_RATE)
+                data = path.read_bytes()
+                if fmt == "klv":
+                    datagrams = [data]
+                elif path.suffix == ".tlog":  # a tlog's frames, as a serial-to-UDP bridge packs them
+                    datagrams, last = tlog(path)
+                else:
+                    datagrams = [data[i:i + DATAGRAM] for i in range(0, len(data), DATAGRAM)]
+                await send_paced(tallies[fmt], sender, ports[fmt], datagrams)
+                await tallies[fmt].settle(entry, len(datagrams))
+                if entry["outcome"] == "accepted":
+                    await seen(console, lambda w=last: (d := console.picture.drones.get("UAV1")) is not None
+                               and d.lat is not None and d.lon is not None
+                               and abs(d.lat - w[0]) < 1e-6 and abs(d.lon - w[1]) < 1e-6,
+                               f"{entry['path']}: the drone at its last fix")
+
+    run_hub(tmp_path, ["--mavlink-port", str(ports["mavlink"]), "--klv-port", str(ports["klv"])], scenario)
+
+
+def tlog(path: Path) -> tuple[list[bytes], tuple[float, float]]:
+    """A telemetry log's MAVLink frames (without the logger's time stamps) packed into datagrams as a
+    serial-to-UDP bridge sends them, and the copter's last GLOBAL_POSITION_INT as pymavlink reads it."""
+    log = mavutil.mavlink_connection(str(path), dialect="ardupilotmega")
+    datagrams, current, last = [], b"", (0.0, 0.0)
+    while (msg := log.recv_match()) is not None:
+        frame = bytes(msg.get_msgbuf())
+        if current and len(current) + len(frame) > DATAGRAM:
+            datagrams.append(current)
+            current = b""
+        current += frame
+        if msg.get_type() == "GLOBAL_POSITION_INT" and msg.get_srcSystem() == 1 and (msg.lat or msg.lon):
+            last = (msg.lat / 1e7, msg.lon / 1e7)
+    log.close()
+    return [*datagrams, current], last
