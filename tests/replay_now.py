@@ -79,11 +79,13 @@ def nmea_at(lines: list[str], now: float) -> list[str]:
     brought to the second before `now` and every other time shifted alike (GGA, GNS and GLL times of day too,
     so that the hub's own date fits them). Sentences without a time, and sentences whose checksum is wrong (a
     line cut on the wire is replayed as it was cut), stay byte for byte."""
-    dated = [when for line in lines if (when := _dated(line)) is not None]
+    dated = [when for line in lines if (when := _dated(line.lstrip())) is not None]
     if not dated:
         raise ValueError("the log has no RMC or ZDA with a date: nothing says when it was recorded")
     offset = timedelta(seconds=math.floor(now - max(dated).timestamp()))
-    return [_shifted(line, offset) for line in lines]
+    # Blanks before a sentence (a receiver's, or its logger's) are kept, and the sentence after them is replayed
+    # as the hub reads it: beidou-bd.log has one " $GNRMC".
+    return [line[:len(line) - len(line.lstrip())] + _shifted(line.lstrip(), offset) for line in lines]
 
 
 def _fields(line: str) -> tuple[list[str], bool] | None:
