@@ -70,6 +70,31 @@ def takproto_mesh_at(datagram: bytes, now: float) -> bytes:
     return bytes(msg2proto(message, TAKProtoVer.MESH))
 
 
+#: A CAP (or EDXL-DE) date-time element: its name (with any prefix), whole seconds, the rest (fraction, zone).
+_CAP_TIME = re.compile(rb"(?P<open><(?P<tag>(?:[\w.-]+:)?(?:sent|effective|onset|expires|dateTimeSent|dateTimeExpires))"
+                       rb"\s*>\s*)(?P<seconds>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?P<zone>(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))")
+
+
+def cap_at(document: bytes, now: float) -> bytes:
+    """A CAP alert (or an EDXL-DE distribution, or a feed of alerts) with its latest `sent` brought to the
+    second before `now`, and every `sent`, `effective`, `onset` and `expires` (EDXL's `dateTimeSent` and
+    `dateTimeExpires`) shifted alike; zones, fractions and every other byte as published."""
+    def at(m: re.Match[bytes]) -> datetime:
+        zone = m["zone"].lstrip(b".0123456789").replace(b"Z", b"+00:00")
+        return datetime.fromisoformat((m["seconds"] + zone).decode())
+
+    sent = [at(m) for m in _CAP_TIME.finditer(document) if m["tag"].split(b":")[-1] in (b"sent", b"dateTimeSent")]
+    if not sent:
+        raise ValueError("no <sent>: nothing says when the alert was sent")
+    offset = timedelta(seconds=math.floor(now - max(sent).timestamp()))
+
+    def shifted(m: re.Match[bytes]) -> bytes:
+        moved = (at(m) + offset).strftime(_COT_SECONDS).encode()
+        return m["open"] + moved + m["zone"]
+
+    return _CAP_TIME.sub(shifted, document)
+
+
 def _cot_seconds(text: bytes) -> datetime:
     return datetime.strptime(text.decode(), _COT_SECONDS).replace(tzinfo=UTC)
 
