@@ -17,6 +17,7 @@ import asyncio
 import json
 import math
 import socket
+import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -34,7 +35,7 @@ from app.feeds.cot import parse_cot
 from app.feeds.cot_meaning import Broadcast, CameraFix, CotSenders, DroneFix, UnitFix, interpret, unit_id_for
 from app.feeds.errors import FeedError, FeedIgnored
 from app.feeds.mavlink import MavlinkDecoder
-from tests.integration.conftest import HubProcess, free_port, make_accounts
+from tests.integration.conftest import PASSWORD, ROOT, HubProcess, free_port, make_accounts
 from tests.integration.devices import register_device, send_stream
 from tests.integration.waiting import signed_in
 from tests.real_corpus import DATAGRAM, REAL, manifest
@@ -436,3 +437,37 @@ def alerts_issued(console: HubClient, before: dict[str, Any], entry: dict[str, A
     earlier one carried: the same CAP messages, updated in place), one of them with the entry's words."""
     changed = [alert for key, alert in console.picture.alerts.items() if before.get(key) != alert]
     return len(changed) == entry["items"] and any(entry.get("says", "") in alert.headline for alert in changed)
+
+
+# -- EIDO through `watchfloor eido import` ----------------------------------------------------------------------
+
+
+def test_every_real_eido_through_watchfloor_eido_import(tmp_path: Path) -> None:
+    """NENA's samples, each imported by the command a dispatcher runs: an EIDO that cannot be put on the map
+    (no incident, or no place) is posted for triage on the importer's agency channel, where consoles see it."""
+    password = tmp_path / "password"
+    password.write_text(PASSWORD + "\n")
+
+    async def scenario(hub: HubProcess) -> None:
+        async with signed_in(hub.url, "fire1") as (console,):
+            for entry in of_format("eido"):
+                before = len(console.picture.messages)
+                command = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "app.cli", "eido", "import", str(REAL / entry["path"]), "--hub", hub.url,
+                    "--user", "fire1", "--password-file", str(password), cwd=ROOT,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+                output = (await command.communicate())[0].decode()
+                assert command.returncode == 0, (entry["path"], output)
+                assert entry["outcome"] == "accepted" and entry["kinds"] == ["triage"], entry
+                if output.startswith("already posted for triage, unchanged"):
+                    # A later version of a sample NENA published before, with the same note: not posted twice.
+                    reason = output.split(": ", 1)[1].strip()
+                    assert len(console.picture.messages) == before
+                    assert any(m.channel == "agency:fire" and reason in m.text for m in console.picture.messages)
+                    continue
+                assert "posted for triage on agency:fire" in output, (entry["path"], output)
+                await seen(console, lambda b=before: any(m.channel == "agency:fire" and "EIDO" in m.text
+                                                         for m in console.picture.messages[b:]),
+                           f"{entry['path']}: the triage note")
+
+    run_hub(tmp_path, [], scenario)
