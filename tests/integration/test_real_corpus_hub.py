@@ -14,13 +14,16 @@ last 7 days. MAVLink and KLV go as recorded (the hub times their fixes by when i
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import math
 import socket
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -408,28 +411,73 @@ def tlog(path: Path) -> tuple[list[bytes], tuple[float, float]]:
     return [*datagrams, current], last
 
 
-# -- CAP through the hub's file drop (--cap-dir) ----------------------------------------------------------------
+# -- CAP through the hub's URL polling (--cap-url) and its file drop (--cap-dir) --------------------------------
 
 
-def test_every_real_cap_document_through_the_cap_file_drop(tmp_path: Path) -> None:
-    drop = tmp_path / "cap-drop"
+class CapPublisher:
+    """A CAP publisher's web server on 127.0.0.1: the alert it serves now, with an ETag, answering the hub's
+    conditional polls with 304 until the alert changes."""
+
+    def __init__(self) -> None:
+        self.document = b""
+        publisher = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                document = publisher.document
+                tag = f'"{hashlib.sha256(document).hexdigest()}"'
+                if not document:
+                    self.send_error(404)
+                elif self.headers.get("If-None-Match") == tag:
+                    self.send_response(304)
+                    self.end_headers()
+                else:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/cap+xml")
+                    self.send_header("ETag", tag)
+                    self.send_header("Content-Length", str(len(document)))
+                    self.end_headers()
+                    self.wfile.write(document)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alert.xml"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_every_real_cap_document_through_the_cap_url_and_file_drop(tmp_path: Path) -> None:
+    drop, publisher = tmp_path / "cap-drop", CapPublisher()
 
     async def scenario(hub: HubProcess) -> None:
         async with signed_in(hub.url, "super1") as (console,):
-            tally = Tally(console, "cap")
+            tally, start = Tally(console, "cap"), time.time() - len(of_format("cap")) - 1
             for n, entry in enumerate(of_format("cap")):
                 raw = (REAL / entry["path"]).read_bytes()
                 before = dict(console.picture.alerts)
-                # Written under another name and renamed, as the drop asks: never read half-written.
-                part = drop / f"{n:03d}.part"
-                part.write_bytes(cap_at(raw, time.time()))
-                part.rename(drop / f"{n:03d}-{Path(entry['path']).stem}.xml")
+                # Each document replayed at a second of its own: two files carrying the same messages (the
+                # bushfire distributions) are then two sendings, not the same one twice (a duplicate).
+                replayed = cap_at(raw, start + n)
+                if n % 2:  # in turn by the URL the hub polls and by the file drop
+                    publisher.document = replayed
+                else:  # written under another name and renamed, as the drop asks: never read half-written
+                    part = drop / f"{n:03d}.part"
+                    part.write_bytes(replayed)
+                    part.rename(drop / f"{n:03d}-{Path(entry['path']).stem}.xml")
                 await tally.settle(entry, entry["items"] + sum(entry["quarantined"].values()) or 1)
                 if entry["outcome"] == "accepted":
                     await seen(console, lambda b=before, e=entry: alerts_issued(console, b, e),
                                f"{entry['path']}: {entry['items']} alert(s) {entry.get('says', '')!r}")
 
-    run_hub(tmp_path, ["--cap-dir", str(drop)], scenario)
+    try:
+        run_hub(tmp_path, ["--cap-dir", str(drop), "--cap-url", publisher.url, "--cap-interval", "0.2"], scenario)
+    finally:
+        publisher.close()
 
 
 def alerts_issued(console: HubClient, before: dict[str, Any], entry: dict[str, Any]) -> bool:
