@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -100,7 +100,7 @@ def senders() -> Iterator[Callable[[], Sender]]:
         sender.close()
 
 
-def run_hub(tmp_path: Path, args: list[str], scenario: Callable[[HubProcess], Awaitable[None]]) -> None:
+def run_hub(tmp_path: Path, args: list[str], scenario: Callable[[HubProcess], Coroutine[Any, Any, None]]) -> None:
     db = tmp_path / "hub.db"
     make_accounts(db)
     hub = HubProcess(db, free_port(), args)
