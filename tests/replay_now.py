@@ -102,11 +102,15 @@ def _cot_seconds(text: bytes) -> datetime:
 def nmea_at(lines: list[str], now: float) -> list[str]:
     """The sentences of a receiver's log, in their order, with the latest date and time the log gives (RMC, ZDA)
     brought to the second before `now` and every other time shifted alike (GGA, GNS and GLL times of day too,
-    so that the hub's own date fits them). Sentences without a time, and sentences whose checksum is wrong (a
-    line cut on the wire is replayed as it was cut), stay byte for byte."""
+    so that the hub's own date fits them); a log with no date, by its latest time of day. Sentences without a
+    time, and sentences whose checksum is wrong (a line cut on the wire is replayed as it was cut), stay byte
+    for byte."""
     dated = [when for line in lines if (when := _dated(line.lstrip())) is not None]
+    if not dated:  # a receiver without RMC or ZDA (GGA only): its times of day, as on one day, end now
+        dated = [datetime.strptime("01012000" + found[3], "%d%m%Y%H%M%S").replace(tzinfo=UTC)
+                 for line in lines if (found := _time_fields(line.lstrip())) is not None]
     if not dated:
-        raise ValueError("the log has no RMC or ZDA with a date: nothing says when it was recorded")
+        raise ValueError("the log has no time: nothing says when it was recorded")
     offset = timedelta(seconds=math.floor(now - max(dated).timestamp()))
     # Blanks before a sentence (a receiver's, or its logger's) are kept, and the sentence after them is replayed
     # as the hub reads it: beidou-bd.log has one " $GNRMC".

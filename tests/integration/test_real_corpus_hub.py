@@ -293,8 +293,8 @@ async def cot_seen(console: HubClient, entry: dict[str, Any], meaning: Any) -> N
 
 
 def nmea_lines(raw: bytes) -> list[str]:
-    """The receiver's output (gpsd's '#' notes are not sent), replayed at the current time when the log has a
-    date (RMC or ZDA); a log without one goes as recorded (the hub dates its times of day by its own clock)."""
+    """The receiver's output (gpsd's '#' notes are not sent), replayed at the current time (a log without a date,
+    by its times of day: the hub dates them by its own clock); a log with no time at all goes as recorded."""
     lines = [line.rstrip("\r") for line in raw.decode("latin-1").split("\n")]
     lines = [line for line in lines if line.strip() and not line.startswith("#")]
     try:

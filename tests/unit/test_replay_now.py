@@ -116,10 +116,18 @@ def test_a_sentence_cut_on_the_wire_is_replayed_as_it_was_and_one_without_checks
         "$GPRMC,000005.00,A,4002.10513,N,07531.20562,W,0.016,,010131,,,A"]
 
 
-def test_a_log_without_a_date_cannot_say_when_it_was_recorded() -> None:
+def test_a_log_without_a_date_is_replayed_by_its_times_of_day() -> None:
+    """A GLL-only receiver (no date anywhere): its latest time of day becomes now's, the others alike (else a
+    log recorded a few minutes after today's time of day would be in the future, whenever the test runs then)."""
     gll = [line for line in nmea_lines("gr601-w.log") if line[3:6] == "GLL"]
-    with pytest.raises(ValueError, match="date"):
-        nmea_at(gll, NOW)
+    replayed = nmea_at(gll, NOW)
+    times = [datetime.strptime(line.split(",")[5][:6], "%H%M%S") for line in replayed]
+    last = datetime.combine(datetime.fromtimestamp(NOW, UTC).date(), times[-1].time(), UTC)
+    assert 0 <= NOW - last.timestamp() < 1  # the log's last fix, the second before now
+    recorded = [datetime.strptime(line.split(",")[5][:6], "%H%M%S") for line in gll]
+    assert len({(a - b) % DAY for a, b in zip(times, recorded, strict=True)}) == 1
+    with pytest.raises(ValueError, match="no time"):
+        nmea_at(["$GPGSA,A,1,,,,,,,,,,,,,,,*1E"], NOW)
 
 
 def test_a_tak_protocol_v1_capture_is_replayed_in_its_own_message() -> None:
