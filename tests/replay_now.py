@@ -18,6 +18,10 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 
+from takproto import parse_proto
+from takproto.constants import TAKProtoVer
+from takproto.functions import msg2proto
+
 from app.feeds.nmea import checksum
 
 _EVENT_TAG = re.compile(rb"<event\b[^>]*>")
@@ -52,6 +56,45 @@ def cot_at(xml: bytes, now: float) -> bytes:
     return xml[:tag.start()] + _EVENT_TIME.sub(shifted, tag[0]) + xml[tag.end():]
 
 
+def takproto_mesh_at(datagram: bytes, now: float) -> bytes:
+    """A TAK protocol v1 mesh datagram with its event's send time brought to the second before `now`, start and
+    stale times shifted alike (whole seconds, milliseconds kept); every other field as captured."""
+    message = parse_proto(datagram)
+    if message is None or not message.HasField("cotEvent"):
+        raise ValueError("not a TAK protocol v1 event")
+    event = message.cotEvent
+    offset_ms = 1000 * math.floor(now - event.sendTime / 1000)
+    event.sendTime += offset_ms
+    event.startTime += offset_ms
+    event.staleTime += offset_ms
+    return bytes(msg2proto(message, TAKProtoVer.MESH))
+
+
+#: A CAP (or EDXL-DE) date-time element: its name (with any prefix), whole seconds, the rest (fraction, zone).
+_CAP_TIME = re.compile(rb"(?P<open><(?P<tag>(?:[\w.-]+:)?(?:sent|effective|onset|expires|dateTimeSent|dateTimeExpires))"
+                       rb"\s*>\s*)(?P<seconds>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?P<zone>(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))")
+
+
+def cap_at(document: bytes, now: float) -> bytes:
+    """A CAP alert (or an EDXL-DE distribution, or a feed of alerts) with its latest `sent` brought to the
+    second before `now`, and every `sent`, `effective`, `onset` and `expires` (EDXL's `dateTimeSent` and
+    `dateTimeExpires`) shifted alike; zones, fractions and every other byte as published."""
+    def at(m: re.Match[bytes]) -> datetime:
+        zone = m["zone"].lstrip(b".0123456789").replace(b"Z", b"+00:00")
+        return datetime.fromisoformat((m["seconds"] + zone).decode())
+
+    sent = [at(m) for m in _CAP_TIME.finditer(document) if m["tag"].split(b":")[-1] in (b"sent", b"dateTimeSent")]
+    if not sent:
+        raise ValueError("no <sent>: nothing says when the alert was sent")
+    offset = timedelta(seconds=math.floor(now - max(sent).timestamp()))
+
+    def shifted(m: re.Match[bytes]) -> bytes:
+        moved = (at(m) + offset).strftime(_COT_SECONDS).encode()
+        return m["open"] + moved + m["zone"]
+
+    return _CAP_TIME.sub(shifted, document)
+
+
 def _cot_seconds(text: bytes) -> datetime:
     return datetime.strptime(text.decode(), _COT_SECONDS).replace(tzinfo=UTC)
 
@@ -59,13 +102,19 @@ def _cot_seconds(text: bytes) -> datetime:
 def nmea_at(lines: list[str], now: float) -> list[str]:
     """The sentences of a receiver's log, in their order, with the latest date and time the log gives (RMC, ZDA)
     brought to the second before `now` and every other time shifted alike (GGA, GNS and GLL times of day too,
-    so that the hub's own date fits them). Sentences without a time, and sentences whose checksum is wrong (a
-    line cut on the wire is replayed as it was cut), stay byte for byte."""
-    dated = [when for line in lines if (when := _dated(line)) is not None]
+    so that the hub's own date fits them); a log with no date, by its latest time of day. Sentences without a
+    time, and sentences whose checksum is wrong (a line cut on the wire is replayed as it was cut), stay byte
+    for byte."""
+    dated = [when for line in lines if (when := _dated(line.lstrip())) is not None]
+    if not dated:  # a receiver without RMC or ZDA (GGA only): its times of day, as on one day, end now
+        dated = [datetime.strptime("01012000" + found[3], "%d%m%Y%H%M%S").replace(tzinfo=UTC)
+                 for line in lines if (found := _time_fields(line.lstrip())) is not None]
     if not dated:
-        raise ValueError("the log has no RMC or ZDA with a date: nothing says when it was recorded")
+        raise ValueError("the log has no time: nothing says when it was recorded")
     offset = timedelta(seconds=math.floor(now - max(dated).timestamp()))
-    return [_shifted(line, offset) for line in lines]
+    # Blanks before a sentence (a receiver's, or its logger's) are kept, and the sentence after them is replayed
+    # as the hub reads it: beidou-bd.log has one " $GNRMC".
+    return [line[:len(line) - len(line.lstrip())] + _shifted(line.lstrip(), offset) for line in lines]
 
 
 def _fields(line: str) -> tuple[list[str], bool] | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import Element
 
-from app.feeds.cap import CAP_NS
+from app.feeds.cap import SCHEMAS
 from app.feeds.common import parse_xml
 from app.feeds.edxl import is_edxl_de
 from app.feeds.errors import FeedError
@@ -41,15 +41,16 @@ class CapIndex:
 
 
 def document_kind(root: Element) -> str:
-    """"cap" (an alert, bare or in an EDXL-DE envelope), "atom" or "rss" for a parsed document's root; FeedError
-    "not_cap" for anything else."""
-    if root.tag == f"{{{CAP_NS}}}alert" or is_edxl_de(root):
+    """"cap" (a CAP 1.2 or 1.1 alert, bare, in an EDXL-DE envelope or in SMHI's <alerts>), "atom" or "rss" for a
+    parsed document's root; FeedError "not_cap" for anything else. (What the file drop reads, a polled URL reads:
+    `unwrap_cap` and `parse_cap` take the same documents.)"""
+    if root.tag in {f"{{{cap}}}{tag}" for cap in SCHEMAS for tag in ("alert", "alerts")} or is_edxl_de(root):
         return "cap"
     if root.tag == f"{_A}feed":
         return "atom"
     if root.tag == "rss":
         return "rss"
-    raise FeedError("not_cap", f"root element is {root.tag[:80]}: neither a CAP 1.2 alert nor an Atom/RSS index")
+    raise FeedError("not_cap", f"root element is {root.tag[:80]}: neither a CAP alert nor an Atom/RSS index")
 
 
 def parse_index(data: bytes, base_url: str, *, max_bytes: int = MAX_INDEX_BYTES) -> CapIndex:

@@ -44,6 +44,11 @@ _ADDRESS = re.compile(r"[A-Z][A-Z0-9][A-Z]{3}")
 _HALF_DAY = timedelta(hours=12)
 #: How far ahead of the hub's clock a receiver's clock may be before its time of day is taken for yesterday's.
 _CLOCK_DRIFT = timedelta(minutes=5)
+#: A fix this little before the one just reported is that fix again: receivers stamp the sentences of one fix a
+#: few milliseconds apart (a Magellan eXplorist 210's GLL at .303 s, then its GGA and RMC at .30 s, which the
+#: hub refused as older than the unit's position), and no receiver reports fixes this close together (20 Hz is
+#: 50 ms). A fix a moment later is reported: it is newer, whichever fix it is.
+_SAME_FIX = timedelta(milliseconds=20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,7 +486,8 @@ class NmeaSession:
     ``feed(line, received)`` returns an ``NmeaPosition`` for each fix (RMC, GGA, GNS or GLL) and ``None`` for
     sentences that only update the session (VTG course and speed, ZDA date, ``$PWFID`` renaming the source).
     A receiver sends several sentences for every fix: the later ones of a fix already reported (same device,
-    same time) update the session but report nothing, so one fix is one position. A fix without a date takes
+    same time, or a few milliseconds before it: ``_SAME_FIX``) update the session but report nothing, so one fix
+    is one position. A fix without a date takes
     it from RMC or ZDA; a receiver that sends neither (GLL-only, GGA-only) gets the date of ``received`` (the
     hub's clock), once its second fix shows no date is coming. Errors raise ``FeedError``, valid sentences we
     do not use ``FeedIgnored``. The receiver's last navigational status (NMEA 4.10 RMC or GNS) goes with each fix:
@@ -541,7 +547,8 @@ class NmeaSession:
         return when
 
     def _position(self, when: datetime, lat: float, lon: float) -> NmeaPosition | None:
-        if self._reported == (self.device, when):
+        if self._reported is not None and self._reported[0] == self.device \
+                and timedelta(0) <= self._reported[1] - when < _SAME_FIX:
             return None
         self._reported = (self.device, when)
         return NmeaPosition(

@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "they take only registered devices' input, but it is unauthenticated)")
     parser.add_argument("--quarantine-mib", type=float, default=64.0,
                         help="size of the quarantine table in MiB; the oldest rows are pruned beyond it (64)")
-    parser.add_argument("--cap-url", help="poll this URL for CAP 1.2 (one alert, or an Atom/RSS index of alerts)")
+    parser.add_argument("--cap-url",
+                        help="poll this URL for CAP (one alert or distribution, or an Atom/RSS index of alerts)")
     parser.add_argument("--cap-interval", type=float, default=60.0, help="seconds between --cap-url polls (60)")
     parser.add_argument("--cap-deadline", type=float, default=30.0,
                         help="seconds one CAP fetch may take in all, connect to last byte (30)")

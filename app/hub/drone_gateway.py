@@ -11,7 +11,8 @@ A datagram's refusals and parse errors are quarantined once per datagram (its fi
 there were), never once per frame or packet inside it.
 
 * MAVLink system N is drone "UAV<N>" (registered once its airframe's heartbeat gives its kind; fixes before
-  that, and fixes at 0,0 before the GPS has a lock, are counted as ignored). Every
+  that, fixes at 0,0 before the GPS has a lock, and valid frames of messages nothing here reads, are counted
+  as ignored). Every
   GLOBAL_POSITION_INT makes one `drone.telemetry` carrying the latest of everything else the decoder knows
   (attitude, battery, gimbal, field of view); HEARTBEATs keep the link up.
 * KLV: one or more UAS Datalink Local Set packets per datagram; the drone is named by the platform tail number
@@ -196,10 +197,13 @@ class DroneFeeds:
         """One datagram: errors quarantined (once), heartbeats keep links up, each fix becomes telemetry."""
         errors = DatagramErrors()
         before = {sid: (d.heartbeats, d.fixes) for sid, d in decoder.drones.items()}
+        unused = decoder.ignored
         for item in decoder.feed(raw):
             if isinstance(item, FeedError):
                 errors.add(item.code, item.reason)
         status = self.gateway.feeds.feed("mavlink")
+        for _ in range(decoder.ignored - unused):  # valid frames nothing here reads (PARAM_VALUE, RADIO, ...)
+            status.ignore("unused_message")
         for sid, d in list(decoder.drones.items()):
             heartbeats, fixes = before.get(sid, (0, 0))
             if not (d.heartbeats > heartbeats or d.fixes > fixes):

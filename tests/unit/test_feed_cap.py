@@ -11,6 +11,7 @@ import pytest
 from lxml import etree
 
 from app.feeds.cap import (
+    MAX_CAP_BYTES,
     SCHEMA_PATH,
     CapAlert,
     CapArea,
@@ -19,6 +20,8 @@ from app.feeds.cap import (
     encode_alert,
     parse_cap,
 )
+from app.feeds.cap_index import document_kind
+from app.feeds.common import parse_xml
 from app.feeds.errors import FeedError
 
 DATA = Path(__file__).parent / "data" / "feeds"
@@ -192,3 +195,12 @@ def test_dtds_and_entities_refused_quickly(payload):
 def test_five_megabytes_refused():
     big = replaced("<description>", "<description>" + "x" * 5_000_000)
     assert code_of(big) == "too_large"
+
+
+@pytest.mark.parametrize("name", ["earthquake.cap", "weather.cap", "smhi.se.alerts.cap", "bushfire_valid.edxlde",
+                                  "thunderstorm.cap"])
+def test_a_polled_url_takes_every_document_the_file_drop_takes(name: str) -> None:
+    """A CAP 1.1 alert (earthquake.cap, weather.cap) or SMHI's <alerts> served at a polled URL is CAP, as in the
+    file drop (the URL poller refused them as not_cap: tests/integration/test_real_corpus_hub.py found it)."""
+    raw = (Path(__file__).parents[1] / "data" / "real" / "cap" / name).read_bytes()
+    assert document_kind(parse_xml(raw, MAX_CAP_BYTES)) == "cap"

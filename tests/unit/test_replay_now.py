@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pynmea2
 import pytest
+from takproto import parse_proto
 
 from app.domain.checks import check_time
 from app.domain.errors import Refusal
+from app.feeds.cap import parse_cap
 from app.feeds.cot import parse_cot
+from app.feeds.edxl import unwrap_cap
 from app.feeds.errors import FeedError, FeedIgnored
 from app.feeds.nmea import NmeaPosition, NmeaSession, with_checksum
-from tests.replay_now import cot_at, nmea_at
+from tests.replay_now import cap_at, cot_at, nmea_at, takproto_mesh_at
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 #: A fixed "now" five seconds after midnight: replayed logs run across midnight into a new day (and year).
@@ -113,7 +116,53 @@ def test_a_sentence_cut_on_the_wire_is_replayed_as_it_was_and_one_without_checks
         "$GPRMC,000005.00,A,4002.10513,N,07531.20562,W,0.016,,010131,,,A"]
 
 
-def test_a_log_without_a_date_cannot_say_when_it_was_recorded() -> None:
+def test_a_log_without_a_date_is_replayed_by_its_times_of_day() -> None:
+    """A GLL-only receiver (no date anywhere): its latest time of day becomes now's, the others alike (else a
+    log recorded a few minutes after today's time of day would be in the future, whenever the test runs then)."""
     gll = [line for line in nmea_lines("gr601-w.log") if line[3:6] == "GLL"]
-    with pytest.raises(ValueError, match="date"):
-        nmea_at(gll, NOW)
+    replayed = nmea_at(gll, NOW)
+    times = [datetime.strptime(line.split(",")[5][:6], "%H%M%S") for line in replayed]
+    last = datetime.combine(datetime.fromtimestamp(NOW, UTC).date(), times[-1].time(), UTC)
+    assert 0 <= NOW - last.timestamp() < 1  # the log's last fix, the second before now
+    recorded = [datetime.strptime(line.split(",")[5][:6], "%H%M%S") for line in gll]
+    assert len({(a - b) % DAY for a, b in zip(times, recorded, strict=True)}) == 1
+    with pytest.raises(ValueError, match="no time"):
+        nmea_at(["$GPGSA,A,1,,,,,,,,,,,,,,,*1E"], NOW)
+
+
+def test_a_tak_protocol_v1_capture_is_replayed_in_its_own_message() -> None:
+    raw = (REAL / "takproto" / "takproto-wintak-mesh.bin").read_bytes()
+    replayed = takproto_mesh_at(raw, NOW)
+    before, after = parse_proto(raw), parse_proto(replayed)
+    assert replayed[:3] == raw[:3]  # the mesh header: magic, version 1, magic
+    offset = after.cotEvent.sendTime - before.cotEvent.sendTime
+    assert offset % 1000 == 0 and NOW - 1 < after.cotEvent.sendTime / 1000 <= NOW
+    assert after.cotEvent.startTime - before.cotEvent.startTime == offset
+    assert after.cotEvent.staleTime - before.cotEvent.staleTime == offset
+    for name in ("sendTime", "startTime", "staleTime"):
+        setattr(after.cotEvent, name, getattr(before.cotEvent, name))
+    assert after == before  # nothing else changed
+
+
+@pytest.mark.parametrize("name", ["thunderstorm.cap", "australia.cap", "bushfire_valid.edxlde", "smhi.se.alerts.cap"])
+def test_a_cap_document_is_replayed_in_every_time_of_it(name: str) -> None:
+    raw = (REAL / "cap" / name).read_bytes()
+    replayed = cap_at(raw, NOW)
+    stamp = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
+    assert stamp.sub(b"T", replayed) == stamp.sub(b"T", raw)  # only the times changed
+    documents = unwrap_cap(replayed)
+    sent = [parse_cap(document).sent for document in documents]
+    assert NOW - 1 < max(sent).timestamp() <= NOW
+    offsets = {a.sent.timestamp() - b.sent.timestamp()
+               for a, b in zip(map(parse_cap, documents), map(parse_cap, unwrap_cap(raw)), strict=True)}
+    assert len(offsets) == 1 and offsets.pop() % 1 == 0  # one offset of whole seconds for every alert
+
+
+def test_a_sentence_after_blanks_is_replayed_and_keeps_its_blanks() -> None:
+    lines = [line for line in (REAL / "nmea" / "beidou-bd.log").read_text().splitlines() if line.strip()
+             and not line.startswith("#")]
+    blank_led = next(i for i, line in enumerate(lines) if line.startswith(" $GNRMC"))
+    replayed = nmea_at(lines, NOW)[blank_led]
+    assert replayed.startswith(" $GNRMC") and replayed != lines[blank_led]
+    before = next(line for line in reversed(nmea_at(lines, NOW)[:blank_led]) if line.startswith("$GNRMC"))
+    assert pynmea2.parse(replayed.strip()).datestamp == pynmea2.parse(before).datestamp  # the same day, now
