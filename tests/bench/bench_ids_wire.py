@@ -200,8 +200,9 @@ def sybil_names(attacks: list[Attack]) -> dict[str, list[str]]:
 
 
 async def register(field_hub: FieldHub, shift: Shift, attacks: list[Attack]) -> Field:
-    """Register the shift's units (kind and all, as a CAD interface would), and its devices (the police TAK device by enrolment), each for its agency's units and the
-    Sybil callsigns an attack on one of them makes up; a device per identity-clash attack for its victim."""
+    """Register the shift's units (kind and all, as a CAD interface would) and its devices (the police TAK device
+    by enrolment), each for its agency's units and the Sybil callsigns an attack on one of them makes up; a device
+    per identity-clash attack for its victim."""
     by_agency: dict[str, list[str]] = {}
     for unit, agency in shift.agency.items():
         by_agency.setdefault(agency, []).append(unit)
