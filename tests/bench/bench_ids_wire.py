@@ -15,6 +15,8 @@ fixes are also judged in-process, for comparison ("in-process" column).
 1. Per attack type: injected, detected (a `security.alert` naming the victim, or a fix or unit of the attack
    logged as suspect, from the first malicious fix to 10 s after the attack), the rate, and the time to detect
    (hub's event time - the first malicious fix's send time; p50, p90), read from the hub's log (`LogReader`).
+   "refused": attacks not detected whose fixes the hub quarantined instead (never on the map; e.g. an AVL box
+   cannot create units over NMEA, so a Sybil attack through one is turned away as `unknown_unit`).
    False alarms: alerts on units no attack touched, per hour, at this run's scale.
 2. The hub's cost per accepted position: CPU seconds of the hub process (/proc/<pid>/stat utime + stime) over the
    time it takes a burst of positions at each rate, per position it logged, for authenticated CoT over TLS and
@@ -254,16 +256,20 @@ def logged(db: Path, kinds: tuple[str, ...]) -> list[Any]:
         reader.close()
 
 
-def quarantined(db: Path) -> Counter[str]:
-    """What the hub quarantined, by feed and code (repeats counted)."""
+def quarantine_rows(db: Path) -> list[dict[str, Any]]:
     reader = LogReader(db)
     try:
-        counts: Counter[str] = Counter()
-        for row in reader.quarantined(limit=10_000):
-            counts[f"{row['feed']}: {row['code']}"] += row["repeats"]
-        return counts
+        return reader.quarantined(limit=100_000)
     finally:
         reader.close()
+
+
+def quarantined(db: Path) -> Counter[str]:
+    """What the hub quarantined, by feed and code (repeats counted)."""
+    counts: Counter[str] = Counter()
+    for row in quarantine_rows(db):
+        counts[f"{row['feed']}: {row['code']}"] += row["repeats"]
+    return counts
 
 
 async def settled(count: Callable[[], int], quiet_s: float = 2.0, timeout: float = 60.0) -> int:
@@ -303,11 +309,12 @@ async def detection(args: argparse.Namespace, work: Path) -> None:
         db = field_hub.hub.db
         await settled(lambda: len(logged(db, ("unit.position", "security.alert"))))
         findings = [(e.ts, e.data.get("unit") or e.data.get("id"), e.data.get("rule", "suspect fix"))
-                    for e in logged(db, ("security.alert", "unit.position", "unit.register"))
+                    for e in logged(db, ("security.alert", "unit.position", "unit.registered"))
                     if e.kind == "security.alert" or e.data.get("suspect")]
         alerts = logged(db, ("security.alert",))
         accepted = len(logged(db, ("unit.position",)))
         refused = quarantined(db)
+        raws = [bytes(r["raw"] or b"") for r in quarantine_rows(db)]
     finally:
         field_hub.hub.stop()
         field_hub.hub.kill()
@@ -321,11 +328,11 @@ async def detection(args: argparse.Namespace, work: Path) -> None:
           f"{args.warmup:.0f} s on; detected = an alert naming the victim or a suspect fix of the attack "
           f"within its time + {GRACE_S:.0f} s")
     print(f"{'attack':16} {'injected':>8} {'detected':>8} {'rate':>7} {'p50 s':>7} {'p90 s':>7} "
-          f"{'in-process':>10}  rules raised")
+          f"{'refused':>7} {'in-process':>10}  rules raised")
     touched: set[str] = set()
     for kind in ATTACKS:
         mine = [a for a in attacks if a.kind == kind]
-        delays, rules = [], Counter[str]()
+        delays, rules, turned_away = [], Counter[str](), 0
         for attack in mine:
             victims = set(attack.sybils) if kind == "sybil" else {attack.unit}
             touched |= victims | {attack.unit}
@@ -336,12 +343,15 @@ async def detection(args: argparse.Namespace, work: Path) -> None:
             rules.update(rule for _, rule in hits if rule != "suspect fix")
             if hits:
                 delays.append(min(ts for ts, _ in hits) - attack.began)
+            elif any(name.encode() in raw for name in victims for raw in raws):
+                turned_away += 1  # not detected, but its fixes were quarantined: never on the map
         injected = sum(a.began is not None for a in mine)
         inproc = sum(a.detected is not None for a in mine)
         p50 = f"{statistics.median(delays):7.2f}" if delays else "      -"
         p90 = f"{percentile(delays, 0.9):7.2f}" if delays else "      -"
         rate = 100 * len(delays) / injected if injected else 0.0
-        print(f"{kind:16} {injected:8} {len(delays):8} {rate:6.1f}% {p50} {p90} {inproc:6}/{len(mine):<3}  "
+        print(f"{kind:16} {injected:8} {len(delays):8} {rate:6.1f}% {p50} {p90} {turned_away:7} "
+              f"{inproc:6}/{len(mine):<3}  "
               f"{dict(rules)}")
     clean = [a for a in alerts if a.data.get("unit") not in touched]
     hours = args.seconds / 3600
