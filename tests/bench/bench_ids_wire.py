@@ -314,7 +314,7 @@ async def detection(args: argparse.Namespace, work: Path) -> None:
         alerts = logged(db, ("security.alert",))
         accepted = len(logged(db, ("unit.position",)))
         refused = quarantined(db)
-        raws = [bytes(r["raw"] or b"") for r in quarantine_rows(db)]
+        raws = [bytes(r["raw"] or b"") + r["reason"].encode() for r in quarantine_rows(db)]  # reason names the unit
     finally:
         field_hub.hub.stop()
         field_hub.hub.kill()
