@@ -3,11 +3,12 @@
     python tests/bench/bench_ids.py [--units 2000] [--hours 1] [--victims 40] [--seed 1]
 
 Runs in-process, through the hub's own `decide` and fold (the code that runs where positions are decided),
-not over the real transports: 2,000 units for an hour over UDP/TCP would take an hour of this 2-core
-machine. The clean traffic is the simulator's shift (`app.sim.scenario`, deterministic per seed) as the field
-transports deliver it: each agency's positions from its device (`device:SIM-TAK`, `device:SIM-MODEMS`,
-`device:SIM-AVL`), each fix stamped when its burst was sent (up to 0.8 s after the tick, as the runner
-spreads them), received up to 50 ms later, with GPS noise (sigma 4 m) that the simulator itself does not add.
+not over the real transports: 2,000 units for an hour over UDP/TCP would take an hour of this 2-core machine
+(`bench_ids_wire.py` sends this traffic, `Shift.tick`, to a hub process, at a smaller scale). The clean traffic
+is the simulator's shift (`app.sim.scenario`, deterministic per seed) as the field transports deliver it: each
+agency's positions from its device (`device:SIM-TAK`, `device:SIM-MODEMS`, `device:SIM-AVL`), each fix stamped
+when its burst was sent (up to 0.8 s after the tick, as the runner spreads them), received up to 50 ms later,
+with GPS noise (sigma 4 m) that the simulator itself does not add.
 
 1. Clean shift: security alerts per hour (false alarms), per rule.
 2. The same shift with the attack corpus injected: `--victims` attacks of each type, each lasting 120 s from
