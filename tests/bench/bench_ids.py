@@ -3,11 +3,12 @@
     python tests/bench/bench_ids.py [--units 2000] [--hours 1] [--victims 40] [--seed 1]
 
 Runs in-process, through the hub's own `decide` and fold (the code that runs where positions are decided),
-not over the real transports: 2,000 units for an hour over UDP/TCP would take an hour of this 2-core
-machine. The clean traffic is the simulator's shift (`app.sim.scenario`, deterministic per seed) as the field
-transports deliver it: each agency's positions from its device (`device:SIM-TAK`, `device:SIM-MODEMS`,
-`device:SIM-AVL`), each fix stamped when its burst was sent (up to 0.8 s after the tick, as the runner
-spreads them), received up to 50 ms later, with GPS noise (sigma 4 m) that the simulator itself does not add.
+not over the real transports: 2,000 units for an hour over UDP/TCP would take an hour of this 2-core machine
+(`bench_ids_wire.py` sends this traffic, `Shift.tick`, to a hub process, at a smaller scale). The clean traffic
+is the simulator's shift (`app.sim.scenario`, deterministic per seed) as the field transports deliver it: each
+agency's positions from its device (`device:SIM-TAK`, `device:SIM-MODEMS`, `device:SIM-AVL`), each fix stamped
+when its burst was sent (up to 0.8 s after the tick, as the runner spreads them), received up to 50 ms later,
+with GPS noise (sigma 4 m) that the simulator itself does not add.
 
 1. Clean shift: security alerts per hour (false alarms), per rule.
 2. The same shift with the attack corpus injected: `--victims` attacks of each type, each lasting 120 s from
@@ -84,7 +85,8 @@ class Attack:
 class Shift:
     """The simulator's shift fed through decide and the fold, with attacks injected."""
 
-    def __init__(self, units: int, seed: int, attacks: list[Attack]) -> None:
+    def __init__(self, units: int, seed: int, attacks: list[Attack], epoch: float = EPOCH) -> None:
+        self.epoch = epoch  # wall-clock time of the shift's start (simulated seconds count from it)
         config = ScenarioConfig(seed=seed, units=units, malformed_at=None, flood_at=None, duplicate_at=None)
         self.scenario = Scenario(config)
         self.picture = Picture()
@@ -99,6 +101,7 @@ class Shift:
         self.history: dict[str, deque[dict[str, Any]]] = {a.unit: deque(maxlen=400) for a in attacks}
         self.agency = {u.model.id: u.model.agency for u in self.scenario.units.values()}
         self.seq = 0
+        self.last_t = 0.0
 
     def apply(self, actor: Actor, name: str, args: dict[str, Any], now: float) -> list[Event]:
         try:
@@ -129,36 +132,42 @@ class Shift:
 
     def run(self, duration_s: float) -> None:
         while self.scenario.t < duration_s:
-            t = self.scenario.t
-            commands = self.scenario.step()
-            self._start_attacks(t)
-            queue: list[tuple[float, int, Actor, str, dict[str, Any]]] = []
-            order = 0
-            for command in commands:
-                if command.name == RAW:
-                    continue
-                if any(isinstance(v, Ref) and v.key not in self.ids for v in command.args.values()):
-                    continue
-                args = {k: self.ids[v.key] if isinstance(v, Ref) else v for k, v in command.args.items()}
-                order += 1
-                if command.name != "unit.position":
-                    actor = SUPERVISOR if command.channel == DISPATCH else FLEET
-                    events = self.apply(actor, command.name, args, EPOCH + t + order * 1e-6)
-                    if command.ref is not None and events:
-                        self.ids[command.ref] = events[0].data["id"]
-                    continue
-                for actor, fix_args, received in self._deliver(args, t):
-                    queue.append((received, order, actor, "unit.position", fix_args))
-            queue += self._injected(t)
-            for received, _, actor, name, fix_args in sorted(queue, key=lambda q: (q[0], q[1])):
+            for received, actor, name, fix_args in self.tick():
                 self.positions += 1
                 self.apply(actor, name, fix_args, received)
-            self.active = [a for a in self.active if a.end + 10 >= t]
+
+    def tick(self) -> list[tuple[float, Actor, str, dict[str, Any]]]:
+        """One step of the shift: its other commands applied here, its positions (clean, rewritten by an
+        attack, or an attacker's own) returned in the order they arrive, each with its arrival time."""
+        # Attacks over for 10 s by the previous step are done with (after its positions were applied).
+        self.active = [a for a in self.active if a.end + 10 >= self.last_t]
+        t = self.last_t = self.scenario.t
+        commands = self.scenario.step()
+        self._start_attacks(t)
+        queue: list[tuple[float, int, Actor, str, dict[str, Any]]] = []
+        order = 0
+        for command in commands:
+            if command.name == RAW:
+                continue
+            if any(isinstance(v, Ref) and v.key not in self.ids for v in command.args.values()):
+                continue
+            args = {k: self.ids[v.key] if isinstance(v, Ref) else v for k, v in command.args.items()}
+            order += 1
+            if command.name != "unit.position":
+                actor = SUPERVISOR if command.channel == DISPATCH else FLEET
+                events = self.apply(actor, command.name, args, self.epoch + t + order * 1e-6)
+                if command.ref is not None and events:
+                    self.ids[command.ref] = events[0].data["id"]
+                continue
+            for actor, fix_args, received in self._deliver(args, t):
+                queue.append((received, order, actor, "unit.position", fix_args))
+        queue += self._injected(t)
+        return [(q[0], q[2], q[3], q[4]) for q in sorted(queue, key=lambda q: (q[0], q[1]))]
 
     def _deliver(self, args: dict[str, Any], t: float) -> list[tuple[Actor, dict[str, Any], float]]:
         """A clean fix as the field delivers it (or as an attack on its unit rewrites it)."""
         unit = args["unit"]
-        sent = EPOCH + t + self.rng.uniform(0.0, 0.8)
+        sent = self.epoch + t + self.rng.uniform(0.0, 0.8)
         noise = min(abs(self.rng.gauss(0.0, 4.0)), 15.0)
         lat, lon = moved(args["lat"], args["lon"], noise, self.rng.uniform(0, 2 * math.pi))
         fix = {"unit": unit, "lat": lat, "lon": lon, "t": round(sent, 3)}
@@ -219,7 +228,7 @@ class Shift:
             unit = self.picture.units.get(attack.unit)
             if unit is None or unit.lat is None or unit.lon is None or unit.position_at is None:
                 continue
-            base = EPOCH + t + attack.rng.uniform(0.0, 0.9)
+            base = self.epoch + t + attack.rng.uniform(0.0, 0.9)
             agency = self.agency[attack.unit]
             device = Actor(DEVICE[agency], Role.FEED, agency)
             if attack.kind == "replay" and int(t) % 2 == 0:
@@ -268,15 +277,15 @@ class Shift:
             out.append((base + 0.01 * k, 0, device, "unit.position", fix))
 
 
-def corpus(units: list[str], victims: int, duration_s: float, seed: int) -> list[Attack]:
+def corpus(units: list[str], victims: int, duration_s: float, seed: int, warmup_s: float = 900) -> list[Attack]:
     """`victims` attacks of each kind, each on a unit of its own (two attacks on one unit would blur which
-    was detected), from a random time after the first 15 minutes."""
+    was detected), from a random time after the first `warmup_s` (15 minutes)."""
     rng = random.Random(seed)
     chosen = rng.sample(units, min(len(units), victims * len(ATTACKS)))
     attacks = []
     for i, kind in enumerate(ATTACKS):
         for unit in chosen[i * victims:(i + 1) * victims]:
-            start = float(int(rng.uniform(900, duration_s - ATTACK_S - 30)))
+            start = float(int(rng.uniform(warmup_s, duration_s - ATTACK_S - 30)))
             attacks.append(Attack(kind, unit, start, random.Random(rng.random())))
     return attacks
 
