@@ -8,7 +8,9 @@ per address (`app.hub.intake`). A matched input takes a token from the device's 
 sans-I/O parsers in `app.feeds`, and becomes commands submitted through `hub.sequencer.submit` as the device
 (actor `device:<id>`, its agency, role feed). A device reports only for the units and drones registered to
 it: a callsign that names anyone else's is refused
-(`not_owned`), and so are GeoChat and 911 events from callsigns that are not its own. Whatever cannot be
+(`not_owned`), and so are GeoChat and 911 events from callsigns that are not its own. A device that names many
+distinct units or drones it is refused for (not its own, or unknown and not its to create) is making up
+identities: `named_stranger` raises one Sybil finding per device per window for the supervisors. Whatever cannot be
 parsed (`FeedError`) or is refused (`Refusal`) is quarantined (bounded, see `app.hub.feed_status`) and
 counted in the hub's feed registry (`hub.feeds`, shown in the console's Feeds panel). Valid input the hub does
 not use (`FeedIgnored`: a GSV sentence, a fix sent before the device has one, a fixed camera) is only counted
