@@ -58,6 +58,8 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "signal.resume": frozenset({S}),
     # Intrusion-detection findings go to supervisors only, and they acknowledge them.
     "security.acknowledge": frozenset({S}),
+    # The feed gateway's own finding about a device it speaks for (the rule refuses every other actor).
+    "security.sybil": frozenset({F}),
     # Not a hub command: the console's Review menu (replay, timelines, figures, exports of the log file).
     "review.open": frozenset({S}),
 }

@@ -406,6 +406,16 @@ class AcknowledgeSecurityAlert:
     note: str = ""
 
 
+@dataclass(slots=True)
+class ReportSybil:
+    """The feed gateway's finding about the device it speaks for: within `SYBIL_WINDOW_S` the device named more
+    distinct units or drones than `SYBIL_COUNT` that it may not report for or that do not exist
+    (`app.domain.plausibility.named_stranger`). Its input stays refused; this only tells the supervisors."""
+
+    unknown_ids: int
+    examples: list[str] = field(default_factory=list)
+
+
 #: Command name on the wire -> its arguments.
 COMMANDS: dict[str, type[DataclassInstance]] = {
     "signal.suspend": SuspendSignalPriority,
@@ -454,4 +464,5 @@ COMMANDS: dict[str, type[DataclassInstance]] = {
     "camera.report": ReportCamera,
     "camera.retire": RetireCamera,
     "security.acknowledge": AcknowledgeSecurityAlert,
+    "security.sybil": ReportSybil,
 }

@@ -59,6 +59,8 @@ FROZEN_M = 200.0
 #: a fleet raises this once, at installation.
 SYBIL_WINDOW_S = 600.0
 SYBIL_COUNT = 10
+#: How many of the ids a device made up a Sybil finding quotes (`named_stranger`).
+SYBIL_EXAMPLES = 3
 #: The prefix of a field device's actor in the log (`app.hub.gateway.device_actor`).
 DEVICE_PREFIX = "device:"
 #: What a GNSS receiver or autopilot says of its own fix when it doubts it, as the field's formats carry it (the
@@ -266,3 +268,30 @@ def registered(registrar: Registrar | None, now: float) -> Registrar:
     if registrar is None or now - registrar.window_at >= SYBIL_WINDOW_S:
         return Registrar(now, 1)
     return Registrar(registrar.window_at, registrar.count + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Strangers:
+    """The distinct units and drones one device named lately that it may not report for or that do not exist
+    (the Sybil rule for a device that cannot create them: its fixes are refused, so no registration counts them).
+    At most `SYBIL_COUNT` ids, whatever the device sends."""
+
+    window_at: float  # hub time the window started
+    names: frozenset[str]
+    raised: bool = False  # this window's finding was raised
+
+
+def named_stranger(seen: Strangers | None, name: str, now: float) -> tuple[Strangers, Finding | None]:
+    """The device's strangers after it named `name` (a unit or drone it was refused for) at `now`, and the Sybil
+    finding when `name` is one distinct stranger more than `SYBIL_COUNT` within `SYBIL_WINDOW_S`: raised once
+    per window, however many it names after that. A device naming one wrong unit again and again raises
+    nothing."""
+    if seen is None or now - seen.window_at >= SYBIL_WINDOW_S:
+        seen = Strangers(now, frozenset())
+    if seen.raised or name in seen.names:
+        return seen, None
+    if len(seen.names) < SYBIL_COUNT:
+        return Strangers(seen.window_at, seen.names | {name}), None
+    examples = [*sorted(seen.names)[:SYBIL_EXAMPLES - 1], name]
+    return Strangers(seen.window_at, seen.names, True), Finding("sybil", {
+        "unknown_ids": SYBIL_COUNT + 1, "examples": examples, "window_s": SYBIL_WINDOW_S, "limit": SYBIL_COUNT})

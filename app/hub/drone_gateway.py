@@ -155,6 +155,7 @@ class DroneFeeds:
     def _owned(self, device: Device, drone: str, errors: DatagramErrors) -> bool:
         if device.owns_drone(drone):
             return True
+        self.gateway.named_stranger(device, drone)
         errors.add("not_owned", f"device {device.id} does not report for drone {drone}")
         return False
 
@@ -162,8 +163,11 @@ class DroneFeeds:
                 kind: str = "multirotor") -> bool:
         if drone in self._picture.drones:
             return True
-        return self.gateway._submit(feed, source, raw, "drone.register", c.RegisterDrone(drone, device.agency, kind),
-                                    device)
+        if self.gateway._submit(feed, source, raw, "drone.register", c.RegisterDrone(drone, device.agency, kind),
+                                device):
+            return True
+        self.gateway.named_stranger(device, drone)  # a drone it may not create
+        return False
 
     def _telemetry(self, feed: str, source: str, raw: bytes, args: c.ReportDroneTelemetry, device: Device) -> None:
         known = self._picture.drones.get(args.drone)

@@ -8,7 +8,9 @@ per address (`app.hub.intake`). A matched input takes a token from the device's 
 sans-I/O parsers in `app.feeds`, and becomes commands submitted through `hub.sequencer.submit` as the device
 (actor `device:<id>`, its agency, role feed). A device reports only for the units and drones registered to
 it: a callsign that names anyone else's is refused
-(`not_owned`), and so are GeoChat and 911 events from callsigns that are not its own. Whatever cannot be
+(`not_owned`), and so are GeoChat and 911 events from callsigns that are not its own. A device that names many
+distinct units or drones it is refused for (not its own, or unknown and not its to create) is making up
+identities: `named_stranger` raises one Sybil finding per device per window for the supervisors. Whatever cannot be
 parsed (`FeedError`) or is refused (`Refusal`) is quarantined (bounded, see `app.hub.feed_status`) and
 counted in the hub's feed registry (`hub.feeds`, shown in the console's Feeds panel). Valid input the hub does
 not use (`FeedIgnored`: a GSV sentence, a fix sent before the device has one, a fixed camera) is only counted
@@ -53,6 +55,7 @@ from app.domain import commands as c
 from app.domain.agencies import Actor, Role
 from app.domain.devices import Device, DeviceRegistry
 from app.domain.errors import Refusal
+from app.domain.plausibility import Strangers, named_stranger
 from app.feeds.cot import parse_cot
 from app.feeds.cot_meaning import (
     AGENCY_KIND,
@@ -156,6 +159,7 @@ class FeedGateway:
         self._nmea: OrderedDict[Any, NmeaSession] = OrderedDict()
         self._mavlink: OrderedDict[Any, MavlinkDecoder] = OrderedDict()
         self._signing: dict[str, Any] = {}  # device id -> its MAVLink signing state, shared by its decoders
+        self._strangers: OrderedDict[str, Strangers] = OrderedDict()  # device id -> ids it was refused for lately
         self._cot_senders = CotSenders()
         self._cot_tls: CotTls | None = None
         self._registry = DeviceRegistry([])
@@ -264,9 +268,28 @@ class FeedGateway:
         return True
 
     def refuse_not_owned(self, feed: str, source: str, raw: bytes, device: Device, what: str, name: str) -> None:
-        """Quarantine input about a unit or drone that is not the device's."""
+        """Quarantine input about a unit or drone that is not the device's (and count it for the Sybil rule)."""
+        self.named_stranger(device, name)
         self.feeds.quarantine(feed, source, "not_owned", f"device {device.id} does not report for {what} {name}",
                               raw)
+
+    def named_stranger(self, device: Device, name: str) -> None:
+        """The device named a unit or drone it may not report for, or one that does not exist and it cannot
+        create: many such within the Sybil window is a device making up identities, raised once per window as a
+        `security.alert` (rule `sybil`) for the supervisors. The input itself is refused as before."""
+        seen, finding = named_stranger(self._strangers.get(device.id), name, self.hub.clock())
+        self._strangers[device.id] = seen
+        self._strangers.move_to_end(device.id)
+        if len(self._strangers) > MAX_SOURCES:
+            self._strangers.popitem(last=False)
+        if finding is None:
+            return
+        try:
+            self.hub.sequencer.submit(device_actor(device), "security.sybil",
+                                      c.ReportSybil(finding.evidence["unknown_ids"], finding.evidence["examples"]),
+                                      None)
+        except Refusal as refusal:  # the log cannot be written: the refusals themselves are still quarantined
+            log.warning("Sybil finding on device %s not logged: %s", device.id, refusal.reason)
 
     def _guard(self, feed: str, source: str, raw: bytes, work: Any, *args: Any) -> None:
         try:
@@ -282,9 +305,12 @@ class FeedGateway:
     def _ensure_unit(self, feed: str, source: str, raw: bytes, unit: str, device: Device) -> bool:
         if unit in self.hub.sequencer.picture.units:
             return True
-        return self._submit(feed, source, raw, "unit.register",
-                            c.RegisterUnit(id=unit, agency=device.agency,
-                                           kind=AGENCY_KIND.get(device.agency, "patrol")), device)
+        if self._submit(feed, source, raw, "unit.register",
+                        c.RegisterUnit(id=unit, agency=device.agency, kind=AGENCY_KIND.get(device.agency, "patrol")),
+                        device):
+            return True
+        self.named_stranger(device, unit)  # a unit it may not create (over its cap, another agency's callsign)
+        return False
 
     def _position(self, feed: str, source: str, raw: bytes, device: Device, unit: str, lat: float, lon: float,
                   heading: float | None, speed: float | None, t: float | None, gnss: str | None = None) -> None:
@@ -537,6 +563,8 @@ class FeedGateway:
         if not device.owns_unit(unit):
             self.refuse_not_owned("nmea", source, raw, device, "unit", unit)
             return
+        if unit not in self.hub.sequencer.picture.units:
+            self.named_stranger(device, unit)  # NMEA cannot create units: the fix is refused as unknown_unit
         self._position("nmea", source, raw, device, unit, position.lat, position.lon, position.course_deg,
                        position.speed_mps, position.epoch, position.gnss)
 

@@ -15,8 +15,9 @@ fixes are also judged in-process, for comparison ("in-process" column).
 1. Per attack type: injected, detected (a `security.alert` naming the victim, or a fix or unit of the attack
    logged as suspect, from the first malicious fix to 10 s after the attack), the rate, and the time to detect
    (hub's event time - the first malicious fix's send time; p50, p90), read from the hub's log (`LogReader`).
-   "refused": attacks not detected whose fixes the hub quarantined instead (never on the map; e.g. an AVL box
-   cannot create units over NMEA, so a Sybil attack through one is turned away as `unknown_unit`).
+   "refused": attacks not detected whose fixes the hub quarantined instead (never on the map). A Sybil attack
+   through an AVL box, which cannot create units over NMEA, is turned away as `unknown_unit` and detected by the
+   device's `sybil` alert, which names no unit: it counts by the made-up ids its evidence quotes.
    False alarms: alerts on units no attack touched, per hour, at this run's scale.
 2. The hub's cost per accepted position: CPU seconds of the hub process (/proc/<pid>/stat utime + stime) over the
    time it takes a burst of positions at each rate, per position it logged, for authenticated CoT over TLS and
@@ -256,6 +257,16 @@ def logged(db: Path, kinds: tuple[str, ...]) -> list[Any]:
         reader.close()
 
 
+def named(event: Any) -> list[str]:
+    """The units an alert or a suspect fix or unit names: its unit (a fix's `unit`, a registration's `id`), or
+    for an alert on a device that made up units it could not create (rule `sybil`, no unit) the ids its evidence
+    quotes."""
+    unit = event.data.get("unit") or (event.data.get("id") if event.kind == "unit.registered" else None)
+    if unit:
+        return [unit]
+    return list(event.data.get("evidence", {}).get("examples", []))
+
+
 def quarantine_rows(db: Path) -> list[dict[str, Any]]:
     reader = LogReader(db)
     try:
@@ -308,9 +319,9 @@ async def detection(args: argparse.Namespace, work: Path) -> None:
         await wire.tak.close()
         db = field_hub.hub.db
         await settled(lambda: len(logged(db, ("unit.position", "security.alert"))))
-        findings = [(e.ts, e.data.get("unit") or e.data.get("id"), e.data.get("rule", "suspect fix"))
+        findings = [(e.ts, name, e.data.get("rule", "suspect fix"))
                     for e in logged(db, ("security.alert", "unit.position", "unit.registered"))
-                    if e.kind == "security.alert" or e.data.get("suspect")]
+                    if e.kind == "security.alert" or e.data.get("suspect") for name in named(e)]
         alerts = logged(db, ("security.alert",))
         accepted = len(logged(db, ("unit.position",)))
         refused = quarantined(db)
@@ -353,7 +364,7 @@ async def detection(args: argparse.Namespace, work: Path) -> None:
         print(f"{kind:16} {injected:8} {len(delays):8} {rate:6.1f}% {p50} {p90} {turned_away:7} "
               f"{inproc:6}/{len(mine):<3}  "
               f"{dict(rules)}")
-    clean = [a for a in alerts if a.data.get("unit") not in touched]
+    clean = [a for a in alerts if not set(named(a)) & touched]
     hours = args.seconds / 3600
     print(f"false alarms: {len(clean)} alerts on the {args.units - len(touched & set(shift.agency))} units no "
           f"attack touched in {args.seconds:.0f} s = {len(clean) / hours:.1f} per hour at this scale "

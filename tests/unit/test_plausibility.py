@@ -11,6 +11,7 @@ from app.domain.agencies import Actor, Role
 from app.domain.decide import decide
 from app.domain.events import Event
 from app.domain.picture import Picture, Viewer
+from app.domain.plausibility import SYBIL_COUNT, SYBIL_WINDOW_S, Strangers, named_stranger
 from app.domain.security_alerts import ALERT_EVERY_S
 from tests.unit.test_domain_rules import FEED, FIRE, SUPER, World, with_fleet
 
@@ -155,6 +156,50 @@ def test_a_device_making_up_many_units_is_a_sybil_attack(world: World) -> None:
     # A person (or a signed-in feed) registering a fleet is not a device making things up.
     assert all(rule_of(world.do(FEED, "unit.register", c.RegisterUnit(f"Y{k}", "police", "patrol"))) is None
                for k in range(12))
+
+
+def test_a_device_naming_many_units_it_may_not_report_for_is_a_sybil_attack() -> None:
+    seen: Strangers | None = None
+    found = []
+    for k in range(30):  # 30 made-up ids within the window, each named twice
+        for _ in range(2):
+            seen, finding = named_stranger(seen, f"SYB{k}", 1000.0 + k)
+            found.append(finding)
+    raised = [f for f in found if f is not None]
+    assert len(raised) == 1 and found.index(raised[0]) == 2 * SYBIL_COUNT  # the 11th distinct id, once
+    assert raised[0].rule == "sybil"
+    assert raised[0].evidence == {"unknown_ids": SYBIL_COUNT + 1, "examples": ["SYB0", "SYB1", "SYB10"],
+                                  "window_s": SYBIL_WINDOW_S, "limit": SYBIL_COUNT}
+    assert seen is not None and len(seen.names) == SYBIL_COUNT  # bounded, whatever the device sends
+    # The next window counts afresh and may raise again.
+    for k in range(SYBIL_COUNT + 1):
+        seen, finding = named_stranger(seen, f"NEW{k}", 1000.0 + SYBIL_WINDOW_S + k)
+    assert finding is not None and finding.evidence["examples"][-1] == f"NEW{SYBIL_COUNT}"
+
+
+def test_one_wrong_unit_named_again_and_again_raises_nothing() -> None:
+    seen: Strangers | None = None
+    for k in range(500):
+        seen, finding = named_stranger(seen, "E99" if k % 2 else "E98", float(k))
+        assert finding is None
+    # Ten strangers a window, window after window, stay under the limit.
+    for k in range(5 * SYBIL_COUNT):
+        seen, finding = named_stranger(seen, f"S{k}", 1000.0 + (k // SYBIL_COUNT) * SYBIL_WINDOW_S)
+        assert finding is None
+
+
+def test_the_gateway_reports_a_sybil_finding_as_the_device_itself(world: World) -> None:
+    nmea = Actor("device:AMB-AVL", Role.FEED, "medical")
+    (alert,) = world.do(nmea, "security.sybil", c.ReportSybil(11, ["SYB0", "SYB1", "SYB10"]))
+    assert alert.kind == "security.alert" and alert.audience == ["security"]
+    assert alert.data["rule"] == "sybil" and alert.data["device"] == "device:AMB-AVL" and alert.data["unit"] is None
+    assert alert.data["evidence"] == {"unknown_ids": 11, "examples": ["SYB0", "SYB1", "SYB10"],
+                                      "window_s": SYBIL_WINDOW_S, "limit": SYBIL_COUNT}
+    assert world.do(nmea, "security.sybil", c.ReportSybil(11, ["X"])) == []  # one per device a minute
+    # Nobody else raises it, and no feed accuses a device: the alert always names its sender.
+    assert world.refused(FEED, "security.sybil", c.ReportSybil(11, [])).code == "forbidden"
+    assert world.refused(SUPER, "security.sybil", c.ReportSybil(11, [])).code == "forbidden"
+    assert world.refused(OTHER, "security.sybil", c.ReportSybil(11, ["a"] * 4)).code == "too_many"
 
 
 def test_a_hub_may_turn_detection_off(world: World) -> None:

@@ -32,7 +32,7 @@ RULE_LABELS = {
     "replay": "replayed old fix",
     "report_rate": "flood of fixes",
     "identity_clash": "one unit, two devices, two places",
-    "sybil": "device making up new units",
+    "sybil": "device making up units",
     "on_scene_far": "CAD on scene, GPS far away",
     "gnss_jamming": "the device's GNSS receiver reports jamming",
     "gnss_spoofing": "the device's GNSS receiver reports spoofing",
@@ -50,6 +50,8 @@ def evidence_text(evidence: dict[str, Any]) -> str:
 
 
 def _value(value: Any) -> str:
+    if isinstance(value, list):  # a Sybil finding's example ids
+        return ", ".join(_value(item) for item in value)
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
