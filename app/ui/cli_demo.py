@@ -182,6 +182,8 @@ def _run(args: argparse.Namespace) -> int:
 
     app, _window, cleanup = start_demo(args)
     quit_on_interrupt(app)
+    # Said once Ctrl-C is handled as a clean stop (before this, it interrupts the start): scripts wait for it.
+    logging.getLogger("watchfloor.demo").info("console open; close its window or press Ctrl-C to stop the demo")
     try:
         return app.exec()
     finally:

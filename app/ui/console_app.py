@@ -47,9 +47,11 @@ def quiet_libraries() -> None:
 
 def quit_on_interrupt(app: QApplication) -> None:
     """Ctrl-C (and SIGTERM) quit the event loop, so the caller's clean-up runs. Qt's loop is C++: Python's
-    signal handlers only run when Python gets control, so a timer hands it control a few times a second."""
+    signal handlers only run when Python gets control, so a timer hands it control a few times a second. The quit
+    is posted to the loop rather than called: a signal that comes before `exec()` starts would otherwise be lost
+    (`quit()` outside a running loop does nothing) and the window would run on."""
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: app.quit())
+        signal.signal(sig, lambda *_: QTimer.singleShot(0, app.quit))
     ticker = QTimer(app)
     ticker.timeout.connect(lambda: None)
     ticker.start(200)

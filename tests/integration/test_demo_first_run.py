@@ -102,18 +102,20 @@ def test_demo_window_keeps_library_noise_off_the_terminal_and_stops_on_ctrl_c(tm
                              "--speed", "30"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
-    flying = threading.Event()
+    flying, open_ = threading.Event(), threading.Event()
 
     def read() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             output.append(line)
-            if "drone UAV1 video at" in line:  # the console is up, its map and video player loaded
+            if "drone UAV1 video at" in line:  # the video player loaded
                 flying.set()
+            if "console open" in line:  # the console is up and Ctrl-C is a clean stop
+                open_.set()
 
     threading.Thread(target=read, daemon=True).start()
     try:
-        assert flying.wait(90), "".join(output)
+        assert flying.wait(90) and open_.wait(90), "".join(output)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0, "".join(output)
         noisy = [line for line in output if any(word in line for word in NOISE)]
