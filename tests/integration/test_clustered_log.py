@@ -217,16 +217,8 @@ def test_a_log_moves_into_the_cluster_and_back_with_its_chain_intact(cluster: Cl
     hub = HubProcess(embedded, free_port())
     hub.start()
 
-    async def commands(url: str, texts: list[str]) -> None:
-        fire = HubClient(url, "fire1", PASSWORD, subscribe=False)
-        fire.start()
-        await fire.wait_for(lambda: fire.state == "connected", 30)
-        for text in texts:
-            await fire.call("message.send", {"channel": "all", "text": text})
-        await fire.close()
-
     try:
-        asyncio.run(commands(hub.url, [f"embedded {i}" for i in range(30)]))
+        asyncio.run(send_messages(hub.url, [f"embedded {i}" for i in range(30)]))
     finally:
         hub.stop()
     assert audit(embedded).returncode == 0
@@ -247,7 +239,7 @@ def test_a_log_moves_into_the_cluster_and_back_with_its_chain_intact(cluster: Cl
     # A hub on the cluster carries the imported log on.
     clustered = hub_on(cluster, tmp_path / "clustered.db")
     try:
-        asyncio.run(commands(clustered.url, ["on the cluster"]))
+        asyncio.run(send_messages(clustered.url, ["on the cluster"]))
     finally:
         clustered.stop()
 
