@@ -460,12 +460,13 @@ class Hub:
         return encode(Result(id=query.id, what=query.what, data=data))
 
     def _search(self, actor: Actor, args: SearchArgs) -> dict[str, Any]:
-        """The incidents `actor` may see that match `args`, newest first."""
+        """The incidents `actor` may see in the history that match `args`, newest first: the search reads the
+        whole history, so it sees as the history queries do (`history_viewer`), not as the live view does."""
         assert self.sequencer is not None
         wanted = Search(number=args.number.strip(), words=tuple(args.words.lower().split()),
                         type=args.incident_type.strip().lower(), unit=args.unit.strip().upper(),
                         since=args.since, until=args.until)
-        found = search(self.sequencer.picture, wanted, args.limit, viewer_of(actor))
+        found = search(self.sequencer.picture, wanted, args.limit, history_viewer(actor))
         return {"incidents": [summary(i) for i in found]}
 
     def _history_snapshots(self, reader: LogReader) -> dict[int, str]:

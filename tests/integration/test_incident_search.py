@@ -16,7 +16,7 @@ from tests.integration.waiting import signed_in
 
 def test_search_finds_closed_incidents_and_only_what_the_user_may_see(hub: HubProcess) -> None:
     async def scenario() -> None:
-        async with signed_in(hub.url, "fire1", "police1", "observer1") as (fire, police, observer):
+        async with signed_in(hub.url, "fire1", "police1", "observer1", "super1") as (fire, police, observer, chief):
             await fire.call("incident.create", {"type": "structure_fire", "lat": 60.17, "lon": 24.94,
                                                 "address": "Bulevardi 1"})
             await fire.call("incident.close", {"incident": "1001", "disposition": "resolved"})
@@ -27,6 +27,10 @@ def test_search_finds_closed_incidents_and_only_what_the_user_may_see(hub: HubPr
                 ("1001", "closed", "resolved")]
             found = await police.search({"words": "bulevardi"})
             assert [i["id"] for i in found["incidents"]] == ["1002", "1001"]  # newest first
+            # A fire supervisor watches police's restricted call live, but the history (and so the search) is
+            # read as fire may see it, as the history queries read it.
+            found = await chief.search({"words": "bulevardi"})
+            assert [i["id"] for i in found["incidents"]] == ["1001"]
             found = await police.search({"incident_type": "structure", "until": 0.0})
             assert found["incidents"] == []
             with pytest.raises(CommandRefused, match="forbidden"):
