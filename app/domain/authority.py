@@ -103,3 +103,9 @@ def check_query(actor: Actor, what: str) -> None:
 def acts_for(actor: Actor, agency: str) -> bool:
     """Whether the actor may act for `agency` (supervisors and all-agency feeds act for every agency)."""
     return actor.role == Role.SUPERVISOR or actor.agency in (agency, ALL_AGENCIES)
+
+
+def check_acts_for(actor: Actor, what: str, agency: str) -> None:
+    """Refuse (`forbidden`) unless the actor may act for `agency`, the owner of `what` (e.g. "unit E12")."""
+    if not acts_for(actor, agency):
+        raise Refusal("forbidden", f"{what} belongs to {agency}, not {actor.agency}")

@@ -13,7 +13,7 @@ from typing import Any
 from app.domain import commands as c
 from app.domain import events as ev
 from app.domain.agencies import Role
-from app.domain.authority import acts_for
+from app.domain.authority import check_acts_for
 from app.domain.cameras import CAMERA_KINDS, Camera
 from app.domain.checks import check_time, check_video_url
 from app.domain.decide import _RULES, MAX_SHORT_TEXT, _Context, _text
@@ -39,8 +39,7 @@ def _camera(cx: _Context, camera_id: str) -> Camera:
     camera = cx.picture.cameras.get(camera_id)
     if camera is None:
         raise Refusal("unknown_camera", f"there is no camera {camera_id}")
-    if not acts_for(cx.actor, camera.agency):
-        raise Refusal("forbidden", f"camera {camera.id} belongs to {camera.agency}, not {cx.actor.agency}")
+    check_acts_for(cx.actor, f"camera {camera.id}", camera.agency)
     if cx.actor.role == Role.FEED and camera.owner and camera.owner != cx.actor.user:
         raise Refusal("not_owned", f"camera {camera.id} is reported by {camera.owner}, not {cx.actor.user}")
     return camera

@@ -15,7 +15,7 @@ from app.domain import commands as c
 from app.domain import events as ev
 from app.domain import signal_priority, triage
 from app.domain.agencies import UNIT_KINDS, Actor, Role
-from app.domain.authority import acts_for, check_role
+from app.domain.authority import acts_for, check_acts_for, check_role
 from app.domain.checks import MAX_SHORT_TEXT, check_expires, check_time
 from app.domain.checks import check_incident_type as _incident_type
 from app.domain.checks import check_priority as _priority
@@ -91,8 +91,7 @@ class _Context:
 
     def own_unit(self, unit_id: str) -> Unit:
         unit = self.unit(unit_id)
-        if not acts_for(self.actor, unit.agency):
-            raise Refusal("forbidden", f"unit {unit.id} belongs to {unit.agency}, not {self.actor.agency}")
+        check_acts_for(self.actor, f"unit {unit.id}", unit.agency)
         return unit
 
     def may_release(self, unit: Unit) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 from app.domain import commands as c
 from app.domain import events as ev
 from app.domain.agencies import Role
-from app.domain.authority import acts_for
+from app.domain.authority import acts_for, check_acts_for
 from app.domain.checks import check_time, check_video_url
 from app.domain.decide import _RULES, MAX_SHORT_TEXT, _Context, _text
 from app.domain.drones import Drone, track_key
@@ -60,8 +60,7 @@ def _drone(cx: _Context, drone_id: str) -> Drone:
 
 def _own_drone(cx: _Context, drone_id: str) -> Drone:
     drone = _drone(cx, drone_id)
-    if not acts_for(cx.actor, drone.agency):
-        raise Refusal("forbidden", f"drone {drone.id} belongs to {drone.agency}, not {cx.actor.agency}")
+    check_acts_for(cx.actor, f"drone {drone.id}", drone.agency)
     return drone
 
 
